@@ -1,0 +1,30 @@
+//! The kernel source language.
+//!
+//! Kernels are ordinary Rust: `#[kernel] pub unsafe fn base_<name><V: Trait>(..)`,
+//! generic over the portable vector traits in [`vec`]. They compile and run with
+//! the scalar reference implementation in [`reference`], so every kernel is its
+//! own oracle; `cargo run -p generator` reads this crate *as text* and emits one
+//! plain-intrinsics function per kernel, element type and target into
+//! `generated/`.
+//!
+//! See the README ("Writing a kernel") for the rules the generator enforces.
+
+// A kernel body is one unsafe region (raw pointers and intrinsics throughout), as
+// in the generated code; per-op `unsafe` blocks would only add noise.
+#![allow(unsafe_op_in_unsafe_fn)]
+#![allow(clippy::float_cmp)]
+
+pub mod apply;
+pub mod microkernel;
+pub mod pack;
+pub mod reference;
+pub mod vec;
+
+pub use apply::base_apply_packed_output;
+pub use microkernel::{base_microkernel, base_microkernel_u8i8};
+pub use pack::base_pack_rhs;
+pub use reference::{Ref, Tile};
+pub use vec::{FloatVec, QuadDotVec};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! The scalar reference implementation of the vector API.
+//!
+//! [`Ref`] is a vector of `LANES` lanes stored in a plain array; every op is the
+//! obvious loop. It is the oracle the generated code is checked against: a kernel
+//! instantiated with `Ref<f32, 16, 12, 2>` computes exactly what the AVX-512
+//! instantiation must compute (same lane count, same tile shape), one lane at a
+//! time. No allocation anywhere.
+
+use crate::vec::{FloatVec, QuadDotVec};
+use core::ops::{Index, IndexMut};
+
+/// A vector of `LANES` lanes of `T`, for tiles of `MR` rows and `NRV` vectors per row
+/// (so `NR = NRV * LANES`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ref<T, const LANES: usize, const MR: usize, const NRV: usize>(pub [T; LANES]);
+
+/// A register tile: `R` rows of `C` vectors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tile<V, const R: usize, const C: usize>(pub [[V; C]; R]);
+
+impl<V, const R: usize, const C: usize> Index<(usize, usize)> for Tile<V, R, C> {
+    type Output = V;
+    fn index(&self, (r, c): (usize, usize)) -> &V {
+        &self.0[r][c]
+    }
+}
+
+impl<V, const R: usize, const C: usize> IndexMut<(usize, usize)> for Tile<V, R, C> {
+    fn index_mut(&mut self, (r, c): (usize, usize)) -> &mut V {
+        &mut self.0[r][c]
+    }
+}
+
+macro_rules! float_ref {
+    ($t:ty) => {
+        impl<const L: usize, const MR: usize, const NRV: usize> FloatVec for Ref<$t, L, MR, NRV> {
+            type Elem = $t;
+            type Tile = Tile<Self, MR, NRV>;
+            const LANES: usize = L;
+            const MR: usize = MR;
+            const NR: usize = NRV * L;
+            const ZERO: $t = 0.0;
+            const ONE: $t = 1.0;
+
+            fn zero() -> Self {
+                Ref([0.0; L])
+            }
+            fn zero_tile() -> Self::Tile {
+                Tile([[Self::zero(); NRV]; MR])
+            }
+            fn splat(x: $t) -> Self {
+                Ref([x; L])
+            }
+            unsafe fn load(p: *const $t) -> Self {
+                Ref(core::array::from_fn(|l| unsafe {
+                    p.add(l).read_unaligned()
+                }))
+            }
+            unsafe fn load_partial(p: *const $t, n: usize) -> Self {
+                assert!(n <= L, "load_partial: n = {n} > LANES = {L}");
+                Ref(core::array::from_fn(|l| {
+                    if l < n {
+                        unsafe { p.add(l).read_unaligned() }
+                    } else {
+                        0.0
+                    }
+                }))
+            }
+            unsafe fn broadcast(p: *const $t) -> Self {
+                Ref([unsafe { p.read_unaligned() }; L])
+            }
+            unsafe fn store(p: *mut $t, v: Self) {
+                for (l, x) in v.0.into_iter().enumerate() {
+                    unsafe { p.add(l).write_unaligned(x) };
+                }
+            }
+            unsafe fn store_partial(p: *mut $t, v: Self, n: usize) {
+                assert!(n <= L, "store_partial: n = {n} > LANES = {L}");
+                for (l, x) in v.0.into_iter().take(n).enumerate() {
+                    unsafe { p.add(l).write_unaligned(x) };
+                }
+            }
+            fn add(a: Self, b: Self) -> Self {
+                Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
+            }
+            fn mul(a: Self, b: Self) -> Self {
+                Ref(core::array::from_fn(|l| a.0[l] * b.0[l]))
+            }
+            fn mul_add(a: Self, b: Self, c: Self) -> Self {
+                Ref(core::array::from_fn(|l| a.0[l].mul_add(b.0[l], c.0[l])))
+            }
+        }
+    };
+}
+
+float_ref!(f32);
+float_ref!(f64);
+
+impl<const L: usize, const MR: usize, const NRV: usize> QuadDotVec for Ref<i32, L, MR, NRV> {
+    type U8x4 = [[u8; 4]; L];
+    type I8x4 = [[i8; 4]; L];
+    type Tile = Tile<Self, MR, NRV>;
+    const LANES: usize = L;
+    const MR: usize = MR;
+    const NR: usize = NRV * L;
+
+    fn zero() -> Self {
+        Ref([0; L])
+    }
+    fn zero_tile() -> Self::Tile {
+        Tile([[Self::zero(); NRV]; MR])
+    }
+    unsafe fn load(p: *const i32) -> Self {
+        Ref(core::array::from_fn(|l| unsafe {
+            p.add(l).read_unaligned()
+        }))
+    }
+    unsafe fn store(p: *mut i32, v: Self) {
+        for (l, x) in v.0.into_iter().enumerate() {
+            unsafe { p.add(l).write_unaligned(x) };
+        }
+    }
+    fn add(a: Self, b: Self) -> Self {
+        Ref(core::array::from_fn(|l| a.0[l].wrapping_add(b.0[l])))
+    }
+    unsafe fn broadcast_u8x4(p: *const u8) -> Self::U8x4 {
+        [unsafe { p.cast::<[u8; 4]>().read_unaligned() }; L]
+    }
+    unsafe fn load_i8x4(p: *const i8) -> Self::I8x4 {
+        core::array::from_fn(|l| unsafe { p.add(4 * l).cast::<[i8; 4]>().read_unaligned() })
+    }
+    fn dot_u8i8(acc: Self, a: Self::U8x4, b: Self::I8x4) -> Self {
+        Ref(core::array::from_fn(|l| {
+            (0..4).fold(acc.0[l], |s, q| {
+                s.wrapping_add(i32::from(a[l][q]) * i32::from(b[l][q]))
+            })
+        }))
+    }
+}

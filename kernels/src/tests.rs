@@ -1,0 +1,161 @@
+//! Unit tests of every kernel on the scalar reference, against naive loops.
+
+use super::*;
+
+/// LANES 4, MR 3, NR 8: odd MR so row and column handling cannot be confused.
+type F32 = Ref<f32, 4, 3, 2>;
+type F64 = Ref<f64, 2, 3, 2>;
+type I32 = Ref<i32, 4, 3, 2>;
+
+/// Small deterministic generator (xorshift); values are exact in f32.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn small(&mut self) -> f64 {
+        (self.next() % 17) as f64 - 8.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.small()).collect()
+    }
+}
+
+#[test]
+fn pack_rhs_row_and_column_major_full_and_ragged() {
+    let nr = F64::NR;
+    for &(k, n) in &[(0, 6), (1, 6), (5, 6), (5, 5), (3, 1), (4, 3)] {
+        let mut rng = Rng(7 + k as u64 * 31 + n as u64);
+        let b = rng.vec(k * (n + 3) + n);
+        for &(rs, cs) in &[(n, 1), (1, k.max(1)), (n + 3, 1)] {
+            let mut dst = vec![f64::NAN; k * nr];
+            unsafe { base_pack_rhs::<F64>(k, n, b.as_ptr(), rs, cs, dst.as_mut_ptr()) };
+            for p in 0..k {
+                for j in 0..nr {
+                    let want = if j < n { b[p * rs + j * cs] } else { 0.0 };
+                    assert_eq!(
+                        dst[p * nr + j],
+                        want,
+                        "k={k} n={n} rs={rs} cs={cs} p={p} j={j}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn apply_packed_output_all_alpha_beta_cases() {
+    let (m, n, ldp, ldc) = (3, 7, 9, 11);
+    let mut rng = Rng(99);
+    let p: Vec<f32> = rng.vec(m * ldp).into_iter().map(|x| x as f32).collect();
+    for &(alpha, beta) in &[(1.0, 0.0), (2.0, 0.0), (1.0, 1.0), (0.5, -1.0), (0.0, 2.0)] {
+        let c0: Vec<f32> = rng.vec(m * ldc).into_iter().map(|x| x as f32).collect();
+        let mut c = c0.clone();
+        if beta == 0.0 {
+            c.iter_mut().for_each(|x| *x = f32::NAN);
+        }
+        unsafe {
+            base_apply_packed_output::<F32>(m, n, alpha, p.as_ptr(), ldp, beta, c.as_mut_ptr(), ldc)
+        };
+        for i in 0..m {
+            for j in 0..ldc {
+                let got = c[i * ldc + j];
+                if j < n {
+                    let old = if beta == 0.0 {
+                        0.0
+                    } else {
+                        beta * c0[i * ldc + j]
+                    };
+                    assert_eq!(
+                        got,
+                        alpha * p[i * ldp + j] + old,
+                        "alpha={alpha} beta={beta} ({i},{j})"
+                    );
+                } else if beta == 0.0 {
+                    assert!(got.is_nan(), "wrote past n at ({i},{j})");
+                } else {
+                    assert_eq!(got, c0[i * ldc + j], "wrote past n at ({i},{j})");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn microkernel_matches_naive_product() {
+    let (mr, nr, ldc) = (F64::MR, F64::NR, F64::NR + 2);
+    for &k in &[0, 1, 2, 7] {
+        let mut rng = Rng(3 + k as u64);
+        let a = rng.vec(k * mr);
+        let b = rng.vec(k * nr);
+        for &(alpha, beta) in &[(1.0, 0.0), (-1.0, 1.0), (0.5, 2.0)] {
+            let c0 = rng.vec(mr * ldc);
+            let mut c = c0.clone();
+            if beta == 0.0 {
+                c.iter_mut().for_each(|x| *x = f64::NAN);
+            }
+            unsafe {
+                base_microkernel::<F64>(k, alpha, a.as_ptr(), b.as_ptr(), beta, c.as_mut_ptr(), ldc)
+            };
+            for i in 0..mr {
+                for j in 0..nr {
+                    let ab: f64 = (0..k).map(|p| a[p * mr + i] * b[p * nr + j]).sum();
+                    let old = if beta == 0.0 {
+                        0.0
+                    } else {
+                        beta * c0[i * ldc + j]
+                    };
+                    assert_eq!(c[i * ldc + j], alpha * ab + old, "k={k} ({i},{j})");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn microkernel_u8i8_is_exact_at_the_extremes() {
+    let (mr, nr, ldc) = (I32::MR, I32::NR, I32::NR + 1);
+    let kq = 5;
+    let mut rng = Rng(5);
+    // Include the extremes 255 x -128, which saturating emulations get wrong.
+    let a: Vec<u8> = (0..kq * mr * 4)
+        .map(|i| if i % 3 == 0 { 255 } else { rng.next() as u8 })
+        .collect();
+    let b: Vec<i8> = (0..kq * nr * 4)
+        .map(|i| if i % 2 == 0 { -128 } else { rng.next() as i8 })
+        .collect();
+    for accumulate in [false, true] {
+        let c0: Vec<i32> = (0..mr * ldc).map(|_| rng.next() as i32 >> 8).collect();
+        let mut c = c0.clone();
+        unsafe {
+            base_microkernel_u8i8::<I32>(
+                kq,
+                a.as_ptr(),
+                b.as_ptr(),
+                c.as_mut_ptr(),
+                ldc,
+                accumulate,
+            )
+        };
+        for i in 0..mr {
+            for j in 0..nr {
+                let dot: i32 = (0..kq * 4)
+                    .map(|d| {
+                        let (p, q) = (d / 4, d % 4);
+                        i32::from(a[(p * mr + i) * 4 + q]) * i32::from(b[(p * nr + j) * 4 + q])
+                    })
+                    .sum();
+                let want = if accumulate {
+                    c0[i * ldc + j] + dot
+                } else {
+                    dot
+                };
+                assert_eq!(c[i * ldc + j], want, "accumulate={accumulate} ({i},{j})");
+            }
+        }
+    }
+}
