@@ -47,11 +47,7 @@ pub unsafe fn base_pack_rhs<V: FloatVec>(
     } else {
         for p in 0..k {
             for j in 0..V::NR {
-                *dst.add(p * V::NR + j) = if j < n {
-                    *b.add(p * rs_b + j * cs_b)
-                } else {
-                    V::ZERO
-                };
+                *dst.add(p * V::NR + j) = if j < n { *b.add(p * rs_b + j * cs_b) } else { V::ZERO };
             }
         }
     }

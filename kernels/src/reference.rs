@@ -52,9 +52,7 @@ macro_rules! float_ref {
                 Ref([x; L])
             }
             unsafe fn load(p: *const $t) -> Self {
-                Ref(core::array::from_fn(|l| unsafe {
-                    p.add(l).read_unaligned()
-                }))
+                Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
             }
             unsafe fn load_partial(p: *const $t, n: usize) -> Self {
                 assert!(n <= L, "load_partial: n = {n} > LANES = {L}");
@@ -111,9 +109,7 @@ impl<const L: usize, const MR: usize, const NRV: usize> QuadDotVec for Ref<i32, 
         Tile([[Self::zero(); NRV]; MR])
     }
     unsafe fn load(p: *const i32) -> Self {
-        Ref(core::array::from_fn(|l| unsafe {
-            p.add(l).read_unaligned()
-        }))
+        Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
     }
     unsafe fn store(p: *mut i32, v: Self) {
         for (l, x) in v.0.into_iter().enumerate() {
@@ -131,9 +127,7 @@ impl<const L: usize, const MR: usize, const NRV: usize> QuadDotVec for Ref<i32, 
     }
     fn dot_u8i8(acc: Self, a: Self::U8x4, b: Self::I8x4) -> Self {
         Ref(core::array::from_fn(|l| {
-            (0..4).fold(acc.0[l], |s, q| {
-                s.wrapping_add(i32::from(a[l][q]) * i32::from(b[l][q]))
-            })
+            (0..4).fold(acc.0[l], |s, q| s.wrapping_add(i32::from(a[l][q]) * i32::from(b[l][q])))
         }))
     }
 }

@@ -36,11 +36,7 @@ fn pack_rhs_row_and_column_major_full_and_ragged() {
             for p in 0..k {
                 for j in 0..nr {
                     let want = if j < n { b[p * rs + j * cs] } else { 0.0 };
-                    assert_eq!(
-                        dst[p * nr + j],
-                        want,
-                        "k={k} n={n} rs={rs} cs={cs} p={p} j={j}"
-                    );
+                    assert_eq!(dst[p * nr + j], want, "k={k} n={n} rs={rs} cs={cs} p={p} j={j}");
                 }
             }
         }
@@ -58,23 +54,13 @@ fn apply_packed_output_all_alpha_beta_cases() {
         if beta == 0.0 {
             c.iter_mut().for_each(|x| *x = f32::NAN);
         }
-        unsafe {
-            base_apply_packed_output::<F32>(m, n, alpha, p.as_ptr(), ldp, beta, c.as_mut_ptr(), ldc)
-        };
+        unsafe { base_apply_packed_output::<F32>(m, n, alpha, p.as_ptr(), ldp, beta, c.as_mut_ptr(), ldc) };
         for i in 0..m {
             for j in 0..ldc {
                 let got = c[i * ldc + j];
                 if j < n {
-                    let old = if beta == 0.0 {
-                        0.0
-                    } else {
-                        beta * c0[i * ldc + j]
-                    };
-                    assert_eq!(
-                        got,
-                        alpha * p[i * ldp + j] + old,
-                        "alpha={alpha} beta={beta} ({i},{j})"
-                    );
+                    let old = if beta == 0.0 { 0.0 } else { beta * c0[i * ldc + j] };
+                    assert_eq!(got, alpha * p[i * ldp + j] + old, "alpha={alpha} beta={beta} ({i},{j})");
                 } else if beta == 0.0 {
                     assert!(got.is_nan(), "wrote past n at ({i},{j})");
                 } else {
@@ -98,17 +84,11 @@ fn microkernel_matches_naive_product() {
             if beta == 0.0 {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
-            unsafe {
-                base_microkernel::<F64>(k, alpha, a.as_ptr(), b.as_ptr(), beta, c.as_mut_ptr(), ldc)
-            };
+            unsafe { base_microkernel::<F64>(k, alpha, a.as_ptr(), b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
             for i in 0..mr {
                 for j in 0..nr {
                     let ab: f64 = (0..k).map(|p| a[p * mr + i] * b[p * nr + j]).sum();
-                    let old = if beta == 0.0 {
-                        0.0
-                    } else {
-                        beta * c0[i * ldc + j]
-                    };
+                    let old = if beta == 0.0 { 0.0 } else { beta * c0[i * ldc + j] };
                     assert_eq!(c[i * ldc + j], alpha * ab + old, "k={k} ({i},{j})");
                 }
             }
@@ -131,16 +111,7 @@ fn microkernel_u8i8_is_exact_at_the_extremes() {
     for accumulate in [false, true] {
         let c0: Vec<i32> = (0..mr * ldc).map(|_| rng.next() as i32 >> 8).collect();
         let mut c = c0.clone();
-        unsafe {
-            base_microkernel_u8i8::<I32>(
-                kq,
-                a.as_ptr(),
-                b.as_ptr(),
-                c.as_mut_ptr(),
-                ldc,
-                accumulate,
-            )
-        };
+        unsafe { base_microkernel_u8i8::<I32>(kq, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
         for i in 0..mr {
             for j in 0..nr {
                 let dot: i32 = (0..kq * 4)
@@ -149,11 +120,7 @@ fn microkernel_u8i8_is_exact_at_the_extremes() {
                         i32::from(a[(p * mr + i) * 4 + q]) * i32::from(b[(p * nr + j) * 4 + q])
                     })
                     .sum();
-                let want = if accumulate {
-                    c0[i * ldc + j] + dot
-                } else {
-                    dot
-                };
+                let want = if accumulate { c0[i * ldc + j] + dot } else { dot };
                 assert_eq!(c[i * ldc + j], want, "accumulate={accumulate} ({i},{j})");
             }
         }

@@ -1,0 +1,122 @@
+//! Compiler-style diagnostics: `path:line:col`, the offending line, a caret
+//! underline and what is allowed instead.
+
+use proc_macro2::Span;
+use std::fmt;
+
+/// A kernel source file, kept whole so diagnostics can quote it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path relative to the workspace root, with `/` separators.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+}
+
+/// One error in a kernel, pointing at the code that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub col: usize,
+    /// Underline width in characters (at least 1).
+    pub width: usize,
+    pub message: String,
+    /// The source line the error is on.
+    pub snippet: String,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `span` in `src`.
+    pub fn at(src: &Source, span: Span, message: impl Into<String>) -> Self {
+        let (start, end) = (span.start(), span.end());
+        let line = start.line.max(1);
+        let snippet = src.text.lines().nth(line - 1).unwrap_or("").to_string();
+        let line_len = snippet.chars().count();
+        let col = start.column + 1;
+        let width = if end.line == start.line && end.column > start.column {
+            end.column - start.column
+        } else {
+            line_len.saturating_sub(start.column).max(1)
+        };
+        Diagnostic {
+            path: src.path.clone(),
+            line,
+            col,
+            width,
+            message: message.into(),
+            snippet,
+            help: None,
+        }
+    }
+
+    /// Adds a `help:` line saying what is allowed instead.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gutter = self.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "{pad}--> {}:{}:{}", self.path, self.line, self.col)?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{} | {}", self.line, self.snippet)?;
+        let lead: String = self
+            .snippet
+            .chars()
+            .take(self.col - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{pad} | {lead}{}", "^".repeat(self.width))?;
+        if let Some(help) = &self.help {
+            write!(f, "\n{pad} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can stop the generator. Never a panic.
+#[derive(Debug)]
+pub enum Error {
+    /// Errors in kernel sources, all of them, in source order.
+    Kernels(Vec<Diagnostic>),
+    /// A file or directory could not be read or written.
+    Io { path: String, message: String },
+    /// A command-line filter matched nothing.
+    Filter(String),
+    /// A target description is inconsistent (a bug in `targets.rs`, reported, not panicked on).
+    Target(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Kernels(diags) => {
+                for (i, d) in diags.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f, "\n")?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                let n = diags.len();
+                write!(
+                    f,
+                    "\n\nerror: could not generate kernels due to {n} previous error{}",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
+            Error::Io { path, message } => write!(f, "error: {path}: {message}"),
+            Error::Filter(msg) => write!(f, "error: {msg}"),
+            Error::Target(msg) => write!(f, "error: target description: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

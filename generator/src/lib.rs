@@ -1,0 +1,312 @@
+//! The kernel generator: a small source-to-source compiler.
+//!
+//! **Parse** ([`kernel`], [`api`]): read `kernels/src` with syn, learn the vector
+//! API from its traits, find every `pub fn base_*` kernel and its instantiations.
+//! **Lower** ([`lower`]): for each target ([`targets`], pure data), substitute
+//! constants and types, fold, unroll, scalarize register tiles and replace every
+//! op with the target's intrinsics. **Emit** ([`emit`]): format with prettyplease
+//! into `generated/<target>/kernels.gen.rs` and render the dispatch table
+//! (`generated/mod.rs`) with minijinja.
+//!
+//! Errors in kernels are [`Diagnostic`]s with `path:line:col`; the generator never
+//! panics on any input.
+
+pub mod api;
+pub mod diag;
+pub mod emit;
+pub mod kernel;
+pub mod lower;
+pub mod targets;
+
+pub use diag::{Diagnostic, Error, Source};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where kernel sources live, relative to the workspace root.
+pub const KERNELS_DIR: &str = "kernels/src";
+
+/// The parsed kernel sources of a workspace.
+pub struct Workspace {
+    root: PathBuf,
+    sources: Vec<Source>,
+}
+
+/// The generated files, by path relative to the workspace root.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub files: BTreeMap<String, String>,
+}
+
+/// A file `--check` found out of date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// Should exist and does not.
+    Missing(String),
+    /// Differs; carries a unified diff from the file on disk to the new text.
+    Changed { path: String, diff: String },
+    /// In `generated/` but no longer produced.
+    Extra(String),
+}
+
+impl Stale {
+    pub fn path(&self) -> &str {
+        match self {
+            Stale::Missing(p) | Stale::Extra(p) | Stale::Changed { path: p, .. } => p,
+        }
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl Workspace {
+    /// Reads every `.rs` file under `<root>/kernels/src`, sorted by path.
+    pub fn load(root: impl Into<PathBuf>) -> Result<Workspace, Error> {
+        let root = root.into();
+        let mut paths = vec![];
+        collect_rs(&root.join(KERNELS_DIR), &mut paths)?;
+        paths.sort();
+        let mut sources = vec![];
+        for p in paths {
+            let text = fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
+            sources.push(Source {
+                path: rel(&root, &p),
+                text,
+            });
+        }
+        Ok(Workspace { root, sources })
+    }
+
+    /// Adds (or replaces) a kernel source file, as if it were in `kernels/src`.
+    pub fn with_source(mut self, path: impl Into<String>, text: impl Into<String>) -> Workspace {
+        let (path, text) = (path.into(), text.into());
+        self.sources.retain(|s| s.path != path);
+        self.sources.push(Source { path, text });
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Parse step: syntax trees, the vector API and the kernels.
+    pub fn parse(&self) -> Result<Parsed, Error> {
+        let mut files = vec![];
+        let mut diags = vec![];
+        for s in &self.sources {
+            match syn::parse_file(&s.text) {
+                Ok(f) => files.push((s.clone(), f)),
+                Err(e) => diags.push(
+                    Diagnostic::at(s, e.span(), format!("cannot parse kernel source: {e}"))
+                        .help("kernels must be valid Rust"),
+                ),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Error::Kernels(diags));
+        }
+        let api = api::Api::from_sources(&files).map_err(Error::Kernels)?;
+        let kernels = kernel::discover(&files, &api).map_err(Error::Kernels)?;
+        Ok(Parsed { api, kernels })
+    }
+
+    /// Everything `generated/` should contain.
+    pub fn generate(&self) -> Result<Generated, Error> {
+        let parsed = self.parse()?;
+        let mut files = BTreeMap::new();
+        let mut diags = vec![];
+        for t in targets::TARGETS {
+            match emit::target_file(t, &parsed.kernels, &parsed.api) {
+                Ok(text) => {
+                    files.insert(emit::target_path(t), text);
+                }
+                // Report each kernel error once, not once per target.
+                Err(Error::Kernels(d)) => d.into_iter().for_each(|d| {
+                    if !diags.contains(&d) {
+                        diags.push(d)
+                    }
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Error::Kernels(diags));
+        }
+        files.insert(
+            emit::DISPATCH_PATH.to_string(),
+            emit::dispatch_file(targets::TARGETS, &parsed.kernels, &parsed.api)?,
+        );
+        Ok(Generated { files })
+    }
+
+    /// The lowered code of the kernels and targets that match the filters, for
+    /// reading on stdout. A kernel filter matches `pack_rhs`, `base_pack_rhs` or an
+    /// instance name such as `pack_rhs_f32`.
+    pub fn render_filtered(&self, kernel: Option<&str>, target: Option<&str>) -> Result<String, Error> {
+        let parsed = self.parse()?;
+        let targets: Vec<&targets::Target> = targets::TARGETS
+            .iter()
+            .copied()
+            .filter(|t| target.is_none_or(|n| t.name == n))
+            .collect();
+        if targets.is_empty() {
+            let names: Vec<&str> = targets::TARGETS.iter().map(|t| t.name).collect();
+            return Err(Error::Filter(format!(
+                "no target named `{}`; targets: {}",
+                target.unwrap_or(""),
+                names.join(", ")
+            )));
+        }
+        let matches = |k: &kernel::Kernel, inst: &str| {
+            kernel.is_none_or(|n| n == k.name || n.strip_prefix("base_") == Some(&k.name) || n == inst)
+        };
+        let mut out = String::new();
+        let mut any = false;
+        for t in targets {
+            let mut lowered = vec![];
+            for k in &parsed.kernels {
+                for inst in k.instances().into_iter().filter(|i| matches(k, &i.fn_name)) {
+                    lowered.push(lower::lower(&inst, t, &parsed.api).map_err(Error::Kernels)?);
+                }
+            }
+            if lowered.is_empty() {
+                continue;
+            }
+            any = true;
+            out.push_str(&format!("// ===== target `{}` =====\n", t.name));
+            out.push_str(&emit::render_functions(
+                t,
+                &lowered.iter().collect::<Vec<_>>(),
+                vec![],
+                None,
+            )?);
+        }
+        if !any {
+            let names: Vec<String> = parsed.kernels.iter().map(|k| k.name.clone()).collect();
+            return Err(Error::Filter(format!(
+                "no kernel named `{}`; kernels: {}",
+                kernel.unwrap_or(""),
+                names.join(", ")
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Compares `generated` with what is on disk.
+    pub fn stale(&self, generated: &Generated) -> Result<Vec<Stale>, Error> {
+        let mut out = vec![];
+        for (path, text) in &generated.files {
+            let full = self.root.join(path);
+            match fs::read_to_string(&full) {
+                Ok(old) if old == *text => {}
+                Ok(old) => {
+                    let diff = similar::TextDiff::from_lines(&old, text)
+                        .unified_diff()
+                        .context_radius(2)
+                        .header(path, &format!("{path} (regenerated)"))
+                        .to_string();
+                    out.push(Stale::Changed {
+                        path: path.clone(),
+                        diff,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(Stale::Missing(path.clone())),
+                Err(e) => return Err(io_err(&full, e)),
+            }
+        }
+        for extra in self.owned_files()? {
+            if !generated.files.contains_key(&extra) {
+                out.push(Stale::Extra(extra));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes what changed and deletes generated files no longer produced.
+    /// Returns `(path, what happened)` for every file touched.
+    pub fn write(&self, generated: &Generated) -> Result<Vec<(String, &'static str)>, Error> {
+        let mut report = vec![];
+        for s in self.stale(generated)? {
+            let full = self.root.join(s.path());
+            match &s {
+                Stale::Extra(p) => {
+                    fs::remove_file(&full).map_err(|e| io_err(&full, e))?;
+                    if let Some(dir) = full.parent() {
+                        // Drop a target folder left empty; a non-empty one stays.
+                        let _ = fs::remove_dir(dir);
+                    }
+                    report.push((p.clone(), "removed"));
+                }
+                Stale::Missing(p) | Stale::Changed { path: p, .. } => {
+                    if let Some(dir) = full.parent() {
+                        fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+                    }
+                    fs::write(&full, &generated.files[p]).map_err(|e| io_err(&full, e))?;
+                    report.push((
+                        p.clone(),
+                        if matches!(s, Stale::Missing(_)) {
+                            "created"
+                        } else {
+                            "updated"
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Files under `generated/` that carry the `@generated` header.
+    fn owned_files(&self) -> Result<Vec<String>, Error> {
+        let mut paths = vec![];
+        let dir = self.root.join("generated");
+        if dir.is_dir() {
+            collect_rs(&dir, &mut paths)?;
+        }
+        let mut out = vec![];
+        for p in paths {
+            let text = fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
+            if text.starts_with(emit::HEADER) {
+                out.push(rel(&self.root, &p));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// The result of the parse step.
+pub struct Parsed {
+    pub api: api::Api,
+    pub kernels: Vec<kernel::Kernel>,
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let path = entry.map_err(|e| io_err(dir, e))?.path();
+        if path.is_dir() {
+            collect_rs(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    let r = p.strip_prefix(root).unwrap_or(p);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The workspace this generator was built in (the default `--root`).
+pub fn default_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -1,0 +1,1095 @@
+//! Lowering: one kernel instance to one plain-intrinsics function for one target.
+//!
+//! Passes, in order, each a small AST walk:
+//! 1. **check**: reject what the generator cannot see through (macros, closures,
+//!    nested items, `#[unroll]` on anything but a `for` loop);
+//! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
+//! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
+//!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`;
+//! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
+//!    `acc_<row>_<col>`, and every `acc[(row, col)]` (constant now) names one;
+//! 5. **ops**: `V::op(args)` becomes the target's template, vector types become the
+//!    target's types;
+//! 6. **leftovers**: any remaining mention of a vector type parameter is an error,
+//!    so no trait call can reach the output.
+//!
+//! Every error is a [`Diagnostic`] at the offending code; nothing here panics.
+
+use crate::api::{Api, TILE_INIT, TraitApi};
+use crate::diag::{Diagnostic, Source};
+use crate::kernel::Instance;
+use crate::targets::Target;
+use proc_macro2::Span;
+use quote::ToTokens;
+use std::collections::{BTreeMap, BTreeSet};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Block, Expr, Stmt};
+
+/// Unrolling more copies than this is almost certainly a mistake.
+const MAX_UNROLL: i128 = 256;
+
+/// A lowered kernel and the target helpers (`ops::name`) it calls.
+pub struct Lowered {
+    pub item: syn::ItemFn,
+    pub helpers: BTreeSet<String>,
+}
+
+/// What a vector type parameter is bound to in this instance.
+struct Binding<'a> {
+    api: &'a TraitApi,
+    elem: &'static str,
+}
+
+struct Ctx<'a> {
+    src: &'a Source,
+    target: &'a Target,
+    bindings: BTreeMap<String, Binding<'a>>,
+    diags: Vec<Diagnostic>,
+    helpers: BTreeSet<String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn error(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::at(self.src, span, msg).help(help));
+    }
+
+    /// `V::NAME` with `V` a vector parameter of this kernel.
+    fn assoc<'p>(&self, path: &'p syn::Path) -> Option<(&Binding<'a>, &'p syn::Ident)> {
+        if path.leading_colon.is_some() || path.segments.len() != 2 {
+            return None;
+        }
+        let b = self.bindings.get(&path.segments[0].ident.to_string())?;
+        Some((b, &path.segments[1].ident))
+    }
+
+    /// The target's source for `<elem>.<name>`, parsed.
+    fn entry<T: syn::parse::Parse>(&mut self, elem: &str, name: &str, span: Span) -> Option<T> {
+        let key = format!("{elem}.{name}");
+        let Some(text) = self.target.entry(&key) else {
+            self.error(
+                span,
+                format!("target `{}` does not define `{key}`", self.target.name),
+                "add it to the target's entries in generator/src/targets.rs",
+            );
+            return None;
+        };
+        match syn::parse_str::<T>(text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.error(
+                    span,
+                    format!("target `{}`: `{key}` = `{text}` does not parse: {e}", self.target.name),
+                    "fix the entry in generator/src/targets.rs",
+                );
+                None
+            }
+        }
+    }
+
+    /// A usize entry such as `f32.MR`.
+    fn usize_entry(&mut self, elem: &str, name: &str, span: Span) -> Option<usize> {
+        let e: Expr = self.entry(elem, name, span)?;
+        const_int(&e).and_then(|v| usize::try_from(v).ok())
+    }
+}
+
+/// Lowers one kernel instance for one target.
+pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered, Vec<Diagnostic>> {
+    let kernel = inst.kernel;
+    let mut bindings = BTreeMap::new();
+    for (ident, spec, elem) in &inst.bindings {
+        if let Some(tapi) = api.traits.get(spec.name) {
+            bindings.insert(ident.clone(), Binding { api: tapi, elem });
+        }
+    }
+    let mut cx = Ctx {
+        src: &kernel.source,
+        target,
+        bindings,
+        diags: vec![],
+        helpers: BTreeSet::new(),
+    };
+    let mut body = (*kernel.item.block).clone();
+
+    Check {
+        cx: &mut cx,
+        unroll_depth: 0,
+        loop_depth: Vec::new(),
+    }
+    .visit_block(&body);
+    if !cx.diags.is_empty() {
+        return Err(cx.diags);
+    }
+    Consts { cx: &mut cx }.visit_block_mut(&mut body);
+    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    scalarize_tiles(&mut cx, &mut body);
+    let mut ops = Ops {
+        cx: &mut cx,
+        vectors: BTreeSet::new(),
+    };
+    ops.visit_block_mut(&mut body);
+    let mut sig = kernel.item.sig.clone();
+    sig.generics = syn::Generics::default();
+    ops.visit_signature_mut(&mut sig);
+    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    Leftovers { cx: &mut cx }.visit_block(&body);
+    if !cx.diags.is_empty() {
+        return Err(cx.diags);
+    }
+
+    sig.ident = syn::Ident::new(&inst.fn_name, sig.ident.span());
+    sig.unsafety = Some(Default::default());
+    let mut attrs: Vec<syn::Attribute> = kernel
+        .item
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .cloned()
+        .collect();
+    let elems: Vec<String> = inst.bindings.iter().map(|(i, _, e)| format!("{i} = {e}")).collect();
+    let origin = format!(
+        " Generated for `{}` from `base_{}` in `{}`{}.",
+        target.name,
+        kernel.name,
+        kernel.source.path,
+        if elems.is_empty() {
+            String::new()
+        } else {
+            format!(" with {}", elems.join(", "))
+        }
+    );
+    attrs.push(syn::parse_quote!(#[doc = ""]));
+    attrs.push(syn::parse_quote!(#[doc = #origin]));
+    if !target.features.is_empty() {
+        let features = target.features.join(",");
+        attrs.push(syn::parse_quote!(#[target_feature(enable = #features)]));
+    }
+    let item = syn::ItemFn {
+        attrs,
+        vis: syn::parse_quote!(pub),
+        sig,
+        block: Box::new(body),
+    };
+    Ok(Lowered {
+        item,
+        helpers: cx.helpers,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// 1. check
+
+fn is_unroll(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("unroll")
+}
+
+struct Check<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+    unroll_depth: usize,
+    /// For each enclosing loop: is it an `#[unroll]` loop?
+    loop_depth: Vec<bool>,
+}
+
+impl Check<'_, '_> {
+    fn unsupported(&mut self, span: Span, what: &str, help: &str) {
+        self.cx
+            .error(span, format!("{what} not supported inside a kernel"), help.to_string());
+    }
+}
+
+impl<'ast> Visit<'ast> for Check<'_, '_> {
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        let attrs: &[syn::Attribute] = match e {
+            Expr::ForLoop(f) => &f.attrs,
+            Expr::While(w) => &w.attrs,
+            Expr::Loop(l) => &l.attrs,
+            Expr::Block(b) => &b.attrs,
+            Expr::If(i) => &i.attrs,
+            Expr::Call(c) => &c.attrs,
+            Expr::MethodCall(m) => &m.attrs,
+            Expr::Assign(a) => &a.attrs,
+            _ => &[],
+        };
+        if let Some(attr) = attrs.iter().find(|a| is_unroll(a))
+            && !matches!(e, Expr::ForLoop(_))
+        {
+            self.cx.error(
+                attr.span(),
+                "`#[unroll]` applies only to `for` loops",
+                "put it on a `for i in A..B` loop with constant bounds",
+            );
+        }
+        match e {
+            Expr::Macro(m) => self.unsupported(
+                m.span(),
+                &format!("the macro `{}!`", m.mac.path.to_token_stream()),
+                "the generator cannot see inside macro calls; write the code out",
+            ),
+            Expr::Closure(c) => self.unsupported(c.span(), "a closure is", "write a loop or a plain block instead"),
+            Expr::Async(a) => self.unsupported(a.span(), "`async` is", "kernels are synchronous straight-line code"),
+            Expr::Await(a) => self.unsupported(a.span(), "`.await` is", "kernels are synchronous straight-line code"),
+            Expr::TryBlock(t) => self.unsupported(
+                t.span(),
+                "a `try` block is",
+                "kernels cannot fail; check inputs in the caller",
+            ),
+            Expr::Try(t) => self.unsupported(
+                t.span(),
+                "the `?` operator is",
+                "kernels cannot fail; check inputs in the caller",
+            ),
+            Expr::Yield(y) => self.unsupported(y.span(), "`yield` is", "kernels are plain functions"),
+            Expr::Return(r) if self.unroll_depth > 0 => self.unsupported(
+                r.span(),
+                "`return` inside an `#[unroll]` loop is",
+                "unrolled copies run in sequence; compute a flag and branch after the loop",
+            ),
+            Expr::Break(b) if self.loop_depth.last() == Some(&true) => self.unsupported(
+                b.span(),
+                "`break` out of an `#[unroll]` loop is",
+                "unrolled loops always run every iteration",
+            ),
+            Expr::Continue(c) if self.loop_depth.last() == Some(&true) => self.unsupported(
+                c.span(),
+                "`continue` in an `#[unroll]` loop is",
+                "use an `if` around the rest of the body",
+            ),
+            _ => {}
+        }
+        match e {
+            Expr::ForLoop(f) => {
+                let unroll = f.attrs.iter().any(is_unroll);
+                self.unroll_depth += usize::from(unroll);
+                self.loop_depth.push(unroll);
+                syn::visit::visit_expr(self, e);
+                self.loop_depth.pop();
+                self.unroll_depth -= usize::from(unroll);
+            }
+            Expr::While(_) | Expr::Loop(_) => {
+                self.loop_depth.push(false);
+                syn::visit::visit_expr(self, e);
+                self.loop_depth.pop();
+            }
+            _ => syn::visit::visit_expr(self, e),
+        }
+    }
+
+    fn visit_stmt(&mut self, s: &'ast Stmt) {
+        match s {
+            Stmt::Item(item) => self.unsupported(
+                item.span(),
+                "an item (fn, struct, use, ..) is",
+                "define helpers outside the kernel crate's kernels, or inline them",
+            ),
+            Stmt::Macro(m) => self.unsupported(
+                m.span(),
+                &format!("the macro `{}!`", m.mac.path.to_token_stream()),
+                "the generator cannot see inside macro calls; write the code out",
+            ),
+            Stmt::Local(l) => {
+                if let Some(attr) = l.attrs.iter().find(|a| is_unroll(a)) {
+                    self.cx.error(
+                        attr.span(),
+                        "`#[unroll]` applies only to `for` loops",
+                        "put it on a `for i in A..B` loop with constant bounds",
+                    );
+                }
+                syn::visit::visit_stmt(self, s)
+            }
+            _ => syn::visit::visit_stmt(self, s),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 2. consts
+
+struct Consts<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+}
+
+impl VisitMut for Consts<'_, '_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        // Leave `V::op` in call position to the ops pass.
+        if let Expr::Call(call) = e
+            && let Expr::Path(p) = &*call.func
+            && self.cx.assoc(&p.path).is_some()
+        {
+            for arg in &mut call.args {
+                self.visit_expr_mut(arg);
+            }
+            return;
+        }
+        if let Expr::Path(p) = e
+            && let Some((b, name)) = self.cx.assoc(&p.path)
+        {
+            let (api, elem, name_s, span) = (b.api, b.elem, name.to_string(), p.span());
+            if api.usize_consts.contains(&name_s) || api.elem_consts.contains(&name_s) {
+                if let Some(lit) = self.cx.entry::<Expr>(elem, &name_s, span) {
+                    *e = lit;
+                }
+            } else if !api.ops.contains_key(&name_s) && !api.types.contains(&name_s) {
+                let consts: Vec<&str> = api
+                    .usize_consts
+                    .iter()
+                    .chain(&api.elem_consts)
+                    .map(String::as_str)
+                    .collect();
+                self.cx.error(
+                    span,
+                    format!("`{}` has no associated item `{name_s}`", api.spec.name),
+                    format!("constants: {}; ops: {}", consts.join(", "), api.op_list()),
+                );
+            }
+            return;
+        }
+        visit_mut::visit_expr_mut(self, e);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 3. fold + unroll
+
+/// The value of a constant integer expression.
+pub fn const_int(e: &Expr) -> Option<i128> {
+    use syn::BinOp::*;
+    match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i), ..
+        }) => i.base10_parse::<i128>().ok(),
+        Expr::Paren(p) => const_int(&p.expr),
+        Expr::Group(g) => const_int(&g.expr),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => const_int(expr).map(|v| -v),
+        Expr::Binary(b) => {
+            let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
+            match b.op {
+                Add(_) => l.checked_add(r),
+                Sub(_) => l.checked_sub(r),
+                Mul(_) => l.checked_mul(r),
+                Div(_) => l.checked_div(r),
+                Rem(_) => l.checked_rem(r),
+                Shl(_) => u32::try_from(r).ok().and_then(|r| l.checked_shl(r)),
+                Shr(_) => u32::try_from(r).ok().and_then(|r| l.checked_shr(r)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The value of a constant boolean expression.
+fn const_bool(e: &Expr) -> Option<bool> {
+    use syn::BinOp::*;
+    match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Bool(b), ..
+        }) => Some(b.value),
+        Expr::Paren(p) => const_bool(&p.expr),
+        Expr::Group(g) => const_bool(&g.expr),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Not(_),
+            expr,
+            ..
+        }) => const_bool(expr).map(|v| !v),
+        Expr::Binary(b) => match b.op {
+            And(_) => Some(const_bool(&b.left)? && const_bool(&b.right)?),
+            Or(_) => Some(const_bool(&b.left)? || const_bool(&b.right)?),
+            _ => {
+                let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
+                match b.op {
+                    Eq(_) => Some(l == r),
+                    Ne(_) => Some(l != r),
+                    Lt(_) => Some(l < r),
+                    Le(_) => Some(l <= r),
+                    Gt(_) => Some(l > r),
+                    Ge(_) => Some(l >= r),
+                    _ => None,
+                }
+            }
+        },
+        _ => None,
+    }
+}
+
+fn int_lit(v: i128) -> Expr {
+    let lit = syn::LitInt::new(&v.unsigned_abs().to_string(), Span::call_site());
+    if v < 0 {
+        syn::parse_quote!(-#lit)
+    } else {
+        syn::parse_quote!(#lit)
+    }
+}
+
+/// No calls, no assignments: safe to drop (`x * 0`) or duplicate.
+fn is_pure(e: &Expr) -> bool {
+    match e {
+        Expr::Lit(_) | Expr::Path(_) => true,
+        Expr::Paren(p) => is_pure(&p.expr),
+        Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
+        Expr::Unary(u) => !matches!(u.op, syn::UnOp::Deref(_)) && is_pure(&u.expr),
+        _ => false,
+    }
+}
+
+struct Fold<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+}
+
+impl Fold<'_, '_> {
+    /// Replaces an `#[unroll]` loop by its copies, appended to `out`.
+    fn unroll(&mut self, mut f: syn::ExprForLoop, out: &mut Vec<Stmt>) {
+        self.visit_expr_mut(&mut f.expr);
+        let syn::Pat::Ident(var) = &*f.pat else {
+            self.cx.error(
+                f.pat.span(),
+                "an `#[unroll]` loop needs a plain loop variable",
+                "write `for i in A..B`",
+            );
+            return;
+        };
+        let bounds = match &*f.expr {
+            Expr::Range(r) => match (
+                r.start.as_deref().and_then(const_int),
+                r.end.as_deref().and_then(const_int),
+            ) {
+                (Some(a), Some(b)) => Some(if matches!(r.limits, syn::RangeLimits::Closed(_)) {
+                    (a, b + 1)
+                } else {
+                    (a, b)
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((start, end)) = bounds else {
+            self.cx.error(
+                f.expr.span(),
+                format!(
+                    "`#[unroll]` loop bounds must be compile-time constants, found `{}`",
+                    f.expr.to_token_stream()
+                ),
+                "use integer literals and the trait's constants (`V::LANES`, `V::MR`, `V::NR`) with + - * / %; \
+                 remove `#[unroll]` to keep a runtime loop",
+            );
+            return;
+        };
+        if end - start > MAX_UNROLL {
+            self.cx.error(
+                f.expr.span(),
+                format!("`#[unroll]` would make {} copies (limit {MAX_UNROLL})", end - start),
+                "unroll a smaller inner loop",
+            );
+            return;
+        }
+        let var = var.ident.to_string();
+        for v in start..end {
+            let mut body = f.body.clone();
+            SubstVar {
+                var: &var,
+                value: int_lit(v),
+            }
+            .visit_block_mut(&mut body);
+            self.visit_block_mut(&mut body);
+            if body.stmts.iter().any(|s| matches!(s, Stmt::Local(_))) {
+                out.push(Stmt::Expr(
+                    Expr::Block(syn::ExprBlock {
+                        attrs: vec![],
+                        label: None,
+                        block: body,
+                    }),
+                    None,
+                ));
+            } else {
+                out.extend(body.stmts.into_iter().map(terminate));
+            }
+        }
+    }
+}
+
+/// A statement that can stand in the middle of a block.
+fn terminate(s: Stmt) -> Stmt {
+    match s {
+        Stmt::Expr(e, None) if !is_block_like(&e) => Stmt::Expr(e, Some(Default::default())),
+        s => s,
+    }
+}
+
+fn is_block_like(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Block(_)
+            | Expr::If(_)
+            | Expr::ForLoop(_)
+            | Expr::While(_)
+            | Expr::Loop(_)
+            | Expr::Match(_)
+            | Expr::Unsafe(_)
+    )
+}
+
+impl VisitMut for Fold<'_, '_> {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        let mut out = Vec::with_capacity(block.stmts.len());
+        for mut stmt in std::mem::take(&mut block.stmts) {
+            if let Stmt::Expr(Expr::ForLoop(f), _) = &stmt
+                && f.attrs.iter().any(is_unroll)
+            {
+                let Stmt::Expr(Expr::ForLoop(f), _) = stmt else {
+                    continue;
+                };
+                self.unroll(f, &mut out);
+                continue;
+            }
+            self.visit_stmt_mut(&mut stmt);
+            // A constant `if` at statement level splices its taken branch.
+            if let Stmt::Expr(Expr::Block(b), _) = &stmt
+                && b.block.stmts.is_empty()
+            {
+                continue;
+            }
+            out.push(stmt);
+        }
+        block.stmts = out;
+    }
+
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        visit_mut::visit_expr_mut(self, e);
+        if matches!(e, Expr::Binary(_)) {
+            if let Some(v) = const_int(e) {
+                *e = int_lit(v);
+                return;
+            }
+            if let Some(v) = const_bool(e) {
+                *e = syn::parse_quote!(#v);
+                return;
+            }
+        }
+        match e {
+            Expr::Binary(b) => {
+                use syn::BinOp::*;
+                let (l, r) = (const_int(&b.left), const_int(&b.right));
+                let keep = match (b.op, l, r) {
+                    (Add(_), Some(0), _) | (Mul(_), Some(1), _) => Some((*b.right).clone()),
+                    (Add(_) | Sub(_), _, Some(0)) | (Mul(_) | Div(_), _, Some(1)) => Some((*b.left).clone()),
+                    (Mul(_), Some(0), _) if is_pure(&b.right) => Some(int_lit(0)),
+                    (Mul(_), _, Some(0)) if is_pure(&b.left) => Some(int_lit(0)),
+                    (Rem(_), _, Some(1)) if is_pure(&b.left) => Some(int_lit(0)),
+                    _ => None,
+                };
+                if let Some(k) = keep {
+                    *e = k;
+                }
+            }
+            Expr::Paren(p) if matches!(&*p.expr, Expr::Lit(_) | Expr::Path(_)) => *e = (*p.expr).clone(),
+            // `ptr.add(0)`, left behind by unrolling, is `ptr`.
+            Expr::MethodCall(m) if m.method == "add" && m.args.len() == 1 && const_int(&m.args[0]) == Some(0) => {
+                *e = (*m.receiver).clone()
+            }
+            Expr::If(i) => {
+                if let Some(c) = const_bool(&i.cond) {
+                    let taken = if c {
+                        Some(Expr::Block(syn::ExprBlock {
+                            attrs: vec![],
+                            label: None,
+                            block: i.then_branch.clone(),
+                        }))
+                    } else {
+                        i.else_branch.as_ref().map(|(_, e)| (**e).clone())
+                    };
+                    *e = taken.unwrap_or_else(|| Expr::Block(syn::parse_quote!({})));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+struct SubstVar<'v> {
+    var: &'v str,
+    value: Expr,
+}
+
+impl VisitMut for SubstVar<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Path(p) = e
+            && p.qself.is_none()
+            && p.path.is_ident(self.var)
+        {
+            *e = self.value.clone();
+            return;
+        }
+        visit_mut::visit_expr_mut(self, e);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 4. tiles
+
+struct TileDecl {
+    rows: usize,
+    cols: usize,
+}
+
+fn scalarize_tiles(cx: &mut Ctx<'_>, body: &mut Block) {
+    let mut tiles = BTreeMap::new();
+    DeclareTiles {
+        cx: &mut *cx,
+        tiles: &mut tiles,
+    }
+    .visit_block_mut(body);
+    if !tiles.is_empty() {
+        UseTiles { cx, tiles: &tiles }.visit_block_mut(body);
+    }
+}
+
+/// Replaces `let mut acc = V::zero_tile();` with one `let mut acc_r_c = V::zero();` per vector.
+struct DeclareTiles<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+    tiles: &'c mut BTreeMap<String, TileDecl>,
+}
+
+impl DeclareTiles<'_, '_> {
+    fn tile_decl(&mut self, local: &syn::Local) -> Option<Vec<Stmt>> {
+        let init = local.init.as_ref()?;
+        let Expr::Call(call) = &*init.expr else { return None };
+        let Expr::Path(fp) = &*call.func else { return None };
+        let (b, op) = self.cx.assoc(&fp.path)?;
+        if op != TILE_INIT {
+            return None;
+        }
+        let (elem, v) = (b.elem, fp.path.segments[0].ident.clone());
+        let syn::Pat::Ident(pi) = strip_pat_type(&local.pat) else {
+            self.cx.error(
+                local.pat.span(),
+                "a tile must be bound to a plain name",
+                "write `let mut acc = V::zero_tile();`",
+            );
+            return Some(vec![]);
+        };
+        let span = fp.span();
+        let (Some(rows), Some(nr), Some(lanes)) = (
+            self.cx.usize_entry(elem, "MR", span),
+            self.cx.usize_entry(elem, "NR", span),
+            self.cx.usize_entry(elem, "LANES", span),
+        ) else {
+            return Some(vec![]);
+        };
+        if lanes == 0 || nr % lanes != 0 {
+            self.cx.error(
+                span,
+                format!(
+                    "target `{}`: {elem}.NR = {nr} is not a multiple of {elem}.LANES = {lanes}",
+                    self.cx.target.name
+                ),
+                "fix generator/src/targets.rs",
+            );
+            return Some(vec![]);
+        }
+        let cols = nr / lanes;
+        let name = pi.ident.to_string();
+        self.tiles.insert(name.clone(), TileDecl { rows, cols });
+        let mut out = vec![];
+        for r in 0..rows {
+            for c in 0..cols {
+                let ident = syn::Ident::new(&format!("{name}_{r}_{c}"), pi.ident.span());
+                out.push(syn::parse_quote!(let mut #ident = #v::zero();));
+            }
+        }
+        Some(out)
+    }
+}
+
+fn strip_pat_type(p: &syn::Pat) -> &syn::Pat {
+    match p {
+        syn::Pat::Type(t) => &t.pat,
+        p => p,
+    }
+}
+
+impl VisitMut for DeclareTiles<'_, '_> {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        let mut out = Vec::with_capacity(block.stmts.len());
+        for mut stmt in std::mem::take(&mut block.stmts) {
+            if let Stmt::Local(local) = &stmt
+                && let Some(decls) = self.tile_decl(local)
+            {
+                out.extend(decls);
+                continue;
+            }
+            self.visit_stmt_mut(&mut stmt);
+            out.push(stmt);
+        }
+        block.stmts = out;
+    }
+}
+
+/// Replaces `acc[(r, c)]` with `acc_r_c`; any other use of a tile is an error.
+struct UseTiles<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+    tiles: &'c BTreeMap<String, TileDecl>,
+}
+
+impl UseTiles<'_, '_> {
+    fn tile_name(&self, e: &Expr) -> Option<String> {
+        let Expr::Path(p) = e else { return None };
+        let name = p.path.get_ident()?.to_string();
+        self.tiles.contains_key(&name).then_some(name)
+    }
+}
+
+impl VisitMut for UseTiles<'_, '_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Index(ix) = e
+            && let Some(name) = self.tile_name(&ix.expr)
+        {
+            let index = match &*ix.index {
+                Expr::Tuple(t) if t.elems.len() == 2 => const_int(&t.elems[0]).zip(const_int(&t.elems[1])),
+                _ => None,
+            };
+            let tile = &self.tiles[&name];
+            match index {
+                    Some((r, c)) if (0..tile.rows as i128).contains(&r) && (0..tile.cols as i128).contains(&c) => {
+                        *e = Expr::Path(syn::ExprPath {
+                            attrs: vec![],
+                            qself: None,
+                            path: syn::Ident::new(&format!("{name}_{r}_{c}"), ix.expr.span()).into(),
+                        });
+                    }
+                    Some((r, c)) => self.cx.error(
+                        ix.index.span(),
+                        format!("tile index ({r}, {c}) is outside the {} x {} tile `{name}` of target `{}`", tile.rows, tile.cols, self.cx.target.name),
+                        "rows run over 0..V::MR and columns over 0..V::NR / V::LANES",
+                    ),
+                    None => self.cx.error(
+                        ix.index.span(),
+                        format!("tile `{name}` indexed with `{}`, which is not constant after unrolling", ix.index.to_token_stream()),
+                        "a tile lives in registers: index it as `acc[(i, j)]` inside `#[unroll]` loops over constant ranges",
+                    ),
+                }
+            return;
+        }
+        if let Some(name) = self.tile_name(e) {
+            self.cx.error(
+                e.span(),
+                format!("tile `{name}` can only be used as `{name}[(row, col)]`"),
+                "tiles are not values: they become separate register locals",
+            );
+            return;
+        }
+        visit_mut::visit_expr_mut(self, e);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// 5. ops
+
+struct Ops<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+    /// Locals known to hold vectors (bound to an op that returns one).
+    vectors: BTreeSet<String>,
+}
+
+impl Ops<'_, '_> {
+    fn is_vector_call(&self, e: &Expr) -> bool {
+        let Expr::Call(call) = e else { return false };
+        let Expr::Path(p) = &*call.func else { return false };
+        self.cx
+            .assoc(&p.path)
+            .is_some_and(|(b, op)| b.api.ops.get(&op.to_string()).is_some_and(|o| o.returns_vector))
+    }
+
+    fn lower_call(&mut self, call: &syn::ExprCall, span: Span) -> Option<Expr> {
+        let Expr::Path(p) = &*call.func else { return None };
+        let (b, op) = self.cx.assoc(&p.path)?;
+        let (api, elem, op) = (b.api, b.elem, op.to_string());
+        let Some(sig) = api.ops.get(&op) else {
+            self.cx.error(
+                span,
+                format!("unknown vector op `{}::{op}`", p.path.segments[0].ident),
+                format!("`{}` ops are: {}", api.spec.name, api.op_list()),
+            );
+            return None;
+        };
+        if call.args.len() != sig.arity {
+            self.cx.error(
+                span,
+                format!(
+                    "`{}::{op}` takes {} argument{} but {} were given",
+                    api.spec.name,
+                    sig.arity,
+                    if sig.arity == 1 { "" } else { "s" },
+                    call.args.len()
+                ),
+                "see the op's signature in kernels/src/vec.rs",
+            );
+            return None;
+        }
+        if op == TILE_INIT {
+            self.cx.error(
+                span,
+                "`zero_tile()` must initialise a `let mut` binding",
+                "write `let mut acc = V::zero_tile();`",
+            );
+            return None;
+        }
+        let key = format!("{elem}.{op}");
+        let Some(template) = self.cx.target.entry(&key) else {
+            self.cx.error(
+                span,
+                format!("target `{}` has no lowering for `{key}`", self.cx.target.name),
+                "every op needs a template on every target (generator/src/targets.rs)",
+            );
+            return None;
+        };
+        for helper in helper_names(template) {
+            if self.cx.target.helper(&helper).is_none() {
+                self.cx.error(
+                    span,
+                    format!(
+                        "target `{}`: `{key}` calls `ops::{helper}`, which it does not define",
+                        self.cx.target.name
+                    ),
+                    "add the helper in generator/src/targets.rs",
+                );
+                return None;
+            }
+            self.cx.helpers.insert(helper);
+        }
+        match instantiate(template, &call.args.iter().collect::<Vec<_>>()) {
+            Ok(e) => Some(e),
+            Err(msg) => {
+                self.cx.error(
+                    span,
+                    format!("target `{}`: template for `{key}`: {msg}", self.cx.target.name),
+                    "fix generator/src/targets.rs",
+                );
+                None
+            }
+        }
+    }
+}
+
+impl VisitMut for Ops<'_, '_> {
+    fn visit_local_mut(&mut self, local: &mut syn::Local) {
+        if let (Some(init), syn::Pat::Ident(pi)) = (&local.init, strip_pat_type(&local.pat))
+            && self.is_vector_call(&init.expr)
+        {
+            self.vectors.insert(pi.ident.to_string());
+        }
+        visit_mut::visit_local_mut(self, local);
+    }
+
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::MethodCall(m) = e
+            && let Expr::Path(p) = &*m.receiver
+            && let Some(name) = p
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .filter(|n| self.vectors.contains(n))
+        {
+            self.cx.error(
+                m.span(),
+                format!("method-call syntax on the vector `{name}`"),
+                format!("call ops as associated functions: `V::{}({name}, ..)`", m.method),
+            );
+            return;
+        }
+        let span = e.span();
+        visit_mut::visit_expr_mut(self, e);
+        if let Expr::Call(call) = e
+            && let Some(lowered) = self.lower_call(call, span)
+        {
+            *e = lowered;
+        }
+    }
+
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::Path(tp) = ty {
+            let segs = &tp.path.segments;
+            if tp.qself.is_none()
+                && !segs.is_empty()
+                && let Some(b) = self.cx.bindings.get(&segs[0].ident.to_string())
+            {
+                let (api, elem, span) = (b.api, b.elem, tp.span());
+                let name = match segs.len() {
+                    1 => Some("vec".to_string()),
+                    2 => Some(segs[1].ident.to_string()),
+                    _ => None,
+                };
+                match name {
+                    Some(n) if api.spec.elem_type == Some(n.as_str()) => {
+                        *ty = syn::parse_str(elem).unwrap_or_else(|_| ty.clone())
+                    }
+                    Some(n) if n == "vec" || api.types.contains(&n) => {
+                        if let Some(t) = self.cx.entry::<syn::Type>(elem, &n, span) {
+                            *ty = t;
+                        }
+                    }
+                    _ => {} // reported by the leftovers pass
+                }
+                return;
+            }
+        }
+        visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// `ops::name` helpers a template calls.
+fn helper_names(template: &str) -> Vec<String> {
+    template
+        .match_indices("ops::")
+        .map(|(i, _)| {
+            template[i + 5..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+/// Substitutes the arguments for `$0`, `$1`, .. in `template`.
+///
+/// The template is parsed with placeholder identifiers and the arguments are put
+/// into the syntax tree, parenthesised only where the template's operator binds
+/// tighter than the argument (`$0 * $1` with `$0 = a + b`).
+pub fn instantiate(template: &str, args: &[&Expr]) -> Result<Expr, String> {
+    let mut text = String::with_capacity(template.len() + 16);
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '$' {
+            text.push(c);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let i: usize = digits
+            .parse()
+            .map_err(|_| "`$` not followed by an argument number".to_string())?;
+        if i >= args.len() {
+            return Err(format!("`${i}` but the op has {} arguments", args.len()));
+        }
+        text.push_str(&format!("{PLACEHOLDER}{i}"));
+    }
+    let mut e = syn::parse_str::<Expr>(&text).map_err(|e| format!("`{template}` does not parse: {e}"))?;
+    Subst { args }.visit_expr_mut(&mut e);
+    Ok(e)
+}
+
+const PLACEHOLDER: &str = "__hwy_arg";
+
+struct Subst<'a> {
+    args: &'a [&'a Expr],
+}
+
+impl Subst<'_> {
+    fn placeholder(&self, e: &Expr) -> Option<Expr> {
+        let Expr::Path(p) = e else { return None };
+        let i: usize = p
+            .path
+            .get_ident()?
+            .to_string()
+            .strip_prefix(PLACEHOLDER)?
+            .parse()
+            .ok()?;
+        self.args.get(i).map(|a| (*a).clone())
+    }
+
+    /// Fills `slot`; `tight` when the parent is an operator the argument must not split.
+    fn put(&mut self, slot: &mut Expr, tight: bool) {
+        match self.placeholder(slot) {
+            Some(arg) if tight && !is_atomic(&arg) => {
+                *slot = Expr::Paren(syn::ExprParen {
+                    attrs: vec![],
+                    paren_token: Default::default(),
+                    expr: Box::new(arg),
+                })
+            }
+            Some(arg) => *slot = arg,
+            None => self.visit_expr_mut(slot),
+        }
+    }
+}
+
+impl VisitMut for Subst<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        match e {
+            Expr::Binary(b) => {
+                self.put(&mut b.left, true);
+                self.put(&mut b.right, true);
+            }
+            Expr::Unary(u) => self.put(&mut u.expr, true),
+            Expr::Cast(c) => self.put(&mut c.expr, true),
+            Expr::Reference(r) => self.put(&mut r.expr, true),
+            Expr::Field(f) => self.put(&mut f.base, true),
+            Expr::MethodCall(m) => {
+                self.put(&mut m.receiver, true);
+                m.args.iter_mut().for_each(|a| self.put(a, false));
+            }
+            _ => match self.placeholder(e) {
+                Some(arg) => *e = arg,
+                None => visit_mut::visit_expr_mut(self, e),
+            },
+        }
+    }
+}
+
+/// Binds tighter than any operator a template can put around it.
+fn is_atomic(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Path(_)
+            | Expr::Lit(_)
+            | Expr::Call(_)
+            | Expr::MethodCall(_)
+            | Expr::Field(_)
+            | Expr::Index(_)
+            | Expr::Paren(_)
+            | Expr::Tuple(_)
+            | Expr::Array(_)
+            | Expr::Block(_)
+    )
+}
+
+// ---------------------------------------------------------------------------------
+// 6. leftovers
+
+struct Leftovers<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+}
+
+impl Leftovers<'_, '_> {
+    fn check(&mut self, path: &syn::Path, span: Span) {
+        let Some(first) = path.segments.first() else { return };
+        if path.leading_colon.is_some() || !self.cx.bindings.contains_key(&first.ident.to_string()) {
+            return;
+        }
+        let b = &self.cx.bindings[&first.ident.to_string()];
+        let what = path.to_token_stream().to_string().replace(' ', "");
+        let help = format!(
+            "call ops as `{}::op(args)` ({}); only its constants and types may appear elsewhere",
+            first.ident,
+            b.api.op_list()
+        );
+        self.cx.error(span, format!("unsupported use of `{what}`"), help);
+    }
+}
+
+impl<'ast> Visit<'ast> for Leftovers<'_, '_> {
+    fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+        self.check(&p.path, p.span());
+    }
+    fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+        self.check(&p.path, p.span());
+        syn::visit::visit_type_path(self, p);
+    }
+}

@@ -1,0 +1,674 @@
+//! Every target, described as data. Adding a target means adding one `Target` here
+//! (usually a child of an existing one) and listing it in [`TARGETS`]; the lowering
+//! pass never changes.
+//!
+//! A target's `entries` map `<elem>.<name>` to Rust source:
+//! - `<elem>.vec`: the vector type for that element type (`f32.vec` is `__m512`);
+//! - `<elem>.<TYPE>`: an associated type of the trait (`i32.U8x4`);
+//! - `<elem>.<CONST>`: an associated const (`f32.LANES` is `16`);
+//! - `<elem>.<op>`: an expression template; `$0`, `$1`, .. are the lowered
+//!   arguments (parenthesised when they are not atomic). A template uses each
+//!   argument at most once; an op that needs more is a helper function.
+//!
+//! `helpers` are functions emitted once per target file inside `mod ops`, only when
+//! a template that names them (`ops::name`) is used. The emitter adds `#[inline]`
+//! and the target's `#[target_feature]`.
+//!
+//! Lookups walk `parent` links, so a feature level lists only what it changes.
+
+/// One code-generation target.
+#[derive(Debug)]
+pub struct Target {
+    /// Module and `HWY_TARGET` name.
+    pub name: &'static str,
+    /// One line for docs and `--help`.
+    pub summary: &'static str,
+    pub parent: Option<&'static Target>,
+    /// `cfg` predicate under which the module is compiled (empty: always).
+    pub cfg: &'static str,
+    /// `#[target_feature(enable = ..)]` of every generated function (empty: none).
+    pub features: &'static [&'static str],
+    /// Rust expression: can this CPU run the target? Evaluated once per process.
+    pub detect: &'static str,
+    /// Items at the top of the generated file (`use core::arch::..`).
+    pub prelude: &'static str,
+    pub entries: &'static [(&'static str, &'static str)],
+    pub helpers: &'static [(&'static str, &'static str)],
+}
+
+impl Target {
+    /// The Rust source for `key`, from this target or the nearest ancestor.
+    pub fn entry(&self, key: &str) -> Option<&'static str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .or_else(|| self.parent.and_then(|p| p.entry(key)))
+    }
+
+    /// The helper function `name`, from this target or the nearest ancestor.
+    pub fn helper(&self, name: &str) -> Option<&'static str> {
+        self.helpers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .or_else(|| self.parent.and_then(|p| p.helper(name)))
+    }
+
+    pub fn prelude(&self) -> &'static str {
+        if self.prelude.is_empty() {
+            self.parent.map_or("", |p| p.prelude())
+        } else {
+            self.prelude
+        }
+    }
+}
+
+/// All targets, best first within each architecture: dispatch picks the first one
+/// the CPU supports. `fallback` runs anywhere and must stay last.
+pub static TARGETS: &[&Target] = &[
+    &AVX512_VNNI,
+    &AVX512,
+    &AVX_VNNI,
+    &AVX2,
+    &NEON_I8MM,
+    &NEON_DOTPROD,
+    &NEON,
+    &WASM_RELAXED,
+    &WASM128,
+    &FALLBACK,
+];
+
+/// Element-level facts shared by every target.
+static COMMON: Target = Target {
+    name: "common",
+    summary: "",
+    parent: None,
+    cfg: "",
+    features: &[],
+    detect: "true",
+    prelude: "",
+    entries: &[
+        ("f32.ZERO", "0.0f32"),
+        ("f32.ONE", "1.0f32"),
+        ("f64.ZERO", "0.0f64"),
+        ("f64.ONE", "1.0f64"),
+    ],
+    helpers: &[],
+};
+
+// ---------------------------------------------------------------------------------
+// Portable scalar fallback: one lane, plain Rust.
+
+pub static FALLBACK: Target = Target {
+    name: "fallback",
+    summary: "portable scalar code, one lane per vector; runs anywhere",
+    parent: Some(&COMMON),
+    cfg: "",
+    features: &[],
+    detect: "true",
+    prelude: "",
+    entries: &[
+        ("f32.vec", "f32"),
+        ("f32.LANES", "1"),
+        ("f32.MR", "4"),
+        ("f32.NR", "4"),
+        ("f32.zero", "0.0f32"),
+        ("f32.splat", "$0"),
+        ("f32.load", "*$0"),
+        ("f32.load_partial", "if $1 > 0 { *$0 } else { 0.0f32 }"),
+        ("f32.broadcast", "*$0"),
+        ("f32.store", "*$0 = $1"),
+        ("f32.store_partial", "if $2 > 0 { *$0 = $1 }"),
+        ("f32.add", "$0 + $1"),
+        ("f32.mul", "$0 * $1"),
+        // Unfused: without FMA hardware `mul_add` is a slow libm call.
+        ("f32.mul_add", "$0 * $1 + $2"),
+        ("f64.vec", "f64"),
+        ("f64.LANES", "1"),
+        ("f64.MR", "4"),
+        ("f64.NR", "4"),
+        ("f64.zero", "0.0f64"),
+        ("f64.splat", "$0"),
+        ("f64.load", "*$0"),
+        ("f64.load_partial", "if $1 > 0 { *$0 } else { 0.0f64 }"),
+        ("f64.broadcast", "*$0"),
+        ("f64.store", "*$0 = $1"),
+        ("f64.store_partial", "if $2 > 0 { *$0 = $1 }"),
+        ("f64.add", "$0 + $1"),
+        ("f64.mul", "$0 * $1"),
+        ("f64.mul_add", "$0 * $1 + $2"),
+        ("i32.vec", "i32"),
+        ("i32.U8x4", "[u8; 4]"),
+        ("i32.I8x4", "[i8; 4]"),
+        ("i32.LANES", "1"),
+        ("i32.MR", "4"),
+        ("i32.NR", "4"),
+        ("i32.zero", "0i32"),
+        ("i32.load", "*$0"),
+        ("i32.store", "*$0 = $1"),
+        ("i32.add", "$0.wrapping_add($1)"),
+        ("i32.broadcast_u8x4", "($0 as *const [u8; 4]).read_unaligned()"),
+        ("i32.load_i8x4", "($0 as *const [i8; 4]).read_unaligned()"),
+        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+    ],
+    helpers: &[(
+        "dot_u8i8",
+        "pub fn dot_u8i8(acc: i32, a: [u8; 4], b: [i8; 4]) -> i32 {
+            let mut sum = acc;
+            for q in 0..4 {
+                sum = sum.wrapping_add(i32::from(a[q]) * i32::from(b[q]));
+            }
+            sum
+        }",
+    )],
+};
+
+// ---------------------------------------------------------------------------------
+// x86-64.
+
+pub static AVX2: Target = Target {
+    name: "avx2",
+    summary: "x86-64 AVX2 + FMA, 256-bit vectors",
+    parent: Some(&COMMON),
+    cfg: "target_arch = \"x86_64\"",
+    features: &["avx2", "fma"],
+    detect: "std::is_x86_feature_detected!(\"avx2\") && std::is_x86_feature_detected!(\"fma\")",
+    prelude: "use core::arch::x86_64::*;",
+    entries: &[
+        ("f32.vec", "__m256"),
+        ("f32.LANES", "8"),
+        // 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm.
+        ("f32.MR", "6"),
+        ("f32.NR", "16"),
+        ("f32.zero", "_mm256_setzero_ps()"),
+        ("f32.splat", "_mm256_set1_ps($0)"),
+        ("f32.load", "_mm256_loadu_ps($0)"),
+        ("f32.load_partial", "_mm256_maskload_ps($0, ops::mask_i32x8($1))"),
+        ("f32.broadcast", "_mm256_broadcast_ss(&*$0)"),
+        ("f32.store", "_mm256_storeu_ps($0, $1)"),
+        ("f32.store_partial", "_mm256_maskstore_ps($0, ops::mask_i32x8($2), $1)"),
+        ("f32.add", "_mm256_add_ps($0, $1)"),
+        ("f32.mul", "_mm256_mul_ps($0, $1)"),
+        ("f32.mul_add", "_mm256_fmadd_ps($0, $1, $2)"),
+        ("f64.vec", "__m256d"),
+        ("f64.LANES", "4"),
+        ("f64.MR", "6"),
+        ("f64.NR", "8"),
+        ("f64.zero", "_mm256_setzero_pd()"),
+        ("f64.splat", "_mm256_set1_pd($0)"),
+        ("f64.load", "_mm256_loadu_pd($0)"),
+        ("f64.load_partial", "_mm256_maskload_pd($0, ops::mask_i64x4($1))"),
+        ("f64.broadcast", "_mm256_broadcast_sd(&*$0)"),
+        ("f64.store", "_mm256_storeu_pd($0, $1)"),
+        ("f64.store_partial", "_mm256_maskstore_pd($0, ops::mask_i64x4($2), $1)"),
+        ("f64.add", "_mm256_add_pd($0, $1)"),
+        ("f64.mul", "_mm256_mul_pd($0, $1)"),
+        ("f64.mul_add", "_mm256_fmadd_pd($0, $1, $2)"),
+        ("i32.vec", "__m256i"),
+        ("i32.U8x4", "__m256i"),
+        ("i32.I8x4", "__m256i"),
+        ("i32.LANES", "8"),
+        // The exact emulation needs 4 temporaries per product: keep the tile small.
+        ("i32.MR", "4"),
+        ("i32.NR", "16"),
+        ("i32.zero", "_mm256_setzero_si256()"),
+        ("i32.load", "_mm256_loadu_si256($0 as *const __m256i)"),
+        ("i32.store", "_mm256_storeu_si256($0 as *mut __m256i, $1)"),
+        ("i32.add", "_mm256_add_epi32($0, $1)"),
+        (
+            "i32.broadcast_u8x4",
+            "_mm256_set1_epi32(($0 as *const i32).read_unaligned())",
+        ),
+        ("i32.load_i8x4", "_mm256_loadu_si256($0 as *const __m256i)"),
+        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+    ],
+    helpers: &[
+        (
+            "mask_i32x8",
+            "/// Lanes `0..n` all ones, the rest zero.
+            pub fn mask_i32x8(n: usize) -> __m256i {
+                _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+            }",
+        ),
+        (
+            "mask_i64x4",
+            "/// Lanes `0..n` all ones, the rest zero.
+            pub fn mask_i64x4(n: usize) -> __m256i {
+                _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), _mm256_setr_epi64x(0, 1, 2, 3))
+            }",
+        ),
+        (
+            "dot_u8i8",
+            "/// Exact u8 x i8 quad dot product without VNNI: widen to 16 bits and use
+            /// `vpmaddwd` on even and odd bytes (`vpmaddubsw` would saturate).
+            pub fn dot_u8i8(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+                let a_even = _mm256_and_si256(a, _mm256_set1_epi16(0xff));
+                let a_odd = _mm256_srli_epi16::<8>(a);
+                let b_even = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(b));
+                let b_odd = _mm256_srai_epi16::<8>(b);
+                let even = _mm256_madd_epi16(a_even, b_even);
+                let odd = _mm256_madd_epi16(a_odd, b_odd);
+                _mm256_add_epi32(acc, _mm256_add_epi32(even, odd))
+            }",
+        ),
+    ],
+};
+
+pub static AVX_VNNI: Target = Target {
+    name: "avx_vnni",
+    summary: "x86-64 AVX2 + FMA + AVX-VNNI (VEX-encoded vpdpbusd)",
+    parent: Some(&AVX2),
+    cfg: "target_arch = \"x86_64\"",
+    features: &["avx2", "fma", "avxvnni"],
+    detect: "std::is_x86_feature_detected!(\"avx2\") && std::is_x86_feature_detected!(\"fma\") && std::is_x86_feature_detected!(\"avxvnni\")",
+    prelude: "",
+    entries: &[("i32.MR", "6"), ("i32.dot_u8i8", "_mm256_dpbusd_avx_epi32($0, $1, $2)")],
+    helpers: &[],
+};
+
+pub static AVX512: Target = Target {
+    name: "avx512",
+    summary: "x86-64 AVX-512 F/BW/DQ/VL, 512-bit vectors and mask registers",
+    parent: Some(&COMMON),
+    cfg: "target_arch = \"x86_64\"",
+    features: &["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"],
+    detect: "std::is_x86_feature_detected!(\"avx512f\") && std::is_x86_feature_detected!(\"avx512bw\") \
+             && std::is_x86_feature_detected!(\"avx512dq\") && std::is_x86_feature_detected!(\"avx512vl\")",
+    prelude: "use core::arch::x86_64::*;",
+    entries: &[
+        ("f32.vec", "__m512"),
+        ("f32.LANES", "16"),
+        // 12 x 2 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm.
+        ("f32.MR", "12"),
+        ("f32.NR", "32"),
+        ("f32.zero", "_mm512_setzero_ps()"),
+        ("f32.splat", "_mm512_set1_ps($0)"),
+        ("f32.load", "_mm512_loadu_ps($0)"),
+        (
+            "f32.load_partial",
+            "_mm512_maskz_loadu_ps(((1u32 << $1) - 1) as u16, $0)",
+        ),
+        ("f32.broadcast", "_mm512_set1_ps(*$0)"),
+        ("f32.store", "_mm512_storeu_ps($0, $1)"),
+        (
+            "f32.store_partial",
+            "_mm512_mask_storeu_ps($0, ((1u32 << $2) - 1) as u16, $1)",
+        ),
+        ("f32.add", "_mm512_add_ps($0, $1)"),
+        ("f32.mul", "_mm512_mul_ps($0, $1)"),
+        ("f32.mul_add", "_mm512_fmadd_ps($0, $1, $2)"),
+        ("f64.vec", "__m512d"),
+        ("f64.LANES", "8"),
+        ("f64.MR", "12"),
+        ("f64.NR", "16"),
+        ("f64.zero", "_mm512_setzero_pd()"),
+        ("f64.splat", "_mm512_set1_pd($0)"),
+        ("f64.load", "_mm512_loadu_pd($0)"),
+        (
+            "f64.load_partial",
+            "_mm512_maskz_loadu_pd(((1u32 << $1) - 1) as u8, $0)",
+        ),
+        ("f64.broadcast", "_mm512_set1_pd(*$0)"),
+        ("f64.store", "_mm512_storeu_pd($0, $1)"),
+        (
+            "f64.store_partial",
+            "_mm512_mask_storeu_pd($0, ((1u32 << $2) - 1) as u8, $1)",
+        ),
+        ("f64.add", "_mm512_add_pd($0, $1)"),
+        ("f64.mul", "_mm512_mul_pd($0, $1)"),
+        ("f64.mul_add", "_mm512_fmadd_pd($0, $1, $2)"),
+        ("i32.vec", "__m512i"),
+        ("i32.U8x4", "__m512i"),
+        ("i32.I8x4", "__m512i"),
+        ("i32.LANES", "16"),
+        // The exact emulation needs 4 temporaries per product: keep the tile small.
+        ("i32.MR", "6"),
+        ("i32.NR", "32"),
+        ("i32.zero", "_mm512_setzero_si512()"),
+        ("i32.load", "_mm512_loadu_epi32($0)"),
+        ("i32.store", "_mm512_storeu_epi32($0, $1)"),
+        ("i32.add", "_mm512_add_epi32($0, $1)"),
+        (
+            "i32.broadcast_u8x4",
+            "_mm512_set1_epi32(($0 as *const i32).read_unaligned())",
+        ),
+        ("i32.load_i8x4", "_mm512_loadu_si512($0 as *const __m512i)"),
+        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+    ],
+    helpers: &[(
+        "dot_u8i8",
+        "/// Exact u8 x i8 quad dot product without VNNI: widen to 16 bits and use
+        /// `vpmaddwd` on even and odd bytes (`vpmaddubsw` would saturate).
+        pub fn dot_u8i8(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
+            let a_even = _mm512_and_si512(a, _mm512_set1_epi16(0xff));
+            let a_odd = _mm512_srli_epi16::<8>(a);
+            let b_even = _mm512_srai_epi16::<8>(_mm512_slli_epi16::<8>(b));
+            let b_odd = _mm512_srai_epi16::<8>(b);
+            let even = _mm512_madd_epi16(a_even, b_even);
+            let odd = _mm512_madd_epi16(a_odd, b_odd);
+            _mm512_add_epi32(acc, _mm512_add_epi32(even, odd))
+        }",
+    )],
+};
+
+pub static AVX512_VNNI: Target = Target {
+    name: "avx512_vnni",
+    summary: "x86-64 AVX-512 with VNNI (vpdpbusd)",
+    parent: Some(&AVX512),
+    cfg: "target_arch = \"x86_64\"",
+    features: &[
+        "avx512f",
+        "avx512bw",
+        "avx512dq",
+        "avx512vl",
+        "avx512vnni",
+        "avx2",
+        "fma",
+    ],
+    detect: "std::is_x86_feature_detected!(\"avx512f\") && std::is_x86_feature_detected!(\"avx512bw\") \
+             && std::is_x86_feature_detected!(\"avx512dq\") && std::is_x86_feature_detected!(\"avx512vl\") \
+             && std::is_x86_feature_detected!(\"avx512vnni\")",
+    prelude: "",
+    // 12 x 2 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm.
+    entries: &[("i32.MR", "12"), ("i32.dot_u8i8", "_mm512_dpbusd_epi32($0, $1, $2)")],
+    helpers: &[],
+};
+
+// ---------------------------------------------------------------------------------
+// AArch64. NEON is baseline; dotprod and i8mm intrinsics are unstable, so their
+// helpers use `asm!` (the `.arch_extension` directive lets the assembler accept them).
+
+pub static NEON: Target = Target {
+    name: "neon",
+    summary: "AArch64 NEON (Advanced SIMD), 128-bit vectors",
+    parent: Some(&COMMON),
+    cfg: "target_arch = \"aarch64\"",
+    features: &["neon"],
+    detect: "true",
+    prelude: "use core::arch::aarch64::*;",
+    entries: &[
+        ("f32.vec", "float32x4_t"),
+        ("f32.LANES", "4"),
+        // 8 x 3 accumulators + 3 B vectors + 1 broadcast = 28 of 32 v-registers.
+        ("f32.MR", "8"),
+        ("f32.NR", "12"),
+        ("f32.zero", "vdupq_n_f32(0.0)"),
+        ("f32.splat", "vdupq_n_f32($0)"),
+        ("f32.load", "vld1q_f32($0)"),
+        ("f32.load_partial", "ops::load_partial_f32($0, $1)"),
+        ("f32.broadcast", "vld1q_dup_f32($0)"),
+        ("f32.store", "vst1q_f32($0, $1)"),
+        ("f32.store_partial", "ops::store_partial_f32($0, $1, $2)"),
+        ("f32.add", "vaddq_f32($0, $1)"),
+        ("f32.mul", "vmulq_f32($0, $1)"),
+        ("f32.mul_add", "vfmaq_f32($2, $0, $1)"),
+        ("f64.vec", "float64x2_t"),
+        ("f64.LANES", "2"),
+        ("f64.MR", "8"),
+        ("f64.NR", "6"),
+        ("f64.zero", "vdupq_n_f64(0.0)"),
+        ("f64.splat", "vdupq_n_f64($0)"),
+        ("f64.load", "vld1q_f64($0)"),
+        ("f64.load_partial", "ops::load_partial_f64($0, $1)"),
+        ("f64.broadcast", "vld1q_dup_f64($0)"),
+        ("f64.store", "vst1q_f64($0, $1)"),
+        ("f64.store_partial", "ops::store_partial_f64($0, $1, $2)"),
+        ("f64.add", "vaddq_f64($0, $1)"),
+        ("f64.mul", "vmulq_f64($0, $1)"),
+        ("f64.mul_add", "vfmaq_f64($2, $0, $1)"),
+        ("i32.vec", "int32x4_t"),
+        ("i32.U8x4", "uint8x16_t"),
+        ("i32.I8x4", "int8x16_t"),
+        ("i32.LANES", "4"),
+        ("i32.MR", "4"),
+        ("i32.NR", "8"),
+        ("i32.zero", "vdupq_n_s32(0)"),
+        ("i32.load", "vld1q_s32($0)"),
+        ("i32.store", "vst1q_s32($0, $1)"),
+        ("i32.add", "vaddq_s32($0, $1)"),
+        (
+            "i32.broadcast_u8x4",
+            "vreinterpretq_u8_u32(vdupq_n_u32(($0 as *const u32).read_unaligned()))",
+        ),
+        ("i32.load_i8x4", "vld1q_s8($0)"),
+        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+    ],
+    helpers: &[
+        (
+            "load_partial_f32",
+            "pub fn load_partial_f32(p: *const f32, n: usize) -> float32x4_t {
+                let mut lanes = [0.0f32; 4];
+                core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
+                vld1q_f32(lanes.as_ptr())
+            }",
+        ),
+        (
+            "store_partial_f32",
+            "pub fn store_partial_f32(p: *mut f32, v: float32x4_t, n: usize) {
+                let mut lanes = [0.0f32; 4];
+                vst1q_f32(lanes.as_mut_ptr(), v);
+                core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, n);
+            }",
+        ),
+        (
+            "load_partial_f64",
+            "pub fn load_partial_f64(p: *const f64, n: usize) -> float64x2_t {
+                let mut lanes = [0.0f64; 2];
+                core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
+                vld1q_f64(lanes.as_ptr())
+            }",
+        ),
+        (
+            "store_partial_f64",
+            "pub fn store_partial_f64(p: *mut f64, v: float64x2_t, n: usize) {
+                let mut lanes = [0.0f64; 2];
+                vst1q_f64(lanes.as_mut_ptr(), v);
+                core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, n);
+            }",
+        ),
+        (
+            "dot_u8i8",
+            "/// Exact u8 x i8 quad dot product without dotprod: 16-bit products (exact:
+            /// |255 * -128| < 2^15), then two pairwise widening adds.
+            pub fn dot_u8i8(acc: int32x4_t, a: uint8x16_t, b: int8x16_t) -> int32x4_t {
+                let a_lo = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(a)));
+                let a_hi = vreinterpretq_s16_u16(vmovl_high_u8(a));
+                let p_lo = vmulq_s16(a_lo, vmovl_s8(vget_low_s8(b)));
+                let p_hi = vmulq_s16(a_hi, vmovl_high_s8(b));
+                vaddq_s32(acc, vpaddq_s32(vpaddlq_s16(p_lo), vpaddlq_s16(p_hi)))
+            }",
+        ),
+    ],
+};
+
+pub static NEON_DOTPROD: Target = Target {
+    name: "neon_dotprod",
+    summary: "AArch64 NEON + dotprod (sdot), through asm!",
+    parent: Some(&NEON),
+    cfg: "target_arch = \"aarch64\"",
+    features: &["neon", "dotprod"],
+    detect: "std::arch::is_aarch64_feature_detected!(\"dotprod\")",
+    prelude: "",
+    entries: &[("i32.MR", "8"), ("i32.NR", "12")],
+    helpers: &[(
+        "dot_u8i8",
+        "/// Exact u8 x i8 quad dot product with the signed `sdot`: flip `a` to i8
+        /// (`a - 128`) and add back `128 * sum(b)`, itself an `sdot` with ones.
+        pub fn dot_u8i8(acc: int32x4_t, a: uint8x16_t, b: int8x16_t) -> int32x4_t {
+            let a_signed = vreinterpretq_s8_u8(veorq_u8(a, vdupq_n_u8(0x80)));
+            let mut dot = acc;
+            let mut b_sum = vdupq_n_s32(0);
+            core::arch::asm!(
+                \".arch_extension dotprod\",
+                \"sdot {dot:v}.4s, {a:v}.16b, {b:v}.16b\",
+                \"sdot {b_sum:v}.4s, {ones:v}.16b, {b:v}.16b\",
+                dot = inout(vreg) dot,
+                b_sum = inout(vreg) b_sum,
+                a = in(vreg) a_signed,
+                b = in(vreg) b,
+                ones = in(vreg) vdupq_n_s8(1),
+                options(pure, nomem, nostack, preserves_flags),
+            );
+            vaddq_s32(dot, vshlq_n_s32::<7>(b_sum))
+        }",
+    )],
+};
+
+pub static NEON_I8MM: Target = Target {
+    name: "neon_i8mm",
+    summary: "AArch64 NEON + i8mm (usdot, mixed-sign dot product), through asm!",
+    parent: Some(&NEON_DOTPROD),
+    cfg: "target_arch = \"aarch64\"",
+    features: &["neon", "dotprod", "i8mm"],
+    detect: "std::arch::is_aarch64_feature_detected!(\"dotprod\") && std::arch::is_aarch64_feature_detected!(\"i8mm\")",
+    prelude: "",
+    entries: &[],
+    helpers: &[(
+        "dot_u8i8",
+        "/// u8 x i8 quad dot product in one `usdot`.
+        pub fn dot_u8i8(acc: int32x4_t, a: uint8x16_t, b: int8x16_t) -> int32x4_t {
+            let mut dot = acc;
+            core::arch::asm!(
+                \".arch_extension i8mm\",
+                \"usdot {dot:v}.4s, {a:v}.16b, {b:v}.16b\",
+                dot = inout(vreg) dot,
+                a = in(vreg) a,
+                b = in(vreg) b,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+            dot
+        }",
+    )],
+};
+
+// ---------------------------------------------------------------------------------
+// WebAssembly. No runtime detection: a module that uses SIMD must be built with it,
+// so these targets are compiled in only when the build enables the feature.
+
+pub static WASM128: Target = Target {
+    name: "wasm128",
+    summary: "WebAssembly SIMD128",
+    parent: Some(&COMMON),
+    cfg: "all(target_arch = \"wasm32\", target_feature = \"simd128\")",
+    features: &["simd128"],
+    detect: "true",
+    prelude: "use core::arch::wasm32::*;",
+    entries: &[
+        ("f32.vec", "v128"),
+        ("f32.LANES", "4"),
+        // 4 x 2 accumulators + 2 B vectors + 1 broadcast = 11 of 16 (engines map to SSE/NEON).
+        ("f32.MR", "4"),
+        ("f32.NR", "8"),
+        ("f32.zero", "f32x4_splat(0.0)"),
+        ("f32.splat", "f32x4_splat($0)"),
+        ("f32.load", "v128_load($0 as *const v128)"),
+        ("f32.load_partial", "ops::load_partial_f32($0, $1)"),
+        ("f32.broadcast", "v128_load32_splat($0 as *const u32)"),
+        ("f32.store", "v128_store($0 as *mut v128, $1)"),
+        ("f32.store_partial", "ops::store_partial_f32($0, $1, $2)"),
+        ("f32.add", "f32x4_add($0, $1)"),
+        ("f32.mul", "f32x4_mul($0, $1)"),
+        ("f32.mul_add", "f32x4_add(f32x4_mul($0, $1), $2)"),
+        ("f64.vec", "v128"),
+        ("f64.LANES", "2"),
+        ("f64.MR", "4"),
+        ("f64.NR", "4"),
+        ("f64.zero", "f64x2_splat(0.0)"),
+        ("f64.splat", "f64x2_splat($0)"),
+        ("f64.load", "v128_load($0 as *const v128)"),
+        ("f64.load_partial", "ops::load_partial_f64($0, $1)"),
+        ("f64.broadcast", "v128_load64_splat($0 as *const u64)"),
+        ("f64.store", "v128_store($0 as *mut v128, $1)"),
+        ("f64.store_partial", "ops::store_partial_f64($0, $1, $2)"),
+        ("f64.add", "f64x2_add($0, $1)"),
+        ("f64.mul", "f64x2_mul($0, $1)"),
+        ("f64.mul_add", "f64x2_add(f64x2_mul($0, $1), $2)"),
+        ("i32.vec", "v128"),
+        ("i32.U8x4", "v128"),
+        ("i32.I8x4", "v128"),
+        ("i32.LANES", "4"),
+        ("i32.MR", "4"),
+        ("i32.NR", "8"),
+        ("i32.zero", "i32x4_splat(0)"),
+        ("i32.load", "v128_load($0 as *const v128)"),
+        ("i32.store", "v128_store($0 as *mut v128, $1)"),
+        ("i32.add", "i32x4_add($0, $1)"),
+        ("i32.broadcast_u8x4", "v128_load32_splat($0 as *const u32)"),
+        ("i32.load_i8x4", "v128_load($0 as *const v128)"),
+        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+    ],
+    helpers: &[
+        (
+            "load_partial_f32",
+            "pub fn load_partial_f32(p: *const f32, n: usize) -> v128 {
+                let mut lanes = [0.0f32; 4];
+                core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
+                v128_load(lanes.as_ptr() as *const v128)
+            }",
+        ),
+        (
+            "store_partial_f32",
+            "pub fn store_partial_f32(p: *mut f32, v: v128, n: usize) {
+                let mut lanes = [0.0f32; 4];
+                v128_store(lanes.as_mut_ptr() as *mut v128, v);
+                core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, n);
+            }",
+        ),
+        (
+            "load_partial_f64",
+            "pub fn load_partial_f64(p: *const f64, n: usize) -> v128 {
+                let mut lanes = [0.0f64; 2];
+                core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
+                v128_load(lanes.as_ptr() as *const v128)
+            }",
+        ),
+        (
+            "store_partial_f64",
+            "pub fn store_partial_f64(p: *mut f64, v: v128, n: usize) {
+                let mut lanes = [0.0f64; 2];
+                v128_store(lanes.as_mut_ptr() as *mut v128, v);
+                core::ptr::copy_nonoverlapping(lanes.as_ptr(), p, n);
+            }",
+        ),
+        (
+            "dot_u8i8",
+            "/// Exact u8 x i8 quad dot product: widen to 16 bits, `i32x4.dot_i16x8_s`
+            /// gives pair sums, one even/odd shuffle adds the pairs into quads.
+            pub fn dot_u8i8(acc: v128, a: v128, b: v128) -> v128 {
+                let lo = i32x4_dot_i16x8(u16x8_extend_low_u8x16(a), i16x8_extend_low_i8x16(b));
+                let hi = i32x4_dot_i16x8(u16x8_extend_high_u8x16(a), i16x8_extend_high_i8x16(b));
+                let even = i32x4_shuffle::<0, 2, 4, 6>(lo, hi);
+                let odd = i32x4_shuffle::<1, 3, 5, 7>(lo, hi);
+                i32x4_add(acc, i32x4_add(even, odd))
+            }",
+        ),
+    ],
+};
+
+pub static WASM_RELAXED: Target = Target {
+    name: "wasm_relaxed",
+    summary: "WebAssembly SIMD128 + relaxed-simd (fused madd, i8 dot products)",
+    parent: Some(&WASM128),
+    cfg: "all(target_arch = \"wasm32\", target_feature = \"simd128\", target_feature = \"relaxed-simd\")",
+    features: &["simd128", "relaxed-simd"],
+    detect: "true",
+    prelude: "",
+    entries: &[
+        ("f32.mul_add", "f32x4_relaxed_madd($0, $1, $2)"),
+        ("f64.mul_add", "f64x2_relaxed_madd($0, $1, $2)"),
+    ],
+    helpers: &[(
+        "dot_u8i8",
+        "/// Exact u8 x i8 quad dot product with the relaxed i8 x i7 dot: split `a`
+        /// into its low 7 bits and its top bit, so both operands are 7-bit and the
+        /// result is deterministic on every engine.
+        pub fn dot_u8i8(acc: v128, a: v128, b: v128) -> v128 {
+            let low7 = v128_and(a, u8x16_splat(0x7f));
+            let top = u8x16_shr(a, 7);
+            let low_dot = i32x4_relaxed_dot_i8x16_i7x16_add(b, low7, acc);
+            let top_dot = i32x4_relaxed_dot_i8x16_i7x16_add(b, top, i32x4_splat(0));
+            i32x4_add(low_dot, i32x4_shl(top_dot, 7))
+        }",
+    )],
+};

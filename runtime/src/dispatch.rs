@@ -1,0 +1,140 @@
+//! Choosing a target: once per process, or by name.
+
+use crate::generated::{ALL_TARGETS, TARGETS, Target};
+use std::fmt;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The environment variable that forces a target.
+pub const ENV_VAR: &str = "HWY_TARGET";
+
+/// Why a target name cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// No target has this name.
+    Unknown {
+        name: String,
+        /// The targets compiled into this build.
+        valid: Vec<&'static str>,
+    },
+    /// The target exists but is not compiled into this build (another
+    /// architecture, or a WASM feature the build did not enable).
+    NotCompiled {
+        name: String,
+        arch: &'static str,
+        valid: Vec<&'static str>,
+    },
+    /// Compiled in, but this CPU lacks a feature it needs.
+    Unsupported {
+        name: String,
+        features: &'static [&'static str],
+        available: Vec<&'static str>,
+    },
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Unknown { name, valid } => {
+                write!(f, "unknown target `{name}`; valid targets: {}", valid.join(", "))
+            }
+            TargetError::NotCompiled { name, arch, valid } => write!(
+                f,
+                "target `{name}` ({arch}) is not compiled into this build; valid targets here: {}",
+                valid.join(", ")
+            ),
+            TargetError::Unsupported {
+                name,
+                features,
+                available,
+            } => write!(
+                f,
+                "target `{name}` needs CPU features this machine lacks (it uses {}); available here: {}",
+                features.join(", "),
+                available.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+impl Target {
+    /// Whether this CPU can run the target's code.
+    pub fn is_supported(&self) -> bool {
+        (self.detect)()
+    }
+}
+
+/// Every target compiled into this build, best first (the last is `fallback`).
+pub fn compiled() -> &'static [Target] {
+    TARGETS
+}
+
+/// The compiled-in targets this CPU can run, best first.
+pub fn available() -> impl Iterator<Item = &'static Target> {
+    TARGETS.iter().filter(|t| t.is_supported())
+}
+
+/// The best target this CPU can run.
+pub fn best() -> &'static Target {
+    // `fallback` is always compiled in, last, and always supported.
+    available().next().unwrap_or(&TARGETS[TARGETS.len() - 1])
+}
+
+fn names(it: impl Iterator<Item = &'static Target>) -> Vec<&'static str> {
+    it.map(|t| t.name).collect()
+}
+
+/// Looks up a target by name; it must be compiled in and supported by this CPU.
+pub fn target(name: &str) -> Result<&'static Target, TargetError> {
+    match TARGETS.iter().find(|t| t.name == name) {
+        Some(t) if t.is_supported() => Ok(t),
+        Some(t) => Err(TargetError::Unsupported {
+            name: name.into(),
+            features: t.features,
+            available: names(available()),
+        }),
+        None => match ALL_TARGETS.iter().find(|(n, _)| *n == name) {
+            Some((_, arch)) => Err(TargetError::NotCompiled {
+                name: name.into(),
+                arch,
+                valid: names(TARGETS.iter()),
+            }),
+            None => Err(TargetError::Unknown {
+                name: name.into(),
+                valid: names(TARGETS.iter()),
+            }),
+        },
+    }
+}
+
+const NONE: usize = usize::MAX;
+/// Index into `TARGETS` set by [`set_active`]; `NONE` until then.
+static FORCED: AtomicUsize = AtomicUsize::new(NONE);
+/// The environment's choice, read once.
+static FROM_ENV: OnceLock<Result<&'static Target, TargetError>> = OnceLock::new();
+
+/// The target kernels run on: the one [`set_active`] chose, else the one
+/// `HWY_TARGET` names, else [`best`]. Decided once and cached; an `HWY_TARGET`
+/// that is unknown or unsupported here is an error every time.
+pub fn active() -> Result<&'static Target, TargetError> {
+    if let Some(t) = TARGETS.get(FORCED.load(Ordering::Acquire)) {
+        return Ok(t);
+    }
+    FROM_ENV
+        .get_or_init(|| match std::env::var(ENV_VAR) {
+            Ok(name) if !name.trim().is_empty() => target(name.trim()),
+            _ => Ok(best()),
+        })
+        .clone()
+}
+
+/// Forces the target for the rest of the process (the API form of `HWY_TARGET`).
+/// On error nothing changes.
+pub fn set_active(name: &str) -> Result<&'static Target, TargetError> {
+    let t = target(name)?;
+    let index = TARGETS.iter().position(|x| std::ptr::eq(x, t)).unwrap_or(NONE);
+    FORCED.store(index, Ordering::Release);
+    Ok(t)
+}

@@ -1,0 +1,40 @@
+//! gemmkit: GEMM built from SIMD kernels written once and generated per target.
+//!
+//! The kernels are written in `kernels/` against a portable vector API and
+//! expanded by `cargo run -p generator` into plain-intrinsics Rust for every
+//! target (AVX2, AVX-512 and its VNNI level, AVX-VNNI, NEON and its dotprod/i8mm
+//! levels, WASM SIMD128 and relaxed-simd, and a scalar fallback). This crate
+//! includes that generated code and picks, once per process, the best target the
+//! CPU supports.
+//!
+//! ```
+//! let t = gemmkit::active().expect("HWY_TARGET names a usable target");
+//! println!("running {} ({})", t.name, t.summary);
+//! for t in gemmkit::available() {
+//!     println!("this CPU can also run {}", t.name);
+//! }
+//! ```
+//!
+//! Set `HWY_TARGET=<name>` to force a target (see [`active`]), or call
+//! [`set_active`]; [`target`] looks one up without changing the default.
+
+mod dispatch;
+
+/// The generated kernels: one module per compiled-in target and the dispatch
+/// tables. Everything in it is `unsafe` to call: a kernel may only run on a CPU
+/// that supports its target, and trusts its pointer arguments.
+#[doc(hidden)]
+#[path = "../../generated/mod.rs"]
+// Formatted by the generator (prettyplease), not rustfmt. Kernels are one unsafe
+// region each; op templates compose into nested `if`s and `a = a * b + a` forms.
+#[rustfmt::skip]
+#[allow(
+    unsafe_op_in_unsafe_fn,
+    clippy::too_many_arguments,
+    clippy::collapsible_if,
+    clippy::assign_op_pattern
+)]
+pub mod generated;
+
+pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
+pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target};
