@@ -1,0 +1,49 @@
+//! Helpers shared by the workspace integration tests.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Mutex;
+
+/// Small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Says, outside the test harness's output capture, that a target was compiled
+/// and snapshot-tested but not executed, so it shows in every test run.
+/// Printed once per target and process.
+pub fn not_executed(target: &str, why: &str) {
+    static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let first = SAID
+        .lock()
+        .map(|mut said| said.insert(target.to_string()))
+        .unwrap_or(true);
+    if first {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "NOT EXECUTED: target `{target}`: {why} (compiled and snapshot-tested only)"
+        );
+    }
+}
+
+/// The workspace root (tests run with the package folder as working directory).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}

@@ -1,0 +1,285 @@
+//! Every generated kernel, on every target this machine can run, against the same
+//! kernel executed on the scalar reference with the same lane count and tile shape:
+//! exact for integers and copies, a K-scaled tolerance for floating-point sums.
+//!
+//! One test module per compiled-in target (`avx512::microkernel`, ...). A target the
+//! CPU cannot run prints `NOT EXECUTED` on stderr (outside the output capture) and
+//! passes: it is still compiled here and snapshot-tested.
+
+use gemmkit::{Kernels, TargetError};
+use kernels::{FloatVec, QuadDotVec, Ref};
+use std::fmt::Debug;
+use workspace_tests::{Rng, not_executed};
+
+/// The element types of the float kernels.
+trait Float: Copy + PartialEq + Debug + 'static {
+    const EPS: f64;
+    fn of(x: f64) -> Self;
+    fn f(self) -> f64;
+}
+impl Float for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+impl Float for f64 {
+    const EPS: f64 = f64::EPSILON;
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn f(self) -> f64 {
+        self
+    }
+}
+
+type PackFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
+type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
+type MicroFn<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize);
+type MicroU8I8Fn = unsafe fn(usize, *const u8, *const i8, *mut i32, usize, bool);
+
+const SENTINEL: f64 = 12345.0;
+/// Scalar-with-NaN alpha/beta pairs: copy, scale, accumulate, general, and beta = 0
+/// with NaN in C.
+const ALPHA_BETA: &[(f64, f64)] = &[(1.0, 0.0), (0.7, 0.0), (1.0, 1.0), (-1.0, 1.0), (0.7, -0.3), (0.0, 1.5)];
+
+fn random<E: Float>(rng: &mut Rng, n: usize) -> Vec<E> {
+    (0..n).map(|_| E::of(rng.unit())).collect()
+}
+
+fn same<E: Float>(a: E, b: E) -> bool {
+    a == b || (a.f().is_nan() && b.f().is_nan())
+}
+
+/// The table for `name`, or `None` (after saying so) when this CPU cannot run it.
+fn table(name: &str) -> Option<&'static Kernels> {
+    match gemmkit::target(name) {
+        Ok(t) => Some(&t.kernels),
+        Err(e @ TargetError::Unsupported { .. }) => {
+            not_executed(name, &e.to_string());
+            None
+        }
+        Err(e) => panic!("target `{name}` is compiled in but cannot be looked up: {e}"),
+    }
+}
+
+fn check_pack_rhs<V: FloatVec>(target: &str, kern: PackFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let nr = V::NR;
+    let mut rng = Rng::new(1);
+    for k in [0, 1, 3, 17, 64] {
+        for n in 1..=nr {
+            // Row-major (padded rows), column-major (padded columns), general strides.
+            for (rs, cs) in [(n + 3, 1), (1, k + 2), (2 * n + 1, 2)] {
+                let b: Vec<V::Elem> = random(&mut rng, k.max(1) * rs + n * cs + 1);
+                let run = |f: &dyn Fn(*mut V::Elem)| {
+                    let mut dst = vec![V::Elem::of(SENTINEL); k * nr + 8];
+                    f(dst.as_mut_ptr());
+                    dst
+                };
+                let want = run(&|d| unsafe { kernels::base_pack_rhs::<V>(k, n, b.as_ptr(), rs, cs, d) });
+                let got = run(&|d| unsafe { kern(k, n, b.as_ptr(), rs, cs, d) });
+                assert!(
+                    got[k * nr..].iter().all(|x| x.f() == SENTINEL),
+                    "{target}: pack_rhs wrote past k*NR (k={k} n={n})"
+                );
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        same(*g, *w),
+                        "{target}: pack_rhs k={k} n={n} rs={rs} cs={cs} at {i}: {g:?} != {w:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_apply<V: FloatVec>(target: &str, kern: ApplyFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let l = V::LANES;
+    let mut rng = Rng::new(2);
+    for m in [1, 3, V::MR] {
+        for n in [1, l.saturating_sub(1).max(1), l, l + 1, 2 * l + 3, 37] {
+            for &(alpha, beta) in ALPHA_BETA {
+                let (ldp, ldc) = (n + 2, n + 5);
+                let p: Vec<V::Elem> = random(&mut rng, m * ldp);
+                let mut c0: Vec<V::Elem> = random(&mut rng, m * ldc);
+                if beta == 0.0 {
+                    c0.iter_mut().for_each(|x| *x = V::Elem::of(f64::NAN));
+                }
+                let run = |f: &dyn Fn(*mut V::Elem)| {
+                    let mut c = c0.clone();
+                    f(c.as_mut_ptr());
+                    c
+                };
+                let (a, b) = (V::Elem::of(alpha), V::Elem::of(beta));
+                let want =
+                    run(&|c| unsafe { kernels::base_apply_packed_output::<V>(m, n, a, p.as_ptr(), ldp, b, c, ldc) });
+                let got = run(&|c| unsafe { kern(m, n, a, p.as_ptr(), ldp, b, c, ldc) });
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
+                        let ctx = format!("{target}: apply m={m} n={n} alpha={alpha} beta={beta} ({i},{j})");
+                        if j >= n {
+                            assert!(same(g, old), "{ctx}: wrote outside the tile");
+                        } else {
+                            assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
+                            let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
+                            let tol = 4.0 * V::Elem::EPS * (alpha.abs() * p[i * ldp + j].f().abs() + old_term);
+                            assert!((g.f() - w.f()).abs() <= tol, "{ctx}: {g:?} vs reference {w:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_microkernel<V: FloatVec>(target: &str, kern: MicroFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let (mr, nr) = (V::MR, V::NR);
+    let ldc = nr + 3;
+    let mut rng = Rng::new(3);
+    for k in [0, 1, 2, 7, 33, 257] {
+        let a: Vec<V::Elem> = random(&mut rng, k * mr);
+        let b: Vec<V::Elem> = random(&mut rng, k * nr);
+        for &(alpha, beta) in ALPHA_BETA {
+            let mut c0: Vec<V::Elem> = random(&mut rng, mr * ldc);
+            if beta == 0.0 {
+                c0.iter_mut().for_each(|x| *x = V::Elem::of(f64::NAN));
+            }
+            let run = |f: &dyn Fn(*mut V::Elem)| {
+                let mut c = c0.clone();
+                f(c.as_mut_ptr());
+                c
+            };
+            let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
+            let want = run(&|c| unsafe { kernels::base_microkernel::<V>(k, al, a.as_ptr(), b.as_ptr(), be, c, ldc) });
+            let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), b.as_ptr(), be, c, ldc) });
+            for i in 0..mr {
+                for j in 0..ldc {
+                    let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
+                    let ctx = format!("{target}: microkernel k={k} alpha={alpha} beta={beta} ({i},{j})");
+                    if j >= nr {
+                        assert!(same(g, old), "{ctx}: wrote outside the tile");
+                        continue;
+                    }
+                    assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
+                    let mag: f64 = (0..k).map(|p| (a[p * mr + i].f() * b[p * nr + j].f()).abs()).sum();
+                    let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
+                    let tol = (k as f64 + 4.0) * V::Elem::EPS * (alpha.abs() * mag + old_term);
+                    assert!(
+                        (g.f() - w.f()).abs() <= tol,
+                        "{ctx}: {g:?} vs reference {w:?} (tol {tol:e})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn check_microkernel_u8i8<V: QuadDotVec>(target: &str, kern: MicroU8I8Fn) {
+    let (mr, nr) = (V::MR, V::NR);
+    let ldc = nr + 2;
+    let mut rng = Rng::new(4);
+    for kq in [0, 1, 5, 33, 130] {
+        // Every third byte at the extremes (255, -128): saturating emulations fail there.
+        let a: Vec<u8> = (0..kq * mr * 4)
+            .map(|i| if i % 3 == 0 { 255 } else { rng.next_u64() as u8 })
+            .collect();
+        let b: Vec<i8> = (0..kq * nr * 4)
+            .map(|i| if i % 3 == 1 { -128 } else { rng.next_u64() as i8 })
+            .collect();
+        for accumulate in [false, true] {
+            let c0: Vec<i32> = (0..mr * ldc)
+                .map(|_| (rng.next_u64() >> 40) as i32 - (1 << 23))
+                .collect();
+            let run = |f: &dyn Fn(*mut i32)| {
+                let mut c = c0.clone();
+                f(c.as_mut_ptr());
+                c
+            };
+            let want = run(&|c| unsafe {
+                kernels::base_microkernel_u8i8::<V>(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate)
+            });
+            let got = run(&|c| unsafe { kern(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
+            assert_eq!(got, want, "{target}: microkernel_u8i8 kq={kq} accumulate={accumulate}");
+        }
+    }
+}
+
+macro_rules! target_tests {
+    ($t:ident) => {
+        mod $t {
+            use super::*;
+            use gemmkit::generated::$t as g;
+
+            type F32 = Ref<f32, { g::F32_LANES }, { g::F32_MR }, { g::F32_NR / g::F32_LANES }>;
+            type F64 = Ref<f64, { g::F64_LANES }, { g::F64_MR }, { g::F64_NR / g::F64_LANES }>;
+            type I32 = Ref<i32, { g::I32_LANES }, { g::I32_MR }, { g::I32_NR / g::I32_LANES }>;
+            const NAME: &str = stringify!($t);
+
+            #[test]
+            fn shapes_match_the_dispatch_table() {
+                let t = gemmkit::compiled()
+                    .iter()
+                    .find(|t| t.name == NAME)
+                    .expect("compiled in");
+                assert_eq!(
+                    (t.shapes.f32.lanes, t.shapes.f32.mr, t.shapes.f32.nr),
+                    (g::F32_LANES, g::F32_MR, g::F32_NR)
+                );
+                assert_eq!(
+                    (t.shapes.f64.lanes, t.shapes.f64.mr, t.shapes.f64.nr),
+                    (g::F64_LANES, g::F64_MR, g::F64_NR)
+                );
+                assert_eq!(
+                    (t.shapes.i32.lanes, t.shapes.i32.mr, t.shapes.i32.nr),
+                    (g::I32_LANES, g::I32_MR, g::I32_NR)
+                );
+            }
+
+            #[test]
+            fn pack_rhs() {
+                if let Some(k) = table(NAME) {
+                    check_pack_rhs::<F32>(NAME, k.pack_rhs_f32);
+                    check_pack_rhs::<F64>(NAME, k.pack_rhs_f64);
+                }
+            }
+
+            #[test]
+            fn apply_packed_output() {
+                if let Some(k) = table(NAME) {
+                    check_apply::<F32>(NAME, k.apply_packed_output_f32);
+                    check_apply::<F64>(NAME, k.apply_packed_output_f64);
+                }
+            }
+
+            #[test]
+            fn microkernel() {
+                if let Some(k) = table(NAME) {
+                    check_microkernel::<F32>(NAME, k.microkernel_f32);
+                    check_microkernel::<F64>(NAME, k.microkernel_f64);
+                }
+            }
+
+            #[test]
+            fn microkernel_u8i8() {
+                if let Some(k) = table(NAME) {
+                    check_microkernel_u8i8::<I32>(NAME, k.microkernel_u8i8);
+                }
+            }
+        }
+    };
+}
+
+gemmkit::for_each_target!(target_tests);
