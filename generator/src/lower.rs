@@ -134,7 +134,10 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     sig.generics = syn::Generics::default();
     ops.visit_signature_mut(&mut sig);
     Fold { cx: &mut cx }.visit_block_mut(&mut body);
-    Leftovers { cx: &mut cx }.visit_block(&body);
+    // An op that failed to lower is still in the tree; report it once, not twice.
+    if cx.diags.is_empty() {
+        Leftovers { cx: &mut cx }.visit_block(&body);
+    }
     if !cx.diags.is_empty() {
         return Err(cx.diags);
     }
@@ -820,11 +823,12 @@ impl Ops<'_, '_> {
             self.cx.error(
                 span,
                 format!(
-                    "`{}::{op}` takes {} argument{} but {} were given",
+                    "`{}::{op}` takes {} argument{} but {} {} given",
                     api.spec.name,
                     sig.arity,
                     if sig.arity == 1 { "" } else { "s" },
-                    call.args.len()
+                    call.args.len(),
+                    if call.args.len() == 1 { "was" } else { "were" }
                 ),
                 "see the op's signature in kernels/src/vec.rs",
             );

@@ -1,0 +1,91 @@
+//! Bad kernels get compiler-quality errors (`path:line:col`, the line, a caret,
+//! what is allowed instead), snapshotted; and no input makes the generator panic.
+#![cfg(not(target_family = "wasm"))]
+
+use generator::{Error, Workspace};
+use std::path::Path;
+
+fn fixtures() -> Vec<(String, String)> {
+    let dir = workspace_tests::workspace_root().join("tests/fixtures/bad");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            let name = p.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
+            (name, std::fs::read_to_string(&p).expect("read fixture"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The generator's error for the real kernels plus one bad file.
+fn error_for(name: &str, text: &str) -> String {
+    let ws = Workspace::load(workspace_tests::workspace_root())
+        .expect("kernel sources")
+        .with_source(format!("tests/fixtures/bad/{name}.rs"), text);
+    match ws.generate() {
+        Ok(_) => panic!("{name}: the generator accepted a bad kernel"),
+        Err(e @ Error::Kernels(_)) => e.to_string(),
+        Err(e) => panic!("{name}: expected a kernel diagnostic, got: {e}"),
+    }
+}
+
+#[test]
+fn bad_kernels_get_located_diagnostics() {
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 10, "fixtures missing");
+    for (name, text) in fixtures {
+        let msg = error_for(&name, &text);
+        let location = format!("--> tests/fixtures/bad/{name}.rs:");
+        assert!(msg.contains(&location), "{name}: no file:line:col in\n{msg}");
+        assert!(
+            msg.contains("help:") || name == "syntax_error",
+            "{name}: no help in\n{msg}"
+        );
+        insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(format!("diagnostic__{name}"), msg);
+        });
+    }
+}
+
+/// Every prefix of every kernel file (cut at many points, so most are broken
+/// Rust) and every fixture: the generator returns, it never panics.
+#[test]
+fn generator_never_panics_on_truncated_or_bad_input() {
+    let root = workspace_tests::workspace_root();
+    let mut inputs: Vec<(String, String)> = fixtures();
+    for entry in std::fs::read_dir(root.join("kernels/src")).expect("kernels/src") {
+        let p = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&p).expect("read");
+        let name = Path::new(&p)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("x")
+            .to_string();
+        let cuts: Vec<usize> = (1..40)
+            .map(|i| i * text.len() / 40)
+            .filter(|&c| text.is_char_boundary(c))
+            .collect();
+        for c in cuts {
+            inputs.push((format!("{name}@{c}"), text[..c].to_string()));
+            // Also drop one line: unbalanced blocks, missing lets, dangling names.
+            let line_start = text[..c].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[c..].find('\n').map_or(text.len(), |i| c + i);
+            inputs.push((
+                format!("{name}-line@{c}"),
+                format!("{}{}", &text[..line_start], &text[line_end..]),
+            ));
+        }
+    }
+    for (name, text) in inputs {
+        let ws = Workspace::load(&root)
+            .expect("sources")
+            .with_source("kernels/src/fuzzed.rs", text);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = ws.render_filtered(None, Some("avx512"));
+        }));
+        assert!(result.is_ok(), "the generator panicked on {name}");
+    }
+}

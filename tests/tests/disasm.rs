@@ -1,0 +1,178 @@
+//! Instruction checks on the optimised kernels linked into this test binary (the
+//! runtime is built at opt-level 3 even in test builds): the AVX-512 micro-kernel's
+//! inner loop is zmm `vfmadd231ps` with no spills and no calls, and the VNNI
+//! kernels use `vpdpbusd`. Needs `nm` and `objdump` (binutils).
+#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+
+use std::process::Command;
+
+struct Insn {
+    addr: u64,
+    text: String,
+}
+
+fn tool(name: &str, args: &[&str]) -> String {
+    let out = Command::new(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{name}` ({e}); install binutils"));
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The disassembly of `gemmkit::generated::<module>::<function>` in this binary.
+fn disassemble(module: &str, function: &str) -> Vec<Insn> {
+    let exe = std::env::current_exe().expect("test binary");
+    let exe = exe.to_str().expect("utf-8 path");
+    let suffix = format!("::{module}::{function}");
+    let symbols = tool("nm", &["-C", "-S", "--defined-only", exe]);
+    let (addr, size) = symbols
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(4, ' ');
+            let (addr, size, _kind, name) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+            let name = name.split("::h").next()?;
+            name.ends_with(&suffix)
+                .then(|| (u64::from_str_radix(addr, 16).ok(), u64::from_str_radix(size, 16).ok()))
+        })
+        .find_map(|(a, s)| a.zip(s))
+        .unwrap_or_else(|| panic!("symbol {suffix} not found in the test binary"));
+    let start = format!("--start-address=0x{addr:x}");
+    let stop = format!("--stop-address=0x{:x}", addr + size);
+    tool("objdump", &["-d", "--no-show-raw-insn", &start, &stop, exe])
+        .lines()
+        .filter_map(|l| {
+            let (a, rest) = l.trim_start().split_once(":\t")?;
+            Some(Insn {
+                addr: u64::from_str_radix(a, 16).ok()?,
+                text: rest.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Jump target of a branch instruction, if any.
+fn branch_target(i: &Insn) -> Option<u64> {
+    if !i.text.starts_with('j') {
+        return None;
+    }
+    let hex = i.text.split_whitespace().nth(1)?;
+    u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok()
+}
+
+/// The loop (backward branch) with the most instructions matching `pred`.
+fn hottest_loop(code: &[Insn], pred: impl Fn(&str) -> bool) -> &[Insn] {
+    let mut best: &[Insn] = &[];
+    let mut best_count = 0;
+    for (end, insn) in code.iter().enumerate() {
+        let Some(target) = branch_target(insn).filter(|t| *t <= insn.addr) else {
+            continue;
+        };
+        let Some(start) = code.iter().position(|i| i.addr == target) else {
+            continue;
+        };
+        let body = &code[start..=end];
+        let count = body.iter().filter(|i| pred(&i.text)).count();
+        if count > best_count {
+            (best, best_count) = (body, count);
+        }
+    }
+    best
+}
+
+fn listing(code: &[Insn]) -> String {
+    code.iter().map(|i| format!("{:x}: {}\n", i.addr, i.text)).collect()
+}
+
+#[test]
+fn avx512_microkernel_inner_loop_is_zmm_fma_without_spills() {
+    // Keep the kernel referenced so it is linked in.
+    std::hint::black_box(gemmkit::generated::avx512::microkernel_f32 as *const ());
+    let shape =
+        gemmkit::generated::avx512::F32_MR * gemmkit::generated::avx512::F32_NR / gemmkit::generated::avx512::F32_LANES;
+    let code = disassemble("avx512", "microkernel_f32");
+    let is_fma = |t: &str| t.starts_with("vfmadd231ps") && t.contains("%zmm");
+    let body = hottest_loop(&code, is_fma);
+    let fmas = body.iter().filter(|i| is_fma(&i.text)).count();
+    let text = listing(body);
+    if std::env::var_os("SHOW_DISASM").is_some() {
+        eprintln!("{text}");
+    }
+    assert!(
+        fmas >= shape && fmas % shape == 0,
+        "expected a multiple of {shape} zmm FMAs in the inner loop, found {fmas}:\n{text}"
+    );
+    for i in body {
+        let t = &i.text;
+        assert!(
+            !t.contains("(%rsp)") && !t.contains("(%rbp)"),
+            "stack access (spill) in the inner loop: `{t}`\n{text}"
+        );
+        assert!(!t.starts_with("call"), "call in the inner loop: `{t}`\n{text}");
+        let arithmetic = [
+            "vfmadd",
+            "vbroadcast",
+            "vmovups",
+            "add",
+            "sub",
+            "inc",
+            "dec",
+            "cmp",
+            "lea",
+            "mov",
+            "j",
+            "nop",
+            "vmovaps",
+        ];
+        assert!(
+            arithmetic.iter().any(|p| t.starts_with(p)),
+            "unexpected instruction in the inner loop: `{t}`\n{text}"
+        );
+    }
+}
+
+#[test]
+fn avx512_vnni_int8_kernel_uses_vpdpbusd_on_zmm() {
+    std::hint::black_box(gemmkit::generated::avx512_vnni::microkernel_u8i8 as *const ());
+    let code = disassemble("avx512_vnni", "microkernel_u8i8");
+    let dots = code
+        .iter()
+        .filter(|i| i.text.starts_with("vpdpbusd") && i.text.contains("%zmm"))
+        .count();
+    let shape = gemmkit::generated::avx512_vnni::I32_MR * gemmkit::generated::avx512_vnni::I32_NR
+        / gemmkit::generated::avx512_vnni::I32_LANES;
+    assert!(
+        dots >= shape,
+        "expected at least {shape} zmm vpdpbusd, found {dots}:\n{}",
+        listing(&code)
+    );
+}
+
+#[test]
+fn avx_vnni_int8_kernel_uses_vex_vpdpbusd_on_ymm() {
+    std::hint::black_box(gemmkit::generated::avx_vnni::microkernel_u8i8 as *const ());
+    let code = disassemble("avx_vnni", "microkernel_u8i8");
+    let dots = code
+        .iter()
+        .filter(|i| i.text.contains("vpdpbusd") && i.text.contains("%ymm"))
+        .count();
+    assert!(dots > 0, "no ymm vpdpbusd:\n{}", listing(&code));
+}
+
+#[test]
+fn avx512_int8_kernel_without_vnni_uses_no_vpdpbusd() {
+    std::hint::black_box(gemmkit::generated::avx512::microkernel_u8i8 as *const ());
+    let code = disassemble("avx512", "microkernel_u8i8");
+    assert!(
+        !code.iter().any(|i| i.text.contains("vpdpbusd")),
+        "plain AVX-512 must not use VNNI"
+    );
+    assert!(
+        code.iter().any(|i| i.text.starts_with("vpmaddwd")),
+        "expected the exact vpmaddwd emulation"
+    );
+}

@@ -1,0 +1,36 @@
+//! `generated/` must be exactly what the generator produces from `kernels/src`
+//! (the same check as `cargo run -p generator -- --check`), so drift cannot land.
+#![cfg(not(target_family = "wasm"))]
+
+use generator::{Stale, Workspace};
+
+#[test]
+fn generated_code_is_fresh() {
+    let ws = Workspace::load(workspace_tests::workspace_root()).expect("kernel sources");
+    let generated = ws.generate().unwrap_or_else(|e| panic!("generator failed:\n{e}"));
+    let stale = ws.stale(&generated).expect("read generated/");
+    if !stale.is_empty() {
+        let mut msg = String::from("generated/ is stale; run `cargo run -p generator` and commit:\n");
+        for s in &stale {
+            msg.push_str(&format!("  {}\n", s.path()));
+            if let Stale::Changed { diff, .. } = s {
+                msg.push_str(diff);
+            }
+        }
+        panic!("{msg}");
+    }
+}
+
+#[test]
+fn every_generated_file_is_marked_and_deterministic() {
+    let ws = Workspace::load(workspace_tests::workspace_root()).expect("kernel sources");
+    let once = ws.generate().expect("generates");
+    assert_eq!(once, ws.generate().expect("generates"), "two runs differ");
+    for (path, text) in &once.files {
+        assert!(text.starts_with("// @generated"), "{path} lacks the @generated header");
+        assert!(
+            !text.contains("/work/") && !text.contains("/home/"),
+            "{path} contains an absolute path"
+        );
+    }
+}
