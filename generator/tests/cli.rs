@@ -1,0 +1,147 @@
+//! The `generator` binary: exit codes and output of `--check`, the filters, and
+//! diagnostics, run on temporary copies of the workspace.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    generator::default_root()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_generator"))
+        .args(args)
+        .output()
+        .expect("run generator")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest)
+        } else {
+            fs::copy(&p, &dest).map(|_| ()).unwrap()
+        }
+    }
+}
+
+/// A scratch workspace with `kernels/src` and `generated/` copied in.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("generator-cli-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    copy_dir(&root().join("kernels/src"), &dir.join("kernels/src"));
+    copy_dir(&root().join("generated"), &dir.join("generated"));
+    dir
+}
+
+#[test]
+fn check_passes_on_the_workspace() {
+    let out = run(&["--check"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("up to date"));
+}
+
+#[test]
+fn check_lists_stale_files_with_a_diff_and_writing_fixes_them() {
+    let dir = scratch("stale");
+    let victim = dir.join("generated/avx2/kernels.gen.rs");
+    let original = fs::read_to_string(&victim).unwrap();
+    fs::write(&victim, original.replace("_mm256_fmadd_ps", "_mm256_fmsub_ps")).unwrap();
+    fs::remove_file(dir.join("generated/neon/kernels.gen.rs")).unwrap();
+    fs::write(
+        dir.join("generated/old.gen.rs"),
+        format!("{}\n", generator::emit::HEADER),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+
+    let out = run(&["--check", "--root", d]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("changed: generated/avx2/kernels.gen.rs"), "{msg}");
+    assert!(msg.contains("missing: generated/neon/kernels.gen.rs"), "{msg}");
+    assert!(msg.contains("no longer generated: generated/old.gen.rs"), "{msg}");
+    assert!(
+        msg.contains("-") && msg.contains("+") && msg.contains("_mm256_fmsub_ps"),
+        "no diff in\n{msg}"
+    );
+
+    let out = run(&["--root", d]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), original);
+    assert!(!dir.join("generated/old.gen.rs").exists());
+    let out = run(&["--check", "--root", d]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["--root", d]);
+    assert!(
+        text(&out).contains("0 of"),
+        "regenerating twice changed files: {}",
+        text(&out)
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn filters_print_one_kernel_on_one_target() {
+    let out = run(&["--kernel", "microkernel_f32", "--target", "avx512"]);
+    let msg = text(&out);
+    assert!(out.status.success(), "{msg}");
+    assert!(
+        msg.contains("pub unsafe fn microkernel_f32(") && msg.contains("_mm512_fmadd_ps"),
+        "{msg}"
+    );
+    assert!(!msg.contains("fn pack_rhs") && !msg.contains("target `avx2`"), "{msg}");
+
+    let out = run(&["--kernel", "base_pack_rhs"]);
+    assert!(out.status.success());
+    assert!(text(&out).contains("target `neon`") && text(&out).contains("fn pack_rhs_f64("));
+}
+
+#[test]
+fn unknown_filters_are_errors_that_list_the_names() {
+    let out = run(&["--kernel", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("no kernel named `nope`; kernels: "),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["--target", "sse9"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("no target named `sse9`; targets: "),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_bad_kernel_fails_with_its_location_and_writes_nothing() {
+    let dir = scratch("bad");
+    let before = fs::read_to_string(dir.join("generated/mod.rs")).unwrap();
+    fs::write(
+        dir.join("kernels/src/bad.rs"),
+        "pub unsafe fn base_bad<V: FloatVec>(x: *mut V::Elem) {\n    V::store(x, V::shuffle(V::load(x)));\n}\n",
+    )
+    .unwrap();
+    let out = run(&["--root", dir.to_str().unwrap()]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: unknown vector op `V::shuffle`"), "{msg}");
+    assert!(msg.contains("--> kernels/src/bad.rs:2:17"), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+    assert_eq!(fs::read_to_string(dir.join("generated/mod.rs")).unwrap(), before);
+    let _ = fs::remove_dir_all(&dir);
+}

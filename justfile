@@ -1,0 +1,51 @@
+# Recipes for the common workflows. `just --list` shows them all.
+
+qemu := "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+wasm_flags := "-C target-feature=+simd128,+relaxed-simd"
+
+# Regenerate generated/ from kernels/src.
+gen:
+    cargo run -p generator
+
+# Everything CI checks that needs no cross toolchain: fmt, clippy, freshness, tests.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo run -q -p generator -- --check
+    cargo test --workspace
+
+# The test suite on this machine.
+test:
+    cargo test --workspace
+
+# Accept changed snapshots after reviewing the diff.
+snapshots:
+    INSTA_UPDATE=always cargo test -p workspace-tests --test snapshots --test diagnostics
+
+# aarch64 under qemu-user: -cpu max (dotprod + i8mm), neoverse-n1 (dotprod), cortex-a53 (neither).
+test-neon:
+    for cpu in max neoverse-n1 cortex-a53; do \
+      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="{{qemu}} -cpu $cpu" \
+      cargo test --target aarch64-unknown-linux-gnu -p gemmkit -p workspace-tests --lib --test differential --test dispatch || exit 1; \
+    done
+
+# wasm32-wasip1 with simd128 and relaxed-simd under wasmtime (PyPI, in .venv).
+test-wasm: setup-wasm
+    RUSTFLAGS="{{wasm_flags}}" cargo test --target wasm32-wasip1 -p gemmkit -p workspace-tests --lib --test differential --test dispatch
+
+# The wasmtime runner's venv.
+setup-wasm:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/python -c 'import wasmtime' 2>/dev/null || .venv/bin/pip install -q 'wasmtime==50.0.1'
+
+# Show the active target and every compiled-in one (set HWY_TARGET to force).
+targets:
+    cargo run -q -p gemmkit --example targets
+
+# Print one kernel on one target, e.g. `just show microkernel_f32 avx512`.
+show kernel target:
+    cargo run -q -p generator -- --kernel {{kernel}} --target {{target}}
+
+# What CI runs.
+ci:
+    bash .ci/run
