@@ -5,6 +5,10 @@
 //! compiled only where the target can exist (`cfg`). [`TARGETS`] lists the targets
 //! compiled into this build, best first, each with a [`Kernels`] table of function
 //! pointers; the runtime picks one table once and passes it down.
+/// x86-64 AVX-512 with VNNI and BF16 (vdpbf16ps).
+#[cfg(target_arch = "x86_64")]
+#[path = "avx512_bf16/kernels.gen.rs"]
+pub mod avx512_bf16;
 /// x86-64 AVX-512 with VNNI (vpdpbusd).
 #[cfg(target_arch = "x86_64")]
 #[path = "avx512_vnni/kernels.gen.rs"]
@@ -63,9 +67,10 @@ pub struct Shape {
 /// Tile shapes per element type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shapes {
+    pub bf16: Shape,
     pub f32: Shape,
     pub f64: Shape,
-    pub i32: Shape,
+    pub u8i8: Shape,
 }
 /// One function pointer per generated kernel instance.
 ///
@@ -116,11 +121,20 @@ pub struct Kernels {
         ldc: usize,
     ),
     /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-    pub microkernel_u8i8: unsafe fn(
-        kq: usize,
+    pub microkernel_dot_u8i8: unsafe fn(
+        kd: usize,
         a: *const u8,
         b: *const i8,
         c: *mut i32,
+        ldc: usize,
+        accumulate: bool,
+    ),
+    /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+    pub microkernel_dot_bf16: unsafe fn(
+        kd: usize,
+        a: *const u16,
+        b: *const u16,
+        c: *mut f32,
         ldc: usize,
         accumulate: bool,
     ),
@@ -163,6 +177,45 @@ pub struct Target {
 pub static TARGETS: &[Target] = &[
     #[cfg(target_arch = "x86_64")]
     Target {
+        name: "avx512_bf16",
+        summary: "x86-64 AVX-512 with VNNI and BF16 (vdpbf16ps)",
+        features: &[
+            "avx512f",
+            "avx512bw",
+            "avx512dq",
+            "avx512vl",
+            "avx512vnni",
+            "avx512bf16",
+            "avx2",
+            "fma",
+        ],
+        detect: || {
+            std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512vnni")
+                && std::is_x86_feature_detected!("avx512bf16")
+        },
+        shapes: Shapes {
+            bf16: Shape { lanes: 16, mr: 12, nr: 32 },
+            f32: Shape { lanes: 16, mr: 12, nr: 32 },
+            f64: Shape { lanes: 8, mr: 12, nr: 16 },
+            u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
+        },
+        kernels: Kernels {
+            apply_packed_output_f32: avx512_bf16::apply_packed_output_f32,
+            apply_packed_output_f64: avx512_bf16::apply_packed_output_f64,
+            microkernel_f32: avx512_bf16::microkernel_f32,
+            microkernel_f64: avx512_bf16::microkernel_f64,
+            microkernel_dot_u8i8: avx512_bf16::microkernel_dot_u8i8,
+            microkernel_dot_bf16: avx512_bf16::microkernel_dot_bf16,
+            pack_rhs_f32: avx512_bf16::pack_rhs_f32,
+            pack_rhs_f64: avx512_bf16::pack_rhs_f64,
+        },
+    },
+    #[cfg(target_arch = "x86_64")]
+    Target {
         name: "avx512_vnni",
         summary: "x86-64 AVX-512 with VNNI (vpdpbusd)",
         features: &[
@@ -182,16 +235,18 @@ pub static TARGETS: &[Target] = &[
                 && std::is_x86_feature_detected!("avx512vnni")
         },
         shapes: Shapes {
+            bf16: Shape { lanes: 16, mr: 8, nr: 32 },
             f32: Shape { lanes: 16, mr: 12, nr: 32 },
             f64: Shape { lanes: 8, mr: 12, nr: 16 },
-            i32: Shape { lanes: 16, mr: 12, nr: 32 },
+            u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx512_vnni::apply_packed_output_f32,
             apply_packed_output_f64: avx512_vnni::apply_packed_output_f64,
             microkernel_f32: avx512_vnni::microkernel_f32,
             microkernel_f64: avx512_vnni::microkernel_f64,
-            microkernel_u8i8: avx512_vnni::microkernel_u8i8,
+            microkernel_dot_u8i8: avx512_vnni::microkernel_dot_u8i8,
+            microkernel_dot_bf16: avx512_vnni::microkernel_dot_bf16,
             pack_rhs_f32: avx512_vnni::pack_rhs_f32,
             pack_rhs_f64: avx512_vnni::pack_rhs_f64,
         },
@@ -208,16 +263,18 @@ pub static TARGETS: &[Target] = &[
                 && std::is_x86_feature_detected!("avx512vl")
         },
         shapes: Shapes {
+            bf16: Shape { lanes: 16, mr: 8, nr: 32 },
             f32: Shape { lanes: 16, mr: 12, nr: 32 },
             f64: Shape { lanes: 8, mr: 12, nr: 16 },
-            i32: Shape { lanes: 16, mr: 6, nr: 32 },
+            u8i8: Shape { lanes: 16, mr: 6, nr: 32 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx512::apply_packed_output_f32,
             apply_packed_output_f64: avx512::apply_packed_output_f64,
             microkernel_f32: avx512::microkernel_f32,
             microkernel_f64: avx512::microkernel_f64,
-            microkernel_u8i8: avx512::microkernel_u8i8,
+            microkernel_dot_u8i8: avx512::microkernel_dot_u8i8,
+            microkernel_dot_bf16: avx512::microkernel_dot_bf16,
             pack_rhs_f32: avx512::pack_rhs_f32,
             pack_rhs_f64: avx512::pack_rhs_f64,
         },
@@ -232,16 +289,18 @@ pub static TARGETS: &[Target] = &[
                 && std::is_x86_feature_detected!("avxvnni")
         },
         shapes: Shapes {
+            bf16: Shape { lanes: 8, mr: 4, nr: 16 },
             f32: Shape { lanes: 8, mr: 6, nr: 16 },
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
-            i32: Shape { lanes: 8, mr: 6, nr: 16 },
+            u8i8: Shape { lanes: 8, mr: 6, nr: 16 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx_vnni::apply_packed_output_f32,
             apply_packed_output_f64: avx_vnni::apply_packed_output_f64,
             microkernel_f32: avx_vnni::microkernel_f32,
             microkernel_f64: avx_vnni::microkernel_f64,
-            microkernel_u8i8: avx_vnni::microkernel_u8i8,
+            microkernel_dot_u8i8: avx_vnni::microkernel_dot_u8i8,
+            microkernel_dot_bf16: avx_vnni::microkernel_dot_bf16,
             pack_rhs_f32: avx_vnni::pack_rhs_f32,
             pack_rhs_f64: avx_vnni::pack_rhs_f64,
         },
@@ -255,16 +314,18 @@ pub static TARGETS: &[Target] = &[
             std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
         },
         shapes: Shapes {
+            bf16: Shape { lanes: 8, mr: 4, nr: 16 },
             f32: Shape { lanes: 8, mr: 6, nr: 16 },
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
-            i32: Shape { lanes: 8, mr: 4, nr: 16 },
+            u8i8: Shape { lanes: 8, mr: 4, nr: 16 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx2::apply_packed_output_f32,
             apply_packed_output_f64: avx2::apply_packed_output_f64,
             microkernel_f32: avx2::microkernel_f32,
             microkernel_f64: avx2::microkernel_f64,
-            microkernel_u8i8: avx2::microkernel_u8i8,
+            microkernel_dot_u8i8: avx2::microkernel_dot_u8i8,
+            microkernel_dot_bf16: avx2::microkernel_dot_bf16,
             pack_rhs_f32: avx2::pack_rhs_f32,
             pack_rhs_f64: avx2::pack_rhs_f64,
         },
@@ -279,16 +340,18 @@ pub static TARGETS: &[Target] = &[
                 && std::arch::is_aarch64_feature_detected!("i8mm")
         },
         shapes: Shapes {
+            bf16: Shape { lanes: 4, mr: 4, nr: 8 },
             f32: Shape { lanes: 4, mr: 8, nr: 12 },
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
-            i32: Shape { lanes: 4, mr: 8, nr: 12 },
+            u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
         kernels: Kernels {
             apply_packed_output_f32: neon_i8mm::apply_packed_output_f32,
             apply_packed_output_f64: neon_i8mm::apply_packed_output_f64,
             microkernel_f32: neon_i8mm::microkernel_f32,
             microkernel_f64: neon_i8mm::microkernel_f64,
-            microkernel_u8i8: neon_i8mm::microkernel_u8i8,
+            microkernel_dot_u8i8: neon_i8mm::microkernel_dot_u8i8,
+            microkernel_dot_bf16: neon_i8mm::microkernel_dot_bf16,
             pack_rhs_f32: neon_i8mm::pack_rhs_f32,
             pack_rhs_f64: neon_i8mm::pack_rhs_f64,
         },
@@ -300,16 +363,18 @@ pub static TARGETS: &[Target] = &[
         features: &["neon", "dotprod"],
         detect: || std::arch::is_aarch64_feature_detected!("dotprod"),
         shapes: Shapes {
+            bf16: Shape { lanes: 4, mr: 4, nr: 8 },
             f32: Shape { lanes: 4, mr: 8, nr: 12 },
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
-            i32: Shape { lanes: 4, mr: 8, nr: 12 },
+            u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
         kernels: Kernels {
             apply_packed_output_f32: neon_dotprod::apply_packed_output_f32,
             apply_packed_output_f64: neon_dotprod::apply_packed_output_f64,
             microkernel_f32: neon_dotprod::microkernel_f32,
             microkernel_f64: neon_dotprod::microkernel_f64,
-            microkernel_u8i8: neon_dotprod::microkernel_u8i8,
+            microkernel_dot_u8i8: neon_dotprod::microkernel_dot_u8i8,
+            microkernel_dot_bf16: neon_dotprod::microkernel_dot_bf16,
             pack_rhs_f32: neon_dotprod::pack_rhs_f32,
             pack_rhs_f64: neon_dotprod::pack_rhs_f64,
         },
@@ -321,16 +386,18 @@ pub static TARGETS: &[Target] = &[
         features: &["neon"],
         detect: || true,
         shapes: Shapes {
+            bf16: Shape { lanes: 4, mr: 4, nr: 8 },
             f32: Shape { lanes: 4, mr: 8, nr: 12 },
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
-            i32: Shape { lanes: 4, mr: 4, nr: 8 },
+            u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
         kernels: Kernels {
             apply_packed_output_f32: neon::apply_packed_output_f32,
             apply_packed_output_f64: neon::apply_packed_output_f64,
             microkernel_f32: neon::microkernel_f32,
             microkernel_f64: neon::microkernel_f64,
-            microkernel_u8i8: neon::microkernel_u8i8,
+            microkernel_dot_u8i8: neon::microkernel_dot_u8i8,
+            microkernel_dot_bf16: neon::microkernel_dot_bf16,
             pack_rhs_f32: neon::pack_rhs_f32,
             pack_rhs_f64: neon::pack_rhs_f64,
         },
@@ -348,16 +415,18 @@ pub static TARGETS: &[Target] = &[
         features: &["simd128", "relaxed-simd"],
         detect: || true,
         shapes: Shapes {
+            bf16: Shape { lanes: 4, mr: 4, nr: 8 },
             f32: Shape { lanes: 4, mr: 4, nr: 8 },
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
-            i32: Shape { lanes: 4, mr: 4, nr: 8 },
+            u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
         kernels: Kernels {
             apply_packed_output_f32: wasm_relaxed::apply_packed_output_f32,
             apply_packed_output_f64: wasm_relaxed::apply_packed_output_f64,
             microkernel_f32: wasm_relaxed::microkernel_f32,
             microkernel_f64: wasm_relaxed::microkernel_f64,
-            microkernel_u8i8: wasm_relaxed::microkernel_u8i8,
+            microkernel_dot_u8i8: wasm_relaxed::microkernel_dot_u8i8,
+            microkernel_dot_bf16: wasm_relaxed::microkernel_dot_bf16,
             pack_rhs_f32: wasm_relaxed::pack_rhs_f32,
             pack_rhs_f64: wasm_relaxed::pack_rhs_f64,
         },
@@ -369,16 +438,18 @@ pub static TARGETS: &[Target] = &[
         features: &["simd128"],
         detect: || true,
         shapes: Shapes {
+            bf16: Shape { lanes: 4, mr: 4, nr: 8 },
             f32: Shape { lanes: 4, mr: 4, nr: 8 },
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
-            i32: Shape { lanes: 4, mr: 4, nr: 8 },
+            u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
         kernels: Kernels {
             apply_packed_output_f32: wasm128::apply_packed_output_f32,
             apply_packed_output_f64: wasm128::apply_packed_output_f64,
             microkernel_f32: wasm128::microkernel_f32,
             microkernel_f64: wasm128::microkernel_f64,
-            microkernel_u8i8: wasm128::microkernel_u8i8,
+            microkernel_dot_u8i8: wasm128::microkernel_dot_u8i8,
+            microkernel_dot_bf16: wasm128::microkernel_dot_bf16,
             pack_rhs_f32: wasm128::pack_rhs_f32,
             pack_rhs_f64: wasm128::pack_rhs_f64,
         },
@@ -389,16 +460,18 @@ pub static TARGETS: &[Target] = &[
         features: &[],
         detect: || true,
         shapes: Shapes {
+            bf16: Shape { lanes: 1, mr: 4, nr: 4 },
             f32: Shape { lanes: 1, mr: 4, nr: 4 },
             f64: Shape { lanes: 1, mr: 4, nr: 4 },
-            i32: Shape { lanes: 1, mr: 4, nr: 4 },
+            u8i8: Shape { lanes: 1, mr: 4, nr: 4 },
         },
         kernels: Kernels {
             apply_packed_output_f32: fallback::apply_packed_output_f32,
             apply_packed_output_f64: fallback::apply_packed_output_f64,
             microkernel_f32: fallback::microkernel_f32,
             microkernel_f64: fallback::microkernel_f64,
-            microkernel_u8i8: fallback::microkernel_u8i8,
+            microkernel_dot_u8i8: fallback::microkernel_dot_u8i8,
+            microkernel_dot_bf16: fallback::microkernel_dot_bf16,
             pack_rhs_f32: fallback::pack_rhs_f32,
             pack_rhs_f64: fallback::pack_rhs_f64,
         },
@@ -407,6 +480,7 @@ pub static TARGETS: &[Target] = &[
 /// Every target the generator knows, with the architecture it is built for
 /// (`any` for the portable fallback), whether or not it is in this build.
 pub const ALL_TARGETS: &[(&str, &str)] = &[
+    ("avx512_bf16", "x86_64"),
     ("avx512_vnni", "x86_64"),
     ("avx512", "x86_64"),
     ("avx_vnni", "x86_64"),
@@ -424,13 +498,13 @@ pub const ALL_TARGETS: &[(&str, &str)] = &[
 #[macro_export]
 macro_rules! for_each_target {
     ($m:ident) => {
-        #[cfg(target_arch = "x86_64")] $m ! (avx512_vnni); #[cfg(target_arch = "x86_64")]
-        $m ! (avx512); #[cfg(target_arch = "x86_64")] $m ! (avx_vnni); #[cfg(target_arch
-        = "x86_64")] $m ! (avx2); #[cfg(target_arch = "aarch64")] $m ! (neon_i8mm);
-        #[cfg(target_arch = "aarch64")] $m ! (neon_dotprod); #[cfg(target_arch =
-        "aarch64")] $m ! (neon); #[cfg(all(target_arch = "wasm32", target_feature =
-        "simd128", target_feature = "relaxed-simd"))] $m ! (wasm_relaxed);
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))] $m ! (wasm128);
-        $m ! (fallback);
+        #[cfg(target_arch = "x86_64")] $m ! (avx512_bf16); #[cfg(target_arch = "x86_64")]
+        $m ! (avx512_vnni); #[cfg(target_arch = "x86_64")] $m ! (avx512);
+        #[cfg(target_arch = "x86_64")] $m ! (avx_vnni); #[cfg(target_arch = "x86_64")] $m
+        ! (avx2); #[cfg(target_arch = "aarch64")] $m ! (neon_i8mm); #[cfg(target_arch =
+        "aarch64")] $m ! (neon_dotprod); #[cfg(target_arch = "aarch64")] $m ! (neon);
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128", target_feature =
+        "relaxed-simd"))] $m ! (wasm_relaxed); #[cfg(all(target_arch = "wasm32",
+        target_feature = "simd128"))] $m ! (wasm128); $m ! (fallback);
     };
 }

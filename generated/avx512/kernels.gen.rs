@@ -3,6 +3,22 @@
 //!
 //! Enabled features: avx512f, avx512bw, avx512dq, avx512vl, avx2, fma.
 use core::arch::x86_64::*;
+/// `V::LANES` for `u8i8` kernels on this target.
+pub const U8I8_LANES: usize = 16;
+/// `V::MR` for `u8i8` kernels on this target.
+pub const U8I8_MR: usize = 6;
+/// `V::NR` for `u8i8` kernels on this target.
+pub const U8I8_NR: usize = 32;
+/// `V::DEPTH` for `u8i8` kernels on this target.
+pub const U8I8_DEPTH: usize = 4;
+/// `V::LANES` for `bf16` kernels on this target.
+pub const BF16_LANES: usize = 16;
+/// `V::MR` for `bf16` kernels on this target.
+pub const BF16_MR: usize = 8;
+/// `V::NR` for `bf16` kernels on this target.
+pub const BF16_NR: usize = 32;
+/// `V::DEPTH` for `bf16` kernels on this target.
+pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 16;
 /// `V::MR` for `f32` kernels on this target.
@@ -15,12 +31,6 @@ pub const F64_LANES: usize = 8;
 pub const F64_MR: usize = 12;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 16;
-/// `V::LANES` for `i32` kernels on this target.
-pub const I32_LANES: usize = 16;
-/// `V::MR` for `i32` kernels on this target.
-pub const I32_MR: usize = 6;
-/// `V::NR` for `i32` kernels on this target.
-pub const I32_NR: usize = 32;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -878,21 +888,23 @@ pub unsafe fn microkernel_f64(
     }
 }
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// int8 products, exact in i32 (u8 x i8, VPDPBUSD semantics).
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
 ///
-/// The depth is `kq` quads of 4. A is packed as `kq` groups of `MR` rows of 4 bytes
-/// (`a[(p * MR + i) * 4 + q]`), B as `kq` groups of `NR` columns of 4 bytes
-/// (`b[(p * NR + j) * 4 + q]`). C is row-major `i32` with row stride `ldc`; without
-/// `accumulate` it is written without being read.
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
 ///
 /// # Safety
-/// `a` readable for `kq * MR * 4`, `b` for `kq * NR * 4` bytes; `c` readable and
-/// writable for the whole `MR` x `NR` tile.
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
 ///
-/// Generated for `avx512` from `base_microkernel_u8i8` in `kernels/src/microkernel.rs` with V = i32.
+/// Generated for `avx512` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-pub unsafe fn microkernel_u8i8(
-    kq: usize,
+pub unsafe fn microkernel_dot_u8i8(
+    kd: usize,
     a: *const u8,
     b: *const i8,
     c: *mut i32,
@@ -911,7 +923,7 @@ pub unsafe fn microkernel_u8i8(
     let mut acc_4_1 = _mm512_setzero_si512();
     let mut acc_5_0 = _mm512_setzero_si512();
     let mut acc_5_1 = _mm512_setzero_si512();
-    for p in 0..kq {
+    for p in 0..kd {
         let ap = a.add(p * 6 * 4);
         let bp = b.add(p * 32 * 4);
         {
@@ -1090,6 +1102,283 @@ pub unsafe fn microkernel_u8i8(
         }
     }
 }
+/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
+///
+/// Generated for `avx512` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_dot_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_6_0 = _mm512_setzero_ps();
+    let mut acc_6_1 = _mm512_setzero_ps();
+    let mut acc_7_0 = _mm512_setzero_ps();
+    let mut acc_7_1 = _mm512_setzero_ps();
+    for p in 0..kd {
+        let ap = a.add(p * 8 * 2);
+        let bp = b.add(p * 32 * 2);
+        {
+            let ai = _mm512_set1_epi32((ap as *const i32).read_unaligned());
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(2) as *const i32).read_unaligned());
+            acc_1_0 = ops::dot_bf16(
+                acc_1_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            acc_2_0 = ops::dot_bf16(
+                acc_2_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(6) as *const i32).read_unaligned());
+            acc_3_0 = ops::dot_bf16(
+                acc_3_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(8) as *const i32).read_unaligned());
+            acc_4_0 = ops::dot_bf16(
+                acc_4_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_4_1 = ops::dot_bf16(
+                acc_4_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(10) as *const i32).read_unaligned());
+            acc_5_0 = ops::dot_bf16(
+                acc_5_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_5_1 = ops::dot_bf16(
+                acc_5_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(12) as *const i32).read_unaligned());
+            acc_6_0 = ops::dot_bf16(
+                acc_6_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_6_1 = ops::dot_bf16(
+                acc_6_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32((ap.add(14) as *const i32).read_unaligned());
+            acc_7_0 = ops::dot_bf16(
+                acc_7_0,
+                ai,
+                _mm512_loadu_si512(bp as *const __m512i),
+            );
+            acc_7_1 = ops::dot_bf16(
+                acc_7_1,
+                ai,
+                _mm512_loadu_si512(bp.add(32) as *const __m512i),
+            );
+        }
+    }
+    {
+        let cij = c;
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_0_0);
+        }
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_1_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_1_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_2_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_2_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_3_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_3_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_3_1);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_4_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_4_0);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_4_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_4_1);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_5_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_5_0);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_5_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_5_1);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_6_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_6_0);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_6_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_6_1);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_7_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_7_0);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_7_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_7_1);
+        }
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///
@@ -1229,6 +1518,20 @@ pub unsafe fn pack_rhs_f64(
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     use core::arch::x86_64::*;
+    /// bf16 pair dot product without bf16 instructions: the odd element is the
+    /// high half of each 32-bit lane, the even one widens by a 16-bit shift.
+    /// bf16 products are exact in f32, so two FMAs (odd first) match
+    /// VDPBF16PS on normal numbers.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+    pub unsafe fn dot_bf16(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
+        let high = _mm512_set1_epi32(0xffff_0000u32 as i32);
+        let a_odd = _mm512_castsi512_ps(_mm512_and_si512(a, high));
+        let b_odd = _mm512_castsi512_ps(_mm512_and_si512(b, high));
+        let a_even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(a));
+        let b_even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(b));
+        _mm512_fmadd_ps(a_even, b_even, _mm512_fmadd_ps(a_odd, b_odd, acc))
+    }
     /// Exact u8 x i8 quad dot product without VNNI: widen to 16 bits and use
     /// `vpmaddwd` on even and odd bytes (`vpmaddubsw` would saturate).
     #[inline]

@@ -2,6 +2,22 @@
 //! Target `fallback`: portable scalar code, one lane per vector; runs anywhere.
 //!
 //! Enabled features: none.
+/// `V::LANES` for `u8i8` kernels on this target.
+pub const U8I8_LANES: usize = 1;
+/// `V::MR` for `u8i8` kernels on this target.
+pub const U8I8_MR: usize = 4;
+/// `V::NR` for `u8i8` kernels on this target.
+pub const U8I8_NR: usize = 4;
+/// `V::DEPTH` for `u8i8` kernels on this target.
+pub const U8I8_DEPTH: usize = 4;
+/// `V::LANES` for `bf16` kernels on this target.
+pub const BF16_LANES: usize = 1;
+/// `V::MR` for `bf16` kernels on this target.
+pub const BF16_MR: usize = 4;
+/// `V::NR` for `bf16` kernels on this target.
+pub const BF16_NR: usize = 4;
+/// `V::DEPTH` for `bf16` kernels on this target.
+pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 1;
 /// `V::MR` for `f32` kernels on this target.
@@ -14,12 +30,6 @@ pub const F64_LANES: usize = 1;
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
-/// `V::LANES` for `i32` kernels on this target.
-pub const I32_LANES: usize = 1;
-/// `V::MR` for `i32` kernels on this target.
-pub const I32_MR: usize = 4;
-/// `V::NR` for `i32` kernels on this target.
-pub const I32_NR: usize = 4;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -511,20 +521,22 @@ pub unsafe fn microkernel_f64(
     }
 }
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// int8 products, exact in i32 (u8 x i8, VPDPBUSD semantics).
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
 ///
-/// The depth is `kq` quads of 4. A is packed as `kq` groups of `MR` rows of 4 bytes
-/// (`a[(p * MR + i) * 4 + q]`), B as `kq` groups of `NR` columns of 4 bytes
-/// (`b[(p * NR + j) * 4 + q]`). C is row-major `i32` with row stride `ldc`; without
-/// `accumulate` it is written without being read.
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
 ///
 /// # Safety
-/// `a` readable for `kq * MR * 4`, `b` for `kq * NR * 4` bytes; `c` readable and
-/// writable for the whole `MR` x `NR` tile.
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
 ///
-/// Generated for `fallback` from `base_microkernel_u8i8` in `kernels/src/microkernel.rs` with V = i32.
-pub unsafe fn microkernel_u8i8(
-    kq: usize,
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
+pub unsafe fn microkernel_dot_u8i8(
+    kd: usize,
     a: *const u8,
     b: *const i8,
     c: *mut i32,
@@ -547,7 +559,7 @@ pub unsafe fn microkernel_u8i8(
     let mut acc_3_1 = 0i32;
     let mut acc_3_2 = 0i32;
     let mut acc_3_3 = 0i32;
-    for p in 0..kq {
+    for p in 0..kd {
         let ap = a.add(p * 4 * 4);
         let bp = b.add(p * 4 * 4);
         {
@@ -772,6 +784,270 @@ pub unsafe fn microkernel_u8i8(
         }
     }
 }
+/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
+///
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+pub unsafe fn microkernel_dot_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    let mut acc_3_2 = 0.0f32;
+    let mut acc_3_3 = 0.0f32;
+    for p in 0..kd {
+        let ap = a.add(p * 4 * 2);
+        let bp = b.add(p * 4 * 2);
+        {
+            let ai = (ap as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                (bp as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_2 = ops::dot_bf16(
+                acc_0_2,
+                ai,
+                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_3 = ops::dot_bf16(
+                acc_0_3,
+                ai,
+                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+        {
+            let ai = (ap.add(2) as *const [u16; 2]).read_unaligned();
+            acc_1_0 = ops::dot_bf16(
+                acc_1_0,
+                ai,
+                (bp as *const [u16; 2]).read_unaligned(),
+            );
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                ai,
+                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_1_2 = ops::dot_bf16(
+                acc_1_2,
+                ai,
+                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_1_3 = ops::dot_bf16(
+                acc_1_3,
+                ai,
+                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+        {
+            let ai = (ap.add(4) as *const [u16; 2]).read_unaligned();
+            acc_2_0 = ops::dot_bf16(
+                acc_2_0,
+                ai,
+                (bp as *const [u16; 2]).read_unaligned(),
+            );
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                ai,
+                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_2_2 = ops::dot_bf16(
+                acc_2_2,
+                ai,
+                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_2_3 = ops::dot_bf16(
+                acc_2_3,
+                ai,
+                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+        {
+            let ai = (ap.add(6) as *const [u16; 2]).read_unaligned();
+            acc_3_0 = ops::dot_bf16(
+                acc_3_0,
+                ai,
+                (bp as *const [u16; 2]).read_unaligned(),
+            );
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                ai,
+                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_3_2 = ops::dot_bf16(
+                acc_3_2,
+                ai,
+                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_3_3 = ops::dot_bf16(
+                acc_3_3,
+                ai,
+                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+    }
+    {
+        let cij = c;
+        if accumulate {
+            *cij = (*cij) + acc_0_0;
+        } else {
+            *cij = acc_0_0;
+        }
+    }
+    {
+        let cij = c.add(1);
+        if accumulate {
+            *cij = (*cij) + acc_0_1;
+        } else {
+            *cij = acc_0_1;
+        }
+    }
+    {
+        let cij = c.add(2);
+        if accumulate {
+            *cij = (*cij) + acc_0_2;
+        } else {
+            *cij = acc_0_2;
+        }
+    }
+    {
+        let cij = c.add(3);
+        if accumulate {
+            *cij = (*cij) + acc_0_3;
+        } else {
+            *cij = acc_0_3;
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            *cij = (*cij) + acc_1_0;
+        } else {
+            *cij = acc_1_0;
+        }
+    }
+    {
+        let cij = c.add(ldc + 1);
+        if accumulate {
+            *cij = (*cij) + acc_1_1;
+        } else {
+            *cij = acc_1_1;
+        }
+    }
+    {
+        let cij = c.add(ldc + 2);
+        if accumulate {
+            *cij = (*cij) + acc_1_2;
+        } else {
+            *cij = acc_1_2;
+        }
+    }
+    {
+        let cij = c.add(ldc + 3);
+        if accumulate {
+            *cij = (*cij) + acc_1_3;
+        } else {
+            *cij = acc_1_3;
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            *cij = (*cij) + acc_2_0;
+        } else {
+            *cij = acc_2_0;
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 1);
+        if accumulate {
+            *cij = (*cij) + acc_2_1;
+        } else {
+            *cij = acc_2_1;
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 2);
+        if accumulate {
+            *cij = (*cij) + acc_2_2;
+        } else {
+            *cij = acc_2_2;
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 3);
+        if accumulate {
+            *cij = (*cij) + acc_2_3;
+        } else {
+            *cij = acc_2_3;
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            *cij = (*cij) + acc_3_0;
+        } else {
+            *cij = acc_3_0;
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 1);
+        if accumulate {
+            *cij = (*cij) + acc_3_1;
+        } else {
+            *cij = acc_3_1;
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 2);
+        if accumulate {
+            *cij = (*cij) + acc_3_2;
+        } else {
+            *cij = acc_3_2;
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 3);
+        if accumulate {
+            *cij = (*cij) + acc_3_3;
+        } else {
+            *cij = acc_3_3;
+        }
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///
@@ -908,6 +1184,14 @@ pub unsafe fn pack_rhs_f64(
 }
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
+    /// bf16 pair dot product, odd product first (VDPBF16PS order); bf16
+    /// products are exact in f32.
+    #[inline(always)]
+    pub fn dot_bf16(acc: f32, a: [u16; 2], b: [u16; 2]) -> f32 {
+        let widen = |x: u16| f32::from_bits(u32::from(x) << 16);
+        let odd = acc + widen(a[1]) * widen(b[1]);
+        odd + widen(a[0]) * widen(b[0])
+    }
     #[inline(always)]
     pub fn dot_u8i8(acc: i32, a: [u8; 4], b: [i8; 4]) -> i32 {
         let mut sum = acc;

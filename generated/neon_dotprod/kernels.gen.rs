@@ -3,6 +3,22 @@
 //!
 //! Enabled features: neon, dotprod.
 use core::arch::aarch64::*;
+/// `V::LANES` for `u8i8` kernels on this target.
+pub const U8I8_LANES: usize = 4;
+/// `V::MR` for `u8i8` kernels on this target.
+pub const U8I8_MR: usize = 8;
+/// `V::NR` for `u8i8` kernels on this target.
+pub const U8I8_NR: usize = 12;
+/// `V::DEPTH` for `u8i8` kernels on this target.
+pub const U8I8_DEPTH: usize = 4;
+/// `V::LANES` for `bf16` kernels on this target.
+pub const BF16_LANES: usize = 4;
+/// `V::MR` for `bf16` kernels on this target.
+pub const BF16_MR: usize = 4;
+/// `V::NR` for `bf16` kernels on this target.
+pub const BF16_NR: usize = 8;
+/// `V::DEPTH` for `bf16` kernels on this target.
+pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 4;
 /// `V::MR` for `f32` kernels on this target.
@@ -15,12 +31,6 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 8;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 6;
-/// `V::LANES` for `i32` kernels on this target.
-pub const I32_LANES: usize = 4;
-/// `V::MR` for `i32` kernels on this target.
-pub const I32_MR: usize = 8;
-/// `V::NR` for `i32` kernels on this target.
-pub const I32_NR: usize = 12;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -650,21 +660,23 @@ pub unsafe fn microkernel_f64(
     }
 }
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// int8 products, exact in i32 (u8 x i8, VPDPBUSD semantics).
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
 ///
-/// The depth is `kq` quads of 4. A is packed as `kq` groups of `MR` rows of 4 bytes
-/// (`a[(p * MR + i) * 4 + q]`), B as `kq` groups of `NR` columns of 4 bytes
-/// (`b[(p * NR + j) * 4 + q]`). C is row-major `i32` with row stride `ldc`; without
-/// `accumulate` it is written without being read.
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
 ///
 /// # Safety
-/// `a` readable for `kq * MR * 4`, `b` for `kq * NR * 4` bytes; `c` readable and
-/// writable for the whole `MR` x `NR` tile.
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
 ///
-/// Generated for `neon_dotprod` from `base_microkernel_u8i8` in `kernels/src/microkernel.rs` with V = i32.
+/// Generated for `neon_dotprod` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
 #[target_feature(enable = "neon,dotprod")]
-pub unsafe fn microkernel_u8i8(
-    kq: usize,
+pub unsafe fn microkernel_dot_u8i8(
+    kd: usize,
     a: *const u8,
     b: *const i8,
     c: *mut i32,
@@ -695,7 +707,7 @@ pub unsafe fn microkernel_u8i8(
     let mut acc_7_0 = vdupq_n_s32(0);
     let mut acc_7_1 = vdupq_n_s32(0);
     let mut acc_7_2 = vdupq_n_s32(0);
-    for p in 0..kq {
+    for p in 0..kd {
         let ap = a.add(p * 8 * 4);
         let bp = b.add(p * 12 * 4);
         {
@@ -956,6 +968,143 @@ pub unsafe fn microkernel_u8i8(
         }
     }
 }
+/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
+///
+/// Generated for `neon_dotprod` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+#[target_feature(enable = "neon,dotprod")]
+pub unsafe fn microkernel_dot_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    for p in 0..kd {
+        let ap = a.add(p * 4 * 2);
+        let bp = b.add(p * 8 * 2);
+        {
+            let ai = vdupq_n_u32((ap as *const u32).read_unaligned());
+            acc_0_0 = ops::dot_bf16(acc_0_0, ai, vreinterpretq_u32_u16(vld1q_u16(bp)));
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                vreinterpretq_u32_u16(vld1q_u16(bp.add(8))),
+            );
+        }
+        {
+            let ai = vdupq_n_u32((ap.add(2) as *const u32).read_unaligned());
+            acc_1_0 = ops::dot_bf16(acc_1_0, ai, vreinterpretq_u32_u16(vld1q_u16(bp)));
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                ai,
+                vreinterpretq_u32_u16(vld1q_u16(bp.add(8))),
+            );
+        }
+        {
+            let ai = vdupq_n_u32((ap.add(4) as *const u32).read_unaligned());
+            acc_2_0 = ops::dot_bf16(acc_2_0, ai, vreinterpretq_u32_u16(vld1q_u16(bp)));
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                ai,
+                vreinterpretq_u32_u16(vld1q_u16(bp.add(8))),
+            );
+        }
+        {
+            let ai = vdupq_n_u32((ap.add(6) as *const u32).read_unaligned());
+            acc_3_0 = ops::dot_bf16(acc_3_0, ai, vreinterpretq_u32_u16(vld1q_u16(bp)));
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                ai,
+                vreinterpretq_u32_u16(vld1q_u16(bp.add(8))),
+            );
+        }
+    }
+    {
+        let cij = c;
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_0_0));
+        } else {
+            vst1q_f32(cij, acc_0_0);
+        }
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_0_1));
+        } else {
+            vst1q_f32(cij, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_1_0));
+        } else {
+            vst1q_f32(cij, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_1_1));
+        } else {
+            vst1q_f32(cij, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_2_0));
+        } else {
+            vst1q_f32(cij, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_2_1));
+        } else {
+            vst1q_f32(cij, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_3_0));
+        } else {
+            vst1q_f32(cij, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            vst1q_f32(cij, vaddq_f32(vld1q_f32(cij), acc_3_1));
+        } else {
+            vst1q_f32(cij, acc_3_1);
+        }
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///
@@ -1101,6 +1250,22 @@ pub unsafe fn pack_rhs_f64(
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     use core::arch::aarch64::*;
+    /// bf16 pair dot product: the odd element is the high half of each 32-bit
+    /// lane, the even one widens by a 16-bit shift; two FMAs, odd first.
+    #[inline]
+    #[target_feature(enable = "neon,dotprod")]
+    pub unsafe fn dot_bf16(
+        acc: float32x4_t,
+        a: uint32x4_t,
+        b: uint32x4_t,
+    ) -> float32x4_t {
+        let high = vdupq_n_u32(0xffff_0000);
+        let a_odd = vreinterpretq_f32_u32(vandq_u32(a, high));
+        let b_odd = vreinterpretq_f32_u32(vandq_u32(b, high));
+        let a_even = vreinterpretq_f32_u32(vshlq_n_u32::<16>(a));
+        let b_even = vreinterpretq_f32_u32(vshlq_n_u32::<16>(b));
+        vfmaq_f32(vfmaq_f32(acc, a_odd, b_odd), a_even, b_even)
+    }
     /// Exact u8 x i8 quad dot product with the signed `sdot`: flip `a` to i8
     /// (`a - 128`) and add back `128 * sum(b)`, itself an `sdot` with ones.
     #[inline]

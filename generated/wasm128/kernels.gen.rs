@@ -3,6 +3,22 @@
 //!
 //! Enabled features: simd128.
 use core::arch::wasm32::*;
+/// `V::LANES` for `u8i8` kernels on this target.
+pub const U8I8_LANES: usize = 4;
+/// `V::MR` for `u8i8` kernels on this target.
+pub const U8I8_MR: usize = 4;
+/// `V::NR` for `u8i8` kernels on this target.
+pub const U8I8_NR: usize = 8;
+/// `V::DEPTH` for `u8i8` kernels on this target.
+pub const U8I8_DEPTH: usize = 4;
+/// `V::LANES` for `bf16` kernels on this target.
+pub const BF16_LANES: usize = 4;
+/// `V::MR` for `bf16` kernels on this target.
+pub const BF16_MR: usize = 4;
+/// `V::NR` for `bf16` kernels on this target.
+pub const BF16_NR: usize = 8;
+/// `V::DEPTH` for `bf16` kernels on this target.
+pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 4;
 /// `V::MR` for `f32` kernels on this target.
@@ -15,12 +31,6 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
-/// `V::LANES` for `i32` kernels on this target.
-pub const I32_LANES: usize = 4;
-/// `V::MR` for `i32` kernels on this target.
-pub const I32_MR: usize = 4;
-/// `V::NR` for `i32` kernels on this target.
-pub const I32_NR: usize = 8;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -554,21 +564,23 @@ pub unsafe fn microkernel_f64(
     }
 }
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// int8 products, exact in i32 (u8 x i8, VPDPBUSD semantics).
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
 ///
-/// The depth is `kq` quads of 4. A is packed as `kq` groups of `MR` rows of 4 bytes
-/// (`a[(p * MR + i) * 4 + q]`), B as `kq` groups of `NR` columns of 4 bytes
-/// (`b[(p * NR + j) * 4 + q]`). C is row-major `i32` with row stride `ldc`; without
-/// `accumulate` it is written without being read.
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
 ///
 /// # Safety
-/// `a` readable for `kq * MR * 4`, `b` for `kq * NR * 4` bytes; `c` readable and
-/// writable for the whole `MR` x `NR` tile.
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
 ///
-/// Generated for `wasm128` from `base_microkernel_u8i8` in `kernels/src/microkernel.rs` with V = i32.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
 #[target_feature(enable = "simd128")]
-pub unsafe fn microkernel_u8i8(
-    kq: usize,
+pub unsafe fn microkernel_dot_u8i8(
+    kd: usize,
     a: *const u8,
     b: *const i8,
     c: *mut i32,
@@ -583,7 +595,7 @@ pub unsafe fn microkernel_u8i8(
     let mut acc_2_1 = i32x4_splat(0);
     let mut acc_3_0 = i32x4_splat(0);
     let mut acc_3_1 = i32x4_splat(0);
-    for p in 0..kq {
+    for p in 0..kd {
         let ap = a.add(p * 4 * 4);
         let bp = b.add(p * 8 * 4);
         {
@@ -690,6 +702,151 @@ pub unsafe fn microkernel_u8i8(
             v128_store(
                 cij as *mut v128,
                 i32x4_add(v128_load(cij as *const v128), acc_3_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_1);
+        }
+    }
+}
+/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    for p in 0..kd {
+        let ap = a.add(p * 4 * 2);
+        let bp = b.add(p * 8 * 2);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = ops::dot_bf16(acc_0_0, ai, v128_load(bp as *const v128));
+            acc_0_1 = ops::dot_bf16(acc_0_1, ai, v128_load(bp.add(8) as *const v128));
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2) as *const u32);
+            acc_1_0 = ops::dot_bf16(acc_1_0, ai, v128_load(bp as *const v128));
+            acc_1_1 = ops::dot_bf16(acc_1_1, ai, v128_load(bp.add(8) as *const v128));
+        }
+        {
+            let ai = v128_load32_splat(ap.add(4) as *const u32);
+            acc_2_0 = ops::dot_bf16(acc_2_0, ai, v128_load(bp as *const v128));
+            acc_2_1 = ops::dot_bf16(acc_2_1, ai, v128_load(bp.add(8) as *const v128));
+        }
+        {
+            let ai = v128_load32_splat(ap.add(6) as *const u32);
+            acc_3_0 = ops::dot_bf16(acc_3_0, ai, v128_load(bp as *const v128));
+            acc_3_1 = ops::dot_bf16(acc_3_1, ai, v128_load(bp.add(8) as *const v128));
+        }
+    }
+    {
+        let cij = c;
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_0_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_0);
+        }
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_1_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_1_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_2_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_2_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_3_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_3_1),
             );
         } else {
             v128_store(cij as *mut v128, acc_3_1);
@@ -823,6 +980,17 @@ pub unsafe fn pack_rhs_f64(
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     use core::arch::wasm32::*;
+    /// bf16 pair dot product: the odd element is the high half of each 32-bit
+    /// lane, the even one widens by a 16-bit shift. bf16 products are exact
+    /// in f32, so multiply-then-add matches a fused step.
+    #[inline]
+    #[target_feature(enable = "simd128")]
+    pub unsafe fn dot_bf16(acc: v128, a: v128, b: v128) -> v128 {
+        let high = i32x4_splat(0xffff_0000u32 as i32);
+        let odd = f32x4_mul(v128_and(a, high), v128_and(b, high));
+        let even = f32x4_mul(i32x4_shl(a, 16), i32x4_shl(b, 16));
+        f32x4_add(f32x4_add(acc, odd), even)
+    }
     /// Exact u8 x i8 quad dot product: widen to 16 bits, `i32x4.dot_i16x8_s`
     /// gives pair sums, one even/odd shuffle adds the pairs into quads.
     #[inline]

@@ -18,6 +18,9 @@ pub struct TraitSpec {
     pub elems: &'static [&'static str],
     /// Associated type that stands for the element type (`V::Elem`), if any.
     pub elem_type: Option<&'static str>,
+    /// Associated scalar types a kernel signature may use (`*const V::Elem`). They
+    /// must be the same on every target, so the dispatch table has one signature.
+    pub scalar_types: &'static [&'static str],
 }
 
 /// The traits a kernel's type parameters may be bounded by.
@@ -26,11 +29,13 @@ pub const TRAITS: &[TraitSpec] = &[
         name: "FloatVec",
         elems: &["f32", "f64"],
         elem_type: Some("Elem"),
+        scalar_types: &["Elem"],
     },
     TraitSpec {
-        name: "QuadDotVec",
-        elems: &["i32"],
+        name: "DotVec",
+        elems: &["u8i8", "bf16"],
         elem_type: None,
+        scalar_types: &["Acc", "A", "B"],
     },
 ];
 

@@ -194,14 +194,31 @@ pub fn dispatch_file(targets: &[&Target], kernels: &[Kernel], api: &Api) -> Resu
             ]));
         }
     }
+    let mut elems: Vec<&str> = api.traits.values().flat_map(|t| t.spec.elems.iter().copied()).collect();
+    elems.sort_unstable();
+    // `Shape` holds the constants every trait has (LANES, MR, NR); the others
+    // (`DEPTH`) are constants in each target module (`U8I8_DEPTH`).
+    let first = api
+        .traits
+        .values()
+        .next()
+        .map(|t| t.usize_consts.clone())
+        .unwrap_or_default();
+    let shape_fields: Vec<String> = first
+        .into_iter()
+        .filter(|c| api.traits.values().all(|t| t.usize_consts.contains(c)))
+        .collect();
     let mut tvals = vec![];
     for t in targets {
         let mut shapes: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
         for (elem, name, value) in shape_values(t, api)? {
-            shapes.entry(elem).or_default().push(Value::from(BTreeMap::from([
-                ("name", Value::from(name)),
-                ("value", Value::from(value)),
-            ])));
+            let fields = shapes.entry(elem).or_default();
+            if shape_fields.contains(&name) {
+                fields.push(Value::from(BTreeMap::from([
+                    ("name", Value::from(name)),
+                    ("value", Value::from(value)),
+                ])));
+            }
         }
         let shapes: Vec<Value> = shapes
             .into_iter()
@@ -221,19 +238,6 @@ pub fn dispatch_file(targets: &[&Target], kernels: &[Kernel], api: &Api) -> Resu
             ("detect", Value::from(t.detect)),
             ("shapes", Value::from(shapes)),
         ]));
-    }
-    let mut elems: Vec<&str> = api.traits.values().flat_map(|t| t.spec.elems.iter().copied()).collect();
-    elems.sort_unstable();
-    let shape_fields: Vec<String> = api
-        .traits
-        .values()
-        .next()
-        .map(|t| t.usize_consts.clone())
-        .unwrap_or_default();
-    if api.traits.values().any(|t| t.usize_consts != shape_fields) {
-        return Err(Error::Target(
-            "every vector trait must declare the same usize constants (LANES, MR, NR)".into(),
-        ));
     }
 
     let mut env = minijinja::Environment::new();

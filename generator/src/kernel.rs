@@ -210,8 +210,8 @@ fn check_signature_type(src: &Source, ty: &syn::Type, params: &[VecParam], diags
                 .first()
                 .and_then(|s| self.params.iter().find(|p| s.ident == p.ident))
             {
-                let is_elem = segs.len() == 2 && p.spec.elem_type.is_some_and(|e| segs[1].ident == e);
-                if !is_elem {
+                let is_scalar = segs.len() == 2 && p.spec.scalar_types.iter().any(|t| segs[1].ident == t);
+                if !is_scalar {
                     self.found.push(tp.span());
                 }
                 return;

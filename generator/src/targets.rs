@@ -67,6 +67,7 @@ impl Target {
 /// All targets, best first within each architecture: dispatch picks the first one
 /// the CPU supports. `fallback` runs anywhere and must stay last.
 pub static TARGETS: &[&Target] = &[
+    &AVX512_BF16,
     &AVX512_VNNI,
     &AVX512,
     &AVX_VNNI,
@@ -93,6 +94,14 @@ static COMMON: Target = Target {
         ("f32.ONE", "1.0f32"),
         ("f64.ZERO", "0.0f64"),
         ("f64.ONE", "1.0f64"),
+        ("u8i8.Acc", "i32"),
+        ("u8i8.A", "u8"),
+        ("u8i8.B", "i8"),
+        ("u8i8.DEPTH", "4"),
+        ("bf16.Acc", "f32"),
+        ("bf16.A", "u16"),
+        ("bf16.B", "u16"),
+        ("bf16.DEPTH", "2"),
     ],
     helpers: &[],
 };
@@ -138,30 +147,55 @@ pub static FALLBACK: Target = Target {
         ("f64.add", "$0 + $1"),
         ("f64.mul", "$0 * $1"),
         ("f64.mul_add", "$0 * $1 + $2"),
-        ("i32.vec", "i32"),
-        ("i32.U8x4", "[u8; 4]"),
-        ("i32.I8x4", "[i8; 4]"),
-        ("i32.LANES", "1"),
-        ("i32.MR", "4"),
-        ("i32.NR", "4"),
-        ("i32.zero", "0i32"),
-        ("i32.load", "*$0"),
-        ("i32.store", "*$0 = $1"),
-        ("i32.add", "$0.wrapping_add($1)"),
-        ("i32.broadcast_u8x4", "($0 as *const [u8; 4]).read_unaligned()"),
-        ("i32.load_i8x4", "($0 as *const [i8; 4]).read_unaligned()"),
-        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+        ("u8i8.vec", "i32"),
+        ("u8i8.AVec", "[u8; 4]"),
+        ("u8i8.BVec", "[i8; 4]"),
+        ("u8i8.LANES", "1"),
+        ("u8i8.MR", "4"),
+        ("u8i8.NR", "4"),
+        ("u8i8.zero", "0i32"),
+        ("u8i8.load", "*$0"),
+        ("u8i8.store", "*$0 = $1"),
+        ("u8i8.add", "$0.wrapping_add($1)"),
+        ("u8i8.broadcast_a", "($0 as *const [u8; 4]).read_unaligned()"),
+        ("u8i8.load_b", "($0 as *const [i8; 4]).read_unaligned()"),
+        ("u8i8.dot", "ops::dot_u8i8($0, $1, $2)"),
+        ("bf16.vec", "f32"),
+        ("bf16.AVec", "[u16; 2]"),
+        ("bf16.BVec", "[u16; 2]"),
+        ("bf16.LANES", "1"),
+        ("bf16.MR", "4"),
+        ("bf16.NR", "4"),
+        ("bf16.zero", "0.0f32"),
+        ("bf16.load", "*$0"),
+        ("bf16.store", "*$0 = $1"),
+        ("bf16.add", "$0 + $1"),
+        ("bf16.broadcast_a", "($0 as *const [u16; 2]).read_unaligned()"),
+        ("bf16.load_b", "($0 as *const [u16; 2]).read_unaligned()"),
+        ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
     ],
-    helpers: &[(
-        "dot_u8i8",
-        "pub fn dot_u8i8(acc: i32, a: [u8; 4], b: [i8; 4]) -> i32 {
+    helpers: &[
+        (
+            "dot_bf16",
+            "/// bf16 pair dot product, odd product first (VDPBF16PS order); bf16
+            /// products are exact in f32.
+            pub fn dot_bf16(acc: f32, a: [u16; 2], b: [u16; 2]) -> f32 {
+                let widen = |x: u16| f32::from_bits(u32::from(x) << 16);
+                let odd = acc + widen(a[1]) * widen(b[1]);
+                odd + widen(a[0]) * widen(b[0])
+            }",
+        ),
+        (
+            "dot_u8i8",
+            "pub fn dot_u8i8(acc: i32, a: [u8; 4], b: [i8; 4]) -> i32 {
             let mut sum = acc;
             for q in 0..4 {
                 sum = sum.wrapping_add(i32::from(a[q]) * i32::from(b[q]));
             }
             sum
         }",
-    )],
+        ),
+    ],
 };
 
 // ---------------------------------------------------------------------------------
@@ -205,25 +239,56 @@ pub static AVX2: Target = Target {
         ("f64.add", "_mm256_add_pd($0, $1)"),
         ("f64.mul", "_mm256_mul_pd($0, $1)"),
         ("f64.mul_add", "_mm256_fmadd_pd($0, $1, $2)"),
-        ("i32.vec", "__m256i"),
-        ("i32.U8x4", "__m256i"),
-        ("i32.I8x4", "__m256i"),
-        ("i32.LANES", "8"),
+        ("u8i8.vec", "__m256i"),
+        ("u8i8.AVec", "__m256i"),
+        ("u8i8.BVec", "__m256i"),
+        ("u8i8.LANES", "8"),
         // The exact emulation needs 4 temporaries per product: keep the tile small.
-        ("i32.MR", "4"),
-        ("i32.NR", "16"),
-        ("i32.zero", "_mm256_setzero_si256()"),
-        ("i32.load", "_mm256_loadu_si256($0 as *const __m256i)"),
-        ("i32.store", "_mm256_storeu_si256($0 as *mut __m256i, $1)"),
-        ("i32.add", "_mm256_add_epi32($0, $1)"),
+        ("u8i8.MR", "4"),
+        ("u8i8.NR", "16"),
+        ("u8i8.zero", "_mm256_setzero_si256()"),
+        ("u8i8.load", "_mm256_loadu_si256($0 as *const __m256i)"),
+        ("u8i8.store", "_mm256_storeu_si256($0 as *mut __m256i, $1)"),
+        ("u8i8.add", "_mm256_add_epi32($0, $1)"),
         (
-            "i32.broadcast_u8x4",
+            "u8i8.broadcast_a",
             "_mm256_set1_epi32(($0 as *const i32).read_unaligned())",
         ),
-        ("i32.load_i8x4", "_mm256_loadu_si256($0 as *const __m256i)"),
-        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+        ("u8i8.load_b", "_mm256_loadu_si256($0 as *const __m256i)"),
+        ("u8i8.dot", "ops::dot_u8i8($0, $1, $2)"),
+        ("bf16.vec", "__m256"),
+        ("bf16.AVec", "__m256i"),
+        ("bf16.BVec", "__m256i"),
+        ("bf16.LANES", "8"),
+        ("bf16.MR", "4"),
+        ("bf16.NR", "16"),
+        ("bf16.zero", "_mm256_setzero_ps()"),
+        ("bf16.load", "_mm256_loadu_ps($0)"),
+        ("bf16.store", "_mm256_storeu_ps($0, $1)"),
+        ("bf16.add", "_mm256_add_ps($0, $1)"),
+        (
+            "bf16.broadcast_a",
+            "_mm256_set1_epi32(($0 as *const i32).read_unaligned())",
+        ),
+        ("bf16.load_b", "_mm256_loadu_si256($0 as *const __m256i)"),
+        ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
     ],
     helpers: &[
+        (
+            "dot_bf16",
+            "/// bf16 pair dot product without bf16 instructions: the odd element is the
+            /// high half of each 32-bit lane, the even one widens by a 16-bit shift.
+            /// bf16 products are exact in f32, so two FMAs (odd first) match
+            /// VDPBF16PS on normal numbers.
+            pub fn dot_bf16(acc: __m256, a: __m256i, b: __m256i) -> __m256 {
+                let high = _mm256_set1_epi32(0xffff_0000u32 as i32);
+                let a_odd = _mm256_castsi256_ps(_mm256_and_si256(a, high));
+                let b_odd = _mm256_castsi256_ps(_mm256_and_si256(b, high));
+                let a_even = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(a));
+                let b_even = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(b));
+                _mm256_fmadd_ps(a_even, b_even, _mm256_fmadd_ps(a_odd, b_odd, acc))
+            }",
+        ),
         (
             "mask_i32x8",
             "/// Lanes `0..n` all ones, the rest zero.
@@ -263,7 +328,7 @@ pub static AVX_VNNI: Target = Target {
     features: &["avx2", "fma", "avxvnni"],
     detect: "std::is_x86_feature_detected!(\"avx2\") && std::is_x86_feature_detected!(\"fma\") && std::is_x86_feature_detected!(\"avxvnni\")",
     prelude: "",
-    entries: &[("i32.MR", "6"), ("i32.dot_u8i8", "_mm256_dpbusd_avx_epi32($0, $1, $2)")],
+    entries: &[("u8i8.MR", "6"), ("u8i8.dot", "_mm256_dpbusd_avx_epi32($0, $1, $2)")],
     helpers: &[],
 };
 
@@ -318,27 +383,60 @@ pub static AVX512: Target = Target {
         ("f64.add", "_mm512_add_pd($0, $1)"),
         ("f64.mul", "_mm512_mul_pd($0, $1)"),
         ("f64.mul_add", "_mm512_fmadd_pd($0, $1, $2)"),
-        ("i32.vec", "__m512i"),
-        ("i32.U8x4", "__m512i"),
-        ("i32.I8x4", "__m512i"),
-        ("i32.LANES", "16"),
+        ("u8i8.vec", "__m512i"),
+        ("u8i8.AVec", "__m512i"),
+        ("u8i8.BVec", "__m512i"),
+        ("u8i8.LANES", "16"),
         // The exact emulation needs 4 temporaries per product: keep the tile small.
-        ("i32.MR", "6"),
-        ("i32.NR", "32"),
-        ("i32.zero", "_mm512_setzero_si512()"),
-        ("i32.load", "_mm512_loadu_epi32($0)"),
-        ("i32.store", "_mm512_storeu_epi32($0, $1)"),
-        ("i32.add", "_mm512_add_epi32($0, $1)"),
+        ("u8i8.MR", "6"),
+        ("u8i8.NR", "32"),
+        ("u8i8.zero", "_mm512_setzero_si512()"),
+        ("u8i8.load", "_mm512_loadu_epi32($0)"),
+        ("u8i8.store", "_mm512_storeu_epi32($0, $1)"),
+        ("u8i8.add", "_mm512_add_epi32($0, $1)"),
         (
-            "i32.broadcast_u8x4",
+            "u8i8.broadcast_a",
             "_mm512_set1_epi32(($0 as *const i32).read_unaligned())",
         ),
-        ("i32.load_i8x4", "_mm512_loadu_si512($0 as *const __m512i)"),
-        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+        ("u8i8.load_b", "_mm512_loadu_si512($0 as *const __m512i)"),
+        ("u8i8.dot", "ops::dot_u8i8($0, $1, $2)"),
+        ("bf16.vec", "__m512"),
+        ("bf16.AVec", "__m512i"),
+        ("bf16.BVec", "__m512i"),
+        ("bf16.LANES", "16"),
+        // The emulation needs 4 temporaries per product: keep the tile small.
+        ("bf16.MR", "8"),
+        ("bf16.NR", "32"),
+        ("bf16.zero", "_mm512_setzero_ps()"),
+        ("bf16.load", "_mm512_loadu_ps($0)"),
+        ("bf16.store", "_mm512_storeu_ps($0, $1)"),
+        ("bf16.add", "_mm512_add_ps($0, $1)"),
+        (
+            "bf16.broadcast_a",
+            "_mm512_set1_epi32(($0 as *const i32).read_unaligned())",
+        ),
+        ("bf16.load_b", "_mm512_loadu_si512($0 as *const __m512i)"),
+        ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
     ],
-    helpers: &[(
-        "dot_u8i8",
-        "/// Exact u8 x i8 quad dot product without VNNI: widen to 16 bits and use
+    helpers: &[
+        (
+            "dot_bf16",
+            "/// bf16 pair dot product without bf16 instructions: the odd element is the
+            /// high half of each 32-bit lane, the even one widens by a 16-bit shift.
+            /// bf16 products are exact in f32, so two FMAs (odd first) match
+            /// VDPBF16PS on normal numbers.
+            pub fn dot_bf16(acc: __m512, a: __m512i, b: __m512i) -> __m512 {
+                let high = _mm512_set1_epi32(0xffff_0000u32 as i32);
+                let a_odd = _mm512_castsi512_ps(_mm512_and_si512(a, high));
+                let b_odd = _mm512_castsi512_ps(_mm512_and_si512(b, high));
+                let a_even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(a));
+                let b_even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(b));
+                _mm512_fmadd_ps(a_even, b_even, _mm512_fmadd_ps(a_odd, b_odd, acc))
+            }",
+        ),
+        (
+            "dot_u8i8",
+            "/// Exact u8 x i8 quad dot product without VNNI: widen to 16 bits and use
         /// `vpmaddwd` on even and odd bytes (`vpmaddubsw` would saturate).
         pub fn dot_u8i8(acc: __m512i, a: __m512i, b: __m512i) -> __m512i {
             let a_even = _mm512_and_si512(a, _mm512_set1_epi16(0xff));
@@ -349,7 +447,8 @@ pub static AVX512: Target = Target {
             let odd = _mm512_madd_epi16(a_odd, b_odd);
             _mm512_add_epi32(acc, _mm512_add_epi32(even, odd))
         }",
-    )],
+        ),
+    ],
 };
 
 pub static AVX512_VNNI: Target = Target {
@@ -371,7 +470,38 @@ pub static AVX512_VNNI: Target = Target {
              && std::is_x86_feature_detected!(\"avx512vnni\")",
     prelude: "",
     // 12 x 2 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm.
-    entries: &[("i32.MR", "12"), ("i32.dot_u8i8", "_mm512_dpbusd_epi32($0, $1, $2)")],
+    entries: &[("u8i8.MR", "12"), ("u8i8.dot", "_mm512_dpbusd_epi32($0, $1, $2)")],
+    helpers: &[],
+};
+
+pub static AVX512_BF16: Target = Target {
+    name: "avx512_bf16",
+    summary: "x86-64 AVX-512 with VNNI and BF16 (vdpbf16ps)",
+    parent: Some(&AVX512_VNNI),
+    cfg: "target_arch = \"x86_64\"",
+    features: &[
+        "avx512f",
+        "avx512bw",
+        "avx512dq",
+        "avx512vl",
+        "avx512vnni",
+        "avx512bf16",
+        "avx2",
+        "fma",
+    ],
+    detect: "std::is_x86_feature_detected!(\"avx512f\") && std::is_x86_feature_detected!(\"avx512bw\") \
+             && std::is_x86_feature_detected!(\"avx512dq\") && std::is_x86_feature_detected!(\"avx512vl\") \
+             && std::is_x86_feature_detected!(\"avx512vnni\") && std::is_x86_feature_detected!(\"avx512bf16\")",
+    prelude: "",
+    entries: &[
+        // 12 x 2 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm.
+        ("bf16.MR", "12"),
+        (
+            "bf16.dot",
+            "_mm512_dpbf16_ps($0, core::mem::transmute::<__m512i, __m512bh>($1), \
+             core::mem::transmute::<__m512i, __m512bh>($2))",
+        ),
+    ],
     helpers: &[],
 };
 
@@ -417,24 +547,50 @@ pub static NEON: Target = Target {
         ("f64.add", "vaddq_f64($0, $1)"),
         ("f64.mul", "vmulq_f64($0, $1)"),
         ("f64.mul_add", "vfmaq_f64($2, $0, $1)"),
-        ("i32.vec", "int32x4_t"),
-        ("i32.U8x4", "uint8x16_t"),
-        ("i32.I8x4", "int8x16_t"),
-        ("i32.LANES", "4"),
-        ("i32.MR", "4"),
-        ("i32.NR", "8"),
-        ("i32.zero", "vdupq_n_s32(0)"),
-        ("i32.load", "vld1q_s32($0)"),
-        ("i32.store", "vst1q_s32($0, $1)"),
-        ("i32.add", "vaddq_s32($0, $1)"),
+        ("u8i8.vec", "int32x4_t"),
+        ("u8i8.AVec", "uint8x16_t"),
+        ("u8i8.BVec", "int8x16_t"),
+        ("u8i8.LANES", "4"),
+        ("u8i8.MR", "4"),
+        ("u8i8.NR", "8"),
+        ("u8i8.zero", "vdupq_n_s32(0)"),
+        ("u8i8.load", "vld1q_s32($0)"),
+        ("u8i8.store", "vst1q_s32($0, $1)"),
+        ("u8i8.add", "vaddq_s32($0, $1)"),
         (
-            "i32.broadcast_u8x4",
+            "u8i8.broadcast_a",
             "vreinterpretq_u8_u32(vdupq_n_u32(($0 as *const u32).read_unaligned()))",
         ),
-        ("i32.load_i8x4", "vld1q_s8($0)"),
-        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+        ("u8i8.load_b", "vld1q_s8($0)"),
+        ("u8i8.dot", "ops::dot_u8i8($0, $1, $2)"),
+        ("bf16.vec", "float32x4_t"),
+        ("bf16.AVec", "uint32x4_t"),
+        ("bf16.BVec", "uint32x4_t"),
+        ("bf16.LANES", "4"),
+        ("bf16.MR", "4"),
+        ("bf16.NR", "8"),
+        ("bf16.zero", "vdupq_n_f32(0.0)"),
+        ("bf16.load", "vld1q_f32($0)"),
+        ("bf16.store", "vst1q_f32($0, $1)"),
+        ("bf16.add", "vaddq_f32($0, $1)"),
+        ("bf16.broadcast_a", "vdupq_n_u32(($0 as *const u32).read_unaligned())"),
+        ("bf16.load_b", "vreinterpretq_u32_u16(vld1q_u16($0))"),
+        ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
     ],
     helpers: &[
+        (
+            "dot_bf16",
+            "/// bf16 pair dot product: the odd element is the high half of each 32-bit
+            /// lane, the even one widens by a 16-bit shift; two FMAs, odd first.
+            pub fn dot_bf16(acc: float32x4_t, a: uint32x4_t, b: uint32x4_t) -> float32x4_t {
+                let high = vdupq_n_u32(0xffff_0000);
+                let a_odd = vreinterpretq_f32_u32(vandq_u32(a, high));
+                let b_odd = vreinterpretq_f32_u32(vandq_u32(b, high));
+                let a_even = vreinterpretq_f32_u32(vshlq_n_u32::<16>(a));
+                let b_even = vreinterpretq_f32_u32(vshlq_n_u32::<16>(b));
+                vfmaq_f32(vfmaq_f32(acc, a_odd, b_odd), a_even, b_even)
+            }",
+        ),
         (
             "load_partial_f32",
             "pub fn load_partial_f32(p: *const f32, n: usize) -> float32x4_t {
@@ -490,7 +646,7 @@ pub static NEON_DOTPROD: Target = Target {
     features: &["neon", "dotprod"],
     detect: "std::arch::is_aarch64_feature_detected!(\"dotprod\")",
     prelude: "",
-    entries: &[("i32.MR", "8"), ("i32.NR", "12")],
+    entries: &[("u8i8.MR", "8"), ("u8i8.NR", "12")],
     helpers: &[(
         "dot_u8i8",
         "/// Exact u8 x i8 quad dot product with the signed `sdot`: flip `a` to i8
@@ -584,21 +740,46 @@ pub static WASM128: Target = Target {
         ("f64.add", "f64x2_add($0, $1)"),
         ("f64.mul", "f64x2_mul($0, $1)"),
         ("f64.mul_add", "f64x2_add(f64x2_mul($0, $1), $2)"),
-        ("i32.vec", "v128"),
-        ("i32.U8x4", "v128"),
-        ("i32.I8x4", "v128"),
-        ("i32.LANES", "4"),
-        ("i32.MR", "4"),
-        ("i32.NR", "8"),
-        ("i32.zero", "i32x4_splat(0)"),
-        ("i32.load", "v128_load($0 as *const v128)"),
-        ("i32.store", "v128_store($0 as *mut v128, $1)"),
-        ("i32.add", "i32x4_add($0, $1)"),
-        ("i32.broadcast_u8x4", "v128_load32_splat($0 as *const u32)"),
-        ("i32.load_i8x4", "v128_load($0 as *const v128)"),
-        ("i32.dot_u8i8", "ops::dot_u8i8($0, $1, $2)"),
+        ("u8i8.vec", "v128"),
+        ("u8i8.AVec", "v128"),
+        ("u8i8.BVec", "v128"),
+        ("u8i8.LANES", "4"),
+        ("u8i8.MR", "4"),
+        ("u8i8.NR", "8"),
+        ("u8i8.zero", "i32x4_splat(0)"),
+        ("u8i8.load", "v128_load($0 as *const v128)"),
+        ("u8i8.store", "v128_store($0 as *mut v128, $1)"),
+        ("u8i8.add", "i32x4_add($0, $1)"),
+        ("u8i8.broadcast_a", "v128_load32_splat($0 as *const u32)"),
+        ("u8i8.load_b", "v128_load($0 as *const v128)"),
+        ("u8i8.dot", "ops::dot_u8i8($0, $1, $2)"),
+        ("bf16.vec", "v128"),
+        ("bf16.AVec", "v128"),
+        ("bf16.BVec", "v128"),
+        ("bf16.LANES", "4"),
+        ("bf16.MR", "4"),
+        ("bf16.NR", "8"),
+        ("bf16.zero", "f32x4_splat(0.0)"),
+        ("bf16.load", "v128_load($0 as *const v128)"),
+        ("bf16.store", "v128_store($0 as *mut v128, $1)"),
+        ("bf16.add", "f32x4_add($0, $1)"),
+        ("bf16.broadcast_a", "v128_load32_splat($0 as *const u32)"),
+        ("bf16.load_b", "v128_load($0 as *const v128)"),
+        ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
     ],
     helpers: &[
+        (
+            "dot_bf16",
+            "/// bf16 pair dot product: the odd element is the high half of each 32-bit
+            /// lane, the even one widens by a 16-bit shift. bf16 products are exact
+            /// in f32, so multiply-then-add matches a fused step.
+            pub fn dot_bf16(acc: v128, a: v128, b: v128) -> v128 {
+                let high = i32x4_splat(0xffff_0000u32 as i32);
+                let odd = f32x4_mul(v128_and(a, high), v128_and(b, high));
+                let even = f32x4_mul(i32x4_shl(a, 16), i32x4_shl(b, 16));
+                f32x4_add(f32x4_add(acc, odd), even)
+            }",
+        ),
         (
             "load_partial_f32",
             "pub fn load_partial_f32(p: *const f32, n: usize) -> v128 {

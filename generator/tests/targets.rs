@@ -108,3 +108,33 @@ fn names_are_unique_and_fallback_is_last() {
         );
     }
 }
+
+#[test]
+fn scalar_types_are_the_same_on_every_target() {
+    let api = Workspace::load(default_root())
+        .expect("sources")
+        .parse()
+        .expect("parse")
+        .api;
+    let fallback = TARGETS.last().expect("targets");
+    for tapi in api.traits.values() {
+        for elem in tapi.spec.elems {
+            for ty in tapi
+                .spec
+                .scalar_types
+                .iter()
+                .filter(|t| Some(**t) != tapi.spec.elem_type)
+            {
+                let key = format!("{elem}.{ty}");
+                for t in TARGETS {
+                    assert_eq!(
+                        t.entry(&key),
+                        fallback.entry(&key),
+                        "`{key}` differs on `{}`: signatures must not",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -22,10 +22,10 @@ pub mod reference;
 pub mod vec;
 
 pub use apply::base_apply_packed_output;
-pub use microkernel::{base_microkernel, base_microkernel_u8i8};
+pub use microkernel::{base_microkernel, base_microkernel_dot};
 pub use pack::base_pack_rhs;
-pub use reference::{Ref, Tile};
-pub use vec::{FloatVec, QuadDotVec};
+pub use reference::{Ref, Tile, bf16_to_f32};
+pub use vec::{DotVec, FloatVec};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,6 @@
 //! Register-blocked micro-kernels: one `MR` x `NR` tile of C per call.
 
-use crate::vec::{FloatVec, QuadDotVec};
+use crate::vec::{DotVec, FloatVec};
 use kernel_macros::kernel;
 
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
@@ -59,35 +59,37 @@ pub unsafe fn base_microkernel<V: FloatVec>(
 }
 
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// int8 products, exact in i32 (u8 x i8, VPDPBUSD semantics).
+/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+/// [`DotVec`].
 ///
-/// The depth is `kq` quads of 4. A is packed as `kq` groups of `MR` rows of 4 bytes
-/// (`a[(p * MR + i) * 4 + q]`), B as `kq` groups of `NR` columns of 4 bytes
-/// (`b[(p * NR + j) * 4 + q]`). C is row-major `i32` with row stride `ldc`; without
-/// `accumulate` it is written without being read.
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
+/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
+/// C is row-major with row stride `ldc`; without `accumulate` it is written
+/// without being read.
 ///
 /// # Safety
-/// `a` readable for `kq * MR * 4`, `b` for `kq * NR * 4` bytes; `c` readable and
-/// writable for the whole `MR` x `NR` tile.
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile.
 #[kernel]
-pub unsafe fn base_microkernel_u8i8<V: QuadDotVec>(
-    kq: usize,
-    a: *const u8,
-    b: *const i8,
-    c: *mut i32,
+pub unsafe fn base_microkernel_dot<V: DotVec>(
+    kd: usize,
+    a: *const V::A,
+    b: *const V::B,
+    c: *mut V::Acc,
     ldc: usize,
     accumulate: bool,
 ) {
     let mut acc = V::zero_tile();
-    for p in 0..kq {
-        let ap = a.add(p * V::MR * 4);
-        let bp = b.add(p * V::NR * 4);
+    for p in 0..kd {
+        let ap = a.add(p * V::MR * V::DEPTH);
+        let bp = b.add(p * V::NR * V::DEPTH);
         #[unroll]
         for i in 0..V::MR {
-            let ai = V::broadcast_u8x4(ap.add(i * 4));
+            let ai = V::broadcast_a(ap.add(i * V::DEPTH));
             #[unroll]
             for j in 0..V::NR / V::LANES {
-                acc[(i, j)] = V::dot_u8i8(acc[(i, j)], ai, V::load_i8x4(bp.add(j * V::LANES * 4)));
+                acc[(i, j)] = V::dot(acc[(i, j)], ai, V::load_b(bp.add(j * V::LANES * V::DEPTH)));
             }
         }
     }

@@ -6,7 +6,7 @@
 //! instantiation must compute (same lane count, same tile shape), one lane at a
 //! time. No allocation anywhere.
 
-use crate::vec::{FloatVec, QuadDotVec};
+use crate::vec::{DotVec, FloatVec};
 use core::ops::{Index, IndexMut};
 
 /// A vector of `LANES` lanes of `T`, for tiles of `MR` rows and `NRV` vectors per row
@@ -46,7 +46,7 @@ macro_rules! float_ref {
                 Ref([0.0; L])
             }
             fn zero_tile() -> Self::Tile {
-                Tile([[Self::zero(); NRV]; MR])
+                Tile([[Ref([0.0; L]); NRV]; MR])
             }
             fn splat(x: $t) -> Self {
                 Ref([x; L])
@@ -94,13 +94,18 @@ macro_rules! float_ref {
 float_ref!(f32);
 float_ref!(f64);
 
-impl<const L: usize, const MR: usize, const NRV: usize> QuadDotVec for Ref<i32, L, MR, NRV> {
-    type U8x4 = [[u8; 4]; L];
-    type I8x4 = [[i8; 4]; L];
+/// The `u8i8` instantiation: u8 x i8 quads into wrapping i32.
+impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, MR, NRV> {
+    type Acc = i32;
+    type A = u8;
+    type B = i8;
+    type AVec = [[u8; 4]; L];
+    type BVec = [[i8; 4]; L];
     type Tile = Tile<Self, MR, NRV>;
     const LANES: usize = L;
     const MR: usize = MR;
     const NR: usize = NRV * L;
+    const DEPTH: usize = 4;
 
     fn zero() -> Self {
         Ref([0; L])
@@ -119,15 +124,64 @@ impl<const L: usize, const MR: usize, const NRV: usize> QuadDotVec for Ref<i32, 
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l].wrapping_add(b.0[l])))
     }
-    unsafe fn broadcast_u8x4(p: *const u8) -> Self::U8x4 {
+    unsafe fn broadcast_a(p: *const u8) -> Self::AVec {
         [unsafe { p.cast::<[u8; 4]>().read_unaligned() }; L]
     }
-    unsafe fn load_i8x4(p: *const i8) -> Self::I8x4 {
+    unsafe fn load_b(p: *const i8) -> Self::BVec {
         core::array::from_fn(|l| unsafe { p.add(4 * l).cast::<[i8; 4]>().read_unaligned() })
     }
-    fn dot_u8i8(acc: Self, a: Self::U8x4, b: Self::I8x4) -> Self {
+    fn dot(acc: Self, a: Self::AVec, b: Self::BVec) -> Self {
         Ref(core::array::from_fn(|l| {
             (0..4).fold(acc.0[l], |s, q| s.wrapping_add(i32::from(a[l][q]) * i32::from(b[l][q])))
+        }))
+    }
+}
+
+/// The value of a bf16 bit pattern.
+pub fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// The `bf16` instantiation: bf16 pairs into f32, odd product first (VDPBF16PS order).
+impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, MR, NRV> {
+    type Acc = f32;
+    type A = u16;
+    type B = u16;
+    type AVec = [[u16; 2]; L];
+    type BVec = [[u16; 2]; L];
+    type Tile = Tile<Self, MR, NRV>;
+    const LANES: usize = L;
+    const MR: usize = MR;
+    const NR: usize = NRV * L;
+    const DEPTH: usize = 2;
+
+    fn zero() -> Self {
+        Ref([0.0; L])
+    }
+    fn zero_tile() -> Self::Tile {
+        Tile([[Ref([0.0; L]); NRV]; MR])
+    }
+    unsafe fn load(p: *const f32) -> Self {
+        Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
+    }
+    unsafe fn store(p: *mut f32, v: Self) {
+        for (l, x) in v.0.into_iter().enumerate() {
+            unsafe { p.add(l).write_unaligned(x) };
+        }
+    }
+    fn add(a: Self, b: Self) -> Self {
+        Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
+    }
+    unsafe fn broadcast_a(p: *const u16) -> Self::AVec {
+        [unsafe { p.cast::<[u16; 2]>().read_unaligned() }; L]
+    }
+    unsafe fn load_b(p: *const u16) -> Self::BVec {
+        core::array::from_fn(|l| unsafe { p.add(2 * l).cast::<[u16; 2]>().read_unaligned() })
+    }
+    fn dot(acc: Self, a: Self::AVec, b: Self::BVec) -> Self {
+        Ref(core::array::from_fn(|l| {
+            let odd = acc.0[l] + bf16_to_f32(a[l][1]) * bf16_to_f32(b[l][1]);
+            odd + bf16_to_f32(a[l][0]) * bf16_to_f32(b[l][0])
         }))
     }
 }

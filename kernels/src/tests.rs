@@ -97,7 +97,7 @@ fn microkernel_matches_naive_product() {
 }
 
 #[test]
-fn microkernel_u8i8_is_exact_at_the_extremes() {
+fn microkernel_dot_u8i8_is_exact_at_the_extremes() {
     let (mr, nr, ldc) = (I32::MR, I32::NR, I32::NR + 1);
     let kq = 5;
     let mut rng = Rng(5);
@@ -111,13 +111,42 @@ fn microkernel_u8i8_is_exact_at_the_extremes() {
     for accumulate in [false, true] {
         let c0: Vec<i32> = (0..mr * ldc).map(|_| rng.next() as i32 >> 8).collect();
         let mut c = c0.clone();
-        unsafe { base_microkernel_u8i8::<I32>(kq, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
+        unsafe { base_microkernel_dot::<I32>(kq, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
         for i in 0..mr {
             for j in 0..nr {
                 let dot: i32 = (0..kq * 4)
                     .map(|d| {
                         let (p, q) = (d / 4, d % 4);
                         i32::from(a[(p * mr + i) * 4 + q]) * i32::from(b[(p * nr + j) * 4 + q])
+                    })
+                    .sum();
+                let want = if accumulate { c0[i * ldc + j] + dot } else { dot };
+                assert_eq!(c[i * ldc + j], want, "accumulate={accumulate} ({i},{j})");
+            }
+        }
+    }
+}
+
+#[test]
+fn microkernel_dot_bf16_matches_f32_products() {
+    type Bf16 = Ref<f32, 4, 3, 2>;
+    let (mr, nr, kd) = (<Bf16 as DotVec>::MR, <Bf16 as DotVec>::NR, 6);
+    let ldc = nr + 1;
+    let mut rng = Rng(11);
+    // bf16 values with few mantissa bits, so every sum below is exact in f32.
+    let mut bf16 = || ((rng.small() as f32) * 0.25).to_bits().wrapping_shr(16) as u16;
+    let a: Vec<u16> = (0..kd * mr * 2).map(|_| bf16()).collect();
+    let b: Vec<u16> = (0..kd * nr * 2).map(|_| bf16()).collect();
+    for accumulate in [false, true] {
+        let c0: Vec<f32> = (0..mr * ldc).map(|i| i as f32).collect();
+        let mut c = c0.clone();
+        unsafe { base_microkernel_dot::<Bf16>(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
+        for i in 0..mr {
+            for j in 0..nr {
+                let dot: f32 = (0..kd * 2)
+                    .map(|d| {
+                        let (p, q) = (d / 2, d % 2);
+                        bf16_to_f32(a[(p * mr + i) * 2 + q]) * bf16_to_f32(b[(p * nr + j) * 2 + q])
                     })
                     .sum();
                 let want = if accumulate { c0[i * ldc + j] + dot } else { dot };

@@ -83,53 +83,73 @@ pub trait FloatVec: Copy {
     fn mul_add(a: Self, b: Self, c: Self) -> Self;
 }
 
-/// Vectors of `i32` accumulators for int8 dot products (u8 x i8 -> i32).
+/// Accumulator vectors for widening dot products, the core of int8 and bf16 GEMM.
 ///
-/// The operands are vectors of `4 * LANES` bytes: lane `l` of the accumulator
-/// receives the sum of the four products of bytes `4l..4l + 4`. This is the
-/// VPDPBUSD contract (u8 times i8, summed in quads, added to i32, wrapping), and
-/// every target lowers it exactly.
-pub trait QuadDotVec: Copy {
-    /// `4 * LANES` unsigned bytes.
-    type U8x4: Copy;
-    /// `4 * LANES` signed bytes.
-    type I8x4: Copy;
+/// Lane `l` of the accumulator receives the products of elements
+/// `DEPTH * l .. DEPTH * (l + 1)` of the two operand vectors. The generator
+/// instantiates the trait twice:
+///
+/// - `u8i8`: `Acc = i32`, `A = u8`, `B = i8`, `DEPTH = 4`. VPDPBUSD semantics: the
+///   four products are summed exactly and added to the lane, wrapping in i32. Every
+///   target lowers it exactly (VPDPBUSD, SDOT/USDOT, or widening emulations that
+///   never saturate).
+/// - `bf16`: `Acc = f32`, `A = B = u16` (bf16 bit patterns), `DEPTH = 2`. VDPBF16PS
+///   semantics: `acc + a[2l+1] * b[2l+1]`, rounded, then `+ a[2l] * b[2l]`, rounded;
+///   each bf16 product is exact in f32. Targets without bf16 dot instructions widen
+///   to f32 and use the same two steps (they differ from VDPBF16PS only on
+///   denormals, which it flushes to zero).
+///
+/// In the reference implementation the accumulator type picks the instantiation:
+/// `Ref<i32, ..>` is `u8i8`, `Ref<f32, ..>` is `bf16`.
+pub trait DotVec: Copy {
+    /// The accumulator element, `i32` or `f32`.
+    type Acc: Copy;
+    /// The element of the broadcast (left) operand.
+    type A: Copy;
+    /// The element of the loaded (right) operand.
+    type B: Copy;
+    /// `DEPTH * LANES` elements of `A`.
+    type AVec: Copy;
+    /// `DEPTH * LANES` elements of `B`.
+    type BVec: Copy;
     /// A register tile of `MR` x `NR / LANES` accumulators, indexed `tile[(row, vector)]`.
     type Tile: Copy + IndexMut<(usize, usize), Output = Self>;
 
-    /// `i32` lanes per vector.
+    /// Accumulator lanes per vector.
     const LANES: usize;
-    /// Rows of the int8 micro-kernel tile.
+    /// Rows of the micro-kernel tile.
     const MR: usize;
-    /// Columns of the int8 micro-kernel tile, a multiple of `LANES`.
+    /// Columns of the micro-kernel tile, a multiple of `LANES`.
     const NR: usize;
+    /// Operand elements per accumulator lane (4 for `u8i8`, 2 for `bf16`).
+    const DEPTH: usize;
 
     /// All lanes zero.
     fn zero() -> Self;
     /// A tile of zero vectors.
     fn zero_tile() -> Self::Tile;
-    /// Loads `LANES` `i32` from `p` (no alignment required).
+    /// Loads `LANES` accumulators from `p` (no alignment required).
     ///
     /// # Safety
     /// `p` must be valid for reading `LANES` elements.
-    unsafe fn load(p: *const i32) -> Self;
+    unsafe fn load(p: *const Self::Acc) -> Self;
     /// Stores all lanes to `p` (no alignment required).
     ///
     /// # Safety
     /// `p` must be valid for writing `LANES` elements.
-    unsafe fn store(p: *mut i32, v: Self);
-    /// Lane-wise wrapping `a + b`.
+    unsafe fn store(p: *mut Self::Acc, v: Self);
+    /// Lane-wise `a + b` (wrapping for `i32`).
     fn add(a: Self, b: Self) -> Self;
-    /// Reads 4 bytes at `p` (no alignment required) and repeats them in every lane.
+    /// Reads `DEPTH` elements at `p` (no alignment required) and repeats them in every lane.
     ///
     /// # Safety
-    /// `p` must be valid for reading 4 bytes.
-    unsafe fn broadcast_u8x4(p: *const u8) -> Self::U8x4;
-    /// Loads `4 * LANES` signed bytes from `p` (no alignment required).
+    /// `p` must be valid for reading `DEPTH` elements.
+    unsafe fn broadcast_a(p: *const Self::A) -> Self::AVec;
+    /// Loads `DEPTH * LANES` elements from `p` (no alignment required).
     ///
     /// # Safety
-    /// `p` must be valid for reading `4 * LANES` bytes.
-    unsafe fn load_i8x4(p: *const i8) -> Self::I8x4;
-    /// `acc[l] + sum(a[4l + q] * b[4l + q] for q in 0..4)`, exact, wrapping in i32.
-    fn dot_u8i8(acc: Self, a: Self::U8x4, b: Self::I8x4) -> Self;
+    /// `p` must be valid for reading `DEPTH * LANES` elements.
+    unsafe fn load_b(p: *const Self::B) -> Self::BVec;
+    /// `acc[l]` plus the `DEPTH` products of lane `l`, with the semantics above.
+    fn dot(acc: Self, a: Self::AVec, b: Self::BVec) -> Self;
 }

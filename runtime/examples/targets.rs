@@ -34,9 +34,16 @@ fn main() -> ExitCode {
             "not supported by this CPU"
         };
         let s = &t.shapes;
+        let tile = |x: &gemmkit::Shape| format!("{}x{}", x.mr, x.nr);
         println!(
-            "{mark} {:<13} {:<26} f32 {}x{}, f64 {}x{}, i32 {}x{}  {}",
-            t.name, state, s.f32.mr, s.f32.nr, s.f64.mr, s.f64.nr, s.i32.mr, s.i32.nr, t.summary
+            "{mark} {:<13} {:<26} tiles f32 {:<6} f64 {:<6} u8i8 {:<6} bf16 {:<6} {}",
+            t.name,
+            state,
+            tile(&s.f32),
+            tile(&s.f64),
+            tile(&s.u8i8),
+            tile(&s.bf16),
+            t.summary
         );
     }
     let others: Vec<String> = gemmkit::ALL_TARGETS

@@ -7,7 +7,7 @@
 //! passes: it is still compiled here and snapshot-tested.
 
 use gemmkit::{Kernels, TargetError};
-use kernels::{FloatVec, QuadDotVec, Ref};
+use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
 use std::fmt::Debug;
 use workspace_tests::{Rng, not_executed};
 
@@ -39,7 +39,7 @@ impl Float for f64 {
 type PackFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
 type MicroFn<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize);
-type MicroU8I8Fn = unsafe fn(usize, *const u8, *const i8, *mut i32, usize, bool);
+type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
 const SENTINEL: f64 = 12345.0;
 /// Scalar-with-NaN alpha/beta pairs: copy, scale, accumulate, general, and beta = 0
@@ -187,7 +187,7 @@ where
     }
 }
 
-fn check_microkernel_u8i8<V: QuadDotVec>(target: &str, kern: MicroU8I8Fn) {
+fn check_microkernel_dot_u8i8<V: DotVec<Acc = i32, A = u8, B = i8>>(target: &str, kern: MicroDotFn<u8, i8, i32>) {
     let (mr, nr) = (V::MR, V::NR);
     let ldc = nr + 2;
     let mut rng = Rng::new(4);
@@ -208,11 +208,62 @@ fn check_microkernel_u8i8<V: QuadDotVec>(target: &str, kern: MicroU8I8Fn) {
                 f(c.as_mut_ptr());
                 c
             };
-            let want = run(&|c| unsafe {
-                kernels::base_microkernel_u8i8::<V>(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate)
-            });
+            let want =
+                run(&|c| unsafe { kernels::base_microkernel_dot::<V>(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
             let got = run(&|c| unsafe { kern(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
-            assert_eq!(got, want, "{target}: microkernel_u8i8 kq={kq} accumulate={accumulate}");
+            assert_eq!(
+                got, want,
+                "{target}: microkernel_dot_u8i8 kq={kq} accumulate={accumulate}"
+            );
+        }
+    }
+}
+
+/// bf16 bits of a random value in [-1, 1) (truncated, which is a valid bf16).
+fn bf16(rng: &mut Rng) -> u16 {
+    ((rng.unit() as f32).to_bits() >> 16) as u16
+}
+
+fn check_microkernel_dot_bf16<V: DotVec<Acc = f32, A = u16, B = u16>>(target: &str, kern: MicroDotFn<u16, u16, f32>) {
+    let (mr, nr) = (V::MR, V::NR);
+    let ldc = nr + 3;
+    let mut rng = Rng::new(5);
+    for kp in [0, 1, 6, 65, 200] {
+        let a: Vec<u16> = (0..kp * mr * 2).map(|_| bf16(&mut rng)).collect();
+        let b: Vec<u16> = (0..kp * nr * 2).map(|_| bf16(&mut rng)).collect();
+        for accumulate in [false, true] {
+            let c0: Vec<f32> = (0..mr * ldc).map(|_| rng.unit() as f32).collect();
+            let run = |f: &dyn Fn(*mut f32)| {
+                let mut c = c0.clone();
+                f(c.as_mut_ptr());
+                c
+            };
+            let want =
+                run(&|c| unsafe { kernels::base_microkernel_dot::<V>(kp, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
+            let got = run(&|c| unsafe { kern(kp, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
+            for i in 0..mr {
+                for j in 0..ldc {
+                    let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
+                    let ctx = format!("{target}: microkernel_dot_bf16 kp={kp} accumulate={accumulate} ({i},{j})");
+                    if j >= nr {
+                        assert_eq!(g.to_bits(), old.to_bits(), "{ctx}: wrote outside the tile");
+                        continue;
+                    }
+                    let mag: f64 = (0..kp * 2)
+                        .map(|d| {
+                            let (p, q) = (d / 2, d % 2);
+                            let x = bf16_to_f32(a[(p * mr + i) * 2 + q]) * bf16_to_f32(b[(p * nr + j) * 2 + q]);
+                            x.abs() as f64
+                        })
+                        .sum::<f64>()
+                        + if accumulate { old.abs() as f64 } else { 0.0 };
+                    let tol = (2.0 * kp as f64 + 4.0) * f32::EPSILON as f64 * mag;
+                    assert!(
+                        (g as f64 - w as f64).abs() <= tol,
+                        "{ctx}: {g} vs reference {w} (tol {tol:e})"
+                    );
+                }
+            }
         }
     }
 }
@@ -225,7 +276,8 @@ macro_rules! target_tests {
 
             type F32 = Ref<f32, { g::F32_LANES }, { g::F32_MR }, { g::F32_NR / g::F32_LANES }>;
             type F64 = Ref<f64, { g::F64_LANES }, { g::F64_MR }, { g::F64_NR / g::F64_LANES }>;
-            type I32 = Ref<i32, { g::I32_LANES }, { g::I32_MR }, { g::I32_NR / g::I32_LANES }>;
+            type U8I8 = Ref<i32, { g::U8I8_LANES }, { g::U8I8_MR }, { g::U8I8_NR / g::U8I8_LANES }>;
+            type BF16 = Ref<f32, { g::BF16_LANES }, { g::BF16_MR }, { g::BF16_NR / g::BF16_LANES }>;
             const NAME: &str = stringify!($t);
 
             #[test]
@@ -243,8 +295,12 @@ macro_rules! target_tests {
                     (g::F64_LANES, g::F64_MR, g::F64_NR)
                 );
                 assert_eq!(
-                    (t.shapes.i32.lanes, t.shapes.i32.mr, t.shapes.i32.nr),
-                    (g::I32_LANES, g::I32_MR, g::I32_NR)
+                    (t.shapes.u8i8.lanes, t.shapes.u8i8.mr, t.shapes.u8i8.nr),
+                    (g::U8I8_LANES, g::U8I8_MR, g::U8I8_NR)
+                );
+                assert_eq!(
+                    (t.shapes.bf16.lanes, t.shapes.bf16.mr, t.shapes.bf16.nr),
+                    (g::BF16_LANES, g::BF16_MR, g::BF16_NR)
                 );
             }
 
@@ -273,9 +329,16 @@ macro_rules! target_tests {
             }
 
             #[test]
-            fn microkernel_u8i8() {
+            fn microkernel_dot_u8i8() {
                 if let Some(k) = table(NAME) {
-                    check_microkernel_u8i8::<I32>(NAME, k.microkernel_u8i8);
+                    check_microkernel_dot_u8i8::<U8I8>(NAME, k.microkernel_dot_u8i8);
+                }
+            }
+
+            #[test]
+            fn microkernel_dot_bf16() {
+                if let Some(k) = table(NAME) {
+                    check_microkernel_dot_bf16::<BF16>(NAME, k.microkernel_dot_bf16);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Instruction checks on the optimised kernels linked into this test binary (the
 //! runtime is built at opt-level 3 even in test builds): the AVX-512 micro-kernel's
 //! inner loop is zmm `vfmadd231ps` with no spills and no calls, and the VNNI
-//! kernels use `vpdpbusd`. Needs `nm` and `objdump` (binutils).
+//! kernels use `vpdpbusd` and the BF16 kernel `vdpbf16ps`. Needs `nm` and `objdump` (binutils).
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use std::process::Command;
@@ -137,14 +137,14 @@ fn avx512_microkernel_inner_loop_is_zmm_fma_without_spills() {
 
 #[test]
 fn avx512_vnni_int8_kernel_uses_vpdpbusd_on_zmm() {
-    std::hint::black_box(gemmkit::generated::avx512_vnni::microkernel_u8i8 as *const ());
-    let code = disassemble("avx512_vnni", "microkernel_u8i8");
+    std::hint::black_box(gemmkit::generated::avx512_vnni::microkernel_dot_u8i8 as *const ());
+    let code = disassemble("avx512_vnni", "microkernel_dot_u8i8");
     let dots = code
         .iter()
         .filter(|i| i.text.starts_with("vpdpbusd") && i.text.contains("%zmm"))
         .count();
-    let shape = gemmkit::generated::avx512_vnni::I32_MR * gemmkit::generated::avx512_vnni::I32_NR
-        / gemmkit::generated::avx512_vnni::I32_LANES;
+    let shape = gemmkit::generated::avx512_vnni::U8I8_MR * gemmkit::generated::avx512_vnni::U8I8_NR
+        / gemmkit::generated::avx512_vnni::U8I8_LANES;
     assert!(
         dots >= shape,
         "expected at least {shape} zmm vpdpbusd, found {dots}:\n{}",
@@ -154,8 +154,8 @@ fn avx512_vnni_int8_kernel_uses_vpdpbusd_on_zmm() {
 
 #[test]
 fn avx_vnni_int8_kernel_uses_vex_vpdpbusd_on_ymm() {
-    std::hint::black_box(gemmkit::generated::avx_vnni::microkernel_u8i8 as *const ());
-    let code = disassemble("avx_vnni", "microkernel_u8i8");
+    std::hint::black_box(gemmkit::generated::avx_vnni::microkernel_dot_u8i8 as *const ());
+    let code = disassemble("avx_vnni", "microkernel_dot_u8i8");
     let dots = code
         .iter()
         .filter(|i| i.text.contains("vpdpbusd") && i.text.contains("%ymm"))
@@ -165,8 +165,8 @@ fn avx_vnni_int8_kernel_uses_vex_vpdpbusd_on_ymm() {
 
 #[test]
 fn avx512_int8_kernel_without_vnni_uses_no_vpdpbusd() {
-    std::hint::black_box(gemmkit::generated::avx512::microkernel_u8i8 as *const ());
-    let code = disassemble("avx512", "microkernel_u8i8");
+    std::hint::black_box(gemmkit::generated::avx512::microkernel_dot_u8i8 as *const ());
+    let code = disassemble("avx512", "microkernel_dot_u8i8");
     assert!(
         !code.iter().any(|i| i.text.contains("vpdpbusd")),
         "plain AVX-512 must not use VNNI"
@@ -174,5 +174,25 @@ fn avx512_int8_kernel_without_vnni_uses_no_vpdpbusd() {
     assert!(
         code.iter().any(|i| i.text.starts_with("vpmaddwd")),
         "expected the exact vpmaddwd emulation"
+    );
+}
+
+#[test]
+fn avx512_bf16_kernel_uses_vdpbf16ps_on_zmm() {
+    std::hint::black_box(gemmkit::generated::avx512_bf16::microkernel_dot_bf16 as *const ());
+    let code = disassemble("avx512_bf16", "microkernel_dot_bf16");
+    let dots = code
+        .iter()
+        .filter(|i| i.text.starts_with("vdpbf16ps") && i.text.contains("%zmm"))
+        .count();
+    let g = (
+        gemmkit::generated::avx512_bf16::BF16_MR,
+        gemmkit::generated::avx512_bf16::BF16_NR,
+    );
+    let shape = g.0 * g.1 / gemmkit::generated::avx512_bf16::BF16_LANES;
+    assert!(
+        dots >= shape,
+        "expected at least {shape} zmm vdpbf16ps, found {dots}:\n{}",
+        listing(&code)
     );
 }
