@@ -6,7 +6,7 @@
 //! trait is instantiated for ([`TRAITS`]) and the two names it treats specially:
 //! the `Tile` type and its `zero_tile` constructor.
 
-use crate::diag::{Diagnostic, Source};
+use crate::diag::{Error, Source};
 use std::collections::BTreeMap;
 
 /// A vector trait of the kernel language and the element types it is instantiated for.
@@ -88,7 +88,7 @@ pub struct Api {
 
 impl Api {
     /// Reads every trait in [`TRAITS`] from the parsed kernel sources.
-    pub fn from_sources(files: &[(Source, syn::File)]) -> Result<Api, Vec<Diagnostic>> {
+    pub fn from_sources(files: &[(Source, syn::File)]) -> Result<Api, Error> {
         let mut api = Api::default();
         for (_, file) in files {
             for item in &file.items {
@@ -101,23 +101,10 @@ impl Api {
         }
         match TRAITS.iter().find(|s| !api.traits.contains_key(s.name)) {
             None => Ok(api),
-            Some(missing) => {
-                let src = files.first().map(|(s, _)| s.clone()).unwrap_or(Source {
-                    path: "kernels/src".into(),
-                    text: String::new(),
-                });
-                Err(vec![
-                    Diagnostic::at(
-                        &src,
-                        proc_macro2::Span::call_site(),
-                        format!(
-                            "the vector trait `{}` is not defined in the kernel sources",
-                            missing.name
-                        ),
-                    )
-                    .help("the generator reads the vector API from `pub trait` items in kernels/src"),
-                ])
-            }
+            Some(missing) => Err(Error::Api(format!(
+                "the vector trait `{}` is not defined in kernels/src (the generator reads the vector API from its `pub trait` items)",
+                missing.name
+            ))),
         }
     }
 }

@@ -119,7 +119,6 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<Vec<VecParam>, Ve
     }
     // Vector values live in registers inside one kernel; the dispatch table needs
     // signatures that are the same on every target.
-    let names: Vec<String> = params.iter().map(|p| p.ident.clone()).collect();
     for input in &f.sig.inputs {
         match input {
             syn::FnArg::Typed(pt) => check_signature_type(src, &pt.ty, &params, &mut diags),
@@ -133,7 +132,6 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<Vec<VecParam>, Ve
     if let syn::ReturnType::Type(_, ty) = &f.sig.output {
         check_signature_type(src, ty, &params, &mut diags);
     }
-    let _ = names;
     if diags.is_empty() { Ok(params) } else { Err(diags) }
 }
 

@@ -110,7 +110,7 @@ impl Workspace {
         if !diags.is_empty() {
             return Err(Error::Kernels(diags));
         }
-        let api = api::Api::from_sources(&files).map_err(Error::Kernels)?;
+        let api = api::Api::from_sources(&files)?;
         let kernels = kernel::discover(&files, &api).map_err(Error::Kernels)?;
         Ok(Parsed { api, kernels })
     }

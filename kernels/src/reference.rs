@@ -14,6 +14,24 @@ use core::ops::{Index, IndexMut};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ref<T, const LANES: usize, const MR: usize, const NRV: usize>(pub [T; LANES]);
 
+/// `L` elements read from `p` (no alignment required).
+///
+/// # Safety
+/// `p` must be valid for reading `L` elements.
+unsafe fn read_lanes<T: Copy, const L: usize>(p: *const T) -> [T; L] {
+    core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() })
+}
+
+/// The first `n` elements of `lanes` written to `p` (no alignment required).
+///
+/// # Safety
+/// `p` must be valid for writing `n` elements.
+unsafe fn write_lanes<T: Copy>(p: *mut T, lanes: &[T], n: usize) {
+    for (l, x) in lanes.iter().take(n).enumerate() {
+        unsafe { p.add(l).write_unaligned(*x) };
+    }
+}
+
 /// A register tile: `R` rows of `C` vectors.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tile<V, const R: usize, const C: usize>(pub [[V; C]; R]);
@@ -52,7 +70,7 @@ macro_rules! float_ref {
                 Ref([x; L])
             }
             unsafe fn load(p: *const $t) -> Self {
-                Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
+                Ref(unsafe { read_lanes(p) })
             }
             unsafe fn load_partial(p: *const $t, n: usize) -> Self {
                 assert!(n <= L, "load_partial: n = {n} > LANES = {L}");
@@ -68,15 +86,11 @@ macro_rules! float_ref {
                 Ref([unsafe { p.read_unaligned() }; L])
             }
             unsafe fn store(p: *mut $t, v: Self) {
-                for (l, x) in v.0.into_iter().enumerate() {
-                    unsafe { p.add(l).write_unaligned(x) };
-                }
+                unsafe { write_lanes(p, &v.0, L) }
             }
             unsafe fn store_partial(p: *mut $t, v: Self, n: usize) {
                 assert!(n <= L, "store_partial: n = {n} > LANES = {L}");
-                for (l, x) in v.0.into_iter().take(n).enumerate() {
-                    unsafe { p.add(l).write_unaligned(x) };
-                }
+                unsafe { write_lanes(p, &v.0, n) }
             }
             fn add(a: Self, b: Self) -> Self {
                 Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
@@ -114,12 +128,10 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, M
         Tile([[Self::zero(); NRV]; MR])
     }
     unsafe fn load(p: *const i32) -> Self {
-        Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
+        Ref(unsafe { read_lanes(p) })
     }
     unsafe fn store(p: *mut i32, v: Self) {
-        for (l, x) in v.0.into_iter().enumerate() {
-            unsafe { p.add(l).write_unaligned(x) };
-        }
+        unsafe { write_lanes(p, &v.0, L) }
     }
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l].wrapping_add(b.0[l])))
@@ -162,12 +174,10 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, M
         Tile([[Ref([0.0; L]); NRV]; MR])
     }
     unsafe fn load(p: *const f32) -> Self {
-        Ref(core::array::from_fn(|l| unsafe { p.add(l).read_unaligned() }))
+        Ref(unsafe { read_lanes(p) })
     }
     unsafe fn store(p: *mut f32, v: Self) {
-        for (l, x) in v.0.into_iter().enumerate() {
-            unsafe { p.add(l).write_unaligned(x) };
-        }
+        unsafe { write_lanes(p, &v.0, L) }
     }
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
