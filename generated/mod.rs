@@ -156,6 +156,24 @@ pub struct Kernels {
         cs_b: usize,
         dst: *mut f64,
     ),
+    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+    pub pack_lhs_f32: unsafe fn(
+        m: usize,
+        k: usize,
+        a: *const f32,
+        rs_a: usize,
+        cs_a: usize,
+        dst: *mut f32,
+    ),
+    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+    pub pack_lhs_f64: unsafe fn(
+        m: usize,
+        k: usize,
+        a: *const f64,
+        rs_a: usize,
+        cs_a: usize,
+        dst: *mut f64,
+    ),
 }
 /// A target compiled into this build.
 #[derive(Debug)]
@@ -212,6 +230,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: avx512_bf16::microkernel_dot_bf16,
             pack_rhs_f32: avx512_bf16::pack_rhs_f32,
             pack_rhs_f64: avx512_bf16::pack_rhs_f64,
+            pack_lhs_f32: avx512_bf16::pack_lhs_f32,
+            pack_lhs_f64: avx512_bf16::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -249,6 +269,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: avx512_vnni::microkernel_dot_bf16,
             pack_rhs_f32: avx512_vnni::pack_rhs_f32,
             pack_rhs_f64: avx512_vnni::pack_rhs_f64,
+            pack_lhs_f32: avx512_vnni::pack_lhs_f32,
+            pack_lhs_f64: avx512_vnni::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -277,6 +299,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: avx512::microkernel_dot_bf16,
             pack_rhs_f32: avx512::pack_rhs_f32,
             pack_rhs_f64: avx512::pack_rhs_f64,
+            pack_lhs_f32: avx512::pack_lhs_f32,
+            pack_lhs_f64: avx512::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -303,6 +327,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: avx_vnni::microkernel_dot_bf16,
             pack_rhs_f32: avx_vnni::pack_rhs_f32,
             pack_rhs_f64: avx_vnni::pack_rhs_f64,
+            pack_lhs_f32: avx_vnni::pack_lhs_f32,
+            pack_lhs_f64: avx_vnni::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "x86_64")]
@@ -328,6 +354,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: avx2::microkernel_dot_bf16,
             pack_rhs_f32: avx2::pack_rhs_f32,
             pack_rhs_f64: avx2::pack_rhs_f64,
+            pack_lhs_f32: avx2::pack_lhs_f32,
+            pack_lhs_f64: avx2::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -354,6 +382,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: neon_i8mm::microkernel_dot_bf16,
             pack_rhs_f32: neon_i8mm::pack_rhs_f32,
             pack_rhs_f64: neon_i8mm::pack_rhs_f64,
+            pack_lhs_f32: neon_i8mm::pack_lhs_f32,
+            pack_lhs_f64: neon_i8mm::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -377,6 +407,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: neon_dotprod::microkernel_dot_bf16,
             pack_rhs_f32: neon_dotprod::pack_rhs_f32,
             pack_rhs_f64: neon_dotprod::pack_rhs_f64,
+            pack_lhs_f32: neon_dotprod::pack_lhs_f32,
+            pack_lhs_f64: neon_dotprod::pack_lhs_f64,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -400,6 +432,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: neon::microkernel_dot_bf16,
             pack_rhs_f32: neon::pack_rhs_f32,
             pack_rhs_f64: neon::pack_rhs_f64,
+            pack_lhs_f32: neon::pack_lhs_f32,
+            pack_lhs_f64: neon::pack_lhs_f64,
         },
     },
     #[cfg(
@@ -429,6 +463,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: wasm_relaxed::microkernel_dot_bf16,
             pack_rhs_f32: wasm_relaxed::pack_rhs_f32,
             pack_rhs_f64: wasm_relaxed::pack_rhs_f64,
+            pack_lhs_f32: wasm_relaxed::pack_lhs_f32,
+            pack_lhs_f64: wasm_relaxed::pack_lhs_f64,
         },
     },
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -452,6 +488,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: wasm128::microkernel_dot_bf16,
             pack_rhs_f32: wasm128::pack_rhs_f32,
             pack_rhs_f64: wasm128::pack_rhs_f64,
+            pack_lhs_f32: wasm128::pack_lhs_f32,
+            pack_lhs_f64: wasm128::pack_lhs_f64,
         },
     },
     Target {
@@ -474,6 +512,8 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot_bf16: fallback::microkernel_dot_bf16,
             pack_rhs_f32: fallback::pack_rhs_f32,
             pack_rhs_f64: fallback::pack_rhs_f64,
+            pack_lhs_f32: fallback::pack_lhs_f32,
+            pack_lhs_f64: fallback::pack_lhs_f64,
         },
     },
 ];

@@ -1053,6 +1053,116 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
+/// zero-filled.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
+/// column-major and transposed sources are packed the same way. A column-major
+/// source with a full panel copies whole columns at a time.
+///
+/// # Safety
+/// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
+/// writable for `k * MR` elements; `m <= MR`.
+///
+/// Generated for `avx2` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_lhs_f32(
+    m: usize,
+    k: usize,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f32,
+) {
+    if rs_a == 1 && m == 6 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            let out = dst.add(p * 6);
+            *out = *src;
+            *out.add(1) = *src.add(1);
+            *out.add(2) = *src.add(2);
+            *out.add(3) = *src.add(3);
+            *out.add(4) = *src.add(4);
+            *out.add(5) = *src.add(5);
+        }
+    } else if m == 6 {
+        for p in 0..k {
+            let out = dst.add(p * 6);
+            *out = *a.add(p * cs_a);
+            *out.add(1) = *a.add(rs_a + p * cs_a);
+            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
+            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
+            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
+            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
+        }
+    } else {
+        for p in 0..k {
+            for i in 0..6 {
+                *dst.add(p * 6 + i) = if i < m {
+                    *a.add(i * rs_a + p * cs_a)
+                } else {
+                    0.0f32
+                };
+            }
+        }
+    }
+}
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
+/// zero-filled.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
+/// column-major and transposed sources are packed the same way. A column-major
+/// source with a full panel copies whole columns at a time.
+///
+/// # Safety
+/// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
+/// writable for `k * MR` elements; `m <= MR`.
+///
+/// Generated for `avx2` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn pack_lhs_f64(
+    m: usize,
+    k: usize,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f64,
+) {
+    if rs_a == 1 && m == 6 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            let out = dst.add(p * 6);
+            *out = *src;
+            *out.add(1) = *src.add(1);
+            *out.add(2) = *src.add(2);
+            *out.add(3) = *src.add(3);
+            *out.add(4) = *src.add(4);
+            *out.add(5) = *src.add(5);
+        }
+    } else if m == 6 {
+        for p in 0..k {
+            let out = dst.add(p * 6);
+            *out = *a.add(p * cs_a);
+            *out.add(1) = *a.add(rs_a + p * cs_a);
+            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
+            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
+            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
+            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
+        }
+    } else {
+        for p in 0..k {
+            for i in 0..6 {
+                *dst.add(p * 6 + i) = if i < m {
+                    *a.add(i * rs_a + p * cs_a)
+                } else {
+                    0.0f64
+                };
+            }
+        }
+    }
+}
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     use core::arch::x86_64::*;

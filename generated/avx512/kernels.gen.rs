@@ -1515,6 +1515,140 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
+/// zero-filled.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
+/// column-major and transposed sources are packed the same way. A column-major
+/// source with a full panel copies whole columns at a time.
+///
+/// # Safety
+/// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
+/// writable for `k * MR` elements; `m <= MR`.
+///
+/// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn pack_lhs_f32(
+    m: usize,
+    k: usize,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f32,
+) {
+    if rs_a == 1 && m == 12 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            let out = dst.add(p * 12);
+            *out = *src;
+            *out.add(1) = *src.add(1);
+            *out.add(2) = *src.add(2);
+            *out.add(3) = *src.add(3);
+            *out.add(4) = *src.add(4);
+            *out.add(5) = *src.add(5);
+            *out.add(6) = *src.add(6);
+            *out.add(7) = *src.add(7);
+            *out.add(8) = *src.add(8);
+            *out.add(9) = *src.add(9);
+            *out.add(10) = *src.add(10);
+            *out.add(11) = *src.add(11);
+        }
+    } else if m == 12 {
+        for p in 0..k {
+            let out = dst.add(p * 12);
+            *out = *a.add(p * cs_a);
+            *out.add(1) = *a.add(rs_a + p * cs_a);
+            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
+            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
+            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
+            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
+            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
+            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
+            *out.add(8) = *a.add(8 * rs_a + p * cs_a);
+            *out.add(9) = *a.add(9 * rs_a + p * cs_a);
+            *out.add(10) = *a.add(10 * rs_a + p * cs_a);
+            *out.add(11) = *a.add(11 * rs_a + p * cs_a);
+        }
+    } else {
+        for p in 0..k {
+            for i in 0..12 {
+                *dst.add(p * 12 + i) = if i < m {
+                    *a.add(i * rs_a + p * cs_a)
+                } else {
+                    0.0f32
+                };
+            }
+        }
+    }
+}
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
+/// zero-filled.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
+/// column-major and transposed sources are packed the same way. A column-major
+/// source with a full panel copies whole columns at a time.
+///
+/// # Safety
+/// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
+/// writable for `k * MR` elements; `m <= MR`.
+///
+/// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn pack_lhs_f64(
+    m: usize,
+    k: usize,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut f64,
+) {
+    if rs_a == 1 && m == 12 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            let out = dst.add(p * 12);
+            *out = *src;
+            *out.add(1) = *src.add(1);
+            *out.add(2) = *src.add(2);
+            *out.add(3) = *src.add(3);
+            *out.add(4) = *src.add(4);
+            *out.add(5) = *src.add(5);
+            *out.add(6) = *src.add(6);
+            *out.add(7) = *src.add(7);
+            *out.add(8) = *src.add(8);
+            *out.add(9) = *src.add(9);
+            *out.add(10) = *src.add(10);
+            *out.add(11) = *src.add(11);
+        }
+    } else if m == 12 {
+        for p in 0..k {
+            let out = dst.add(p * 12);
+            *out = *a.add(p * cs_a);
+            *out.add(1) = *a.add(rs_a + p * cs_a);
+            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
+            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
+            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
+            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
+            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
+            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
+            *out.add(8) = *a.add(8 * rs_a + p * cs_a);
+            *out.add(9) = *a.add(9 * rs_a + p * cs_a);
+            *out.add(10) = *a.add(10 * rs_a + p * cs_a);
+            *out.add(11) = *a.add(11 * rs_a + p * cs_a);
+        }
+    } else {
+        for p in 0..k {
+            for i in 0..12 {
+                *dst.add(p * 12 + i) = if i < m {
+                    *a.add(i * rs_a + p * cs_a)
+                } else {
+                    0.0f64
+                };
+            }
+        }
+    }
+}
 /// Multi-instruction lowerings of ops, shared by the kernels above.
 mod ops {
     use core::arch::x86_64::*;

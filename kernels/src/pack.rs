@@ -52,3 +52,49 @@ pub unsafe fn base_pack_rhs<V: FloatVec>(
         }
     }
 }
+
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
+/// zero-filled.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
+/// column-major and transposed sources are packed the same way. A column-major
+/// source with a full panel copies whole columns at a time.
+///
+/// # Safety
+/// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
+/// writable for `k * MR` elements; `m <= MR`.
+#[kernel]
+pub unsafe fn base_pack_lhs<V: FloatVec>(
+    m: usize,
+    k: usize,
+    a: *const V::Elem,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut V::Elem,
+) {
+    if rs_a == 1 && m == V::MR {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            let out = dst.add(p * V::MR);
+            #[unroll]
+            for i in 0..V::MR {
+                *out.add(i) = *src.add(i);
+            }
+        }
+    } else if m == V::MR {
+        for p in 0..k {
+            let out = dst.add(p * V::MR);
+            #[unroll]
+            for i in 0..V::MR {
+                *out.add(i) = *a.add(i * rs_a + p * cs_a);
+            }
+        }
+    } else {
+        for p in 0..k {
+            for i in 0..V::MR {
+                *dst.add(p * V::MR + i) = if i < m { *a.add(i * rs_a + p * cs_a) } else { V::ZERO };
+            }
+        }
+    }
+}

@@ -155,3 +155,22 @@ fn microkernel_dot_bf16_matches_f32_products() {
         }
     }
 }
+
+#[test]
+fn pack_lhs_row_and_column_major_full_and_ragged() {
+    let mr = F64::MR;
+    for &(m, k) in &[(3, 0), (3, 1), (3, 5), (2, 5), (1, 4)] {
+        let mut rng = Rng(17 + m as u64 * 7 + k as u64);
+        let a = rng.vec((m + 2) * (k + 3) + 4);
+        for &(rs, cs) in &[(k + 3, 1), (1, m + 2), (2, 2 * m + 1)] {
+            let mut dst = vec![f64::NAN; k * mr];
+            unsafe { base_pack_lhs::<F64>(m, k, a.as_ptr(), rs, cs, dst.as_mut_ptr()) };
+            for p in 0..k {
+                for i in 0..mr {
+                    let want = if i < m { a[i * rs + p * cs] } else { 0.0 };
+                    assert_eq!(dst[p * mr + i], want, "m={m} k={k} rs={rs} cs={cs} ({i},{p})");
+                }
+            }
+        }
+    }
+}

@@ -18,7 +18,12 @@
 //! Set `HWY_TARGET=<name>` to force a target (see [`active`]), or call
 //! [`set_active`]; [`target`] looks one up without changing the default.
 
+mod blocking;
 mod dispatch;
+mod error;
+mod gemm;
+mod mat;
+mod scratch;
 
 /// The generated kernels: one module per compiled-in target and the dispatch
 /// tables. Everything in it is `unsafe` to call: a kernel may only run on a CPU
@@ -36,5 +41,9 @@ mod dispatch;
 )]
 pub mod generated;
 
+pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
+pub use error::GemmError;
+pub use gemm::{Element, Problem, gemm, gemm_on, gemm_unchecked, matmul};
 pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target};
+pub use mat::{MatMut, MatRef};

@@ -1,0 +1,167 @@
+//! Cache blocking: KC, MC, NC from the cache sizes the machine reports.
+//!
+//! Following Low et al., "Analytical modeling is enough for high-performance
+//! BLIS" (TOMS 2016): the packed `KC x NR` micro-panel of B is reused by every
+//! micro-kernel call of a `jr` iteration and should stay in L1 next to the
+//! streaming A micro-panel; the packed `MC x KC` block of A is reused for every
+//! `NR` strip and should stay in L2; the packed `KC x NC` block of B in L3. Each
+//! block gets about half its cache, leaving room for C and the other operand.
+
+use crate::error::GemmError;
+use crate::generated::Shape;
+use std::sync::{OnceLock, RwLock};
+
+/// Block sizes of the three outer loops, in elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocking {
+    /// Depth of one packed block (the `pc` loop step).
+    pub kc: usize,
+    /// Rows of one packed block of A (the `ic` loop step), a multiple of MR when used.
+    pub mc: usize,
+    /// Columns of one packed block of B (the `jc` loop step), a multiple of NR when used.
+    pub nc: usize,
+}
+
+/// Data cache sizes in bytes, per core for L1 and L2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheSizes {
+    pub l1d: usize,
+    pub l2: usize,
+    pub l3: usize,
+}
+
+impl CacheSizes {
+    /// Used where the machine does not report its caches.
+    pub const DEFAULT: CacheSizes = CacheSizes {
+        l1d: 32 << 10,
+        l2: 1 << 20,
+        l3: 8 << 20,
+    };
+
+    /// The caches of this machine (Linux sysfs), read once; [`Self::DEFAULT`] for
+    /// any level the system does not report.
+    pub fn detect() -> CacheSizes {
+        static CACHES: OnceLock<CacheSizes> = OnceLock::new();
+        *CACHES.get_or_init(|| {
+            let mut c = CacheSizes::DEFAULT;
+            for index in 0..8 {
+                let dir = format!("/sys/devices/system/cpu/cpu0/cache/index{index}");
+                let read = |f: &str| {
+                    std::fs::read_to_string(format!("{dir}/{f}"))
+                        .ok()
+                        .map(|s| s.trim().to_string())
+                };
+                let (Some(level), Some(kind), Some(size)) = (read("level"), read("type"), read("size")) else {
+                    continue;
+                };
+                let Some(bytes) = parse_size(&size) else { continue };
+                match (level.as_str(), kind.as_str()) {
+                    ("1", "Data") => c.l1d = bytes,
+                    ("2", _) => c.l2 = bytes,
+                    ("3", _) => c.l3 = bytes,
+                    _ => {}
+                }
+            }
+            c
+        })
+    }
+}
+
+/// `"48K"`, `"2048K"`, `"32M"` or a plain byte count.
+fn parse_size(s: &str) -> Option<usize> {
+    let (num, mult) = match s.chars().last()? {
+        'K' => (&s[..s.len() - 1], 1 << 10),
+        'M' => (&s[..s.len() - 1], 1 << 20),
+        'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<usize>().ok().map(|n| n * mult).filter(|&n| n > 0)
+}
+
+impl Blocking {
+    /// The analytical model for a micro-kernel of shape `shape` on elements of
+    /// `elem` bytes.
+    pub fn model(caches: CacheSizes, shape: Shape, elem: usize) -> Blocking {
+        let (mr, nr) = (shape.mr.max(1), shape.nr.max(1));
+        // B micro-panel (KC x NR) in half of L1.
+        let kc = (caches.l1d / 2 / (nr * elem)).clamp(64, 1024) / 8 * 8;
+        // A block (MC x KC) in half of L2.
+        let mc = round_down((caches.l2 / 2 / (kc * elem)).clamp(mr, 4096), mr);
+        // B block (KC x NC) in half of L3, at most 8192 columns.
+        let nc = round_down((caches.l3 / 2 / (kc * elem)).clamp(nr, 8192), nr);
+        Blocking { kc, mc, nc }
+    }
+
+    /// What a GEMM call on `shape` uses: the override if one is set, else the model
+    /// for this machine's caches. MC and NC are rounded up to the tile.
+    pub(crate) fn for_shape(shape: Shape, elem: usize) -> Blocking {
+        let b = OVERRIDE
+            .read()
+            .ok()
+            .and_then(|o| *o)
+            .unwrap_or_else(|| Blocking::model(CacheSizes::detect(), shape, elem));
+        Blocking {
+            kc: b.kc,
+            mc: round_up(b.mc, shape.mr.max(1)),
+            nc: round_up(b.nc, shape.nr.max(1)),
+        }
+    }
+}
+
+static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
+
+/// Overrides the block sizes of every later GEMM call (`None` returns to the
+/// model). All three must be at least 1.
+pub fn set_blocking(blocking: Option<Blocking>) -> Result<(), GemmError> {
+    if let Some(b) = blocking {
+        for (field, v) in [("kc", b.kc), ("mc", b.mc), ("nc", b.nc)] {
+            if v == 0 {
+                return Err(GemmError::InvalidBlocking { field });
+            }
+        }
+    }
+    if let Ok(mut o) = OVERRIDE.write() {
+        *o = blocking;
+    }
+    Ok(())
+}
+
+fn round_down(x: usize, m: usize) -> usize {
+    (x / m * m).max(m)
+}
+
+fn round_up(x: usize, m: usize) -> usize {
+    x.div_ceil(m) * m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("48K"), Some(48 << 10));
+        assert_eq!(parse_size("2M"), Some(2 << 20));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("0K"), None);
+    }
+
+    #[test]
+    fn model_fits_the_caches_and_the_tile() {
+        let shape = Shape {
+            lanes: 16,
+            mr: 12,
+            nr: 32,
+        };
+        let c = CacheSizes {
+            l1d: 48 << 10,
+            l2: 2 << 20,
+            l3: 32 << 20,
+        };
+        let b = Blocking::model(c, shape, 4);
+        assert!(b.kc * shape.nr * 4 <= c.l1d / 2, "{b:?}");
+        assert!(b.mc * b.kc * 4 <= c.l2 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
+        assert!(b.nc * b.kc * 4 <= c.l3 / 2 && b.nc.is_multiple_of(shape.nr), "{b:?}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Typed errors of the safe API. Every message names the argument at fault.
+
+use crate::dispatch::TargetError;
+use std::fmt;
+
+/// Why a GEMM call was rejected. Nothing is read or written when it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GemmError {
+    /// Two operands disagree on a shared dimension.
+    DimensionMismatch {
+        /// The argument whose dimension disagrees.
+        arg: &'static str,
+        /// Which of its dimensions (`"rows"` or `"cols"`).
+        dim: &'static str,
+        expected: usize,
+        found: usize,
+        /// What the expected value comes from, e.g. `"a has 4 columns (k)"`.
+        because: String,
+    },
+    /// A view reaches past the end of its slice.
+    OutOfBounds {
+        arg: &'static str,
+        rows: usize,
+        cols: usize,
+        strides: (usize, usize),
+        needed: usize,
+        len: usize,
+    },
+    /// A view's last element offset does not fit in `usize`.
+    StrideOverflow {
+        arg: &'static str,
+        rows: usize,
+        cols: usize,
+        strides: (usize, usize),
+    },
+    /// An output view whose strides make two elements share memory.
+    OverlappingOutput { arg: &'static str, strides: (usize, usize) },
+    /// A slice length does not match the shape passed with it.
+    LengthMismatch {
+        arg: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    /// A blocking override with a zero block size.
+    InvalidBlocking { field: &'static str },
+    /// The target chosen by `HWY_TARGET` cannot be used.
+    Target(TargetError),
+}
+
+impl fmt::Display for GemmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GemmError::DimensionMismatch {
+                arg,
+                dim,
+                expected,
+                found,
+                because,
+            } => {
+                write!(f, "{arg}: has {found} {dim} but {because} needs {expected}")
+            }
+            GemmError::OutOfBounds {
+                arg,
+                rows,
+                cols,
+                strides,
+                needed,
+                len,
+            } => write!(
+                f,
+                "{arg}: a {rows} x {cols} view with strides {strides:?} needs {needed} elements but the slice has {len}"
+            ),
+            GemmError::StrideOverflow {
+                arg,
+                rows,
+                cols,
+                strides,
+            } => {
+                write!(
+                    f,
+                    "{arg}: a {rows} x {cols} view with strides {strides:?} overflows usize"
+                )
+            }
+            GemmError::OverlappingOutput { arg, strides } => {
+                write!(
+                    f,
+                    "{arg}: strides {strides:?} make distinct elements of the output share memory"
+                )
+            }
+            GemmError::LengthMismatch { arg, expected, found } => {
+                write!(f, "{arg}: slice has {found} elements but the shape needs {expected}")
+            }
+            GemmError::InvalidBlocking { field } => write!(f, "blocking: {field} must be at least 1"),
+            GemmError::Target(e) => write!(f, "target: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for GemmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GemmError::Target(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TargetError> for GemmError {
+    fn from(e: TargetError) -> Self {
+        GemmError::Target(e)
+    }
+}

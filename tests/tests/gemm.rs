@@ -1,0 +1,406 @@
+//! GEMM on every target this machine runs, against an f64 reference with a
+//! tolerance scaled by K: square shapes up to 257, random shapes, strides,
+//! transposes and alpha/beta, the BLAS edge semantics, and the typed errors.
+
+use gemmkit::{Element, GemmError, MatMut, MatRef, Target, gemm_on};
+use proptest::prelude::*;
+use workspace_tests::Rng;
+
+/// A matrix stored with explicit strides (and slack after the last element).
+#[derive(Clone, Debug)]
+struct Stored<T> {
+    data: Vec<T>,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+/// The layouts a test matrix can have.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    RowMajor {
+        pad: usize,
+    },
+    ColMajor {
+        pad: usize,
+    },
+    /// Neither stride is 1.
+    General,
+}
+
+trait Num: Element + std::fmt::Debug {
+    const EPS: f64;
+    fn of(x: f64) -> Self;
+    fn f(self) -> f64;
+}
+impl Num for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+impl Num for f64 {
+    const EPS: f64 = f64::EPSILON;
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn f(self) -> f64 {
+        self
+    }
+}
+
+impl<T: Num> Stored<T> {
+    fn new(rng: &mut Rng, rows: usize, cols: usize, layout: Layout) -> Self {
+        let (rs, cs) = match layout {
+            Layout::RowMajor { pad } => (cols + pad, 1),
+            Layout::ColMajor { pad } => (1, rows + pad),
+            Layout::General => (2 * cols + 1, 2),
+        };
+        let len = if rows == 0 || cols == 0 {
+            3
+        } else {
+            (rows - 1) * rs + (cols - 1) * cs + 1 + 3
+        };
+        Stored {
+            data: (0..len).map(|_| T::of(rng.unit())).collect(),
+            rows,
+            cols,
+            rs,
+            cs,
+        }
+    }
+    fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+    fn view(&self) -> MatRef<'_, T> {
+        MatRef::strided(&self.data, self.rows, self.cols, self.rs, self.cs)
+    }
+    fn view_mut(&mut self) -> MatMut<'_, T> {
+        MatMut::strided(&mut self.data, self.rows, self.cols, self.rs, self.cs)
+    }
+    /// The transposed matrix, stored with swapped strides (same data).
+    fn transposed(self) -> Self {
+        Stored {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+}
+
+/// Runs `gemm_on` and compares every element of C (and the slack around it)
+/// with the f64 reference.
+#[allow(clippy::too_many_arguments)]
+fn check<T: Num>(target: &Target, alpha: f64, a: &Stored<T>, b: &Stored<T>, beta: f64, c0: &Stored<T>, what: &str) {
+    let (m, n, k) = (a.rows, b.cols, a.cols);
+    let mut c = c0.clone();
+    gemm_on(target, T::of(alpha), a.view(), b.view(), T::of(beta), c.view_mut())
+        .unwrap_or_else(|e| panic!("{}: {what}: {e}", target.name));
+    let mut inside = vec![false; c.data.len()];
+    for i in 0..m {
+        for j in 0..n {
+            inside[i * c.rs + j * c.cs] = true;
+            let (mut dot, mut mag) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let x = a.at(i, p).f() * b.at(p, j).f();
+                dot += x;
+                mag += x.abs();
+            }
+            let old = c0.at(i, j).f();
+            let (want, scale) = if beta == 0.0 {
+                (alpha * dot, alpha.abs() * mag)
+            } else {
+                (alpha * dot + beta * old, alpha.abs() * mag + (beta * old).abs())
+            };
+            let got = c.at(i, j).f();
+            let tol = 2.0 * (k as f64 + 2.0) * T::EPS * scale;
+            assert!(
+                (got - want).abs() <= tol,
+                "{}: {what}: C({i},{j}) = {got} but the reference is {want} (tol {tol:e}); m={m} n={n} k={k} alpha={alpha} beta={beta}",
+                target.name
+            );
+        }
+    }
+    for (idx, (g, o)) in c.data.iter().zip(&c0.data).enumerate() {
+        if !inside[idx] {
+            assert!(
+                g.f().to_bits() == o.f().to_bits(),
+                "{}: {what}: wrote outside C at offset {idx}",
+                target.name
+            );
+        }
+    }
+}
+
+fn targets() -> Vec<&'static Target> {
+    gemmkit::available().collect()
+}
+
+/// The square sizes the issue lists up to 257, in both precisions, with every
+/// alpha/beta case, on every target.
+fn squares<T: Num>() {
+    for t in targets() {
+        let mut rng = Rng::new(7);
+        for n in [1, 2, 3, 7, 8, 16, 17, 32, 33, 64, 128, 255, 256, 257] {
+            let a = Stored::<T>::new(&mut rng, n, n, Layout::RowMajor { pad: 0 });
+            let b = Stored::<T>::new(&mut rng, n, n, Layout::RowMajor { pad: 0 });
+            let c = Stored::<T>::new(&mut rng, n, n, Layout::RowMajor { pad: 0 });
+            let cases: &[(f64, f64)] = if n > 128 {
+                &[(0.7, -1.0)]
+            } else {
+                &[(1.0, 0.0), (-1.0, 1.0), (0.7, 0.7), (0.0, -1.0)]
+            };
+            for &(alpha, beta) in cases {
+                check(t, alpha, &a, &b, beta, &c, &format!("square {n}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn squares_f32() {
+    squares::<f32>();
+}
+
+#[test]
+fn squares_f64() {
+    squares::<f64>();
+}
+
+/// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension).
+#[test]
+fn crosses_every_block_boundary() {
+    for t in targets() {
+        let mut rng = Rng::new(8);
+        for (m, n, k) in [(300, 70, 1100), (1030, 40, 40), (20, 9000, 3)] {
+            let a = Stored::<f32>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });
+            let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
+            let c = Stored::<f32>::new(&mut rng, m, n, Layout::RowMajor { pad: 2048 - n % 2048 });
+            check(t, 0.7, &a, &b, 1.0, &c, &format!("blocks {m}x{n}x{k}"));
+        }
+    }
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        (0usize..4).prop_map(|pad| Layout::RowMajor { pad }),
+        (0usize..4).prop_map(|pad| Layout::ColMajor { pad }),
+        Just(Layout::General),
+    ]
+}
+
+fn scalar() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), Just(1.0), Just(-1.0), Just(0.7)]
+}
+
+fn dim() -> impl Strategy<Value = usize> {
+    prop_oneof![Just(0usize), Just(1), 1usize..70, Just(127), Just(129)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_shapes_strides_transposes_and_scalars(
+        m in dim(), n in dim(), k in dim(),
+        la in layout(), lb in layout(), lc in layout(),
+        ta in any::<bool>(), tb in any::<bool>(),
+        alpha in scalar(), beta in scalar(), double in any::<bool>(), seed in any::<u64>(),
+    ) {
+        let mut rng = Rng::new(seed);
+        for t in targets() {
+            if double {
+                let a = if ta { Stored::<f64>::new(&mut rng, k, m, la).transposed() } else { Stored::new(&mut rng, m, k, la) };
+                let b = if tb { Stored::<f64>::new(&mut rng, n, k, lb).transposed() } else { Stored::new(&mut rng, k, n, lb) };
+                let c = Stored::<f64>::new(&mut rng, m, n, lc);
+                check(t, alpha, &a, &b, beta, &c, "random f64");
+            } else {
+                let a = if ta { Stored::<f32>::new(&mut rng, k, m, la).transposed() } else { Stored::new(&mut rng, m, k, la) };
+                let b = if tb { Stored::<f32>::new(&mut rng, n, k, lb).transposed() } else { Stored::new(&mut rng, k, n, lb) };
+                let c = Stored::<f32>::new(&mut rng, m, n, lc);
+                check(t, alpha, &a, &b, beta, &c, "random f32");
+            }
+        }
+    }
+}
+
+#[test]
+fn beta_zero_overwrites_nan_and_alpha_zero_ignores_a_and_b() {
+    for t in targets() {
+        let (m, n, k) = (37, 45, 19);
+        let nan_a = vec![f32::NAN; m * k];
+        let nan_b = vec![f32::NAN; k * n];
+        let ones = vec![1.0f32; m * k.max(n)];
+        // beta = 0: NaN in C must not leak.
+        let mut c = vec![f32::NAN; m * n];
+        gemm_on(
+            t,
+            1.0,
+            MatRef::row_major(&ones[..m * k], m, k),
+            MatRef::row_major(&ones[..k * n], k, n),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .unwrap();
+        assert!(c.iter().all(|&x| x == k as f32), "{}: beta = 0 leaked C", t.name);
+        // alpha = 0: A and B (NaN) are not read; C = beta * C.
+        let mut c = vec![2.0f32; m * n];
+        gemm_on(
+            t,
+            0.0,
+            MatRef::row_major(&nan_a, m, k),
+            MatRef::row_major(&nan_b, k, n),
+            0.5,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .unwrap();
+        assert!(c.iter().all(|&x| x == 1.0), "{}: alpha = 0 read A or B", t.name);
+        // alpha = 0, beta = 0: zeros, even over NaN.
+        let mut c = vec![f32::NAN; m * n];
+        gemm_on(
+            t,
+            0.0,
+            MatRef::row_major(&nan_a, m, k),
+            MatRef::row_major(&nan_b, k, n),
+            0.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .unwrap();
+        assert!(c.iter().all(|&x| x == 0.0), "{}: alpha = beta = 0", t.name);
+        // k = 0 scales C by beta.
+        let mut c = vec![3.0f64; m * n];
+        gemm_on(
+            t,
+            1.0,
+            MatRef::<f64>::row_major(&[], m, 0),
+            MatRef::row_major(&[], 0, n),
+            -2.0,
+            MatMut::row_major(&mut c, m, n),
+        )
+        .unwrap();
+        assert!(c.iter().all(|&x| x == -6.0), "{}: k = 0", t.name);
+        // m = 0 or n = 0: nothing to do, nothing touched.
+        let mut c: Vec<f64> = vec![];
+        gemm_on(
+            t,
+            1.0,
+            MatRef::<f64>::row_major(&[], 0, 3),
+            MatRef::row_major(&[1.0; 6], 3, 2),
+            1.0,
+            MatMut::row_major(&mut c, 0, 2),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn matmul_contiguous_row_major() {
+    let (m, n, k) = (5, 3, 4);
+    let a: Vec<f64> = (0..m * k).map(|x| x as f64).collect();
+    let b: Vec<f64> = (0..k * n).map(|x| (x % 3) as f64).collect();
+    let mut c = vec![f64::NAN; m * n];
+    gemmkit::matmul(m, n, k, &a, &b, &mut c).unwrap();
+    for i in 0..m {
+        for j in 0..n {
+            let want: f64 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            assert_eq!(c[i * n + j], want);
+        }
+    }
+}
+
+fn err(r: Result<(), GemmError>) -> String {
+    r.expect_err("should be rejected").to_string()
+}
+
+#[test]
+fn bad_shapes_strides_and_lengths_are_typed_errors_naming_the_argument() {
+    let t = gemmkit::best();
+    let x = vec![0.0f32; 64];
+    let mut y = vec![1.0f32; 64];
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..12], 3, 4),
+        MatRef::row_major(&x[..15], 5, 3),
+        0.0,
+        MatMut::row_major(&mut y[..9], 3, 3),
+    ));
+    assert!(
+        msg.starts_with("b:") && msg.contains("5 rows") && msg.contains("4"),
+        "{msg}"
+    );
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..12], 3, 4),
+        MatRef::row_major(&x[..12], 4, 3),
+        0.0,
+        MatMut::row_major(&mut y[..6], 2, 3),
+    ));
+    assert!(msg.starts_with("c:") && msg.contains("rows"), "{msg}");
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..12], 3, 4),
+        MatRef::row_major(&x[..12], 4, 3),
+        0.0,
+        MatMut::row_major(&mut y[..12], 3, 4),
+    ));
+    assert!(msg.starts_with("c:") && msg.contains("cols"), "{msg}");
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..11], 3, 4),
+        MatRef::row_major(&x[..12], 4, 3),
+        0.0,
+        MatMut::row_major(&mut y[..9], 3, 3),
+    ));
+    assert!(
+        msg.starts_with("a:") && msg.contains("needs 12 elements but the slice has 11"),
+        "{msg}"
+    );
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..12], 3, 4),
+        MatRef::strided(&x, 4, 3, usize::MAX, 1),
+        0.0,
+        MatMut::row_major(&mut y[..9], 3, 3),
+    ));
+    assert!(msg.starts_with("b:") && msg.contains("overflows"), "{msg}");
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::row_major(&x[..12], 3, 4),
+        MatRef::row_major(&x[..12], 4, 3),
+        0.0,
+        MatMut::strided(&mut y, 3, 3, 1, 1),
+    ));
+    assert!(msg.starts_with("c:") && msg.contains("share memory"), "{msg}");
+    let before = y.clone();
+    let msg = err(gemmkit::matmul(3, 3, 4, &x[..12], &x[..11], &mut y[..9]));
+    assert!(msg.starts_with("b:") && msg.contains("11"), "{msg}");
+    assert_eq!(y, before, "a rejected call wrote C");
+    // Broadcast inputs (stride 0) are fine to read.
+    let mut c = vec![0.0f32; 9];
+    gemm_on(
+        t,
+        1.0,
+        MatRef::strided(&x[..1], 3, 4, 0, 0),
+        MatRef::row_major(&x[..12], 4, 3),
+        0.0,
+        MatMut::row_major(&mut c, 3, 3),
+    )
+    .unwrap();
+}
+
+#[test]
+fn blocking_override_is_validated_and_used() {
+    assert!(gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 0, mc: 8, nc: 8 })).is_err());
+}
