@@ -49,3 +49,11 @@ show kernel target:
 # What CI runs.
 ci:
     bash .ci/run
+
+# The BLAS ABI: a C program against the header, then the netlib reference BLAS
+# level-3 testers for GEMM with gemmkit preloaded (apt: libblas-test).
+blas-test:
+    cargo build --release -p gemmkit-blas
+    cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L target/release -lgemmkit_blas -o target/release/capi-smoke
+    LD_LIBRARY_PATH=target/release target/release/capi-smoke
+    scripts/netlib-blas-test.sh target/release/libgemmkit_blas.so

@@ -1,0 +1,43 @@
+/* gemmkit BLAS/CBLAS ABI: link with -lgemmkit_blas (or preload it over a BLAS).
+ *
+ * Fortran symbols follow the reference BLAS (column-major, arguments by
+ * reference; gfortran's hidden string lengths may be passed or not). CBLAS
+ * symbols follow the reference CBLAS. Invalid arguments are reported through
+ * xerbla_ (Fortran numbering) or cblas_xerbla (order/transpose, CBLAS numbering)
+ * and nothing is written. Both are defined here and print a message; a program
+ * that defines its own wins. */
+#ifndef GEMMKIT_BLAS_H
+#define GEMMKIT_BLAS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };
+enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112, CblasConjTrans = 113 };
+
+void sgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+            const float *alpha, const float *a, const int *lda, const float *b, const int *ldb,
+            const float *beta, float *c, const int *ldc);
+void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,
+            const double *alpha, const double *a, const int *lda, const double *b, const int *ldb,
+            const double *beta, double *c, const int *ldc);
+
+void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transa, enum CBLAS_TRANSPOSE transb,
+                 int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc);
+void cblas_dgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transa, enum CBLAS_TRANSPOSE transb,
+                 int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
+                 double beta, double *c, int ldc);
+
+/* Error reporters (the reference BLAS/CBLAS signatures). */
+void xerbla_(const char *srname, const int *info, size_t srname_len);
+void cblas_xerbla(int info, const char *rout, const char *form, ...);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GEMMKIT_BLAS_H */
