@@ -1,0 +1,510 @@
+//! `gemm-bench`: single-threaded GEMM throughput of gemmkit next to its peers, in
+//! one run, against this machine's FMA peak measured by a register-only loop.
+//!
+//! ```text
+//! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both] [--shapes 256,512x64x4096,..]
+//!                                         [--samples N] [--quick] [--peers a,b,..]
+//! ```
+//!
+//! Every library gets the same row-major operands and computes `C = A * B`
+//! (alpha 1, beta 0). Each cell is the median of `--samples` timings, each timing
+//! long enough (>= 20 ms, repeating small problems) to swamp timer noise. OpenBLAS
+//! and BLIS are Debian's builds, loaded with `dlopen` (they export the same CBLAS
+//! symbols) and pinned to one thread.
+
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::hint::black_box;
+use std::time::Instant;
+
+const PEERS: &[&str] = &["openblas", "blis", "faer", "gemm", "matrixmultiply"];
+
+/// The issue's shapes: square sizes, their neighbours, and two skinny ones.
+const SHAPES: &[(usize, usize, usize)] = &[
+    (8, 8, 8),
+    (16, 16, 16),
+    (32, 32, 32),
+    (64, 64, 64),
+    (128, 128, 128),
+    (255, 255, 255),
+    (256, 256, 256),
+    (257, 257, 257),
+    (512, 512, 512),
+    (1023, 1023, 1023),
+    (1024, 1024, 1024),
+    (1025, 1025, 1025),
+    (2047, 2047, 2047),
+    (2048, 2048, 2048),
+    (2049, 2049, 2049),
+    (64, 4096, 4096),
+    (4096, 64, 4096),
+];
+
+struct Args {
+    f32: bool,
+    f64: bool,
+    shapes: Vec<(usize, usize, usize)>,
+    samples: usize,
+    peers: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        f32: true,
+        f64: false,
+        shapes: SHAPES.to_vec(),
+        samples: 7,
+        peers: PEERS.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--dtype" => match value()?.as_str() {
+                "f32" => (a.f32, a.f64) = (true, false),
+                "f64" => (a.f32, a.f64) = (false, true),
+                "both" => (a.f32, a.f64) = (true, true),
+                other => return Err(format!("--dtype: `{other}` is not f32, f64 or both")),
+            },
+            "--shapes" => a.shapes = value()?.split(',').map(parse_shape).collect::<Result<_, _>>()?,
+            "--samples" => a.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?,
+            "--peers" => {
+                a.peers = value()?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--quick" => a.samples = 3,
+            "--help" | "-h" => {
+                println!(
+                    "{}",
+                    include_str!("main.rs")
+                        .lines()
+                        .take_while(|l| l.starts_with("//!"))
+                        .map(|l| l.trim_start_matches("//!").trim_start())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (see --help)")),
+        }
+    }
+    if let Some(p) = a.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
+        return Err(format!("--peers: unknown peer `{p}`; peers: {}", PEERS.join(", ")));
+    }
+    if a.samples == 0 {
+        return Err("--samples must be at least 1".into());
+    }
+    Ok(a)
+}
+
+/// `256` (square) or `MxNxK`.
+fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
+    let dims: Vec<usize> = s
+        .split('x')
+        .map(|d| d.trim().parse().map_err(|e| format!("shape `{s}`: {e}")))
+        .collect::<Result<_, _>>()?;
+    match dims.as_slice() {
+        [n] => Ok((*n, *n, *n)),
+        [m, n, k] => Ok((*m, *n, *k)),
+        _ => Err(format!("shape `{s}`: write N or MxNxK")),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Peak: a register-only FMA loop with enough independent chains to cover latency.
+
+#[cfg(target_arch = "x86_64")]
+mod peak {
+    use std::arch::x86_64::*;
+
+    macro_rules! fma_loop {
+        ($name:ident, $feat:literal, $vec:ty, $set1:ident, $fma:ident, $add:ident, $lanes:expr) => {
+            #[target_feature(enable = $feat)]
+            unsafe fn $name(iters: usize) -> (f64, $vec) {
+                let (x, y) = ($set1(1.000_000_1), $set1(0.999_999_9));
+                let mut acc = [$set1(0.0); 16];
+                for _ in 0..iters {
+                    for a in acc.iter_mut() {
+                        *a = $fma(*a, x, y);
+                    }
+                }
+                let flops = iters as f64 * 16.0 * $lanes as f64 * 2.0;
+                // Use every chain, or the optimiser deletes all but the returned one.
+                let sum = acc.iter().fold($set1(0.0), |s, a| $add(s, *a));
+                (flops, sum)
+            }
+        };
+    }
+    fma_loop!(
+        fma512,
+        "avx512f",
+        __m512,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_add_ps,
+        16
+    );
+    fma_loop!(
+        fma256,
+        "avx2,fma",
+        __m256,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_add_ps,
+        8
+    );
+
+    /// f32 FLOP/s of the widest FMA this CPU has, and which one it is.
+    pub fn measure() -> Option<(f64, &'static str)> {
+        let run = |f: &dyn Fn(usize) -> f64| {
+            f(1 << 16);
+            let mut best = 0.0f64;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let flops = f(1 << 22);
+                best = best.max(flops / t.elapsed().as_secs_f64());
+            }
+            best
+        };
+        if is_x86_feature_detected!("avx512f") {
+            Some((
+                run(&|n| std::hint::black_box(unsafe { fma512(n) }).0),
+                "AVX-512 zmm FMA",
+            ))
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            Some((run(&|n| std::hint::black_box(unsafe { fma256(n) }).0), "AVX2 ymm FMA"))
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod peak {
+    pub fn measure() -> Option<(f64, &'static str)> {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// OpenBLAS and BLIS through dlopen.
+
+unsafe extern "C" {
+    fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+}
+const RTLD_NOW: c_int = 2;
+const RTLD_LOCAL: c_int = 0;
+
+type CblasGemm<T> = unsafe extern "C" fn(
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    T,
+    *const T,
+    c_int,
+    *const T,
+    c_int,
+    T,
+    *mut T,
+    c_int,
+);
+
+struct Cblas {
+    name: &'static str,
+    sgemm: CblasGemm<f32>,
+    dgemm: CblasGemm<f64>,
+}
+
+/// Loads a CBLAS from the first path that exists and sets it to one thread.
+fn load_cblas(name: &'static str, paths: &[&CStr], set_threads: &CStr) -> Option<Cblas> {
+    for path in paths {
+        let h = unsafe { dlopen(path.as_ptr(), RTLD_NOW | RTLD_LOCAL) };
+        if h.is_null() {
+            continue;
+        }
+        let sym = |s: &CStr| {
+            let p = unsafe { dlsym(h, s.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        };
+        let (Some(s), Some(d)) = (sym(c"cblas_sgemm"), sym(c"cblas_dgemm")) else {
+            continue;
+        };
+        if let Some(t) = sym(set_threads) {
+            let set: unsafe extern "C" fn(c_int) = unsafe { std::mem::transmute(t) };
+            unsafe { set(1) };
+        }
+        return Some(Cblas {
+            name,
+            sgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f32>>(s) },
+            dgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f64>>(d) },
+        });
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------
+// One element type, generically.
+
+trait Elem: gemmkit::Element + faer::traits::ComplexField + Default + std::fmt::Debug + 'static {
+    const NAME: &'static str;
+    fn of(x: f64) -> Self;
+    fn cblas(c: &Cblas) -> CblasGemm<Self>;
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const Self, b: *const Self, c: *mut Self);
+}
+
+impl Elem for f32 {
+    const NAME: &'static str = "f32";
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn cblas(c: &Cblas) -> CblasGemm<Self> {
+        c.sgemm
+    }
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f32, b: *const f32, c: *mut f32) {
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, k as isize, 1, b, n as isize, 1, 0.0, c, n as isize, 1) }
+    }
+}
+
+impl Elem for f64 {
+    const NAME: &'static str = "f64";
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn cblas(c: &Cblas) -> CblasGemm<Self> {
+        c.dgemm
+    }
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f64, b: *const f64, c: *mut f64) {
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, k as isize, 1, b, n as isize, 1, 0.0, c, n as isize, 1) }
+    }
+}
+
+/// Median seconds per call of `f`, over `samples` timings of at least 20 ms each.
+fn time(samples: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let t = Instant::now();
+    f();
+    let once = t.elapsed().as_secs_f64().max(1e-9);
+    let reps = ((0.02 / once).ceil() as usize).clamp(1, 1 << 20);
+    let mut times: Vec<f64> = (0..samples)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            t.elapsed().as_secs_f64() / reps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// GFLOP/s of every library on one shape; `None` where a peer is unavailable.
+fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> Vec<(String, Option<f64>)> {
+    let mut seed = 0x9E37_79B9_u64;
+    let mut rand = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        T::of((seed % 1000) as f64 / 500.0 - 1.0)
+    };
+    let a: Vec<T> = (0..m * k).map(|_| rand()).collect();
+    let b: Vec<T> = (0..k * n).map(|_| rand()).collect();
+    let mut c = vec![T::default(); m * n];
+    let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
+    let target = gemmkit::active().expect("HWY_TARGET");
+    let mut out = vec![];
+    let ours = time(args.samples, || {
+        let (av, bv) = (
+            gemmkit::MatRef::row_major(&a, m, k),
+            gemmkit::MatRef::row_major(&b, k, n),
+        );
+        gemmkit::gemm_on(
+            target,
+            T::ONE,
+            av,
+            bv,
+            T::ZERO,
+            gemmkit::MatMut::row_major(&mut c, m, n),
+        )
+        .expect("gemm");
+        black_box(&mut c);
+    });
+    out.push(("gemmkit".to_string(), Some(gflops(ours))));
+    for peer in &args.peers {
+        let secs = match peer.as_str() {
+            "openblas" | "blis" => libs.iter().find(|l| l.name == peer).map(|lib| {
+                let f = T::cblas(lib);
+                let (mi, ni, ki) = (m as c_int, n as c_int, k as c_int);
+                time(args.samples, || unsafe {
+                    f(
+                        101,
+                        111,
+                        111,
+                        mi,
+                        ni,
+                        ki,
+                        T::ONE,
+                        a.as_ptr(),
+                        ki,
+                        b.as_ptr(),
+                        ni,
+                        T::ZERO,
+                        c.as_mut_ptr(),
+                        ni,
+                    );
+                    black_box(&mut c);
+                })
+            }),
+            "faer" => Some(time(args.samples, || {
+                let av = faer::MatRef::from_row_major_slice(&a, m, k);
+                let bv = faer::MatRef::from_row_major_slice(&b, k, n);
+                let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
+                faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, faer::Par::Seq);
+                black_box(&mut c);
+            })),
+            "gemm" => Some(time(args.samples, || unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    a.as_ptr(),
+                    1,
+                    k as isize,
+                    b.as_ptr(),
+                    1,
+                    n as isize,
+                    T::ZERO,
+                    T::ONE,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                black_box(&mut c);
+            })),
+            "matrixmultiply" => Some(time(args.samples, || unsafe {
+                T::mm(m, k, n, a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+                black_box(&mut c);
+            })),
+            _ => None,
+        };
+        out.push((peer.clone(), secs.map(gflops)));
+    }
+    out
+}
+
+fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
+    let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
+    println!(
+        "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",
+        T::NAME,
+        args.samples
+    );
+    println!(
+        "| m x n x k | gemmkit | {} | best peer | gemmkit / best | % of peak |",
+        peers.join(" | ")
+    );
+    println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
+    for &shape in &args.shapes {
+        let res = run_shape::<T>(args, libs, shape);
+        let ours = res[0].1.unwrap_or(0.0);
+        let best = res[1..]
+            .iter()
+            .filter_map(|(n, g)| g.map(|g| (n, g)))
+            .max_by(|x, y| x.1.total_cmp(&y.1));
+        let cells: Vec<String> = res[1..]
+            .iter()
+            .map(|(_, g)| g.map_or("n/a".into(), |g| format!("{g:.1}")))
+            .collect();
+        let (best_name, ratio) = best.map_or(("n/a".into(), "n/a".into()), |(n, g)| {
+            (n.clone(), format!("{:.2}", ours / g))
+        });
+        let pct = peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * ours / p));
+        let (m, n, k) = shape;
+        println!(
+            "| {m} x {n} x {k} | {ours:.1} | {} | {best_name} | {ratio} | {pct} |",
+            cells.join(" | ")
+        );
+    }
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut libs = vec![];
+    let multiarch = ["x86_64-linux-gnu", "aarch64-linux-gnu"];
+    if args.peers.iter().any(|p| p == "openblas") {
+        let paths: Vec<std::ffi::CString> = multiarch
+            .iter()
+            .map(|a| std::ffi::CString::new(format!("/usr/lib/{a}/openblas-pthread/libopenblas.so.0")).unwrap())
+            .collect();
+        let refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
+        libs.extend(load_cblas("openblas", &refs, c"openblas_set_num_threads"));
+    }
+    if args.peers.iter().any(|p| p == "blis") {
+        let paths: Vec<std::ffi::CString> = multiarch
+            .iter()
+            .map(|a| std::ffi::CString::new(format!("/usr/lib/{a}/blis-pthread/libblis.so.4")).unwrap())
+            .collect();
+        let refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
+        libs.extend(load_cblas("blis", &refs, c"bli_thread_set_num_threads"));
+    }
+    for p in ["openblas", "blis"] {
+        if args.peers.iter().any(|x| x == p) && !libs.iter().any(|l| l.name == p) {
+            eprintln!(
+                "note: {p} not found (apt-get install libopenblas0-pthread libblis4-pthread); its column says n/a"
+            );
+        }
+    }
+    let target = match gemmkit::active() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let peak = peak::measure();
+    println!("## gemm-bench\n");
+    println!("- CPU: {cpu}; caches {:?}", gemmkit::CacheSizes::detect());
+    println!(
+        "- gemmkit target: `{}` (f32 tile {}x{}, f64 tile {}x{})",
+        target.name, target.shapes.f32.mr, target.shapes.f32.nr, target.shapes.f64.mr, target.shapes.f64.nr
+    );
+    match peak {
+        Some((flops, how)) => println!(
+            "- measured FMA peak, 1 core: {:.1} GFLOP/s f32, {:.1} GFLOP/s f64 ({how} loop)",
+            flops / 1e9,
+            flops / 2e9
+        ),
+        None => println!("- FMA peak: not measured on this architecture"),
+    }
+    if args.f32 {
+        table::<f32>(&args, &libs, peak.map(|p| p.0 / 1e9));
+    }
+    if args.f64 {
+        table::<f64>(&args, &libs, peak.map(|p| p.0 / 2e9));
+    }
+}
