@@ -403,7 +403,29 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
     out
 }
 
+/// The micro-kernel alone on packed panels that stay in L1 (`k = 256`, beta = 1):
+/// the ceiling the blocking and packing around it can reach.
+fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 {
+    let kern = T::kernels(target);
+    let shape = T::shape(target);
+    let (mr, nr, k) = (shape.mr, shape.nr, 256);
+    let a = vec![T::of(0.5); mr * k];
+    let b = vec![T::of(0.25); nr * k];
+    let mut c = vec![T::ZERO; mr * nr];
+    let secs = time(samples, || {
+        for _ in 0..64 {
+            unsafe { (kern.micro)(k, T::ONE, a.as_ptr(), b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
+        }
+        black_box(&mut c);
+    });
+    64.0 * 2.0 * (mr * nr * k) as f64 / secs / 1e9
+}
+
 fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
+    let target = gemmkit::active().expect("HWY_TARGET");
+    let micro = microkernel_gflops::<T>(target, args.samples);
+    let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p));
+    println!("\n{} micro-kernel alone, L1-resident panels: {micro:.1} GFLOP/s{pct}", T::NAME);
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     println!(
         "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",

@@ -1,11 +1,12 @@
 //! Cache blocking: KC, MC, NC from the cache sizes the machine reports.
 //!
 //! Following Low et al., "Analytical modeling is enough for high-performance
-//! BLIS" (TOMS 2016): the packed `KC x NR` micro-panel of B is reused by every
-//! micro-kernel call of a `jr` iteration and should stay in L1 next to the
-//! streaming A micro-panel; the packed `MC x KC` block of A is reused for every
-//! `NR` strip and should stay in L2; the packed `KC x NC` block of B in L3. Each
-//! block gets about half its cache, leaving room for C and the other operand.
+//! BLIS" (TOMS 2016), mapped onto our micro-kernel, which broadcasts A and loads
+//! B as vectors: the `MR x KC` micro-panel of A is reused by every micro-kernel
+//! call of an `ir` iteration and stays in L1 while B's micro-panels stream past
+//! it; the packed `KC x NC` block of B is reused for every `MR` panel and stays in
+//! L2; the packed `MC x KC` block of A stays in L3. Each block gets about half its
+//! cache, leaving room for the streaming operand and C.
 
 use crate::error::GemmError;
 use crate::generated::Shape;
@@ -14,11 +15,11 @@ use std::sync::{OnceLock, RwLock};
 /// Block sizes of the three outer loops, in elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blocking {
-    /// Depth of one packed block (the `pc` loop step).
+    /// Depth of one packed block (the `pc` loop step); sizes the A micro-panel in L1.
     pub kc: usize,
-    /// Rows of one packed block of A (the `ic` loop step), a multiple of MR when used.
+    /// Rows of one packed block of A (the `ic` loop step, L3), a multiple of MR when used.
     pub mc: usize,
-    /// Columns of one packed block of B (the `jc` loop step), a multiple of NR when used.
+    /// Columns of one packed block of B (the `jc` loop step, L2), a multiple of NR when used.
     pub nc: usize,
 }
 
@@ -83,12 +84,12 @@ impl Blocking {
     /// `elem` bytes.
     pub fn model(caches: CacheSizes, shape: Shape, elem: usize) -> Blocking {
         let (mr, nr) = (shape.mr.max(1), shape.nr.max(1));
-        // B micro-panel (KC x NR) in half of L1.
-        let kc = (caches.l1d / 2 / (nr * elem)).clamp(64, 1024) / 8 * 8;
-        // A block (MC x KC) in half of L2.
-        let mc = round_down((caches.l2 / 2 / (kc * elem)).clamp(mr, 4096), mr);
-        // B block (KC x NC) in half of L3, at most 8192 columns.
-        let nc = round_down((caches.l3 / 2 / (kc * elem)).clamp(nr, 8192), nr);
+        // A micro-panel (MR x KC) in half of L1.
+        let kc = (caches.l1d / 2 / (mr * elem)).clamp(64, 1024) / 8 * 8;
+        // B block (KC x NC) in half of L2.
+        let nc = round_down((caches.l2 / 2 / (kc * elem)).clamp(nr, 8192), nr);
+        // A block (MC x KC) in half of L3, at most 4096 rows.
+        let mc = round_down((caches.l3 / 2 / (kc * elem)).clamp(mr, 4096), mr);
         Blocking { kc, mc, nc }
     }
 
@@ -160,8 +161,8 @@ mod tests {
             l3: 32 << 20,
         };
         let b = Blocking::model(c, shape, 4);
-        assert!(b.kc * shape.nr * 4 <= c.l1d / 2, "{b:?}");
-        assert!(b.mc * b.kc * 4 <= c.l2 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
-        assert!(b.nc * b.kc * 4 <= c.l3 / 2 && b.nc.is_multiple_of(shape.nr), "{b:?}");
+        assert!(b.kc * shape.mr * 4 <= c.l1d / 2, "{b:?}");
+        assert!(b.nc * b.kc * 4 <= c.l2 / 2 && b.nc.is_multiple_of(shape.nr), "{b:?}");
+        assert!(b.mc * b.kc * 4 <= c.l3 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
     }
 }

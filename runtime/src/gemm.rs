@@ -5,14 +5,18 @@
 //! per target; the loops, edge handling and the API below are plain Rust, written
 //! once, and fetch the target's table once per call.
 //!
+//! The micro-kernel broadcasts A (MR rows) and loads B as vectors (NR columns),
+//! so, mapped onto BLIS's analysis, A plays BLIS's B: its micro-panel stays in L1
+//! and its block in L3, while B's block stays in L2 and its micro-panels stream:
+//!
 //! ```text
-//! for jc in 0..n step NC            B block  KC x NC, packed in NR-wide strips (L3)
+//! for ic in 0..m step MC            A block  MC x KC, packed in MR-tall panels (L3)
 //!   for pc in 0..k step KC          beta applies on the first block only
-//!     pack B[pc.., jc..]
-//!     for ic in 0..m step MC        A block  MC x KC, packed in MR-tall panels (L2)
-//!       pack A[ic.., pc..]
-//!       for jr in 0..NC step NR     B micro-panel KC x NR (L1)
-//!         for ir in 0..MC step MR   micro-kernel: MR x NR tile of C in registers
+//!     pack A[ic.., pc..]
+//!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
+//!       pack B[pc.., jc..]
+//!       for ir in 0..MC step MR     A micro-panel MR x KC (L1)
+//!         for jr in 0..NC step NR   micro-kernel: MR x NR tile of C in registers
 //! ```
 //!
 //! Interior tiles are stored straight into C; edge tiles (and C with no unit
@@ -305,31 +309,31 @@ unsafe fn five_loops<T: Element>(
     tile: *mut T,
 ) {
     let unit_cols = p.csc == 1;
-    for jc in (0..p.n).step_by(blk.nc) {
-        let nc = blk.nc.min(p.n - jc);
+    for ic in (0..p.m).step_by(blk.mc) {
+        let mc = blk.mc.min(p.m - ic);
         for pc in (0..p.k).step_by(blk.kc) {
             let kc = blk.kc.min(p.k - pc);
-            // Pack B[pc..pc+kc, jc..jc+nc] as NR-wide strips.
-            for jr in (0..nc).step_by(nr) {
-                let w = nr.min(nc - jr);
-                let src = p.b.wrapping_add(pc * p.rsb + (jc + jr) * p.csb);
-                unsafe { (kern.pack_rhs)(kc, w, src, p.rsb, p.csb, bbuf.add(jr / nr * kc * nr)) };
+            // Pack A[ic..ic+mc, pc..pc+kc] as MR-tall panels.
+            for ir in (0..mc).step_by(mr) {
+                let h = mr.min(mc - ir);
+                let src = p.a.wrapping_add((ic + ir) * p.rsa + pc * p.csa);
+                unsafe { (kern.pack_lhs)(h, kc, src, p.rsa, p.csa, abuf.add(ir / mr * kc * mr)) };
             }
             let beta = if pc == 0 { p.beta } else { T::ONE };
-            for ic in (0..p.m).step_by(blk.mc) {
-                let mc = blk.mc.min(p.m - ic);
-                // Pack A[ic..ic+mc, pc..pc+kc] as MR-tall panels.
-                for ir in (0..mc).step_by(mr) {
-                    let h = mr.min(mc - ir);
-                    let src = p.a.wrapping_add((ic + ir) * p.rsa + pc * p.csa);
-                    unsafe { (kern.pack_lhs)(h, kc, src, p.rsa, p.csa, abuf.add(ir / mr * kc * mr)) };
-                }
+            for jc in (0..p.n).step_by(blk.nc) {
+                let nc = blk.nc.min(p.n - jc);
+                // Pack B[pc..pc+kc, jc..jc+nc] as NR-wide strips.
                 for jr in (0..nc).step_by(nr) {
                     let w = nr.min(nc - jr);
-                    let bp = unsafe { bbuf.add(jr / nr * kc * nr) };
-                    for ir in (0..mc).step_by(mr) {
-                        let h = mr.min(mc - ir);
-                        let ap = unsafe { abuf.add(ir / mr * kc * mr) };
+                    let src = p.b.wrapping_add(pc * p.rsb + (jc + jr) * p.csb);
+                    unsafe { (kern.pack_rhs)(kc, w, src, p.rsb, p.csb, bbuf.add(jr / nr * kc * nr)) };
+                }
+                for ir in (0..mc).step_by(mr) {
+                    let h = mr.min(mc - ir);
+                    let ap = unsafe { abuf.add(ir / mr * kc * mr) };
+                    for jr in (0..nc).step_by(nr) {
+                        let w = nr.min(nc - jr);
+                        let bp = unsafe { bbuf.add(jr / nr * kc * nr) };
                         let cij = p.c.wrapping_add((ic + ir) * p.rsc + (jc + jr) * p.csc);
                         if unit_cols && h == mr && w == nr {
                             unsafe { (kern.micro)(kc, p.alpha, ap, bp, beta, cij, p.rsc) };
