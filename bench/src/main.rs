@@ -425,7 +425,10 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
     let target = gemmkit::active().expect("HWY_TARGET");
     let micro = microkernel_gflops::<T>(target, args.samples);
     let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p));
-    println!("\n{} micro-kernel alone, L1-resident panels: {micro:.1} GFLOP/s{pct}", T::NAME);
+    println!(
+        "\n{} micro-kernel alone, L1-resident panels: {micro:.1} GFLOP/s{pct}",
+        T::NAME
+    );
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     println!(
         "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",

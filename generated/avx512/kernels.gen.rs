@@ -1379,6 +1379,396 @@ pub unsafe fn microkernel_dot_bf16(
         }
     }
 }
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_ps(alpha);
+    let vb = _mm512_set1_ps(beta);
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(32);
+            let c0 = cols.min(16);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_ps();
+            let mut acc_0_1 = _mm512_setzero_ps();
+            let mut acc_1_0 = _mm512_setzero_ps();
+            let mut acc_1_1 = _mm512_setzero_ps();
+            let mut acc_2_0 = _mm512_setzero_ps();
+            let mut acc_2_1 = _mm512_setzero_ps();
+            let mut acc_3_0 = _mm512_setzero_ps();
+            let mut acc_3_1 = _mm512_setzero_ps();
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
+                let b1 = _mm512_maskz_loadu_ps(
+                    ((1u32 << c1) - 1) as u16,
+                    brow.wrapping_add(16),
+                );
+                if 0 < rows {
+                    let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+                if 1 < rows {
+                    let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                }
+                if 2 < rows {
+                    let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                }
+                if 3 < rows {
+                    let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            j += 32;
+        }
+        i += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_f64(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_pd(alpha);
+    let vb = _mm512_set1_pd(beta);
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_pd();
+            let mut acc_0_1 = _mm512_setzero_pd();
+            let mut acc_1_0 = _mm512_setzero_pd();
+            let mut acc_1_1 = _mm512_setzero_pd();
+            let mut acc_2_0 = _mm512_setzero_pd();
+            let mut acc_2_1 = _mm512_setzero_pd();
+            let mut acc_3_0 = _mm512_setzero_pd();
+            let mut acc_3_1 = _mm512_setzero_pd();
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
+                let b1 = _mm512_maskz_loadu_pd(
+                    ((1u32 << c1) - 1) as u8,
+                    brow.wrapping_add(8),
+                );
+                if 0 < rows {
+                    let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+                if 1 < rows {
+                    let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                }
+                if 2 < rows {
+                    let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                }
+                if 3 < rows {
+                    let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            j += 16;
+        }
+        i += 4;
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///

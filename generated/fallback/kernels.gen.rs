@@ -1048,6 +1048,332 @@ pub unsafe fn microkernel_dot_bf16(
         }
     }
 }
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32.
+pub unsafe fn gemm_small_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = alpha;
+    let vb = beta;
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_1_0 = 0.0f32;
+            let mut acc_1_1 = 0.0f32;
+            let mut acc_2_0 = 0.0f32;
+            let mut acc_2_1 = 0.0f32;
+            let mut acc_3_0 = 0.0f32;
+            let mut acc_3_1 = 0.0f32;
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = if c0 > 0 { *brow } else { 0.0f32 };
+                let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f32 };
+                if 0 < rows {
+                    let ar = *a.add(i * rs_a + p * cs_a);
+                    acc_0_0 = ar * b0 + acc_0_0;
+                    acc_0_1 = ar * b1 + acc_0_1;
+                }
+                if 1 < rows {
+                    let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_1_1 = ar * b1 + acc_1_1;
+                }
+                if 2 < rows {
+                    let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
+                }
+                if 3 < rows {
+                    let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                    acc_3_0 = ar * b0 + acc_3_0;
+                    acc_3_1 = ar * b1 + acc_3_1;
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f32 {
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_0_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_0_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f32 {
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_1_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_1_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f32 {
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_2_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_2_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f32 {
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_3_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_3_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            j += 2;
+        }
+        i += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64.
+pub unsafe fn gemm_small_f64(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = alpha;
+    let vb = beta;
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_1_0 = 0.0f64;
+            let mut acc_1_1 = 0.0f64;
+            let mut acc_2_0 = 0.0f64;
+            let mut acc_2_1 = 0.0f64;
+            let mut acc_3_0 = 0.0f64;
+            let mut acc_3_1 = 0.0f64;
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = if c0 > 0 { *brow } else { 0.0f64 };
+                let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f64 };
+                if 0 < rows {
+                    let ar = *a.add(i * rs_a + p * cs_a);
+                    acc_0_0 = ar * b0 + acc_0_0;
+                    acc_0_1 = ar * b1 + acc_0_1;
+                }
+                if 1 < rows {
+                    let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_1_1 = ar * b1 + acc_1_1;
+                }
+                if 2 < rows {
+                    let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
+                }
+                if 3 < rows {
+                    let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                    acc_3_0 = ar * b0 + acc_3_0;
+                    acc_3_1 = ar * b1 + acc_3_1;
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f64 {
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_0_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_0_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f64 {
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_1_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_1_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f64 {
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_2_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_2_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(1);
+                if beta == 0.0f64 {
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = va * acc_3_1;
+                    }
+                } else {
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_3_1);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            j += 2;
+        }
+        i += 4;
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///

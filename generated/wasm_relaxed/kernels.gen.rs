@@ -877,6 +877,338 @@ pub unsafe fn microkernel_dot_bf16(
         }
     }
 }
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemm_small_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            let mut acc_1_0 = f32x4_splat(0.0);
+            let mut acc_1_1 = f32x4_splat(0.0);
+            let mut acc_2_0 = f32x4_splat(0.0);
+            let mut acc_2_1 = f32x4_splat(0.0);
+            let mut acc_3_0 = f32x4_splat(0.0);
+            let mut acc_3_1 = f32x4_splat(0.0);
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = ops::load_partial_f32(brow, c0);
+                let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
+                if 0 < rows {
+                    let ar = v128_load32_splat(a.add(i * rs_a + p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                }
+                if 1 < rows {
+                    let ar = v128_load32_splat(
+                        a.add((i + 1) * rs_a + p * cs_a) as *const u32,
+                    );
+                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                    acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                }
+                if 2 < rows {
+                    let ar = v128_load32_splat(
+                        a.add((i + 2) * rs_a + p * cs_a) as *const u32,
+                    );
+                    acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                    acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
+                }
+                if 3 < rows {
+                    let ar = v128_load32_splat(
+                        a.add((i + 3) * rs_a + p * cs_a) as *const u32,
+                    );
+                    acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+                    acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_0_1), c1);
+                } else {
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_0_0),
+                    );
+                    let x1 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                        f32x4_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_1_1), c1);
+                } else {
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_1_0),
+                    );
+                    let x1 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                        f32x4_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
+                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_2_1), c1);
+                } else {
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_2_0),
+                    );
+                    let x1 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                        f32x4_mul(va, acc_2_1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
+                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_3_1), c1);
+                } else {
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_3_0),
+                    );
+                    let x1 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                        f32x4_mul(va, acc_3_1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            j += 8;
+        }
+        i += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+///
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemm_small_f64(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            let mut acc_1_0 = f64x2_splat(0.0);
+            let mut acc_1_1 = f64x2_splat(0.0);
+            let mut acc_2_0 = f64x2_splat(0.0);
+            let mut acc_2_1 = f64x2_splat(0.0);
+            let mut acc_3_0 = f64x2_splat(0.0);
+            let mut acc_3_1 = f64x2_splat(0.0);
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = ops::load_partial_f64(brow, c0);
+                let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
+                if 0 < rows {
+                    let ar = v128_load64_splat(a.add(i * rs_a + p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                }
+                if 1 < rows {
+                    let ar = v128_load64_splat(
+                        a.add((i + 1) * rs_a + p * cs_a) as *const u64,
+                    );
+                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                    acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                }
+                if 2 < rows {
+                    let ar = v128_load64_splat(
+                        a.add((i + 2) * rs_a + p * cs_a) as *const u64,
+                    );
+                    acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                    acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
+                }
+                if 3 < rows {
+                    let ar = v128_load64_splat(
+                        a.add((i + 3) * rs_a + p * cs_a) as *const u64,
+                    );
+                    acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+                    acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
+                }
+            }
+            if 0 < rows {
+                let crow = c.add(i * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_0_1), c1);
+                } else {
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_0_0),
+                    );
+                    let x1 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                        f64x2_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 1 < rows {
+                let crow = c.add((i + 1) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_1_1), c1);
+                } else {
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_1_0),
+                    );
+                    let x1 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                        f64x2_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 2 < rows {
+                let crow = c.add((i + 2) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
+                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_2_1), c1);
+                } else {
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_2_0),
+                    );
+                    let x1 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                        f64x2_mul(va, acc_2_1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 3 < rows {
+                let crow = c.add((i + 3) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
+                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_3_1), c1);
+                } else {
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_3_0),
+                    );
+                    let x1 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                        f64x2_mul(va, acc_3_1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            j += 4;
+        }
+        i += 4;
+    }
+}
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
 /// of `NR` contiguous elements, columns `n..NR` zero-filled.
 ///

@@ -646,8 +646,43 @@ fn scalarize_tiles(cx: &mut Ctx<'_>, body: &mut Block) {
         tiles: &mut tiles,
     }
     .visit_block_mut(body);
-    if !tiles.is_empty() {
-        UseTiles { cx, tiles: &tiles }.visit_block_mut(body);
+    if tiles.is_empty() {
+        return;
+    }
+    let mut used = BTreeSet::new();
+    UseTiles {
+        cx,
+        tiles: &tiles,
+        used: &mut used,
+    }
+    .visit_block_mut(body);
+    // A kernel may use part of the tile (a smaller register block): drop the
+    // locals it never names.
+    let declared: BTreeSet<String> = tiles
+        .iter()
+        .flat_map(|(name, t)| (0..t.rows).flat_map(move |r| (0..t.cols).map(move |c| format!("{name}_{r}_{c}"))))
+        .collect();
+    DropLocals {
+        unused: declared.difference(&used).cloned().collect(),
+    }
+    .visit_block_mut(body);
+}
+
+/// Removes `let` statements that bind one of `unused`.
+struct DropLocals {
+    unused: BTreeSet<String>,
+}
+
+impl VisitMut for DropLocals {
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        block.stmts.retain(|s| match s {
+            Stmt::Local(l) => match strip_pat_type(&l.pat) {
+                syn::Pat::Ident(pi) => !self.unused.contains(&pi.ident.to_string()),
+                _ => true,
+            },
+            _ => true,
+        });
+        visit_mut::visit_block_mut(self, block);
     }
 }
 
@@ -736,6 +771,8 @@ impl VisitMut for DeclareTiles<'_, '_> {
 struct UseTiles<'c, 'a> {
     cx: &'c mut Ctx<'a>,
     tiles: &'c BTreeMap<String, TileDecl>,
+    /// The tile locals named so far.
+    used: &'c mut BTreeSet<String>,
 }
 
 impl UseTiles<'_, '_> {
@@ -758,11 +795,13 @@ impl VisitMut for UseTiles<'_, '_> {
             let tile = &self.tiles[&name];
             match index {
                     Some((r, c)) if (0..tile.rows as i128).contains(&r) && (0..tile.cols as i128).contains(&c) => {
+                        let local = format!("{name}_{r}_{c}");
                         *e = Expr::Path(syn::ExprPath {
                             attrs: vec![],
                             qself: None,
-                            path: syn::Ident::new(&format!("{name}_{r}_{c}"), ix.expr.span()).into(),
+                            path: syn::Ident::new(&local, ix.expr.span()).into(),
                         });
+                        self.used.insert(local);
                     }
                     Some((r, c)) => self.cx.error(
                         ix.index.span(),

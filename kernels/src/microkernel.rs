@@ -106,3 +106,75 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
         }
     }
 }
+
+/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
+/// (a block every target's tile can hold); A is broadcast in place from any
+/// strides, B and C are read and written in place and must have unit column
+/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
+/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+#[kernel]
+pub unsafe fn base_gemm_small<V: FloatVec>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: V::Elem,
+    a: *const V::Elem,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const V::Elem,
+    rs_b: usize,
+    beta: V::Elem,
+    c: *mut V::Elem,
+    rs_c: usize,
+) {
+    let va = V::splat(alpha);
+    let vb = V::splat(beta);
+    let mut i = 0;
+    while i < m {
+        let rows = m - i;
+        let mut j = 0;
+        while j < n {
+            let cols = (n - j).min(2 * V::LANES);
+            let c0 = cols.min(V::LANES);
+            let c1 = cols - c0;
+            let mut acc = V::zero_tile();
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = V::load_partial(brow, c0);
+                let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
+                #[unroll]
+                for r in 0..4 {
+                    if r < rows {
+                        let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
+                        acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                        acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
+                    }
+                }
+            }
+            #[unroll]
+            for r in 0..4 {
+                if r < rows {
+                    let crow = c.add((i + r) * rs_c + j);
+                    let crow1 = crow.wrapping_add(V::LANES);
+                    if beta == V::ZERO {
+                        V::store_partial(crow, V::mul(va, acc[(r, 0)]), c0);
+                        V::store_partial(crow1, V::mul(va, acc[(r, 1)]), c1);
+                    } else {
+                        let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[(r, 0)]));
+                        let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
+                        V::store_partial(crow, x0, c0);
+                        V::store_partial(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 2 * V::LANES;
+        }
+        i += 4;
+    }
+}

@@ -59,10 +59,15 @@ pub struct ElemKernels<T> {
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
     pub micro: unsafe fn(usize, T, *const T, *const T, T, *mut T, usize),
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
+    pub small: SmallFn<T>,
 }
 
+/// `gemm_small(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`.
+#[doc(hidden)]
+pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
+
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $ap:ident, $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $ap:ident, $sm:ident, $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -73,6 +78,7 @@ macro_rules! element {
                     pack_rhs: k.$pr,
                     micro: k.$mk,
                     apply: k.$ap,
+                    small: k.$sm,
                 }
             }
             fn shape(t: &Target) -> Shape {
@@ -87,16 +93,36 @@ element!(
     pack_rhs_f32,
     microkernel_f32,
     apply_packed_output_f32,
+    gemm_small_f32,
     f32
 );
+
 element!(
     f64,
     pack_lhs_f64,
     pack_rhs_f64,
     microkernel_f64,
     apply_packed_output_f64,
+    gemm_small_f64,
     f64
 );
+
+/// Problems with every dimension at most this take the no-packing path (where
+/// B and C have unit column stride): packing would cost as much as the product.
+/// Chosen by measurement (gemm-bench, 8..128 cubed: the small path wins up to 96
+/// and loses badly at 128 on AVX-512); overridable for tuning
+/// through `GEMMKIT_SMALL`.
+pub const SMALL: usize = 96;
+
+fn small_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("GEMMKIT_SMALL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SMALL)
+    })
+}
 
 /// `C = alpha * A * B + beta * C` on the active target (see [`crate::active`]).
 ///
@@ -278,6 +304,26 @@ pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>) {
     // is the transposed product.
     let p = if p.csc != 1 && p.rsc == 1 { p.transposed() } else { p };
     let kern = T::kernels(target);
+    let limit = small_limit();
+    if p.csc == 1 && p.csb == 1 && p.m <= limit && p.n <= limit && p.k <= limit {
+        let Problem {
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            rsa,
+            csa,
+            b,
+            rsb,
+            beta,
+            c,
+            rsc,
+            ..
+        } = p;
+        unsafe { (kern.small)(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc) };
+        return;
+    }
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
     let blk = Blocking::for_shape(shape, size_of::<T>());

@@ -37,7 +37,8 @@ mod scratch;
     unsafe_op_in_unsafe_fn,
     clippy::too_many_arguments,
     clippy::collapsible_if,
-    clippy::assign_op_pattern
+    clippy::assign_op_pattern,
+    clippy::type_complexity
 )]
 pub mod generated;
 
