@@ -463,6 +463,31 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
     }
 }
 
+/// The environment variables that make OpenBLAS and BLIS use their best kernels here.
+fn peer_kernel_choice() -> Vec<(&'static str, &'static str)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let f = |name: &str| match name {
+            "avx512bf16" => is_x86_feature_detected!("avx512bf16"),
+            "avx512f" => is_x86_feature_detected!("avx512f"),
+            _ => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+        };
+        if f("avx512bf16") {
+            vec![("OPENBLAS_CORETYPE", "Cooperlake"), ("BLIS_ARCH_TYPE", "skx")]
+        } else if f("avx512f") {
+            vec![("OPENBLAS_CORETYPE", "SkylakeX"), ("BLIS_ARCH_TYPE", "skx")]
+        } else if f("avx2") {
+            vec![("OPENBLAS_CORETYPE", "Haswell"), ("BLIS_ARCH_TYPE", "haswell")]
+        } else {
+            vec![]
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        vec![]
+    }
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -471,6 +496,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // Debian's OpenBLAS 0.3.21 and BLIS do not know every recent CPU model and then
+    // fall back to old generic kernels (SSE3 "Prescott" for OpenBLAS): pick their
+    // best kernels from the CPU's features, unless the user chose already.
+    for (var, choice) in peer_kernel_choice() {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: single-threaded so far; the libraries read it when loaded.
+            unsafe { std::env::set_var(var, choice) };
+            eprintln!("note: {var}={choice} (set it yourself to override)");
+        }
+    }
     let mut libs = vec![];
     let multiarch = ["x86_64-linux-gnu", "aarch64-linux-gnu"];
     if args.peers.iter().any(|p| p == "openblas") {
