@@ -32,11 +32,27 @@ pub struct CacheSizes {
 }
 
 impl CacheSizes {
-    /// Used where the machine does not report its caches.
-    pub const DEFAULT: CacheSizes = CacheSizes {
-        l1d: 32 << 10,
-        l2: 1 << 20,
-        l3: 8 << 20,
+    /// Used where the machine does not report its caches: typical sizes for the
+    /// architecture (x86-64 server cores; AArch64 cores of the Neoverse class;
+    /// conservative elsewhere, WebAssembly included).
+    pub const DEFAULT: CacheSizes = if cfg!(target_arch = "x86_64") {
+        CacheSizes {
+            l1d: 32 << 10,
+            l2: 1 << 20,
+            l3: 8 << 20,
+        }
+    } else if cfg!(target_arch = "aarch64") {
+        CacheSizes {
+            l1d: 64 << 10,
+            l2: 1 << 20,
+            l3: 8 << 20,
+        }
+    } else {
+        CacheSizes {
+            l1d: 32 << 10,
+            l2: 256 << 10,
+            l3: 2 << 20,
+        }
     };
 
     /// The caches of this machine (Linux sysfs), read once; [`Self::DEFAULT`] for

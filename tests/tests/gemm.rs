@@ -403,4 +403,16 @@ fn bad_shapes_strides_and_lengths_are_typed_errors_naming_the_argument() {
 #[test]
 fn blocking_override_is_validated_and_used() {
     assert!(gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 0, mc: 8, nc: 8 })).is_err());
+    // Tiny blocks put every block boundary inside a small problem. Other tests in
+    // this process may run meanwhile with the override: still correct, only slower.
+    gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 7, mc: 13, nc: 5 })).expect("valid blocking");
+    let mut rng = Rng::new(9);
+    let (m, n, k) = (131, 150, 97);
+    for t in targets() {
+        let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 1 });
+        let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 3 });
+        let c = Stored::<f64>::new(&mut rng, m, n, Layout::RowMajor { pad: 0 });
+        check(t, -1.0, &a, &b, 0.7, &c, "tiny blocking override");
+    }
+    gemmkit::set_blocking(None).expect("back to the model");
 }
