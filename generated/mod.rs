@@ -105,6 +105,7 @@ pub struct Kernels {
         k: usize,
         alpha: f32,
         a: *const f32,
+        rs_a: usize,
         b: *const f32,
         beta: f32,
         c: *mut f32,
@@ -115,6 +116,7 @@ pub struct Kernels {
         k: usize,
         alpha: f64,
         a: *const f64,
+        rs_a: usize,
         b: *const f64,
         beta: f64,
         c: *mut f64,
@@ -186,7 +188,7 @@ pub struct Kernels {
         cs_b: usize,
         dst: *mut f64,
     ),
-    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
     pub pack_lhs_f32: unsafe fn(
         m: usize,
         k: usize,
@@ -195,7 +197,7 @@ pub struct Kernels {
         cs_a: usize,
         dst: *mut f32,
     ),
-    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
+    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
     pub pack_lhs_f64: unsafe fn(
         m: usize,
         k: usize,

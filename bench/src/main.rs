@@ -414,7 +414,7 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     let mut c = vec![T::ZERO; mr * nr];
     let secs = time(samples, || {
         for _ in 0..64 {
-            unsafe { (kern.micro)(k, T::ONE, a.as_ptr(), b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
+            unsafe { (kern.micro)(k, T::ONE, a.as_ptr(), k, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
         }
         black_box(&mut c);
     });

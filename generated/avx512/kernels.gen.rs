@@ -273,14 +273,15 @@ pub unsafe fn apply_packed_output_f64(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -288,6 +289,7 @@ pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -318,7 +320,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_11_0 = _mm512_setzero_ps();
     let mut acc_11_1 = _mm512_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * 12);
+        let ap = a.add(p);
         let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_ps(*ap);
@@ -326,57 +328,57 @@ pub unsafe fn microkernel_f32(
             acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(1));
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(2));
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(3));
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(4));
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(5));
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(6));
+            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
             acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
             acc_6_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_6_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(7));
+            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
             acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
             acc_7_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_7_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(8));
+            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
             acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
             acc_8_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_8_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(9));
+            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
             acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
             acc_9_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_9_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(10));
+            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
             acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
             acc_10_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_10_1);
         }
         {
-            let ai = _mm512_set1_ps(*ap.add(11));
+            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
             acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
             acc_11_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_11_1);
         }
@@ -581,14 +583,15 @@ pub unsafe fn microkernel_f32(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -596,6 +599,7 @@ pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
+    rs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -626,7 +630,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_11_0 = _mm512_setzero_pd();
     let mut acc_11_1 = _mm512_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * 12);
+        let ap = a.add(p);
         let bp = b.add(p * 16);
         {
             let ai = _mm512_set1_pd(*ap);
@@ -634,57 +638,57 @@ pub unsafe fn microkernel_f64(
             acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(1));
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(2));
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(3));
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(4));
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(5));
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(6));
+            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
             acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
             acc_6_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_6_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(7));
+            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
             acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
             acc_7_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_7_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(8));
+            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
             acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
             acc_8_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_8_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(9));
+            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
             acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
             acc_9_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_9_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(10));
+            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
             acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
             acc_10_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_10_1);
         }
         {
-            let ai = _mm512_set1_pd(*ap.add(11));
+            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
             acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
             acc_11_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_11_1);
         }
@@ -1905,17 +1909,17 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -1927,62 +1931,48 @@ pub unsafe fn pack_lhs_f32(
     cs_a: usize,
     dst: *mut f32,
 ) {
-    if rs_a == 1 && m == 12 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 12);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-            *out.add(4) = *src.add(4);
-            *out.add(5) = *src.add(5);
-            *out.add(6) = *src.add(6);
-            *out.add(7) = *src.add(7);
-            *out.add(8) = *src.add(8);
-            *out.add(9) = *src.add(9);
-            *out.add(10) = *src.add(10);
-            *out.add(11) = *src.add(11);
-        }
-    } else if m == 12 {
-        for p in 0..k {
-            let out = dst.add(p * 12);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
-            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
-            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
-            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
-            *out.add(8) = *a.add(8 * rs_a + p * cs_a);
-            *out.add(9) = *a.add(9 * rs_a + p * cs_a);
-            *out.add(10) = *a.add(10 * rs_a + p * cs_a);
-            *out.add(11) = *a.add(11 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..12 {
-                *dst.add(p * 12 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f32
-                };
+    let full = k - k % 16;
+    for i in 0..12 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f32;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                _mm512_storeu_ps(out.add(p), _mm512_loadu_ps(src.add(p)));
+                p += 16;
+            }
+            if full < k {
+                _mm512_mask_storeu_ps(
+                    out.add(full),
+                    ((1u32 << (k - full)) - 1) as u16,
+                    _mm512_maskz_loadu_ps(
+                        ((1u32 << (k - full)) - 1) as u16,
+                        src.add(full),
+                    ),
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -1994,47 +1984,33 @@ pub unsafe fn pack_lhs_f64(
     cs_a: usize,
     dst: *mut f64,
 ) {
-    if rs_a == 1 && m == 12 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 12);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-            *out.add(4) = *src.add(4);
-            *out.add(5) = *src.add(5);
-            *out.add(6) = *src.add(6);
-            *out.add(7) = *src.add(7);
-            *out.add(8) = *src.add(8);
-            *out.add(9) = *src.add(9);
-            *out.add(10) = *src.add(10);
-            *out.add(11) = *src.add(11);
-        }
-    } else if m == 12 {
-        for p in 0..k {
-            let out = dst.add(p * 12);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
-            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
-            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
-            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
-            *out.add(8) = *a.add(8 * rs_a + p * cs_a);
-            *out.add(9) = *a.add(9 * rs_a + p * cs_a);
-            *out.add(10) = *a.add(10 * rs_a + p * cs_a);
-            *out.add(11) = *a.add(11 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..12 {
-                *dst.add(p * 12 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f64
-                };
+    let full = k - k % 8;
+    for i in 0..12 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f64;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                _mm512_storeu_pd(out.add(p), _mm512_loadu_pd(src.add(p)));
+                p += 8;
+            }
+            if full < k {
+                _mm512_mask_storeu_pd(
+                    out.add(full),
+                    ((1u32 << (k - full)) - 1) as u8,
+                    _mm512_maskz_loadu_pd(
+                        ((1u32 << (k - full)) - 1) as u8,
+                        src.add(full),
+                    ),
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

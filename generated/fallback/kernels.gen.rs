@@ -212,20 +212,22 @@ pub unsafe fn apply_packed_output_f64(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
 pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -248,7 +250,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * 4);
+        let ap = a.add(p);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -258,21 +260,21 @@ pub unsafe fn microkernel_f32(
             acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
         }
         {
-            let ai = *ap.add(1);
+            let ai = *ap.add(rs_a);
             acc_1_0 = ai * (*bp) + acc_1_0;
             acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
             acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
             acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
         }
         {
-            let ai = *ap.add(2);
+            let ai = *ap.add(2 * rs_a);
             acc_2_0 = ai * (*bp) + acc_2_0;
             acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
             acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
             acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
         }
         {
-            let ai = *ap.add(3);
+            let ai = *ap.add(3 * rs_a);
             acc_3_0 = ai * (*bp) + acc_3_0;
             acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
             acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
@@ -367,20 +369,22 @@ pub unsafe fn microkernel_f32(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
 pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
+    rs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -403,7 +407,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * 4);
+        let ap = a.add(p);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -413,21 +417,21 @@ pub unsafe fn microkernel_f64(
             acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
         }
         {
-            let ai = *ap.add(1);
+            let ai = *ap.add(rs_a);
             acc_1_0 = ai * (*bp) + acc_1_0;
             acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
             acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
             acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
         }
         {
-            let ai = *ap.add(2);
+            let ai = *ap.add(2 * rs_a);
             acc_2_0 = ai * (*bp) + acc_2_0;
             acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
             acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
             acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
         }
         {
-            let ai = *ap.add(3);
+            let ai = *ap.add(3 * rs_a);
             acc_3_0 = ai * (*bp) + acc_3_0;
             acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
             acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
@@ -1508,17 +1512,17 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `fallback` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 pub unsafe fn pack_lhs_f32(
@@ -1529,46 +1533,47 @@ pub unsafe fn pack_lhs_f32(
     cs_a: usize,
     dst: *mut f32,
 ) {
-    if rs_a == 1 && m == 4 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 4);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-        }
-    } else if m == 4 {
-        for p in 0..k {
-            let out = dst.add(p * 4);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..4 {
-                *dst.add(p * 4 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f32
-                };
+    let full = k;
+    for i in 0..4 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f32;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                *out.add(p) = *src.add(p);
+                p += 1;
+            }
+            if full < k {
+                if (k - full) > 0 {
+                    *out.add(full) = if (k - full) > 0 {
+                        *src.add(full)
+                    } else {
+                        0.0f32
+                    };
+                }
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `fallback` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 pub unsafe fn pack_lhs_f64(
@@ -1579,31 +1584,32 @@ pub unsafe fn pack_lhs_f64(
     cs_a: usize,
     dst: *mut f64,
 ) {
-    if rs_a == 1 && m == 4 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 4);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-        }
-    } else if m == 4 {
-        for p in 0..k {
-            let out = dst.add(p * 4);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..4 {
-                *dst.add(p * 4 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f64
-                };
+    let full = k;
+    for i in 0..4 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f64;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                *out.add(p) = *src.add(p);
+                p += 1;
+            }
+            if full < k {
+                if (k - full) > 0 {
+                    *out.add(full) = if (k - full) > 0 {
+                        *src.add(full)
+                    } else {
+                        0.0f64
+                    };
+                }
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

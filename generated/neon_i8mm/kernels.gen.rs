@@ -213,14 +213,15 @@ pub unsafe fn apply_packed_output_f64(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `neon_i8mm` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
 #[target_feature(enable = "neon,dotprod,i8mm")]
@@ -228,6 +229,7 @@ pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -258,7 +260,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_7_1 = vdupq_n_f32(0.0);
     let mut acc_7_2 = vdupq_n_f32(0.0);
     for p in 0..k {
-        let ap = a.add(p * 8);
+        let ap = a.add(p);
         let bp = b.add(p * 12);
         {
             let ai = vld1q_dup_f32(ap);
@@ -267,43 +269,43 @@ pub unsafe fn microkernel_f32(
             acc_0_2 = vfmaq_f32(acc_0_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(1));
+            let ai = vld1q_dup_f32(ap.add(rs_a));
             acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
             acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
             acc_1_2 = vfmaq_f32(acc_1_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(2));
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
             acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
             acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
             acc_2_2 = vfmaq_f32(acc_2_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(3));
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
             acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
             acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
             acc_3_2 = vfmaq_f32(acc_3_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(4));
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
             acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
             acc_4_1 = vfmaq_f32(acc_4_1, ai, vld1q_f32(bp.add(4)));
             acc_4_2 = vfmaq_f32(acc_4_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(5));
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
             acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
             acc_5_1 = vfmaq_f32(acc_5_1, ai, vld1q_f32(bp.add(4)));
             acc_5_2 = vfmaq_f32(acc_5_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(6));
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
             acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
             acc_6_1 = vfmaq_f32(acc_6_1, ai, vld1q_f32(bp.add(4)));
             acc_6_2 = vfmaq_f32(acc_6_2, ai, vld1q_f32(bp.add(8)));
         }
         {
-            let ai = vld1q_dup_f32(ap.add(7));
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
             acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
             acc_7_1 = vfmaq_f32(acc_7_1, ai, vld1q_f32(bp.add(4)));
             acc_7_2 = vfmaq_f32(acc_7_2, ai, vld1q_f32(bp.add(8)));
@@ -437,14 +439,15 @@ pub unsafe fn microkernel_f32(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `neon_i8mm` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
 #[target_feature(enable = "neon,dotprod,i8mm")]
@@ -452,6 +455,7 @@ pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
+    rs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -482,7 +486,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_7_1 = vdupq_n_f64(0.0);
     let mut acc_7_2 = vdupq_n_f64(0.0);
     for p in 0..k {
-        let ap = a.add(p * 8);
+        let ap = a.add(p);
         let bp = b.add(p * 6);
         {
             let ai = vld1q_dup_f64(ap);
@@ -491,43 +495,43 @@ pub unsafe fn microkernel_f64(
             acc_0_2 = vfmaq_f64(acc_0_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(1));
+            let ai = vld1q_dup_f64(ap.add(rs_a));
             acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
             acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
             acc_1_2 = vfmaq_f64(acc_1_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(2));
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
             acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
             acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
             acc_2_2 = vfmaq_f64(acc_2_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(3));
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
             acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
             acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
             acc_3_2 = vfmaq_f64(acc_3_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(4));
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
             acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
             acc_4_1 = vfmaq_f64(acc_4_1, ai, vld1q_f64(bp.add(2)));
             acc_4_2 = vfmaq_f64(acc_4_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(5));
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
             acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
             acc_5_1 = vfmaq_f64(acc_5_1, ai, vld1q_f64(bp.add(2)));
             acc_5_2 = vfmaq_f64(acc_5_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(6));
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
             acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
             acc_6_1 = vfmaq_f64(acc_6_1, ai, vld1q_f64(bp.add(2)));
             acc_6_2 = vfmaq_f64(acc_6_2, ai, vld1q_f64(bp.add(4)));
         }
         {
-            let ai = vld1q_dup_f64(ap.add(7));
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
             acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
             acc_7_1 = vfmaq_f64(acc_7_1, ai, vld1q_f64(bp.add(2)));
             acc_7_2 = vfmaq_f64(acc_7_2, ai, vld1q_f64(bp.add(4)));
@@ -1567,17 +1571,17 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `neon_i8mm` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "neon,dotprod,i8mm")]
@@ -1589,54 +1593,45 @@ pub unsafe fn pack_lhs_f32(
     cs_a: usize,
     dst: *mut f32,
 ) {
-    if rs_a == 1 && m == 8 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 8);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-            *out.add(4) = *src.add(4);
-            *out.add(5) = *src.add(5);
-            *out.add(6) = *src.add(6);
-            *out.add(7) = *src.add(7);
-        }
-    } else if m == 8 {
-        for p in 0..k {
-            let out = dst.add(p * 8);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
-            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
-            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
-            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..8 {
-                *dst.add(p * 8 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f32
-                };
+    let full = k - k % 4;
+    for i in 0..8 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f32;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                vst1q_f32(out.add(p), vld1q_f32(src.add(p)));
+                p += 4;
+            }
+            if full < k {
+                ops::store_partial_f32(
+                    out.add(full),
+                    ops::load_partial_f32(src.add(full), k - full),
+                    k - full,
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `neon_i8mm` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "neon,dotprod,i8mm")]
@@ -1648,39 +1643,30 @@ pub unsafe fn pack_lhs_f64(
     cs_a: usize,
     dst: *mut f64,
 ) {
-    if rs_a == 1 && m == 8 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 8);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-            *out.add(4) = *src.add(4);
-            *out.add(5) = *src.add(5);
-            *out.add(6) = *src.add(6);
-            *out.add(7) = *src.add(7);
-        }
-    } else if m == 8 {
-        for p in 0..k {
-            let out = dst.add(p * 8);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-            *out.add(4) = *a.add(4 * rs_a + p * cs_a);
-            *out.add(5) = *a.add(5 * rs_a + p * cs_a);
-            *out.add(6) = *a.add(6 * rs_a + p * cs_a);
-            *out.add(7) = *a.add(7 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..8 {
-                *dst.add(p * 8 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f64
-                };
+    let full = k - k % 2;
+    for i in 0..8 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f64;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                vst1q_f64(out.add(p), vld1q_f64(src.add(p)));
+                p += 2;
+            }
+            if full < k {
+                ops::store_partial_f64(
+                    out.add(full),
+                    ops::load_partial_f64(src.add(full), k - full),
+                    k - full,
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

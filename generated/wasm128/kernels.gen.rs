@@ -245,14 +245,15 @@ pub unsafe fn apply_packed_output_f64(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
 #[target_feature(enable = "simd128")]
@@ -260,6 +261,7 @@ pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -274,7 +276,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * 4);
+        let ap = a.add(p);
         let bp = b.add(p * 8);
         {
             let ai = v128_load32_splat(ap as *const u32);
@@ -285,7 +287,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(1) as *const u32);
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -293,7 +295,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2) as *const u32);
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -301,7 +303,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3) as *const u32);
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -405,14 +407,15 @@ pub unsafe fn microkernel_f32(
 }
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 ///
 /// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
 #[target_feature(enable = "simd128")]
@@ -420,6 +423,7 @@ pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
+    rs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -434,7 +438,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * 4);
+        let ap = a.add(p);
         let bp = b.add(p * 4);
         {
             let ai = v128_load64_splat(ap as *const u64);
@@ -445,7 +449,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(1) as *const u64);
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -453,7 +457,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2) as *const u64);
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -461,7 +465,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3) as *const u64);
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -1293,17 +1297,17 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `wasm128` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "simd128")]
@@ -1315,46 +1319,48 @@ pub unsafe fn pack_lhs_f32(
     cs_a: usize,
     dst: *mut f32,
 ) {
-    if rs_a == 1 && m == 4 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 4);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-        }
-    } else if m == 4 {
-        for p in 0..k {
-            let out = dst.add(p * 4);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..4 {
-                *dst.add(p * 4 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f32
-                };
+    let full = k - k % 4;
+    for i in 0..4 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f32;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                v128_store(
+                    out.add(p) as *mut v128,
+                    v128_load(src.add(p) as *const v128),
+                );
+                p += 4;
+            }
+            if full < k {
+                ops::store_partial_f32(
+                    out.add(full),
+                    ops::load_partial_f32(src.add(full), k - full),
+                    k - full,
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 ///
 /// Generated for `wasm128` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "simd128")]
@@ -1366,31 +1372,33 @@ pub unsafe fn pack_lhs_f64(
     cs_a: usize,
     dst: *mut f64,
 ) {
-    if rs_a == 1 && m == 4 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * 4);
-            *out = *src;
-            *out.add(1) = *src.add(1);
-            *out.add(2) = *src.add(2);
-            *out.add(3) = *src.add(3);
-        }
-    } else if m == 4 {
-        for p in 0..k {
-            let out = dst.add(p * 4);
-            *out = *a.add(p * cs_a);
-            *out.add(1) = *a.add(rs_a + p * cs_a);
-            *out.add(2) = *a.add(2 * rs_a + p * cs_a);
-            *out.add(3) = *a.add(3 * rs_a + p * cs_a);
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..4 {
-                *dst.add(p * 4 + i) = if i < m {
-                    *a.add(i * rs_a + p * cs_a)
-                } else {
-                    0.0f64
-                };
+    let full = k - k % 2;
+    for i in 0..4 {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = 0.0f64;
+            }
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                v128_store(
+                    out.add(p) as *mut v128,
+                    v128_load(src.add(p) as *const v128),
+                );
+                p += 2;
+            }
+            if full < k {
+                ops::store_partial_f64(
+                    out.add(full),
+                    ops::load_partial_f64(src.add(full), k - full),
+                    k - full,
+                );
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

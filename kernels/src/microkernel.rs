@@ -5,19 +5,21 @@ use kernel_macros::kernel;
 
 /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
 ///
-/// A is packed as `k` columns of `MR` (`a[p * MR + i]`), B as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
 /// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable for `k * MR`, `b` for `k * NR` elements; `c` readable and writable
-/// for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
 #[kernel]
 pub unsafe fn base_microkernel<V: FloatVec>(
     k: usize,
     alpha: V::Elem,
     a: *const V::Elem,
+    rs_a: usize,
     b: *const V::Elem,
     beta: V::Elem,
     c: *mut V::Elem,
@@ -25,11 +27,11 @@ pub unsafe fn base_microkernel<V: FloatVec>(
 ) {
     let mut acc = V::zero_tile();
     for p in 0..k {
-        let ap = a.add(p * V::MR);
+        let ap = a.add(p);
         let bp = b.add(p * V::NR);
         #[unroll]
         for i in 0..V::MR {
-            let ai = V::broadcast(ap.add(i));
+            let ai = V::broadcast(ap.add(i * rs_a));
             #[unroll]
             for j in 0..V::NR / V::LANES {
                 acc[(i, j)] = V::mul_add(ai, V::load(bp.add(j * V::LANES)), acc[(i, j)]);

@@ -53,17 +53,17 @@ pub unsafe fn base_pack_rhs<V: FloatVec>(
     }
 }
 
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `k`
-/// columns of `MR` contiguous elements (`dst[p * MR + i]`), rows `m..MR`
-/// zero-filled.
+/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`, so row-major,
-/// column-major and transposed sources are packed the same way. A column-major
-/// source with a full panel copies whole columns at a time.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
+/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
+/// which runs as the transposed product) are copied as whole vectors with a
+/// partial tail; other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `k * MR` elements; `m <= MR`.
+/// writable for `MR * k` elements; `m <= MR`.
 #[kernel]
 pub unsafe fn base_pack_lhs<V: FloatVec>(
     m: usize,
@@ -73,27 +73,26 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
     cs_a: usize,
     dst: *mut V::Elem,
 ) {
-    if rs_a == 1 && m == V::MR {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            let out = dst.add(p * V::MR);
-            #[unroll]
-            for i in 0..V::MR {
-                *out.add(i) = *src.add(i);
+    let full = k - k % V::LANES;
+    for i in 0..V::MR {
+        let out = dst.add(i * k);
+        if i >= m {
+            for p in 0..k {
+                *out.add(p) = V::ZERO;
             }
-        }
-    } else if m == V::MR {
-        for p in 0..k {
-            let out = dst.add(p * V::MR);
-            #[unroll]
-            for i in 0..V::MR {
-                *out.add(i) = *a.add(i * rs_a + p * cs_a);
+        } else if cs_a == 1 {
+            let src = a.add(i * rs_a);
+            let mut p = 0;
+            while p < full {
+                V::store(out.add(p), V::load(src.add(p)));
+                p += V::LANES;
             }
-        }
-    } else {
-        for p in 0..k {
-            for i in 0..V::MR {
-                *dst.add(p * V::MR + i) = if i < m { *a.add(i * rs_a + p * cs_a) } else { V::ZERO };
+            if full < k {
+                V::store_partial(out.add(full), V::load_partial(src.add(full), k - full), k - full);
+            }
+        } else {
+            for p in 0..k {
+                *out.add(p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

@@ -84,10 +84,10 @@ fn microkernel_matches_naive_product() {
             if beta == 0.0 {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
-            unsafe { base_microkernel::<F64>(k, alpha, a.as_ptr(), b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
+            unsafe { base_microkernel::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
             for i in 0..mr {
                 for j in 0..nr {
-                    let ab: f64 = (0..k).map(|p| a[p * mr + i] * b[p * nr + j]).sum();
+                    let ab: f64 = (0..k).map(|p| a[i * k + p] * b[p * nr + j]).sum();
                     let old = if beta == 0.0 { 0.0 } else { beta * c0[i * ldc + j] };
                     assert_eq!(c[i * ldc + j], alpha * ab + old, "k={k} ({i},{j})");
                 }
@@ -168,7 +168,7 @@ fn pack_lhs_row_and_column_major_full_and_ragged() {
             for p in 0..k {
                 for i in 0..mr {
                     let want = if i < m { a[i * rs + p * cs] } else { 0.0 };
-                    assert_eq!(dst[p * mr + i], want, "m={m} k={k} rs={rs} cs={cs} ({i},{p})");
+                    assert_eq!(dst[i * k + p], want, "m={m} k={k} rs={rs} cs={cs} ({i},{p})");
                 }
             }
         }

@@ -57,7 +57,7 @@ mod sealed {
 pub struct ElemKernels<T> {
     pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
-    pub micro: unsafe fn(usize, T, *const T, *const T, T, *mut T, usize),
+    pub micro: unsafe fn(usize, T, *const T, usize, *const T, T, *mut T, usize),
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     pub small: SmallFn<T>,
 }
@@ -355,13 +355,20 @@ unsafe fn five_loops<T: Element>(
     tile: *mut T,
 ) {
     let unit_cols = p.csc == 1;
+    // Full MR-row panels of a row-major A are read in place when B is narrow:
+    // each element of A is then used only a few times, and packing it would
+    // stream all of A through memory twice. Edge panels are still packed.
+    let a_in_place = p.csa == 1 && p.n <= A_IN_PLACE_MAX_N;
     for ic in (0..p.m).step_by(blk.mc) {
         let mc = blk.mc.min(p.m - ic);
         for pc in (0..p.k).step_by(blk.kc) {
             let kc = blk.kc.min(p.k - pc);
-            // Pack A[ic..ic+mc, pc..pc+kc] as MR-tall panels.
+            // Pack A[ic..ic+mc, pc..pc+kc] as MR-row panels.
             for ir in (0..mc).step_by(mr) {
                 let h = mr.min(mc - ir);
+                if a_in_place && h == mr {
+                    continue;
+                }
                 let src = p.a.wrapping_add((ic + ir) * p.rsa + pc * p.csa);
                 unsafe { (kern.pack_lhs)(h, kc, src, p.rsa, p.csa, abuf.add(ir / mr * kc * mr)) };
             }
@@ -376,15 +383,19 @@ unsafe fn five_loops<T: Element>(
                 }
                 for ir in (0..mc).step_by(mr) {
                     let h = mr.min(mc - ir);
-                    let ap = unsafe { abuf.add(ir / mr * kc * mr) };
+                    let (ap, rs_ap) = if a_in_place && h == mr {
+                        (p.a.wrapping_add((ic + ir) * p.rsa + pc), p.rsa)
+                    } else {
+                        (unsafe { abuf.add(ir / mr * kc * mr) }.cast_const(), kc)
+                    };
                     for jr in (0..nc).step_by(nr) {
                         let w = nr.min(nc - jr);
                         let bp = unsafe { bbuf.add(jr / nr * kc * nr) };
                         let cij = p.c.wrapping_add((ic + ir) * p.rsc + (jc + jr) * p.csc);
                         if unit_cols && h == mr && w == nr {
-                            unsafe { (kern.micro)(kc, p.alpha, ap, bp, beta, cij, p.rsc) };
+                            unsafe { (kern.micro)(kc, p.alpha, ap, rs_ap, bp, beta, cij, p.rsc) };
                         } else {
-                            unsafe { (kern.micro)(kc, T::ONE, ap, bp, T::ZERO, tile, nr) };
+                            unsafe { (kern.micro)(kc, T::ONE, ap, rs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, p.alpha, tile, nr, beta, cij, p.rsc) };
                             } else {
@@ -397,6 +408,10 @@ unsafe fn five_loops<T: Element>(
         }
     }
 }
+
+/// Widest B for which full panels of a row-major A are read in place rather
+/// than packed (see `five_loops`). Chosen by measurement with gemm-bench.
+const A_IN_PLACE_MAX_N: usize = 128;
 
 /// `C = alpha * P + beta * C` for a C with no unit stride (rare: both strides > 1).
 #[allow(clippy::too_many_arguments)]

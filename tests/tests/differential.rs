@@ -38,7 +38,7 @@ impl Float for f64 {
 
 type PackFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
-type MicroFn<E> = unsafe fn(usize, E, *const E, *const E, E, *mut E, usize);
+type MicroFn<E> = unsafe fn(usize, E, *const E, usize, *const E, E, *mut E, usize);
 type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
 const SENTINEL: f64 = 12345.0;
@@ -150,7 +150,9 @@ where
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
-        let a: Vec<V::Elem> = random(&mut rng, k * mr);
+        // A rows with a stride past k, as when A is read in place.
+        let lda = k + 3;
+        let a: Vec<V::Elem> = random(&mut rng, mr * lda);
         let b: Vec<V::Elem> = random(&mut rng, k * nr);
         for &(alpha, beta) in ALPHA_BETA {
             let mut c0: Vec<V::Elem> = random(&mut rng, mr * ldc);
@@ -163,8 +165,9 @@ where
                 c
             };
             let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
-            let want = run(&|c| unsafe { kernels::base_microkernel::<V>(k, al, a.as_ptr(), b.as_ptr(), be, c, ldc) });
-            let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), b.as_ptr(), be, c, ldc) });
+            let want =
+                run(&|c| unsafe { kernels::base_microkernel::<V>(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
+            let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
             for i in 0..mr {
                 for j in 0..ldc {
                     let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
@@ -174,7 +177,7 @@ where
                         continue;
                     }
                     assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
-                    let mag: f64 = (0..k).map(|p| (a[p * mr + i].f() * b[p * nr + j].f()).abs()).sum();
+                    let mag: f64 = (0..k).map(|p| (a[i * lda + p].f() * b[p * nr + j].f()).abs()).sum();
                     let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
                     let tol = (k as f64 + 4.0) * V::Elem::EPS * (alpha.abs() * mag + old_term);
                     assert!(
