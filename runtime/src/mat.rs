@@ -131,18 +131,18 @@ impl<'a, T> MatMut<'a, T> {
         if self.rows == 0 || self.cols == 0 {
             return Ok(());
         }
-        // Sort the two dimensions by stride; the inner one must step by at least
-        // one element and the outer one past the whole inner extent.
-        let dims = [(self.rows, self.rs), (self.cols, self.cs)];
-        let live: Vec<(usize, usize)> = dims.into_iter().filter(|(n, _)| *n > 1).collect();
-        let ok = match live.as_slice() {
-            [] => true,
-            [(_, s)] => *s >= 1,
-            [(n0, s0), (n1, s1)] => {
-                let ((ni, si), so) = if s0 <= s1 { ((*n0, *s0), *s1) } else { ((*n1, *s1), *s0) };
-                si >= 1 && ni.checked_mul(si).is_some_and(|extent| so >= extent)
-            }
-            _ => unreachable!("two dimensions"),
+        // Order the two dimensions by stride; the inner one must step by at least
+        // one element and the outer one past the whole inner extent (a dimension
+        // of extent 1 constrains nothing). No allocation: this runs on every call.
+        let (mut inner, mut outer) = ((self.rows, self.rs), (self.cols, self.cs));
+        if inner.1 > outer.1 {
+            std::mem::swap(&mut inner, &mut outer);
+        }
+        let ok = match (inner.0 > 1, outer.0 > 1) {
+            (false, false) => true,
+            (true, false) => inner.1 >= 1,
+            (false, true) => outer.1 >= 1,
+            (true, true) => inner.1 >= 1 && inner.0.checked_mul(inner.1).is_some_and(|extent| outer.1 >= extent),
         };
         if ok {
             Ok(())
