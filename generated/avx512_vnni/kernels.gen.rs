@@ -1584,8 +1584,8 @@ pub unsafe fn microkernel_dot_bf16(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1627,32 +1627,159 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = _mm512_setzero_ps();
             let mut acc_3_0 = _mm512_setzero_ps();
             let mut acc_3_1 = _mm512_setzero_ps();
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
-                let b1 = _mm512_maskz_loadu_ps(
-                    ((1u32 << c1) - 1) as u16,
-                    brow.wrapping_add(16),
-                );
-                if 0 < rows {
-                    let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+            let mut acc_4_0 = _mm512_setzero_ps();
+            let mut acc_4_1 = _mm512_setzero_ps();
+            let mut acc_5_0 = _mm512_setzero_ps();
+            let mut acc_5_1 = _mm512_setzero_ps();
+            let mut acc_6_0 = _mm512_setzero_ps();
+            let mut acc_6_1 = _mm512_setzero_ps();
+            let mut acc_7_0 = _mm512_setzero_ps();
+            let mut acc_7_1 = _mm512_setzero_ps();
+            let mut acc_8_0 = _mm512_setzero_ps();
+            let mut acc_8_1 = _mm512_setzero_ps();
+            let mut acc_9_0 = _mm512_setzero_ps();
+            let mut acc_9_1 = _mm512_setzero_ps();
+            let mut acc_10_0 = _mm512_setzero_ps();
+            let mut acc_10_1 = _mm512_setzero_ps();
+            let mut acc_11_0 = _mm512_setzero_ps();
+            let mut acc_11_1 = _mm512_setzero_ps();
+            if rows >= 12 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
+                    let b1 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c1) - 1) as u16,
+                        brow.wrapping_add(16),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                        acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                        acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                        acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                        acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                        acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                        acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
+                    let b1 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c1) - 1) as u16,
+                        brow.wrapping_add(16),
+                    );
+                    if 0 < rows {
+                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    if 4 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    if 5 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                    if 6 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                        acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
+                    }
+                    if 7 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                        acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                    }
+                    if 8 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                        acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
+                    }
+                    if 9 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                        acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
+                    }
+                    if 10 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                        acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
+                    }
+                    if 11 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                        acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1771,16 +1898,248 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_4_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_5_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 6 < rows {
+                let crow = c.add((i + 6) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_6_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_6_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 7 < rows {
+                let crow = c.add((i + 7) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_7_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_7_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 8 < rows {
+                let crow = c.add((i + 8) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_8_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_8_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_8_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_8_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 9 < rows {
+                let crow = c.add((i + 9) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_9_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_9_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_9_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_9_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 10 < rows {
+                let crow = c.add((i + 10) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_10_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_10_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_10_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_10_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 11 < rows {
+                let crow = c.add((i + 11) * rs_c + j);
+                let crow1 = crow.wrapping_add(16);
+                if beta == 0.0f32 {
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_11_0),
+                    );
+                    _mm512_mask_storeu_ps(
+                        crow1,
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_11_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_11_0),
+                    );
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_11_1),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
             j += 32;
         }
-        i += 4;
+        i += 12;
     }
 }
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1822,32 +2181,159 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = _mm512_setzero_pd();
             let mut acc_3_0 = _mm512_setzero_pd();
             let mut acc_3_1 = _mm512_setzero_pd();
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
-                let b1 = _mm512_maskz_loadu_pd(
-                    ((1u32 << c1) - 1) as u8,
-                    brow.wrapping_add(8),
-                );
-                if 0 < rows {
-                    let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+            let mut acc_4_0 = _mm512_setzero_pd();
+            let mut acc_4_1 = _mm512_setzero_pd();
+            let mut acc_5_0 = _mm512_setzero_pd();
+            let mut acc_5_1 = _mm512_setzero_pd();
+            let mut acc_6_0 = _mm512_setzero_pd();
+            let mut acc_6_1 = _mm512_setzero_pd();
+            let mut acc_7_0 = _mm512_setzero_pd();
+            let mut acc_7_1 = _mm512_setzero_pd();
+            let mut acc_8_0 = _mm512_setzero_pd();
+            let mut acc_8_1 = _mm512_setzero_pd();
+            let mut acc_9_0 = _mm512_setzero_pd();
+            let mut acc_9_1 = _mm512_setzero_pd();
+            let mut acc_10_0 = _mm512_setzero_pd();
+            let mut acc_10_1 = _mm512_setzero_pd();
+            let mut acc_11_0 = _mm512_setzero_pd();
+            let mut acc_11_1 = _mm512_setzero_pd();
+            if rows >= 12 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
+                    let b1 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c1) - 1) as u8,
+                        brow.wrapping_add(8),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                        acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                        acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                        acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                        acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                        acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                        acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
+                    let b1 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c1) - 1) as u8,
+                        brow.wrapping_add(8),
+                    );
+                    if 0 < rows {
+                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    if 4 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    if 5 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                    if 6 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                        acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
+                    }
+                    if 7 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                        acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                    }
+                    if 8 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                        acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
+                    }
+                    if 9 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                        acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
+                    }
+                    if 10 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                        acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
+                    }
+                    if 11 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                        acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1966,9 +2452,241 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_4_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_5_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 6 < rows {
+                let crow = c.add((i + 6) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_6_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_6_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 7 < rows {
+                let crow = c.add((i + 7) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_7_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_7_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 8 < rows {
+                let crow = c.add((i + 8) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_8_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_8_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_8_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_8_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 9 < rows {
+                let crow = c.add((i + 9) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_9_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_9_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_9_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_9_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 10 < rows {
+                let crow = c.add((i + 10) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_10_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_10_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_10_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_10_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 11 < rows {
+                let crow = c.add((i + 11) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f64 {
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_11_0),
+                    );
+                    _mm512_mask_storeu_pd(
+                        crow1,
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_11_1),
+                    );
+                } else {
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_11_0),
+                    );
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_11_1),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
             j += 16;
         }
-        i += 4;
+        i += 12;
     }
 }
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows

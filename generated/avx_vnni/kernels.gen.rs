@@ -1010,8 +1010,8 @@ pub unsafe fn microkernel_dot_bf16(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1053,29 +1053,87 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = _mm256_setzero_ps();
             let mut acc_3_0 = _mm256_setzero_ps();
             let mut acc_3_1 = _mm256_setzero_ps();
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm256_maskload_ps(brow, ops::mask_i32x8(c0));
-                let b1 = _mm256_maskload_ps(brow.wrapping_add(8), ops::mask_i32x8(c1));
-                if 0 < rows {
-                    let ar = _mm256_broadcast_ss(&*a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+            let mut acc_4_0 = _mm256_setzero_ps();
+            let mut acc_4_1 = _mm256_setzero_ps();
+            let mut acc_5_0 = _mm256_setzero_ps();
+            let mut acc_5_1 = _mm256_setzero_ps();
+            if rows >= 6 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_maskload_ps(brow, ops::mask_i32x8(c0));
+                    let b1 = _mm256_maskload_ps(
+                        brow.wrapping_add(8),
+                        ops::mask_i32x8(c1),
+                    );
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = _mm256_broadcast_ss(&*a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = _mm256_broadcast_ss(&*a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = _mm256_broadcast_ss(&*a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_maskload_ps(brow, ops::mask_i32x8(c0));
+                    let b1 = _mm256_maskload_ps(
+                        brow.wrapping_add(8),
+                        ops::mask_i32x8(c1),
+                    );
+                    if 0 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    if 4 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    if 5 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1194,16 +1252,74 @@ pub unsafe fn gemm_small_f32(
                     _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f32 {
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_4_0),
+                    );
+                    _mm256_maskstore_ps(
+                        crow1,
+                        ops::mask_i32x8(c1),
+                        _mm256_mul_ps(va, acc_4_1),
+                    );
+                } else {
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_4_0),
+                    );
+                    let x1 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                        _mm256_mul_ps(va, acc_4_1),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(8);
+                if beta == 0.0f32 {
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_5_0),
+                    );
+                    _mm256_maskstore_ps(
+                        crow1,
+                        ops::mask_i32x8(c1),
+                        _mm256_mul_ps(va, acc_5_1),
+                    );
+                } else {
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_5_0),
+                    );
+                    let x1 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                        _mm256_mul_ps(va, acc_5_1),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                }
+            }
             j += 16;
         }
-        i += 4;
+        i += 6;
     }
 }
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1245,29 +1361,87 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = _mm256_setzero_pd();
             let mut acc_3_0 = _mm256_setzero_pd();
             let mut acc_3_1 = _mm256_setzero_pd();
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm256_maskload_pd(brow, ops::mask_i64x4(c0));
-                let b1 = _mm256_maskload_pd(brow.wrapping_add(4), ops::mask_i64x4(c1));
-                if 0 < rows {
-                    let ar = _mm256_broadcast_sd(&*a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+            let mut acc_4_0 = _mm256_setzero_pd();
+            let mut acc_4_1 = _mm256_setzero_pd();
+            let mut acc_5_0 = _mm256_setzero_pd();
+            let mut acc_5_1 = _mm256_setzero_pd();
+            if rows >= 6 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_maskload_pd(brow, ops::mask_i64x4(c0));
+                    let b1 = _mm256_maskload_pd(
+                        brow.wrapping_add(4),
+                        ops::mask_i64x4(c1),
+                    );
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = _mm256_broadcast_sd(&*a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = _mm256_broadcast_sd(&*a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = _mm256_broadcast_sd(&*a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_maskload_pd(brow, ops::mask_i64x4(c0));
+                    let b1 = _mm256_maskload_pd(
+                        brow.wrapping_add(4),
+                        ops::mask_i64x4(c1),
+                    );
+                    if 0 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    if 4 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    if 5 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1386,9 +1560,67 @@ pub unsafe fn gemm_small_f64(
                     _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f64 {
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_4_0),
+                    );
+                    _mm256_maskstore_pd(
+                        crow1,
+                        ops::mask_i64x4(c1),
+                        _mm256_mul_pd(va, acc_4_1),
+                    );
+                } else {
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_4_0),
+                    );
+                    let x1 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                        _mm256_mul_pd(va, acc_4_1),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f64 {
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_5_0),
+                    );
+                    _mm256_maskstore_pd(
+                        crow1,
+                        ops::mask_i64x4(c1),
+                        _mm256_mul_pd(va, acc_5_1),
+                    );
+                } else {
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_5_0),
+                    );
+                    let x1 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                        _mm256_mul_pd(va, acc_5_1),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                }
+            }
             j += 8;
         }
-        i += 4;
+        i += 6;
     }
 }
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows

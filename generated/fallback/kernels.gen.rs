@@ -1055,8 +1055,8 @@ pub unsafe fn microkernel_dot_bf16(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1097,29 +1097,57 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = 0.0f32;
             let mut acc_3_0 = 0.0f32;
             let mut acc_3_1 = 0.0f32;
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = if c0 > 0 { *brow } else { 0.0f32 };
-                let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f32 };
-                if 0 < rows {
-                    let ar = *a.add(i * rs_a + p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if rows >= 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = if c0 > 0 { *brow } else { 0.0f32 };
+                    let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
                 }
-                if 1 < rows {
-                    let ar = *a.add((i + 1) * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                if 2 < rows {
-                    let ar = *a.add((i + 2) * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                if 3 < rows {
-                    let ar = *a.add((i + 3) * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = if c0 > 0 { *brow } else { 0.0f32 };
+                    let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f32 };
+                    if 0 < rows {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    if 1 < rows {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    if 2 < rows {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    if 3 < rows {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
                 }
             }
             if 0 < rows {
@@ -1218,8 +1246,8 @@ pub unsafe fn gemm_small_f32(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1260,29 +1288,57 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = 0.0f64;
             let mut acc_3_0 = 0.0f64;
             let mut acc_3_1 = 0.0f64;
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = if c0 > 0 { *brow } else { 0.0f64 };
-                let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f64 };
-                if 0 < rows {
-                    let ar = *a.add(i * rs_a + p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if rows >= 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = if c0 > 0 { *brow } else { 0.0f64 };
+                    let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
                 }
-                if 1 < rows {
-                    let ar = *a.add((i + 1) * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                if 2 < rows {
-                    let ar = *a.add((i + 2) * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                if 3 < rows {
-                    let ar = *a.add((i + 3) * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = if c0 > 0 { *brow } else { 0.0f64 };
+                    let b1 = if c1 > 0 { *brow.wrapping_add(1) } else { 0.0f64 };
+                    if 0 < rows {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    if 1 < rows {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    if 2 < rows {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    if 3 < rows {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
                 }
             }
             if 0 < rows {

@@ -1112,8 +1112,8 @@ pub unsafe fn microkernel_dot_bf16(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1155,29 +1155,105 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = vdupq_n_f32(0.0);
             let mut acc_3_0 = vdupq_n_f32(0.0);
             let mut acc_3_1 = vdupq_n_f32(0.0);
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = ops::load_partial_f32(brow, c0);
-                let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
-                if 0 < rows {
-                    let ar = vld1q_dup_f32(a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
-                    acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+            let mut acc_4_0 = vdupq_n_f32(0.0);
+            let mut acc_4_1 = vdupq_n_f32(0.0);
+            let mut acc_5_0 = vdupq_n_f32(0.0);
+            let mut acc_5_1 = vdupq_n_f32(0.0);
+            let mut acc_6_0 = vdupq_n_f32(0.0);
+            let mut acc_6_1 = vdupq_n_f32(0.0);
+            let mut acc_7_0 = vdupq_n_f32(0.0);
+            let mut acc_7_1 = vdupq_n_f32(0.0);
+            if rows >= 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f32(brow, c0);
+                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
+                    {
+                        let ar = vld1q_dup_f32(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = vld1q_dup_f32(a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
-                }
-                if 2 < rows {
-                    let ar = vld1q_dup_f32(a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
-                    acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
-                }
-                if 3 < rows {
-                    let ar = vld1q_dup_f32(a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f32(brow, c0);
+                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
+                    if 0 < rows {
+                        let ar = vld1q_dup_f32(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    if 1 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    }
+                    if 2 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    if 3 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    }
+                    if 4 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    if 5 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b1);
+                    }
+                    if 6 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
+                    }
+                    if 7 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1264,16 +1340,100 @@ pub unsafe fn gemm_small_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
+                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_4_1), c1);
+                } else {
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_1),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_5_0), c0);
+                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_5_1), c1);
+                } else {
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_5_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_5_1),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 6 < rows {
+                let crow = c.add((i + 6) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_6_0), c0);
+                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_6_1), c1);
+                } else {
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_6_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_6_1),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 7 < rows {
+                let crow = c.add((i + 7) * rs_c + j);
+                let crow1 = crow.wrapping_add(4);
+                if beta == 0.0f32 {
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_7_0), c0);
+                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_7_1), c1);
+                } else {
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_7_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_7_1),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
             j += 8;
         }
-        i += 4;
+        i += 8;
     }
 }
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1315,29 +1475,105 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = vdupq_n_f64(0.0);
             let mut acc_3_0 = vdupq_n_f64(0.0);
             let mut acc_3_1 = vdupq_n_f64(0.0);
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = ops::load_partial_f64(brow, c0);
-                let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
-                if 0 < rows {
-                    let ar = vld1q_dup_f64(a.add(i * rs_a + p * cs_a));
-                    acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
-                    acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+            let mut acc_4_0 = vdupq_n_f64(0.0);
+            let mut acc_4_1 = vdupq_n_f64(0.0);
+            let mut acc_5_0 = vdupq_n_f64(0.0);
+            let mut acc_5_1 = vdupq_n_f64(0.0);
+            let mut acc_6_0 = vdupq_n_f64(0.0);
+            let mut acc_6_1 = vdupq_n_f64(0.0);
+            let mut acc_7_0 = vdupq_n_f64(0.0);
+            let mut acc_7_1 = vdupq_n_f64(0.0);
+            if rows >= 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f64(brow, c0);
+                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
+                    {
+                        let ar = vld1q_dup_f64(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = vld1q_dup_f64(a.add((i + 1) * rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
-                }
-                if 2 < rows {
-                    let ar = vld1q_dup_f64(a.add((i + 2) * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
-                    acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
-                }
-                if 3 < rows {
-                    let ar = vld1q_dup_f64(a.add((i + 3) * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f64(brow, c0);
+                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
+                    if 0 < rows {
+                        let ar = vld1q_dup_f64(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    if 1 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    }
+                    if 2 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    if 3 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    }
+                    if 4 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    if 5 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b1);
+                    }
+                    if 6 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
+                    }
+                    if 7 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1424,9 +1660,93 @@ pub unsafe fn gemm_small_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
+            if 4 < rows {
+                let crow = c.add((i + 4) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
+                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_4_1), c1);
+                } else {
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_1),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 5 < rows {
+                let crow = c.add((i + 5) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_5_0), c0);
+                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_5_1), c1);
+                } else {
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_5_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_5_1),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 6 < rows {
+                let crow = c.add((i + 6) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_6_0), c0);
+                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_6_1), c1);
+                } else {
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_6_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_6_1),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 7 < rows {
+                let crow = c.add((i + 7) * rs_c + j);
+                let crow1 = crow.wrapping_add(2);
+                if beta == 0.0f64 {
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_7_0), c0);
+                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_7_1), c1);
+                } else {
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_7_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_7_1),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
             j += 4;
         }
-        i += 4;
+        i += 8;
     }
 }
 /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows

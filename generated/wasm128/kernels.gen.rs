@@ -860,8 +860,8 @@ pub unsafe fn microkernel_dot_bf16(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -903,35 +903,73 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = f32x4_splat(0.0);
             let mut acc_3_0 = f32x4_splat(0.0);
             let mut acc_3_1 = f32x4_splat(0.0);
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = ops::load_partial_f32(brow, c0);
-                let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
-                if 0 < rows {
-                    let ar = v128_load32_splat(a.add(i * rs_a + p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+            if rows >= 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f32(brow, c0);
+                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = v128_load32_splat(
-                        a.add((i + 1) * rs_a + p * cs_a) as *const u32,
-                    );
-                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
-                    acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = v128_load32_splat(
-                        a.add((i + 2) * rs_a + p * cs_a) as *const u32,
-                    );
-                    acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
-                    acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = v128_load32_splat(
-                        a.add((i + 3) * rs_a + p * cs_a) as *const u32,
-                    );
-                    acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
-                    acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f32(brow, c0);
+                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
+                    if 0 < rows {
+                        let ar = v128_load32_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
+                    }
                 }
             }
             if 0 < rows {
@@ -1018,8 +1056,8 @@ pub unsafe fn gemm_small_f32(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -1061,35 +1099,73 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = f64x2_splat(0.0);
             let mut acc_3_0 = f64x2_splat(0.0);
             let mut acc_3_1 = f64x2_splat(0.0);
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = ops::load_partial_f64(brow, c0);
-                let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
-                if 0 < rows {
-                    let ar = v128_load64_splat(a.add(i * rs_a + p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+            if rows >= 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f64(brow, c0);
+                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
+                    }
                 }
-                if 1 < rows {
-                    let ar = v128_load64_splat(
-                        a.add((i + 1) * rs_a + p * cs_a) as *const u64,
-                    );
-                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
-                    acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
-                }
-                if 2 < rows {
-                    let ar = v128_load64_splat(
-                        a.add((i + 2) * rs_a + p * cs_a) as *const u64,
-                    );
-                    acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
-                    acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
-                }
-                if 3 < rows {
-                    let ar = v128_load64_splat(
-                        a.add((i + 3) * rs_a + p * cs_a) as *const u64,
-                    );
-                    acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
-                    acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = ops::load_partial_f64(brow, c0);
+                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
+                    if 0 < rows {
+                        let ar = v128_load64_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    if 1 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                    if 2 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                    }
+                    if 3 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
+                    }
                 }
             }
             if 0 < rows {

@@ -112,8 +112,8 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
 /// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of 4 rows x `2 * LANES` columns accumulate in registers
-/// (a block every target's tile can hold); A is broadcast in place from any
+/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
+/// registers (part of the micro-kernel's tile); A is broadcast in place from any
 /// strides, B and C are read and written in place and must have unit column
 /// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
 ///
@@ -146,21 +146,36 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
             let c0 = cols.min(V::LANES);
             let c1 = cols - c0;
             let mut acc = V::zero_tile();
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = V::load_partial(brow, c0);
-                let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
-                #[unroll]
-                for r in 0..4 {
-                    if r < rows {
+            if rows >= V::MR {
+                // A full block: no per-row test in the inner loop.
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = V::load_partial(brow, c0);
+                    let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
+                    #[unroll]
+                    for r in 0..V::MR {
                         let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
                         acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
                         acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
                     }
                 }
+            } else {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = V::load_partial(brow, c0);
+                    let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
+                    #[unroll]
+                    for r in 0..V::MR {
+                        if r < rows {
+                            let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
+                            acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                            acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
+                        }
+                    }
+                }
             }
             #[unroll]
-            for r in 0..4 {
+            for r in 0..V::MR {
                 if r < rows {
                     let crow = c.add((i + r) * rs_c + j);
                     let crow1 = crow.wrapping_add(V::LANES);
@@ -177,6 +192,6 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
             }
             j += 2 * V::LANES;
         }
-        i += 4;
+        i += V::MR;
     }
 }
