@@ -233,6 +233,54 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    {
+        let _ = c.wrapping_add(0);
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -390,6 +438,54 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    {
+        let _ = c.wrapping_add(0);
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;

@@ -235,6 +235,30 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    ops::prefetch(c.wrapping_add(0) as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(8) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 8) as *const u8);
     let mut acc_0_0 = vdupq_n_f32(0.0);
     let mut acc_0_1 = vdupq_n_f32(0.0);
     let mut acc_0_2 = vdupq_n_f32(0.0);
@@ -461,6 +485,30 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    ops::prefetch(c.wrapping_add(0) as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
     let mut acc_0_0 = vdupq_n_f64(0.0);
     let mut acc_0_1 = vdupq_n_f64(0.0);
     let mut acc_0_2 = vdupq_n_f64(0.0);
@@ -2039,6 +2087,15 @@ mod ops {
         let mut lanes = [0.0f64; 2];
         core::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n);
         vld1q_f64(lanes.as_ptr())
+    }
+    /// `prfm pldl1keep`: the prefetch intrinsic is unstable.
+    #[inline]
+    #[target_feature(enable = "neon,dotprod")]
+    pub unsafe fn prefetch(p: *const u8) {
+        core::arch::asm!(
+            "prfm pldl1keep, [{0}]", in (reg) p, options(nostack, readonly,
+            preserves_flags)
+        );
     }
     #[inline]
     #[target_feature(enable = "neon,dotprod")]

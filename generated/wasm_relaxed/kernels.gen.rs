@@ -267,6 +267,30 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    {
+        let _ = c.wrapping_add(0);
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 4);
+    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -441,6 +465,30 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    {
+        let _ = c.wrapping_add(0);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);

@@ -173,6 +173,8 @@ pub static FALLBACK: Target = Target {
         ("bf16.broadcast_a", "($0 as *const [u16; 2]).read_unaligned()"),
         ("bf16.load_b", "($0 as *const [u16; 2]).read_unaligned()"),
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
+        ("f32.prefetch", "{ let _ = $0; }"),
+        ("f64.prefetch", "{ let _ = $0; }"),
     ],
     helpers: &[
         (
@@ -272,6 +274,8 @@ pub static AVX2: Target = Target {
         ),
         ("bf16.load_b", "_mm256_loadu_si256($0 as *const __m256i)"),
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
+        ("f32.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
+        ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -417,6 +421,8 @@ pub static AVX512: Target = Target {
         ),
         ("bf16.load_b", "_mm512_loadu_si512($0 as *const __m512i)"),
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
+        ("f32.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
+        ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -576,8 +582,17 @@ pub static NEON: Target = Target {
         ("bf16.broadcast_a", "vdupq_n_u32(($0 as *const u32).read_unaligned())"),
         ("bf16.load_b", "vreinterpretq_u32_u16(vld1q_u16($0))"),
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
+        ("f32.prefetch", "ops::prefetch($0 as *const u8)"),
+        ("f64.prefetch", "ops::prefetch($0 as *const u8)"),
     ],
     helpers: &[
+        (
+            "prefetch",
+            "/// `prfm pldl1keep`: the prefetch intrinsic is unstable.
+            pub fn prefetch(p: *const u8) {
+                core::arch::asm!(\"prfm pldl1keep, [{0}]\", in(reg) p, options(nostack, readonly, preserves_flags));
+            }",
+        ),
         (
             "dot_bf16",
             "/// bf16 pair dot product: the odd element is the high half of each 32-bit
@@ -766,6 +781,8 @@ pub static WASM128: Target = Target {
         ("bf16.broadcast_a", "v128_load32_splat($0 as *const u32)"),
         ("bf16.load_b", "v128_load($0 as *const v128)"),
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
+        ("f32.prefetch", "{ let _ = $0; }"),
+        ("f64.prefetch", "{ let _ = $0; }"),
     ],
     helpers: &[
         (

@@ -25,6 +25,14 @@ pub unsafe fn base_microkernel<V: FloatVec>(
     c: *mut V::Elem,
     ldc: usize,
 ) {
+    // The C tile is read or written only after the k loop; start fetching it now.
+    #[unroll]
+    for i in 0..V::MR {
+        #[unroll]
+        for j in 0..V::NR / V::LANES {
+            V::prefetch(c.wrapping_add(i * ldc + j * V::LANES));
+        }
+    }
     let mut acc = V::zero_tile();
     for p in 0..k {
         let ap = a.add(p);

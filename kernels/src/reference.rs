@@ -92,6 +92,7 @@ macro_rules! float_ref {
                 assert!(n <= L, "store_partial: n = {n} > LANES = {L}");
                 unsafe { write_lanes(p, &v.0, n) }
             }
+            fn prefetch(_p: *const $t) {}
             fn add(a: Self, b: Self) -> Self {
                 Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
             }

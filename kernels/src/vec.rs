@@ -74,6 +74,10 @@ pub trait FloatVec: Copy {
     /// # Safety
     /// `n <= LANES` and `p` must be valid for writing `n` elements.
     unsafe fn store_partial(p: *mut Self::Elem, v: Self, n: usize);
+    /// Hints that the cache line holding `p` will be used soon. No effect on
+    /// results, never faults (any address is allowed); a no-op where the target
+    /// has no prefetch instruction.
+    fn prefetch(p: *const Self::Elem);
     /// Lane-wise `a + b`.
     fn add(a: Self, b: Self) -> Self;
     /// Lane-wise `a * b`.
