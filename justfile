@@ -26,12 +26,12 @@ snapshots:
 test-neon:
     for cpu in max neoverse-n1 cortex-a53; do \
       CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="{{qemu}} -cpu $cpu" \
-      cargo test --target aarch64-unknown-linux-gnu -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm || exit 1; \
+      cargo test --target aarch64-unknown-linux-gnu -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test threads || exit 1; \
     done
 
 # wasm32-wasip1 with simd128 and relaxed-simd under wasmtime (PyPI, in .venv).
 test-wasm: setup-wasm
-    RUSTFLAGS="{{wasm_flags}}" cargo test --target wasm32-wasip1 -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm
+    RUSTFLAGS="{{wasm_flags}}" cargo test --target wasm32-wasip1 -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test threads
 
 # The wasmtime runner's venv.
 setup-wasm:

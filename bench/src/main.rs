@@ -3,14 +3,17 @@
 //!
 //! ```text
 //! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both] [--shapes 256,512x64x4096,..]
-//!                                         [--samples N] [--quick] [--peers a,b,..]
+//!                                         [--samples N] [--quick] [--peers a,b,..] [--threads N]
 //! ```
 //!
 //! Every library gets the same row-major operands and computes `C = A * B`
 //! (alpha 1, beta 0). Each cell is the median of `--samples` timings, each timing
 //! long enough (>= 20 ms, repeating small problems) to swamp timer noise. OpenBLAS
 //! and BLIS are Debian's builds, loaded with `dlopen` (they export the same CBLAS
-//! symbols) and pinned to one thread.
+//! symbols) and pinned to one thread. With `--threads N` every library runs with N
+//! threads and each cell also shows the speedup over the same library on one
+//! thread (matrixmultiply fixes its thread count at start-up, so it has no
+//! speedup column).
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::hint::black_box;
@@ -45,6 +48,7 @@ struct Args {
     shapes: Vec<(usize, usize, usize)>,
     samples: usize,
     peers: Vec<String>,
+    threads: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -54,6 +58,7 @@ fn parse_args() -> Result<Args, String> {
         shapes: SHAPES.to_vec(),
         samples: 7,
         peers: PEERS.iter().map(|s| s.to_string()).collect(),
+        threads: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -75,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect()
             }
             "--quick" => a.samples = 3,
+            "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--help" | "-h" => {
                 println!(
                     "{}",
@@ -95,6 +101,9 @@ fn parse_args() -> Result<Args, String> {
     }
     if a.samples == 0 {
         return Err("--samples must be at least 1".into());
+    }
+    if a.threads == 0 {
+        return Err("--threads must be at least 1".into());
     }
     Ok(a)
 }
@@ -219,6 +228,7 @@ struct Cblas {
     name: &'static str,
     sgemm: CblasGemm<f32>,
     dgemm: CblasGemm<f64>,
+    set_threads: Option<unsafe extern "C" fn(c_int)>,
 }
 
 /// Loads a CBLAS from the first path that exists and sets it to one thread.
@@ -235,14 +245,13 @@ fn load_cblas(name: &'static str, paths: &[&CStr], set_threads: &CStr) -> Option
         let (Some(s), Some(d)) = (sym(c"cblas_sgemm"), sym(c"cblas_dgemm")) else {
             continue;
         };
-        if let Some(t) = sym(set_threads) {
-            let set: unsafe extern "C" fn(c_int) = unsafe { std::mem::transmute(t) };
-            unsafe { set(1) };
-        }
+        let set_threads =
+            sym(set_threads).map(|t| unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn(c_int)>(t) });
         return Some(Cblas {
             name,
             sgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f32>>(s) },
             dgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f64>>(d) },
+            set_threads,
         });
     }
     None
@@ -304,8 +313,14 @@ fn time(samples: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-/// GFLOP/s of every library on one shape; `None` where a peer is unavailable.
-fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> Vec<(String, Option<f64>)> {
+/// GFLOP/s of every library on one shape with `threads` threads; `None` where a
+/// peer is unavailable (or cannot change its thread count).
+fn run_shape<T: Elem>(
+    args: &Args,
+    libs: &[Cblas],
+    (m, n, k): (usize, usize, usize),
+    threads: usize,
+) -> Vec<(String, Option<f64>)> {
     let mut seed = 0x9E37_79B9_u64;
     let mut rand = || {
         seed ^= seed << 13;
@@ -318,14 +333,24 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
     let mut c = vec![T::default(); m * n];
     let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
     let target = gemmkit::active().expect("HWY_TARGET");
+    let par = if threads == 1 {
+        gemmkit::Parallelism::Sequential
+    } else {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        gemmkit::Parallelism::Pool(std::sync::Arc::new(pool))
+    };
     let mut out = vec![];
     let ours = time(args.samples, || {
         let (av, bv) = (
             gemmkit::MatRef::row_major(&a, m, k),
             gemmkit::MatRef::row_major(&b, k, n),
         );
-        gemmkit::gemm_on(
+        gemmkit::gemm_with(
             target,
+            &par,
             T::ONE,
             av,
             bv,
@@ -336,9 +361,13 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
         black_box(&mut c);
     });
     out.push(("gemmkit".to_string(), Some(gflops(ours))));
+    let nz = std::num::NonZeroUsize::new(threads).expect("threads >= 1");
     for peer in &args.peers {
         let secs = match peer.as_str() {
             "openblas" | "blis" => libs.iter().find(|l| l.name == peer).map(|lib| {
+                if let Some(set) = lib.set_threads {
+                    unsafe { set(threads as c_int) };
+                }
                 let f = T::cblas(lib);
                 let (mi, ni, ki) = (m as c_int, n as c_int, k as c_int);
                 time(args.samples, || unsafe {
@@ -365,10 +394,20 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                 let av = faer::MatRef::from_row_major_slice(&a, m, k);
                 let bv = faer::MatRef::from_row_major_slice(&b, k, n);
                 let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
-                faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, faer::Par::Seq);
+                let par = if threads == 1 {
+                    faer::Par::Seq
+                } else {
+                    faer::Par::Rayon(nz)
+                };
+                faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, par);
                 black_box(&mut c);
             })),
             "gemm" => Some(time(args.samples, || unsafe {
+                let par = if threads == 1 {
+                    gemm::Parallelism::None
+                } else {
+                    gemm::Parallelism::Rayon(threads)
+                };
                 gemm::gemm(
                     m,
                     n,
@@ -388,11 +427,12 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                     false,
                     false,
                     false,
-                    gemm::Parallelism::None,
+                    par,
                 );
                 black_box(&mut c);
             })),
-            "matrixmultiply" => Some(time(args.samples, || unsafe {
+            // Its thread count is fixed at start-up (MATMUL_NUM_THREADS, set from --threads).
+            "matrixmultiply" if threads == args.threads => Some(time(args.samples, || unsafe {
                 T::mm(m, k, n, a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
                 black_box(&mut c);
             })),
@@ -430,35 +470,56 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
         T::NAME
     );
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
-    println!(
-        "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",
-        T::NAME,
-        args.samples
-    );
+    let t = args.threads;
+    let pct_peak = |g: f64| peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * g / (p * t as f64)));
+    if t == 1 {
+        println!(
+            "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",
+            T::NAME,
+            args.samples
+        );
+    } else {
+        println!(
+            "\n### {} GEMM, {t} threads, GFLOP/s (speedup over 1 thread; median of {})\n",
+            T::NAME,
+            args.samples
+        );
+    }
     println!(
         "| m x n x k | gemmkit | {} | best peer | gemmkit / best | % of peak |",
         peers.join(" | ")
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
     for &shape in &args.shapes {
-        let res = run_shape::<T>(args, libs, shape);
+        let res = run_shape::<T>(args, libs, shape, t);
+        let base = if t > 1 {
+            Some(run_shape::<T>(args, libs, shape, 1))
+        } else {
+            None
+        };
+        let cell = |i: usize| -> String {
+            let Some(g) = res[i].1 else { return "n/a".into() };
+            match base.as_ref().and_then(|b| b[i].1) {
+                Some(one) => format!("{g:.1} ({:.2}x)", g / one),
+                None if t > 1 => format!("{g:.1} (n/a)"),
+                None => format!("{g:.1}"),
+            }
+        };
         let ours = res[0].1.unwrap_or(0.0);
         let best = res[1..]
             .iter()
             .filter_map(|(n, g)| g.map(|g| (n, g)))
             .max_by(|x, y| x.1.total_cmp(&y.1));
-        let cells: Vec<String> = res[1..]
-            .iter()
-            .map(|(_, g)| g.map_or("n/a".into(), |g| format!("{g:.1}")))
-            .collect();
+        let cells: Vec<String> = (1..res.len()).map(cell).collect();
         let (best_name, ratio) = best.map_or(("n/a".into(), "n/a".into()), |(n, g)| {
             (n.clone(), format!("{:.2}", ours / g))
         });
-        let pct = peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * ours / p));
         let (m, n, k) = shape;
         println!(
-            "| {m} x {n} x {k} | {ours:.1} | {} | {best_name} | {ratio} | {pct} |",
-            cells.join(" | ")
+            "| {m} x {n} x {k} | {} | {} | {best_name} | {ratio} | {} |",
+            cell(0),
+            cells.join(" | "),
+            pct_peak(ours)
         );
     }
 }
@@ -506,6 +567,9 @@ fn main() {
             eprintln!("note: {var}={choice} (set it yourself to override)");
         }
     }
+    // matrixmultiply reads its thread count once, at its first call.
+    // SAFETY: single-threaded so far.
+    unsafe { std::env::set_var("MATMUL_NUM_THREADS", args.threads.to_string()) };
     let mut libs = vec![];
     let multiarch = ["x86_64-linux-gnu", "aarch64-linux-gnu"];
     if args.peers.iter().any(|p| p == "openblas") {

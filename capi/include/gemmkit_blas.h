@@ -32,6 +32,11 @@ void cblas_dgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transa, enum CBLAS
                  int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
                  double beta, double *c, int ldc);
 
+/* Threads: GEMM runs on rayon's global pool, at most this many threads (0: all).
+ * GEMMKIT_NUM_THREADS sets the initial cap. */
+void gemmkit_set_num_threads(int threads);
+int gemmkit_get_num_threads(void);
+
 /* Error reporters (the reference BLAS/CBLAS signatures). */
 void xerbla_(const char *srname, const int *info, size_t srname_len);
 void cblas_xerbla(int info, const char *rout, const char *form, ...);

@@ -108,6 +108,19 @@ pub unsafe extern "C" fn cblas_xerbla(info: c_int, rout: *const c_char, _form: *
     eprintln!("Parameter {info} to routine {rout} was incorrect");
 }
 
+/// Caps the threads GEMM uses (0: all of rayon's global pool, the default unless
+/// `GEMMKIT_NUM_THREADS` is set). The same as OpenBLAS's `openblas_set_num_threads`.
+#[unsafe(no_mangle)]
+pub extern "C" fn gemmkit_set_num_threads(threads: c_int) {
+    gemmkit::set_num_threads(threads.max(0) as usize);
+}
+
+/// The most threads a GEMM call uses now.
+#[unsafe(no_mangle)]
+pub extern "C" fn gemmkit_get_num_threads() -> c_int {
+    gemmkit::num_threads().min(c_int::MAX as usize) as c_int
+}
+
 // ---------------------------------------------------------------------------------
 // GEMM.
 
@@ -193,7 +206,7 @@ unsafe fn colmajor<T: Element>(
         csc: ldc,
     };
     // SAFETY: the caller passed BLAS-conforming buffers for these dimensions.
-    unsafe { gemmkit::gemm_unchecked(target(), p) };
+    unsafe { gemmkit::run(target(), &gemmkit::Parallelism::Rayon, p) };
 }
 
 macro_rules! blas_gemm {

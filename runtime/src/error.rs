@@ -46,6 +46,8 @@ pub enum GemmError {
     InvalidBlocking { field: &'static str },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
+    /// One problem of a batch is invalid (nothing in the batch was computed).
+    InBatch { index: usize, error: Box<GemmError> },
 }
 
 impl fmt::Display for GemmError {
@@ -93,6 +95,7 @@ impl fmt::Display for GemmError {
             }
             GemmError::InvalidBlocking { field } => write!(f, "blocking: {field} must be at least 1"),
             GemmError::Target(e) => write!(f, "target: {e}"),
+            GemmError::InBatch { index, error } => write!(f, "batch problem {index}: {error}"),
         }
     }
 }
@@ -101,6 +104,7 @@ impl std::error::Error for GemmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             GemmError::Target(e) => Some(e),
+            GemmError::InBatch { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }

@@ -28,6 +28,7 @@ use crate::generated::{Shape, Target};
 use crate::mat::{MatMut, MatRef};
 use crate::scratch::with_scratch;
 use std::ops::{Add, Mul};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The element types GEMM supports: `f32` and `f64`.
 pub trait Element:
@@ -124,6 +125,74 @@ fn small_limit() -> usize {
     })
 }
 
+/// How a GEMM call may use threads. rayon is the engine; there is no pool of
+/// our own.
+#[derive(Clone, Debug, Default)]
+pub enum Parallelism {
+    /// The calling thread only.
+    Sequential,
+    /// The rayon pool the call runs in: the global pool, or one entered with
+    /// `ThreadPool::install`. At most [`num_threads`] threads.
+    #[default]
+    Rayon,
+    /// The given rayon pool (the call runs inside it), all of its threads.
+    Pool(std::sync::Arc<rayon::ThreadPool>),
+}
+
+/// Cap on the threads of [`Parallelism::Rayon`]; 0 means none (the pool's size).
+static MAX_THREADS: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The most threads a [`Parallelism::Rayon`] call uses: [`set_num_threads`], else
+/// `GEMMKIT_NUM_THREADS`, else the size of the current rayon pool.
+pub fn num_threads() -> usize {
+    let pool = rayon::current_num_threads();
+    let mut cap = MAX_THREADS.load(Ordering::Relaxed);
+    if cap == usize::MAX {
+        cap = std::env::var("GEMMKIT_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        MAX_THREADS.store(cap, Ordering::Relaxed);
+    }
+    if cap == 0 { pool } else { cap.min(pool) }
+}
+
+/// Caps the threads of every later [`Parallelism::Rayon`] call (the C ABI's
+/// calls included); 0 removes the cap. Overrides `GEMMKIT_NUM_THREADS`.
+pub fn set_num_threads(threads: usize) {
+    MAX_THREADS.store(threads, Ordering::Relaxed);
+}
+
+/// A [`Problem`] may cross into a pool: the caller keeps the borrows alive and
+/// waits for the call to return.
+struct SendProblem<T>(Problem<T>);
+// SAFETY: see `gemm_unchecked`'s contract; the call is synchronous, and distinct
+// problems of a batch write distinct C views.
+unsafe impl<T: Send> Send for SendProblem<T> {}
+unsafe impl<T: Sync> Sync for SendProblem<T> {}
+
+/// Runs a checked problem with the requested parallelism.
+///
+/// # Safety
+/// As [`gemm_unchecked`].
+#[doc(hidden)]
+pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
+    match parallelism {
+        Parallelism::Sequential => unsafe { gemm_unchecked(target, p, 1) },
+        Parallelism::Rayon => unsafe { gemm_unchecked(target, p, num_threads()) },
+        // Handing a call to a pool costs a thread wake-up: small problems, which
+        // run on one thread anyway, stay on the caller.
+        Parallelism::Pool(_) if !worth_threads(&p) => unsafe { gemm_unchecked(target, p, 1) },
+        Parallelism::Pool(pool) => {
+            let sp = SendProblem(p);
+            pool.install(move || {
+                let sp = sp;
+                unsafe { gemm_unchecked(target, sp.0, rayon::current_num_threads()) }
+            })
+        }
+    }
+}
+
 /// `C = alpha * A * B + beta * C` on the active target (see [`crate::active`]).
 ///
 /// BLAS semantics: `beta == 0` never reads C (NaN or garbage in C is
@@ -159,38 +228,64 @@ pub fn gemm_on<T: Element>(
     beta: T,
     c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
+    gemm_with(target, &Parallelism::Rayon, alpha, a, b, beta, c)
+}
+
+/// [`gemm`] on an explicit target with explicit threading.
+///
+/// Results are bit-identical whatever the parallelism: every tile of C is
+/// computed by one thread with the same sequence of operations (K is never
+/// split). Safe to call from inside a rayon task (the calling thread works too
+/// and nothing waits on a busy pool) and from many threads at once.
+pub fn gemm_with<T: Element>(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    let mut c = c;
+    let p = checked(alpha, &a, &b, beta, &mut c)?;
+    // SAFETY: `checked` verified every view; the borrows keep A and B from
+    // aliasing C until the call returns.
+    unsafe { run(target, parallelism, p) };
+    Ok(())
+}
+
+/// Validates one product's shapes and views and turns it into a [`Problem`]
+/// whose pointers stay valid while the borrows do.
+fn checked<T: Element>(
+    alpha: T,
+    a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
+    beta: T,
+    c: &mut MatMut<'_, T>,
+) -> Result<Problem<T>, GemmError> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    let mismatch = |arg, dim, expected, found, because: String| {
+        Err(GemmError::DimensionMismatch {
+            arg,
+            dim,
+            expected,
+            found,
+            because,
+        })
+    };
     if b.rows != k {
-        return Err(GemmError::DimensionMismatch {
-            arg: "b",
-            dim: "rows",
-            expected: k,
-            found: b.rows,
-            because: format!("a (with {k} columns)"),
-        });
+        return mismatch("b", "rows", k, b.rows, format!("a (with {k} columns)"));
     }
     if c.rows != m {
-        return Err(GemmError::DimensionMismatch {
-            arg: "c",
-            dim: "rows",
-            expected: m,
-            found: c.rows,
-            because: format!("a (with {m} rows)"),
-        });
+        return mismatch("c", "rows", m, c.rows, format!("a (with {m} rows)"));
     }
     if c.cols != n {
-        return Err(GemmError::DimensionMismatch {
-            arg: "c",
-            dim: "cols",
-            expected: n,
-            found: c.cols,
-            because: format!("b (with {n} columns)"),
-        });
+        return mismatch("c", "cols", n, c.cols, format!("b (with {n} columns)"));
     }
     a.check_bounds("a")?;
     b.check_bounds("b")?;
     c.check_output("c")?;
-    let p = Problem {
+    Ok(Problem {
         m,
         n,
         k,
@@ -205,10 +300,66 @@ pub fn gemm_on<T: Element>(
         c: c.data.as_mut_ptr(),
         rsc: c.rs,
         csc: c.cs,
+    })
+}
+
+/// `C[i] = alpha * A[i] * B[i] + beta * C[i]` for every `i`, on the active target.
+///
+/// The problems may have different shapes. With at least twice as many problems
+/// as threads the batch is split across threads, one problem per task on one
+/// thread each; otherwise the problems run in turn, each split across the
+/// threads. Results are bit-identical either way. Every problem is checked before
+/// any is computed: on error nothing is written, and the error names the index.
+pub fn gemm_batch<T: Element>(
+    parallelism: &Parallelism,
+    alpha: T,
+    a: &[MatRef<'_, T>],
+    b: &[MatRef<'_, T>],
+    beta: T,
+    c: &mut [MatMut<'_, T>],
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    for (arg, len) in [("a", a.len()), ("b", b.len())] {
+        if len != c.len() {
+            return Err(GemmError::LengthMismatch {
+                arg,
+                expected: c.len(),
+                found: len,
+            });
+        }
+    }
+    let mut problems = Vec::with_capacity(c.len());
+    for (index, ((a, b), c)) in a.iter().zip(b).zip(c.iter_mut()).enumerate() {
+        let p = checked(alpha, a, b, beta, c).map_err(|error| GemmError::InBatch {
+            index,
+            error: Box::new(error),
+        })?;
+        problems.push(SendProblem(p));
+    }
+    let threads = match parallelism {
+        Parallelism::Sequential => 1,
+        Parallelism::Rayon => num_threads(),
+        Parallelism::Pool(pool) => pool.current_num_threads(),
     };
-    // SAFETY: every view was checked to lie inside its slice, C does not overlap
-    // itself, and the borrows keep A and B from aliasing C.
-    unsafe { gemm_unchecked(target, p) };
+    if threads > 1 && problems.len() >= 2 * threads {
+        let split = || {
+            use rayon::prelude::*;
+            // SAFETY: checked above; distinct C views cannot overlap (each is a
+            // distinct `&mut` borrow), and the borrows outlive this call.
+            problems
+                .par_iter()
+                .for_each(|sp| unsafe { gemm_unchecked(target, sp.0, 1) });
+        };
+        match parallelism {
+            Parallelism::Pool(pool) => pool.install(split),
+            _ => split(),
+        }
+    } else {
+        for sp in &problems {
+            // SAFETY: as above.
+            unsafe { run(target, parallelism, sp.0) };
+        }
+    }
     Ok(())
 }
 
@@ -292,7 +443,7 @@ impl<T> Problem<T> {
 /// must be valid to read (and C to write); C must not overlap A, B or itself;
 /// the target must be supported by this CPU.
 #[doc(hidden)]
-pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>) {
+pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
     if p.m == 0 || p.n == 0 {
         return;
     }
@@ -324,86 +475,193 @@ pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>) {
         unsafe { (kern.small)(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc) };
         return;
     }
+    let threads = if worth_threads(&p) { threads.max(1) } else { 1 };
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
     let blk = Blocking::for_shape(shape, size_of::<T>());
     let kc_max = blk.kc.min(p.k);
     let mc_max = blk.mc.min(p.m.div_ceil(mr) * mr);
     let nc_max = blk.nc.min(p.n.div_ceil(nr) * nr);
-    let a_len = mc_max * kc_max;
-    let b_len = kc_max * nc_max;
-    let bytes = (a_len + b_len + mr * nr) * size_of::<T>() + 128;
+    let a_len = (mc_max * kc_max).div_ceil(16) * 16;
+    let b_len = (kc_max * nc_max).div_ceil(16) * 16;
+    let tile_len = (mr * nr).div_ceil(16) * 16;
+    let bytes = (a_len + b_len + threads * tile_len) * size_of::<T>();
     with_scratch(bytes, |buf| {
         let buf = buf.cast::<T>();
-        // A block first, then B block (64-byte aligned), then the edge tile.
-        let abuf = buf;
-        let bbuf = unsafe { buf.add(a_len.div_ceil(16) * 16) };
-        let tile = unsafe { bbuf.add(b_len.div_ceil(16) * 16) };
-        unsafe { five_loops(&kern, mr, nr, blk, p, abuf, bbuf, tile) };
+        // A block, B block, then one edge tile per worker, each 64-byte aligned.
+        let bufs = Buffers {
+            a: buf,
+            b: unsafe { buf.add(a_len) },
+            tiles: unsafe { buf.add(a_len + b_len) },
+            tile_len,
+        };
+        let ctx = Ctx {
+            kern,
+            mr,
+            nr,
+            blk,
+            p,
+            bufs,
+        };
+        unsafe { five_loops(&ctx, threads) };
     });
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn five_loops<T: Element>(
-    kern: &ElemKernels<T>,
+/// Whether a problem is big enough to share between threads.
+fn worth_threads<T>(p: &Problem<T>) -> bool {
+    p.m as f64 * p.n as f64 * p.k as f64 >= PARALLEL_MIN_VOLUME
+}
+
+/// Problems smaller than this many multiply-adds stay on one thread: below it,
+/// waking a second thread costs more than it saves. Chosen by measurement on
+/// the 2-core development machine (gemm-bench --threads 2).
+const PARALLEL_MIN_VOLUME: f64 = 160.0 * 160.0 * 160.0;
+
+/// The packing buffers of one call (shared by its workers) and the per-worker
+/// edge tiles.
+#[derive(Clone, Copy)]
+struct Buffers<T> {
+    a: *mut T,
+    b: *mut T,
+    tiles: *mut T,
+    tile_len: usize,
+}
+
+/// Everything the loops share. Raw pointers into A, B, C and the buffers: the
+/// workers write disjoint tiles of C and disjoint parts of the buffers.
+struct Ctx<T> {
+    kern: ElemKernels<T>,
     mr: usize,
     nr: usize,
     blk: Blocking,
     p: Problem<T>,
-    abuf: *mut T,
-    bbuf: *mut T,
-    tile: *mut T,
+    bufs: Buffers<T>,
+}
+
+// SAFETY: the pointers are only dereferenced inside `five_loops`, where each work
+// item touches its own part of C and of the packing buffers, and the phases are
+// ordered: packing finishes (Release) before any compute item starts (Acquire),
+// and each scope ends before the next block reuses the buffers.
+unsafe impl<T: Send> Sync for Ctx<T> {}
+
+/// Runs `pack(item)` for every item in `0..packs`, then `compute(item, worker)`
+/// for every item in `0..computes`, on up to `threads` workers of the current
+/// rayon pool; the calling thread is one of them. Items are claimed in order from
+/// one counter, so a slow or busy worker simply takes fewer, and there is one
+/// fork-join per call. A worker that claims a compute item first waits until
+/// every pack item is finished: all of them have been claimed by then, by
+/// threads that are running them, so the wait always ends, even when the pool is
+/// busy and the caller is the only worker.
+fn par_phases(
+    threads: usize,
+    packs: usize,
+    pack: impl Fn(usize) + Sync,
+    computes: usize,
+    compute: impl Fn(usize, usize) + Sync,
 ) {
-    let unit_cols = p.csc == 1;
-    // Full MR-row panels of a row-major A are read in place when B is narrow:
-    // each element of A is then used only a few times, and packing it would
-    // stream all of A through memory twice. Edge panels are still packed.
-    let a_in_place = p.csa == 1 && p.n <= A_IN_PLACE_MAX_N;
-    for ic in (0..p.m).step_by(blk.mc) {
-        let mc = blk.mc.min(p.m - ic);
-        for pc in (0..p.k).step_by(blk.kc) {
-            let kc = blk.kc.min(p.k - pc);
-            // Pack A[ic..ic+mc, pc..pc+kc] as MR-row panels.
-            for ir in (0..mc).step_by(mr) {
-                let h = mr.min(mc - ir);
-                if a_in_place && h == mr {
-                    continue;
-                }
-                let src = p.a.wrapping_add((ic + ir) * p.rsa + pc * p.csa);
-                unsafe { (kern.pack_lhs)(h, kc, src, p.rsa, p.csa, abuf.add(ir / mr * kc * mr)) };
+    let workers = threads.min(packs.max(computes));
+    if workers <= 1 {
+        (0..packs).for_each(&pack);
+        (0..computes).for_each(|i| compute(i, 0));
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let packed = AtomicUsize::new(0);
+    let ids = AtomicUsize::new(0);
+    let work = || {
+        let id = ids.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i < packs {
+                pack(i);
+                packed.fetch_add(1, Ordering::Release);
+                continue;
             }
-            let beta = if pc == 0 { p.beta } else { T::ONE };
-            for jc in (0..p.n).step_by(blk.nc) {
-                let nc = blk.nc.min(p.n - jc);
-                // Pack B[pc..pc+kc, jc..jc+nc] as NR-wide strips.
-                for jr in (0..nc).step_by(nr) {
-                    let w = nr.min(nc - jr);
-                    let src = p.b.wrapping_add(pc * p.rsb + (jc + jr) * p.csb);
-                    unsafe { (kern.pack_rhs)(kc, w, src, p.rsb, p.csb, bbuf.add(jr / nr * kc * nr)) };
-                }
-                for ir in (0..mc).step_by(mr) {
-                    let h = mr.min(mc - ir);
-                    let (ap, rs_ap) = if a_in_place && h == mr {
-                        (p.a.wrapping_add((ic + ir) * p.rsa + pc), p.rsa)
+            if i >= packs + computes {
+                break;
+            }
+            while packed.load(Ordering::Acquire) < packs {
+                std::hint::spin_loop();
+            }
+            compute(i - packs, id);
+        }
+    };
+    rayon::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+}
+
+unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize) {
+    let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
+    // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
+    // `a_in_place`: full MR-row panels of a row-major A are read in place when B
+    // is narrow: each element of A is then used only a few times, and packing it
+    // would stream all of A through memory twice. Edge panels are still packed.
+    let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
+    let (unit_cols, a_in_place) = (ctx.p.csc == 1, ctx.p.csa == 1 && n <= A_IN_PLACE_MAX_N);
+    for ic in (0..m).step_by(blk.mc) {
+        let mc = blk.mc.min(m - ic);
+        let panels = mc.div_ceil(mr);
+        for pc in (0..k).step_by(blk.kc) {
+            let kc = blk.kc.min(k - pc);
+            let beta = if pc == 0 { ctx.p.beta } else { T::ONE };
+            for jc in (0..n).step_by(blk.nc) {
+                let nc = blk.nc.min(n - jc);
+                let strips = nc.div_ceil(nr);
+                // Pack items: A[ic.., pc..] as MR-row panels (once per pc, with the
+                // first jc block), then B[pc.., jc..] as NR-wide strips.
+                let a_packs = if jc == 0 { panels } else { 0 };
+                let pack = |item: usize| {
+                    if item < a_packs {
+                        let (ir, h) = (item * mr, mr.min(mc - item * mr));
+                        if !(a_in_place && h == mr) {
+                            let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc * ctx.p.csa);
+                            unsafe {
+                                (kern.pack_lhs)(h, kc, src, ctx.p.rsa, ctx.p.csa, ctx.bufs.a.add(item * kc * mr))
+                            };
+                        }
                     } else {
-                        (unsafe { abuf.add(ir / mr * kc * mr) }.cast_const(), kc)
+                        let sj = item - a_packs;
+                        let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
+                        let src = ctx.p.b.wrapping_add(pc * ctx.p.rsb + (jc + jr) * ctx.p.csb);
+                        unsafe { (kern.pack_rhs)(kc, w, src, ctx.p.rsb, ctx.p.csb, ctx.bufs.b.add(sj * kc * nr)) };
+                    }
+                };
+                // Compute items: one A panel times a group of B strips, enough items
+                // for the workers to balance (a panel's items are adjacent, so a
+                // worker tends to keep its A panel in L1).
+                let groups = (4 * threads).div_ceil(panels).clamp(1, strips);
+                let per_group = strips.div_ceil(groups);
+                let compute = |item: usize, worker: usize| {
+                    let (pi, g) = (item / groups, item % groups);
+                    let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
+                    let (ap, rs_ap) = if a_in_place && h == mr {
+                        (ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc), ctx.p.rsa)
+                    } else {
+                        (unsafe { ctx.bufs.a.add(pi * kc * mr) }.cast_const(), kc)
                     };
-                    for jr in (0..nc).step_by(nr) {
-                        let w = nr.min(nc - jr);
-                        let bp = unsafe { bbuf.add(jr / nr * kc * nr) };
-                        let cij = p.c.wrapping_add((ic + ir) * p.rsc + (jc + jr) * p.csc);
+                    let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
+                    for sj in g * per_group..((g + 1) * per_group).min(strips) {
+                        let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
+                        let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
+                        let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
+                        let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
                         if unit_cols && h == mr && w == nr {
-                            unsafe { (kern.micro)(kc, p.alpha, ap, rs_ap, bp, beta, cij, p.rsc) };
+                            unsafe { (kern.micro)(kc, alpha, ap, rs_ap, bp, beta, cij, rsc) };
                         } else {
                             unsafe { (kern.micro)(kc, T::ONE, ap, rs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
-                                unsafe { (kern.apply)(h, w, p.alpha, tile, nr, beta, cij, p.rsc) };
+                                unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };
                             } else {
-                                unsafe { apply_strided(h, w, p.alpha, tile, nr, beta, cij, p.rsc, p.csc) };
+                                unsafe { apply_strided(h, w, alpha, tile, nr, beta, cij, rsc, csc) };
                             }
                         }
                     }
-                }
+                };
+                par_phases(threads, a_packs + strips, pack, panels * groups, compute);
             }
         }
     }
