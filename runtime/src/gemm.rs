@@ -180,16 +180,7 @@ pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Pro
     match parallelism {
         Parallelism::Sequential => unsafe { gemm_unchecked(target, p, 1) },
         Parallelism::Rayon => unsafe { gemm_unchecked(target, p, num_threads()) },
-        // Handing a call to a pool costs a thread wake-up: small problems, which
-        // run on one thread anyway, stay on the caller.
-        Parallelism::Pool(_) if !worth_threads(&p) => unsafe { gemm_unchecked(target, p, 1) },
-        Parallelism::Pool(pool) => {
-            let sp = SendProblem(p);
-            pool.install(move || {
-                let sp = sp;
-                unsafe { gemm_unchecked(target, sp.0, rayon::current_num_threads()) }
-            })
-        }
+        Parallelism::Pool(pool) => unsafe { drive(target, p, pool.current_num_threads(), Some(pool)) },
     }
 }
 
@@ -444,6 +435,12 @@ impl<T> Problem<T> {
 /// the target must be supported by this CPU.
 #[doc(hidden)]
 pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
+    unsafe { drive(target, p, threads, None) }
+}
+
+/// The driver: `threads` workers, the calling thread first among them, helped by
+/// `pool` or else by the rayon pool the caller is in (the global one outside).
+unsafe fn drive<T: Element>(target: &Target, p: Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     if p.m == 0 || p.n == 0 {
         return;
     }
@@ -503,7 +500,7 @@ pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads
             p,
             bufs,
         };
-        unsafe { five_loops(&ctx, threads) };
+        unsafe { five_loops(&ctx, threads, pool) };
     });
 }
 
@@ -545,8 +542,9 @@ struct Ctx<T> {
 unsafe impl<T: Send> Sync for Ctx<T> {}
 
 /// Runs `pack(item)` for every item in `0..packs`, then `compute(item, worker)`
-/// for every item in `0..computes`, on up to `threads` workers of the current
-/// rayon pool; the calling thread is one of them. Items are claimed in order from
+/// for every item in `0..computes`, on up to `threads` workers: the calling
+/// thread (always, even outside any pool) and tasks spawned into `pool`, or into
+/// the rayon pool the caller is in. Items are claimed in order from
 /// one counter, so a slow or busy worker simply takes fewer, and there is one
 /// fork-join per call. A worker that claims a compute item first waits until
 /// every pack item is finished: all of them have been claimed by then, by
@@ -554,6 +552,7 @@ unsafe impl<T: Send> Sync for Ctx<T> {}
 /// busy and the caller is the only worker.
 fn par_phases(
     threads: usize,
+    pool: Option<&rayon::ThreadPool>,
     packs: usize,
     pack: impl Fn(usize) + Sync,
     computes: usize,
@@ -586,15 +585,23 @@ fn par_phases(
             compute(i - packs, id);
         }
     };
-    rayon::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(|_| work());
-        }
-        work();
-    });
+    // `in_place_scope`: the closure runs on this thread, which claims items like
+    // any helper, instead of being handed to a pool thread while we block.
+    match pool {
+        Some(pool) => pool.in_place_scope(|s| spawn_and_work(s, workers, &work)),
+        None => rayon::in_place_scope(|s| spawn_and_work(s, workers, &work)),
+    }
 }
 
-unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize) {
+/// Spawns `workers - 1` helpers running `work`, then runs it on this thread.
+fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, work: &'s (impl Fn() + Sync)) {
+    for _ in 1..workers {
+        s.spawn(move |_| work());
+    }
+    work();
+}
+
+unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
     // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
     // `a_in_place`: full MR-row panels of a row-major A are read in place when B
@@ -661,7 +668,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize) {
                         }
                     }
                 };
-                par_phases(threads, a_packs + strips, pack, panels * groups, compute);
+                par_phases(threads, pool, a_packs + strips, pack, panels * groups, compute);
             }
         }
     }
