@@ -1901,7 +1901,117 @@ pub unsafe fn gemm_small_f32(
             let mut acc_10_1 = _mm512_setzero_ps();
             let mut acc_11_0 = _mm512_setzero_ps();
             let mut acc_11_1 = _mm512_setzero_ps();
-            if rows >= 12 {
+            if c1 == 0 && rows >= 12 {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    if 0 < rows {
+                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    if 4 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    if 5 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                    if 6 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    }
+                    if 7 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    }
+                    if 8 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    }
+                    if 9 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    }
+                    if 10 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    }
+                    if 11 < rows {
+                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    }
+                }
+            } else if rows >= 12 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
@@ -2457,7 +2567,117 @@ pub unsafe fn gemm_small_f64(
             let mut acc_10_1 = _mm512_setzero_pd();
             let mut acc_11_0 = _mm512_setzero_pd();
             let mut acc_11_1 = _mm512_setzero_pd();
-            if rows >= 12 {
+            if c1 == 0 && rows >= 12 {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    if 0 < rows {
+                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    if 4 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    if 5 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                    if 6 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    }
+                    if 7 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    }
+                    if 8 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
+                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    }
+                    if 9 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
+                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    }
+                    if 10 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
+                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    }
+                    if 11 < rows {
+                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
+                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    }
+                }
+            } else if rows >= 12 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);

@@ -1081,7 +1081,69 @@ pub unsafe fn gemm_small_f32(
             let mut acc_4_1 = _mm256_setzero_ps();
             let mut acc_5_0 = _mm256_setzero_ps();
             let mut acc_5_1 = _mm256_setzero_ps();
-            if rows >= 6 {
+            if c1 == 0 && rows >= 6 {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_ps(
+                        b.add(p * rs_b + j),
+                        ops::mask_i32x8(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_ps(
+                        b.add(p * rs_b + j),
+                        ops::mask_i32x8(c0),
+                    );
+                    if 0 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    if 4 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    if 5 < rows {
+                        let ar = _mm256_broadcast_ss(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                }
+            } else if rows >= 6 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = _mm256_maskload_ps(brow, ops::mask_i32x8(c0));
@@ -1389,7 +1451,69 @@ pub unsafe fn gemm_small_f64(
             let mut acc_4_1 = _mm256_setzero_pd();
             let mut acc_5_0 = _mm256_setzero_pd();
             let mut acc_5_1 = _mm256_setzero_pd();
-            if rows >= 6 {
+            if c1 == 0 && rows >= 6 {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_pd(
+                        b.add(p * rs_b + j),
+                        ops::mask_i64x4(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_pd(
+                        b.add(p * rs_b + j),
+                        ops::mask_i64x4(c0),
+                    );
+                    if 0 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    if 4 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    if 5 < rows {
+                        let ar = _mm256_broadcast_sd(&*a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                }
+            } else if rows >= 6 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = _mm256_maskload_pd(brow, ops::mask_i64x4(c0));

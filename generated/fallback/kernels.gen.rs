@@ -1193,7 +1193,47 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = 0.0f32;
             let mut acc_3_0 = 0.0f32;
             let mut acc_3_1 = 0.0f32;
-            if rows >= 4 {
+            if c1 == 0 && rows >= 4 {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    if 0 < rows {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    if 1 < rows {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    if 2 < rows {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    if 3 < rows {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                }
+            } else if rows >= 4 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = if c0 > 0 { *brow } else { 0.0f32 };
@@ -1384,7 +1424,47 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = 0.0f64;
             let mut acc_3_0 = 0.0f64;
             let mut acc_3_1 = 0.0f64;
-            if rows >= 4 {
+            if c1 == 0 && rows >= 4 {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    if 0 < rows {
+                        let ar = *a.add(i * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    if 1 < rows {
+                        let ar = *a.add((i + 1) * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    if 2 < rows {
+                        let ar = *a.add((i + 2) * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    if 3 < rows {
+                        let ar = *a.add((i + 3) * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                }
+            } else if rows >= 4 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = if c0 > 0 { *brow } else { 0.0f64 };

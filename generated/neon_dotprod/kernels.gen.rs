@@ -1211,7 +1211,79 @@ pub unsafe fn gemm_small_f32(
             let mut acc_6_1 = vdupq_n_f32(0.0);
             let mut acc_7_0 = vdupq_n_f32(0.0);
             let mut acc_7_1 = vdupq_n_f32(0.0);
-            if rows >= 8 {
+            if c1 == 0 && rows >= 8 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f32(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    if 0 < rows {
+                        let ar = vld1q_dup_f32(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    if 1 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    }
+                    if 2 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    if 3 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    }
+                    if 4 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    if 5 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                    }
+                    if 6 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    }
+                    if 7 < rows {
+                        let ar = vld1q_dup_f32(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                    }
+                }
+            } else if rows >= 8 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = ops::load_partial_f32(brow, c0);
@@ -1531,7 +1603,79 @@ pub unsafe fn gemm_small_f64(
             let mut acc_6_1 = vdupq_n_f64(0.0);
             let mut acc_7_0 = vdupq_n_f64(0.0);
             let mut acc_7_1 = vdupq_n_f64(0.0);
-            if rows >= 8 {
+            if c1 == 0 && rows >= 8 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f64(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    if 0 < rows {
+                        let ar = vld1q_dup_f64(a.add(i * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    if 1 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 1) * rs_a + p * cs_a));
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    }
+                    if 2 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 2) * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    if 3 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 3) * rs_a + p * cs_a));
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    }
+                    if 4 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 4) * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    if 5 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 5) * rs_a + p * cs_a));
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                    }
+                    if 6 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 6) * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    }
+                    if 7 < rows {
+                        let ar = vld1q_dup_f64(a.add((i + 7) * rs_a + p * cs_a));
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                    }
+                }
+            } else if rows >= 8 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = ops::load_partial_f64(brow, c0);

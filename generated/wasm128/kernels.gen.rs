@@ -951,7 +951,63 @@ pub unsafe fn gemm_small_f32(
             let mut acc_2_1 = f32x4_splat(0.0);
             let mut acc_3_0 = f32x4_splat(0.0);
             let mut acc_3_1 = f32x4_splat(0.0);
-            if rows >= 4 {
+            if c1 == 0 && rows >= 4 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    if 0 < rows {
+                        let ar = v128_load32_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = v128_load32_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else if rows >= 4 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = ops::load_partial_f32(brow, c0);
@@ -1147,7 +1203,63 @@ pub unsafe fn gemm_small_f64(
             let mut acc_2_1 = f64x2_splat(0.0);
             let mut acc_3_0 = f64x2_splat(0.0);
             let mut acc_3_1 = f64x2_splat(0.0);
-            if rows >= 4 {
+            if c1 == 0 && rows >= 4 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    if 0 < rows {
+                        let ar = v128_load64_splat(
+                            a.add(i * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    if 1 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                    if 2 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    }
+                    if 3 < rows {
+                        let ar = v128_load64_splat(
+                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else if rows >= 4 {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = ops::load_partial_f64(brow, c0);

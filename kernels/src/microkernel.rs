@@ -154,8 +154,29 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
             let c0 = cols.min(V::LANES);
             let c1 = cols - c0;
             let mut acc = V::zero_tile();
-            if rows >= V::MR {
-                // A full block: no per-row test in the inner loop.
+            // Four variants of the same loop, so that neither a per-row test nor
+            // a second vector of zero columns costs anything in the common cases.
+            if c1 == 0 && rows >= V::MR {
+                for p in 0..k {
+                    let b0 = V::load_partial(b.add(p * rs_b + j), c0);
+                    #[unroll]
+                    for r in 0..V::MR {
+                        let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
+                        acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                    }
+                }
+            } else if c1 == 0 {
+                for p in 0..k {
+                    let b0 = V::load_partial(b.add(p * rs_b + j), c0);
+                    #[unroll]
+                    for r in 0..V::MR {
+                        if r < rows {
+                            let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
+                            acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                        }
+                    }
+                }
+            } else if rows >= V::MR {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);
                     let b0 = V::load_partial(brow, c0);
@@ -182,6 +203,8 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
                     }
                 }
             }
+            // With c1 == 0 the second vector is zero and its partial stores and
+            // loads touch nothing.
             #[unroll]
             for r in 0..V::MR {
                 if r < rows {
