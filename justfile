@@ -11,6 +11,7 @@ gen:
 check:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc -q --workspace --no-deps
     cargo run -q -p generator -- --check
     cargo test --workspace
 

@@ -2,8 +2,8 @@
 //! Per-target kernel modules and their dispatch tables.
 //!
 //! Each target module holds one plain-intrinsics function per kernel instance,
-//! compiled only where the target can exist (`cfg`). [`TARGETS`] lists the targets
-//! compiled into this build, best first, each with a [`Kernels`] table of function
+//! compiled only where the target can exist (`cfg`). `TARGETS` lists the targets
+//! compiled into this build, best first, each with a `Kernels` table of function
 //! pointers; the runtime picks one table once and passes it down.
 /// x86-64 AVX-512 with VNNI and BF16 (vdpbf16ps).
 #[cfg(target_arch = "x86_64")]

@@ -144,13 +144,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
 
     sig.ident = syn::Ident::new(&inst.fn_name, sig.ident.span());
     sig.unsafety = Some(Default::default());
-    let mut attrs: Vec<syn::Attribute> = kernel
-        .item
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .cloned()
-        .collect();
+    let mut attrs: Vec<syn::Attribute> = kernel.item.attrs.iter().filter_map(unlinked_doc).collect();
     let elems: Vec<String> = inst.bindings.iter().map(|(i, _, e)| format!("{i} = {e}")).collect();
     let origin = format!(
         " Generated for `{}` from `base_{}` in `{}`{}.",
@@ -179,6 +173,40 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         item,
         helpers: cx.helpers,
     })
+}
+
+/// A doc attribute with its intra-doc links turned into plain code spans: they
+/// name items of the kernels crate, which the generated code cannot link to.
+fn unlinked_doc(attr: &syn::Attribute) -> Option<syn::Attribute> {
+    let syn::Meta::NameValue(nv) = &attr.meta else {
+        return None;
+    };
+    if !nv.path.is_ident("doc") {
+        return None;
+    }
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(text),
+        ..
+    }) = &nv.value
+    else {
+        return Some(attr.clone());
+    };
+    let mut out = String::new();
+    let mut rest = text.value();
+    while let Some(start) = rest.find("[`") {
+        let Some(len) = rest[start + 2..].find("`]") else { break };
+        let end = start + 2 + len + 2;
+        let linked = rest[end..].starts_with('(') || rest[end..].starts_with('[');
+        out.push_str(&rest[..start]);
+        out.push_str(if linked {
+            &rest[start..end]
+        } else {
+            &rest[start + 1..end - 1]
+        });
+        rest = rest[end..].to_string();
+    }
+    out.push_str(&rest);
+    Some(syn::parse_quote!(#[doc = #out]))
 }
 
 // ---------------------------------------------------------------------------------

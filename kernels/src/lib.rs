@@ -1,8 +1,8 @@
 //! The kernel source language.
 //!
 //! Kernels are ordinary Rust: `#[kernel] pub unsafe fn base_<name><V: Trait>(..)`,
-//! generic over the portable vector traits in [`vec`]. They compile and run with
-//! the scalar reference implementation in [`reference`], so every kernel is its
+//! generic over the portable vector traits in [`vec`](mod@vec). They compile and run with
+//! the scalar reference implementation in [`reference`](mod@reference), so every kernel is its
 //! own oracle; `cargo run -p generator` reads this crate *as text* and emits one
 //! plain-intrinsics function per kernel, element type and target into
 //! `generated/`.
