@@ -58,3 +58,9 @@ blas-test:
     cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L target/release -lgemmkit_blas -o target/release/capi-smoke
     LD_LIBRARY_PATH=target/release target/release/capi-smoke
     scripts/netlib-blas-test.sh target/release/libgemmkit_blas.so
+
+# The benchmark: gemmkit next to OpenBLAS, BLIS, faer, gemm and matrixmultiply
+# (apt: libopenblas0-pthread libblis4-pthread), e.g. `just bench --dtype both`
+# or `just bench --threads 2 --shapes 256,1024`.
+bench *args:
+    cargo run --release -p gemmkit-bench -- {{args}}

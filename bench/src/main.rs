@@ -631,4 +631,18 @@ fn main() {
     if args.f64 {
         table::<f64>(&args, &libs, peak.map(|p| p.0 / 2e9));
     }
+    // A shared machine can change under a run: measure the peak again and say
+    // how far it moved, so a disturbed run can be recognised.
+    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure()) {
+        let drift = 100.0 * (after - before) / before;
+        println!(
+            "\n- FMA peak at the end of the run: {:.1} GFLOP/s f32 ({drift:+.1}% from the start)",
+            after / 1e9
+        );
+        if drift.abs() > 5.0 {
+            println!(
+                "- warning: the peak moved by more than 5% during the run; the machine was busy, compare ratios with care"
+            );
+        }
+    }
 }
