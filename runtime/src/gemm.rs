@@ -593,6 +593,13 @@ fn par_phases(
     }
 }
 
+/// The step that splits `total` into as few blocks of at most `max` as possible,
+/// all about equal, rounded up to a multiple of `unit` (`max` is one).
+fn balanced(total: usize, max: usize, unit: usize) -> usize {
+    let blocks = total.div_ceil(max).max(1);
+    (total.div_ceil(blocks).div_ceil(unit) * unit).clamp(unit, max)
+}
+
 /// Spawns `workers - 1` helpers running `work`, then runs it on this thread.
 fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, work: &'s (impl Fn() + Sync)) {
     for _ in 1..workers {
@@ -609,6 +616,13 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
     // would stream all of A through memory twice. Edge panels are still packed.
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
     let (unit_cols, a_in_place) = (ctx.p.csc == 1, ctx.p.csa == 1 && n <= A_IN_PLACE_MAX_N);
+    // Balanced blocks: k = 2049 with KC = 512 is 5 blocks of 410, not 4 of 512 and
+    // a last one of depth 1 that would cost a whole pass over C.
+    let blk = Blocking {
+        kc: balanced(k, blk.kc, 1),
+        mc: balanced(m, blk.mc, mr),
+        nc: balanced(n, blk.nc, nr),
+    };
     for ic in (0..m).step_by(blk.mc) {
         let mc = blk.mc.min(m - ic);
         let panels = mc.div_ceil(mr);
