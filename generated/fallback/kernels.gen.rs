@@ -234,7 +234,7 @@ pub unsafe fn microkernel_f32(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(1);
@@ -439,7 +439,7 @@ pub unsafe fn microkernel_f64(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(1);

@@ -235,7 +235,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    ops::prefetch(c.wrapping_add(0) as *const u8);
+    ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(8) as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);
@@ -485,7 +485,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    ops::prefetch(c.wrapping_add(0) as *const u8);
+    ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);

@@ -268,7 +268,7 @@ pub unsafe fn microkernel_f32(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(4);
@@ -454,7 +454,7 @@ pub unsafe fn microkernel_f64(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(2);

@@ -268,7 +268,7 @@ pub unsafe fn microkernel_f32(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(4);
@@ -466,7 +466,7 @@ pub unsafe fn microkernel_f64(
     ldc: usize,
 ) {
     {
-        let _ = c.wrapping_add(0);
+        let _ = c;
     };
     {
         let _ = c.wrapping_add(2);

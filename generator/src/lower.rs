@@ -618,8 +618,12 @@ impl VisitMut for Fold<'_, '_> {
                 }
             }
             Expr::Paren(p) if matches!(&*p.expr, Expr::Lit(_) | Expr::Path(_)) => *e = (*p.expr).clone(),
-            // `ptr.add(0)`, left behind by unrolling, is `ptr`.
-            Expr::MethodCall(m) if m.method == "add" && m.args.len() == 1 && const_int(&m.args[0]) == Some(0) => {
+            // `ptr.add(0)` and `ptr.wrapping_add(0)`, left behind by unrolling, are `ptr`.
+            Expr::MethodCall(m)
+                if (m.method == "add" || m.method == "wrapping_add")
+                    && m.args.len() == 1
+                    && const_int(&m.args[0]) == Some(0) =>
+            {
                 *e = (*m.receiver).clone()
             }
             Expr::If(i) => {
