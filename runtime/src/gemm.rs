@@ -176,11 +176,12 @@ unsafe impl<T: Sync> Sync for SendProblem<T> {}
 /// # Safety
 /// As [`gemm_unchecked`].
 #[doc(hidden)]
+#[inline(always)]
 pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
     match parallelism {
         Parallelism::Sequential => unsafe { gemm_unchecked(target, p, 1) },
         Parallelism::Rayon => unsafe { gemm_unchecked(target, p, num_threads()) },
-        Parallelism::Pool(pool) => unsafe { drive(target, p, pool.current_num_threads(), Some(pool)) },
+        Parallelism::Pool(pool) => unsafe { drive(target, &p, pool.current_num_threads(), Some(pool)) },
     }
 }
 
@@ -235,9 +236,8 @@ pub fn gemm_with<T: Element>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
-    c: MatMut<'_, T>,
+    mut c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
-    let mut c = c;
     let p = checked(alpha, &a, &b, beta, &mut c)?;
     // SAFETY: `checked` verified every view; the borrows keep A and B from
     // aliasing C until the call returns.
@@ -247,6 +247,7 @@ pub fn gemm_with<T: Element>(
 
 /// Validates one product's shapes and views and turns it into a [`Problem`]
 /// whose pointers stay valid while the borrows do.
+#[inline(always)]
 fn checked<T: Element>(
     alpha: T,
     a: &MatRef<'_, T>,
@@ -405,28 +406,6 @@ pub struct Problem<T> {
     pub csc: usize,
 }
 
-impl<T> Problem<T> {
-    /// `C^T = B^T A^T`: the same product with the roles of rows and columns swapped.
-    fn transposed(self) -> Problem<T> {
-        Problem {
-            m: self.n,
-            n: self.m,
-            k: self.k,
-            alpha: self.alpha,
-            a: self.b,
-            rsa: self.csb,
-            csa: self.rsb,
-            b: self.a,
-            rsb: self.csa,
-            csb: self.rsa,
-            beta: self.beta,
-            c: self.c,
-            rsc: self.csc,
-            csc: self.rsc,
-        }
-    }
-}
-
 /// The GEMM driver, without any checks.
 ///
 /// # Safety
@@ -434,44 +413,52 @@ impl<T> Problem<T> {
 /// must be valid to read (and C to write); C must not overlap A, B or itself;
 /// the target must be supported by this CPU.
 #[doc(hidden)]
+#[inline(always)]
 pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
-    unsafe { drive(target, p, threads, None) }
+    unsafe { drive(target, &p, threads, None) }
 }
 
 /// The driver: `threads` workers, the calling thread first among them, helped by
 /// `pool` or else by the rayon pool the caller is in (the global one outside).
-unsafe fn drive<T: Element>(target: &Target, p: Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
+unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     if p.m == 0 || p.n == 0 {
         return;
     }
     if p.alpha == T::ZERO || p.k == 0 {
-        unsafe { scale(p) };
+        unsafe { scale(*p) };
         return;
     }
     // The micro-kernel writes rows of C with unit column stride; a column-major C
-    // is the transposed product.
-    let p = if p.csc != 1 && p.rsc == 1 { p.transposed() } else { p };
+    // is the transposed product. (Fields are read one by one rather than copying
+    // the whole problem: tiny calls are dominated by such copies.)
+    let t = p.csc != 1 && p.rsc == 1;
+    let (m, n, a, rsa, csa, b, rsb, csb, rsc, csc) = if t {
+        (p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.rsa, p.csc, p.rsc)
+    } else {
+        (p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.csb, p.rsc, p.csc)
+    };
     let kern = T::kernels(target);
     let limit = small_limit();
-    if p.csc == 1 && p.csb == 1 && p.m <= limit && p.n <= limit && p.k <= limit {
-        let Problem {
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            rsa,
-            csa,
-            b,
-            rsb,
-            beta,
-            c,
-            rsc,
-            ..
-        } = p;
-        unsafe { (kern.small)(m, n, k, alpha, a, rsa, csa, b, rsb, beta, c, rsc) };
+    if csc == 1 && csb == 1 && m <= limit && n <= limit && p.k <= limit {
+        unsafe { (kern.small)(m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc) };
         return;
     }
+    let p = Problem {
+        m,
+        n,
+        k: p.k,
+        alpha: p.alpha,
+        a,
+        rsa,
+        csa,
+        b,
+        rsb,
+        csb,
+        beta: p.beta,
+        c: p.c,
+        rsc,
+        csc,
+    };
     let threads = if worth_threads(&p) { threads.max(1) } else { 1 };
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
