@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both] [--shapes 256,512x64x4096,..]
 //!                                         [--samples N] [--quick] [--peers a,b,..] [--threads N]
+//!                                         [--blocking KC,MC,NC]
 //! ```
 //!
 //! Every library gets the same row-major operands and computes `C = A * B`
@@ -81,6 +82,18 @@ fn parse_args() -> Result<Args, String> {
             }
             "--quick" => a.samples = 3,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
+            "--blocking" => {
+                let v: Vec<usize> = value()?
+                    .split(',')
+                    .map(|x| x.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("--blocking: {e}"))?;
+                let [kc, mc, nc] = v[..] else {
+                    return Err("--blocking takes KC,MC,NC".into());
+                };
+                gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc }))
+                    .map_err(|e| format!("--blocking: {e}"))?;
+            }
             "--help" | "-h" => {
                 println!(
                     "{}",
