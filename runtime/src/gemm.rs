@@ -10,7 +10,7 @@
 //! and its block in L3, while B's block stays in L2 and its micro-panels stream:
 //!
 //! ```text
-//! for ic in 0..m step MC            A block  MC x KC, packed in MR-tall panels (L3)
+//! for ic in 0..m step MC            A block  MC x KC, packed as MR-row panels (L3)
 //!   for pc in 0..k step KC          beta applies on the first block only
 //!     pack A[ic.., pc..]
 //!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
@@ -20,7 +20,15 @@
 //! ```
 //!
 //! Interior tiles are stored straight into C; edge tiles (and C with no unit
-//! stride) go through a packed tile and the output kernel.
+//! stride) go through a packed tile and the output kernel. Problems with every
+//! dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are balanced:
+//! no dimension ends in a sliver.
+//!
+//! Threads (rayon): each `(pc, jc)` block is one fork-join in which the calling
+//! thread and its helpers claim items from one counter, first the packing of A
+//! panels and B strips, then tiles of C (an A panel times a group of B strips);
+//! see `par_phases`. Each tile of C is computed by one thread with the same
+//! operations as on one thread, so results are bit-identical for any thread count.
 
 use crate::blocking::Blocking;
 use crate::error::GemmError;
