@@ -363,6 +363,137 @@ pub fn gemm_batch<T: Element>(
     Ok(())
 }
 
+/// The layout of a strided batch: `count` matrices of `rows x cols` with the
+/// given row and column strides, matrix `i` starting at element `i * batch_stride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLayout {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+    pub batch_stride: usize,
+}
+
+impl BatchLayout {
+    /// `count` contiguous row-major `rows x cols` matrices, one after another.
+    pub fn row_major(count: usize, rows: usize, cols: usize) -> Self {
+        BatchLayout {
+            count,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+            batch_stride: rows * cols,
+        }
+    }
+
+    /// Elements one matrix spans (0 when empty).
+    fn extent(&self) -> Option<usize> {
+        if self.rows == 0 || self.cols == 0 {
+            return Some(0);
+        }
+        (self.rows - 1)
+            .checked_mul(self.row_stride)?
+            .checked_add((self.cols - 1).checked_mul(self.col_stride)?)?
+            .checked_add(1)
+    }
+}
+
+/// [`gemm_batch`] for strided batches: `C[i] = alpha * A[i] * B[i] + beta * C[i]`
+/// where each operand is one slice holding equally shaped matrices at a fixed
+/// stride. The output matrices must not overlap each other
+/// (`batch_stride >= extent`), inputs may (a stride of 0 reuses one matrix).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_batch_strided<T: Element>(
+    parallelism: &Parallelism,
+    alpha: T,
+    a: &[T],
+    a_layout: BatchLayout,
+    b: &[T],
+    b_layout: BatchLayout,
+    beta: T,
+    c: &mut [T],
+    c_layout: BatchLayout,
+) -> Result<(), GemmError> {
+    let count = c_layout.count;
+    for (arg, l) in [("a", &a_layout), ("b", &b_layout)] {
+        if l.count != count {
+            return Err(GemmError::LengthMismatch {
+                arg,
+                expected: count,
+                found: l.count,
+            });
+        }
+    }
+    let overflow = |arg, l: &BatchLayout| GemmError::StrideOverflow {
+        arg,
+        rows: l.rows,
+        cols: l.cols,
+        strides: (l.row_stride, l.col_stride),
+    };
+    let c_extent = c_layout.extent().ok_or_else(|| overflow("c", &c_layout))?;
+    if count > 1 && c_layout.batch_stride < c_extent {
+        return Err(GemmError::OverlappingOutput {
+            arg: "c",
+            strides: (c_layout.row_stride, c_layout.col_stride),
+        });
+    }
+    let view = |data: &'_ [T], l: &BatchLayout, i: usize, arg| -> Result<usize, GemmError> {
+        let start = i.checked_mul(l.batch_stride).ok_or_else(|| overflow(arg, l))?;
+        if start > data.len() {
+            return Err(GemmError::OutOfBounds {
+                arg,
+                rows: l.rows,
+                cols: l.cols,
+                strides: (l.row_stride, l.col_stride),
+                needed: start,
+                len: data.len(),
+            });
+        }
+        Ok(start)
+    };
+    let mut av = Vec::with_capacity(count);
+    let mut bv = Vec::with_capacity(count);
+    for i in 0..count {
+        let (sa, sb) = (view(a, &a_layout, i, "a")?, view(b, &b_layout, i, "b")?);
+        av.push(MatRef::strided(
+            &a[sa..],
+            a_layout.rows,
+            a_layout.cols,
+            a_layout.row_stride,
+            a_layout.col_stride,
+        ));
+        bv.push(MatRef::strided(
+            &b[sb..],
+            b_layout.rows,
+            b_layout.cols,
+            b_layout.row_stride,
+            b_layout.col_stride,
+        ));
+    }
+    // Disjoint mutable views of C: one chunk of `batch_stride` per matrix.
+    let mut cv = Vec::with_capacity(count);
+    let mut rest: &mut [T] = c;
+    for i in 0..count {
+        let take = if i + 1 == count {
+            rest.len()
+        } else {
+            c_layout.batch_stride.min(rest.len())
+        };
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
+        cv.push(MatMut::strided(
+            head,
+            c_layout.rows,
+            c_layout.cols,
+            c_layout.row_stride,
+            c_layout.col_stride,
+        ));
+        rest = tail;
+    }
+    gemm_batch(parallelism, alpha, &av, &bv, beta, &mut cv)
+}
+
 /// `C = A * B` for contiguous row-major slices: A is `m x k`, B is `k x n`, C is
 /// `m x n` (overwritten).
 pub fn matmul<T: Element>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T]) -> Result<(), GemmError> {

@@ -192,3 +192,56 @@ fn a_bad_problem_rejects_the_whole_batch_and_writes_nothing() {
     drop(cv);
     assert_eq!(got, c0, "a rejected batch wrote C");
 }
+
+#[test]
+fn strided_batch_matches_one_call_per_problem_and_checks_its_layout() {
+    use gemmkit::BatchLayout;
+    let (count, m, n, k) = (7, 130, 120, 110);
+    let mut rng = Rng::new(21);
+    let a = random(&mut rng, count * m * k);
+    let b = random(&mut rng, k * n); // one B shared by every problem: batch stride 0
+    let c0 = random(&mut rng, count * m * n + 5);
+    let (la, lc) = (BatchLayout::row_major(count, m, k), BatchLayout::row_major(count, m, n));
+    let lb = BatchLayout {
+        batch_stride: 0,
+        ..BatchLayout::row_major(count, k, n)
+    };
+    for par in [pool(2), Parallelism::Sequential] {
+        let mut got = c0.clone();
+        gemmkit::gemm_batch_strided(&par, 0.5, &a, la, &b, lb, -1.0, &mut got, lc).expect("strided batch");
+        let mut want = c0.clone();
+        for i in 0..count {
+            let av = MatRef::row_major(&a[i * m * k..(i + 1) * m * k], m, k);
+            let cv = MatMut::row_major(&mut want[i * m * n..(i + 1) * m * n], m, n);
+            gemm_with(
+                gemmkit::best(),
+                &Parallelism::Sequential,
+                0.5,
+                av,
+                MatRef::row_major(&b, k, n),
+                -1.0,
+                cv,
+            )
+            .unwrap();
+        }
+        assert!(
+            got.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{par:?}"
+        );
+    }
+    // Outputs that overlap, and a C slice too short for the last problem.
+    let mut got = c0.clone();
+    let tight = BatchLayout {
+        batch_stride: m * n - 1,
+        ..lc
+    };
+    let err = gemmkit::gemm_batch_strided(&pool(2), 1.0, &a, la, &b, lb, 0.0, &mut got, tight)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("c:") && err.contains("share memory"), "{err}");
+    let err = gemmkit::gemm_batch_strided(&pool(2), 1.0, &a, la, &b, lb, 0.0, &mut got[..count * m * n - 1], lc)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with(&format!("batch problem {}: c:", count - 1)), "{err}");
+    assert_eq!(got, c0, "a rejected batch wrote C");
+}
