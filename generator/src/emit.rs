@@ -74,7 +74,11 @@ pub fn render_functions(
     consts: Vec<syn::Item>,
     module_doc: Option<String>,
 ) -> Result<String, Error> {
-    let mut items = prelude_items(target)?;
+    let mut items = if lowered.is_empty() {
+        vec![]
+    } else {
+        prelude_items(target)?
+    };
     items.extend(consts);
     let mut helpers = BTreeSet::new();
     for l in lowered {
@@ -157,13 +161,49 @@ pub fn target_file(target: &Target, kernels: &[Kernel], api: &Api) -> Result<Str
         "Target `{}`: {}.\n\nEnabled features: {features}.",
         target.name, target.summary
     );
-    let body = render_functions(
-        target,
-        &lowered.iter().map(|(_, l)| l).collect::<Vec<_>>(),
-        shape_consts(target, api)?,
-        Some(doc),
-    )?;
+    // A feature level re-exports what it would compile exactly as its parent
+    // does: only the kernels that use what the level adds are emitted again.
+    let parent = target
+        .parent
+        .filter(|p| crate::targets::TARGETS.iter().any(|t| t.name == p.name));
+    let parent_code = match parent {
+        Some(p) => lower_all(kernels, p, api)?
+            .into_iter()
+            .map(|(inst, l)| (inst.fn_name, code_key(p, &l)))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut items = shape_consts(target, api)?;
+    let mut kept = vec![];
+    for (inst, l) in &lowered {
+        match parent {
+            Some(p) if parent_code.get(&inst.fn_name) == Some(&code_key(target, l)) => {
+                let (module, name) = (
+                    syn::Ident::new(p.name, proc_macro2::Span::call_site()),
+                    &l.item.sig.ident,
+                );
+                let note = format!(
+                    " The same code as on `{}`: this level adds nothing `{name}` uses.",
+                    p.name
+                );
+                items.push(syn::parse_quote!(#[doc = #note] pub use super::#module::#name;));
+            }
+            _ => kept.push(l),
+        }
+    }
+    let body = render_functions(target, &kept, items, Some(doc))?;
     Ok(format!("{HEADER}\n{body}"))
+}
+
+/// What makes a lowered kernel the same on two targets: its signature and body,
+/// and the source of every helper it calls (a helper may differ while the call
+/// reads the same). Attributes (docs, target features) are left out.
+fn code_key(target: &Target, l: &Lowered) -> String {
+    let mut key = format!("{} {}", l.item.sig.to_token_stream(), l.item.block.to_token_stream());
+    for h in &l.helpers {
+        key.push_str(target.helper(h).unwrap_or(""));
+    }
+    key
 }
 
 fn arch_of(t: &Target) -> &'static str {
