@@ -149,9 +149,17 @@ fn shape_values(target: &Target, api: &Api) -> Result<Vec<(&'static str, String,
     Ok(out)
 }
 
-/// The whole file for one target.
-pub fn target_file(target: &Target, kernels: &[Kernel], api: &Api) -> Result<String, Error> {
-    let lowered = lower_all(kernels, target, api)?;
+/// Every kernel instance of one target, lowered.
+pub type LoweredTarget<'k> = [(Instance<'k>, Lowered)];
+
+/// The whole file for one target, from its lowered kernels and, for a feature
+/// level, its parent's (each target is lowered once, by the caller).
+pub fn target_file(
+    target: &Target,
+    lowered: &LoweredTarget<'_>,
+    parent: Option<(&Target, &LoweredTarget<'_>)>,
+    api: &Api,
+) -> Result<String, Error> {
     let features = if target.features.is_empty() {
         "none".to_string()
     } else {
@@ -163,21 +171,18 @@ pub fn target_file(target: &Target, kernels: &[Kernel], api: &Api) -> Result<Str
     );
     // A feature level re-exports what it would compile exactly as its parent
     // does: only the kernels that use what the level adds are emitted again.
-    let parent = target
-        .parent
-        .filter(|p| crate::targets::TARGETS.iter().any(|t| t.name == p.name));
-    let parent_code = match parent {
-        Some(p) => lower_all(kernels, p, api)?
-            .into_iter()
-            .map(|(inst, l)| (inst.fn_name, code_key(p, &l)))
-            .collect(),
-        None => BTreeMap::new(),
-    };
+    let parent_code: BTreeMap<&str, String> = parent
+        .map(|(p, pl)| {
+            pl.iter()
+                .map(|(inst, l)| (inst.fn_name.as_str(), code_key(p, l)))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut items = shape_consts(target, api)?;
     let mut kept = vec![];
-    for (inst, l) in &lowered {
+    for (inst, l) in lowered {
         match parent {
-            Some(p) if parent_code.get(&inst.fn_name) == Some(&code_key(target, l)) => {
+            Some((p, _)) if parent_code.get(inst.fn_name.as_str()) == Some(&code_key(target, l)) => {
                 let (module, name) = (
                     syn::Ident::new(p.name, proc_macro2::Span::call_site()),
                     &l.item.sig.ident,
@@ -214,25 +219,24 @@ fn arch_of(t: &Target) -> &'static str {
 }
 
 /// The dispatch tables (`generated/mod.rs`).
-pub fn dispatch_file(targets: &[&Target], kernels: &[Kernel], api: &Api) -> Result<String, Error> {
+/// The signatures are the same on every target; they are read from `portable`,
+/// the fallback's lowering.
+pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Api) -> Result<String, Error> {
     let mut kvals = vec![];
-    for k in kernels {
-        for inst in k.instances() {
-            // The signature is the same on every target: lower it with the fallback.
-            let sig = signature(&inst, api)?;
-            let params: Vec<String> = sig.inputs.iter().map(|a| a.to_token_stream().to_string()).collect();
-            let ret = match &sig.output {
-                syn::ReturnType::Default => String::new(),
-                syn::ReturnType::Type(_, t) => format!(" -> {}", t.to_token_stream()),
-            };
-            let doc = first_doc_line(&k.item.attrs).unwrap_or_default();
-            kvals.push(BTreeMap::from([
-                ("name", Value::from(inst.fn_name.clone())),
-                ("params", Value::from(params.join(", "))),
-                ("ret", Value::from(ret)),
-                ("doc", Value::from(doc)),
-            ]));
-        }
+    for (inst, l) in portable {
+        let sig = &l.item.sig;
+        let params: Vec<String> = sig.inputs.iter().map(|a| a.to_token_stream().to_string()).collect();
+        let ret = match &sig.output {
+            syn::ReturnType::Default => String::new(),
+            syn::ReturnType::Type(_, t) => format!(" -> {}", t.to_token_stream()),
+        };
+        let doc = first_doc_line(&inst.kernel.item.attrs).unwrap_or_default();
+        kvals.push(BTreeMap::from([
+            ("name", Value::from(inst.fn_name.clone())),
+            ("params", Value::from(params.join(", "))),
+            ("ret", Value::from(ret)),
+            ("doc", Value::from(doc)),
+        ]));
     }
     let mut elems: Vec<&str> = api.traits.values().flat_map(|t| t.spec.elems.iter().copied()).collect();
     elems.sort_unstable();
@@ -291,11 +295,6 @@ pub fn dispatch_file(targets: &[&Target], kernels: &[Kernel], api: &Api) -> Resu
     let file: syn::File =
         syn::parse_file(&text).map_err(|e| Error::Target(format!("rendered dispatch table does not parse: {e}")))?;
     Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
-}
-
-fn signature(inst: &Instance<'_>, api: &Api) -> Result<syn::Signature, Error> {
-    let lowered = lower::lower(inst, &crate::targets::FALLBACK, api).map_err(Error::Kernels)?;
-    Ok(lowered.item.sig)
 }
 
 fn first_doc_line(attrs: &[syn::Attribute]) -> Option<String> {

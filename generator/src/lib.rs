@@ -118,12 +118,14 @@ impl Workspace {
     /// Everything `generated/` should contain.
     pub fn generate(&self) -> Result<Generated, Error> {
         let parsed = self.parse()?;
-        let mut files = BTreeMap::new();
+        // Lower every target once; files, feature-level re-exports and the
+        // dispatch table's signatures all read from this.
+        let mut lowered = BTreeMap::new();
         let mut diags = vec![];
         for t in targets::TARGETS {
-            match emit::target_file(t, &parsed.kernels, &parsed.api) {
-                Ok(text) => {
-                    files.insert(emit::target_path(t), text);
+            match emit::lower_all(&parsed.kernels, t, &parsed.api) {
+                Ok(l) => {
+                    lowered.insert(t.name, l);
                 }
                 // Report each kernel error once, not once per target.
                 Err(Error::Kernels(d)) => d.into_iter().for_each(|d| {
@@ -137,9 +139,18 @@ impl Workspace {
         if !diags.is_empty() {
             return Err(Error::Kernels(diags));
         }
+        let mut files = BTreeMap::new();
+        for t in targets::TARGETS {
+            let parent = t.parent.and_then(|p| lowered.get(p.name).map(|pl| (p, pl.as_slice())));
+            files.insert(
+                emit::target_path(t),
+                emit::target_file(t, &lowered[t.name], parent, &parsed.api)?,
+            );
+        }
+        let portable = &lowered[targets::FALLBACK.name];
         files.insert(
             emit::DISPATCH_PATH.to_string(),
-            emit::dispatch_file(targets::TARGETS, &parsed.kernels, &parsed.api)?,
+            emit::dispatch_file(targets::TARGETS, portable, &parsed.api)?,
         );
         Ok(Generated { files })
     }
