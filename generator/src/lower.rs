@@ -1017,7 +1017,7 @@ impl VisitMut for Ops<'_, '_> {
 }
 
 /// `ops::name` helpers a template calls.
-fn helper_names(template: &str) -> Vec<String> {
+pub fn helper_names(template: &str) -> Vec<String> {
     template
         .match_indices("ops::")
         .map(|(i, _)| {

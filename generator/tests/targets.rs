@@ -2,7 +2,7 @@
 //! constant of the vector API has an entry on every target, every template parses,
 //! uses each argument exactly once, and names only helpers the target defines.
 
-use generator::lower::instantiate;
+use generator::lower::{helper_names, instantiate};
 use generator::targets::TARGETS;
 use generator::{Workspace, default_root};
 use std::collections::BTreeSet;
@@ -68,8 +68,7 @@ fn helpers_parse_and_every_named_helper_exists() {
         let mut target = Some(*t);
         while let Some(cur) = target {
             for (key, template) in cur.entries {
-                for part in template.split("ops::").skip(1) {
-                    let name: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                for name in helper_names(template) {
                     assert!(
                         t.helper(&name).is_some(),
                         "{}: `{key}` calls ops::{name}, which is not defined",

@@ -47,3 +47,32 @@ pub fn not_executed(target: &str, why: &str) {
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// The floating-point element types, converted through f64 for references and
+/// tolerances.
+pub trait Float: Copy + PartialEq + std::fmt::Debug + 'static {
+    /// Machine epsilon, as f64.
+    const EPS: f64;
+    fn of(x: f64) -> Self;
+    fn f(self) -> f64;
+}
+
+impl Float for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn f(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Float for f64 {
+    const EPS: f64 = f64::EPSILON;
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn f(self) -> f64 {
+        self
+    }
+}

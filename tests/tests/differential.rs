@@ -8,33 +8,7 @@
 
 use gemmkit::{Kernels, TargetError};
 use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
-use std::fmt::Debug;
-use workspace_tests::{Rng, not_executed};
-
-/// The element types of the float kernels.
-trait Float: Copy + PartialEq + Debug + 'static {
-    const EPS: f64;
-    fn of(x: f64) -> Self;
-    fn f(self) -> f64;
-}
-impl Float for f32 {
-    const EPS: f64 = f32::EPSILON as f64;
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    fn f(self) -> f64 {
-        self as f64
-    }
-}
-impl Float for f64 {
-    const EPS: f64 = f64::EPSILON;
-    fn of(x: f64) -> Self {
-        x
-    }
-    fn f(self) -> f64 {
-        self
-    }
-}
+use workspace_tests::{Float, Rng, not_executed};
 
 type PackFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);

@@ -4,7 +4,7 @@
 
 use gemmkit::{Element, GemmError, MatMut, MatRef, Target, gemm_on};
 use proptest::prelude::*;
-use workspace_tests::Rng;
+use workspace_tests::{Float, Rng};
 
 /// A matrix stored with explicit strides (and slack after the last element).
 #[derive(Clone, Debug)]
@@ -29,29 +29,9 @@ enum Layout {
     General,
 }
 
-trait Num: Element + std::fmt::Debug {
-    const EPS: f64;
-    fn of(x: f64) -> Self;
-    fn f(self) -> f64;
-}
-impl Num for f32 {
-    const EPS: f64 = f32::EPSILON as f64;
-    fn of(x: f64) -> Self {
-        x as f32
-    }
-    fn f(self) -> f64 {
-        self as f64
-    }
-}
-impl Num for f64 {
-    const EPS: f64 = f64::EPSILON;
-    fn of(x: f64) -> Self {
-        x
-    }
-    fn f(self) -> f64 {
-        self
-    }
-}
+/// GEMM's element types, with the tests' f64 conversions.
+trait Num: Element + Float {}
+impl<T: Element + Float> Num for T {}
 
 impl<T: Num> Stored<T> {
     fn new(rng: &mut Rng, rows: usize, cols: usize, layout: Layout) -> Self {
