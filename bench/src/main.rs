@@ -583,25 +583,27 @@ fn main() {
     // matrixmultiply reads its thread count once, at its first call.
     // SAFETY: single-threaded so far.
     unsafe { std::env::set_var("MATMUL_NUM_THREADS", args.threads.to_string()) };
+    // (name, library under /usr/lib/<multiarch>/, its set-threads function)
+    const CBLAS_PEERS: [(&str, &str, &CStr); 2] = [
+        (
+            "openblas",
+            "openblas-pthread/libopenblas.so.0",
+            c"openblas_set_num_threads",
+        ),
+        ("blis", "blis-pthread/libblis.so.4", c"bli_thread_set_num_threads"),
+    ];
     let mut libs = vec![];
-    let multiarch = ["x86_64-linux-gnu", "aarch64-linux-gnu"];
-    if args.peers.iter().any(|p| p == "openblas") {
-        let paths: Vec<std::ffi::CString> = multiarch
-            .iter()
-            .map(|a| std::ffi::CString::new(format!("/usr/lib/{a}/openblas-pthread/libopenblas.so.0")).unwrap())
-            .collect();
-        let refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
-        libs.extend(load_cblas("openblas", &refs, c"openblas_set_num_threads"));
+    for (name, lib, set_threads) in CBLAS_PEERS {
+        if args.peers.iter().any(|p| p == name) {
+            let paths: Vec<std::ffi::CString> = ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+                .iter()
+                .filter_map(|arch| std::ffi::CString::new(format!("/usr/lib/{arch}/{lib}")).ok())
+                .collect();
+            let refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
+            libs.extend(load_cblas(name, &refs, set_threads));
+        }
     }
-    if args.peers.iter().any(|p| p == "blis") {
-        let paths: Vec<std::ffi::CString> = multiarch
-            .iter()
-            .map(|a| std::ffi::CString::new(format!("/usr/lib/{a}/blis-pthread/libblis.so.4")).unwrap())
-            .collect();
-        let refs: Vec<&CStr> = paths.iter().map(|p| p.as_c_str()).collect();
-        libs.extend(load_cblas("blis", &refs, c"bli_thread_set_num_threads"));
-    }
-    for p in ["openblas", "blis"] {
+    for (p, _, _) in CBLAS_PEERS {
         if args.peers.iter().any(|x| x == p) && !libs.iter().any(|l| l.name == p) {
             eprintln!(
                 "note: {p} not found (apt-get install libopenblas0-pthread libblis4-pthread); its column says n/a"

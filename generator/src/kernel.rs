@@ -170,7 +170,7 @@ fn vec_param(tp: &syn::TypeParam, api: &Api) -> Result<VecParam, String> {
             let syn::GenericArgument::AssocType(at) = arg else {
                 return Err(format!("unsupported argument in `{trait_name}<..>`"));
             };
-            let ty = at.ty.to_token_stream_string();
+            let ty = quote::ToTokens::to_token_stream(&at.ty).to_string();
             match (spec.elem_type, spec.elems.iter().find(|e| **e == ty)) {
                 (Some(et), Some(e)) if at.ident == et => elems = vec![*e],
                 _ => {
@@ -184,15 +184,6 @@ fn vec_param(tp: &syn::TypeParam, api: &Api) -> Result<VecParam, String> {
         }
     }
     Ok(VecParam { ident, spec, elems })
-}
-
-trait ToTokenString {
-    fn to_token_stream_string(&self) -> String;
-}
-impl<T: quote::ToTokens> ToTokenString for T {
-    fn to_token_stream_string(&self) -> String {
-        self.to_token_stream().to_string()
-    }
 }
 
 /// Rejects any mention of a vector type in a signature, except `V::Elem`.

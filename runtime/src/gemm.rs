@@ -171,13 +171,12 @@ pub fn set_num_threads(threads: usize) {
     MAX_THREADS.store(threads, Ordering::Relaxed);
 }
 
-/// A [`Problem`] may cross into a pool: the caller keeps the borrows alive and
-/// waits for the call to return.
-struct SendProblem<T>(Problem<T>);
-// SAFETY: see `gemm_unchecked`'s contract; the call is synchronous, and distinct
-// problems of a batch write distinct C views.
-unsafe impl<T: Send> Send for SendProblem<T> {}
-unsafe impl<T: Sync> Sync for SendProblem<T> {}
+/// Problems of a batch, shared with the threads that run them: the caller keeps
+/// the borrows alive and waits for them.
+struct SharedProblem<T>(Problem<T>);
+// SAFETY: see `gemm_unchecked`'s contract; the batch call is synchronous and its
+// problems write distinct C views.
+unsafe impl<T: Sync> Sync for SharedProblem<T> {}
 
 /// Runs a checked problem with the requested parallelism.
 ///
@@ -334,7 +333,7 @@ pub fn gemm_batch<T: Element>(
             index,
             error: Box::new(error),
         })?;
-        problems.push(SendProblem(p));
+        problems.push(SharedProblem(p));
     }
     let threads = match parallelism {
         Parallelism::Sequential => 1,
