@@ -2,10 +2,33 @@
 //!
 //! The kernels are written in `kernels/` against a portable vector API and
 //! expanded by `cargo run -p generator` into plain-intrinsics Rust for every
-//! target (AVX2, AVX-512 and its VNNI level, AVX-VNNI, NEON and its dotprod/i8mm
-//! levels, WASM SIMD128 and relaxed-simd, and a scalar fallback). This crate
-//! includes that generated code and picks, once per process, the best target the
-//! CPU supports.
+//! target (AVX2, AVX-VNNI, AVX-512 and its VNNI and BF16 levels, NEON and its
+//! dotprod/i8mm levels, WASM SIMD128 and relaxed-simd, and a scalar fallback).
+//! This crate includes that generated code, picks the best target the CPU
+//! supports once per process, and builds GEMM on it.
+//!
+//! # GEMM
+//!
+//! [`gemm`] computes `C = alpha * A * B + beta * C` for `f32` and `f64` on strided
+//! views ([`MatRef`], [`MatMut`]; transposes and sub-matrices cost nothing), with
+//! BLAS semantics (`beta == 0` never reads C) and a [`GemmError`] naming the bad
+//! argument; [`matmul`] is the contiguous row-major shorthand.
+//!
+//! ```
+//! let (a, b) = ([1.0f64, 2.0, 3.0, 4.0], [5.0f64, 6.0, 7.0, 8.0]); // 2 x 2 each
+//! let mut c = [0.0f64; 4];
+//! gemmkit::matmul(2, 2, 2, &a, &b, &mut c)?;
+//! assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+//! # Ok::<(), gemmkit::GemmError>(())
+//! ```
+//!
+//! Threads come from rayon: by default the pool the call runs in, or
+//! [`Parallelism`] through [`gemm_with`]; [`set_num_threads`] caps them. Results
+//! are bit-identical for any thread count. [`gemm_batch`] and
+//! [`gemm_batch_strided`] run many problems. Cache blocking follows the cache
+//! sizes the machine reports ([`Blocking`], [`set_blocking`]).
+//!
+//! # Targets
 //!
 //! ```
 //! let t = gemmkit::active().expect("HWY_TARGET names a usable target");
@@ -16,7 +39,8 @@
 //! ```
 //!
 //! Set `HWY_TARGET=<name>` to force a target (see [`active`]), or call
-//! [`set_active`]; [`target`] looks one up without changing the default.
+//! [`set_active`]; [`target`] looks one up without changing the default, and
+//! [`gemm_on`] runs on it.
 
 mod blocking;
 mod dispatch;
