@@ -178,34 +178,52 @@ mod peak {
         8
     );
 
-    /// f32 FLOP/s of the widest FMA this CPU has, and which one it is.
-    pub fn measure() -> Option<(f64, &'static str)> {
-        let run = |f: &dyn Fn(usize) -> f64| {
-            f(1 << 16);
-            let mut best = 0.0f64;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                let flops = f(1 << 22);
-                best = best.max(flops / t.elapsed().as_secs_f64());
-            }
-            best
-        };
-        if is_x86_feature_detected!("avx512f") {
-            Some((
-                run(&|n| std::hint::black_box(unsafe { fma512(n) }).0),
-                "AVX-512 zmm FMA",
-            ))
+    /// f32 FLOP/s of the widest FMA this CPU has on `threads` cores running the
+    /// loop at the same time (all-core clocks and shared units show up here),
+    /// and which FMA it is.
+    pub fn measure(threads: usize) -> Option<(f64, &'static str)> {
+        let (f, how): (fn(usize) -> f64, _) = if is_x86_feature_detected!("avx512f") {
+            (|n| std::hint::black_box(unsafe { fma512(n) }).0, "AVX-512 zmm FMA")
         } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            Some((run(&|n| std::hint::black_box(unsafe { fma256(n) }).0), "AVX2 ymm FMA"))
+            (|n| std::hint::black_box(unsafe { fma256(n) }).0, "AVX2 ymm FMA")
         } else {
-            None
-        }
+            return None;
+        };
+        // Best of 5 rounds; in each, every thread starts together and the round's
+        // rate is the total work over the slowest thread's time.
+        let barrier = std::sync::Barrier::new(threads);
+        let one = || {
+            f(1 << 16);
+            (0..5)
+                .map(|_| {
+                    barrier.wait();
+                    let t = std::time::Instant::now();
+                    let flops = f(1 << 22);
+                    (flops, t.elapsed().as_secs_f64())
+                })
+                .collect::<Vec<_>>()
+        };
+        let runs: Vec<Vec<(f64, f64)>> = std::thread::scope(|s| {
+            (0..threads)
+                .map(|_| s.spawn(one))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect()
+        });
+        let best = (0..5)
+            .map(|r| {
+                let flops: f64 = runs.iter().map(|t| t[r].0).sum();
+                flops / runs.iter().map(|t| t[r].1).fold(0.0, f64::max)
+            })
+            .fold(0.0, f64::max);
+        Some((best, how))
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 mod peak {
-    pub fn measure() -> Option<(f64, &'static str)> {
+    pub fn measure(_threads: usize) -> Option<(f64, &'static str)> {
         None
     }
 }
@@ -474,17 +492,18 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     64.0 * 2.0 * (mr * nr * k) as f64 / secs / 1e9
 }
 
-fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
+/// `peak`: the FMA peak of one core, and of `--threads` cores busy at once.
+fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     let target = gemmkit::active().expect("HWY_TARGET");
     let micro = microkernel_gflops::<T>(target, args.samples);
-    let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p));
+    let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p.0));
     println!(
         "\n{} micro-kernel alone, L1-resident panels: {micro:.1} GFLOP/s{pct}",
         T::NAME
     );
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     let t = args.threads;
-    let pct_peak = |g: f64| peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * g / (p * t as f64)));
+    let pct_peak = |g: f64| peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * g / p.1));
     if t == 1 {
         println!(
             "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",
@@ -625,7 +644,14 @@ fn main() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let peak = peak::measure();
+    let peak = peak::measure(1);
+    // With several threads, the peak of all of them busy at once: the fair bar
+    // for a parallel GEMM when cores slow each other down.
+    let peak_all = if args.threads > 1 {
+        peak::measure(args.threads)
+    } else {
+        peak
+    };
     println!("## gemm-bench\n");
     println!("- CPU: {cpu}; caches {:?}", gemmkit::CacheSizes::detect());
     println!(
@@ -640,15 +666,24 @@ fn main() {
         ),
         None => println!("- FMA peak: not measured on this architecture"),
     }
+    let both = peak.zip(peak_all).map(|((one, _), (all, _))| (one, all));
+    if let (Some((one, all)), true) = (both, args.threads > 1) {
+        println!(
+            "- measured FMA peak, {} cores at once: {:.1} GFLOP/s f32 ({:.2}x one core)",
+            args.threads,
+            all / 1e9,
+            all / one
+        );
+    }
     if args.f32 {
-        table::<f32>(&args, &libs, peak.map(|p| p.0 / 1e9));
+        table::<f32>(&args, &libs, both.map(|(one, all)| (one / 1e9, all / 1e9)));
     }
     if args.f64 {
-        table::<f64>(&args, &libs, peak.map(|p| p.0 / 2e9));
+        table::<f64>(&args, &libs, both.map(|(one, all)| (one / 2e9, all / 2e9)));
     }
     // A shared machine can change under a run: measure the peak again and say
     // how far it moved, so a disturbed run can be recognised.
-    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure()) {
+    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure(1)) {
         let drift = 100.0 * (after - before) / before;
         println!(
             "\n- FMA peak at the end of the run: {:.1} GFLOP/s f32 ({drift:+.1}% from the start)",

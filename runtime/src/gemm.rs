@@ -10,9 +10,9 @@
 //! and its block in L3, while B's block stays in L2 and its micro-panels stream:
 //!
 //! ```text
-//! for ic in 0..m step MC            A block  MC x KC, packed as MR-row panels (L3)
-//!   for pc in 0..k step KC          beta applies on the first block only
-//!     pack A[ic.., pc..]
+//! for ic in 0..m step MC            A block  MC x KC (L3): row-major A is read in
+//!   for pc in 0..k step KC          place, a transposed one packed as MR-row panels
+//!     pack A[ic.., pc..]            (beta applies on the first K block only)
 //!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
 //!       pack B[pc.., jc..]
 //!       for ir in 0..MC step MR     A micro-panel MR x KC (L1)
@@ -24,10 +24,11 @@
 //! dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are balanced:
 //! no dimension ends in a sliver.
 //!
-//! Threads (rayon): each `(pc, jc)` block is one fork-join in which the calling
-//! thread and its helpers claim items from one counter, first the packing of A
-//! panels and B strips, then tiles of C (an A panel times a group of B strips);
-//! see `par_phases`. Each tile of C is computed by one thread with the same
+//! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
+//! L2-sized lane per thread; each worker packs its lane's strips and multiplies
+//! them by every A panel, claiming items from its lane's counter first and then
+//! from the others' (see `par_phases`). Each tile of C is computed by one thread
+//! with the same
 //! operations as on one thread, so results are bit-identical for any thread count.
 
 use crate::blocking::Blocking;
@@ -601,10 +602,20 @@ unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, poo
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
     let blk = Blocking::for_shape(shape, size_of::<T>());
-    let kc_max = blk.kc.min(p.k);
-    let mc_max = blk.mc.min(p.m.div_ceil(mr) * mr);
-    let nc_max = blk.nc.min(p.n.div_ceil(nr) * nr);
-    let a_len = (mc_max * kc_max).div_ceil(16) * 16;
+    // Balanced blocks: k = 2049 with KC = 512 is 5 blocks of 410, not 4 of 512 and
+    // a last one of depth 1 that would cost a whole pass over C. B's block is as
+    // wide as one per thread: each worker keeps its own lane of it in its own L2
+    // (see `five_loops`).
+    let blk = Blocking {
+        kc: balanced(p.k, blk.kc, 1),
+        mc: balanced(p.m, blk.mc, mr),
+        nc: balanced(p.n, blk.nc * threads, nr),
+    };
+    let (kc_max, mc_max, nc_max) = (blk.kc, blk.mc, blk.nc);
+    // Room for the packed A block, or for one ragged panel when A is read in
+    // place (see `five_loops`).
+    let a_rows = if p.csa == 1 { mr } else { mc_max };
+    let a_len = (a_rows * kc_max).div_ceil(16) * 16;
     let b_len = (kc_max * nc_max).div_ceil(16) * 16;
     let tile_len = (mr * nr).div_ceil(16) * 16;
     let bytes = (a_len + b_len + threads * tile_len) * size_of::<T>();
@@ -666,48 +677,59 @@ struct Ctx<T> {
 // and each scope ends before the next block reuses the buffers.
 unsafe impl<T: Send> Sync for Ctx<T> {}
 
-/// Runs `pack(item)` for every item in `0..packs`, then `compute(item, worker)`
-/// for every item in `0..computes`, on up to `threads` workers: the calling
-/// thread (always, even outside any pool) and tasks spawned into `pool`, or into
-/// the rayon pool the caller is in. Items are claimed in order from
-/// one counter, so a slow or busy worker simply takes fewer, and there is one
-/// fork-join per call. A worker that claims a compute item first waits until
-/// every pack item is finished: all of them have been claimed by then, by
-/// threads that are running them, so the wait always ends, even when the pool is
-/// busy and the caller is the only worker.
+/// The work of one block, split into lanes: lane `l` has `packs(l)` pack items
+/// and `computes(l)` compute items. Runs `pack(l, j)` for every pack item and
+/// then `compute(l, j, worker)` for every compute item, on up to `threads`
+/// workers: the calling thread (always, even outside any pool) and tasks spawned
+/// into `pool`, or into the rayon pool the caller is in, one fork-join per call.
+///
+/// Each worker has a home lane and claims its items from that lane's counter
+/// first, then takes what is left in the other lanes, so a slow or busy worker
+/// simply takes fewer items while a lane's data (the B strips it packs and
+/// multiplies) tends to stay in one core's cache. A worker that runs out of pack
+/// items waits until every pack item is finished before computing: all of them
+/// have been claimed by then, by threads that are running them, so the wait
+/// always ends, even when the pool is busy and the caller is the only worker.
 fn par_phases(
     threads: usize,
     pool: Option<&rayon::ThreadPool>,
-    packs: usize,
-    pack: impl Fn(usize) + Sync,
-    computes: usize,
-    compute: impl Fn(usize, usize) + Sync,
+    lanes: usize,
+    packs: impl Fn(usize) -> usize + Sync,
+    pack: impl Fn(usize, usize) + Sync,
+    computes: impl Fn(usize) -> usize + Sync,
+    compute: impl Fn(usize, usize, usize) + Sync,
 ) {
-    let workers = threads.min(packs.max(computes));
+    let lanes = lanes.clamp(1, MAX_LANES);
+    let total_packs: usize = (0..lanes).map(&packs).sum();
+    let total = total_packs + (0..lanes).map(&computes).sum::<usize>();
+    let workers = threads.min(total);
     if workers <= 1 {
-        (0..packs).for_each(&pack);
-        (0..computes).for_each(|i| compute(i, 0));
+        (0..lanes).for_each(|l| (0..packs(l)).for_each(|j| pack(l, j)));
+        (0..lanes).for_each(|l| (0..computes(l)).for_each(|j| compute(l, j, 0)));
         return;
     }
-    let next = AtomicUsize::new(0);
+    let next_pack: [Counter; MAX_LANES] = Default::default();
+    let next_compute: [Counter; MAX_LANES] = Default::default();
     let packed = AtomicUsize::new(0);
     let ids = AtomicUsize::new(0);
     let work = || {
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i < packs {
-                pack(i);
+        let order = (0..lanes).map(|d| (id + d) % lanes);
+        for l in order.clone() {
+            let n = packs(l);
+            while let Some(j) = next_pack[l].claim(n) {
+                pack(l, j);
                 packed.fetch_add(1, Ordering::Release);
-                continue;
             }
-            if i >= packs + computes {
-                break;
+        }
+        while packed.load(Ordering::Acquire) < total_packs {
+            std::hint::spin_loop();
+        }
+        for l in order {
+            let n = computes(l);
+            while let Some(j) = next_compute[l].claim(n) {
+                compute(l, j, id);
             }
-            while packed.load(Ordering::Acquire) < packs {
-                std::hint::spin_loop();
-            }
-            compute(i - packs, id);
         }
     };
     // `in_place_scope`: the closure runs on this thread, which claims items like
@@ -716,6 +738,31 @@ fn par_phases(
         Some(pool) => pool.in_place_scope(|s| spawn_and_work(s, workers, &work)),
         None => rayon::in_place_scope(|s| spawn_and_work(s, workers, &work)),
     }
+}
+
+/// At most this many lanes per block (more workers share lanes).
+const MAX_LANES: usize = 16;
+
+/// A lane's next unclaimed item, alone on its cache line.
+#[derive(Default)]
+#[repr(align(64))]
+struct Counter(AtomicUsize);
+
+impl Counter {
+    /// Claims the next of `n` items, or `None` when all are taken.
+    fn claim(&self, n: usize) -> Option<usize> {
+        // Cheap check first: once a lane is exhausted, stop bumping its counter.
+        if self.0.load(Ordering::Relaxed) >= n {
+            return None;
+        }
+        let j = self.0.fetch_add(1, Ordering::Relaxed);
+        (j < n).then_some(j)
+    }
+}
+
+/// The `l`-th of `lanes` near-equal parts of `0..n`.
+fn part(n: usize, lanes: usize, l: usize) -> std::ops::Range<usize> {
+    n * l / lanes..n * (l + 1) / lanes
 }
 
 /// The step that splits `total` into as few blocks of at most `max` as possible,
@@ -736,18 +783,14 @@ fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, work: &'s (impl Fn()
 unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
     // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
-    // `a_in_place`: full MR-row panels of a row-major A are read in place when B
-    // is narrow: each element of A is then used only a few times, and packing it
-    // would stream all of A through memory twice. Edge panels are still packed.
+    // `a_in_place`: full MR-row panels of a row-major A are read in place, the
+    // rows at their own stride; only a transposed A and edge panels are packed.
+    // The micro-kernel streams each row of the panel, which costs nothing over a
+    // packed panel once it is in L1, and saves a copy of A per block (5% at 256
+    // to 1024 on one thread). With threads it also saves the traffic of panels
+    // written by one core and read by all (30% faster at 256 on two).
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
-    let (unit_cols, a_in_place) = (ctx.p.csc == 1, ctx.p.csa == 1 && n <= A_IN_PLACE_MAX_N);
-    // Balanced blocks: k = 2049 with KC = 512 is 5 blocks of 410, not 4 of 512 and
-    // a last one of depth 1 that would cost a whole pass over C.
-    let blk = Blocking {
-        kc: balanced(k, blk.kc, 1),
-        mc: balanced(m, blk.mc, mr),
-        nc: balanced(n, blk.nc, nr),
-    };
+    let (unit_cols, a_in_place) = (ctx.p.csc == 1, ctx.p.csa == 1);
     for ic in (0..m).step_by(blk.mc) {
         let mc = blk.mc.min(m - ic);
         let panels = mc.div_ceil(mr);
@@ -757,40 +800,41 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
             for jc in (0..n).step_by(blk.nc) {
                 let nc = blk.nc.min(n - jc);
                 let strips = nc.div_ceil(nr);
-                // Pack items: A[ic.., pc..] as MR-row panels (once per pc, with the
-                // first jc block), then B[pc.., jc..] as NR-wide strips.
-                let a_packs = if jc == 0 { panels } else { 0 };
-                let pack = |item: usize| {
-                    if item < a_packs {
-                        let (ir, h) = (item * mr, mr.min(mc - item * mr));
-                        if !(a_in_place && h == mr) {
-                            let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc * ctx.p.csa);
-                            unsafe {
-                                (kern.pack_lhs)(h, kc, src, ctx.p.rsa, ctx.p.csa, ctx.bufs.a.add(item * kc * mr))
-                            };
-                        }
+                // Lanes: lane `l` owns a part of B's strips, which it packs (with a
+                // share of the A panels to pack, once per pc, with the first jc
+                // block) and then multiplies by every A panel, one compute item per
+                // panel. So a worker's strips stay in its own L2 while A streams
+                // from the shared L3, and each A panel stays in L1 across the strips.
+                let lanes = threads.min(strips);
+                // The A panels to pack: all, or with A in place only a ragged last
+                // one, in the buffer's first slot.
+                let a_first = if a_in_place { mc / mr } else { 0 };
+                let a_slot = |pi: usize| (pi - a_first) * kc * mr;
+                let a_packs = if jc == 0 { panels - a_first } else { 0 };
+                let packs = |l: usize| part(a_packs, lanes, l).len() + part(strips, lanes, l).len();
+                let pack = |l: usize, j: usize| {
+                    let a_part = part(a_packs, lanes, l);
+                    if j < a_part.len() {
+                        let pi = a_first + a_part.start + j;
+                        let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
+                        let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc * ctx.p.csa);
+                        unsafe { (kern.pack_lhs)(h, kc, src, ctx.p.rsa, ctx.p.csa, ctx.bufs.a.add(a_slot(pi))) };
                     } else {
-                        let sj = item - a_packs;
+                        let sj = part(strips, lanes, l).start + j - a_part.len();
                         let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
                         let src = ctx.p.b.wrapping_add(pc * ctx.p.rsb + (jc + jr) * ctx.p.csb);
                         unsafe { (kern.pack_rhs)(kc, w, src, ctx.p.rsb, ctx.p.csb, ctx.bufs.b.add(sj * kc * nr)) };
                     }
                 };
-                // Compute items: one A panel times a group of B strips, enough items
-                // for the workers to balance (a panel's items are adjacent, so a
-                // worker tends to keep its A panel in L1).
-                let groups = (4 * threads).div_ceil(panels).clamp(1, strips);
-                let per_group = strips.div_ceil(groups);
-                let compute = |item: usize, worker: usize| {
-                    let (pi, g) = (item / groups, item % groups);
+                let compute = |l: usize, pi: usize, worker: usize| {
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                    let (ap, rs_ap) = if a_in_place && h == mr {
+                    let (ap, rs_ap) = if pi < a_first {
                         (ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc), ctx.p.rsa)
                     } else {
-                        (unsafe { ctx.bufs.a.add(pi * kc * mr) }.cast_const(), kc)
+                        (unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), kc)
                     };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
-                    for sj in g * per_group..((g + 1) * per_group).min(strips) {
+                    for sj in part(strips, lanes, l) {
                         let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
                         let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
@@ -807,15 +851,11 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         }
                     }
                 };
-                par_phases(threads, pool, a_packs + strips, pack, panels * groups, compute);
+                par_phases(threads, pool, lanes, packs, pack, |_| panels, compute);
             }
         }
     }
 }
-
-/// Widest B for which full panels of a row-major A are read in place rather
-/// than packed (see `five_loops`). Chosen by measurement with gemm-bench.
-const A_IN_PLACE_MAX_N: usize = 128;
 
 /// `C = alpha * P + beta * C` for a C with no unit stride (rare: both strides > 1).
 #[allow(clippy::too_many_arguments)]

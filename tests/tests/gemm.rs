@@ -163,6 +163,9 @@ fn crosses_every_block_boundary() {
             let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
             let c = Stored::<f32>::new(&mut rng, m, n, Layout::RowMajor { pad: 2048 - n % 2048 });
             check(t, 0.7, &a, &b, 1.0, &c, &format!("blocks {m}x{n}x{k}"));
+            // A transposed: packed rather than read in place.
+            let at = Stored::<f32>::new(&mut rng, k, m, Layout::RowMajor { pad: 0 }).transposed();
+            check(t, 0.7, &at, &b, 1.0, &c, &format!("blocks {m}x{n}x{k}, A transposed"));
         }
     }
 }

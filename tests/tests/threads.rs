@@ -20,7 +20,13 @@ fn pool(threads: usize) -> Parallelism {
 }
 
 /// C for `(m, n, k)` with the given parallelism, from fixed inputs.
-fn product(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32) -> Vec<f32> {
+fn product(par: &Parallelism, shape: (usize, usize, usize), beta: f32) -> Vec<f32> {
+    product_t(par, shape, beta, false)
+}
+
+/// As [`product`], with A stored transposed when `ta` (so it is packed rather
+/// than read in place).
+fn product_t(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32, ta: bool) -> Vec<f32> {
     let mut rng = Rng::new((m * 31 + n * 7 + k) as u64);
     let a = random(&mut rng, m * k);
     let b = random(&mut rng, k * n);
@@ -30,7 +36,11 @@ fn product(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32) -> Ve
         t,
         par,
         0.7,
-        MatRef::row_major(&a, m, k),
+        if ta {
+            MatRef::row_major(&a, k, m).t()
+        } else {
+            MatRef::row_major(&a, m, k)
+        },
         MatRef::row_major(&b, k, n),
         beta,
         MatMut::row_major(&mut c, m, n),
@@ -44,11 +54,16 @@ const SHAPES: &[(usize, usize, usize)] = &[(300, 301, 302), (513, 257, 129), (20
 #[test]
 fn results_are_bit_identical_for_any_thread_count() {
     for &shape in SHAPES {
-        let one = product(&Parallelism::Sequential, shape, 0.5);
-        for par in [pool(1), pool(2), pool(3), pool(4), Parallelism::Rayon] {
-            let got = product(&par, shape, 0.5);
-            let same = one.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "{shape:?} with {par:?}: results differ from one thread");
+        for ta in [false, true] {
+            let one = product_t(&Parallelism::Sequential, shape, 0.5, ta);
+            for par in [pool(1), pool(2), pool(3), pool(4), Parallelism::Rayon] {
+                let got = product_t(&par, shape, 0.5, ta);
+                let same = one.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same,
+                    "{shape:?} (A transposed: {ta}) with {par:?}: results differ from one thread"
+                );
+            }
         }
     }
 }
