@@ -124,6 +124,7 @@ element!(
 /// through `GEMMKIT_SMALL`.
 pub const SMALL: usize = 96;
 
+#[inline]
 fn small_limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {

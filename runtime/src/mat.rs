@@ -75,35 +75,36 @@ macro_rules! view_common {
                     cs: self.rs,
                 }
             }
-            /// Checks that every element is inside the slice.
+            /// Checks that every element is inside the slice. (The errors are
+            /// built only on failure: this runs on every call, and constructing
+            /// and dropping an unused error showed up at 8^3.)
+            #[inline]
             pub(crate) fn check_bounds(&self, arg: &'static str) -> Result<(), GemmError> {
                 if self.rows == 0 || self.cols == 0 {
                     return Ok(());
                 }
-                let last = (self.rows - 1)
-                    .checked_mul(self.rs)
-                    .and_then(|r| {
-                        (self.cols - 1)
-                            .checked_mul(self.cs)
-                            .and_then(|c| r.checked_add(c))
-                    })
-                    .ok_or(GemmError::StrideOverflow {
-                        arg,
-                        rows: self.rows,
-                        cols: self.cols,
-                        strides: (self.rs, self.cs),
-                    })?;
-                if last >= self.data.len() {
-                    return Err(GemmError::OutOfBounds {
+                let last = (self.rows - 1).checked_mul(self.rs).and_then(|r| {
+                    (self.cols - 1)
+                        .checked_mul(self.cs)
+                        .and_then(|c| r.checked_add(c))
+                });
+                match last {
+                    Some(last) if last < self.data.len() => Ok(()),
+                    Some(last) => Err(GemmError::OutOfBounds {
                         arg,
                         rows: self.rows,
                         cols: self.cols,
                         strides: (self.rs, self.cs),
                         needed: last + 1,
                         len: self.data.len(),
-                    });
+                    }),
+                    None => Err(GemmError::StrideOverflow {
+                        arg,
+                        rows: self.rows,
+                        cols: self.cols,
+                        strides: (self.rs, self.cs),
+                    }),
                 }
-                Ok(())
             }
         }
     };
@@ -126,6 +127,7 @@ impl<'a, T> MatMut<'a, T> {
 
     /// Checks bounds, and that no two elements share memory (writes would race
     /// with each other and the result would depend on the order).
+    #[inline]
     pub(crate) fn check_output(&self, arg: &'static str) -> Result<(), GemmError> {
         self.check_bounds(arg)?;
         if self.rows == 0 || self.cols == 0 {
