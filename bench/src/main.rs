@@ -189,12 +189,13 @@ mod peak {
         } else {
             return None;
         };
-        // Best of 5 rounds; in each, every thread starts together and the round's
-        // rate is the total work over the slowest thread's time.
+        // Best of ROUNDS rounds; in each, every thread starts together and the
+        // round's rate is the total work over the slowest thread's time.
+        const ROUNDS: usize = 9;
         let barrier = std::sync::Barrier::new(threads);
         let one = || {
             f(1 << 16);
-            (0..5)
+            (0..ROUNDS)
                 .map(|_| {
                     barrier.wait();
                     let t = std::time::Instant::now();
@@ -211,7 +212,7 @@ mod peak {
                 .map(|h| h.join().unwrap())
                 .collect()
         });
-        let best = (0..5)
+        let best = (0..ROUNDS)
             .map(|r| {
                 let flops: f64 = runs.iter().map(|t| t[r].0).sum();
                 flops / runs.iter().map(|t| t[r].1).fold(0.0, f64::max)
