@@ -28,8 +28,8 @@
 //! L2-sized lane per thread; each worker packs its lane's strips and multiplies
 //! them by every A panel, claiming items from its lane's counter first and then
 //! from the others' (see `par_phases`). Each tile of C is computed by one thread
-//! with the same
-//! operations as on one thread, so results are bit-identical for any thread count.
+//! with the same operations as on one thread, so results are bit-identical for
+//! any thread count.
 
 use crate::blocking::Blocking;
 use crate::error::GemmError;
@@ -605,12 +605,12 @@ unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, poo
     let blk = Blocking::for_shape(shape, size_of::<T>());
     // Balanced blocks: k = 2049 with KC = 512 is 5 blocks of 410, not 4 of 512 and
     // a last one of depth 1 that would cost a whole pass over C. B's block is as
-    // wide as one per thread: each worker keeps its own lane of it in its own L2
+    // wide as one per lane: each worker keeps its own lane of it in its own L2
     // (see `five_loops`).
     let blk = Blocking {
         kc: balanced(p.k, blk.kc, 1),
         mc: balanced(p.m, blk.mc, mr),
-        nc: balanced(p.n, blk.nc * threads, nr),
+        nc: balanced(p.n, blk.nc * threads.min(MAX_LANES), nr),
     };
     let (kc_max, mc_max, nc_max) = (blk.kc, blk.mc, blk.nc);
     // Room for the packed A block, or for one ragged panel when A is read in
@@ -700,7 +700,7 @@ fn par_phases(
     computes: impl Fn(usize) -> usize + Sync,
     compute: impl Fn(usize, usize, usize) + Sync,
 ) {
-    let lanes = lanes.clamp(1, MAX_LANES);
+    assert!((1..=MAX_LANES).contains(&lanes), "lanes out of range");
     let total_packs: usize = (0..lanes).map(&packs).sum();
     let total = total_packs + (0..lanes).map(&computes).sum::<usize>();
     let workers = threads.min(total);
@@ -741,7 +741,7 @@ fn par_phases(
     }
 }
 
-/// At most this many lanes per block (more workers share lanes).
+/// At most this many lanes per block; more workers share lanes.
 const MAX_LANES: usize = 16;
 
 /// A lane's next unclaimed item, alone on its cache line.
@@ -818,7 +818,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // block) and then multiplies by every A panel, one compute item per
                 // panel. So a worker's strips stay in its own L2 while A streams
                 // from the shared L3, and each A panel stays in L1 across the strips.
-                let lanes = threads.min(strips);
+                let lanes = threads.min(strips).min(MAX_LANES);
                 // The A panels to pack: all, or with A in place only a ragged last
                 // one, in the buffer's first slot.
                 let a_first = if a_in_place { mc / mr } else { 0 };

@@ -56,7 +56,8 @@ fn results_are_bit_identical_for_any_thread_count() {
     for &shape in SHAPES {
         for ta in [false, true] {
             let one = product_t(&Parallelism::Sequential, shape, 0.5, ta);
-            for par in [pool(1), pool(2), pool(3), pool(4), Parallelism::Rayon] {
+            // 20 threads: more workers than lanes (MAX_LANES is 16).
+            for par in [pool(1), pool(2), pool(3), pool(4), pool(20), Parallelism::Rayon] {
                 let got = product_t(&par, shape, 0.5, ta);
                 let same = one.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits());
                 assert!(
