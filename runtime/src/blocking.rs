@@ -5,8 +5,10 @@
 //! B as vectors: the `MR x KC` micro-panel of A is reused by every micro-kernel
 //! call of an `ir` iteration and stays in L1 while B's micro-panels stream past
 //! it; the packed `KC x NC` block of B is reused for every `MR` panel and stays in
-//! L2; the packed `MC x KC` block of A stays in L3. Each block gets about half its
-//! cache, leaving room for the streaming operand and C.
+//! L2; the `MC x KC` block of A (read in place, or packed when transposed) stays
+//! in L3. Each block gets about half its cache, leaving room for the streaming
+//! operand and C. With threads, B's block is one such block per worker, each in
+//! its own core's L2.
 
 use crate::error::GemmError;
 use crate::generated::Shape;
