@@ -615,7 +615,7 @@ unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, poo
     let (kc_max, mc_max, nc_max) = (blk.kc, blk.mc, blk.nc);
     // Room for the packed A block, or for one ragged panel when A is read in
     // place (see `five_loops`).
-    let a_rows = if p.csa == 1 { mr } else { mc_max };
+    let a_rows = if reads_a_in_place(&p) { mr } else { mc_max };
     let a_len = (a_rows * kc_max).div_ceil(16) * 16;
     let b_len = (kc_max * nc_max).div_ceil(16) * 16;
     let tile_len = (mr * nr).div_ceil(16) * 16;
@@ -639,6 +639,12 @@ unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, poo
         };
         unsafe { five_loops(&ctx, threads, pool) };
     });
+}
+
+/// Whether full panels of A are read in place rather than packed: A is
+/// row-major (unit column stride). See `five_loops`.
+fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
+    p.csa == 1
 }
 
 /// Whether a problem is big enough to share between threads.
@@ -679,7 +685,7 @@ struct Ctx<T> {
 unsafe impl<T: Send> Sync for Ctx<T> {}
 
 /// The work of one block, split into lanes: lane `l` has `packs(l)` pack items
-/// and `computes(l)` compute items. Runs `pack(l, j)` for every pack item and
+/// and `computes` compute items. Runs `pack(l, j)` for every pack item and
 /// then `compute(l, j, worker)` for every compute item, on up to `threads`
 /// workers: the calling thread (always, even outside any pool) and tasks spawned
 /// into `pool`, or into the rayon pool the caller is in, one fork-join per call.
@@ -697,16 +703,16 @@ fn par_phases(
     lanes: usize,
     packs: impl Fn(usize) -> usize + Sync,
     pack: impl Fn(usize, usize) + Sync,
-    computes: impl Fn(usize) -> usize + Sync,
+    computes: usize,
     compute: impl Fn(usize, usize, usize) + Sync,
 ) {
     assert!((1..=MAX_LANES).contains(&lanes), "lanes out of range");
     let total_packs: usize = (0..lanes).map(&packs).sum();
-    let total = total_packs + (0..lanes).map(&computes).sum::<usize>();
+    let total = total_packs + lanes * computes;
     let workers = threads.min(total);
     if workers <= 1 {
         (0..lanes).for_each(|l| (0..packs(l)).for_each(|j| pack(l, j)));
-        (0..lanes).for_each(|l| (0..computes(l)).for_each(|j| compute(l, j, 0)));
+        (0..lanes).for_each(|l| (0..computes).for_each(|j| compute(l, j, 0)));
         return;
     }
     let next_pack: [Counter; MAX_LANES] = Default::default();
@@ -727,8 +733,7 @@ fn par_phases(
             std::hint::spin_loop();
         }
         for l in order {
-            let n = computes(l);
-            while let Some(j) = next_compute[l].claim(n) {
+            while let Some(j) = next_compute[l].claim(computes) {
                 compute(l, j, id);
             }
         }
@@ -803,7 +808,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
     // to 1024 on one thread). With threads it also saves the traffic of panels
     // written by one core and read by all (30% faster at 256 on two).
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
-    let (unit_cols, a_in_place) = (ctx.p.csc == 1, ctx.p.csa == 1);
+    let (unit_cols, a_in_place) = (ctx.p.csc == 1, reads_a_in_place(&ctx.p));
     for ic in (0..m).step_by(blk.mc) {
         let mc = blk.mc.min(m - ic);
         let panels = mc.div_ceil(mr);
@@ -864,7 +869,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         }
                     }
                 };
-                par_phases(threads, pool, lanes, packs, pack, |_| panels, compute);
+                par_phases(threads, pool, lanes, packs, pack, panels, compute);
             }
         }
     }
