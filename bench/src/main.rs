@@ -9,7 +9,10 @@
 //!
 //! Every library gets the same row-major operands and computes `C = A * B`
 //! (alpha 1, beta 0). Each cell is the median of `--samples` timings, each timing
-//! long enough (>= 20 ms, repeating small problems) to swamp timer noise. OpenBLAS
+//! long enough (>= 20 ms, repeating small problems) to swamp timer noise. The
+//! timings are interleaved: every round times each library (and, with
+//! `--threads N`, each at N threads and at 1) once, so a busy spell on a shared
+//! machine lands on all of them alike. OpenBLAS
 //! and BLIS are Debian's builds, loaded with `dlopen` (they export the same CBLAS
 //! symbols) and pinned to one thread. With `--threads N` every library runs with N
 //! threads and each cell also shows the speedup over the same library on one
@@ -325,34 +328,61 @@ impl Elem for f64 {
     }
 }
 
-/// Median seconds per call of `f`, over `samples` timings of at least 20 ms each.
-fn time(samples: usize, mut f: impl FnMut()) -> f64 {
-    f();
+/// Seconds per call of `f` at `reps` calls in a row.
+fn sample(reps: usize, f: &mut dyn FnMut()) -> f64 {
     let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+/// How many calls of `f` in a row make one timing of at least 20 ms.
+fn calibrate(f: &mut dyn FnMut()) -> usize {
     f();
-    let once = t.elapsed().as_secs_f64().max(1e-9);
-    let reps = ((0.02 / once).ceil() as usize).clamp(1, 1 << 20);
-    let mut times: Vec<f64> = (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
+    let once = sample(1, f).max(1e-9);
+    ((0.02 / once).ceil() as usize).clamp(1, 1 << 20)
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
 
-/// GFLOP/s of every library on one shape with `threads` threads; `None` where a
-/// peer is unavailable (or cannot change its thread count).
+/// Median seconds per call of `f`, over `samples` timings of at least 20 ms each.
+fn time(samples: usize, mut f: impl FnMut()) -> f64 {
+    let reps = calibrate(&mut f);
+    median((0..samples).map(|_| sample(reps, &mut f)).collect())
+}
+
+type Prepare<'a> = Box<dyn Fn() + 'a>;
+type Call<'a> = Box<dyn FnMut() + 'a>;
+
+/// One library at one thread count, ready to be timed.
+struct Runner<'a> {
+    /// Index of the library's column: 0 is gemmkit, then `args.peers`.
+    col: usize,
+    threads: usize,
+    /// Run before each timing: a CBLAS peer's thread count is a global setting.
+    prepare: Prepare<'a>,
+    call: Call<'a>,
+    /// How long the library keeps cores busy after returning; the next timing
+    /// waits that long, so it does not share the cores with idle spinners.
+    settle: std::time::Duration,
+}
+
+/// GFLOP/s of every library on one shape, `(name, at --threads, at 1 thread)`;
+/// the last is `None` when `--threads` is 1, and either is `None` where a peer
+/// is unavailable (or cannot change its thread count).
+///
+/// The timings are interleaved: each of `--samples` rounds times every library
+/// at every thread count once, so a disturbance of the shared machine lands on
+/// all of them alike instead of on whichever library happened to run then.
 fn run_shape<T: Elem>(
     args: &Args,
     libs: &[Cblas],
     (m, n, k): (usize, usize, usize),
-    threads: usize,
-) -> Vec<(String, Option<f64>)> {
+) -> Vec<(String, Option<f64>, Option<f64>)> {
     let mut seed = 0x9E37_79B9_u64;
     let mut rand = || {
         seed ^= seed << 13;
@@ -362,117 +392,200 @@ fn run_shape<T: Elem>(
     };
     let a: Vec<T> = (0..m * k).map(|_| rand()).collect();
     let b: Vec<T> = (0..k * n).map(|_| rand()).collect();
-    let mut c = vec![T::default(); m * n];
-    let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
+    let c = std::cell::RefCell::new(vec![T::default(); m * n]);
+    let (a, b, c) = (&a, &b, &c);
     let target = gemmkit::active().expect("HWY_TARGET");
-    let par = if threads == 1 {
-        gemmkit::Parallelism::Sequential
+    let thread_counts: Vec<usize> = if args.threads == 1 {
+        vec![1]
     } else {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool");
-        gemmkit::Parallelism::Pool(std::sync::Arc::new(pool))
+        vec![args.threads, 1]
     };
-    let mut out = vec![];
-    let ours = time(args.samples, || {
-        let (av, bv) = (
-            gemmkit::MatRef::row_major(&a, m, k),
-            gemmkit::MatRef::row_major(&b, k, n),
-        );
-        gemmkit::gemm_with(
-            target,
-            &par,
-            T::ONE,
-            av,
-            bv,
-            T::ZERO,
-            gemmkit::MatMut::row_major(&mut c, m, n),
-        )
-        .expect("gemm");
-        black_box(&mut c);
-    });
-    out.push(("gemmkit".to_string(), Some(gflops(ours))));
-    let nz = std::num::NonZeroUsize::new(threads).expect("threads >= 1");
-    for peer in &args.peers {
-        let secs = match peer.as_str() {
-            "openblas" | "blis" => libs.iter().find(|l| l.name == peer).map(|lib| {
-                if let Some(set) = lib.set_threads {
-                    unsafe { set(threads as c_int) };
-                }
-                let f = T::cblas(lib);
-                let (mi, ni, ki) = (m as c_int, n as c_int, k as c_int);
-                time(args.samples, || unsafe {
-                    f(
-                        101,
-                        111,
-                        111,
-                        mi,
-                        ni,
-                        ki,
-                        T::ONE,
-                        a.as_ptr(),
-                        ki,
-                        b.as_ptr(),
-                        ni,
-                        T::ZERO,
-                        c.as_mut_ptr(),
-                        ni,
-                    );
-                    black_box(&mut c);
-                })
-            }),
-            "faer" => Some(time(args.samples, || {
-                let av = faer::MatRef::from_row_major_slice(&a, m, k);
-                let bv = faer::MatRef::from_row_major_slice(&b, k, n);
-                let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
-                let par = if threads == 1 {
-                    faer::Par::Seq
-                } else {
-                    faer::Par::Rayon(nz)
-                };
-                faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, par);
-                black_box(&mut c);
-            })),
-            "gemm" => Some(time(args.samples, || unsafe {
-                let par = if threads == 1 {
-                    gemm::Parallelism::None
-                } else {
-                    gemm::Parallelism::Rayon(threads)
-                };
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    c.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    k as isize,
-                    b.as_ptr(),
-                    1,
-                    n as isize,
-                    T::ZERO,
-                    T::ONE,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-                black_box(&mut c);
-            })),
-            // Its thread count is fixed at start-up (MATMUL_NUM_THREADS, set from --threads).
-            "matrixmultiply" if threads == args.threads => Some(time(args.samples, || unsafe {
-                T::mm(m, k, n, a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-                black_box(&mut c);
-            })),
-            _ => None,
+    let mut runners: Vec<Runner> = vec![];
+    for &threads in &thread_counts {
+        let nz = std::num::NonZeroUsize::new(threads).expect("threads >= 1");
+        let par = if threads == 1 {
+            gemmkit::Parallelism::Sequential
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("thread pool");
+            gemmkit::Parallelism::Pool(std::sync::Arc::new(pool))
         };
-        out.push((peer.clone(), secs.map(gflops)));
+        let nothing = || -> Prepare { Box::new(|| {}) };
+        runners.push(Runner {
+            col: 0,
+            threads,
+            prepare: nothing(),
+            settle: std::time::Duration::ZERO,
+            call: Box::new(move || {
+                let (av, bv) = (gemmkit::MatRef::row_major(a, m, k), gemmkit::MatRef::row_major(b, k, n));
+                let mut c = c.borrow_mut();
+                gemmkit::gemm_with(
+                    target,
+                    &par,
+                    T::ONE,
+                    av,
+                    bv,
+                    T::ZERO,
+                    gemmkit::MatMut::row_major(&mut c, m, n),
+                )
+                .expect("gemm");
+                black_box(&mut c);
+            }),
+        });
+        for (i, peer) in args.peers.iter().enumerate() {
+            let col = i + 1;
+            let mut settle = std::time::Duration::ZERO;
+            let (prepare, call): (Prepare, Call) = match peer.as_str() {
+                "openblas" | "blis" => {
+                    let Some(lib) = libs.iter().find(|l| l.name == peer) else {
+                        continue;
+                    };
+                    let set = lib.set_threads;
+                    let f = T::cblas(lib);
+                    let (mi, ni, ki) = (m as c_int, n as c_int, k as c_int);
+                    if peer == "openblas" && threads > 1 {
+                        // Its idle workers spin for 2^28 TSC cycles (THREAD_TIMEOUT,
+                        // about 0.1 s) before they sleep; with them spinning, the next
+                        // library in the round would run on fewer cores.
+                        settle = std::time::Duration::from_millis(150);
+                    }
+                    (
+                        Box::new(move || {
+                            if let Some(set) = set {
+                                unsafe { set(threads as c_int) };
+                            }
+                        }),
+                        Box::new(move || unsafe {
+                            let mut c = c.borrow_mut();
+                            f(
+                                101,
+                                111,
+                                111,
+                                mi,
+                                ni,
+                                ki,
+                                T::ONE,
+                                a.as_ptr(),
+                                ki,
+                                b.as_ptr(),
+                                ni,
+                                T::ZERO,
+                                c.as_mut_ptr(),
+                                ni,
+                            );
+                            black_box(&mut c);
+                        }),
+                    )
+                }
+                "faer" => (
+                    nothing(),
+                    Box::new(move || {
+                        let av = faer::MatRef::from_row_major_slice(a, m, k);
+                        let bv = faer::MatRef::from_row_major_slice(b, k, n);
+                        let mut c = c.borrow_mut();
+                        let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
+                        let par = if threads == 1 {
+                            faer::Par::Seq
+                        } else {
+                            faer::Par::Rayon(nz)
+                        };
+                        faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, par);
+                        black_box(&mut c);
+                    }),
+                ),
+                "gemm" => (
+                    nothing(),
+                    Box::new(move || unsafe {
+                        let par = if threads == 1 {
+                            gemm::Parallelism::None
+                        } else {
+                            gemm::Parallelism::Rayon(threads)
+                        };
+                        let mut c = c.borrow_mut();
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            c.as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_ptr(),
+                            1,
+                            k as isize,
+                            b.as_ptr(),
+                            1,
+                            n as isize,
+                            T::ZERO,
+                            T::ONE,
+                            false,
+                            false,
+                            false,
+                            par,
+                        );
+                        black_box(&mut c);
+                    }),
+                ),
+                // Its thread count is fixed at start-up (MATMUL_NUM_THREADS, set from --threads).
+                "matrixmultiply" if threads == args.threads => (
+                    nothing(),
+                    Box::new(move || unsafe {
+                        let mut c = c.borrow_mut();
+                        T::mm(m, k, n, a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+                        black_box(&mut c);
+                    }),
+                ),
+                _ => continue,
+            };
+            runners.push(Runner {
+                col,
+                threads,
+                prepare,
+                call,
+                settle,
+            });
+        }
     }
-    out
+    let reps: Vec<usize> = runners
+        .iter_mut()
+        .map(|r| {
+            (r.prepare)();
+            calibrate(&mut r.call)
+        })
+        .collect();
+    let mut times = vec![vec![]; runners.len()];
+    for _ in 0..args.samples {
+        for ((r, &reps), times) in runners.iter_mut().zip(&reps).zip(&mut times) {
+            // One untimed call after switching: thread pools wake, caches fill.
+            (r.prepare)();
+            (r.call)();
+            times.push(sample(reps, &mut r.call));
+            // Wait busily: a sleeping process lets the VM's cores go idle, and BLIS's
+            // threads came back from that many times slower for a whole timing.
+            let settled = Instant::now();
+            while settled.elapsed() < r.settle {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
+    let result = |col: usize, threads: usize| {
+        runners
+            .iter()
+            .zip(&times)
+            .find(|(r, _)| r.col == col && r.threads == threads)
+            .map(|(_, t)| gflops(median(t.clone())))
+    };
+    let names = std::iter::once("gemmkit").chain(args.peers.iter().map(String::as_str));
+    names
+        .enumerate()
+        .map(|(col, name)| {
+            let base = (args.threads > 1).then(|| result(col, 1)).flatten();
+            (name.to_string(), result(col, args.threads), base)
+        })
+        .collect()
 }
 
 /// The micro-kernel alone on packed panels that stay in L1 (`k = 256`, beta = 1):
@@ -524,15 +637,10 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
     for &shape in &args.shapes {
-        let res = run_shape::<T>(args, libs, shape, t);
-        let base = if t > 1 {
-            Some(run_shape::<T>(args, libs, shape, 1))
-        } else {
-            None
-        };
+        let res = run_shape::<T>(args, libs, shape);
         let cell = |i: usize| -> String {
             let Some(g) = res[i].1 else { return "n/a".into() };
-            match base.as_ref().and_then(|b| b[i].1) {
+            match res[i].2 {
                 Some(one) => format!("{g:.1} ({:.2}x)", g / one),
                 None if t > 1 => format!("{g:.1} (n/a)"),
                 None => format!("{g:.1}"),
@@ -541,7 +649,7 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
         let ours = res[0].1.unwrap_or(0.0);
         let best = res[1..]
             .iter()
-            .filter_map(|(n, g)| g.map(|g| (n, g)))
+            .filter_map(|(n, g, _)| g.map(|g| (n, g)))
             .max_by(|x, y| x.1.total_cmp(&y.1));
         let cells: Vec<String> = (1..res.len()).map(cell).collect();
         let (best_name, ratio) = best.map_or(("n/a".into(), "n/a".into()), |(n, g)| {
