@@ -1148,178 +1148,205 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
+            if beta == 0.0f32 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     _mm256_maskstore_ps(
                         crow,
                         ops::mask_i32x8(c0),
                         _mm256_mul_ps(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_0_1),
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_1_0),
                     );
-                } else {
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.wrapping_add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_5_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_0_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_0_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_1_1),
-                    );
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_1_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_1_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_2_1),
-                    );
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_2_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_2_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_3_1),
-                    );
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_3_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_3_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_4_0),
-                    );
-                    _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_4_1),
-                    );
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_4_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_4_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_4_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f32 {
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_5_0),
-                    );
-                    _mm256_maskstore_ps(
-                        crow1,
-                        ops::mask_i32x8(c1),
-                        _mm256_mul_ps(va, acc_5_1),
-                    );
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = _mm256_fmadd_ps(
                         vb,
                         _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
                         _mm256_mul_ps(va, acc_5_0),
                     );
-                    let x1 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                        _mm256_mul_ps(va, acc_5_1),
-                    );
                     _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_5_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
                 }
             }
             j += 16;
@@ -1518,178 +1545,205 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
+            if beta == 0.0f64 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     _mm256_maskstore_pd(
                         crow,
                         ops::mask_i64x4(c0),
                         _mm256_mul_pd(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_0_1),
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_1_0),
                     );
-                } else {
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.wrapping_add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_5_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_0_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_0_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_1_1),
-                    );
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_1_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_1_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_2_1),
-                    );
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_2_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_2_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_3_1),
-                    );
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_3_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_3_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_4_0),
-                    );
-                    _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_4_1),
-                    );
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_4_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_4_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_4_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f64 {
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_5_0),
-                    );
-                    _mm256_maskstore_pd(
-                        crow1,
-                        ops::mask_i64x4(c1),
-                        _mm256_mul_pd(va, acc_5_1),
-                    );
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = _mm256_fmadd_pd(
                         vb,
                         _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
                         _mm256_mul_pd(va, acc_5_0),
                     );
-                    let x1 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                        _mm256_mul_pd(va, acc_5_1),
-                    );
                     _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_5_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
                 }
             }
             j += 8;

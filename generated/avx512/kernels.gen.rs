@@ -1742,352 +1742,403 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
+            if beta == 0.0f32 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     _mm512_mask_storeu_ps(
                         crow,
                         ((1u32 << c0) - 1) as u16,
                         _mm512_mul_ps(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_1),
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_0),
                     );
-                } else {
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_5_1),
+                        );
+                    }
+                }
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_6_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_6_1),
+                        );
+                    }
+                }
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_7_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_7_1),
+                        );
+                    }
+                }
+                if 8 < rows {
+                    let crow = c.add((i + 8) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_8_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_8_1),
+                        );
+                    }
+                }
+                if 9 < rows {
+                    let crow = c.add((i + 9) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_9_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_9_1),
+                        );
+                    }
+                }
+                if 10 < rows {
+                    let crow = c.add((i + 10) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_10_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_10_1),
+                        );
+                    }
+                }
+                if 11 < rows {
+                    let crow = c.add((i + 11) * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_11_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.wrapping_add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_11_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_0_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_1_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_2_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_3_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_4_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_4_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_5_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_5_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 6 < rows {
-                let crow = c.add((i + 6) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_6_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
-                } else {
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_6_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_6_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 7 < rows {
-                let crow = c.add((i + 7) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_7_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_7_1),
-                    );
-                } else {
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_7_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_7_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_7_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 8 < rows {
-                let crow = c.add((i + 8) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_8_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_8_1),
-                    );
-                } else {
+                if 8 < rows {
+                    let crow = c.add((i + 8) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_8_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_8_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_8_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 9 < rows {
-                let crow = c.add((i + 9) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_9_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_9_1),
-                    );
-                } else {
+                if 9 < rows {
+                    let crow = c.add((i + 9) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_9_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_9_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_9_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 10 < rows {
-                let crow = c.add((i + 10) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_10_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_10_1),
-                    );
-                } else {
+                if 10 < rows {
+                    let crow = c.add((i + 10) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_10_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_10_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_10_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
-            }
-            if 11 < rows {
-                let crow = c.add((i + 11) * rs_c + j);
-                let crow1 = crow.wrapping_add(16);
-                if beta == 0.0f32 {
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_11_0),
-                    );
-                    _mm512_mask_storeu_ps(
-                        crow1,
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_11_1),
-                    );
-                } else {
+                if 11 < rows {
+                    let crow = c.add((i + 11) * rs_c + j);
                     let x0 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                         _mm512_mul_ps(va, acc_11_0),
                     );
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_11_1),
-                    );
                     _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_11_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
             }
             j += 32;
@@ -2406,352 +2457,403 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
+            if beta == 0.0f64 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     _mm512_mask_storeu_pd(
                         crow,
                         ((1u32 << c0) - 1) as u8,
                         _mm512_mul_pd(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_1),
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_0),
                     );
-                } else {
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_5_1),
+                        );
+                    }
+                }
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_6_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_6_1),
+                        );
+                    }
+                }
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_7_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_7_1),
+                        );
+                    }
+                }
+                if 8 < rows {
+                    let crow = c.add((i + 8) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_8_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_8_1),
+                        );
+                    }
+                }
+                if 9 < rows {
+                    let crow = c.add((i + 9) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_9_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_9_1),
+                        );
+                    }
+                }
+                if 10 < rows {
+                    let crow = c.add((i + 10) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_10_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_10_1),
+                        );
+                    }
+                }
+                if 11 < rows {
+                    let crow = c.add((i + 11) * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_11_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.wrapping_add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_11_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_0_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_1_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_2_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_3_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_4_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_4_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_5_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_5_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 6 < rows {
-                let crow = c.add((i + 6) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_6_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
-                } else {
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_6_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_6_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 7 < rows {
-                let crow = c.add((i + 7) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_7_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_7_1),
-                    );
-                } else {
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_7_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_7_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_7_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 8 < rows {
-                let crow = c.add((i + 8) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_8_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_8_1),
-                    );
-                } else {
+                if 8 < rows {
+                    let crow = c.add((i + 8) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_8_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_8_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_8_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 9 < rows {
-                let crow = c.add((i + 9) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_9_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_9_1),
-                    );
-                } else {
+                if 9 < rows {
+                    let crow = c.add((i + 9) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_9_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_9_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_9_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 10 < rows {
-                let crow = c.add((i + 10) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_10_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_10_1),
-                    );
-                } else {
+                if 10 < rows {
+                    let crow = c.add((i + 10) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_10_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_10_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_10_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
-            }
-            if 11 < rows {
-                let crow = c.add((i + 11) * rs_c + j);
-                let crow1 = crow.wrapping_add(8);
-                if beta == 0.0f64 {
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_11_0),
-                    );
-                    _mm512_mask_storeu_pd(
-                        crow1,
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_11_1),
-                    );
-                } else {
+                if 11 < rows {
+                    let crow = c.add((i + 11) * rs_c + j);
                     let x0 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                         _mm512_mul_pd(va, acc_11_0),
                     );
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_11_1),
-                    );
                     _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_11_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
             }
             j += 16;

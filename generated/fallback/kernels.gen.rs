@@ -1286,91 +1286,110 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f32 {
+            if beta == 0.0f32 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_0_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_0_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_0_1;
+                        }
                     }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f32 {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_1_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_1_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_1_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_1_1;
+                        }
                     }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f32 {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_2_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_2_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_2_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_2_1;
+                        }
                     }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f32 {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_3_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_3_1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_3_1;
+                        }
                     }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_3_1);
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
                     if c0 > 0 {
                         *crow = x0;
                     }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }
@@ -1517,91 +1536,110 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f64 {
+            if beta == 0.0f64 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_0_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_0_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_0_1;
+                        }
                     }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f64 {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_1_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_1_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_1_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_1_1;
+                        }
                     }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f64 {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_2_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_2_1;
-                    }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_2_1);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_2_1;
+                        }
                     }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(1);
-                if beta == 0.0f64 {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     if c0 > 0 {
                         *crow = va * acc_3_0;
                     }
                     if c1 > 0 {
-                        *crow1 = va * acc_3_1;
+                        if c1 > 0 {
+                            *crow.wrapping_add(1) = va * acc_3_1;
+                        }
                     }
-                } else {
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_3_1);
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
                     if c0 > 0 {
                         *crow = x0;
                     }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }

@@ -1196,172 +1196,239 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
+            if beta == 0.0f32 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_0_1), c1);
-                } else {
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_0_1),
+                            c1,
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_1_1),
+                            c1,
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_2_1),
+                            c1,
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_3_1),
+                            c1,
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_4_1),
+                            c1,
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_5_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_5_1),
+                            c1,
+                        );
+                    }
+                }
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_6_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_6_1),
+                            c1,
+                        );
+                    }
+                }
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_7_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            vmulq_f32(va, acc_7_1),
+                            c1,
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_0_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_0_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_1_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_1_1), c1);
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_1_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_1_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_2_1), c1);
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_2_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_2_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_3_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_3_1), c1);
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_3_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_3_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_3_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_4_1), c1);
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_4_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_4_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_5_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_5_1), c1);
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_5_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_5_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_5_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 6 < rows {
-                let crow = c.add((i + 6) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_6_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_6_1), c1);
-                } else {
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_6_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_6_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_6_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 7 < rows {
-                let crow = c.add((i + 7) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, vmulq_f32(va, acc_7_0), c0);
-                    ops::store_partial_f32(crow1, vmulq_f32(va, acc_7_1), c1);
-                } else {
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
                     let x0 = vfmaq_f32(
                         vmulq_f32(va, acc_7_0),
                         vb,
                         ops::load_partial_f32(crow, c0),
                     );
-                    let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_7_1),
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_7_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
             }
             j += 8;
@@ -1588,172 +1655,239 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
+            if beta == 0.0f64 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_0_1), c1);
-                } else {
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_0_1),
+                            c1,
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_1_1),
+                            c1,
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_2_1),
+                            c1,
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_3_1),
+                            c1,
+                        );
+                    }
+                }
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_4_1),
+                            c1,
+                        );
+                    }
+                }
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_5_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_5_1),
+                            c1,
+                        );
+                    }
+                }
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_6_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_6_1),
+                            c1,
+                        );
+                    }
+                }
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_7_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            vmulq_f64(va, acc_7_1),
+                            c1,
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_0_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_0_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_1_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_1_1), c1);
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_1_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_1_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_2_1), c1);
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_2_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_2_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_3_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_3_1), c1);
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_3_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_3_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_3_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 4 < rows {
-                let crow = c.add((i + 4) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_4_1), c1);
-                } else {
+                if 4 < rows {
+                    let crow = c.add((i + 4) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_4_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_4_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 5 < rows {
-                let crow = c.add((i + 5) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_5_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_5_1), c1);
-                } else {
+                if 5 < rows {
+                    let crow = c.add((i + 5) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_5_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_5_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_5_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 6 < rows {
-                let crow = c.add((i + 6) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_6_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_6_1), c1);
-                } else {
+                if 6 < rows {
+                    let crow = c.add((i + 6) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_6_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_6_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_6_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 7 < rows {
-                let crow = c.add((i + 7) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, vmulq_f64(va, acc_7_0), c0);
-                    ops::store_partial_f64(crow1, vmulq_f64(va, acc_7_1), c1);
-                } else {
+                if 7 < rows {
+                    let crow = c.add((i + 7) * rs_c + j);
                     let x0 = vfmaq_f64(
                         vmulq_f64(va, acc_7_0),
                         vb,
                         ops::load_partial_f64(crow, c0),
                     );
-                    let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_7_1),
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_7_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
             }
             j += 4;

@@ -1076,80 +1076,115 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
+            if beta == 0.0f32 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_0_1), c1);
-                } else {
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            f32x4_mul(va, acc_0_1),
+                            c1,
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            f32x4_mul(va, acc_1_1),
+                            c1,
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            f32x4_mul(va, acc_2_1),
+                            c1,
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(
+                            crow.wrapping_add(4),
+                            f32x4_mul(va, acc_3_1),
+                            c1,
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = f32x4_add(
                         f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
                         f32x4_mul(va, acc_0_0),
                     );
-                    let x1 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                        f32x4_mul(va, acc_0_1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_1_1), c1);
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = f32x4_add(
                         f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
                         f32x4_mul(va, acc_1_0),
                     );
-                    let x1 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                        f32x4_mul(va, acc_1_1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_2_1), c1);
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = f32x4_add(
                         f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
                         f32x4_mul(va, acc_2_0),
                     );
-                    let x1 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                        f32x4_mul(va, acc_2_1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(4);
-                if beta == 0.0f32 {
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    ops::store_partial_f32(crow1, f32x4_mul(va, acc_3_1), c1);
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = f32x4_add(
                         f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
                         f32x4_mul(va, acc_3_0),
                     );
-                    let x1 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                        f32x4_mul(va, acc_3_1),
-                    );
                     ops::store_partial_f32(crow, x0, c0);
-                    ops::store_partial_f32(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
             }
             j += 8;
@@ -1328,80 +1363,115 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 0 < rows {
-                let crow = c.add(i * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
+            if beta == 0.0f64 {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_0_1), c1);
-                } else {
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            f64x2_mul(va, acc_0_1),
+                            c1,
+                        );
+                    }
+                }
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            f64x2_mul(va, acc_1_1),
+                            c1,
+                        );
+                    }
+                }
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            f64x2_mul(va, acc_2_1),
+                            c1,
+                        );
+                    }
+                }
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(
+                            crow.wrapping_add(2),
+                            f64x2_mul(va, acc_3_1),
+                            c1,
+                        );
+                    }
+                }
+            } else {
+                if 0 < rows {
+                    let crow = c.add(i * rs_c + j);
                     let x0 = f64x2_add(
                         f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
                         f64x2_mul(va, acc_0_0),
                     );
-                    let x1 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                        f64x2_mul(va, acc_0_1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 < rows {
-                let crow = c.add((i + 1) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_1_1), c1);
-                } else {
+                if 1 < rows {
+                    let crow = c.add((i + 1) * rs_c + j);
                     let x0 = f64x2_add(
                         f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
                         f64x2_mul(va, acc_1_0),
                     );
-                    let x1 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                        f64x2_mul(va, acc_1_1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 2 < rows {
-                let crow = c.add((i + 2) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_2_1), c1);
-                } else {
+                if 2 < rows {
+                    let crow = c.add((i + 2) * rs_c + j);
                     let x0 = f64x2_add(
                         f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
                         f64x2_mul(va, acc_2_0),
                     );
-                    let x1 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                        f64x2_mul(va, acc_2_1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 3 < rows {
-                let crow = c.add((i + 3) * rs_c + j);
-                let crow1 = crow.wrapping_add(2);
-                if beta == 0.0f64 {
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    ops::store_partial_f64(crow1, f64x2_mul(va, acc_3_1), c1);
-                } else {
+                if 3 < rows {
+                    let crow = c.add((i + 3) * rs_c + j);
                     let x0 = f64x2_add(
                         f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
                         f64x2_mul(va, acc_3_0),
                     );
-                    let x1 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                        f64x2_mul(va, acc_3_1),
-                    );
                     ops::store_partial_f64(crow, x0, c0);
-                    ops::store_partial_f64(crow1, x1, c1);
+                    if c1 > 0 {
+                        let crow1 = crow.wrapping_add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
             }
             j += 4;

@@ -203,21 +203,31 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
                     }
                 }
             }
-            // With c1 == 0 the second vector is zero and its partial stores and
-            // loads touch nothing.
-            #[unroll]
-            for r in 0..V::MR {
-                if r < rows {
-                    let crow = c.add((i + r) * rs_c + j);
-                    let crow1 = crow.wrapping_add(V::LANES);
-                    if beta == V::ZERO {
+            // Stores split by beta outside the row loop, and the second vector
+            // only where it has columns: tiny products are mostly this epilogue.
+            if beta == V::ZERO {
+                #[unroll]
+                for r in 0..V::MR {
+                    if r < rows {
+                        let crow = c.add((i + r) * rs_c + j);
                         V::store_partial(crow, V::mul(va, acc[(r, 0)]), c0);
-                        V::store_partial(crow1, V::mul(va, acc[(r, 1)]), c1);
-                    } else {
+                        if c1 > 0 {
+                            V::store_partial(crow.wrapping_add(V::LANES), V::mul(va, acc[(r, 1)]), c1);
+                        }
+                    }
+                }
+            } else {
+                #[unroll]
+                for r in 0..V::MR {
+                    if r < rows {
+                        let crow = c.add((i + r) * rs_c + j);
                         let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[(r, 0)]));
-                        let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
                         V::store_partial(crow, x0, c0);
-                        V::store_partial(crow1, x1, c1);
+                        if c1 > 0 {
+                            let crow1 = crow.wrapping_add(V::LANES);
+                            let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
+                            V::store_partial(crow1, x1, c1);
+                        }
                     }
                 }
             }
