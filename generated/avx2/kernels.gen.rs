@@ -627,6 +627,210 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `avx2` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_narrow_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let mut acc_5_0 = _mm256_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = _mm256_loadu_ps(b.add(p * 16));
+        acc_0_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap), b0, acc_0_0);
+        acc_1_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(rs_a)), b0, acc_1_0);
+        acc_2_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(2 * rs_a)), b0, acc_2_0);
+        acc_3_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(3 * rs_a)), b0, acc_3_0);
+        acc_4_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(4 * rs_a)), b0, acc_4_0);
+        acc_5_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(5 * rs_a)), b0, acc_5_0);
+    }
+    let va = _mm256_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+    } else {
+        let vb = _mm256_set1_ps(beta);
+        {
+            let ci = c;
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let ci = c.add(4 * ldc);
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let ci = c.add(5 * ldc);
+            _mm256_storeu_ps(
+                ci,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_5_0)),
+            );
+        }
+    }
+}
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `avx2` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_narrow_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let mut acc_5_0 = _mm256_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = _mm256_loadu_pd(b.add(p * 8));
+        acc_0_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap), b0, acc_0_0);
+        acc_1_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(rs_a)), b0, acc_1_0);
+        acc_2_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(2 * rs_a)), b0, acc_2_0);
+        acc_3_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(3 * rs_a)), b0, acc_3_0);
+        acc_4_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(4 * rs_a)), b0, acc_4_0);
+        acc_5_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(5 * rs_a)), b0, acc_5_0);
+    }
+    let va = _mm256_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+    } else {
+        let vb = _mm256_set1_pd(beta);
+        {
+            let ci = c;
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let ci = c.add(4 * ldc);
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let ci = c.add(5 * ldc);
+            _mm256_storeu_pd(
+                ci,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_5_0)),
+            );
+        }
+    }
+}
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// `DotVec`.

@@ -939,6 +939,342 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `avx512` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_narrow_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_6_0 = _mm512_setzero_ps();
+    let mut acc_7_0 = _mm512_setzero_ps();
+    let mut acc_8_0 = _mm512_setzero_ps();
+    let mut acc_9_0 = _mm512_setzero_ps();
+    let mut acc_10_0 = _mm512_setzero_ps();
+    let mut acc_11_0 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = _mm512_loadu_ps(b.add(p * 32));
+        acc_0_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap), b0, acc_0_0);
+        acc_1_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(rs_a)), b0, acc_1_0);
+        acc_2_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(2 * rs_a)), b0, acc_2_0);
+        acc_3_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(3 * rs_a)), b0, acc_3_0);
+        acc_4_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(4 * rs_a)), b0, acc_4_0);
+        acc_5_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(5 * rs_a)), b0, acc_5_0);
+        acc_6_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(6 * rs_a)), b0, acc_6_0);
+        acc_7_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(7 * rs_a)), b0, acc_7_0);
+        acc_8_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(8 * rs_a)), b0, acc_8_0);
+        acc_9_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(9 * rs_a)), b0, acc_9_0);
+        acc_10_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(10 * rs_a)), b0, acc_10_0);
+        acc_11_0 = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add(11 * rs_a)), b0, acc_11_0);
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
+        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
+        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
+        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
+        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
+        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let ci = c;
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let ci = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let ci = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let ci = c.add(6 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_6_0)),
+            );
+        }
+        {
+            let ci = c.add(7 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_7_0)),
+            );
+        }
+        {
+            let ci = c.add(8 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_8_0)),
+            );
+        }
+        {
+            let ci = c.add(9 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_9_0)),
+            );
+        }
+        {
+            let ci = c.add(10 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_10_0)),
+            );
+        }
+        {
+            let ci = c.add(11 * ldc);
+            _mm512_storeu_ps(
+                ci,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci), _mm512_mul_ps(va, acc_11_0)),
+            );
+        }
+    }
+}
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `avx512` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_narrow_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_6_0 = _mm512_setzero_pd();
+    let mut acc_7_0 = _mm512_setzero_pd();
+    let mut acc_8_0 = _mm512_setzero_pd();
+    let mut acc_9_0 = _mm512_setzero_pd();
+    let mut acc_10_0 = _mm512_setzero_pd();
+    let mut acc_11_0 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = _mm512_loadu_pd(b.add(p * 16));
+        acc_0_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap), b0, acc_0_0);
+        acc_1_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(rs_a)), b0, acc_1_0);
+        acc_2_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(2 * rs_a)), b0, acc_2_0);
+        acc_3_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(3 * rs_a)), b0, acc_3_0);
+        acc_4_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(4 * rs_a)), b0, acc_4_0);
+        acc_5_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(5 * rs_a)), b0, acc_5_0);
+        acc_6_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(6 * rs_a)), b0, acc_6_0);
+        acc_7_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(7 * rs_a)), b0, acc_7_0);
+        acc_8_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(8 * rs_a)), b0, acc_8_0);
+        acc_9_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(9 * rs_a)), b0, acc_9_0);
+        acc_10_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(10 * rs_a)), b0, acc_10_0);
+        acc_11_0 = _mm512_fmadd_pd(_mm512_set1_pd(*ap.add(11 * rs_a)), b0, acc_11_0);
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
+        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
+        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
+        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
+        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
+        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let ci = c;
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let ci = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let ci = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let ci = c.add(6 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_6_0)),
+            );
+        }
+        {
+            let ci = c.add(7 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_7_0)),
+            );
+        }
+        {
+            let ci = c.add(8 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_8_0)),
+            );
+        }
+        {
+            let ci = c.add(9 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_9_0)),
+            );
+        }
+        {
+            let ci = c.add(10 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_10_0)),
+            );
+        }
+        {
+            let ci = c.add(11 * ldc);
+            _mm512_storeu_pd(
+                ci,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(ci), _mm512_mul_pd(va, acc_11_0)),
+            );
+        }
+    }
+}
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// `DotVec`.

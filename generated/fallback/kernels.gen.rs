@@ -620,6 +620,156 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `fallback` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+pub unsafe fn microkernel_narrow_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = *b.add(p * 4);
+        acc_0_0 = (*ap) * b0 + acc_0_0;
+        acc_1_0 = (*ap.add(rs_a)) * b0 + acc_1_0;
+        acc_2_0 = (*ap.add(2 * rs_a)) * b0 + acc_2_0;
+        acc_3_0 = (*ap.add(3 * rs_a)) * b0 + acc_3_0;
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(3 * ldc) = va * acc_3_0;
+    } else {
+        let vb = beta;
+        {
+            let ci = c;
+            *ci = vb * (*ci) + (va * acc_0_0);
+        }
+        {
+            let ci = c.add(ldc);
+            *ci = vb * (*ci) + (va * acc_1_0);
+        }
+        {
+            let ci = c.add(2 * ldc);
+            *ci = vb * (*ci) + (va * acc_2_0);
+        }
+        {
+            let ci = c.add(3 * ldc);
+            *ci = vb * (*ci) + (va * acc_3_0);
+        }
+    }
+}
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `fallback` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+pub unsafe fn microkernel_narrow_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = *b.add(p * 4);
+        acc_0_0 = (*ap) * b0 + acc_0_0;
+        acc_1_0 = (*ap.add(rs_a)) * b0 + acc_1_0;
+        acc_2_0 = (*ap.add(2 * rs_a)) * b0 + acc_2_0;
+        acc_3_0 = (*ap.add(3 * rs_a)) * b0 + acc_3_0;
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(3 * ldc) = va * acc_3_0;
+    } else {
+        let vb = beta;
+        {
+            let ci = c;
+            *ci = vb * (*ci) + (va * acc_0_0);
+        }
+        {
+            let ci = c.add(ldc);
+            *ci = vb * (*ci) + (va * acc_1_0);
+        }
+        {
+            let ci = c.add(2 * ldc);
+            *ci = vb * (*ci) + (va * acc_2_0);
+        }
+        {
+            let ci = c.add(3 * ldc);
+            *ci = vb * (*ci) + (va * acc_3_0);
+        }
+    }
+}
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// `DotVec`.

@@ -711,6 +711,206 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `neon` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_narrow_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = vld1q_f32(b.add(p * 12));
+        acc_0_0 = vfmaq_f32(acc_0_0, vld1q_dup_f32(ap), b0);
+        acc_1_0 = vfmaq_f32(acc_1_0, vld1q_dup_f32(ap.add(rs_a)), b0);
+        acc_2_0 = vfmaq_f32(acc_2_0, vld1q_dup_f32(ap.add(2 * rs_a)), b0);
+        acc_3_0 = vfmaq_f32(acc_3_0, vld1q_dup_f32(ap.add(3 * rs_a)), b0);
+        acc_4_0 = vfmaq_f32(acc_4_0, vld1q_dup_f32(ap.add(4 * rs_a)), b0);
+        acc_5_0 = vfmaq_f32(acc_5_0, vld1q_dup_f32(ap.add(5 * rs_a)), b0);
+        acc_6_0 = vfmaq_f32(acc_6_0, vld1q_dup_f32(ap.add(6 * rs_a)), b0);
+        acc_7_0 = vfmaq_f32(acc_7_0, vld1q_dup_f32(ap.add(7 * rs_a)), b0);
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(4 * ldc), vmulq_f32(va, acc_4_0));
+        vst1q_f32(c.add(5 * ldc), vmulq_f32(va, acc_5_0));
+        vst1q_f32(c.add(6 * ldc), vmulq_f32(va, acc_6_0));
+        vst1q_f32(c.add(7 * ldc), vmulq_f32(va, acc_7_0));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let ci = c;
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(2 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(3 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(4 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(5 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(6 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(ci)));
+        }
+        {
+            let ci = c.add(7 * ldc);
+            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(ci)));
+        }
+    }
+}
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `neon` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_narrow_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = vld1q_f64(b.add(p * 6));
+        acc_0_0 = vfmaq_f64(acc_0_0, vld1q_dup_f64(ap), b0);
+        acc_1_0 = vfmaq_f64(acc_1_0, vld1q_dup_f64(ap.add(rs_a)), b0);
+        acc_2_0 = vfmaq_f64(acc_2_0, vld1q_dup_f64(ap.add(2 * rs_a)), b0);
+        acc_3_0 = vfmaq_f64(acc_3_0, vld1q_dup_f64(ap.add(3 * rs_a)), b0);
+        acc_4_0 = vfmaq_f64(acc_4_0, vld1q_dup_f64(ap.add(4 * rs_a)), b0);
+        acc_5_0 = vfmaq_f64(acc_5_0, vld1q_dup_f64(ap.add(5 * rs_a)), b0);
+        acc_6_0 = vfmaq_f64(acc_6_0, vld1q_dup_f64(ap.add(6 * rs_a)), b0);
+        acc_7_0 = vfmaq_f64(acc_7_0, vld1q_dup_f64(ap.add(7 * rs_a)), b0);
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(4 * ldc), vmulq_f64(va, acc_4_0));
+        vst1q_f64(c.add(5 * ldc), vmulq_f64(va, acc_5_0));
+        vst1q_f64(c.add(6 * ldc), vmulq_f64(va, acc_6_0));
+        vst1q_f64(c.add(7 * ldc), vmulq_f64(va, acc_7_0));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let ci = c;
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(2 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(3 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(4 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(5 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(6 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(ci)));
+        }
+        {
+            let ci = c.add(7 * ldc);
+            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(ci)));
+        }
+    }
+}
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// `DotVec`.

@@ -615,6 +615,224 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `wasm128` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_narrow_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = v128_load(b.add(p * 8) as *const v128);
+        acc_0_0 = f32x4_add(f32x4_mul(v128_load32_splat(ap as *const u32), b0), acc_0_0);
+        acc_1_0 = f32x4_add(
+            f32x4_mul(v128_load32_splat(ap.add(rs_a) as *const u32), b0),
+            acc_1_0,
+        );
+        acc_2_0 = f32x4_add(
+            f32x4_mul(v128_load32_splat(ap.add(2 * rs_a) as *const u32), b0),
+            acc_2_0,
+        );
+        acc_3_0 = f32x4_add(
+            f32x4_mul(v128_load32_splat(ap.add(3 * rs_a) as *const u32), b0),
+            acc_3_0,
+        );
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let ci = c;
+            v128_store(
+                ci as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            v128_store(
+                ci as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            v128_store(
+                ci as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            v128_store(
+                ci as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(va, acc_3_0),
+                ),
+            );
+        }
+    }
+}
+/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+///
+/// Generated for `wasm128` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_narrow_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = v128_load(b.add(p * 4) as *const v128);
+        acc_0_0 = f64x2_add(f64x2_mul(v128_load64_splat(ap as *const u64), b0), acc_0_0);
+        acc_1_0 = f64x2_add(
+            f64x2_mul(v128_load64_splat(ap.add(rs_a) as *const u64), b0),
+            acc_1_0,
+        );
+        acc_2_0 = f64x2_add(
+            f64x2_mul(v128_load64_splat(ap.add(2 * rs_a) as *const u64), b0),
+            acc_2_0,
+        );
+        acc_3_0 = f64x2_add(
+            f64x2_mul(v128_load64_splat(ap.add(3 * rs_a) as *const u64), b0),
+            acc_3_0,
+        );
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let ci = c;
+            v128_store(
+                ci as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(ldc);
+            v128_store(
+                ci as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(2 * ldc);
+            v128_store(
+                ci as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let ci = c.add(3 * ldc);
+            v128_store(
+                ci as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+    }
+}
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// `DotVec`.

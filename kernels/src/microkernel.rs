@@ -68,6 +68,59 @@ pub unsafe fn base_microkernel<V: FloatVec>(
     }
 }
 
+/// [`base_microkernel`] for a strip of B at most one vector wide: an `MR` x
+/// `LANES` tile.
+///
+/// For the last strip of a B block whose width is not a multiple of `NR` (a
+/// 257-column B ends in a strip of 1), where the full kernel would spend
+/// `NR / LANES` times the work on zero padding. B is packed as for
+/// [`base_microkernel`] (`b[p * NR + j]`); only its first `LANES` columns are
+/// read, and only the first `LANES` columns of C are written. Per step of `k`:
+/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
+/// elements; `c` readable and writable for `MR` rows of `LANES`.
+#[kernel]
+pub unsafe fn base_microkernel_narrow<V: FloatVec>(
+    k: usize,
+    alpha: V::Elem,
+    a: *const V::Elem,
+    rs_a: usize,
+    b: *const V::Elem,
+    beta: V::Elem,
+    c: *mut V::Elem,
+    ldc: usize,
+) {
+    #[unroll]
+    for i in 0..V::MR {
+        V::prefetch(c.wrapping_add(i * ldc));
+    }
+    let mut acc = V::zero_tile();
+    for p in 0..k {
+        let ap = a.add(p);
+        let b0 = V::load(b.add(p * V::NR));
+        #[unroll]
+        for i in 0..V::MR {
+            acc[(i, 0)] = V::mul_add(V::broadcast(ap.add(i * rs_a)), b0, acc[(i, 0)]);
+        }
+    }
+    let va = V::splat(alpha);
+    if beta == V::ZERO {
+        #[unroll]
+        for i in 0..V::MR {
+            V::store(c.add(i * ldc), V::mul(va, acc[(i, 0)]));
+        }
+    } else {
+        let vb = V::splat(beta);
+        #[unroll]
+        for i in 0..V::MR {
+            let ci = c.add(i * ldc);
+            V::store(ci, V::mul_add(vb, V::load(ci), V::mul(va, acc[(i, 0)])));
+        }
+    }
+}
+
 /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
 /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
 /// [`DotVec`].

@@ -116,8 +116,15 @@ where
     }
 }
 
-fn check_microkernel<V: FloatVec>(target: &str, kern: MicroFn<V::Elem>)
-where
+/// `kern` against `reference`, both writing the first `cols` columns of an
+/// `MR`-row tile (`NR` for the micro-kernel, `LANES` for the narrow one).
+fn check_microkernel<V: FloatVec>(
+    target: &str,
+    name: &str,
+    cols: usize,
+    reference: MicroFn<V::Elem>,
+    kern: MicroFn<V::Elem>,
+) where
     V::Elem: Float,
 {
     let (mr, nr) = (V::MR, V::NR);
@@ -139,14 +146,13 @@ where
                 c
             };
             let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
-            let want =
-                run(&|c| unsafe { kernels::base_microkernel::<V>(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
+            let want = run(&|c| unsafe { reference(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
             let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
             for i in 0..mr {
                 for j in 0..ldc {
                     let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
-                    let ctx = format!("{target}: microkernel k={k} alpha={alpha} beta={beta} ({i},{j})");
-                    if j >= nr {
+                    let ctx = format!("{target}: {name} k={k} alpha={alpha} beta={beta} ({i},{j})");
+                    if j >= cols {
                         assert!(same(g, old), "{ctx}: wrote outside the tile");
                         continue;
                     }
@@ -300,8 +306,44 @@ macro_rules! target_tests {
             #[test]
             fn microkernel() {
                 if let Some(k) = table(NAME) {
-                    check_microkernel::<F32>(NAME, k.microkernel_f32);
-                    check_microkernel::<F64>(NAME, k.microkernel_f64);
+                    check_microkernel::<F32>(
+                        NAME,
+                        "microkernel",
+                        g::F32_NR,
+                        kernels::base_microkernel::<F32>,
+                        k.microkernel_f32,
+                    );
+                    check_microkernel::<F64>(
+                        NAME,
+                        "microkernel",
+                        g::F64_NR,
+                        kernels::base_microkernel::<F64>,
+                        k.microkernel_f64,
+                    );
+                }
+            }
+
+            #[test]
+            fn microkernel_narrow() {
+                if let Some(k) = table(NAME) {
+                    let (r32, r64) = (
+                        kernels::base_microkernel_narrow::<F32>,
+                        kernels::base_microkernel_narrow::<F64>,
+                    );
+                    check_microkernel::<F32>(
+                        NAME,
+                        "microkernel_narrow",
+                        g::F32_LANES,
+                        r32,
+                        k.microkernel_narrow_f32,
+                    );
+                    check_microkernel::<F64>(
+                        NAME,
+                        "microkernel_narrow",
+                        g::F64_LANES,
+                        r64,
+                        k.microkernel_narrow_f64,
+                    );
                 }
             }
 

@@ -90,11 +90,23 @@ fn listing(code: &[Insn]) -> String {
 
 #[test]
 fn avx512_microkernel_inner_loop_is_zmm_fma_without_spills() {
+    use gemmkit::generated::avx512::{F32_LANES, F32_MR, F32_NR, microkernel_f32};
     // Keep the kernel referenced so it is linked in.
-    std::hint::black_box(gemmkit::generated::avx512::microkernel_f32 as *const ());
-    let shape =
-        gemmkit::generated::avx512::F32_MR * gemmkit::generated::avx512::F32_NR / gemmkit::generated::avx512::F32_LANES;
-    let code = disassemble("avx512", "microkernel_f32");
+    std::hint::black_box(microkernel_f32 as *const ());
+    check_fma_loop("microkernel_f32", F32_MR * F32_NR / F32_LANES);
+}
+
+#[test]
+fn avx512_narrow_microkernel_inner_loop_is_zmm_fma_without_spills() {
+    use gemmkit::generated::avx512::{F32_MR, microkernel_narrow_f32};
+    std::hint::black_box(microkernel_narrow_f32 as *const ());
+    check_fma_loop("microkernel_narrow_f32", F32_MR);
+}
+
+/// The hottest loop of the AVX-512 kernel `function` is a multiple of `shape` zmm
+/// FMAs plus loads, broadcasts and loop control: no spills, no calls.
+fn check_fma_loop(function: &str, shape: usize) {
+    let code = disassemble("avx512", function);
     let is_fma = |t: &str| t.starts_with("vfmadd231ps") && t.contains("%zmm");
     let body = hottest_loop(&code, is_fma);
     let fmas = body.iter().filter(|i| is_fma(&i.text)).count();
