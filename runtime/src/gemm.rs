@@ -198,11 +198,12 @@ unsafe impl<T: Sync> Sync for SharedProblem<T> {}
 #[doc(hidden)]
 #[inline(always)]
 pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
-    match parallelism {
-        Parallelism::Sequential => unsafe { gemm_unchecked(target, p, 1) },
-        Parallelism::Rayon => unsafe { gemm_unchecked(target, p, num_threads()) },
-        Parallelism::Pool(pool) => unsafe { drive(target, &p, pool.current_num_threads(), Some(pool)) },
-    }
+    let threads = || match parallelism {
+        Parallelism::Sequential => (1, None),
+        Parallelism::Rayon => (num_threads(), None),
+        Parallelism::Pool(pool) => (pool.current_num_threads(), Some(&**pool)),
+    };
+    unsafe { drive(target, &p, threads) }
 }
 
 /// `C = alpha * A * B + beta * C` on the active target (see [`crate::active`]).
@@ -566,12 +567,20 @@ pub struct Problem<T> {
 #[doc(hidden)]
 #[inline(always)]
 pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
-    unsafe { drive(target, &p, threads, None) }
+    unsafe { drive(target, &p, || (threads, None)) }
 }
 
-/// The driver: `threads` workers, the calling thread first among them, helped by
-/// `pool` or else by the rayon pool the caller is in (the global one outside).
-unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
+/// The driver's cheap front: empty problems, scaling only, the orientation of C
+/// and the small path. It is inlined into the API calls, so a tiny product runs
+/// from values in registers. Only a product big enough to be blocked is stored
+/// to memory and asks `threads` for its workers and pool (the calling thread
+/// always works; without a pool, the rayon pool the caller is in helps).
+#[inline(always)]
+unsafe fn drive<'a, T: Element>(
+    target: &Target,
+    p: &Problem<T>,
+    threads: impl FnOnce() -> (usize, Option<&'a rayon::ThreadPool>),
+) {
     if p.m == 0 || p.n == 0 {
         return;
     }
@@ -610,6 +619,15 @@ unsafe fn drive<T: Element>(target: &Target, p: &Problem<T>, threads: usize, poo
         rsc,
         csc,
     };
+    let (threads, pool) = threads();
+    unsafe { drive_blocked(target, p, threads, pool) }
+}
+
+/// The blocked driver (`drive` after the small path): `threads` workers share
+/// each block when the problem is worth it.
+#[inline(never)]
+unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
+    let kern = T::kernels(target);
     let threads = if worth_threads(&p) { threads.max(1) } else { 1 };
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);

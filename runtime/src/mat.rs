@@ -83,19 +83,28 @@ macro_rules! view_common {
                 if self.rows == 0 || self.cols == 0 {
                     return Ok(());
                 }
-                let last = (self.rows - 1).checked_mul(self.rs).and_then(|r| {
-                    (self.cols - 1)
-                        .checked_mul(self.cs)
-                        .and_then(|c| r.checked_add(c))
-                });
-                match last {
-                    Some(last) if last < self.data.len() => Ok(()),
-                    Some(last) => Err(GemmError::OutOfBounds {
+                // The offset of the last element in u128, where each product is
+                // exact and the sum saturates: two multiplications and a compare,
+                // no overflow branches.
+                let wide = |x: usize| x as u128;
+                let last = (wide(self.rows - 1) * wide(self.rs)).saturating_add(wide(self.cols - 1) * wide(self.cs));
+                if last < wide(self.data.len()) {
+                    return Ok(());
+                }
+                self.bounds_error(arg, last)
+            }
+
+            /// The error for a view whose last element is at offset `last`.
+            #[cold]
+            #[inline(never)]
+            fn bounds_error(&self, arg: &'static str, last: u128) -> Result<(), GemmError> {
+                match usize::try_from(last).ok().and_then(|l| l.checked_add(1)) {
+                    Some(needed) => Err(GemmError::OutOfBounds {
                         arg,
                         rows: self.rows,
                         cols: self.cols,
                         strides: (self.rs, self.cs),
-                        needed: last + 1,
+                        needed,
                         len: self.data.len(),
                     }),
                     None => Err(GemmError::StrideOverflow {

@@ -357,6 +357,18 @@ fn bad_shapes_strides_and_lengths_are_typed_errors_naming_the_argument() {
         MatMut::row_major(&mut y[..9], 3, 3),
     ));
     assert!(msg.starts_with("b:") && msg.contains("overflows"), "{msg}");
+    // Offsets whose sum overflows however wide the arithmetic: every dimension
+    // and stride at its maximum.
+    let huge = usize::MAX;
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        MatRef::strided(&x, huge, huge, huge, huge),
+        MatRef::strided(&x, huge, 3, 0, 0),
+        0.0,
+        MatMut::strided(&mut y, huge, 3, 0, 0),
+    ));
+    assert!(msg.starts_with("a:") && msg.contains("overflows"), "{msg}");
     let msg = err(gemm_on(
         t,
         1.0,
