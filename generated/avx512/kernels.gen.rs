@@ -939,6 +939,374 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `avx512` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_short_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 32);
+        {
+            let ai = _mm512_set1_ps(*ap);
+            acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let cij = c;
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `avx512` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_short_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_5_1 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm512_set1_pd(*ap);
+            acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+        }
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let cij = c;
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+            );
+        }
+    }
+}
 /// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
 /// `LANES` tile.
 ///

@@ -39,6 +39,10 @@ pub use super::avx512_vnni::apply_packed_output_f64;
 pub use super::avx512_vnni::microkernel_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_f64` uses.
 pub use super::avx512_vnni::microkernel_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_short_f32` uses.
+pub use super::avx512_vnni::microkernel_short_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_short_f64` uses.
+pub use super::avx512_vnni::microkernel_short_f64;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_narrow_f32` uses.
 pub use super::avx512_vnni::microkernel_narrow_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_narrow_f64` uses.

@@ -39,6 +39,10 @@ pub use super::avx2::apply_packed_output_f64;
 pub use super::avx2::microkernel_f32;
 /// The same code as on `avx2`: this level adds nothing `microkernel_f64` uses.
 pub use super::avx2::microkernel_f64;
+/// The same code as on `avx2`: this level adds nothing `microkernel_short_f32` uses.
+pub use super::avx2::microkernel_short_f32;
+/// The same code as on `avx2`: this level adds nothing `microkernel_short_f64` uses.
+pub use super::avx2::microkernel_short_f64;
 /// The same code as on `avx2`: this level adds nothing `microkernel_narrow_f32` uses.
 pub use super::avx2::microkernel_narrow_f32;
 /// The same code as on `avx2`: this level adds nothing `microkernel_narrow_f64` uses.

@@ -620,6 +620,244 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `fallback` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+pub unsafe fn microkernel_short_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+    }
+}
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `fallback` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+pub unsafe fn microkernel_short_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+    }
+}
 /// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
 /// `LANES` tile.
 ///

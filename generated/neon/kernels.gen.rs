@@ -711,6 +711,290 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `neon` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_short_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(8) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 8) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 12);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+            acc_0_1 = vfmaq_f32(acc_0_1, ai, vld1q_f32(bp.add(4)));
+            acc_0_2 = vfmaq_f32(acc_0_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+            acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+            acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
+            acc_2_2 = vfmaq_f32(acc_2_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+            acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ai, vld1q_f32(bp.add(8)));
+        }
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(4), vmulq_f32(va, acc_0_1));
+        vst1q_f32(c.add(8), vmulq_f32(va, acc_0_2));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(ldc + 4), vmulq_f32(va, acc_1_1));
+        vst1q_f32(c.add(ldc + 8), vmulq_f32(va, acc_1_2));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(2 * ldc + 4), vmulq_f32(va, acc_2_1));
+        vst1q_f32(c.add(2 * ldc + 8), vmulq_f32(va, acc_2_2));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(3 * ldc + 4), vmulq_f32(va, acc_3_1));
+        vst1q_f32(c.add(3 * ldc + 8), vmulq_f32(va, acc_3_2));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cij)));
+        }
+    }
+}
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `neon` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_short_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 6);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+            acc_0_1 = vfmaq_f64(acc_0_1, ai, vld1q_f64(bp.add(2)));
+            acc_0_2 = vfmaq_f64(acc_0_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+            acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+            acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
+            acc_2_2 = vfmaq_f64(acc_2_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+            acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ai, vld1q_f64(bp.add(4)));
+        }
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(2), vmulq_f64(va, acc_0_1));
+        vst1q_f64(c.add(4), vmulq_f64(va, acc_0_2));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(ldc + 2), vmulq_f64(va, acc_1_1));
+        vst1q_f64(c.add(ldc + 4), vmulq_f64(va, acc_1_2));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(2 * ldc + 2), vmulq_f64(va, acc_2_1));
+        vst1q_f64(c.add(2 * ldc + 4), vmulq_f64(va, acc_2_2));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(3 * ldc + 2), vmulq_f64(va, acc_3_1));
+        vst1q_f64(c.add(3 * ldc + 4), vmulq_f64(va, acc_3_2));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cij)));
+        }
+    }
+}
 /// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
 /// `LANES` tile.
 ///

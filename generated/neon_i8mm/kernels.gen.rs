@@ -39,6 +39,10 @@ pub use super::neon_dotprod::apply_packed_output_f64;
 pub use super::neon_dotprod::microkernel_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `microkernel_f64` uses.
 pub use super::neon_dotprod::microkernel_f64;
+/// The same code as on `neon_dotprod`: this level adds nothing `microkernel_short_f32` uses.
+pub use super::neon_dotprod::microkernel_short_f32;
+/// The same code as on `neon_dotprod`: this level adds nothing `microkernel_short_f64` uses.
+pub use super::neon_dotprod::microkernel_short_f64;
 /// The same code as on `neon_dotprod`: this level adds nothing `microkernel_narrow_f32` uses.
 pub use super::neon_dotprod::microkernel_narrow_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `microkernel_narrow_f64` uses.

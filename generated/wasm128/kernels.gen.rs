@@ -615,6 +615,226 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `wasm128` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_short_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 8);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
+            acc_0_1 = f32x4_add(
+                f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
+            acc_1_1 = f32x4_add(
+                f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
+                acc_1_1,
+            );
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(va, acc_1_1),
+                ),
+            );
+        }
+    }
+}
+/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+///
+/// Generated for `wasm128` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_short_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * 4);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
+            acc_0_1 = f64x2_add(
+                f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
+            acc_1_1 = f64x2_add(
+                f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
+                acc_1_1,
+            );
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_add(
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(va, acc_1_1),
+                ),
+            );
+        }
+    }
+}
 /// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
 /// `LANES` tile.
 ///

@@ -68,6 +68,70 @@ pub unsafe fn base_microkernel<V: FloatVec>(
     }
 }
 
+/// [`base_microkernel`] for a panel of A with at most `MR / 2` rows: an
+/// `MR / 2` x `NR` tile.
+///
+/// For the last panel of an A block whose height is not a multiple of `MR` (64
+/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
+/// twice the work or more on zero rows. A and B are as for [`base_microkernel`];
+/// only the first `MR / 2` rows of A are read and of C written.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+#[kernel]
+pub unsafe fn base_microkernel_short<V: FloatVec>(
+    k: usize,
+    alpha: V::Elem,
+    a: *const V::Elem,
+    rs_a: usize,
+    b: *const V::Elem,
+    beta: V::Elem,
+    c: *mut V::Elem,
+    ldc: usize,
+) {
+    #[unroll]
+    for i in 0..V::MR / 2 {
+        #[unroll]
+        for j in 0..V::NR / V::LANES {
+            V::prefetch(c.wrapping_add(i * ldc + j * V::LANES));
+        }
+    }
+    let mut acc = V::zero_tile();
+    for p in 0..k {
+        let ap = a.add(p);
+        let bp = b.add(p * V::NR);
+        #[unroll]
+        for i in 0..V::MR / 2 {
+            let ai = V::broadcast(ap.add(i * rs_a));
+            #[unroll]
+            for j in 0..V::NR / V::LANES {
+                acc[(i, j)] = V::mul_add(ai, V::load(bp.add(j * V::LANES)), acc[(i, j)]);
+            }
+        }
+    }
+    let va = V::splat(alpha);
+    if beta == V::ZERO {
+        #[unroll]
+        for i in 0..V::MR / 2 {
+            #[unroll]
+            for j in 0..V::NR / V::LANES {
+                V::store(c.add(i * ldc + j * V::LANES), V::mul(va, acc[(i, j)]));
+            }
+        }
+    } else {
+        let vb = V::splat(beta);
+        #[unroll]
+        for i in 0..V::MR / 2 {
+            #[unroll]
+            for j in 0..V::NR / V::LANES {
+                let cij = c.add(i * ldc + j * V::LANES);
+                V::store(cij, V::mul_add(vb, V::load(cij), V::mul(va, acc[(i, j)])));
+            }
+        }
+    }
+}
+
 /// [`base_microkernel`] for a strip of B at most one vector wide: an `MR` x
 /// `LANES` tile.
 ///

@@ -96,28 +96,38 @@ fn microkernel_matches_naive_product() {
     }
 }
 
+/// A float micro-kernel: `micro(k, alpha, a, rs_a, b, beta, c, ldc)`.
+type Micro = unsafe fn(usize, f64, *const f64, usize, *const f64, f64, *mut f64, usize);
+
 #[test]
-fn microkernel_narrow_matches_the_first_vector_of_the_full_tile() {
-    let (mr, nr, lanes, ldc) = (F64::MR, F64::NR, F64::LANES, F64::NR + 2);
-    for &k in &[0, 1, 2, 7] {
-        let mut rng = Rng(5 + k as u64);
-        let a = rng.vec(k * mr);
-        let b = rng.vec(k * nr);
-        for &(alpha, beta) in &[(1.0, 0.0), (-1.0, 1.0), (0.5, 2.0)] {
-            let mut c0 = rng.vec(mr * ldc);
-            if beta == 0.0 {
-                c0.iter_mut().for_each(|x| *x = f64::NAN);
-            }
-            let (mut full, mut narrow) = (c0.clone(), c0.clone());
-            unsafe {
-                base_microkernel::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, full.as_mut_ptr(), ldc);
-                base_microkernel_narrow::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, narrow.as_mut_ptr(), ldc);
-            }
-            for i in 0..mr {
-                for j in 0..ldc {
-                    // The full tile's first vector, and nothing written past it.
-                    let want = if j < lanes { full[i * ldc + j] } else { c0[i * ldc + j] };
-                    assert_eq!(narrow[i * ldc + j].to_bits(), want.to_bits(), "k={k} ({i},{j})");
+fn narrow_and_short_microkernels_compute_their_part_of_the_full_tile() {
+    let (mr, nr, ldc) = (F64::MR, F64::NR, F64::NR + 2);
+    let parts: [(&str, Micro, usize, usize); 2] = [
+        ("narrow", base_microkernel_narrow::<F64>, mr, F64::LANES),
+        ("short", base_microkernel_short::<F64>, mr / 2, nr),
+    ];
+    for (name, micro, rows, cols) in parts {
+        for &k in &[0, 1, 2, 7] {
+            let mut rng = Rng(5 + k as u64);
+            let a = rng.vec(k * mr);
+            let b = rng.vec(k * nr);
+            for &(alpha, beta) in &[(1.0, 0.0), (-1.0, 1.0), (0.5, 2.0)] {
+                let mut c0 = rng.vec(mr * ldc);
+                if beta == 0.0 {
+                    c0.iter_mut().for_each(|x| *x = f64::NAN);
+                }
+                let (mut full, mut part) = (c0.clone(), c0.clone());
+                unsafe {
+                    base_microkernel::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, full.as_mut_ptr(), ldc);
+                    micro(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, part.as_mut_ptr(), ldc);
+                }
+                for i in 0..mr {
+                    for j in 0..ldc {
+                        // The full tile's values in its part, nothing written elsewhere.
+                        let inside = i < rows && j < cols;
+                        let want = if inside { full[i * ldc + j] } else { c0[i * ldc + j] };
+                        assert_eq!(part[i * ldc + j].to_bits(), want.to_bits(), "{name} k={k} ({i},{j})");
+                    }
                 }
             }
         }

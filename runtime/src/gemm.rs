@@ -23,7 +23,8 @@
 //! stride) go through a packed tile and the output kernel. A last strip of B at
 //! most one vector wide takes the narrow micro-kernel, which computes only that
 //! vector (the 1-column strip of a 257-column B costs 1/2 of a full strip with
-//! AVX-512 f32 instead of all of it). Problems with every
+//! AVX-512 f32 instead of all of it), and a last panel of A of at most `MR / 2`
+//! rows the short one, which computes only those rows. Problems with every
 //! dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are balanced:
 //! no dimension ends in a sliver.
 //!
@@ -72,6 +73,7 @@ pub struct ElemKernels<T> {
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
     pub micro: MicroFn<T>,
     pub micro_narrow: MicroFn<T>,
+    pub micro_short: MicroFn<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     pub small: SmallFn<T>,
 }
@@ -85,7 +87,7 @@ pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, *const T, T, *mut T, 
 pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
 
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ap:ident, $sm:ident, $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $ap:ident, $sm:ident, $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -96,6 +98,7 @@ macro_rules! element {
                     pack_rhs: k.$pr,
                     micro: k.$mk,
                     micro_narrow: k.$mn,
+                    micro_short: k.$ms,
                     apply: k.$ap,
                     small: k.$sm,
                 }
@@ -112,6 +115,7 @@ element!(
     pack_rhs_f32,
     microkernel_f32,
     microkernel_narrow_f32,
+    microkernel_short_f32,
     apply_packed_output_f32,
     gemm_small_f32,
     f32
@@ -123,6 +127,7 @@ element!(
     pack_rhs_f64,
     microkernel_f64,
     microkernel_narrow_f64,
+    microkernel_short_f64,
     apply_packed_output_f64,
     gemm_small_f64,
     f64
@@ -892,8 +897,15 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         if unit_cols && h == mr && w == nr {
                             unsafe { (kern.micro)(kc, alpha, ap, rs_ap, bp, beta, cij, rsc) };
                         } else {
-                            // A strip of at most one vector computes only that vector.
-                            let micro = if w <= ctx.lanes { kern.micro_narrow } else { kern.micro };
+                            // A strip of at most one vector computes only that vector,
+                            // a panel of at most half the rows only those rows.
+                            let micro = if w <= ctx.lanes {
+                                kern.micro_narrow
+                            } else if 2 * h <= mr {
+                                kern.micro_short
+                            } else {
+                                kern.micro
+                            };
                             unsafe { micro(kc, T::ONE, ap, rs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };

@@ -116,18 +116,45 @@ where
     }
 }
 
-/// `kern` against `reference`, both writing the first `cols` columns of an
-/// `MR`-row tile (`NR` for the micro-kernel, `LANES` for the narrow one).
-fn check_microkernel<V: FloatVec>(
-    target: &str,
-    name: &str,
-    cols: usize,
-    reference: MicroFn<V::Elem>,
-    kern: MicroFn<V::Elem>,
-) where
+/// The float micro-kernels: each computes a part of the `MR` x `NR` tile.
+#[derive(Clone, Copy, Debug)]
+enum Micro {
+    /// `base_microkernel`: the whole tile.
+    Full,
+    /// `base_microkernel_narrow`: one vector of columns.
+    Narrow,
+    /// `base_microkernel_short`: half the rows.
+    Short,
+}
+
+impl Micro {
+    /// The rows and columns of the tile the kernel computes.
+    fn extent<V: FloatVec>(self) -> (usize, usize) {
+        match self {
+            Micro::Full => (V::MR, V::NR),
+            Micro::Narrow => (V::MR, V::LANES),
+            Micro::Short => (V::MR / 2, V::NR),
+        }
+    }
+
+    /// The kernel on the scalar reference.
+    fn reference<V: FloatVec>(self) -> MicroFn<V::Elem> {
+        match self {
+            Micro::Full => kernels::base_microkernel::<V>,
+            Micro::Narrow => kernels::base_microkernel_narrow::<V>,
+            Micro::Short => kernels::base_microkernel_short::<V>,
+        }
+    }
+}
+
+/// `kern` against the same micro-kernel on the reference: the tile it computes
+/// within a K-scaled tolerance, and nothing written outside it.
+fn check_microkernel<V: FloatVec>(target: &str, micro: Micro, kern: MicroFn<V::Elem>)
+where
     V::Elem: Float,
 {
     let (mr, nr) = (V::MR, V::NR);
+    let ((rows, cols), reference) = (micro.extent::<V>(), micro.reference::<V>());
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
@@ -151,8 +178,8 @@ fn check_microkernel<V: FloatVec>(
             for i in 0..mr {
                 for j in 0..ldc {
                     let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
-                    let ctx = format!("{target}: {name} k={k} alpha={alpha} beta={beta} ({i},{j})");
-                    if j >= cols {
+                    let ctx = format!("{target}: {micro:?} k={k} alpha={alpha} beta={beta} ({i},{j})");
+                    if i >= rows || j >= cols {
                         assert!(same(g, old), "{ctx}: wrote outside the tile");
                         continue;
                     }
@@ -306,44 +333,24 @@ macro_rules! target_tests {
             #[test]
             fn microkernel() {
                 if let Some(k) = table(NAME) {
-                    check_microkernel::<F32>(
-                        NAME,
-                        "microkernel",
-                        g::F32_NR,
-                        kernels::base_microkernel::<F32>,
-                        k.microkernel_f32,
-                    );
-                    check_microkernel::<F64>(
-                        NAME,
-                        "microkernel",
-                        g::F64_NR,
-                        kernels::base_microkernel::<F64>,
-                        k.microkernel_f64,
-                    );
+                    check_microkernel::<F32>(NAME, Micro::Full, k.microkernel_f32);
+                    check_microkernel::<F64>(NAME, Micro::Full, k.microkernel_f64);
                 }
             }
 
             #[test]
             fn microkernel_narrow() {
                 if let Some(k) = table(NAME) {
-                    let (r32, r64) = (
-                        kernels::base_microkernel_narrow::<F32>,
-                        kernels::base_microkernel_narrow::<F64>,
-                    );
-                    check_microkernel::<F32>(
-                        NAME,
-                        "microkernel_narrow",
-                        g::F32_LANES,
-                        r32,
-                        k.microkernel_narrow_f32,
-                    );
-                    check_microkernel::<F64>(
-                        NAME,
-                        "microkernel_narrow",
-                        g::F64_LANES,
-                        r64,
-                        k.microkernel_narrow_f64,
-                    );
+                    check_microkernel::<F32>(NAME, Micro::Narrow, k.microkernel_narrow_f32);
+                    check_microkernel::<F64>(NAME, Micro::Narrow, k.microkernel_narrow_f64);
+                }
+            }
+
+            #[test]
+            fn microkernel_short() {
+                if let Some(k) = table(NAME) {
+                    check_microkernel::<F32>(NAME, Micro::Short, k.microkernel_short_f32);
+                    check_microkernel::<F64>(NAME, Micro::Short, k.microkernel_short_f64);
                 }
             }
 

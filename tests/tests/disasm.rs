@@ -103,6 +103,13 @@ fn avx512_narrow_microkernel_inner_loop_is_zmm_fma_without_spills() {
     check_fma_loop("microkernel_narrow_f32", F32_MR);
 }
 
+#[test]
+fn avx512_short_microkernel_inner_loop_is_zmm_fma_without_spills() {
+    use gemmkit::generated::avx512::{F32_LANES, F32_MR, F32_NR, microkernel_short_f32};
+    std::hint::black_box(microkernel_short_f32 as *const ());
+    check_fma_loop("microkernel_short_f32", F32_MR / 2 * F32_NR / F32_LANES);
+}
+
 /// The hottest loop of the AVX-512 kernel `function` is a multiple of `shape` zmm
 /// FMAs plus loads, broadcasts and loop control: no spills, no calls.
 fn check_fma_loop(function: &str, shape: usize) {
