@@ -100,7 +100,7 @@ pub struct Kernels {
         c: *mut f64,
         ldc: usize,
     ),
-    /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_f32: unsafe fn(
         k: usize,
         alpha: f32,
@@ -111,7 +111,7 @@ pub struct Kernels {
         c: *mut f32,
         ldc: usize,
     ),
-    /// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_f64: unsafe fn(
         k: usize,
         alpha: f64,
@@ -122,7 +122,7 @@ pub struct Kernels {
         c: *mut f64,
         ldc: usize,
     ),
-    /// [`base_microkernel`] for a panel of A with at most `MR / 2` rows: an
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_short_f32: unsafe fn(
         k: usize,
         alpha: f32,
@@ -133,7 +133,7 @@ pub struct Kernels {
         c: *mut f32,
         ldc: usize,
     ),
-    /// [`base_microkernel`] for a panel of A with at most `MR / 2` rows: an
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_short_f64: unsafe fn(
         k: usize,
         alpha: f64,
@@ -144,7 +144,7 @@ pub struct Kernels {
         c: *mut f64,
         ldc: usize,
     ),
-    /// [`base_microkernel`] for a strip of B at most one vector wide: an `MR` x
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_narrow_f32: unsafe fn(
         k: usize,
         alpha: f32,
@@ -155,7 +155,7 @@ pub struct Kernels {
         c: *mut f32,
         ldc: usize,
     ),
-    /// [`base_microkernel`] for a strip of B at most one vector wide: an `MR` x
+    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     pub microkernel_narrow_f64: unsafe fn(
         k: usize,
         alpha: f64,

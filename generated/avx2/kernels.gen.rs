@@ -259,19 +259,28 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -443,19 +452,28 @@ pub unsafe fn microkernel_f32(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -627,19 +645,28 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -736,19 +763,28 @@ pub unsafe fn microkernel_short_f32(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -845,21 +881,28 @@ pub unsafe fn microkernel_short_f64(
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -885,13 +928,31 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = _mm256_loadu_ps(b.add(p * 16));
-        acc_0_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap), b0, acc_0_0);
-        acc_1_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(rs_a)), b0, acc_1_0);
-        acc_2_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(2 * rs_a)), b0, acc_2_0);
-        acc_3_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(3 * rs_a)), b0, acc_3_0);
-        acc_4_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(4 * rs_a)), b0, acc_4_0);
-        acc_5_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(&*ap.add(5 * rs_a)), b0, acc_5_0);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm256_broadcast_ss(&*ap);
+            acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
+        }
     }
     let va = _mm256_set1_ps(alpha);
     if beta == 0.0f32 {
@@ -904,64 +965,71 @@ pub unsafe fn microkernel_narrow_f32(
     } else {
         let vb = _mm256_set1_ps(beta);
         {
-            let ci = c;
+            let cij = c;
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_0_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
             );
         }
         {
-            let ci = c.add(ldc);
+            let cij = c.add(ldc);
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_1_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
             );
         }
         {
-            let ci = c.add(2 * ldc);
+            let cij = c.add(2 * ldc);
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_2_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
             );
         }
         {
-            let ci = c.add(3 * ldc);
+            let cij = c.add(3 * ldc);
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_3_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
             );
         }
         {
-            let ci = c.add(4 * ldc);
+            let cij = c.add(4 * ldc);
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_4_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
             );
         }
         {
-            let ci = c.add(5 * ldc);
+            let cij = c.add(5 * ldc);
             _mm256_storeu_ps(
-                ci,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), _mm256_mul_ps(va, acc_5_0)),
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
             );
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -987,13 +1055,31 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = _mm256_loadu_pd(b.add(p * 8));
-        acc_0_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap), b0, acc_0_0);
-        acc_1_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(rs_a)), b0, acc_1_0);
-        acc_2_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(2 * rs_a)), b0, acc_2_0);
-        acc_3_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(3 * rs_a)), b0, acc_3_0);
-        acc_4_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(4 * rs_a)), b0, acc_4_0);
-        acc_5_0 = _mm256_fmadd_pd(_mm256_broadcast_sd(&*ap.add(5 * rs_a)), b0, acc_5_0);
+        let bp = b.add(p * 8);
+        {
+            let ai = _mm256_broadcast_sd(&*ap);
+            acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
+        }
     }
     let va = _mm256_set1_pd(alpha);
     if beta == 0.0f64 {
@@ -1006,45 +1092,45 @@ pub unsafe fn microkernel_narrow_f64(
     } else {
         let vb = _mm256_set1_pd(beta);
         {
-            let ci = c;
+            let cij = c;
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_0_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
             );
         }
         {
-            let ci = c.add(ldc);
+            let cij = c.add(ldc);
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_1_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
             );
         }
         {
-            let ci = c.add(2 * ldc);
+            let cij = c.add(2 * ldc);
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_2_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
             );
         }
         {
-            let ci = c.add(3 * ldc);
+            let cij = c.add(3 * ldc);
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_3_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
             );
         }
         {
-            let ci = c.add(4 * ldc);
+            let cij = c.add(4 * ldc);
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_4_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
             );
         }
         {
-            let ci = c.add(5 * ldc);
+            let cij = c.add(5 * ldc);
             _mm256_storeu_pd(
-                ci,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(ci), _mm256_mul_pd(va, acc_5_0)),
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
             );
         }
     }

@@ -211,19 +211,28 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -461,19 +470,28 @@ pub unsafe fn microkernel_f32(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -711,19 +729,28 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -853,19 +880,28 @@ pub unsafe fn microkernel_short_f32(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -995,21 +1031,28 @@ pub unsafe fn microkernel_short_f64(
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -1039,15 +1082,39 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_7_0 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = vld1q_f32(b.add(p * 12));
-        acc_0_0 = vfmaq_f32(acc_0_0, vld1q_dup_f32(ap), b0);
-        acc_1_0 = vfmaq_f32(acc_1_0, vld1q_dup_f32(ap.add(rs_a)), b0);
-        acc_2_0 = vfmaq_f32(acc_2_0, vld1q_dup_f32(ap.add(2 * rs_a)), b0);
-        acc_3_0 = vfmaq_f32(acc_3_0, vld1q_dup_f32(ap.add(3 * rs_a)), b0);
-        acc_4_0 = vfmaq_f32(acc_4_0, vld1q_dup_f32(ap.add(4 * rs_a)), b0);
-        acc_5_0 = vfmaq_f32(acc_5_0, vld1q_dup_f32(ap.add(5 * rs_a)), b0);
-        acc_6_0 = vfmaq_f32(acc_6_0, vld1q_dup_f32(ap.add(6 * rs_a)), b0);
-        acc_7_0 = vfmaq_f32(acc_7_0, vld1q_dup_f32(ap.add(7 * rs_a)), b0);
+        let bp = b.add(p * 12);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
+        }
     }
     let va = vdupq_n_f32(alpha);
     if beta == 0.0f32 {
@@ -1062,54 +1129,61 @@ pub unsafe fn microkernel_narrow_f32(
     } else {
         let vb = vdupq_n_f32(beta);
         {
-            let ci = c;
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(ci)));
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(ci)));
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(2 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(ci)));
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(3 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(ci)));
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(4 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(ci)));
+            let cij = c.add(4 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(5 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(ci)));
+            let cij = c.add(5 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(6 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(ci)));
+            let cij = c.add(6 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cij)));
         }
         {
-            let ci = c.add(7 * ldc);
-            vst1q_f32(ci, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(ci)));
+            let cij = c.add(7 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cij)));
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1139,15 +1213,39 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_7_0 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = vld1q_f64(b.add(p * 6));
-        acc_0_0 = vfmaq_f64(acc_0_0, vld1q_dup_f64(ap), b0);
-        acc_1_0 = vfmaq_f64(acc_1_0, vld1q_dup_f64(ap.add(rs_a)), b0);
-        acc_2_0 = vfmaq_f64(acc_2_0, vld1q_dup_f64(ap.add(2 * rs_a)), b0);
-        acc_3_0 = vfmaq_f64(acc_3_0, vld1q_dup_f64(ap.add(3 * rs_a)), b0);
-        acc_4_0 = vfmaq_f64(acc_4_0, vld1q_dup_f64(ap.add(4 * rs_a)), b0);
-        acc_5_0 = vfmaq_f64(acc_5_0, vld1q_dup_f64(ap.add(5 * rs_a)), b0);
-        acc_6_0 = vfmaq_f64(acc_6_0, vld1q_dup_f64(ap.add(6 * rs_a)), b0);
-        acc_7_0 = vfmaq_f64(acc_7_0, vld1q_dup_f64(ap.add(7 * rs_a)), b0);
+        let bp = b.add(p * 6);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
+        }
     }
     let va = vdupq_n_f64(alpha);
     if beta == 0.0f64 {
@@ -1162,36 +1260,36 @@ pub unsafe fn microkernel_narrow_f64(
     } else {
         let vb = vdupq_n_f64(beta);
         {
-            let ci = c;
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(ci)));
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(ci)));
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(2 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(ci)));
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(3 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(ci)));
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(4 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(ci)));
+            let cij = c.add(4 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(5 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(ci)));
+            let cij = c.add(5 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(6 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(ci)));
+            let cij = c.add(6 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cij)));
         }
         {
-            let ci = c.add(7 * ldc);
-            vst1q_f64(ci, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(ci)));
+            let cij = c.add(7 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
         }
     }
 }

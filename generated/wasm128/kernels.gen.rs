@@ -243,19 +243,28 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -429,19 +438,28 @@ pub unsafe fn microkernel_f32(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -615,19 +633,28 @@ pub unsafe fn microkernel_f64(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -725,19 +752,28 @@ pub unsafe fn microkernel_short_f32(
         }
     }
 }
-/// `base_microkernel` for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for `base_microkernel`;
-/// only the first `MR / 2` rows of A are read and of C written.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel_short` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -835,21 +871,28 @@ pub unsafe fn microkernel_short_f64(
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -879,20 +922,23 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = v128_load(b.add(p * 8) as *const v128);
-        acc_0_0 = f32x4_add(f32x4_mul(v128_load32_splat(ap as *const u32), b0), acc_0_0);
-        acc_1_0 = f32x4_add(
-            f32x4_mul(v128_load32_splat(ap.add(rs_a) as *const u32), b0),
-            acc_1_0,
-        );
-        acc_2_0 = f32x4_add(
-            f32x4_mul(v128_load32_splat(ap.add(2 * rs_a) as *const u32), b0),
-            acc_2_0,
-        );
-        acc_3_0 = f32x4_add(
-            f32x4_mul(v128_load32_splat(ap.add(3 * rs_a) as *const u32), b0),
-            acc_3_0,
-        );
+        let bp = b.add(p * 8);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
+        }
     }
     let va = f32x4_splat(alpha);
     if beta == 0.0f32 {
@@ -903,62 +949,69 @@ pub unsafe fn microkernel_narrow_f32(
     } else {
         let vb = f32x4_splat(beta);
         {
-            let ci = c;
+            let cij = c;
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
         }
         {
-            let ci = c.add(ldc);
+            let cij = c.add(ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
                     f32x4_mul(va, acc_1_0),
                 ),
             );
         }
         {
-            let ci = c.add(2 * ldc);
+            let cij = c.add(2 * ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
                     f32x4_mul(va, acc_2_0),
                 ),
             );
         }
         {
-            let ci = c.add(3 * ldc);
+            let cij = c.add(3 * ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(ci as *const v128)),
+                    f32x4_mul(vb, v128_load(cij as *const v128)),
                     f32x4_mul(va, acc_3_0),
                 ),
             );
         }
     }
 }
-/// `base_microkernel` for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
 ///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// `base_microkernel` (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
+///
+/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
+/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
+/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm128` from `base_microkernel_narrow` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `wasm128` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -988,20 +1041,23 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p);
-        let b0 = v128_load(b.add(p * 4) as *const v128);
-        acc_0_0 = f64x2_add(f64x2_mul(v128_load64_splat(ap as *const u64), b0), acc_0_0);
-        acc_1_0 = f64x2_add(
-            f64x2_mul(v128_load64_splat(ap.add(rs_a) as *const u64), b0),
-            acc_1_0,
-        );
-        acc_2_0 = f64x2_add(
-            f64x2_mul(v128_load64_splat(ap.add(2 * rs_a) as *const u64), b0),
-            acc_2_0,
-        );
-        acc_3_0 = f64x2_add(
-            f64x2_mul(v128_load64_splat(ap.add(3 * rs_a) as *const u64), b0),
-            acc_3_0,
-        );
+        let bp = b.add(p * 4);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
+        }
     }
     let va = f64x2_splat(alpha);
     if beta == 0.0f64 {
@@ -1012,41 +1068,41 @@ pub unsafe fn microkernel_narrow_f64(
     } else {
         let vb = f64x2_splat(beta);
         {
-            let ci = c;
+            let cij = c;
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
         }
         {
-            let ci = c.add(ldc);
+            let cij = c.add(ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
                     f64x2_mul(va, acc_1_0),
                 ),
             );
         }
         {
-            let ci = c.add(2 * ldc);
+            let cij = c.add(2 * ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
                     f64x2_mul(va, acc_2_0),
                 ),
             );
         }
         {
-            let ci = c.add(3 * ldc);
+            let cij = c.add(3 * ldc);
             v128_store(
-                ci as *mut v128,
+                cij as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(ci as *const v128)),
+                    f64x2_mul(vb, v128_load(cij as *const v128)),
                     f64x2_mul(va, acc_3_0),
                 ),
             );

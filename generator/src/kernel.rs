@@ -23,9 +23,22 @@ pub struct Kernel {
     pub source: Source,
     pub item: syn::ItemFn,
     pub params: Vec<VecParam>,
+    /// The instances a kernel with `const` parameters lists in its `#[kernel(..)]`
+    /// attribute; empty for a kernel without them (one instance, its own name).
+    pub variants: Vec<Variant>,
 }
 
-/// One concrete kernel: every vector parameter bound to an element type.
+/// One entry of `#[kernel(name(N = expr, ..), ..)]`: the generated function's
+/// name (before the element suffix) and the value of every `const` parameter, an
+/// expression over the vector constants (`V::MR / 2`) that folds per target.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub name: String,
+    pub consts: Vec<(String, syn::Expr)>,
+}
+
+/// One concrete kernel: every vector parameter bound to an element type and
+/// every `const` parameter to its value.
 #[derive(Debug, Clone)]
 pub struct Instance<'k> {
     pub kernel: &'k Kernel,
@@ -33,16 +46,24 @@ pub struct Instance<'k> {
     pub fn_name: String,
     /// `(param ident, trait, elem)` for each vector parameter.
     pub bindings: Vec<(String, TraitSpec, &'static str)>,
+    /// `(param ident, value)` for each `const` parameter.
+    pub consts: Vec<(String, syn::Expr)>,
 }
 
 impl Kernel {
-    /// Every element-type combination, in a stable order.
+    /// Every variant and element-type combination, in a stable order.
     pub fn instances(&self) -> Vec<Instance<'_>> {
-        let mut out = vec![Instance {
+        let base = |name: &str, consts: &[(String, syn::Expr)]| Instance {
             kernel: self,
-            fn_name: self.name.clone(),
+            fn_name: name.to_string(),
             bindings: vec![],
-        }];
+            consts: consts.to_vec(),
+        };
+        let mut out: Vec<Instance<'_>> = if self.variants.is_empty() {
+            vec![base(&self.name, &[])]
+        } else {
+            self.variants.iter().map(|v| base(&v.name, &v.consts)).collect()
+        };
         for p in &self.params {
             let mut next = vec![];
             for inst in &out {
@@ -72,20 +93,34 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
                 continue;
             };
             match analyze(src, f, api) {
-                Ok(params) => kernels.push(Kernel {
+                Ok((params, variants)) => kernels.push(Kernel {
                     name,
                     source: src.clone(),
                     item: f.clone(),
                     params,
+                    variants,
                 }),
                 Err(mut d) => diags.append(&mut d),
+            }
+        }
+    }
+    // Instances become functions of one module per target: their names must be
+    // unique across all kernels (an instance list can reuse another's name).
+    let mut seen: std::collections::BTreeMap<String, &str> = Default::default();
+    for k in &kernels {
+        for inst in k.instances() {
+            if let Some(prev) = seen.insert(inst.fn_name.clone(), &k.name) {
+                let msg = format!("`{}` is generated twice", inst.fn_name);
+                let help = format!("`base_{prev}` generates it too: rename an instance or a kernel");
+                diags.push(Diagnostic::at(&k.source, k.item.sig.ident.span(), msg).help(help));
+                break;
             }
         }
     }
     if diags.is_empty() { Ok(kernels) } else { Err(diags) }
 }
 
-fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<Vec<VecParam>, Vec<Diagnostic>> {
+fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, Vec<Variant>), Vec<Diagnostic>> {
     let mut diags = vec![];
     if !matches!(f.vis, syn::Visibility::Public(_)) {
         diags.push(
@@ -107,16 +142,32 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<Vec<VecParam>, Ve
         ));
     }
     let mut params = vec![];
+    let mut consts = vec![];
     for g in &f.sig.generics.params {
         match g {
             syn::GenericParam::Type(tp) => match vec_param(tp, api) {
                 Ok(p) => params.push(p),
                 Err(msg) => diags.push(Diagnostic::at(src, tp.span(), msg).help(bound_help())),
             },
-            other => diags
-                .push(Diagnostic::at(src, other.span(), "kernels take only vector type parameters").help(bound_help())),
+            syn::GenericParam::Const(c) if is_usize(&c.ty) && c.default.is_none() => consts.push(c.ident.clone()),
+            syn::GenericParam::Const(c) => {
+                let msg = "a kernel's `const` parameters are `usize`s without defaults";
+                let help = "write `const ROWS: usize` and give its value per instance in `#[kernel(..)]`";
+                diags.push(Diagnostic::at(src, c.span(), msg).help(help));
+                // Still a `const` parameter for checking the instance list.
+                consts.push(c.ident.clone());
+            }
+            other => diags.push(
+                Diagnostic::at(
+                    src,
+                    other.span(),
+                    "kernels take only vector type and `const` parameters",
+                )
+                .help(bound_help()),
+            ),
         }
     }
+    let variants = variants(src, f, &consts, &mut diags);
     // Vector values live in registers inside one kernel; the dispatch table needs
     // signatures that are the same on every target.
     for input in &f.sig.inputs {
@@ -132,7 +183,125 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<Vec<VecParam>, Ve
     if let syn::ReturnType::Type(_, ty) = &f.sig.output {
         check_signature_type(src, ty, &params, &mut diags);
     }
-    if diags.is_empty() { Ok(params) } else { Err(diags) }
+    if diags.is_empty() {
+        Ok((params, variants))
+    } else {
+        Err(diags)
+    }
+}
+
+fn is_usize(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("usize"))
+}
+
+const VARIANTS_HELP: &str = "list every instance with a value for each `const` parameter: \
+     `#[kernel(name(ROWS = V::MR), name_short(ROWS = V::MR / 2))]`";
+
+/// The instances listed in `#[kernel(..)]`, checked against the `const`
+/// parameters: a kernel has an instance list exactly when it has `const`
+/// parameters, and every instance gives each of them one value.
+fn variants(src: &Source, f: &syn::ItemFn, consts: &[syn::Ident], diags: &mut Vec<Diagnostic>) -> Vec<Variant> {
+    use syn::punctuated::Punctuated;
+    let attr = f.attrs.iter().find(|a| a.path().is_ident("kernel"));
+    let list = match attr.map(|a| &a.meta) {
+        Some(syn::Meta::List(l)) if !l.tokens.is_empty() => l,
+        _ => {
+            if let Some(c) = consts.first() {
+                diags.push(
+                    Diagnostic::at(src, c.span(), format!("`const {c}` needs a value in every instance"))
+                        .help(VARIANTS_HELP),
+                );
+            }
+            return vec![];
+        }
+    };
+    if consts.is_empty() {
+        diags.push(
+            Diagnostic::at(
+                src,
+                list.span(),
+                "an instance list is only for kernels with `const` parameters",
+            )
+            .help("write `#[kernel]`, or add the `const` parameters the instances set"),
+        );
+        return vec![];
+    }
+    let entries = match list.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated) {
+        Ok(e) => e,
+        Err(e) => {
+            diags
+                .push(Diagnostic::at(src, e.span(), format!("cannot read the instance list: {e}")).help(VARIANTS_HELP));
+            return vec![];
+        }
+    };
+    let mut out: Vec<Variant> = vec![];
+    for entry in &entries {
+        let syn::Meta::List(inst) = entry else {
+            diags.push(
+                Diagnostic::at(src, entry.span(), "an instance is `name(CONST = value, ..)`").help(VARIANTS_HELP),
+            );
+            continue;
+        };
+        let Some(name) = inst.path.get_ident().map(|i| i.to_string()) else {
+            diags.push(
+                Diagnostic::at(src, inst.path.span(), "an instance is named by one identifier").help(VARIANTS_HELP),
+            );
+            continue;
+        };
+        if out.iter().any(|v| v.name == name) {
+            diags.push(Diagnostic::at(
+                src,
+                inst.path.span(),
+                format!("instance `{name}` is listed twice"),
+            ));
+            continue;
+        }
+        let values = match inst.parse_args_with(Punctuated::<syn::MetaNameValue, syn::Token![,]>::parse_terminated) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.push(Diagnostic::at(src, e.span(), format!("instance `{name}`: {e}")).help(VARIANTS_HELP));
+                continue;
+            }
+        };
+        let mut set: Vec<(String, syn::Expr)> = vec![];
+        for nv in &values {
+            let known = nv.path.get_ident().filter(|i| consts.contains(i));
+            match known {
+                Some(c) if set.iter().any(|(n, _)| c == n) => diags.push(Diagnostic::at(
+                    src,
+                    nv.path.span(),
+                    format!("instance `{name}` sets `{c}` twice"),
+                )),
+                Some(c) => set.push((c.to_string(), nv.value.clone())),
+                None => diags.push(
+                    Diagnostic::at(
+                        src,
+                        nv.path.span(),
+                        format!("instance `{name}` sets an unknown `const` parameter"),
+                    )
+                    .help(format!("the kernel's `const` parameters: {}", names(consts))),
+                ),
+            }
+        }
+        let missing: Vec<&syn::Ident> = consts.iter().filter(|c| !set.iter().any(|(n, _)| *c == n)).collect();
+        if !missing.is_empty() {
+            diags.push(
+                Diagnostic::at(
+                    src,
+                    inst.path.span(),
+                    format!("instance `{name}` gives no value for {}", names(&missing)),
+                )
+                .help(VARIANTS_HELP),
+            );
+        }
+        out.push(Variant { name, consts: set });
+    }
+    out
+}
+
+fn names<I: std::fmt::Display>(idents: &[I]) -> String {
+    let v: Vec<String> = idents.iter().map(|i| format!("`{i}`")).collect();
+    v.join(", ")
 }
 
 fn bound_help() -> String {

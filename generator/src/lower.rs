@@ -1,6 +1,7 @@
 //! Lowering: one kernel instance to one plain-intrinsics function for one target.
 //!
-//! Passes, in order, each a small AST walk:
+//! Passes, in order, each a small AST walk (after a kernel's `const` parameters
+//! are replaced by the instance's values, `(V::MR / 2)`):
 //! 1. **check**: reject what the generator cannot see through (macros, closures,
 //!    nested items, `#[unroll]` on anything but a `for` loop);
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
@@ -112,6 +113,15 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         helpers: BTreeSet::new(),
     };
     let mut body = (*kernel.item.block).clone();
+    // `const` parameters first: their values are expressions over `V::..`
+    // constants, which the passes below fold like any written in the body.
+    for (var, value) in &inst.consts {
+        SubstVar {
+            var,
+            value: syn::parse_quote!((#value)),
+        }
+        .visit_block_mut(&mut body);
+    }
 
     Check {
         cx: &mut cx,
@@ -145,7 +155,16 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     sig.ident = syn::Ident::new(&inst.fn_name, sig.ident.span());
     sig.unsafety = Some(Default::default());
     let mut attrs: Vec<syn::Attribute> = kernel.item.attrs.iter().filter_map(unlinked_doc).collect();
-    let elems: Vec<String> = inst.bindings.iter().map(|(i, _, e)| format!("{i} = {e}")).collect();
+    let consts = inst
+        .consts
+        .iter()
+        .map(|(c, v)| format!("{c} = {}", v.to_token_stream().to_string().replace(" :: ", "::")));
+    let elems: Vec<String> = inst
+        .bindings
+        .iter()
+        .map(|(i, _, e)| format!("{i} = {e}"))
+        .chain(consts)
+        .collect();
     let origin = format!(
         " Generated for `{}` from `base_{}` in `{}`{}.",
         target.name,

@@ -3,19 +3,32 @@
 use crate::vec::{DotVec, FloatVec};
 use kernel_macros::kernel;
 
-/// `C = alpha * A * B + beta * C` for one `MR` x `NR` tile, accumulated in registers.
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding.
 ///
 /// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
 /// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
 /// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
-/// `beta == 0` never reads C. Per step of `k`: `NR / LANES` vector loads of B, `MR`
-/// broadcasts of A, `MR * NR / LANES` fused multiply-adds.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for the whole `MR` x `NR` tile.
-#[kernel]
-pub unsafe fn base_microkernel<V: FloatVec>(
+/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+#[kernel(
+    microkernel(ROWS = V::MR, VECS = V::NR / V::LANES),
+    microkernel_short(ROWS = V::MR / 2, VECS = V::NR / V::LANES),
+    microkernel_narrow(ROWS = V::MR, VECS = 1)
+)]
+pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize>(
     k: usize,
     alpha: V::Elem,
     a: *const V::Elem,
@@ -27,9 +40,9 @@ pub unsafe fn base_microkernel<V: FloatVec>(
 ) {
     // The C tile is read or written only after the k loop; start fetching it now.
     #[unroll]
-    for i in 0..V::MR {
+    for i in 0..ROWS {
         #[unroll]
-        for j in 0..V::NR / V::LANES {
+        for j in 0..VECS {
             V::prefetch(c.wrapping_add(i * ldc + j * V::LANES));
         }
     }
@@ -38,10 +51,10 @@ pub unsafe fn base_microkernel<V: FloatVec>(
         let ap = a.add(p);
         let bp = b.add(p * V::NR);
         #[unroll]
-        for i in 0..V::MR {
+        for i in 0..ROWS {
             let ai = V::broadcast(ap.add(i * rs_a));
             #[unroll]
-            for j in 0..V::NR / V::LANES {
+            for j in 0..VECS {
                 acc[(i, j)] = V::mul_add(ai, V::load(bp.add(j * V::LANES)), acc[(i, j)]);
             }
         }
@@ -49,138 +62,21 @@ pub unsafe fn base_microkernel<V: FloatVec>(
     let va = V::splat(alpha);
     if beta == V::ZERO {
         #[unroll]
-        for i in 0..V::MR {
+        for i in 0..ROWS {
             #[unroll]
-            for j in 0..V::NR / V::LANES {
+            for j in 0..VECS {
                 V::store(c.add(i * ldc + j * V::LANES), V::mul(va, acc[(i, j)]));
             }
         }
     } else {
         let vb = V::splat(beta);
         #[unroll]
-        for i in 0..V::MR {
+        for i in 0..ROWS {
             #[unroll]
-            for j in 0..V::NR / V::LANES {
+            for j in 0..VECS {
                 let cij = c.add(i * ldc + j * V::LANES);
                 V::store(cij, V::mul_add(vb, V::load(cij), V::mul(va, acc[(i, j)])));
             }
-        }
-    }
-}
-
-/// [`base_microkernel`] for a panel of A with at most `MR / 2` rows: an
-/// `MR / 2` x `NR` tile.
-///
-/// For the last panel of an A block whose height is not a multiple of `MR` (64
-/// rows with `MR` = 12 end in a panel of 4), where the full kernel would spend
-/// twice the work or more on zero rows. A and B are as for [`base_microkernel`];
-/// only the first `MR / 2` rows of A are read and of C written.
-///
-/// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR / 2`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `MR / 2` rows of `NR`.
-#[kernel]
-pub unsafe fn base_microkernel_short<V: FloatVec>(
-    k: usize,
-    alpha: V::Elem,
-    a: *const V::Elem,
-    rs_a: usize,
-    b: *const V::Elem,
-    beta: V::Elem,
-    c: *mut V::Elem,
-    ldc: usize,
-) {
-    #[unroll]
-    for i in 0..V::MR / 2 {
-        #[unroll]
-        for j in 0..V::NR / V::LANES {
-            V::prefetch(c.wrapping_add(i * ldc + j * V::LANES));
-        }
-    }
-    let mut acc = V::zero_tile();
-    for p in 0..k {
-        let ap = a.add(p);
-        let bp = b.add(p * V::NR);
-        #[unroll]
-        for i in 0..V::MR / 2 {
-            let ai = V::broadcast(ap.add(i * rs_a));
-            #[unroll]
-            for j in 0..V::NR / V::LANES {
-                acc[(i, j)] = V::mul_add(ai, V::load(bp.add(j * V::LANES)), acc[(i, j)]);
-            }
-        }
-    }
-    let va = V::splat(alpha);
-    if beta == V::ZERO {
-        #[unroll]
-        for i in 0..V::MR / 2 {
-            #[unroll]
-            for j in 0..V::NR / V::LANES {
-                V::store(c.add(i * ldc + j * V::LANES), V::mul(va, acc[(i, j)]));
-            }
-        }
-    } else {
-        let vb = V::splat(beta);
-        #[unroll]
-        for i in 0..V::MR / 2 {
-            #[unroll]
-            for j in 0..V::NR / V::LANES {
-                let cij = c.add(i * ldc + j * V::LANES);
-                V::store(cij, V::mul_add(vb, V::load(cij), V::mul(va, acc[(i, j)])));
-            }
-        }
-    }
-}
-
-/// [`base_microkernel`] for a strip of B at most one vector wide: an `MR` x
-/// `LANES` tile.
-///
-/// For the last strip of a B block whose width is not a multiple of `NR` (a
-/// 257-column B ends in a strip of 1), where the full kernel would spend
-/// `NR / LANES` times the work on zero padding. B is packed as for
-/// [`base_microkernel`] (`b[p * NR + j]`); only its first `LANES` columns are
-/// read, and only the first `LANES` columns of C are written. Per step of `k`:
-/// one vector load of B, `MR` broadcasts of A, `MR` fused multiply-adds.
-///
-/// # Safety
-/// `a` readable at `i * rs_a + p` for `i < MR`, `p < k`; `b` readable for `k * NR`
-/// elements; `c` readable and writable for `MR` rows of `LANES`.
-#[kernel]
-pub unsafe fn base_microkernel_narrow<V: FloatVec>(
-    k: usize,
-    alpha: V::Elem,
-    a: *const V::Elem,
-    rs_a: usize,
-    b: *const V::Elem,
-    beta: V::Elem,
-    c: *mut V::Elem,
-    ldc: usize,
-) {
-    #[unroll]
-    for i in 0..V::MR {
-        V::prefetch(c.wrapping_add(i * ldc));
-    }
-    let mut acc = V::zero_tile();
-    for p in 0..k {
-        let ap = a.add(p);
-        let b0 = V::load(b.add(p * V::NR));
-        #[unroll]
-        for i in 0..V::MR {
-            acc[(i, 0)] = V::mul_add(V::broadcast(ap.add(i * rs_a)), b0, acc[(i, 0)]);
-        }
-    }
-    let va = V::splat(alpha);
-    if beta == V::ZERO {
-        #[unroll]
-        for i in 0..V::MR {
-            V::store(c.add(i * ldc), V::mul(va, acc[(i, 0)]));
-        }
-    } else {
-        let vb = V::splat(beta);
-        #[unroll]
-        for i in 0..V::MR {
-            let ci = c.add(i * ldc);
-            V::store(ci, V::mul_add(vb, V::load(ci), V::mul(va, acc[(i, 0)])));
         }
     }
 }

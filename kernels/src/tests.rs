@@ -4,7 +4,10 @@ use super::*;
 
 /// LANES 4, MR 3, NR 8: odd MR so row and column handling cannot be confused.
 type F32 = Ref<f32, 4, 3, 2>;
-type F64 = Ref<f64, 2, 3, 2>;
+type F64 = Ref<f64, 2, MR64, VECS64>;
+/// `F64`'s tile (3 rows of 2 vectors), as the micro-kernel's const arguments.
+const MR64: usize = 3;
+const VECS64: usize = 2;
 type I32 = Ref<i32, 4, 3, 2>;
 
 /// Small deterministic generator (xorshift); values are exact in f32.
@@ -84,7 +87,9 @@ fn microkernel_matches_naive_product() {
             if beta == 0.0 {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
-            unsafe { base_microkernel::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
+            unsafe {
+                base_microkernel::<F64, MR64, VECS64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, c.as_mut_ptr(), ldc)
+            };
             for i in 0..mr {
                 for j in 0..nr {
                     let ab: f64 = (0..k).map(|p| a[i * k + p] * b[p * nr + j]).sum();
@@ -100,11 +105,11 @@ fn microkernel_matches_naive_product() {
 type Micro = unsafe fn(usize, f64, *const f64, usize, *const f64, f64, *mut f64, usize);
 
 #[test]
-fn narrow_and_short_microkernels_compute_their_part_of_the_full_tile() {
+fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
     let (mr, nr, ldc) = (F64::MR, F64::NR, F64::NR + 2);
     let parts: [(&str, Micro, usize, usize); 2] = [
-        ("narrow", base_microkernel_narrow::<F64>, mr, F64::LANES),
-        ("short", base_microkernel_short::<F64>, mr / 2, nr),
+        ("narrow", base_microkernel::<F64, MR64, 1>, mr, F64::LANES),
+        ("short", base_microkernel::<F64, { MR64 / 2 }, VECS64>, mr / 2, nr),
     ];
     for (name, micro, rows, cols) in parts {
         for &k in &[0, 1, 2, 7] {
@@ -118,7 +123,16 @@ fn narrow_and_short_microkernels_compute_their_part_of_the_full_tile() {
                 }
                 let (mut full, mut part) = (c0.clone(), c0.clone());
                 unsafe {
-                    base_microkernel::<F64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, full.as_mut_ptr(), ldc);
+                    base_microkernel::<F64, MR64, VECS64>(
+                        k,
+                        alpha,
+                        a.as_ptr(),
+                        k,
+                        b.as_ptr(),
+                        beta,
+                        full.as_mut_ptr(),
+                        ldc,
+                    );
                     micro(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, part.as_mut_ptr(), ldc);
                 }
                 for i in 0..mr {

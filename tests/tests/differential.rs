@@ -116,45 +116,17 @@ where
     }
 }
 
-/// The float micro-kernels: each computes a part of the `MR` x `NR` tile.
-#[derive(Clone, Copy, Debug)]
-enum Micro {
-    /// `base_microkernel`: the whole tile.
-    Full,
-    /// `base_microkernel_narrow`: one vector of columns.
-    Narrow,
-    /// `base_microkernel_short`: half the rows.
-    Short,
-}
-
-impl Micro {
-    /// The rows and columns of the tile the kernel computes.
-    fn extent<V: FloatVec>(self) -> (usize, usize) {
-        match self {
-            Micro::Full => (V::MR, V::NR),
-            Micro::Narrow => (V::MR, V::LANES),
-            Micro::Short => (V::MR / 2, V::NR),
-        }
-    }
-
-    /// The kernel on the scalar reference.
-    fn reference<V: FloatVec>(self) -> MicroFn<V::Elem> {
-        match self {
-            Micro::Full => kernels::base_microkernel::<V>,
-            Micro::Narrow => kernels::base_microkernel_narrow::<V>,
-            Micro::Short => kernels::base_microkernel_short::<V>,
-        }
-    }
-}
-
-/// `kern` against the same micro-kernel on the reference: the tile it computes
+/// The micro-kernel instance computing `ROWS` x `VECS` vectors of the tile
+/// (`microkernel`, `microkernel_short`, `microkernel_narrow`) against
+/// `base_microkernel::<V, ROWS, VECS>` on the reference: that part of the tile
 /// within a K-scaled tolerance, and nothing written outside it.
-fn check_microkernel<V: FloatVec>(target: &str, micro: Micro, kern: MicroFn<V::Elem>)
+fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize>(target: &str, kern: MicroFn<V::Elem>)
 where
     V::Elem: Float,
 {
     let (mr, nr) = (V::MR, V::NR);
-    let ((rows, cols), reference) = (micro.extent::<V>(), micro.reference::<V>());
+    let (rows, cols) = (ROWS, VECS * V::LANES);
+    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS>;
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
@@ -178,7 +150,7 @@ where
             for i in 0..mr {
                 for j in 0..ldc {
                     let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
-                    let ctx = format!("{target}: {micro:?} k={k} alpha={alpha} beta={beta} ({i},{j})");
+                    let ctx = format!("{target}: microkernel {ROWS}x{VECS} k={k} alpha={alpha} beta={beta} ({i},{j})");
                     if i >= rows || j >= cols {
                         assert!(same(g, old), "{ctx}: wrote outside the tile");
                         continue;
@@ -330,27 +302,18 @@ macro_rules! target_tests {
                 }
             }
 
+            /// The instances listed in `base_microkernel`'s `#[kernel(..)]`.
             #[test]
             fn microkernel() {
                 if let Some(k) = table(NAME) {
-                    check_microkernel::<F32>(NAME, Micro::Full, k.microkernel_f32);
-                    check_microkernel::<F64>(NAME, Micro::Full, k.microkernel_f64);
-                }
-            }
-
-            #[test]
-            fn microkernel_narrow() {
-                if let Some(k) = table(NAME) {
-                    check_microkernel::<F32>(NAME, Micro::Narrow, k.microkernel_narrow_f32);
-                    check_microkernel::<F64>(NAME, Micro::Narrow, k.microkernel_narrow_f64);
-                }
-            }
-
-            #[test]
-            fn microkernel_short() {
-                if let Some(k) = table(NAME) {
-                    check_microkernel::<F32>(NAME, Micro::Short, k.microkernel_short_f32);
-                    check_microkernel::<F64>(NAME, Micro::Short, k.microkernel_short_f64);
+                    const V32: usize = g::F32_NR / g::F32_LANES;
+                    const V64: usize = g::F64_NR / g::F64_LANES;
+                    check_microkernel::<F32, { g::F32_MR }, V32>(NAME, k.microkernel_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64>(NAME, k.microkernel_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32>(NAME, k.microkernel_short_f32);
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64>(NAME, k.microkernel_short_f64);
+                    check_microkernel::<F32, { g::F32_MR }, 1>(NAME, k.microkernel_narrow_f32);
+                    check_microkernel::<F64, { g::F64_MR }, 1>(NAME, k.microkernel_narrow_f64);
                 }
             }
 

@@ -10,22 +10,14 @@
 use proc_macro::{Delimiter, Group, TokenStream, TokenTree};
 
 /// Marks `pub unsafe fn base_*` as a kernel and strips its `#[unroll]` markers.
+///
+/// A kernel with `const` parameters lists its instances as arguments, each a
+/// generated function's name and a value for every `const` parameter:
+/// `#[kernel(microkernel(ROWS = V::MR), microkernel_short(ROWS = V::MR / 2))]`.
+/// The arguments are the generator's (which checks them); here they are ignored,
+/// and the reference implementation takes the `const` parameters as written.
 #[proc_macro_attribute]
-pub fn kernel(attr: TokenStream, item: TokenStream) -> TokenStream {
-    if let Some(tt) = attr.into_iter().next() {
-        let msg = "`#[kernel]` takes no arguments";
-        return format!("compile_error!({msg:?});")
-            .parse::<TokenStream>()
-            .map(|err| {
-                err.into_iter()
-                    .map(|mut t| {
-                        t.set_span(tt.span());
-                        t
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-    }
+pub fn kernel(_instances: TokenStream, item: TokenStream) -> TokenStream {
     strip_unroll(item)
 }
 
