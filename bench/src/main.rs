@@ -12,7 +12,10 @@
 //! long enough (>= 20 ms, repeating small problems) to swamp timer noise. The
 //! timings are interleaved: every round times each library (and, with
 //! `--threads N`, each at N threads and at 1) once, so a busy spell on a shared
-//! machine lands on all of them alike. OpenBLAS
+//! machine lands on all of them alike. The ratio to the best peer (the peer with
+//! the best median) and the speedups are paired: the median over rounds of the
+//! ratio of two timings from the same round, so a slow spell that covers a round
+//! cancels out of them, which a ratio of two medians does not do. OpenBLAS
 //! and BLIS are Debian's builds, loaded with `dlopen` (they export the same CBLAS
 //! symbols) and pinned to one thread. With `--threads N` every library runs with N
 //! threads and each cell also shows the speedup over the same library on one
@@ -371,18 +374,29 @@ struct Runner<'a> {
     settle: std::time::Duration,
 }
 
-/// GFLOP/s of every library on one shape, `(name, at --threads, at 1 thread)`;
-/// the last is `None` when `--threads` is 1, and either is `None` where a peer
-/// is unavailable (or cannot change its thread count).
+/// One library's timings on one shape: seconds per call in each round.
+struct Timings {
+    name: String,
+    /// At `--threads`; `None` where the peer is unavailable.
+    at: Option<Vec<f64>>,
+    /// At 1 thread, with `--threads` > 1; `None` otherwise, or where the peer
+    /// cannot change its thread count.
+    at_one: Option<Vec<f64>>,
+}
+
+/// The median over rounds of `num[r] / den[r]`: a ratio of two timings taken in
+/// the same round, moments apart, so a slow spell of the shared machine (this
+/// VM's speed changes by up to 2x for seconds at a time) cancels out of it.
+fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
+    median(num.iter().zip(den).map(|(n, d)| n / d).collect())
+}
+
+/// Every library's timings on one shape (gemmkit first, then `--peers`).
 ///
 /// The timings are interleaved: each of `--samples` rounds times every library
 /// at every thread count once, so a disturbance of the shared machine lands on
 /// all of them alike instead of on whichever library happened to run then.
-fn run_shape<T: Elem>(
-    args: &Args,
-    libs: &[Cblas],
-    (m, n, k): (usize, usize, usize),
-) -> Vec<(String, Option<f64>, Option<f64>)> {
+fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> Vec<Timings> {
     let mut seed = 0x9E37_79B9_u64;
     let mut rand = || {
         seed ^= seed << 13;
@@ -570,20 +584,20 @@ fn run_shape<T: Elem>(
             }
         }
     }
-    let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
     let result = |col: usize, threads: usize| {
         runners
             .iter()
             .zip(&times)
             .find(|(r, _)| r.col == col && r.threads == threads)
-            .map(|(_, t)| gflops(median(t.clone())))
+            .map(|(_, t)| t.clone())
     };
     let names = std::iter::once("gemmkit").chain(args.peers.iter().map(String::as_str));
     names
         .enumerate()
-        .map(|(col, name)| {
-            let base = (args.threads > 1).then(|| result(col, 1)).flatten();
-            (name.to_string(), result(col, args.threads), base)
+        .map(|(col, name)| Timings {
+            name: name.to_string(),
+            at: result(col, args.threads),
+            at_one: (args.threads > 1).then(|| result(col, 1)).flatten(),
         })
         .collect()
 }
@@ -637,25 +651,34 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
     for &shape in &args.shapes {
+        let (m, n, k) = shape;
+        let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
         let res = run_shape::<T>(args, libs, shape);
         let cell = |i: usize| -> String {
-            let Some(g) = res[i].1 else { return "n/a".into() };
-            match res[i].2 {
-                Some(one) => format!("{g:.1} ({:.2}x)", g / one),
+            let Some(at) = &res[i].at else { return "n/a".into() };
+            let g = gflops(median(at.clone()));
+            match &res[i].at_one {
+                Some(one) => format!("{g:.1} ({:.2}x)", paired_ratio(one, at)),
                 None if t > 1 => format!("{g:.1} (n/a)"),
                 None => format!("{g:.1}"),
             }
         };
-        let ours = res[0].1.unwrap_or(0.0);
+        let ours = res[0].at.as_deref().unwrap_or(&[]);
+        // The best peer by median; the ratio to it is paired round by round.
         let best = res[1..]
             .iter()
-            .filter_map(|(n, g, _)| g.map(|g| (n, g)))
-            .max_by(|x, y| x.1.total_cmp(&y.1));
+            .filter_map(|r| r.at.as_deref().map(|at| (&r.name, at)))
+            .min_by(|x, y| median(x.1.to_vec()).total_cmp(&median(y.1.to_vec())));
         let cells: Vec<String> = (1..res.len()).map(cell).collect();
-        let (best_name, ratio) = best.map_or(("n/a".into(), "n/a".into()), |(n, g)| {
-            (n.clone(), format!("{:.2}", ours / g))
-        });
-        let (m, n, k) = shape;
+        let (best_name, ratio) = match best {
+            Some((name, at)) if !ours.is_empty() => (name.clone(), format!("{:.2}", paired_ratio(at, ours))),
+            _ => ("n/a".into(), "n/a".into()),
+        };
+        let ours = if ours.is_empty() {
+            0.0
+        } else {
+            gflops(median(ours.to_vec()))
+        };
         println!(
             "| {m} x {n} x {k} | {} | {} | {best_name} | {ratio} | {} |",
             cell(0),
