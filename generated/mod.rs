@@ -214,7 +214,7 @@ pub struct Kernels {
         c: *mut f64,
         rs_c: usize,
     ),
-    /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
+    /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
     pub pack_rhs_f32: unsafe fn(
         k: usize,
         n: usize,
@@ -222,8 +222,9 @@ pub struct Kernels {
         rs_b: usize,
         cs_b: usize,
         dst: *mut f32,
+        strip_stride: usize,
     ),
-    /// Packs a `k` x `n` strip of B (`n <= NR`) into the micro-kernel layout: `k` rows
+    /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
     pub pack_rhs_f64: unsafe fn(
         k: usize,
         n: usize,
@@ -231,6 +232,7 @@ pub struct Kernels {
         rs_b: usize,
         cs_b: usize,
         dst: *mut f64,
+        strip_stride: usize,
     ),
     /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
     pub pack_lhs_f32: unsafe fn(

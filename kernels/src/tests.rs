@@ -28,18 +28,27 @@ impl Rng {
 }
 
 #[test]
-fn pack_rhs_row_and_column_major_full_and_ragged() {
+fn pack_rhs_row_and_column_major_full_and_ragged_strips() {
     let nr = F64::NR;
-    for &(k, n) in &[(0, 6), (1, 6), (5, 6), (5, 5), (3, 1), (4, 3)] {
+    // One strip, several, with a ragged last one; k = 0 writes nothing.
+    for &(k, n) in &[(0, 6), (1, 6), (5, 6), (5, 5), (3, 1), (4, 3), (3, 12), (4, 17), (2, 9)] {
         let mut rng = Rng(7 + k as u64 * 31 + n as u64);
         let b = rng.vec(k * (n + 3) + n);
+        let strips = n.div_ceil(nr);
+        // A gap between strips, which must stay untouched.
+        let stride = k * nr + 2;
         for &(rs, cs) in &[(n, 1), (1, k.max(1)), (n + 3, 1)] {
-            let mut dst = vec![f64::NAN; k * nr];
-            unsafe { base_pack_rhs::<F64>(k, n, b.as_ptr(), rs, cs, dst.as_mut_ptr()) };
-            for p in 0..k {
-                for j in 0..nr {
+            let mut dst = vec![f64::NAN; strips * stride];
+            unsafe { base_pack_rhs::<F64>(k, n, b.as_ptr(), rs, cs, dst.as_mut_ptr(), stride) };
+            for (i, got) in dst.iter().enumerate() {
+                let (s, at) = (i / stride, i % stride);
+                let (p, j) = (at / nr, s * nr + at % nr);
+                let ctx = format!("k={k} n={n} rs={rs} cs={cs} strip {s} at {at}");
+                if at >= k * nr {
+                    assert!(got.is_nan(), "{ctx}: wrote between strips");
+                } else {
                     let want = if j < n { b[p * rs + j * cs] } else { 0.0 };
-                    assert_eq!(dst[p * nr + j], want, "k={k} n={n} rs={rs} cs={cs} p={p} j={j}");
+                    assert_eq!(*got, want, "{ctx}");
                 }
             }
         }

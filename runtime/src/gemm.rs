@@ -70,7 +70,7 @@ mod sealed {
 #[derive(Clone, Copy)]
 pub struct ElemKernels<T> {
     pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
-    pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
+    pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
     pub micro: MicroFn<T>,
     pub micro_narrow: MicroFn<T>,
     pub micro_short: MicroFn<T>,
@@ -783,6 +783,10 @@ fn par_phases(
     }
 }
 
+/// Rows of B per pack item (all of a lane's strips): enough for long reads, few
+/// enough that a lane's packing still splits into items others can take.
+const B_PACK_ROWS: usize = 64;
+
 /// At most this many lanes per block; more workers share lanes.
 const MAX_LANES: usize = 16;
 
@@ -866,7 +870,10 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 let a_first = if a_in_place { mc / mr } else { 0 };
                 let a_slot = |pi: usize| (pi - a_first) * kc * mr;
                 let a_packs = if jc == 0 { panels - a_first } else { 0 };
-                let packs = |l: usize| part(a_packs, lanes, l).len() + part(strips, lanes, l).len();
+                // A lane's strips are packed together, a chunk of rows per item, so
+                // each read of a row-major B is as long as the lane is wide.
+                let b_packs = kc.div_ceil(B_PACK_ROWS);
+                let packs = |l: usize| part(a_packs, lanes, l).len() + b_packs;
                 let pack = |l: usize, j: usize| {
                     let a_part = part(a_packs, lanes, l);
                     if j < a_part.len() {
@@ -875,10 +882,13 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc * ctx.p.csa);
                         unsafe { (kern.pack_lhs)(h, kc, src, ctx.p.rsa, ctx.p.csa, ctx.bufs.a.add(a_slot(pi))) };
                     } else {
-                        let sj = part(strips, lanes, l).start + j - a_part.len();
-                        let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
-                        let src = ctx.p.b.wrapping_add(pc * ctx.p.rsb + (jc + jr) * ctx.p.csb);
-                        unsafe { (kern.pack_rhs)(kc, w, src, ctx.p.rsb, ctx.p.csb, ctx.bufs.b.add(sj * kc * nr)) };
+                        let p0 = (j - a_part.len()) * B_PACK_ROWS;
+                        let rows = B_PACK_ROWS.min(kc - p0);
+                        let lane = part(strips, lanes, l);
+                        let (jr, w) = (lane.start * nr, (lane.end * nr).min(nc) - lane.start * nr);
+                        let src = ctx.p.b.wrapping_add((pc + p0) * ctx.p.rsb + (jc + jr) * ctx.p.csb);
+                        let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
+                        unsafe { (kern.pack_rhs)(rows, w, src, ctx.p.rsb, ctx.p.csb, dst, kc * nr) };
                     }
                 };
                 let compute = |l: usize, pi: usize, worker: usize| {

@@ -10,7 +10,8 @@ use gemmkit::{Kernels, TargetError};
 use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
 use workspace_tests::{Float, Rng, not_executed};
 
-type PackFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
+type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
+type PackRhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
 type MicroFn<E> = unsafe fn(usize, E, *const E, usize, *const E, E, *mut E, usize);
 type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
@@ -40,32 +41,66 @@ fn table(name: &str) -> Option<&'static Kernels> {
     }
 }
 
-fn check_pack_rhs<V: FloatVec>(target: &str, kern: PackFn<V::Elem>)
+fn check_pack_rhs<V: FloatVec>(target: &str, kern: PackRhsFn<V::Elem>)
 where
     V::Elem: Float,
 {
     let nr = V::NR;
     let mut rng = Rng::new(1);
     for k in [0, 1, 3, 17, 64] {
-        for n in 1..=nr {
+        // Every width of one strip, then several strips with ragged ends.
+        for n in (1..=nr).chain([2 * nr, 2 * nr + 1, 3 * nr + nr / 2 + 1]) {
+            let strips = n.div_ceil(nr);
+            // Strips spaced apart, as in a block packed in row chunks.
+            let stride = k * nr + 5;
             // Row-major (padded rows), column-major (padded columns), general strides.
             for (rs, cs) in [(n + 3, 1), (1, k + 2), (2 * n + 1, 2)] {
                 let b: Vec<V::Elem> = random(&mut rng, k.max(1) * rs + n * cs + 1);
                 let run = |f: &dyn Fn(*mut V::Elem)| {
-                    let mut dst = vec![V::Elem::of(SENTINEL); k * nr + 8];
+                    let mut dst = vec![V::Elem::of(SENTINEL); strips * stride];
                     f(dst.as_mut_ptr());
                     dst
                 };
-                let want = run(&|d| unsafe { kernels::base_pack_rhs::<V>(k, n, b.as_ptr(), rs, cs, d) });
-                let got = run(&|d| unsafe { kern(k, n, b.as_ptr(), rs, cs, d) });
+                let want = run(&|d| unsafe { kernels::base_pack_rhs::<V>(k, n, b.as_ptr(), rs, cs, d, stride) });
+                let got = run(&|d| unsafe { kern(k, n, b.as_ptr(), rs, cs, d, stride) });
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let ctx = format!("{target}: pack_rhs k={k} n={n} rs={rs} cs={cs} at {i}");
+                    if i % stride >= k * nr {
+                        assert!(g.f() == SENTINEL, "{ctx}: wrote between strips");
+                    }
+                    assert!(same(*g, *w), "{ctx}: {g:?} != {w:?}");
+                }
+            }
+        }
+    }
+}
+
+fn check_pack_lhs<V: FloatVec>(target: &str, kern: PackLhsFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let mr = V::MR;
+    let mut rng = Rng::new(6);
+    for k in [0, 1, 3, 17, 64] {
+        for m in 1..=mr {
+            // Row-major (padded rows), column-major (padded columns), general strides.
+            for (rs, cs) in [(k + 3, 1), (1, m + 2), (2 * k + 1, 2)] {
+                let a: Vec<V::Elem> = random(&mut rng, m * rs + k.max(1) * cs + 1);
+                let run = |f: &dyn Fn(*mut V::Elem)| {
+                    let mut dst = vec![V::Elem::of(SENTINEL); mr * k + 8];
+                    f(dst.as_mut_ptr());
+                    dst
+                };
+                let want = run(&|d| unsafe { kernels::base_pack_lhs::<V>(m, k, a.as_ptr(), rs, cs, d) });
+                let got = run(&|d| unsafe { kern(m, k, a.as_ptr(), rs, cs, d) });
                 assert!(
-                    got[k * nr..].iter().all(|x| x.f() == SENTINEL),
-                    "{target}: pack_rhs wrote past k*NR (k={k} n={n})"
+                    got[mr * k..].iter().all(|x| x.f() == SENTINEL),
+                    "{target}: pack_lhs wrote past MR*k (m={m} k={k})"
                 );
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                     assert!(
                         same(*g, *w),
-                        "{target}: pack_rhs k={k} n={n} rs={rs} cs={cs} at {i}: {g:?} != {w:?}"
+                        "{target}: pack_lhs m={m} k={k} rs={rs} cs={cs} at {i}: {g:?} != {w:?}"
                     );
                 }
             }
@@ -291,6 +326,14 @@ macro_rules! target_tests {
                 if let Some(k) = table(NAME) {
                     check_pack_rhs::<F32>(NAME, k.pack_rhs_f32);
                     check_pack_rhs::<F64>(NAME, k.pack_rhs_f64);
+                }
+            }
+
+            #[test]
+            fn pack_lhs() {
+                if let Some(k) = table(NAME) {
+                    check_pack_lhs::<F32>(NAME, k.pack_lhs_f32);
+                    check_pack_lhs::<F64>(NAME, k.pack_lhs_f64);
                 }
             }
 
