@@ -3877,7 +3877,10 @@ pub unsafe fn pack_rhs_f64(
 /// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
 /// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
 /// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail; other strides are copied element by element.
+/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
+/// column at a time, its `m` elements side by side: read a row at a time, every
+/// element would come from another line (and, for a tall A, another page).
+/// Other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
@@ -3894,14 +3897,15 @@ pub unsafe fn pack_lhs_f32(
     dst: *mut f32,
 ) {
     let full = k - k % 16;
-    for i in 0..12 {
+    for i in m..12 {
         let out = dst.add(i * k);
-        if i >= m {
-            for p in 0..k {
-                *out.add(p) = 0.0f32;
-            }
-        } else if cs_a == 1 {
-            let src = a.add(i * rs_a);
+        for p in 0..k {
+            *out.add(p) = 0.0f32;
+        }
+    }
+    if cs_a == 1 {
+        for i in 0..m {
+            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
             let mut p = 0;
             while p < full {
                 _mm512_storeu_ps(out.add(p), _mm512_loadu_ps(src.add(p)));
@@ -3917,9 +3921,51 @@ pub unsafe fn pack_lhs_f32(
                     ),
                 );
             }
-        } else {
+        }
+    } else if rs_a == 1 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            if 0 < m {
+                *dst.add(p) = *src;
+            }
+            if 1 < m {
+                *dst.add(k + p) = *src.add(1);
+            }
+            if 2 < m {
+                *dst.add(2 * k + p) = *src.add(2);
+            }
+            if 3 < m {
+                *dst.add(3 * k + p) = *src.add(3);
+            }
+            if 4 < m {
+                *dst.add(4 * k + p) = *src.add(4);
+            }
+            if 5 < m {
+                *dst.add(5 * k + p) = *src.add(5);
+            }
+            if 6 < m {
+                *dst.add(6 * k + p) = *src.add(6);
+            }
+            if 7 < m {
+                *dst.add(7 * k + p) = *src.add(7);
+            }
+            if 8 < m {
+                *dst.add(8 * k + p) = *src.add(8);
+            }
+            if 9 < m {
+                *dst.add(9 * k + p) = *src.add(9);
+            }
+            if 10 < m {
+                *dst.add(10 * k + p) = *src.add(10);
+            }
+            if 11 < m {
+                *dst.add(11 * k + p) = *src.add(11);
+            }
+        }
+    } else {
+        for i in 0..m {
             for p in 0..k {
-                *out.add(p) = *a.add(i * rs_a + p * cs_a);
+                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
@@ -3930,7 +3976,10 @@ pub unsafe fn pack_lhs_f32(
 /// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
 /// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
 /// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail; other strides are copied element by element.
+/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
+/// column at a time, its `m` elements side by side: read a row at a time, every
+/// element would come from another line (and, for a tall A, another page).
+/// Other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
@@ -3947,14 +3996,15 @@ pub unsafe fn pack_lhs_f64(
     dst: *mut f64,
 ) {
     let full = k - k % 8;
-    for i in 0..12 {
+    for i in m..12 {
         let out = dst.add(i * k);
-        if i >= m {
-            for p in 0..k {
-                *out.add(p) = 0.0f64;
-            }
-        } else if cs_a == 1 {
-            let src = a.add(i * rs_a);
+        for p in 0..k {
+            *out.add(p) = 0.0f64;
+        }
+    }
+    if cs_a == 1 {
+        for i in 0..m {
+            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
             let mut p = 0;
             while p < full {
                 _mm512_storeu_pd(out.add(p), _mm512_loadu_pd(src.add(p)));
@@ -3970,9 +4020,51 @@ pub unsafe fn pack_lhs_f64(
                     ),
                 );
             }
-        } else {
+        }
+    } else if rs_a == 1 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            if 0 < m {
+                *dst.add(p) = *src;
+            }
+            if 1 < m {
+                *dst.add(k + p) = *src.add(1);
+            }
+            if 2 < m {
+                *dst.add(2 * k + p) = *src.add(2);
+            }
+            if 3 < m {
+                *dst.add(3 * k + p) = *src.add(3);
+            }
+            if 4 < m {
+                *dst.add(4 * k + p) = *src.add(4);
+            }
+            if 5 < m {
+                *dst.add(5 * k + p) = *src.add(5);
+            }
+            if 6 < m {
+                *dst.add(6 * k + p) = *src.add(6);
+            }
+            if 7 < m {
+                *dst.add(7 * k + p) = *src.add(7);
+            }
+            if 8 < m {
+                *dst.add(8 * k + p) = *src.add(8);
+            }
+            if 9 < m {
+                *dst.add(9 * k + p) = *src.add(9);
+            }
+            if 10 < m {
+                *dst.add(10 * k + p) = *src.add(10);
+            }
+            if 11 < m {
+                *dst.add(11 * k + p) = *src.add(11);
+            }
+        }
+    } else {
+        for i in 0..m {
             for p in 0..k {
-                *out.add(p) = *a.add(i * rs_a + p * cs_a);
+                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

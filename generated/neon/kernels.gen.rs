@@ -2661,7 +2661,10 @@ pub unsafe fn pack_rhs_f64(
 /// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
 /// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
 /// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail; other strides are copied element by element.
+/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
+/// column at a time, its `m` elements side by side: read a row at a time, every
+/// element would come from another line (and, for a tall A, another page).
+/// Other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
@@ -2678,14 +2681,15 @@ pub unsafe fn pack_lhs_f32(
     dst: *mut f32,
 ) {
     let full = k - k % 4;
-    for i in 0..8 {
+    for i in m..8 {
         let out = dst.add(i * k);
-        if i >= m {
-            for p in 0..k {
-                *out.add(p) = 0.0f32;
-            }
-        } else if cs_a == 1 {
-            let src = a.add(i * rs_a);
+        for p in 0..k {
+            *out.add(p) = 0.0f32;
+        }
+    }
+    if cs_a == 1 {
+        for i in 0..m {
+            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
             let mut p = 0;
             while p < full {
                 vst1q_f32(out.add(p), vld1q_f32(src.add(p)));
@@ -2698,9 +2702,39 @@ pub unsafe fn pack_lhs_f32(
                     k - full,
                 );
             }
-        } else {
+        }
+    } else if rs_a == 1 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            if 0 < m {
+                *dst.add(p) = *src;
+            }
+            if 1 < m {
+                *dst.add(k + p) = *src.add(1);
+            }
+            if 2 < m {
+                *dst.add(2 * k + p) = *src.add(2);
+            }
+            if 3 < m {
+                *dst.add(3 * k + p) = *src.add(3);
+            }
+            if 4 < m {
+                *dst.add(4 * k + p) = *src.add(4);
+            }
+            if 5 < m {
+                *dst.add(5 * k + p) = *src.add(5);
+            }
+            if 6 < m {
+                *dst.add(6 * k + p) = *src.add(6);
+            }
+            if 7 < m {
+                *dst.add(7 * k + p) = *src.add(7);
+            }
+        }
+    } else {
+        for i in 0..m {
             for p in 0..k {
-                *out.add(p) = *a.add(i * rs_a + p * cs_a);
+                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
@@ -2711,7 +2745,10 @@ pub unsafe fn pack_lhs_f32(
 /// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
 /// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
 /// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail; other strides are copied element by element.
+/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
+/// column at a time, its `m` elements side by side: read a row at a time, every
+/// element would come from another line (and, for a tall A, another page).
+/// Other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
@@ -2728,14 +2765,15 @@ pub unsafe fn pack_lhs_f64(
     dst: *mut f64,
 ) {
     let full = k - k % 2;
-    for i in 0..8 {
+    for i in m..8 {
         let out = dst.add(i * k);
-        if i >= m {
-            for p in 0..k {
-                *out.add(p) = 0.0f64;
-            }
-        } else if cs_a == 1 {
-            let src = a.add(i * rs_a);
+        for p in 0..k {
+            *out.add(p) = 0.0f64;
+        }
+    }
+    if cs_a == 1 {
+        for i in 0..m {
+            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
             let mut p = 0;
             while p < full {
                 vst1q_f64(out.add(p), vld1q_f64(src.add(p)));
@@ -2748,9 +2786,39 @@ pub unsafe fn pack_lhs_f64(
                     k - full,
                 );
             }
-        } else {
+        }
+    } else if rs_a == 1 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            if 0 < m {
+                *dst.add(p) = *src;
+            }
+            if 1 < m {
+                *dst.add(k + p) = *src.add(1);
+            }
+            if 2 < m {
+                *dst.add(2 * k + p) = *src.add(2);
+            }
+            if 3 < m {
+                *dst.add(3 * k + p) = *src.add(3);
+            }
+            if 4 < m {
+                *dst.add(4 * k + p) = *src.add(4);
+            }
+            if 5 < m {
+                *dst.add(5 * k + p) = *src.add(5);
+            }
+            if 6 < m {
+                *dst.add(6 * k + p) = *src.add(6);
+            }
+            if 7 < m {
+                *dst.add(7 * k + p) = *src.add(7);
+            }
+        }
+    } else {
+        for i in 0..m {
             for p in 0..k {
-                *out.add(p) = *a.add(i * rs_a + p * cs_a);
+                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

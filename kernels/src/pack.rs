@@ -76,7 +76,10 @@ pub unsafe fn base_pack_rhs<V: FloatVec>(
 /// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
 /// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
 /// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail; other strides are copied element by element.
+/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
+/// column at a time, its `m` elements side by side: read a row at a time, every
+/// element would come from another line (and, for a tall A, another page).
+/// Other strides are copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
@@ -91,14 +94,15 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
     dst: *mut V::Elem,
 ) {
     let full = k - k % V::LANES;
-    for i in 0..V::MR {
+    for i in m..V::MR {
         let out = dst.add(i * k);
-        if i >= m {
-            for p in 0..k {
-                *out.add(p) = V::ZERO;
-            }
-        } else if cs_a == 1 {
-            let src = a.add(i * rs_a);
+        for p in 0..k {
+            *out.add(p) = V::ZERO;
+        }
+    }
+    if cs_a == 1 {
+        for i in 0..m {
+            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
             let mut p = 0;
             while p < full {
                 V::store(out.add(p), V::load(src.add(p)));
@@ -107,9 +111,21 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
             if full < k {
                 V::store_partial(out.add(full), V::load_partial(src.add(full), k - full), k - full);
             }
-        } else {
+        }
+    } else if rs_a == 1 {
+        for p in 0..k {
+            let src = a.add(p * cs_a);
+            #[unroll]
+            for i in 0..V::MR {
+                if i < m {
+                    *dst.add(i * k + p) = *src.add(i);
+                }
+            }
+        }
+    } else {
+        for i in 0..m {
             for p in 0..k {
-                *out.add(p) = *a.add(i * rs_a + p * cs_a);
+                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }
