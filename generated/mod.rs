@@ -106,6 +106,7 @@ pub struct Kernels {
         alpha: f32,
         a: *const f32,
         rs_a: usize,
+        cs_a: usize,
         b: *const f32,
         beta: f32,
         c: *mut f32,
@@ -117,6 +118,7 @@ pub struct Kernels {
         alpha: f64,
         a: *const f64,
         rs_a: usize,
+        cs_a: usize,
         b: *const f64,
         beta: f64,
         c: *mut f64,
@@ -128,6 +130,7 @@ pub struct Kernels {
         alpha: f32,
         a: *const f32,
         rs_a: usize,
+        cs_a: usize,
         b: *const f32,
         beta: f32,
         c: *mut f32,
@@ -139,6 +142,7 @@ pub struct Kernels {
         alpha: f64,
         a: *const f64,
         rs_a: usize,
+        cs_a: usize,
         b: *const f64,
         beta: f64,
         c: *mut f64,
@@ -150,6 +154,7 @@ pub struct Kernels {
         alpha: f32,
         a: *const f32,
         rs_a: usize,
+        cs_a: usize,
         b: *const f32,
         beta: f32,
         c: *mut f32,
@@ -161,6 +166,7 @@ pub struct Kernels {
         alpha: f64,
         a: *const f64,
         rs_a: usize,
+        cs_a: usize,
         b: *const f64,
         beta: f64,
         c: *mut f64,
@@ -234,7 +240,7 @@ pub struct Kernels {
         dst: *mut f64,
         strip_stride: usize,
     ),
-    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+    /// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
     pub pack_lhs_f32: unsafe fn(
         m: usize,
         k: usize,
@@ -242,8 +248,9 @@ pub struct Kernels {
         rs_a: usize,
         cs_a: usize,
         dst: *mut f32,
+        panel_stride: usize,
     ),
-    /// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
+    /// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
     pub pack_lhs_f64: unsafe fn(
         m: usize,
         k: usize,
@@ -251,6 +258,7 @@ pub struct Kernels {
         rs_a: usize,
         cs_a: usize,
         dst: *mut f64,
+        panel_stride: usize,
     ),
 }
 /// A target compiled into this build.

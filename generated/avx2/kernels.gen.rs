@@ -269,14 +269,14 @@ pub unsafe fn apply_packed_output_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -287,6 +287,7 @@ pub unsafe fn microkernel_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -317,7 +318,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm256_broadcast_ss(&*ap);
@@ -462,14 +463,14 @@ pub unsafe fn microkernel_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -480,6 +481,7 @@ pub unsafe fn microkernel_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -510,7 +512,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = _mm256_broadcast_sd(&*ap);
@@ -655,14 +657,14 @@ pub unsafe fn microkernel_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -673,6 +675,7 @@ pub unsafe fn microkernel_short_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -691,7 +694,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_2_0 = _mm256_setzero_ps();
     let mut acc_2_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm256_broadcast_ss(&*ap);
@@ -773,14 +776,14 @@ pub unsafe fn microkernel_short_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -791,6 +794,7 @@ pub unsafe fn microkernel_short_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -809,7 +813,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_2_0 = _mm256_setzero_pd();
     let mut acc_2_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = _mm256_broadcast_sd(&*ap);
@@ -891,14 +895,14 @@ pub unsafe fn microkernel_short_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -909,6 +913,7 @@ pub unsafe fn microkernel_narrow_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -927,7 +932,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_4_0 = _mm256_setzero_ps();
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm256_broadcast_ss(&*ap);
@@ -1018,14 +1023,14 @@ pub unsafe fn microkernel_narrow_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1036,6 +1041,7 @@ pub unsafe fn microkernel_narrow_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1054,7 +1060,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_4_0 = _mm256_setzero_pd();
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = _mm256_broadcast_sd(&*ap);
@@ -2431,20 +2437,22 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `avx2` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "avx2,fma")]
@@ -2455,74 +2463,69 @@ pub unsafe fn pack_lhs_f32(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f32,
+    panel_stride: usize,
 ) {
-    let full = k - k % 8;
-    for i in m..6 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f32;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                _mm256_storeu_ps(out.add(p), _mm256_loadu_ps(src.add(p)));
-                p += 8;
+    let panels = m.div_ceil(6);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(8);
+            for q in 0..panels {
+                let rows = (m - q * 6).min(6);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 6),
+                        dst.add(q * panel_stride + p * 6),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(8) } else { 0 };
+                        let room = (6 - row).min(8);
+                        _mm256_maskstore_ps(
+                            out.add(row),
+                            ops::mask_i32x8(room),
+                            _mm256_maskload_ps(
+                                src.wrapping_add(row),
+                                ops::mask_i32x8(take),
+                            ),
+                        );
+                    }
+                }
             }
-            if full < k {
-                _mm256_maskstore_ps(
-                    out.add(full),
-                    ops::mask_i32x8(k - full),
-                    _mm256_maskload_ps(src.add(full), ops::mask_i32x8(k - full)),
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
+            p0 += 8;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 6).min(6);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..6 {
+                    *out.add(p * 6 + i) = if i < rows {
+                        *a.add((q * 6 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f32
+                    };
+                }
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `avx2` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "avx2,fma")]
@@ -2533,56 +2536,62 @@ pub unsafe fn pack_lhs_f64(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f64,
+    panel_stride: usize,
 ) {
-    let full = k - k % 4;
-    for i in m..6 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f64;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                _mm256_storeu_pd(out.add(p), _mm256_loadu_pd(src.add(p)));
-                p += 4;
+    let panels = m.div_ceil(6);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(4);
+            for q in 0..panels {
+                let rows = (m - q * 6).min(6);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 6),
+                        dst.add(q * panel_stride + p * 6),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(4) } else { 0 };
+                        let room = (6 - row).min(4);
+                        _mm256_maskstore_pd(
+                            out.add(row),
+                            ops::mask_i64x4(room),
+                            _mm256_maskload_pd(
+                                src.wrapping_add(row),
+                                ops::mask_i64x4(take),
+                            ),
+                        );
+                    }
+                    {
+                        let row = 4;
+                        let take = if rows > row { (rows - row).min(4) } else { 0 };
+                        let room = (6 - row).min(4);
+                        _mm256_maskstore_pd(
+                            out.add(row),
+                            ops::mask_i64x4(room),
+                            _mm256_maskload_pd(
+                                src.wrapping_add(row),
+                                ops::mask_i64x4(take),
+                            ),
+                        );
+                    }
+                }
             }
-            if full < k {
-                _mm256_maskstore_pd(
-                    out.add(full),
-                    ops::mask_i64x4(k - full),
-                    _mm256_maskload_pd(src.add(full), ops::mask_i64x4(k - full)),
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
+            p0 += 4;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 6).min(6);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..6 {
+                    *out.add(p * 6 + i) = if i < rows {
+                        *a.add((q * 6 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f64
+                    };
+                }
             }
         }
     }

@@ -281,14 +281,14 @@ pub unsafe fn apply_packed_output_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -299,6 +299,7 @@ pub unsafe fn microkernel_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -353,7 +354,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_11_0 = _mm512_setzero_ps();
     let mut acc_11_1 = _mm512_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_ps(*ap);
@@ -624,14 +625,14 @@ pub unsafe fn microkernel_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -642,6 +643,7 @@ pub unsafe fn microkernel_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -696,7 +698,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_11_0 = _mm512_setzero_pd();
     let mut acc_11_1 = _mm512_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm512_set1_pd(*ap);
@@ -967,14 +969,14 @@ pub unsafe fn microkernel_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -985,6 +987,7 @@ pub unsafe fn microkernel_short_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -1015,7 +1018,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_5_0 = _mm512_setzero_ps();
     let mut acc_5_1 = _mm512_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_ps(*ap);
@@ -1160,14 +1163,14 @@ pub unsafe fn microkernel_short_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1178,6 +1181,7 @@ pub unsafe fn microkernel_short_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1208,7 +1212,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_5_0 = _mm512_setzero_pd();
     let mut acc_5_1 = _mm512_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm512_set1_pd(*ap);
@@ -1353,14 +1357,14 @@ pub unsafe fn microkernel_short_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1371,6 +1375,7 @@ pub unsafe fn microkernel_narrow_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -1401,7 +1406,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_10_0 = _mm512_setzero_ps();
     let mut acc_11_0 = _mm512_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_ps(*ap);
@@ -1564,14 +1569,14 @@ pub unsafe fn microkernel_narrow_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1582,6 +1587,7 @@ pub unsafe fn microkernel_narrow_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1612,7 +1618,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_10_0 = _mm512_setzero_pd();
     let mut acc_11_0 = _mm512_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 16);
         {
             let ai = _mm512_set1_pd(*ap);
@@ -3871,20 +3877,22 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -3895,95 +3903,69 @@ pub unsafe fn pack_lhs_f32(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f32,
+    panel_stride: usize,
 ) {
-    let full = k - k % 16;
-    for i in m..12 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f32;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                _mm512_storeu_ps(out.add(p), _mm512_loadu_ps(src.add(p)));
-                p += 16;
+    let panels = m.div_ceil(12);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(16);
+            for q in 0..panels {
+                let rows = (m - q * 12).min(12);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 12),
+                        dst.add(q * panel_stride + p * 12),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(16) } else { 0 };
+                        let room = (12 - row).min(16);
+                        _mm512_mask_storeu_ps(
+                            out.add(row),
+                            ((1u32 << room) - 1) as u16,
+                            _mm512_maskz_loadu_ps(
+                                ((1u32 << take) - 1) as u16,
+                                src.wrapping_add(row),
+                            ),
+                        );
+                    }
+                }
             }
-            if full < k {
-                _mm512_mask_storeu_ps(
-                    out.add(full),
-                    ((1u32 << (k - full)) - 1) as u16,
-                    _mm512_maskz_loadu_ps(
-                        ((1u32 << (k - full)) - 1) as u16,
-                        src.add(full),
-                    ),
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
-            if 6 < m {
-                *dst.add(6 * k + p) = *src.add(6);
-            }
-            if 7 < m {
-                *dst.add(7 * k + p) = *src.add(7);
-            }
-            if 8 < m {
-                *dst.add(8 * k + p) = *src.add(8);
-            }
-            if 9 < m {
-                *dst.add(9 * k + p) = *src.add(9);
-            }
-            if 10 < m {
-                *dst.add(10 * k + p) = *src.add(10);
-            }
-            if 11 < m {
-                *dst.add(11 * k + p) = *src.add(11);
-            }
+            p0 += 16;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 12).min(12);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..12 {
+                    *out.add(p * 12 + i) = if i < rows {
+                        *a.add((q * 12 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f32
+                    };
+                }
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `avx512` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -3994,77 +3976,62 @@ pub unsafe fn pack_lhs_f64(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f64,
+    panel_stride: usize,
 ) {
-    let full = k - k % 8;
-    for i in m..12 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f64;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                _mm512_storeu_pd(out.add(p), _mm512_loadu_pd(src.add(p)));
-                p += 8;
+    let panels = m.div_ceil(12);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(8);
+            for q in 0..panels {
+                let rows = (m - q * 12).min(12);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 12),
+                        dst.add(q * panel_stride + p * 12),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(8) } else { 0 };
+                        let room = (12 - row).min(8);
+                        _mm512_mask_storeu_pd(
+                            out.add(row),
+                            ((1u32 << room) - 1) as u8,
+                            _mm512_maskz_loadu_pd(
+                                ((1u32 << take) - 1) as u8,
+                                src.wrapping_add(row),
+                            ),
+                        );
+                    }
+                    {
+                        let row = 8;
+                        let take = if rows > row { (rows - row).min(8) } else { 0 };
+                        let room = (12 - row).min(8);
+                        _mm512_mask_storeu_pd(
+                            out.add(row),
+                            ((1u32 << room) - 1) as u8,
+                            _mm512_maskz_loadu_pd(
+                                ((1u32 << take) - 1) as u8,
+                                src.wrapping_add(row),
+                            ),
+                        );
+                    }
+                }
             }
-            if full < k {
-                _mm512_mask_storeu_pd(
-                    out.add(full),
-                    ((1u32 << (k - full)) - 1) as u8,
-                    _mm512_maskz_loadu_pd(
-                        ((1u32 << (k - full)) - 1) as u8,
-                        src.add(full),
-                    ),
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
-            if 6 < m {
-                *dst.add(6 * k + p) = *src.add(6);
-            }
-            if 7 < m {
-                *dst.add(7 * k + p) = *src.add(7);
-            }
-            if 8 < m {
-                *dst.add(8 * k + p) = *src.add(8);
-            }
-            if 9 < m {
-                *dst.add(9 * k + p) = *src.add(9);
-            }
-            if 10 < m {
-                *dst.add(10 * k + p) = *src.add(10);
-            }
-            if 11 < m {
-                *dst.add(11 * k + p) = *src.add(11);
-            }
+            p0 += 8;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 12).min(12);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..12 {
+                    *out.add(p * 12 + i) = if i < rows {
+                        *a.add((q * 12 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f64
+                    };
+                }
             }
         }
     }

@@ -220,14 +220,14 @@ pub unsafe fn apply_packed_output_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -237,6 +237,7 @@ pub unsafe fn microkernel_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -307,7 +308,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -434,14 +435,14 @@ pub unsafe fn microkernel_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -451,6 +452,7 @@ pub unsafe fn microkernel_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -521,7 +523,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -648,14 +650,14 @@ pub unsafe fn microkernel_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -665,6 +667,7 @@ pub unsafe fn microkernel_short_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -703,7 +706,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_1_2 = 0.0f32;
     let mut acc_1_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -776,14 +779,14 @@ pub unsafe fn microkernel_short_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -793,6 +796,7 @@ pub unsafe fn microkernel_short_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -831,7 +835,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_1_2 = 0.0f64;
     let mut acc_1_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -904,14 +908,14 @@ pub unsafe fn microkernel_short_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -921,6 +925,7 @@ pub unsafe fn microkernel_narrow_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -943,7 +948,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_2_0 = 0.0f32;
     let mut acc_3_0 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -998,14 +1003,14 @@ pub unsafe fn microkernel_narrow_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1015,6 +1020,7 @@ pub unsafe fn microkernel_narrow_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1037,7 +1043,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_2_0 = 0.0f64;
     let mut acc_3_0 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = *ap;
@@ -2316,20 +2322,22 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `fallback` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 pub unsafe fn pack_lhs_f32(
@@ -2339,70 +2347,104 @@ pub unsafe fn pack_lhs_f32(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f32,
+    panel_stride: usize,
 ) {
-    let full = k;
-    for i in m..4 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f32;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                *out.add(p) = *src.add(p);
-                p += 1;
+    let panels = m.div_ceil(4);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(1);
+            for q in 0..panels {
+                let rows = (m - q * 4).min(4);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 4),
+                        dst.add(q * panel_stride + p * 4),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f32
+                            };
+                        }
+                    }
+                    {
+                        let row = 1;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f32
+                            };
+                        }
+                    }
+                    {
+                        let row = 2;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f32
+                            };
+                        }
+                    }
+                    {
+                        let row = 3;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f32
+                            };
+                        }
+                    }
+                }
             }
-            if full < k {
-                if (k - full) > 0 {
-                    *out.add(full) = if (k - full) > 0 {
-                        *src.add(full)
+            p0 += 1;
+        }
+    } else {
+        for q in 0..panels {
+            let rows = (m - q * 4).min(4);
+            let out = dst.add(q * panel_stride);
+            for p in 0..k {
+                for i in 0..4 {
+                    *out.add(p * 4 + i) = if i < rows {
+                        *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f32
                     };
                 }
             }
         }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-        }
-    } else {
-        for i in 0..m {
-            for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
-            }
-        }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `fallback` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 pub unsafe fn pack_lhs_f64(
@@ -2412,52 +2454,84 @@ pub unsafe fn pack_lhs_f64(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f64,
+    panel_stride: usize,
 ) {
-    let full = k;
-    for i in m..4 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f64;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                *out.add(p) = *src.add(p);
-                p += 1;
+    let panels = m.div_ceil(4);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(1);
+            for q in 0..panels {
+                let rows = (m - q * 4).min(4);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 4),
+                        dst.add(q * panel_stride + p * 4),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f64
+                            };
+                        }
+                    }
+                    {
+                        let row = 1;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f64
+                            };
+                        }
+                    }
+                    {
+                        let row = 2;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f64
+                            };
+                        }
+                    }
+                    {
+                        let row = 3;
+                        let take = if rows > row { (rows - row).min(1) } else { 0 };
+                        let room = (4 - row).min(1);
+                        if room > 0 {
+                            *out.add(row) = if take > 0 {
+                                *src.wrapping_add(row)
+                            } else {
+                                0.0f64
+                            };
+                        }
+                    }
+                }
             }
-            if full < k {
-                if (k - full) > 0 {
-                    *out.add(full) = if (k - full) > 0 {
-                        *src.add(full)
+            p0 += 1;
+        }
+    } else {
+        for q in 0..panels {
+            let rows = (m - q * 4).min(4);
+            let out = dst.add(q * panel_stride);
+            for p in 0..k {
+                for i in 0..4 {
+                    *out.add(p * 4 + i) = if i < rows {
+                        *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f64
                     };
                 }
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-        }
-    } else {
-        for i in 0..m {
-            for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
             }
         }
     }

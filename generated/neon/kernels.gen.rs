@@ -221,14 +221,14 @@ pub unsafe fn apply_packed_output_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -239,6 +239,7 @@ pub unsafe fn microkernel_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -293,7 +294,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_7_1 = vdupq_n_f32(0.0);
     let mut acc_7_2 = vdupq_n_f32(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 12);
         {
             let ai = vld1q_dup_f32(ap);
@@ -480,14 +481,14 @@ pub unsafe fn microkernel_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -498,6 +499,7 @@ pub unsafe fn microkernel_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -552,7 +554,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_7_1 = vdupq_n_f64(0.0);
     let mut acc_7_2 = vdupq_n_f64(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 6);
         {
             let ai = vld1q_dup_f64(ap);
@@ -739,14 +741,14 @@ pub unsafe fn microkernel_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -757,6 +759,7 @@ pub unsafe fn microkernel_short_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -787,7 +790,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_3_1 = vdupq_n_f32(0.0);
     let mut acc_3_2 = vdupq_n_f32(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 12);
         {
             let ai = vld1q_dup_f32(ap);
@@ -890,14 +893,14 @@ pub unsafe fn microkernel_short_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -908,6 +911,7 @@ pub unsafe fn microkernel_short_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -938,7 +942,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_3_1 = vdupq_n_f64(0.0);
     let mut acc_3_2 = vdupq_n_f64(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 6);
         {
             let ai = vld1q_dup_f64(ap);
@@ -1041,14 +1045,14 @@ pub unsafe fn microkernel_short_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1059,6 +1063,7 @@ pub unsafe fn microkernel_narrow_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -1081,7 +1086,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_6_0 = vdupq_n_f32(0.0);
     let mut acc_7_0 = vdupq_n_f32(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 12);
         {
             let ai = vld1q_dup_f32(ap);
@@ -1172,14 +1177,14 @@ pub unsafe fn microkernel_narrow_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1190,6 +1195,7 @@ pub unsafe fn microkernel_narrow_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1212,7 +1218,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_6_0 = vdupq_n_f64(0.0);
     let mut acc_7_0 = vdupq_n_f64(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 6);
         {
             let ai = vld1q_dup_f64(ap);
@@ -2655,20 +2661,22 @@ pub unsafe fn pack_rhs_f64(
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `neon` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f32.
 #[target_feature(enable = "neon")]
@@ -2679,80 +2687,76 @@ pub unsafe fn pack_lhs_f32(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f32,
+    panel_stride: usize,
 ) {
-    let full = k - k % 4;
-    for i in m..8 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f32;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                vst1q_f32(out.add(p), vld1q_f32(src.add(p)));
-                p += 4;
+    let panels = m.div_ceil(8);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(4);
+            for q in 0..panels {
+                let rows = (m - q * 8).min(8);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 8),
+                        dst.add(q * panel_stride + p * 8),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(4) } else { 0 };
+                        let room = (8 - row).min(4);
+                        ops::store_partial_f32(
+                            out.add(row),
+                            ops::load_partial_f32(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                    {
+                        let row = 4;
+                        let take = if rows > row { (rows - row).min(4) } else { 0 };
+                        let room = (8 - row).min(4);
+                        ops::store_partial_f32(
+                            out.add(row),
+                            ops::load_partial_f32(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                }
             }
-            if full < k {
-                ops::store_partial_f32(
-                    out.add(full),
-                    ops::load_partial_f32(src.add(full), k - full),
-                    k - full,
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
-            if 6 < m {
-                *dst.add(6 * k + p) = *src.add(6);
-            }
-            if 7 < m {
-                *dst.add(7 * k + p) = *src.add(7);
-            }
+            p0 += 4;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 8).min(8);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..8 {
+                    *out.add(p * 8 + i) = if i < rows {
+                        *a.add((q * 8 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f32
+                    };
+                }
             }
         }
     }
 }
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 ///
 /// Generated for `neon` from `base_pack_lhs` in `kernels/src/pack.rs` with V = f64.
 #[target_feature(enable = "neon")]
@@ -2763,62 +2767,76 @@ pub unsafe fn pack_lhs_f64(
     rs_a: usize,
     cs_a: usize,
     dst: *mut f64,
+    panel_stride: usize,
 ) {
-    let full = k - k % 2;
-    for i in m..8 {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = 0.0f64;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                vst1q_f64(out.add(p), vld1q_f64(src.add(p)));
-                p += 2;
+    let panels = m.div_ceil(8);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(2);
+            for q in 0..panels {
+                let rows = (m - q * 8).min(8);
+                for p in p0..p0 + cols {
+                    let (src, out) = (
+                        a.add(p * cs_a + q * 8),
+                        dst.add(q * panel_stride + p * 8),
+                    );
+                    {
+                        let row = 0;
+                        let take = if rows > row { (rows - row).min(2) } else { 0 };
+                        let room = (8 - row).min(2);
+                        ops::store_partial_f64(
+                            out.add(row),
+                            ops::load_partial_f64(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                    {
+                        let row = 2;
+                        let take = if rows > row { (rows - row).min(2) } else { 0 };
+                        let room = (8 - row).min(2);
+                        ops::store_partial_f64(
+                            out.add(row),
+                            ops::load_partial_f64(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                    {
+                        let row = 4;
+                        let take = if rows > row { (rows - row).min(2) } else { 0 };
+                        let room = (8 - row).min(2);
+                        ops::store_partial_f64(
+                            out.add(row),
+                            ops::load_partial_f64(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                    {
+                        let row = 6;
+                        let take = if rows > row { (rows - row).min(2) } else { 0 };
+                        let room = (8 - row).min(2);
+                        ops::store_partial_f64(
+                            out.add(row),
+                            ops::load_partial_f64(src.wrapping_add(row), take),
+                            room,
+                        );
+                    }
+                }
             }
-            if full < k {
-                ops::store_partial_f64(
-                    out.add(full),
-                    ops::load_partial_f64(src.add(full), k - full),
-                    k - full,
-                );
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            if 0 < m {
-                *dst.add(p) = *src;
-            }
-            if 1 < m {
-                *dst.add(k + p) = *src.add(1);
-            }
-            if 2 < m {
-                *dst.add(2 * k + p) = *src.add(2);
-            }
-            if 3 < m {
-                *dst.add(3 * k + p) = *src.add(3);
-            }
-            if 4 < m {
-                *dst.add(4 * k + p) = *src.add(4);
-            }
-            if 5 < m {
-                *dst.add(5 * k + p) = *src.add(5);
-            }
-            if 6 < m {
-                *dst.add(6 * k + p) = *src.add(6);
-            }
-            if 7 < m {
-                *dst.add(7 * k + p) = *src.add(7);
-            }
+            p0 += 2;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * 8).min(8);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..8 {
+                    *out.add(p * 8 + i) = if i < rows {
+                        *a.add((q * 8 + i) * rs_a + p * cs_a)
+                    } else {
+                        0.0f64
+                    };
+                }
             }
         }
     }

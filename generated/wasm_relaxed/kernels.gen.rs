@@ -263,14 +263,14 @@ pub unsafe fn apply_packed_output_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -281,6 +281,7 @@ pub unsafe fn microkernel_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -319,7 +320,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = v128_load32_splat(ap as *const u32);
@@ -470,14 +471,14 @@ pub unsafe fn microkernel_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -488,6 +489,7 @@ pub unsafe fn microkernel_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -526,7 +528,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = v128_load64_splat(ap as *const u64);
@@ -677,14 +679,14 @@ pub unsafe fn microkernel_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -695,6 +697,7 @@ pub unsafe fn microkernel_short_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -717,7 +720,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = v128_load32_splat(ap as *const u32);
@@ -802,14 +805,14 @@ pub unsafe fn microkernel_short_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -820,6 +823,7 @@ pub unsafe fn microkernel_short_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -842,7 +846,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = v128_load64_splat(ap as *const u64);
@@ -927,14 +931,14 @@ pub unsafe fn microkernel_short_f64(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -945,6 +949,7 @@ pub unsafe fn microkernel_narrow_f32(
     alpha: f32,
     a: *const f32,
     rs_a: usize,
+    cs_a: usize,
     b: *const f32,
     beta: f32,
     c: *mut f32,
@@ -967,7 +972,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_2_0 = f32x4_splat(0.0);
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 8);
         {
             let ai = v128_load32_splat(ap as *const u32);
@@ -1050,14 +1055,14 @@ pub unsafe fn microkernel_narrow_f32(
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
@@ -1068,6 +1073,7 @@ pub unsafe fn microkernel_narrow_f64(
     alpha: f64,
     a: *const f64,
     rs_a: usize,
+    cs_a: usize,
     b: *const f64,
     beta: f64,
     c: *mut f64,
@@ -1090,7 +1096,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_2_0 = f64x2_splat(0.0);
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * 4);
         {
             let ai = v128_load64_splat(ap as *const u64);

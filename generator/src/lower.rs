@@ -416,6 +416,16 @@ pub fn const_int(e: &Expr) -> Option<i128> {
             expr,
             ..
         }) => const_int(expr).map(|v| -v),
+        // `x.div_ceil(y)`, `x.min(y)`, `x.max(y)` on constants (`V::MR.div_ceil(V::LANES)`).
+        Expr::MethodCall(m) if m.args.len() == 1 && m.turbofish.is_none() => {
+            let (l, r) = (const_int(&m.receiver)?, const_int(&m.args[0])?);
+            match m.method.to_string().as_str() {
+                "div_ceil" if l >= 0 && r > 0 => l.checked_add(r - 1).map(|x| x / r),
+                "min" => Some(l.min(r)),
+                "max" => Some(l.max(r)),
+                _ => None,
+            }
+        }
         Expr::Binary(b) => {
             let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
             match b.op {
@@ -524,7 +534,7 @@ impl Fold<'_, '_> {
                     "`#[unroll]` loop bounds must be compile-time constants, found `{}`",
                     f.expr.to_token_stream()
                 ),
-                "use integer literals and the trait's constants (`V::LANES`, `V::MR`, `V::NR`) with + - * / %; \
+                "use integer literals and the trait's constants (`V::LANES`, `V::MR`, `V::NR`) with + - * / %, div_ceil, min, max; \
                  remove `#[unroll]` to keep a runtime loop",
             );
             return;
@@ -610,7 +620,7 @@ impl VisitMut for Fold<'_, '_> {
 
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         visit_mut::visit_expr_mut(self, e);
-        if matches!(e, Expr::Binary(_)) {
+        if matches!(e, Expr::Binary(_) | Expr::MethodCall(_)) {
             if let Some(v) = const_int(e) {
                 *e = int_lit(v);
                 return;

@@ -13,14 +13,14 @@ use kernel_macros::kernel;
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding.
 ///
-/// A is `MR` rows of `k` with row stride `rs_a` (`a[i * rs_a + p]`): a packed
-/// panel (`rs_a == k`, see `base_pack_lhs`) or rows of a row-major A read in
-/// place. B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
+/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
-/// `a` readable at `i * rs_a + p` for `i < ROWS`, `p < k`; `b` readable for
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 #[kernel(
@@ -33,6 +33,7 @@ pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize
     alpha: V::Elem,
     a: *const V::Elem,
     rs_a: usize,
+    cs_a: usize,
     b: *const V::Elem,
     beta: V::Elem,
     c: *mut V::Elem,
@@ -48,7 +49,7 @@ pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize
     }
     let mut acc = V::zero_tile();
     for p in 0..k {
-        let ap = a.add(p);
+        let ap = a.add(p * cs_a);
         let bp = b.add(p * V::NR);
         #[unroll]
         for i in 0..ROWS {

@@ -70,20 +70,22 @@ pub unsafe fn base_pack_rhs<V: FloatVec>(
     }
 }
 
-/// Packs an `m` x `k` block of A (`m <= MR`) into the micro-kernel layout: `MR`
-/// rows of `k` contiguous elements (`dst[i * k + p]`), rows `m..MR` zero-filled.
+/// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
+/// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+/// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+/// the rows of the last panel past `m` are zero-filled.
 ///
-/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. Rows of a
-/// row-major source (`cs_a == 1`: row-major A, and the Fortran column-major case,
-/// which runs as the transposed product) are copied as whole vectors with a
-/// partial tail. A column-major source (`rs_a == 1`: a transposed A) is read a
-/// column at a time, its `m` elements side by side: read a row at a time, every
-/// element would come from another line (and, for a tall A, another page).
-/// Other strides are copied element by element.
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a`. A column-major
+/// source (`rs_a == 1`: a transposed A, the common case, since a row-major A is
+/// read in place) is copied a column of a panel at a time, as vectors, down a
+/// tile of `LANES` columns at a time, so both the reads and the writes stream.
+/// Other sources (the ragged last panel of a row-major A, general strides) are
+/// copied element by element.
 ///
 /// # Safety
 /// `a` must be readable at every `(i, p)` with `i < m`, `p < k`; `dst` must be
-/// writable for `MR * k` elements; `m <= MR`.
+/// writable at `q * panel_stride + p * MR + i` for `q < m.div_ceil(MR)`,
+/// `p < k`, `i < MR`.
 #[kernel]
 pub unsafe fn base_pack_lhs<V: FloatVec>(
     m: usize,
@@ -92,40 +94,41 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
     rs_a: usize,
     cs_a: usize,
     dst: *mut V::Elem,
+    panel_stride: usize,
 ) {
-    let full = k - k % V::LANES;
-    for i in m..V::MR {
-        let out = dst.add(i * k);
-        for p in 0..k {
-            *out.add(p) = V::ZERO;
-        }
-    }
-    if cs_a == 1 {
-        for i in 0..m {
-            let (src, out) = (a.add(i * rs_a), dst.add(i * k));
-            let mut p = 0;
-            while p < full {
-                V::store(out.add(p), V::load(src.add(p)));
-                p += V::LANES;
-            }
-            if full < k {
-                V::store_partial(out.add(full), V::load_partial(src.add(full), k - full), k - full);
-            }
-        }
-    } else if rs_a == 1 {
-        for p in 0..k {
-            let src = a.add(p * cs_a);
-            #[unroll]
-            for i in 0..V::MR {
-                if i < m {
-                    *dst.add(i * k + p) = *src.add(i);
+    let panels = m.div_ceil(V::MR);
+    if rs_a == 1 {
+        let mut p0 = 0;
+        while p0 < k {
+            let cols = (k - p0).min(V::LANES);
+            for q in 0..panels {
+                let rows = (m - q * V::MR).min(V::MR);
+                for p in p0..p0 + cols {
+                    let (src, out) = (a.add(p * cs_a + q * V::MR), dst.add(q * panel_stride + p * V::MR));
+                    #[unroll]
+                    for v in 0..V::MR.div_ceil(V::LANES) {
+                        let row = v * V::LANES;
+                        let take = if rows > row { (rows - row).min(V::LANES) } else { 0 };
+                        let room = (V::MR - row).min(V::LANES);
+                        // `wrapping_add`: past the last row the pointer may leave A; nothing is read there.
+                        V::store_partial(out.add(row), V::load_partial(src.wrapping_add(row), take), room);
+                    }
                 }
             }
+            p0 += V::LANES;
         }
     } else {
-        for i in 0..m {
+        for q in 0..panels {
+            let rows = (m - q * V::MR).min(V::MR);
+            let out = dst.add(q * panel_stride);
             for p in 0..k {
-                *dst.add(i * k + p) = *a.add(i * rs_a + p * cs_a);
+                for i in 0..V::MR {
+                    *out.add(p * V::MR + i) = if i < rows {
+                        *a.add((q * V::MR + i) * rs_a + p * cs_a)
+                    } else {
+                        V::ZERO
+                    };
+                }
             }
         }
     }

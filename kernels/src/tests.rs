@@ -97,7 +97,7 @@ fn microkernel_matches_naive_product() {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
             unsafe {
-                base_microkernel::<F64, MR64, VECS64>(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, c.as_mut_ptr(), ldc)
+                base_microkernel::<F64, MR64, VECS64>(k, alpha, a.as_ptr(), k, 1, b.as_ptr(), beta, c.as_mut_ptr(), ldc)
             };
             for i in 0..mr {
                 for j in 0..nr {
@@ -111,7 +111,7 @@ fn microkernel_matches_naive_product() {
 }
 
 /// A float micro-kernel: `micro(k, alpha, a, rs_a, b, beta, c, ldc)`.
-type Micro = unsafe fn(usize, f64, *const f64, usize, *const f64, f64, *mut f64, usize);
+type Micro = unsafe fn(usize, f64, *const f64, usize, usize, *const f64, f64, *mut f64, usize);
 
 #[test]
 fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
@@ -137,12 +137,13 @@ fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
                         alpha,
                         a.as_ptr(),
                         k,
+                        1,
                         b.as_ptr(),
                         beta,
                         full.as_mut_ptr(),
                         ldc,
                     );
-                    micro(k, alpha, a.as_ptr(), k, b.as_ptr(), beta, part.as_mut_ptr(), ldc);
+                    micro(k, alpha, a.as_ptr(), k, 1, b.as_ptr(), beta, part.as_mut_ptr(), ldc);
                 }
                 for i in 0..mr {
                     for j in 0..ldc {
@@ -218,18 +219,28 @@ fn microkernel_dot_bf16_matches_f32_products() {
 }
 
 #[test]
-fn pack_lhs_row_and_column_major_full_and_ragged() {
+fn pack_lhs_column_and_row_major_full_and_ragged_panels() {
     let mr = F64::MR;
-    for &(m, k) in &[(3, 0), (3, 1), (3, 5), (2, 5), (1, 4)] {
+    // One panel, several, with a ragged last one; k = 0 writes nothing.
+    for &(m, k) in &[(3, 0), (3, 1), (3, 5), (2, 5), (1, 4), (6, 3), (7, 4), (8, 2)] {
         let mut rng = Rng(17 + m as u64 * 7 + k as u64);
         let a = rng.vec((m + 2) * (k + 3) + 4);
-        for &(rs, cs) in &[(k + 3, 1), (1, m + 2), (2, 2 * m + 1)] {
-            let mut dst = vec![f64::NAN; k * mr];
-            unsafe { base_pack_lhs::<F64>(m, k, a.as_ptr(), rs, cs, dst.as_mut_ptr()) };
-            for p in 0..k {
-                for i in 0..mr {
+        let panels = m.div_ceil(mr);
+        // A gap between panels, which must stay untouched.
+        let stride = mr * k + 3;
+        for &(rs, cs) in &[(1, m + 2), (k + 3, 1), (2, 2 * m + 1)] {
+            let mut dst = vec![f64::NAN; panels * stride];
+            unsafe { base_pack_lhs::<F64>(m, k, a.as_ptr(), rs, cs, dst.as_mut_ptr(), stride) };
+            for (at, got) in dst.iter().enumerate() {
+                let (q, r) = (at / stride, at % stride);
+                // Columns of MR: (i, p) of the panel at p * MR + i.
+                let (i, p) = (q * mr + r % mr, r / mr);
+                let ctx = format!("m={m} k={k} rs={rs} cs={cs} panel {q} at {r}");
+                if r >= mr * k {
+                    assert!(got.is_nan(), "{ctx}: wrote between panels");
+                } else {
                     let want = if i < m { a[i * rs + p * cs] } else { 0.0 };
-                    assert_eq!(dst[i * k + p], want, "m={m} k={k} rs={rs} cs={cs} ({i},{p})");
+                    assert_eq!(*got, want, "{ctx}");
                 }
             }
         }

@@ -11,7 +11,8 @@
 //!
 //! ```text
 //! for ic in 0..m step MC            A block  MC x KC (L3): row-major A is read in
-//!   for pc in 0..k step KC          place, a transposed one packed as MR-row panels
+//!   for pc in 0..k step KC          place, a transposed one packed in MR-row panels
+//!                                   (columns of MR contiguous)
 //!     pack A[ic.., pc..]            (beta applies on the first K block only)
 //!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
 //!       pack B[pc.., jc..]
@@ -69,7 +70,7 @@ mod sealed {
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct ElemKernels<T> {
-    pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T),
+    pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
     pub micro: MicroFn<T>,
     pub micro_narrow: MicroFn<T>,
@@ -78,9 +79,9 @@ pub struct ElemKernels<T> {
     pub small: SmallFn<T>,
 }
 
-/// `micro(k, alpha, a, rs_a, b, beta, c, ldc)`.
+/// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
 #[doc(hidden)]
-pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, *const T, T, *mut T, usize);
+pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *mut T, usize);
 
 /// `gemm_small(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`.
 #[doc(hidden)]
@@ -783,9 +784,10 @@ fn par_phases(
     }
 }
 
-/// Rows of B per pack item (all of a lane's strips): enough for long reads, few
-/// enough that a lane's packing still splits into items others can take.
-const B_PACK_ROWS: usize = 64;
+/// Rows of B (or columns of A) per pack item, across all of a lane's strips (or
+/// panels): enough for long reads, few enough that a lane's packing still splits
+/// into items other workers can take.
+const PACK_CHUNK: usize = 64;
 
 /// At most this many lanes per block; more workers share lanes.
 const MAX_LANES: usize = 16;
@@ -870,20 +872,34 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 let a_first = if a_in_place { mc / mr } else { 0 };
                 let a_slot = |pi: usize| (pi - a_first) * kc * mr;
                 let a_packs = if jc == 0 { panels - a_first } else { 0 };
-                // A lane's strips are packed together, a chunk of rows per item, so
-                // each read of a row-major B is as long as the lane is wide.
-                let b_packs = kc.div_ceil(B_PACK_ROWS);
-                let packs = |l: usize| part(a_packs, lanes, l).len() + b_packs;
-                let pack = |l: usize, j: usize| {
-                    let a_part = part(a_packs, lanes, l);
-                    if j < a_part.len() {
-                        let pi = a_first + a_part.start + j;
-                        let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                        let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc * ctx.p.csa);
-                        unsafe { (kern.pack_lhs)(h, kc, src, ctx.p.rsa, ctx.p.csa, ctx.bufs.a.add(a_slot(pi))) };
+                // A lane's panels of A and its strips of B are each packed
+                // together, a chunk of columns of A or rows of B per item, so each
+                // read of a transposed A (a column) or of a row-major B (a row) is
+                // as long as the lane's share is wide.
+                let a_items = |l: usize| {
+                    if part(a_packs, lanes, l).is_empty() {
+                        0
                     } else {
-                        let p0 = (j - a_part.len()) * B_PACK_ROWS;
-                        let rows = B_PACK_ROWS.min(kc - p0);
+                        kc.div_ceil(PACK_CHUNK)
+                    }
+                };
+                let b_items = kc.div_ceil(PACK_CHUNK);
+                let packs = |l: usize| a_items(l) + b_items;
+                let pack = |l: usize, j: usize| {
+                    if j < a_items(l) {
+                        let lane = part(a_packs, lanes, l);
+                        let p0 = j * PACK_CHUNK;
+                        let cols = PACK_CHUNK.min(kc - p0);
+                        let (ir, h) = (
+                            (a_first + lane.start) * mr,
+                            (mc - a_first * mr).min(lane.end * mr) - lane.start * mr,
+                        );
+                        let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + (pc + p0) * ctx.p.csa);
+                        let dst = unsafe { ctx.bufs.a.add(a_slot(a_first + lane.start) + p0 * mr) };
+                        unsafe { (kern.pack_lhs)(h, cols, src, ctx.p.rsa, ctx.p.csa, dst, kc * mr) };
+                    } else {
+                        let p0 = (j - a_items(l)) * PACK_CHUNK;
+                        let rows = PACK_CHUNK.min(kc - p0);
                         let lane = part(strips, lanes, l);
                         let (jr, w) = (lane.start * nr, (lane.end * nr).min(nc) - lane.start * nr);
                         let src = ctx.p.b.wrapping_add((pc + p0) * ctx.p.rsb + (jc + jr) * ctx.p.csb);
@@ -893,10 +909,11 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 };
                 let compute = |l: usize, pi: usize, worker: usize| {
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                    let (ap, rs_ap) = if pi < a_first {
-                        (ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc), ctx.p.rsa)
+                    // A's panel in place (rows at their stride) or packed (columns of MR).
+                    let (ap, rs_ap, cs_ap) = if pi < a_first {
+                        (ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc), ctx.p.rsa, 1)
                     } else {
-                        (unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), kc)
+                        (unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), 1, mr)
                     };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
                     for sj in part(strips, lanes, l) {
@@ -905,7 +922,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
                         let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
                         if unit_cols && h == mr && w == nr {
-                            unsafe { (kern.micro)(kc, alpha, ap, rs_ap, bp, beta, cij, rsc) };
+                            unsafe { (kern.micro)(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
                         } else {
                             // A strip of at most one vector computes only that vector,
                             // a panel of at most half the rows only those rows.
@@ -916,7 +933,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                             } else {
                                 kern.micro
                             };
-                            unsafe { micro(kc, T::ONE, ap, rs_ap, bp, T::ZERO, tile, nr) };
+                            unsafe { micro(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };
                             } else {

@@ -10,10 +10,10 @@ use gemmkit::{Kernels, TargetError};
 use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
 use workspace_tests::{Float, Rng, not_executed};
 
-type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E);
+type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type PackRhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
-type MicroFn<E> = unsafe fn(usize, E, *const E, usize, *const E, E, *mut E, usize);
+type MicroFn<E> = unsafe fn(usize, E, *const E, usize, usize, *const E, E, *mut E, usize);
 type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
 const SENTINEL: f64 = 12345.0;
@@ -82,26 +82,27 @@ where
     let mr = V::MR;
     let mut rng = Rng::new(6);
     for k in [0, 1, 3, 17, 64] {
-        for m in 1..=mr {
-            // Row-major (padded rows), column-major (padded columns), general strides.
-            for (rs, cs) in [(k + 3, 1), (1, m + 2), (2 * k + 1, 2)] {
+        // Every height of one panel, then several panels with ragged ends.
+        for m in (1..=mr).chain([2 * mr, 2 * mr + 1, 3 * mr + mr / 2 + 1]) {
+            let panels = m.div_ceil(mr);
+            // Panels spaced apart, as in a block packed in chunks of columns.
+            let stride = mr * k + 5;
+            // Column-major (padded columns), row-major (padded rows), general strides.
+            for (rs, cs) in [(1, m + 2), (k + 3, 1), (2 * k + 1, 2)] {
                 let a: Vec<V::Elem> = random(&mut rng, m * rs + k.max(1) * cs + 1);
                 let run = |f: &dyn Fn(*mut V::Elem)| {
-                    let mut dst = vec![V::Elem::of(SENTINEL); mr * k + 8];
+                    let mut dst = vec![V::Elem::of(SENTINEL); panels * stride];
                     f(dst.as_mut_ptr());
                     dst
                 };
-                let want = run(&|d| unsafe { kernels::base_pack_lhs::<V>(m, k, a.as_ptr(), rs, cs, d) });
-                let got = run(&|d| unsafe { kern(m, k, a.as_ptr(), rs, cs, d) });
-                assert!(
-                    got[mr * k..].iter().all(|x| x.f() == SENTINEL),
-                    "{target}: pack_lhs wrote past MR*k (m={m} k={k})"
-                );
+                let want = run(&|d| unsafe { kernels::base_pack_lhs::<V>(m, k, a.as_ptr(), rs, cs, d, stride) });
+                let got = run(&|d| unsafe { kern(m, k, a.as_ptr(), rs, cs, d, stride) });
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        same(*g, *w),
-                        "{target}: pack_lhs m={m} k={k} rs={rs} cs={cs} at {i}: {g:?} != {w:?}"
-                    );
+                    let ctx = format!("{target}: pack_lhs m={m} k={k} rs={rs} cs={cs} at {i}");
+                    if i % stride >= mr * k {
+                        assert!(g.f() == SENTINEL, "{ctx}: wrote between panels");
+                    }
+                    assert!(same(*g, *w), "{ctx}: {g:?} != {w:?}");
                 }
             }
         }
@@ -165,39 +166,45 @@ where
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
-        // A rows with a stride past k, as when A is read in place.
-        let lda = k + 3;
-        let a: Vec<V::Elem> = random(&mut rng, mr * lda);
-        let b: Vec<V::Elem> = random(&mut rng, k * nr);
-        for &(alpha, beta) in ALPHA_BETA {
-            let mut c0: Vec<V::Elem> = random(&mut rng, mr * ldc);
-            if beta == 0.0 {
-                c0.iter_mut().for_each(|x| *x = V::Elem::of(f64::NAN));
-            }
-            let run = |f: &dyn Fn(*mut V::Elem)| {
-                let mut c = c0.clone();
-                f(c.as_mut_ptr());
-                c
-            };
-            let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
-            let want = run(&|c| unsafe { reference(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
-            let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), lda, b.as_ptr(), be, c, ldc) });
-            for i in 0..mr {
-                for j in 0..ldc {
-                    let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
-                    let ctx = format!("{target}: microkernel {ROWS}x{VECS} k={k} alpha={alpha} beta={beta} ({i},{j})");
-                    if i >= rows || j >= cols {
-                        assert!(same(g, old), "{ctx}: wrote outside the tile");
-                        continue;
+        // A's rows at a stride past k, as when A is read in place, and A packed
+        // as columns (padded past MR here).
+        for (rs_a, cs_a) in [(k + 3, 1), (1, mr + 1)] {
+            let a: Vec<V::Elem> = random(&mut rng, mr * rs_a + k * cs_a + 1);
+            let b: Vec<V::Elem> = random(&mut rng, k * nr);
+            for &(alpha, beta) in ALPHA_BETA {
+                let mut c0: Vec<V::Elem> = random(&mut rng, mr * ldc);
+                if beta == 0.0 {
+                    c0.iter_mut().for_each(|x| *x = V::Elem::of(f64::NAN));
+                }
+                let run = |f: &dyn Fn(*mut V::Elem)| {
+                    let mut c = c0.clone();
+                    f(c.as_mut_ptr());
+                    c
+                };
+                let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
+                let want = run(&|c| unsafe { reference(k, al, a.as_ptr(), rs_a, cs_a, b.as_ptr(), be, c, ldc) });
+                let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), rs_a, cs_a, b.as_ptr(), be, c, ldc) });
+                for i in 0..mr {
+                    for j in 0..ldc {
+                        let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
+                        let ctx = format!(
+                            "{target}: microkernel {ROWS}x{VECS} k={k} A strides ({rs_a}, {cs_a}) alpha={alpha} beta={beta} ({i},{j})"
+                        );
+                        if i >= rows || j >= cols {
+                            assert!(same(g, old), "{ctx}: wrote outside the tile");
+                            continue;
+                        }
+                        assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
+                        let mag: f64 = (0..k)
+                            .map(|p| (a[i * rs_a + p * cs_a].f() * b[p * nr + j].f()).abs())
+                            .sum();
+                        let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
+                        let tol = (k as f64 + 4.0) * V::Elem::EPS * (alpha.abs() * mag + old_term);
+                        assert!(
+                            (g.f() - w.f()).abs() <= tol,
+                            "{ctx}: {g:?} vs reference {w:?} (tol {tol:e})"
+                        );
                     }
-                    assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
-                    let mag: f64 = (0..k).map(|p| (a[i * lda + p].f() * b[p * nr + j].f()).abs()).sum();
-                    let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
-                    let tol = (k as f64 + 4.0) * V::Elem::EPS * (alpha.abs() * mag + old_term);
-                    assert!(
-                        (g.f() - w.f()).abs() <= tol,
-                        "{ctx}: {g:?} vs reference {w:?} (tol {tol:e})"
-                    );
                 }
             }
         }
