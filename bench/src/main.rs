@@ -4,11 +4,12 @@
 //! ```text
 //! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both] [--shapes 256,512x64x4096,..]
 //!                                         [--samples N] [--quick] [--peers a,b,..] [--threads N]
-//!                                         [--blocking KC,MC,NC]
+//!                                         [--blocking KC,MC,NC] [--a-transposed]
 //! ```
 //!
 //! Every library gets the same row-major operands and computes `C = A * B`
-//! (alpha 1, beta 0). Each cell is the median of `--samples` timings, each timing
+//! (alpha 1, beta 0); with `--a-transposed`, A is stored as its transpose and
+//! every library is told so (CBLAS `TransA`, a transposed view or strides). Each cell is the median of `--samples` timings, each timing
 //! long enough (>= 20 ms, repeating small problems) to swamp timer noise. The
 //! timings are interleaved: every round times each library (and, with
 //! `--threads N`, each at N threads and at 1) once, so a busy spell on a shared
@@ -56,6 +57,9 @@ struct Args {
     samples: usize,
     peers: Vec<String>,
     threads: usize,
+    /// A is stored as its transpose (`k x m`, row-major) and every library is
+    /// told so (`C = A^T' B` with `A^T'` given): the packing path of a transposed A.
+    a_transposed: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         samples: 7,
         peers: PEERS.iter().map(|s| s.to_string()).collect(),
         threads: 1,
+        a_transposed: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -87,6 +92,7 @@ fn parse_args() -> Result<Args, String> {
                     .collect()
             }
             "--quick" => a.samples = 3,
+            "--a-transposed" => a.a_transposed = true,
             "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--blocking" => {
                 let v: Vec<usize> = value()?
@@ -302,7 +308,8 @@ trait Elem: gemmkit::Element + faer::traits::ComplexField + Default + std::fmt::
     const NAME: &'static str;
     fn of(x: f64) -> Self;
     fn cblas(c: &Cblas) -> CblasGemm<Self>;
-    unsafe fn mm(m: usize, k: usize, n: usize, a: *const Self, b: *const Self, c: *mut Self);
+    /// `C = A B` by matrixmultiply, A at the strides `(rs, cs)`.
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const Self, a_strides: (isize, isize), b: *const Self, c: *mut Self);
 }
 
 impl Elem for f32 {
@@ -313,8 +320,8 @@ impl Elem for f32 {
     fn cblas(c: &Cblas) -> CblasGemm<Self> {
         c.sgemm
     }
-    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f32, b: *const f32, c: *mut f32) {
-        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, k as isize, 1, b, n as isize, 1, 0.0, c, n as isize, 1) }
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f32, (rs, cs): (isize, isize), b: *const f32, c: *mut f32) {
+        unsafe { matrixmultiply::sgemm(m, k, n, 1.0, a, rs, cs, b, n as isize, 1, 0.0, c, n as isize, 1) }
     }
 }
 
@@ -326,8 +333,8 @@ impl Elem for f64 {
     fn cblas(c: &Cblas) -> CblasGemm<Self> {
         c.dgemm
     }
-    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f64, b: *const f64, c: *mut f64) {
-        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, k as isize, 1, b, n as isize, 1, 0.0, c, n as isize, 1) }
+    unsafe fn mm(m: usize, k: usize, n: usize, a: *const f64, (rs, cs): (isize, isize), b: *const f64, c: *mut f64) {
+        unsafe { matrixmultiply::dgemm(m, k, n, 1.0, a, rs, cs, b, n as isize, 1, 0.0, c, n as isize, 1) }
     }
 }
 
@@ -409,6 +416,9 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
     let c = std::cell::RefCell::new(vec![T::default(); m * n]);
     let (a, b, c) = (&a, &b, &c);
     let target = gemmkit::active().expect("HWY_TARGET");
+    // A's strides: row-major m x k, or its transpose stored row-major (k x m).
+    let a_t = args.a_transposed;
+    let (a_rs, a_cs) = if a_t { (1, m as isize) } else { (k as isize, 1) };
     let thread_counts: Vec<usize> = if args.threads == 1 {
         vec![1]
     } else {
@@ -433,7 +443,12 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
             prepare: nothing(),
             settle: std::time::Duration::ZERO,
             call: Box::new(move || {
-                let (av, bv) = (gemmkit::MatRef::row_major(a, m, k), gemmkit::MatRef::row_major(b, k, n));
+                let av = if a_t {
+                    gemmkit::MatRef::row_major(a, k, m).t()
+                } else {
+                    gemmkit::MatRef::row_major(a, m, k)
+                };
+                let bv = gemmkit::MatRef::row_major(b, k, n);
                 let mut c = c.borrow_mut();
                 gemmkit::gemm_with(
                     target,
@@ -475,14 +490,14 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                             let mut c = c.borrow_mut();
                             f(
                                 101,
-                                111,
+                                if a_t { 112 } else { 111 },
                                 111,
                                 mi,
                                 ni,
                                 ki,
                                 T::ONE,
                                 a.as_ptr(),
-                                ki,
+                                if a_t { mi } else { ki },
                                 b.as_ptr(),
                                 ni,
                                 T::ZERO,
@@ -496,7 +511,11 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                 "faer" => (
                     nothing(),
                     Box::new(move || {
-                        let av = faer::MatRef::from_row_major_slice(a, m, k);
+                        let av = if a_t {
+                            faer::MatRef::from_row_major_slice(a, k, m).transpose()
+                        } else {
+                            faer::MatRef::from_row_major_slice(a, m, k)
+                        };
                         let bv = faer::MatRef::from_row_major_slice(b, k, n);
                         let mut c = c.borrow_mut();
                         let cv = faer::MatMut::from_row_major_slice_mut(&mut c, m, n);
@@ -527,8 +546,8 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                             n as isize,
                             false,
                             a.as_ptr(),
-                            1,
-                            k as isize,
+                            a_cs,
+                            a_rs,
                             b.as_ptr(),
                             1,
                             n as isize,
@@ -547,7 +566,7 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                     nothing(),
                     Box::new(move || unsafe {
                         let mut c = c.borrow_mut();
-                        T::mm(m, k, n, a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+                        T::mm(m, k, n, a.as_ptr(), (a_rs, a_cs), b.as_ptr(), c.as_mut_ptr());
                         black_box(&mut c);
                     }),
                 ),
@@ -632,16 +651,17 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     );
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     let t = args.threads;
+    let layout = if args.a_transposed { ", A transposed" } else { "" };
     let pct_peak = |g: f64| peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * g / p.1));
     if t == 1 {
         println!(
-            "\n### {} GEMM, 1 thread, GFLOP/s (median of {})\n",
+            "\n### {} GEMM, 1 thread{layout}, GFLOP/s (median of {})\n",
             T::NAME,
             args.samples
         );
     } else {
         println!(
-            "\n### {} GEMM, {t} threads, GFLOP/s (speedup over 1 thread; median of {})\n",
+            "\n### {} GEMM, {t} threads{layout}, GFLOP/s (speedup over 1 thread; median of {})\n",
             T::NAME,
             args.samples
         );
