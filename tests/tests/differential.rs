@@ -41,6 +41,29 @@ fn table(name: &str) -> Option<&'static Kernels> {
     }
 }
 
+/// Packs with `reference` and with `kern` into sentinel-filled buffers of
+/// `blocks` blocks of `used` elements, `stride` apart (strips of B, panels of
+/// A): the same values everywhere, and nothing written between the blocks.
+fn check_packed<E: Float>(
+    ctx: &str,
+    (blocks, used, stride): (usize, usize, usize),
+    reference: &dyn Fn(*mut E),
+    kern: &dyn Fn(*mut E),
+) {
+    let run = |f: &dyn Fn(*mut E)| {
+        let mut dst = vec![E::of(SENTINEL); blocks * stride];
+        f(dst.as_mut_ptr());
+        dst
+    };
+    let (want, got) = (run(reference), run(kern));
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if i % stride >= used {
+            assert!(g.f() == SENTINEL, "{ctx} at {i}: wrote between blocks");
+        }
+        assert!(same(*g, *w), "{ctx} at {i}: {g:?} != {w:?}");
+    }
+}
+
 fn check_pack_rhs<V: FloatVec>(target: &str, kern: PackRhsFn<V::Elem>)
 where
     V::Elem: Float,
@@ -56,20 +79,12 @@ where
             // Row-major (padded rows), column-major (padded columns), general strides.
             for (rs, cs) in [(n + 3, 1), (1, k + 2), (2 * n + 1, 2)] {
                 let b: Vec<V::Elem> = random(&mut rng, k.max(1) * rs + n * cs + 1);
-                let run = |f: &dyn Fn(*mut V::Elem)| {
-                    let mut dst = vec![V::Elem::of(SENTINEL); strips * stride];
-                    f(dst.as_mut_ptr());
-                    dst
-                };
-                let want = run(&|d| unsafe { kernels::base_pack_rhs::<V>(k, n, b.as_ptr(), rs, cs, d, stride) });
-                let got = run(&|d| unsafe { kern(k, n, b.as_ptr(), rs, cs, d, stride) });
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    let ctx = format!("{target}: pack_rhs k={k} n={n} rs={rs} cs={cs} at {i}");
-                    if i % stride >= k * nr {
-                        assert!(g.f() == SENTINEL, "{ctx}: wrote between strips");
-                    }
-                    assert!(same(*g, *w), "{ctx}: {g:?} != {w:?}");
-                }
+                check_packed(
+                    &format!("{target}: pack_rhs k={k} n={n} rs={rs} cs={cs}"),
+                    (strips, k * nr, stride),
+                    &|d| unsafe { kernels::base_pack_rhs::<V>(k, n, b.as_ptr(), rs, cs, d, stride) },
+                    &|d| unsafe { kern(k, n, b.as_ptr(), rs, cs, d, stride) },
+                );
             }
         }
     }
@@ -90,20 +105,12 @@ where
             // Column-major (padded columns), row-major (padded rows), general strides.
             for (rs, cs) in [(1, m + 2), (k + 3, 1), (2 * k + 1, 2)] {
                 let a: Vec<V::Elem> = random(&mut rng, m * rs + k.max(1) * cs + 1);
-                let run = |f: &dyn Fn(*mut V::Elem)| {
-                    let mut dst = vec![V::Elem::of(SENTINEL); panels * stride];
-                    f(dst.as_mut_ptr());
-                    dst
-                };
-                let want = run(&|d| unsafe { kernels::base_pack_lhs::<V>(m, k, a.as_ptr(), rs, cs, d, stride) });
-                let got = run(&|d| unsafe { kern(m, k, a.as_ptr(), rs, cs, d, stride) });
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    let ctx = format!("{target}: pack_lhs m={m} k={k} rs={rs} cs={cs} at {i}");
-                    if i % stride >= mr * k {
-                        assert!(g.f() == SENTINEL, "{ctx}: wrote between panels");
-                    }
-                    assert!(same(*g, *w), "{ctx}: {g:?} != {w:?}");
-                }
+                check_packed(
+                    &format!("{target}: pack_lhs m={m} k={k} rs={rs} cs={cs}"),
+                    (panels, mr * k, stride),
+                    &|d| unsafe { kernels::base_pack_lhs::<V>(m, k, a.as_ptr(), rs, cs, d, stride) },
+                    &|d| unsafe { kern(m, k, a.as_ptr(), rs, cs, d, stride) },
+                );
             }
         }
     }
