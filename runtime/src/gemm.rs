@@ -668,7 +668,7 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
             kern,
             mr,
             nr,
-            lanes: shape.lanes,
+            vector_width: shape.lanes,
             blk,
             p,
             bufs,
@@ -709,8 +709,9 @@ struct Ctx<T> {
     kern: ElemKernels<T>,
     mr: usize,
     nr: usize,
-    /// Columns of one vector: strips at most this wide take the narrow kernel.
-    lanes: usize,
+    /// Columns of one vector (`V::LANES`): strips at most this wide take the
+    /// narrow kernel.
+    vector_width: usize,
     blk: Blocking,
     p: Problem<T>,
     bufs: Buffers<T>,
@@ -926,7 +927,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         } else {
                             // A strip of at most one vector computes only that vector,
                             // a panel of at most half the rows only those rows.
-                            let micro = if w <= ctx.lanes {
+                            let micro = if w <= ctx.vector_width {
                                 kern.micro_narrow
                             } else if 2 * h <= mr {
                                 kern.micro_short
