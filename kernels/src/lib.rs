@@ -5,7 +5,9 @@
 //! the scalar reference implementation in [`reference`](mod@reference), so every kernel is its
 //! own oracle; `cargo run -p generator` reads this crate *as text* and emits one
 //! plain-intrinsics function per kernel, element type and target into
-//! `generated/`.
+//! `generated/`. A kernel may also take `const` parameters and list its instances
+//! in the attribute (`#[kernel(name(ROWS = V::MR), name_short(ROWS = V::MR / 2))]`,
+//! see [`base_microkernel`]): one function per instance.
 //!
 //! See the README ("Writing a kernel") for the rules the generator enforces.
 
