@@ -877,35 +877,26 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // together, a chunk of columns of A or rows of B per item, so each
                 // read of a transposed A (a column) or of a row-major B (a row) is
                 // as long as the lane's share is wide.
-                let a_items = |l: usize| {
-                    if part(a_packs, lanes, l).is_empty() {
-                        0
-                    } else {
-                        kc.div_ceil(PACK_CHUNK)
-                    }
-                };
-                let b_items = kc.div_ceil(PACK_CHUNK);
-                let packs = |l: usize| a_items(l) + b_items;
+                let chunks = kc.div_ceil(PACK_CHUNK);
+                // Chunk `c` of the depth: its first index and its length.
+                let chunk = |c: usize| (c * PACK_CHUNK, PACK_CHUNK.min(kc - c * PACK_CHUNK));
+                let a_items = |l: usize| if part(a_packs, lanes, l).is_empty() { 0 } else { chunks };
+                let packs = |l: usize| a_items(l) + chunks;
                 let pack = |l: usize, j: usize| {
                     if j < a_items(l) {
+                        let (p0, cols) = chunk(j);
                         let lane = part(a_packs, lanes, l);
-                        let p0 = j * PACK_CHUNK;
-                        let cols = PACK_CHUNK.min(kc - p0);
-                        let (ir, h) = (
-                            (a_first + lane.start) * mr,
-                            (mc - a_first * mr).min(lane.end * mr) - lane.start * mr,
-                        );
+                        let (ir, end) = ((a_first + lane.start) * mr, ((a_first + lane.end) * mr).min(mc));
                         let src = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + (pc + p0) * ctx.p.csa);
                         let dst = unsafe { ctx.bufs.a.add(a_slot(a_first + lane.start) + p0 * mr) };
-                        unsafe { (kern.pack_lhs)(h, cols, src, ctx.p.rsa, ctx.p.csa, dst, kc * mr) };
+                        unsafe { (kern.pack_lhs)(end - ir, cols, src, ctx.p.rsa, ctx.p.csa, dst, kc * mr) };
                     } else {
-                        let p0 = (j - a_items(l)) * PACK_CHUNK;
-                        let rows = PACK_CHUNK.min(kc - p0);
+                        let (p0, rows) = chunk(j - a_items(l));
                         let lane = part(strips, lanes, l);
-                        let (jr, w) = (lane.start * nr, (lane.end * nr).min(nc) - lane.start * nr);
+                        let (jr, end) = (lane.start * nr, (lane.end * nr).min(nc));
                         let src = ctx.p.b.wrapping_add((pc + p0) * ctx.p.rsb + (jc + jr) * ctx.p.csb);
                         let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
-                        unsafe { (kern.pack_rhs)(rows, w, src, ctx.p.rsb, ctx.p.csb, dst, kc * nr) };
+                        unsafe { (kern.pack_rhs)(rows, end - jr, src, ctx.p.rsb, ctx.p.csb, dst, kc * nr) };
                     }
                 };
                 let compute = |l: usize, pi: usize, worker: usize| {
