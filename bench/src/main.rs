@@ -9,7 +9,8 @@
 //!
 //! Every library gets the same row-major operands and computes `C = A * B`
 //! (alpha 1, beta 0); with `--a-transposed`, A is stored as its transpose and
-//! every library is told so (CBLAS `TransA`, a transposed view or strides). Each cell is the median of `--samples` timings, each timing
+//! every library is told so (CBLAS `TransA`, a transposed view or strides).
+//! Each cell is the median of `--samples` timings, each timing
 //! long enough (>= 20 ms, repeating small problems) to swamp timer noise. The
 //! timings are interleaved: every round times each library (and, with
 //! `--threads N`, each at N threads and at 1) once, so a busy spell on a shared
@@ -58,7 +59,7 @@ struct Args {
     peers: Vec<String>,
     threads: usize,
     /// A is stored as its transpose (`k x m`, row-major) and every library is
-    /// told so (`C = A^T' B` with `A^T'` given): the packing path of a transposed A.
+    /// told so: gemmkit packs such an A, where it reads a row-major one in place.
     a_transposed: bool,
 }
 
@@ -354,15 +355,17 @@ fn calibrate(f: &mut dyn FnMut()) -> usize {
     ((0.02 / once).ceil() as usize).clamp(1, 1 << 20)
 }
 
-fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// Median seconds per call of `f`, over `samples` timings of at least 20 ms each.
 fn time(samples: usize, mut f: impl FnMut()) -> f64 {
     let reps = calibrate(&mut f);
-    median((0..samples).map(|_| sample(reps, &mut f)).collect())
+    let times: Vec<f64> = (0..samples).map(|_| sample(reps, &mut f)).collect();
+    median(&times)
 }
 
 type Prepare<'a> = Box<dyn Fn() + 'a>;
@@ -395,7 +398,8 @@ struct Timings {
 /// the same round, moments apart, so a slow spell of the shared machine (this
 /// VM's speed changes by up to 2x for seconds at a time) cancels out of it.
 fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
-    median(num.iter().zip(den).map(|(n, d)| n / d).collect())
+    let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
+    median(&ratios)
 }
 
 /// Every library's timings on one shape (gemmkit first, then `--peers`).
@@ -677,7 +681,7 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
         let res = run_shape::<T>(args, libs, shape);
         let cell = |i: usize| -> String {
             let Some(at) = &res[i].at else { return "n/a".into() };
-            let g = gflops(median(at.clone()));
+            let g = gflops(median(at));
             match &res[i].at_one {
                 Some(one) => format!("{g:.1} ({:.2}x)", paired_ratio(one, at)),
                 None if t > 1 => format!("{g:.1} (n/a)"),
@@ -689,17 +693,13 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
         let best = res[1..]
             .iter()
             .filter_map(|r| r.at.as_deref().map(|at| (&r.name, at)))
-            .min_by(|x, y| median(x.1.to_vec()).total_cmp(&median(y.1.to_vec())));
+            .min_by(|x, y| median(x.1).total_cmp(&median(y.1)));
         let cells: Vec<String> = (1..res.len()).map(cell).collect();
         let (best_name, ratio) = match best {
             Some((name, at)) if !ours.is_empty() => (name.clone(), format!("{:.2}", paired_ratio(at, ours))),
             _ => ("n/a".into(), "n/a".into()),
         };
-        let ours = if ours.is_empty() {
-            0.0
-        } else {
-            gflops(median(ours.to_vec()))
-        };
+        let ours = if ours.is_empty() { 0.0 } else { gflops(median(ours)) };
         println!(
             "| {m} x {n} x {k} | {} | {} | {best_name} | {ratio} | {} |",
             cell(0),
