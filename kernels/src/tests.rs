@@ -96,21 +96,39 @@ fn microkernel_matches_naive_product() {
             if beta == 0.0 {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
-            unsafe {
-                base_microkernel::<F64, MR64, VECS64>(k, alpha, a.as_ptr(), k, 1, b.as_ptr(), beta, c.as_mut_ptr(), ldc)
-            };
-            for i in 0..mr {
-                for j in 0..nr {
-                    let ab: f64 = (0..k).map(|p| a[i * k + p] * b[p * nr + j]).sum();
-                    let old = if beta == 0.0 { 0.0 } else { beta * c0[i * ldc + j] };
-                    assert_eq!(c[i * ldc + j], alpha * ab + old, "k={k} ({i},{j})");
+            // A as rows (read in place) and as columns of MR (packed).
+            for (rs, cs) in [(k, 1), (1, mr)] {
+                let mut c = c.clone();
+                unsafe {
+                    base_microkernel::<F64, MR64, VECS64>(
+                        k,
+                        alpha,
+                        a.as_ptr(),
+                        rs,
+                        cs,
+                        b.as_ptr(),
+                        beta,
+                        c.as_mut_ptr(),
+                        ldc,
+                    )
+                };
+                for i in 0..mr {
+                    for j in 0..nr {
+                        let ab: f64 = (0..k).map(|p| a[i * rs + p * cs] * b[p * nr + j]).sum();
+                        let old = if beta == 0.0 { 0.0 } else { beta * c0[i * ldc + j] };
+                        assert_eq!(
+                            c[i * ldc + j],
+                            alpha * ab + old,
+                            "k={k} A strides ({rs}, {cs}) ({i},{j})"
+                        );
+                    }
                 }
             }
         }
     }
 }
 
-/// A float micro-kernel: `micro(k, alpha, a, rs_a, b, beta, c, ldc)`.
+/// A float micro-kernel: `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
 type Micro = unsafe fn(usize, f64, *const f64, usize, usize, *const f64, f64, *mut f64, usize);
 
 #[test]
