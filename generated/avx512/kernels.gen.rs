@@ -2263,22 +2263,33 @@ pub unsafe fn microkernel_dot_bf16(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
-/// registers (part of the micro-kernel's tile); A is broadcast in place from any
-/// strides, B and C are read and written in place and must have unit column
-/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
 ///
 /// # Safety
-/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
-/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_f32(
-    m: usize,
+    skip: usize,
     n: usize,
     k: usize,
     alpha: f32,
@@ -2293,707 +2304,704 @@ pub unsafe fn gemm_small_f32(
 ) {
     let va = _mm512_set1_ps(alpha);
     let vb = _mm512_set1_ps(beta);
-    let mut i = 0;
-    while i < m {
-        let rows = m - i;
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(32);
-            let c0 = cols.min(16);
-            let c1 = cols - c0;
-            let mut acc_0_0 = _mm512_setzero_ps();
-            let mut acc_0_1 = _mm512_setzero_ps();
-            let mut acc_1_0 = _mm512_setzero_ps();
-            let mut acc_1_1 = _mm512_setzero_ps();
-            let mut acc_2_0 = _mm512_setzero_ps();
-            let mut acc_2_1 = _mm512_setzero_ps();
-            let mut acc_3_0 = _mm512_setzero_ps();
-            let mut acc_3_1 = _mm512_setzero_ps();
-            let mut acc_4_0 = _mm512_setzero_ps();
-            let mut acc_4_1 = _mm512_setzero_ps();
-            let mut acc_5_0 = _mm512_setzero_ps();
-            let mut acc_5_1 = _mm512_setzero_ps();
-            let mut acc_6_0 = _mm512_setzero_ps();
-            let mut acc_6_1 = _mm512_setzero_ps();
-            let mut acc_7_0 = _mm512_setzero_ps();
-            let mut acc_7_1 = _mm512_setzero_ps();
-            let mut acc_8_0 = _mm512_setzero_ps();
-            let mut acc_8_1 = _mm512_setzero_ps();
-            let mut acc_9_0 = _mm512_setzero_ps();
-            let mut acc_9_1 = _mm512_setzero_ps();
-            let mut acc_10_0 = _mm512_setzero_ps();
-            let mut acc_10_1 = _mm512_setzero_ps();
-            let mut acc_11_0 = _mm512_setzero_ps();
-            let mut acc_11_1 = _mm512_setzero_ps();
-            if c1 == 0 && rows >= 12 {
-                for p in 0..k {
-                    let b0 = _mm512_maskz_loadu_ps(
-                        ((1u32 << c0) - 1) as u16,
-                        b.add(p * rs_b + j),
-                    );
-                    {
-                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                    }
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(32);
+        let c0 = cols.min(16);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_ps();
+        let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_1_0 = _mm512_setzero_ps();
+        let mut acc_1_1 = _mm512_setzero_ps();
+        let mut acc_2_0 = _mm512_setzero_ps();
+        let mut acc_2_1 = _mm512_setzero_ps();
+        let mut acc_3_0 = _mm512_setzero_ps();
+        let mut acc_3_1 = _mm512_setzero_ps();
+        let mut acc_4_0 = _mm512_setzero_ps();
+        let mut acc_4_1 = _mm512_setzero_ps();
+        let mut acc_5_0 = _mm512_setzero_ps();
+        let mut acc_5_1 = _mm512_setzero_ps();
+        let mut acc_6_0 = _mm512_setzero_ps();
+        let mut acc_6_1 = _mm512_setzero_ps();
+        let mut acc_7_0 = _mm512_setzero_ps();
+        let mut acc_7_1 = _mm512_setzero_ps();
+        let mut acc_8_0 = _mm512_setzero_ps();
+        let mut acc_8_1 = _mm512_setzero_ps();
+        let mut acc_9_0 = _mm512_setzero_ps();
+        let mut acc_9_1 = _mm512_setzero_ps();
+        let mut acc_10_0 = _mm512_setzero_ps();
+        let mut acc_10_1 = _mm512_setzero_ps();
+        let mut acc_11_0 = _mm512_setzero_ps();
+        let mut acc_11_1 = _mm512_setzero_ps();
+        if c1 == 16 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_loadu_ps(brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
                 }
-            } else if c1 == 0 {
-                for p in 0..k {
-                    let b0 = _mm512_maskz_loadu_ps(
-                        ((1u32 << c0) - 1) as u16,
-                        b.add(p * rs_b + j),
-                    );
-                    if 0 < rows {
-                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    }
-                    if 1 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    }
-                    if 2 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    }
-                    if 3 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    }
-                    if 4 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    }
-                    if 5 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    }
-                    if 6 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    }
-                    if 7 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    }
-                    if 8 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                    }
-                    if 9 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                    }
-                    if 10 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                    }
-                    if 11 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
-            } else if rows >= 12 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
-                    let b1 = _mm512_maskz_loadu_ps(
-                        ((1u32 << c1) - 1) as u16,
-                        brow.wrapping_add(16),
-                    );
-                    {
-                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                        acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                        acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                        acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                        acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                        acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
-                    }
-                    {
-                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                        acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
-            } else {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, brow);
-                    let b1 = _mm512_maskz_loadu_ps(
-                        ((1u32 << c1) - 1) as u16,
-                        brow.wrapping_add(16),
-                    );
-                    if 0 < rows {
-                        let ar = _mm512_set1_ps(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
-                    }
-                    if 1 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                    }
-                    if 2 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                    }
-                    if 3 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                    }
-                    if 4 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                    }
-                    if 5 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                    }
-                    if 6 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                        acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                    }
-                    if 7 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                        acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
-                    }
-                    if 8 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                        acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
-                    }
-                    if 9 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                        acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
-                    }
-                    if 10 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                        acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
-                    }
-                    if 11 < rows {
-                        let ar = _mm512_set1_ps(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                        acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
                 }
             }
-            if beta == 0.0f32 {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_0_1),
-                        );
-                    }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
                 }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_1_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_2_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_3_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
                 }
-                if 4 < rows {
-                    let crow = c.add((i + 4) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_4_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
                 }
-                if 5 < rows {
-                    let crow = c.add((i + 5) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_5_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
                 }
-                if 6 < rows {
-                    let crow = c.add((i + 6) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_6_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_6_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
                 }
-                if 7 < rows {
-                    let crow = c.add((i + 7) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_7_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_7_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
                 }
-                if 8 < rows {
-                    let crow = c.add((i + 8) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_8_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_8_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
                 }
-                if 9 < rows {
-                    let crow = c.add((i + 9) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_9_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_9_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
                 }
-                if 10 < rows {
-                    let crow = c.add((i + 10) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_10_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_10_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
                 }
-                if 11 < rows {
-                    let crow = c.add((i + 11) * rs_c + j);
-                    _mm512_mask_storeu_ps(
-                        crow,
-                        ((1u32 << c0) - 1) as u16,
-                        _mm512_mul_ps(va, acc_11_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_ps(
-                            crow.wrapping_add(16),
-                            ((1u32 << c1) - 1) as u16,
-                            _mm512_mul_ps(va, acc_11_1),
-                        );
-                    }
-                }
-            } else {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_0_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_0_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_1_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_1_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_2_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_2_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_3_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_3_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 4 < rows {
-                    let crow = c.add((i + 4) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_4_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_4_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 5 < rows {
-                    let crow = c.add((i + 5) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_5_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_5_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 6 < rows {
-                    let crow = c.add((i + 6) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_6_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_6_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 7 < rows {
-                    let crow = c.add((i + 7) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_7_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_7_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 8 < rows {
-                    let crow = c.add((i + 8) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_8_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_8_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 9 < rows {
-                    let crow = c.add((i + 9) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_9_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_9_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 10 < rows {
-                    let crow = c.add((i + 10) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_10_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_10_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
-                }
-                if 11 < rows {
-                    let crow = c.add((i + 11) * rs_c + j);
-                    let x0 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                        _mm512_mul_ps(va, acc_11_0),
-                    );
-                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(16);
-                        let x1 = _mm512_fmadd_ps(
-                            vb,
-                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                            _mm512_mul_ps(va, acc_11_1),
-                        );
-                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                    }
+                {
+                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
                 }
             }
-            j += 32;
+        } else if c0 == 16 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_ps(
+                    ((1u32 << c0) - 1) as u16,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                }
+            }
         }
-        i += 12;
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_4_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_5_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_6_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_7_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_8_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_8_1),
+                    );
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_9_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_9_1),
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_10_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_10_1),
+                    );
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_11_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_11_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_4_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_5_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_6_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_7_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_8_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_8_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_9_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_9_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_10_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_10_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_11_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_11_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+        }
+        j += 32;
     }
 }
-/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
-/// registers (part of the micro-kernel's tile); A is broadcast in place from any
-/// strides, B and C are read and written in place and must have unit column
-/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
 ///
 /// # Safety
-/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
-/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_f64(
-    m: usize,
+    skip: usize,
     n: usize,
     k: usize,
     alpha: f64,
@@ -3008,689 +3016,2509 @@ pub unsafe fn gemm_small_f64(
 ) {
     let va = _mm512_set1_pd(alpha);
     let vb = _mm512_set1_pd(beta);
-    let mut i = 0;
-    while i < m {
-        let rows = m - i;
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(16);
-            let c0 = cols.min(8);
-            let c1 = cols - c0;
-            let mut acc_0_0 = _mm512_setzero_pd();
-            let mut acc_0_1 = _mm512_setzero_pd();
-            let mut acc_1_0 = _mm512_setzero_pd();
-            let mut acc_1_1 = _mm512_setzero_pd();
-            let mut acc_2_0 = _mm512_setzero_pd();
-            let mut acc_2_1 = _mm512_setzero_pd();
-            let mut acc_3_0 = _mm512_setzero_pd();
-            let mut acc_3_1 = _mm512_setzero_pd();
-            let mut acc_4_0 = _mm512_setzero_pd();
-            let mut acc_4_1 = _mm512_setzero_pd();
-            let mut acc_5_0 = _mm512_setzero_pd();
-            let mut acc_5_1 = _mm512_setzero_pd();
-            let mut acc_6_0 = _mm512_setzero_pd();
-            let mut acc_6_1 = _mm512_setzero_pd();
-            let mut acc_7_0 = _mm512_setzero_pd();
-            let mut acc_7_1 = _mm512_setzero_pd();
-            let mut acc_8_0 = _mm512_setzero_pd();
-            let mut acc_8_1 = _mm512_setzero_pd();
-            let mut acc_9_0 = _mm512_setzero_pd();
-            let mut acc_9_1 = _mm512_setzero_pd();
-            let mut acc_10_0 = _mm512_setzero_pd();
-            let mut acc_10_1 = _mm512_setzero_pd();
-            let mut acc_11_0 = _mm512_setzero_pd();
-            let mut acc_11_1 = _mm512_setzero_pd();
-            if c1 == 0 && rows >= 12 {
-                for p in 0..k {
-                    let b0 = _mm512_maskz_loadu_pd(
-                        ((1u32 << c0) - 1) as u8,
-                        b.add(p * rs_b + j),
-                    );
-                    {
-                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                    }
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(16);
+        let c0 = cols.min(8);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_pd();
+        let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_1_0 = _mm512_setzero_pd();
+        let mut acc_1_1 = _mm512_setzero_pd();
+        let mut acc_2_0 = _mm512_setzero_pd();
+        let mut acc_2_1 = _mm512_setzero_pd();
+        let mut acc_3_0 = _mm512_setzero_pd();
+        let mut acc_3_1 = _mm512_setzero_pd();
+        let mut acc_4_0 = _mm512_setzero_pd();
+        let mut acc_4_1 = _mm512_setzero_pd();
+        let mut acc_5_0 = _mm512_setzero_pd();
+        let mut acc_5_1 = _mm512_setzero_pd();
+        let mut acc_6_0 = _mm512_setzero_pd();
+        let mut acc_6_1 = _mm512_setzero_pd();
+        let mut acc_7_0 = _mm512_setzero_pd();
+        let mut acc_7_1 = _mm512_setzero_pd();
+        let mut acc_8_0 = _mm512_setzero_pd();
+        let mut acc_8_1 = _mm512_setzero_pd();
+        let mut acc_9_0 = _mm512_setzero_pd();
+        let mut acc_9_1 = _mm512_setzero_pd();
+        let mut acc_10_0 = _mm512_setzero_pd();
+        let mut acc_10_1 = _mm512_setzero_pd();
+        let mut acc_11_0 = _mm512_setzero_pd();
+        let mut acc_11_1 = _mm512_setzero_pd();
+        if c1 == 8 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_loadu_pd(brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
                 }
-            } else if c1 == 0 {
-                for p in 0..k {
-                    let b0 = _mm512_maskz_loadu_pd(
-                        ((1u32 << c0) - 1) as u8,
-                        b.add(p * rs_b + j),
-                    );
-                    if 0 < rows {
-                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    }
-                    if 1 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    }
-                    if 2 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    }
-                    if 3 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    }
-                    if 4 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    }
-                    if 5 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    }
-                    if 6 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    }
-                    if 7 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    }
-                    if 8 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                    }
-                    if 9 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                    }
-                    if 10 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                    }
-                    if 11 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
-            } else if rows >= 12 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
-                    let b1 = _mm512_maskz_loadu_pd(
-                        ((1u32 << c1) - 1) as u8,
-                        brow.wrapping_add(8),
-                    );
-                    {
-                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                        acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                        acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                        acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                        acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                        acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
-                    }
-                    {
-                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                        acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
-            } else {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, brow);
-                    let b1 = _mm512_maskz_loadu_pd(
-                        ((1u32 << c1) - 1) as u8,
-                        brow.wrapping_add(8),
-                    );
-                    if 0 < rows {
-                        let ar = _mm512_set1_pd(*a.add(i * rs_a + p * cs_a));
-                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
-                    }
-                    if 1 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 1) * rs_a + p * cs_a));
-                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                    }
-                    if 2 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 2) * rs_a + p * cs_a));
-                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                    }
-                    if 3 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 3) * rs_a + p * cs_a));
-                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                    }
-                    if 4 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 4) * rs_a + p * cs_a));
-                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                    }
-                    if 5 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 5) * rs_a + p * cs_a));
-                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                    }
-                    if 6 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 6) * rs_a + p * cs_a));
-                        acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                        acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                    }
-                    if 7 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 7) * rs_a + p * cs_a));
-                        acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                        acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
-                    }
-                    if 8 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 8) * rs_a + p * cs_a));
-                        acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                        acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
-                    }
-                    if 9 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 9) * rs_a + p * cs_a));
-                        acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                        acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
-                    }
-                    if 10 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 10) * rs_a + p * cs_a));
-                        acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                        acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
-                    }
-                    if 11 < rows {
-                        let ar = _mm512_set1_pd(*a.add((i + 11) * rs_a + p * cs_a));
-                        acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                        acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
                 }
             }
-            if beta == 0.0f64 {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_0_1),
-                        );
-                    }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
                 }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_1_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_2_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_3_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
                 }
-                if 4 < rows {
-                    let crow = c.add((i + 4) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_4_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
                 }
-                if 5 < rows {
-                    let crow = c.add((i + 5) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_5_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
                 }
-                if 6 < rows {
-                    let crow = c.add((i + 6) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_6_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_6_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
                 }
-                if 7 < rows {
-                    let crow = c.add((i + 7) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_7_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_7_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
                 }
-                if 8 < rows {
-                    let crow = c.add((i + 8) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_8_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_8_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
                 }
-                if 9 < rows {
-                    let crow = c.add((i + 9) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_9_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_9_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
                 }
-                if 10 < rows {
-                    let crow = c.add((i + 10) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_10_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_10_1),
-                        );
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
                 }
-                if 11 < rows {
-                    let crow = c.add((i + 11) * rs_c + j);
-                    _mm512_mask_storeu_pd(
-                        crow,
-                        ((1u32 << c0) - 1) as u8,
-                        _mm512_mul_pd(va, acc_11_0),
-                    );
-                    if c1 > 0 {
-                        _mm512_mask_storeu_pd(
-                            crow.wrapping_add(8),
-                            ((1u32 << c1) - 1) as u8,
-                            _mm512_mul_pd(va, acc_11_1),
-                        );
-                    }
-                }
-            } else {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_0_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_0_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_1_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_1_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_2_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_2_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_3_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_3_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 4 < rows {
-                    let crow = c.add((i + 4) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_4_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_4_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 5 < rows {
-                    let crow = c.add((i + 5) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_5_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_5_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 6 < rows {
-                    let crow = c.add((i + 6) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_6_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_6_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 7 < rows {
-                    let crow = c.add((i + 7) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_7_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_7_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 8 < rows {
-                    let crow = c.add((i + 8) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_8_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_8_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 9 < rows {
-                    let crow = c.add((i + 9) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_9_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_9_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 10 < rows {
-                    let crow = c.add((i + 10) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_10_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_10_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
-                }
-                if 11 < rows {
-                    let crow = c.add((i + 11) * rs_c + j);
-                    let x0 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                        _mm512_mul_pd(va, acc_11_0),
-                    );
-                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(8);
-                        let x1 = _mm512_fmadd_pd(
-                            vb,
-                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                            _mm512_mul_pd(va, acc_11_1),
-                        );
-                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                    }
+                {
+                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
                 }
             }
-            j += 16;
+        } else if c0 == 8 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_pd(
+                    ((1u32 << c0) - 1) as u8,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                }
+            }
         }
-        i += 12;
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_4_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_5_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_6_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_7_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_8_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_8_1),
+                    );
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_9_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_9_1),
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_10_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_10_1),
+                    );
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_11_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_11_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_4_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_5_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_6_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_7_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_8_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_8_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_9_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_9_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_10_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_10_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_11_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_11_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+        }
+        j += 16;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_mid_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_ps(alpha);
+    let vb = _mm512_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(32);
+        let c0 = cols.min(16);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_ps();
+        let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_1_0 = _mm512_setzero_ps();
+        let mut acc_1_1 = _mm512_setzero_ps();
+        let mut acc_2_0 = _mm512_setzero_ps();
+        let mut acc_2_1 = _mm512_setzero_ps();
+        let mut acc_3_0 = _mm512_setzero_ps();
+        let mut acc_3_1 = _mm512_setzero_ps();
+        let mut acc_4_0 = _mm512_setzero_ps();
+        let mut acc_4_1 = _mm512_setzero_ps();
+        let mut acc_5_0 = _mm512_setzero_ps();
+        let mut acc_5_1 = _mm512_setzero_ps();
+        let mut acc_6_0 = _mm512_setzero_ps();
+        let mut acc_6_1 = _mm512_setzero_ps();
+        let mut acc_7_0 = _mm512_setzero_ps();
+        let mut acc_7_1 = _mm512_setzero_ps();
+        if c1 == 16 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_loadu_ps(brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                }
+            }
+        } else if c0 == 16 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_ps(
+                    ((1u32 << c0) - 1) as u16,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_4_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_5_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_6_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_7_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_4_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_5_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_6_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_7_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+        }
+        j += 32;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_mid_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_pd(alpha);
+    let vb = _mm512_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(16);
+        let c0 = cols.min(8);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_pd();
+        let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_1_0 = _mm512_setzero_pd();
+        let mut acc_1_1 = _mm512_setzero_pd();
+        let mut acc_2_0 = _mm512_setzero_pd();
+        let mut acc_2_1 = _mm512_setzero_pd();
+        let mut acc_3_0 = _mm512_setzero_pd();
+        let mut acc_3_1 = _mm512_setzero_pd();
+        let mut acc_4_0 = _mm512_setzero_pd();
+        let mut acc_4_1 = _mm512_setzero_pd();
+        let mut acc_5_0 = _mm512_setzero_pd();
+        let mut acc_5_1 = _mm512_setzero_pd();
+        let mut acc_6_0 = _mm512_setzero_pd();
+        let mut acc_6_1 = _mm512_setzero_pd();
+        let mut acc_7_0 = _mm512_setzero_pd();
+        let mut acc_7_1 = _mm512_setzero_pd();
+        if c1 == 8 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_loadu_pd(brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                }
+            }
+        } else if c0 == 8 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_pd(
+                    ((1u32 << c0) - 1) as u8,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_4_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_5_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_6_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_7_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_4_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_4_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_5_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_5_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_6_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_6_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_7_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_7_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+        }
+        j += 16;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_low_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_ps(alpha);
+    let vb = _mm512_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(32);
+        let c0 = cols.min(16);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_ps();
+        let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_1_0 = _mm512_setzero_ps();
+        let mut acc_1_1 = _mm512_setzero_ps();
+        let mut acc_2_0 = _mm512_setzero_ps();
+        let mut acc_2_1 = _mm512_setzero_ps();
+        let mut acc_3_0 = _mm512_setzero_ps();
+        let mut acc_3_1 = _mm512_setzero_ps();
+        if c1 == 16 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_loadu_ps(brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                }
+            }
+        } else if c0 == 16 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_ps(
+                    ((1u32 << c0) - 1) as u16,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_1_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_2_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_3_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+        }
+        j += 32;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_low_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_pd(alpha);
+    let vb = _mm512_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(16);
+        let c0 = cols.min(8);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_pd();
+        let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_1_0 = _mm512_setzero_pd();
+        let mut acc_1_1 = _mm512_setzero_pd();
+        let mut acc_2_0 = _mm512_setzero_pd();
+        let mut acc_2_1 = _mm512_setzero_pd();
+        let mut acc_3_0 = _mm512_setzero_pd();
+        let mut acc_3_1 = _mm512_setzero_pd();
+        if c1 == 8 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_loadu_pd(brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                }
+            }
+        } else if c0 == 8 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_pd(
+                    ((1u32 << c0) - 1) as u8,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_1_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_2_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_3_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_3_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+        }
+        j += 16;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_row_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_ps(alpha);
+    let vb = _mm512_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(32);
+        let c0 = cols.min(16);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_ps();
+        let mut acc_0_1 = _mm512_setzero_ps();
+        if c1 == 16 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_loadu_ps(brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_ps(brow);
+                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                }
+            }
+        } else if c0 == 16 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_ps(
+                    ((1u32 << c0) - 1) as u16,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_0),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+        }
+        j += 32;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn gemm_small_row_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = _mm512_set1_pd(alpha);
+    let vb = _mm512_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(16);
+        let c0 = cols.min(8);
+        let c1 = cols - c0;
+        let mut acc_0_0 = _mm512_setzero_pd();
+        let mut acc_0_1 = _mm512_setzero_pd();
+        if c1 == 8 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_loadu_pd(brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = _mm512_loadu_pd(brow);
+                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                }
+            }
+        } else if c0 == 8 {
+            for p in 0..k {
+                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = _mm512_maskz_loadu_pd(
+                    ((1u32 << c0) - 1) as u8,
+                    b.add(p * rs_b + j),
+                );
+                {
+                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_0),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_1),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+        }
+        j += 16;
     }
 }
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`

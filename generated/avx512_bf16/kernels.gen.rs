@@ -53,6 +53,18 @@ pub use super::avx512_vnni::microkernel_dot_u8i8;
 pub use super::avx512_vnni::gemm_small_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f64` uses.
 pub use super::avx512_vnni::gemm_small_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_mid_f32` uses.
+pub use super::avx512_vnni::gemm_small_mid_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_mid_f64` uses.
+pub use super::avx512_vnni::gemm_small_mid_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_low_f32` uses.
+pub use super::avx512_vnni::gemm_small_low_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_low_f64` uses.
+pub use super::avx512_vnni::gemm_small_low_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_row_f32` uses.
+pub use super::avx512_vnni::gemm_small_row_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_row_f64` uses.
+pub use super::avx512_vnni::gemm_small_row_f64;
 /// The same code as on `avx512_vnni`: this level adds nothing `pack_rhs_f32` uses.
 pub use super::avx512_vnni::pack_rhs_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `pack_rhs_f64` uses.

@@ -1405,22 +1405,33 @@ pub unsafe fn microkernel_dot_bf16(
         }
     }
 }
-/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
-/// registers (part of the micro-kernel's tile); A is broadcast in place from any
-/// strides, B and C are read and written in place and must have unit column
-/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
 ///
 /// # Safety
-/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
-/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_f32(
-    m: usize,
+    skip: usize,
     n: usize,
     k: usize,
     alpha: f32,
@@ -1435,279 +1446,237 @@ pub unsafe fn gemm_small_f32(
 ) {
     let va = f32x4_splat(alpha);
     let vb = f32x4_splat(beta);
-    let mut i = 0;
-    while i < m {
-        let rows = m - i;
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(8);
-            let c0 = cols.min(4);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f32x4_splat(0.0);
-            let mut acc_0_1 = f32x4_splat(0.0);
-            let mut acc_1_0 = f32x4_splat(0.0);
-            let mut acc_1_1 = f32x4_splat(0.0);
-            let mut acc_2_0 = f32x4_splat(0.0);
-            let mut acc_2_1 = f32x4_splat(0.0);
-            let mut acc_3_0 = f32x4_splat(0.0);
-            let mut acc_3_1 = f32x4_splat(0.0);
-            if c1 == 0 && rows >= 4 {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load32_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
-                    }
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(8);
+        let c0 = cols.min(4);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f32x4_splat(0.0);
+        let mut acc_0_1 = f32x4_splat(0.0);
+        let mut acc_1_0 = f32x4_splat(0.0);
+        let mut acc_1_1 = f32x4_splat(0.0);
+        let mut acc_2_0 = f32x4_splat(0.0);
+        let mut acc_2_1 = f32x4_splat(0.0);
+        let mut acc_3_0 = f32x4_splat(0.0);
+        let mut acc_3_1 = f32x4_splat(0.0);
+        if c1 == 4 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(4) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                 }
-            } else if c1 == 0 {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                    if 0 < rows {
-                        let ar = v128_load32_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                    }
-                    if 1 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
-                    }
-                    if 2 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
-                    }
-                    if 3 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                 }
-            } else if rows >= 4 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = ops::load_partial_f32(brow, c0);
-                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
-                    {
-                        let ar = v128_load32_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
-                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
-                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
-                    }
-                    {
-                        let ar = v128_load32_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
-                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
+                    acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                 }
-            } else {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = ops::load_partial_f32(brow, c0);
-                    let b1 = ops::load_partial_f32(brow.wrapping_add(4), c1);
-                    if 0 < rows {
-                        let ar = v128_load32_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
-                    }
-                    if 1 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
-                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
-                    }
-                    if 2 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
-                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
-                    }
-                    if 3 < rows {
-                        let ar = v128_load32_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u32,
-                        );
-                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
-                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
+                    acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
                 }
             }
-            if beta == 0.0f32 {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(
-                            crow.wrapping_add(4),
-                            f32x4_mul(va, acc_0_1),
-                            c1,
-                        );
-                    }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f32(brow.add(4), c1);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                 }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(
-                            crow.wrapping_add(4),
-                            f32x4_mul(va, acc_1_1),
-                            c1,
-                        );
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                 }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(
-                            crow.wrapping_add(4),
-                            f32x4_mul(va, acc_2_1),
-                            c1,
-                        );
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
+                    acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                 }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(
-                            crow.wrapping_add(4),
-                            f32x4_mul(va, acc_3_1),
-                            c1,
-                        );
-                    }
-                }
-            } else {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
-                }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
-                }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_2_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
-                }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
+                {
+                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
+                    acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
                 }
             }
-            j += 8;
+        } else if c0 == 4 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
+                    acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
+                    acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
+                    acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
+                    acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                }
+            }
         }
-        i += 4;
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_0_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_1_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_2_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_2_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_3_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_3_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+        }
+        j += 8;
     }
 }
-/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
-/// registers (part of the micro-kernel's tile); A is broadcast in place from any
-/// strides, B and C are read and written in place and must have unit column
-/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
 ///
 /// # Safety
-/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
-/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_f64(
-    m: usize,
+    skip: usize,
     n: usize,
     k: usize,
     alpha: f64,
@@ -1722,261 +1691,990 @@ pub unsafe fn gemm_small_f64(
 ) {
     let va = f64x2_splat(alpha);
     let vb = f64x2_splat(beta);
-    let mut i = 0;
-    while i < m {
-        let rows = m - i;
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(4);
-            let c0 = cols.min(2);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f64x2_splat(0.0);
-            let mut acc_0_1 = f64x2_splat(0.0);
-            let mut acc_1_0 = f64x2_splat(0.0);
-            let mut acc_1_1 = f64x2_splat(0.0);
-            let mut acc_2_0 = f64x2_splat(0.0);
-            let mut acc_2_1 = f64x2_splat(0.0);
-            let mut acc_3_0 = f64x2_splat(0.0);
-            let mut acc_3_1 = f64x2_splat(0.0);
-            if c1 == 0 && rows >= 4 {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load64_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
-                    }
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(4);
+        let c0 = cols.min(2);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f64x2_splat(0.0);
+        let mut acc_0_1 = f64x2_splat(0.0);
+        let mut acc_1_0 = f64x2_splat(0.0);
+        let mut acc_1_1 = f64x2_splat(0.0);
+        let mut acc_2_0 = f64x2_splat(0.0);
+        let mut acc_2_1 = f64x2_splat(0.0);
+        let mut acc_3_0 = f64x2_splat(0.0);
+        let mut acc_3_1 = f64x2_splat(0.0);
+        if c1 == 2 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(2) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                 }
-            } else if c1 == 0 {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                    if 0 < rows {
-                        let ar = v128_load64_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                    }
-                    if 1 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
-                    }
-                    if 2 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
-                    }
-                    if 3 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                 }
-            } else if rows >= 4 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = ops::load_partial_f64(brow, c0);
-                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
-                    {
-                        let ar = v128_load64_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
-                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
-                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
-                    }
-                    {
-                        let ar = v128_load64_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
-                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
+                    acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                 }
-            } else {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = ops::load_partial_f64(brow, c0);
-                    let b1 = ops::load_partial_f64(brow.wrapping_add(2), c1);
-                    if 0 < rows {
-                        let ar = v128_load64_splat(
-                            a.add(i * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
-                    }
-                    if 1 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 1) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
-                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
-                    }
-                    if 2 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 2) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
-                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
-                    }
-                    if 3 < rows {
-                        let ar = v128_load64_splat(
-                            a.add((i + 3) * rs_a + p * cs_a) as *const u64,
-                        );
-                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
-                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
+                    acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
                 }
             }
-            if beta == 0.0f64 {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(
-                            crow.wrapping_add(2),
-                            f64x2_mul(va, acc_0_1),
-                            c1,
-                        );
-                    }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f64(brow.add(2), c1);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                 }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(
-                            crow.wrapping_add(2),
-                            f64x2_mul(va, acc_1_1),
-                            c1,
-                        );
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                 }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(
-                            crow.wrapping_add(2),
-                            f64x2_mul(va, acc_2_1),
-                            c1,
-                        );
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
+                    acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                 }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(
-                            crow.wrapping_add(2),
-                            f64x2_mul(va, acc_3_1),
-                            c1,
-                        );
-                    }
-                }
-            } else {
-                if 0 < rows {
-                    let crow = c.add(i * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
-                    }
-                }
-                if 1 < rows {
-                    let crow = c.add((i + 1) * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
-                    }
-                }
-                if 2 < rows {
-                    let crow = c.add((i + 2) * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_2_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
-                    }
-                }
-                if 3 < rows {
-                    let crow = c.add((i + 3) * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.wrapping_add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
-                    }
+                {
+                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
+                    acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
                 }
             }
-            j += 4;
+        } else if c0 == 2 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
+                    acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
+                    acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
+                    acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
+                    acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                }
+            }
         }
-        i += 4;
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_0_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_1_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_2_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_2_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_3_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_3_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+        }
+        j += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_mid_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(8);
+        let c0 = cols.min(4);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f32x4_splat(0.0);
+        let mut acc_0_1 = f32x4_splat(0.0);
+        let mut acc_1_0 = f32x4_splat(0.0);
+        let mut acc_1_1 = f32x4_splat(0.0);
+        if c1 == 4 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(4) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f32(brow.add(4), c1);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                }
+            }
+        } else if c0 == 4 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                    acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_0_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_1_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+        }
+        j += 8;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_mid_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(4);
+        let c0 = cols.min(2);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f64x2_splat(0.0);
+        let mut acc_0_1 = f64x2_splat(0.0);
+        let mut acc_1_0 = f64x2_splat(0.0);
+        let mut acc_1_1 = f64x2_splat(0.0);
+        if c1 == 2 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(2) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f64(brow.add(2), c1);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                }
+            }
+        } else if c0 == 2 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+                {
+                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                    acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_0_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_1_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_1_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+        }
+        j += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_low_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(8);
+        let c0 = cols.min(4);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f32x4_splat(0.0);
+        let mut acc_0_1 = f32x4_splat(0.0);
+        if c1 == 4 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(4) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f32(brow.add(4), c1);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c0 == 4 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_0_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+        }
+        j += 8;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_low_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(4);
+        let c0 = cols.min(2);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f64x2_splat(0.0);
+        let mut acc_0_1 = f64x2_splat(0.0);
+        if c1 == 2 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(2) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f64(brow.add(2), c1);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c0 == 2 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_0_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+        }
+        j += 4;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_row_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(8);
+        let c0 = cols.min(4);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f32x4_splat(0.0);
+        let mut acc_0_1 = f32x4_splat(0.0);
+        if c1 == 4 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(4) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f32(brow.add(4), c1);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c0 == 4 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                    acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f32x4_add(
+                    f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                    f32x4_mul(va, acc_0_0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                        f32x4_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+        }
+        j += 8;
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_row_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(4);
+        let c0 = cols.min(2);
+        let c1 = cols - c0;
+        let mut acc_0_0 = f64x2_splat(0.0);
+        let mut acc_0_1 = f64x2_splat(0.0);
+        if c1 == 2 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = v128_load(brow.add(2) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = v128_load(brow as *const v128);
+                let b1 = ops::load_partial_f64(brow.add(2), c1);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                }
+            }
+        } else if c0 == 2 {
+            for p in 0..k {
+                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                {
+                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                    acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                }
+            }
+        }
+        if beta == 0.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                }
+            }
+        } else {
+            if 0 >= skip {
+                let crow = c.add(j);
+                let x0 = f64x2_add(
+                    f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                    f64x2_mul(va, acc_0_0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                        f64x2_mul(va, acc_0_1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+        }
+        j += 4;
     }
 }
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`

@@ -131,20 +131,36 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
     }
 }
 
-/// `C = alpha * A * B + beta * C` for a whole small problem, without packing.
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). Blocks of `MR` rows x `2 * LANES` columns accumulate in
-/// registers (part of the micro-kernel's tile); A is broadcast in place from any
-/// strides, B and C are read and written in place and must have unit column
-/// stride; ragged edges use partial loads and stores. `beta == 0` never reads C.
+/// to a few dozen). The runtime walks the rows in blocks, with four instances:
+/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
+/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
+/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
+/// A remainder that no instance fits exactly takes the next larger one, moved up
+/// to end at the last row, with `skip` set to the rows it overlaps: those are
+/// computed again but not stored, so no row count known only at run time reaches
+/// the `k` loop.
+///
+/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
+/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
+/// read and written in place and must have unit column stride; the ragged last
+/// column block uses partial loads and stores. `beta == 0` never reads C.
 ///
 /// # Safety
-/// A (`m x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at `b + p * rs_b + j`) and
-/// C (`m x n` at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
-#[kernel]
-pub unsafe fn base_gemm_small<V: FloatVec>(
-    m: usize,
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+#[kernel(
+    gemm_small(ROWS = V::MR),
+    gemm_small_mid(ROWS = V::MR * 2 / 3),
+    gemm_small_low(ROWS = V::MR / 3),
+    gemm_small_row(ROWS = 1)
+)]
+pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
+    skip: usize,
     n: usize,
     k: usize,
     alpha: V::Elem,
@@ -159,94 +175,87 @@ pub unsafe fn base_gemm_small<V: FloatVec>(
 ) {
     let va = V::splat(alpha);
     let vb = V::splat(beta);
-    let mut i = 0;
-    while i < m {
-        let rows = m - i;
-        let mut j = 0;
-        while j < n {
-            let cols = (n - j).min(2 * V::LANES);
-            let c0 = cols.min(V::LANES);
-            let c1 = cols - c0;
-            let mut acc = V::zero_tile();
-            // Four variants of the same loop, so that neither a per-row test nor
-            // a second vector of zero columns costs anything in the common cases.
-            if c1 == 0 && rows >= V::MR {
-                for p in 0..k {
-                    let b0 = V::load_partial(b.add(p * rs_b + j), c0);
-                    #[unroll]
-                    for r in 0..V::MR {
-                        let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
-                        acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                    }
-                }
-            } else if c1 == 0 {
-                for p in 0..k {
-                    let b0 = V::load_partial(b.add(p * rs_b + j), c0);
-                    #[unroll]
-                    for r in 0..V::MR {
-                        if r < rows {
-                            let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
-                            acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                        }
-                    }
-                }
-            } else if rows >= V::MR {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = V::load_partial(brow, c0);
-                    let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
-                    #[unroll]
-                    for r in 0..V::MR {
-                        let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
-                        acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                        acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
-                    }
-                }
-            } else {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = V::load_partial(brow, c0);
-                    let b1 = V::load_partial(brow.wrapping_add(V::LANES), c1);
-                    #[unroll]
-                    for r in 0..V::MR {
-                        if r < rows {
-                            let ar = V::broadcast(a.add((i + r) * rs_a + p * cs_a));
-                            acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                            acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
-                        }
-                    }
+    let mut j = 0;
+    while j < n {
+        let cols = (n - j).min(2 * V::LANES);
+        let c0 = cols.min(V::LANES);
+        let c1 = cols - c0;
+        let mut acc = V::zero_tile();
+        // Four variants of the same loop, so that neither a second vector of
+        // zero columns nor a masked load where the vector is whole (masked loads
+        // cost about 10% at 64^3 on AVX-512) costs anything.
+        if c1 == V::LANES {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = V::load(brow);
+                let b1 = V::load(brow.add(V::LANES));
+                #[unroll]
+                for r in 0..ROWS {
+                    let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
+                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                    acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
                 }
             }
-            // Stores split by beta outside the row loop, and the second vector
-            // only where it has columns: tiny products are mostly this epilogue.
-            if beta == V::ZERO {
+        } else if c1 > 0 {
+            for p in 0..k {
+                let brow = b.add(p * rs_b + j);
+                let b0 = V::load(brow);
+                let b1 = V::load_partial(brow.add(V::LANES), c1);
                 #[unroll]
-                for r in 0..V::MR {
-                    if r < rows {
-                        let crow = c.add((i + r) * rs_c + j);
-                        V::store_partial(crow, V::mul(va, acc[(r, 0)]), c0);
-                        if c1 > 0 {
-                            V::store_partial(crow.wrapping_add(V::LANES), V::mul(va, acc[(r, 1)]), c1);
-                        }
-                    }
-                }
-            } else {
-                #[unroll]
-                for r in 0..V::MR {
-                    if r < rows {
-                        let crow = c.add((i + r) * rs_c + j);
-                        let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[(r, 0)]));
-                        V::store_partial(crow, x0, c0);
-                        if c1 > 0 {
-                            let crow1 = crow.wrapping_add(V::LANES);
-                            let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
-                            V::store_partial(crow1, x1, c1);
-                        }
-                    }
+                for r in 0..ROWS {
+                    let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
+                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                    acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
                 }
             }
-            j += 2 * V::LANES;
+        } else if c0 == V::LANES {
+            for p in 0..k {
+                let b0 = V::load(b.add(p * rs_b + j));
+                #[unroll]
+                for r in 0..ROWS {
+                    let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
+                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                }
+            }
+        } else {
+            for p in 0..k {
+                let b0 = V::load_partial(b.add(p * rs_b + j), c0);
+                #[unroll]
+                for r in 0..ROWS {
+                    let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
+                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                }
+            }
         }
-        i += V::MR;
+        // Stores split by beta outside the row loop, and the second vector
+        // only where it has columns: tiny products are mostly this epilogue.
+        // (Whole-vector stores where a vector is whole measured no faster.)
+        if beta == V::ZERO {
+            #[unroll]
+            for r in 0..ROWS {
+                if r >= skip {
+                    let crow = c.add(r * rs_c + j);
+                    V::store_partial(crow, V::mul(va, acc[(r, 0)]), c0);
+                    if c1 > 0 {
+                        V::store_partial(crow.add(V::LANES), V::mul(va, acc[(r, 1)]), c1);
+                    }
+                }
+            }
+        } else {
+            #[unroll]
+            for r in 0..ROWS {
+                if r >= skip {
+                    let crow = c.add(r * rs_c + j);
+                    let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[(r, 0)]));
+                    V::store_partial(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(V::LANES);
+                        let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
+                        V::store_partial(crow1, x1, c1);
+                    }
+                }
+            }
+        }
+        j += 2 * V::LANES;
     }
 }

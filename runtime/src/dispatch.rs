@@ -118,10 +118,22 @@ static FROM_ENV: OnceLock<Result<&'static Target, TargetError>> = OnceLock::new(
 /// The target kernels run on: the one [`set_active`] chose, else the one
 /// `HWY_TARGET` names, else [`best`]. Decided once and cached; an `HWY_TARGET`
 /// that is unknown or unsupported here is an error every time.
+#[inline]
 pub fn active() -> Result<&'static Target, TargetError> {
     if let Some(t) = TARGETS.get(FORCED.load(Ordering::Acquire)) {
         return Ok(t);
     }
+    // The cached choice, inlined into every call; deciding it (and an error) is out of line.
+    if let Some(&Ok(t)) = FROM_ENV.get() {
+        return Ok(t);
+    }
+    active_from_env()
+}
+
+/// The first [`active`] call's decision, and every call's error.
+#[cold]
+#[inline(never)]
+fn active_from_env() -> Result<&'static Target, TargetError> {
     FROM_ENV
         .get_or_init(|| match std::env::var(ENV_VAR) {
             Ok(name) if !name.trim().is_empty() => target(name.trim()),

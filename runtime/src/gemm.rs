@@ -77,18 +77,22 @@ pub struct ElemKernels<T> {
     pub micro_short: MicroFn<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     pub small: SmallFn<T>,
+    pub small_mid: SmallFn<T>,
+    pub small_low: SmallFn<T>,
+    pub small_row: SmallFn<T>,
 }
 
 /// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
 #[doc(hidden)]
 pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *mut T, usize);
 
-/// `gemm_small(m, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`.
+/// `gemm_small(skip, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`: one
+/// block of rows, the first `skip` not stored.
 #[doc(hidden)]
 pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
 
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $ap:ident, $sm:ident, $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $ap:ident, $sm:ident, $smm:ident, $sml:ident, $smr:ident, $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -102,6 +106,9 @@ macro_rules! element {
                     micro_short: k.$ms,
                     apply: k.$ap,
                     small: k.$sm,
+                    small_mid: k.$smm,
+                    small_low: k.$sml,
+                    small_row: k.$smr,
                 }
             }
             fn shape(t: &Target) -> Shape {
@@ -119,6 +126,9 @@ element!(
     microkernel_short_f32,
     apply_packed_output_f32,
     gemm_small_f32,
+    gemm_small_mid_f32,
+    gemm_small_low_f32,
+    gemm_small_row_f32,
     f32
 );
 
@@ -131,6 +141,9 @@ element!(
     microkernel_short_f64,
     apply_packed_output_f64,
     gemm_small_f64,
+    gemm_small_mid_f64,
+    gemm_small_low_f64,
+    gemm_small_row_f64,
     f64
 );
 
@@ -521,12 +534,15 @@ pub fn matmul<T: Element>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mu
         ("b", b.len(), k.checked_mul(n)),
         ("c", c.len(), m.checked_mul(n)),
     ] {
-        let need = need.ok_or(GemmError::StrideOverflow {
-            arg,
-            rows: m,
-            cols: n,
-            strides: (0, 0),
-        })?;
+        // (Built only on failure: an error built eagerly is dropped on every call.)
+        let Some(need) = need else {
+            return Err(GemmError::StrideOverflow {
+                arg,
+                rows: m,
+                cols: n,
+                strides: (0, 0),
+            });
+        };
         if len != need {
             return Err(GemmError::LengthMismatch {
                 arg,
@@ -606,7 +622,25 @@ unsafe fn drive<'a, T: Element>(
     let kern = T::kernels(target);
     let limit = small_limit();
     if csc == 1 && csb == 1 && m <= limit && n <= limit && p.k <= limit {
-        unsafe { (kern.small)(m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc) };
+        // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
+        unsafe {
+            small(
+                &kern,
+                T::shape(target).mr,
+                m,
+                n,
+                p.k,
+                p.alpha,
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                p.beta,
+                p.c,
+                rsc,
+            )
+        };
         return;
     }
     let p = Problem {
@@ -627,6 +661,74 @@ unsafe fn drive<'a, T: Element>(
     };
     let (threads, pool) = threads();
     unsafe { drive_blocked(target, p, threads, pool) }
+}
+
+/// The small path: `m` rows in blocks of the `gemm_small` instances (`MR`,
+/// `MR * 2 / 3`, `MR / 3` and 1 rows, see `base_gemm_small`). Whole blocks of the
+/// largest instance that fits the rows left; the last rows, where an instance
+/// covers them and the problem is tall enough, take the smallest such, moved up
+/// to end at row `m` and skipping the rows it overlaps. (13 rows with `MR` = 12:
+/// 12 + 1; 7 rows: 4, then 4 from row 3 skipping one; 3 rows: three of one.)
+///
+/// # Safety
+/// As for `base_gemm_small`, for the whole `m x n x k` problem.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn small<T: Element>(
+    kern: &ElemKernels<T>,
+    mr: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
+) {
+    let blocks = [
+        (mr, kern.small),
+        (mr * 2 / 3, kern.small_mid),
+        (mr / 3, kern.small_low),
+        (1, kern.small_row),
+    ];
+    let mut i = 0;
+    while i < m {
+        let left = m - i;
+        let (start, rows, block) = match blocks.iter().rev().find(|&&(rows, _)| rows >= left && rows <= m) {
+            Some(&(rows, f)) => (m - rows, rows, f),
+            None => {
+                let &(rows, f) = blocks
+                    .iter()
+                    .find(|&&(rows, _)| rows <= left)
+                    .expect("a one-row instance");
+                (i, rows, f)
+            }
+        };
+        // SAFETY: the block's rows `start .. start + rows` are rows of A and C,
+        // and it stores only those from `i` on.
+        unsafe {
+            block(
+                i - start,
+                n,
+                k,
+                alpha,
+                a.add(start * rsa),
+                rsa,
+                csa,
+                b,
+                rsb,
+                beta,
+                c.add(start * rsc),
+                rsc,
+            )
+        };
+        i = start + rows;
+    }
 }
 
 /// The blocked driver (`drive` after the small path): `threads` workers share

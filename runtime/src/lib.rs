@@ -55,10 +55,14 @@ mod scratch;
 #[doc(hidden)]
 #[path = "../../generated/mod.rs"]
 // Formatted by the generator (prettyplease), not rustfmt. Kernels are one unsafe
-// region each; op templates compose into nested `if`s and `a = a * b + a` forms.
+// region each; op templates compose into nested `if`s and `a = a * b + a` forms;
+// an instance's constants can leave a parameter unused (a one-row instance never
+// steps to the next row of C) or a comparison trivially true (`0 >= skip`).
 #[rustfmt::skip]
 #[allow(
     unsafe_op_in_unsafe_fn,
+    unused_variables,
+    clippy::absurd_extreme_comparisons,
     clippy::too_many_arguments,
     clippy::collapsible_if,
     clippy::assign_op_pattern,

@@ -83,21 +83,25 @@ macro_rules! view_common {
                 if self.rows == 0 || self.cols == 0 {
                     return Ok(());
                 }
-                // The offset of the last element in u128, where each product is
-                // exact and the sum saturates: two multiplications and a compare,
-                // no overflow branches.
-                let wide = |x: usize| x as u128;
-                let last = (wide(self.rows - 1) * wide(self.rs)).saturating_add(wide(self.cols - 1) * wide(self.cs));
-                if last < wide(self.data.len()) {
+                // The offset of the last element, with overflow flags rather than
+                // branches (this runs three times on every call).
+                let (x, o1) = (self.rows - 1).overflowing_mul(self.rs);
+                let (y, o2) = (self.cols - 1).overflowing_mul(self.cs);
+                let (last, o3) = x.overflowing_add(y);
+                if !(o1 | o2 | o3) && last < self.data.len() {
                     return Ok(());
                 }
-                self.bounds_error(arg, last)
+                self.bounds_error(arg)
             }
 
-            /// The error for a view whose last element is at offset `last`.
+            /// The error for a view that does not fit its slice: out of bounds, or
+            /// an offset past `usize`.
             #[cold]
             #[inline(never)]
-            fn bounds_error(&self, arg: &'static str, last: u128) -> Result<(), GemmError> {
+            fn bounds_error(&self, arg: &'static str) -> Result<(), GemmError> {
+                let wide = |x: usize| x as u128;
+                // Exact products, saturating sum: past u128 is past usize too.
+                let last = (wide(self.rows - 1) * wide(self.rs)).saturating_add(wide(self.cols - 1) * wide(self.cs));
                 match usize::try_from(last).ok().and_then(|l| l.checked_add(1)) {
                     Some(needed) => Err(GemmError::OutOfBounds {
                         arg,
@@ -139,7 +143,13 @@ impl<'a, T> MatMut<'a, T> {
     #[inline]
     pub(crate) fn check_output(&self, arg: &'static str) -> Result<(), GemmError> {
         self.check_bounds(arg)?;
-        if self.rows == 0 || self.cols == 0 {
+        // Row- or column-major with a leading dimension that holds a whole row
+        // or column (nearly every call) needs nothing more.
+        if (self.cs == 1 && self.rs >= self.cols)
+            || (self.rs == 1 && self.cs >= self.rows)
+            || self.rows == 0
+            || self.cols == 0
+        {
             return Ok(());
         }
         // Order the two dimensions by stride; the inner one must step by at least

@@ -153,6 +153,35 @@ fn squares_f64() {
     squares::<f64>();
 }
 
+/// Every row count the small path splits into instance blocks (whole blocks,
+/// exact remainders, remainders moved up over rows already stored, and one-row
+/// blocks), with ragged and whole column vectors, beta zero and not, in both
+/// precisions and in both orientations of C.
+#[test]
+fn small_path_every_row_count() {
+    for t in targets() {
+        let mut rng = Rng::new(9);
+        for m in 1..=40 {
+            for (n, k) in [(1, 3), (5, 9), (16, 1), (17, 16), (33, 7), (64, 2)] {
+                let a = Stored::<f32>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });
+                let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 1 });
+                let c = Stored::<f32>::new(&mut rng, m, n, Layout::RowMajor { pad: 3 });
+                check(t, 0.7, &a, &b, 0.0, &c, &format!("small {m}x{n}x{k}"));
+                check(t, -1.0, &a, &b, 0.7, &c, &format!("small {m}x{n}x{k}"));
+                let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 2 });
+                let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
+                let c = Stored::<f64>::new(&mut rng, m, n, Layout::RowMajor { pad: 0 });
+                check(t, 1.0, &a, &b, 1.0, &c, &format!("small f64 {m}x{n}x{k}"));
+                // C column-major: the transposed product, so n becomes the rows.
+                let b = Stored::<f64>::new(&mut rng, k, m, Layout::RowMajor { pad: 0 });
+                let c = Stored::<f64>::new(&mut rng, n, m, Layout::ColMajor { pad: 1 });
+                let a = Stored::<f64>::new(&mut rng, n, k, Layout::ColMajor { pad: 0 });
+                check(t, 0.7, &a, &b, 0.0, &c, &format!("small f64 {n}x{m}x{k}, C column-major"));
+            }
+        }
+    }
+}
+
 /// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension).
 #[test]
 fn crosses_every_block_boundary() {
