@@ -1658,7 +1658,50 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_4_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_4_1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_5_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_5_1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_ps(
@@ -2049,7 +2092,50 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_4_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_4_1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_5_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_5_1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_pd(
@@ -2400,7 +2486,36 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_ps(
@@ -2685,7 +2800,36 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_pd(
@@ -2930,7 +3074,22 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_ps(
@@ -3109,7 +3268,22 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_pd(
@@ -3268,7 +3442,15 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_ps(
@@ -3394,7 +3576,15 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                if c1 > 0 {
+                    _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm256_maskstore_pd(

@@ -2573,7 +2573,140 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_3_1,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_4_1,
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_5_1,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_6_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_6_1,
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_7_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_7_1,
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_8_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_8_1,
+                    );
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_9_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_9_1,
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_10_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_10_1,
+                    );
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_11_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_11_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_ps(
@@ -3285,7 +3418,140 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_3_1,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_4_1,
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_5_1,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_6_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_6_1,
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_7_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_7_1,
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_8_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_8_1,
+                    );
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_9_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_9_1,
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_10_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_10_1,
+                    );
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_11_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_11_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_pd(
@@ -3917,7 +4183,96 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_3_1,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_4_1,
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_5_1,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_6_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_6_1,
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_7_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_7_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_ps(
@@ -4417,7 +4772,96 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_3_1,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_4_1,
+                    );
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_5_1,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_6_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_6_1,
+                    );
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_7_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_7_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_pd(
@@ -4837,7 +5281,52 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_3_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_ps(
@@ -5125,7 +5614,52 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_1,
+                    );
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_1_1,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_2_1,
+                    );
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_3_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_pd(
@@ -5353,7 +5887,19 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_ps(
@@ -5482,7 +6028,19 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_1,
+                    );
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 _mm512_mask_storeu_pd(

@@ -1762,7 +1762,52 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_3_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_3_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2018,7 +2063,52 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_3_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_3_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2234,7 +2324,30 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2398,7 +2511,30 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2542,7 +2678,19 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2660,7 +2808,19 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2778,7 +2938,19 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {
@@ -2896,7 +3068,19 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                if c0 > 0 {
+                    *crow = acc_0_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_1;
+                    }
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 if c0 > 0 {

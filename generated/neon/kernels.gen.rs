@@ -1792,7 +1792,64 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, acc_4_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_4_1, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f32(crow, acc_5_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_5_1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                ops::store_partial_f32(crow, acc_6_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_6_1, c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f32(crow, acc_7_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_7_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
@@ -2225,7 +2282,64 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, acc_4_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_4_1, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f64(crow, acc_5_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_5_1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
+                ops::store_partial_f64(crow, acc_6_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_6_1, c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f64(crow, acc_7_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_7_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
@@ -2598,7 +2712,43 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, acc_4_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_4_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
@@ -2896,7 +3046,43 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, acc_4_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_4_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
@@ -3134,7 +3320,22 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
@@ -3297,7 +3498,22 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
@@ -3440,7 +3656,15 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
@@ -3558,7 +3782,15 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);

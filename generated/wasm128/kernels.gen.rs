@@ -1552,7 +1552,36 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -1797,7 +1826,36 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -2002,7 +2060,22 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2161,7 +2234,22 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -2300,7 +2388,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2416,7 +2512,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -2532,7 +2636,15 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2648,7 +2760,15 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);

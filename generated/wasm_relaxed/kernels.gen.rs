@@ -1461,7 +1461,36 @@ pub unsafe fn gemm_small_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -1714,7 +1743,36 @@ pub unsafe fn gemm_small_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -1927,7 +1985,22 @@ pub unsafe fn gemm_small_mid_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f32(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2090,7 +2163,22 @@ pub unsafe fn gemm_small_mid_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                ops::store_partial_f64(crow, acc_1_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -2233,7 +2321,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2351,7 +2447,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
@@ -2469,7 +2573,15 @@ pub unsafe fn gemm_small_row_f32(
                 }
             }
         }
-        if beta == 0.0f32 {
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f32(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
@@ -2587,7 +2699,15 @@ pub unsafe fn gemm_small_row_f64(
                 }
             }
         }
-        if beta == 0.0f64 {
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            if 0 >= skip {
+                let crow = c.add(j);
+                ops::store_partial_f64(crow, acc_0_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                }
+            }
+        } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
                 ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);

@@ -230,7 +230,19 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
         // Stores split by beta outside the row loop, and the second vector
         // only where it has columns: tiny products are mostly this epilogue.
         // (Whole-vector stores where a vector is whole measured no faster.)
-        if beta == V::ZERO {
+        // `C = A * B` skips the multiply by alpha, which ends the dependency chain.
+        if beta == V::ZERO && alpha == V::ONE {
+            #[unroll]
+            for r in 0..ROWS {
+                if r >= skip {
+                    let crow = c.add(r * rs_c + j);
+                    V::store_partial(crow, acc[(r, 0)], c0);
+                    if c1 > 0 {
+                        V::store_partial(crow.add(V::LANES), acc[(r, 1)], c1);
+                    }
+                }
+            }
+        } else if beta == V::ZERO {
             #[unroll]
             for r in 0..ROWS {
                 if r >= skip {

@@ -166,8 +166,9 @@ fn small_path_every_row_count() {
                 let a = Stored::<f32>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });
                 let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 1 });
                 let c = Stored::<f32>::new(&mut rng, m, n, Layout::RowMajor { pad: 3 });
-                check(t, 0.7, &a, &b, 0.0, &c, &format!("small {m}x{n}x{k}"));
-                check(t, -1.0, &a, &b, 0.7, &c, &format!("small {m}x{n}x{k}"));
+                for (alpha, beta) in [(1.0, 0.0), (0.7, 0.0), (-1.0, 0.7)] {
+                    check(t, alpha, &a, &b, beta, &c, &format!("small {m}x{n}x{k}"));
+                }
                 let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 2 });
                 let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
                 let c = Stored::<f64>::new(&mut rng, m, n, Layout::RowMajor { pad: 0 });
@@ -176,7 +177,15 @@ fn small_path_every_row_count() {
                 let b = Stored::<f64>::new(&mut rng, k, m, Layout::RowMajor { pad: 0 });
                 let c = Stored::<f64>::new(&mut rng, n, m, Layout::ColMajor { pad: 1 });
                 let a = Stored::<f64>::new(&mut rng, n, k, Layout::ColMajor { pad: 0 });
-                check(t, 0.7, &a, &b, 0.0, &c, &format!("small f64 {n}x{m}x{k}, C column-major"));
+                check(
+                    t,
+                    0.7,
+                    &a,
+                    &b,
+                    0.0,
+                    &c,
+                    &format!("small f64 {n}x{m}x{k}, C column-major"),
+                );
             }
         }
     }
