@@ -149,10 +149,12 @@ element!(
 
 /// Problems with every dimension at most this take the no-packing path (where
 /// B and C have unit column stride): packing would cost as much as the product.
-/// Chosen by measurement (gemm-bench, 8..128 cubed: the small path wins up to 96
-/// and loses badly at 128 on AVX-512); overridable for tuning
+/// Chosen by measurement (gemm-bench against OpenBLAS, paired ratios, AVX-512:
+/// with the small kernel's row-block instances the small path wins at f32 100,
+/// 112 and 128 cubed (128: 1.08-1.15 blocked, 1.29-1.34 small) and loses from 144
+/// on; f64 gains at 100 and 112 and is even at 128); overridable for tuning
 /// through `GEMMKIT_SMALL`.
-pub const SMALL: usize = 96;
+pub const SMALL: usize = 128;
 
 #[inline]
 fn small_limit() -> usize {
