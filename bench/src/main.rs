@@ -626,7 +626,7 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
 }
 
 /// The micro-kernel alone on packed panels that stay in L1 (`k = 256`, beta = 1;
-/// A packed as columns of MR, as the driver packs it):
+/// A packed as columns of MR, as the driver packs it, and its instance):
 /// the ceiling the blocking and packing around it can reach.
 fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 {
     let kern = T::kernels(target);
@@ -637,7 +637,7 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     let mut c = vec![T::ZERO; mr * nr];
     let secs = time(samples, || {
         for _ in 0..64 {
-            unsafe { (kern.micro)(k, T::ONE, a.as_ptr(), 1, mr, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
+            unsafe { (kern.micro_packed)(k, T::ONE, a.as_ptr(), 1, mr, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
         }
         black_box(&mut c);
     });

@@ -262,16 +262,21 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -280,7 +285,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -293,6 +298,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -456,16 +462,21 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -474,7 +485,7 @@ pub unsafe fn microkernel_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -487,6 +498,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -650,16 +662,21 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -668,7 +685,7 @@ pub unsafe fn microkernel_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -681,6 +698,7 @@ pub unsafe fn microkernel_short_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -769,16 +787,21 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -787,7 +810,7 @@ pub unsafe fn microkernel_short_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -800,6 +823,7 @@ pub unsafe fn microkernel_short_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -888,16 +912,21 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -906,7 +935,7 @@ pub unsafe fn microkernel_short_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -919,6 +948,7 @@ pub unsafe fn microkernel_narrow_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1016,16 +1046,21 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1034,7 +1069,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1047,6 +1082,925 @@ pub unsafe fn microkernel_narrow_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let mut acc_5_0 = _mm256_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = _mm256_broadcast_sd(&*ap);
+            acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
+        }
+    }
+    let va = _mm256_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+    } else {
+        let vb = _mm256_set1_pd(beta);
+        {
+            let cij = c;
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let mut acc_4_1 = _mm256_setzero_ps();
+    let mut acc_5_0 = _mm256_setzero_ps();
+    let mut acc_5_1 = _mm256_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm256_broadcast_ss(&*ap);
+            acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
+        }
+    }
+    let va = _mm256_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+    } else {
+        let vb = _mm256_set1_ps(beta);
+        {
+            let cij = c;
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 4) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_3_1 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let mut acc_4_1 = _mm256_setzero_pd();
+    let mut acc_5_0 = _mm256_setzero_pd();
+    let mut acc_5_1 = _mm256_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = _mm256_broadcast_sd(&*ap);
+            acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
+        }
+    }
+    let va = _mm256_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+    } else {
+        let vb = _mm256_set1_pd(beta);
+        {
+            let cij = c;
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_short_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm256_broadcast_ss(&*ap);
+            acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
+        }
+    }
+    let va = _mm256_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+    } else {
+        let vb = _mm256_set1_ps(beta);
+        {
+            let cij = c;
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_short_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 4) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = _mm256_broadcast_sd(&*ap);
+            acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
+        }
+    }
+    let va = _mm256_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+    } else {
+        let vb = _mm256_set1_pd(beta);
+        {
+            let cij = c;
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_narrow_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let mut acc_5_0 = _mm256_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm256_broadcast_ss(&*ap);
+            acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
+        }
+    }
+    let va = _mm256_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+    } else {
+        let vb = _mm256_set1_ps(beta);
+        {
+            let cij = c;
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_narrow_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);

@@ -274,16 +274,21 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -292,7 +297,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -305,6 +310,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -618,16 +624,21 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -636,7 +647,7 @@ pub unsafe fn microkernel_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -649,6 +660,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -962,16 +974,21 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -980,7 +997,7 @@ pub unsafe fn microkernel_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -993,6 +1010,7 @@ pub unsafe fn microkernel_short_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1156,16 +1174,21 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1174,7 +1197,7 @@ pub unsafe fn microkernel_short_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -1187,6 +1210,7 @@ pub unsafe fn microkernel_short_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1350,16 +1374,21 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1368,7 +1397,7 @@ pub unsafe fn microkernel_short_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -1381,6 +1410,7 @@ pub unsafe fn microkernel_narrow_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1562,16 +1592,21 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1580,7 +1615,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1593,6 +1628,1543 @@ pub unsafe fn microkernel_narrow_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_6_0 = _mm512_setzero_pd();
+    let mut acc_7_0 = _mm512_setzero_pd();
+    let mut acc_8_0 = _mm512_setzero_pd();
+    let mut acc_9_0 = _mm512_setzero_pd();
+    let mut acc_10_0 = _mm512_setzero_pd();
+    let mut acc_11_0 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm512_set1_pd(*ap);
+            acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
+            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
+            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
+            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
+            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
+            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
+            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
+        }
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
+        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
+        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
+        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
+        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
+        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let cij = c;
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 16) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_6_0 = _mm512_setzero_ps();
+    let mut acc_6_1 = _mm512_setzero_ps();
+    let mut acc_7_0 = _mm512_setzero_ps();
+    let mut acc_7_1 = _mm512_setzero_ps();
+    let mut acc_8_0 = _mm512_setzero_ps();
+    let mut acc_8_1 = _mm512_setzero_ps();
+    let mut acc_9_0 = _mm512_setzero_ps();
+    let mut acc_9_1 = _mm512_setzero_ps();
+    let mut acc_10_0 = _mm512_setzero_ps();
+    let mut acc_10_1 = _mm512_setzero_ps();
+    let mut acc_11_0 = _mm512_setzero_ps();
+    let mut acc_11_1 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 32);
+        {
+            let ai = _mm512_set1_ps(*ap);
+            acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
+            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
+            acc_6_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_6_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
+            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
+            acc_7_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_7_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
+            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
+            acc_8_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_8_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
+            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
+            acc_9_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_9_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
+            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
+            acc_10_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_10_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
+            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
+            acc_11_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_11_1);
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
+        _mm512_storeu_ps(c.add(6 * ldc + 16), _mm512_mul_ps(va, acc_6_1));
+        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
+        _mm512_storeu_ps(c.add(7 * ldc + 16), _mm512_mul_ps(va, acc_7_1));
+        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
+        _mm512_storeu_ps(c.add(8 * ldc + 16), _mm512_mul_ps(va, acc_8_1));
+        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
+        _mm512_storeu_ps(c.add(9 * ldc + 16), _mm512_mul_ps(va, acc_9_1));
+        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
+        _mm512_storeu_ps(c.add(10 * ldc + 16), _mm512_mul_ps(va, acc_10_1));
+        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
+        _mm512_storeu_ps(c.add(11 * ldc + 16), _mm512_mul_ps(va, acc_11_1));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let cij = c;
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_1)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_1)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_1)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_1)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_1)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_5_1 = _mm512_setzero_pd();
+    let mut acc_6_0 = _mm512_setzero_pd();
+    let mut acc_6_1 = _mm512_setzero_pd();
+    let mut acc_7_0 = _mm512_setzero_pd();
+    let mut acc_7_1 = _mm512_setzero_pd();
+    let mut acc_8_0 = _mm512_setzero_pd();
+    let mut acc_8_1 = _mm512_setzero_pd();
+    let mut acc_9_0 = _mm512_setzero_pd();
+    let mut acc_9_1 = _mm512_setzero_pd();
+    let mut acc_10_0 = _mm512_setzero_pd();
+    let mut acc_10_1 = _mm512_setzero_pd();
+    let mut acc_11_0 = _mm512_setzero_pd();
+    let mut acc_11_1 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm512_set1_pd(*ap);
+            acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
+            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
+            acc_6_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_6_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
+            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
+            acc_7_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_7_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
+            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
+            acc_8_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_8_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
+            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
+            acc_9_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_9_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
+            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
+            acc_10_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_10_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
+            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
+            acc_11_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_11_1);
+        }
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
+        _mm512_storeu_pd(c.add(6 * ldc + 8), _mm512_mul_pd(va, acc_6_1));
+        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
+        _mm512_storeu_pd(c.add(7 * ldc + 8), _mm512_mul_pd(va, acc_7_1));
+        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
+        _mm512_storeu_pd(c.add(8 * ldc + 8), _mm512_mul_pd(va, acc_8_1));
+        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
+        _mm512_storeu_pd(c.add(9 * ldc + 8), _mm512_mul_pd(va, acc_9_1));
+        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
+        _mm512_storeu_pd(c.add(10 * ldc + 8), _mm512_mul_pd(va, acc_10_1));
+        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
+        _mm512_storeu_pd(c.add(11 * ldc + 8), _mm512_mul_pd(va, acc_11_1));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let cij = c;
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_1)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_1)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_1)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_1)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_1)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_short_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 32);
+        {
+            let ai = _mm512_set1_ps(*ap);
+            acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let cij = c;
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_short_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_5_1 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 16);
+        {
+            let ai = _mm512_set1_pd(*ap);
+            acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+        }
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let cij = c;
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_narrow_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_6_0 = _mm512_setzero_ps();
+    let mut acc_7_0 = _mm512_setzero_ps();
+    let mut acc_8_0 = _mm512_setzero_ps();
+    let mut acc_9_0 = _mm512_setzero_ps();
+    let mut acc_10_0 = _mm512_setzero_ps();
+    let mut acc_11_0 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 32);
+        {
+            let ai = _mm512_set1_ps(*ap);
+            acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
+            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
+            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
+            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
+            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
+            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
+            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
+        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
+        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
+        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
+        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
+        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let cij = c;
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(6 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
+            );
+        }
+        {
+            let cij = c.add(7 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
+            );
+        }
+        {
+            let cij = c.add(8 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
+            );
+        }
+        {
+            let cij = c.add(9 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
+            );
+        }
+        {
+            let cij = c.add(10 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
+            );
+        }
+        {
+            let cij = c.add(11 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_narrow_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 12) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);

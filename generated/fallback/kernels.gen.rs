@@ -213,16 +213,21 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -231,7 +236,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
@@ -243,6 +248,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -428,16 +434,21 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -446,7 +457,7 @@ pub unsafe fn microkernel_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
@@ -458,6 +469,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -643,16 +655,21 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -661,7 +678,7 @@ pub unsafe fn microkernel_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 pub unsafe fn microkernel_short_f32(
     k: usize,
     alpha: f32,
@@ -673,6 +690,7 @@ pub unsafe fn microkernel_short_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -772,16 +790,21 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -790,7 +813,7 @@ pub unsafe fn microkernel_short_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 pub unsafe fn microkernel_short_f64(
     k: usize,
     alpha: f64,
@@ -802,6 +825,7 @@ pub unsafe fn microkernel_short_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -901,16 +925,21 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -919,7 +948,7 @@ pub unsafe fn microkernel_short_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
     alpha: f32,
@@ -931,6 +960,7 @@ pub unsafe fn microkernel_narrow_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -996,16 +1026,21 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1014,7 +1049,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
     alpha: f64,
@@ -1026,6 +1061,921 @@ pub unsafe fn microkernel_narrow_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(3 * ldc) = va * acc_3_0;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+pub unsafe fn microkernel_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    let mut acc_3_2 = 0.0f32;
+    let mut acc_3_3 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+pub unsafe fn microkernel_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_2_1 = 0.0f64;
+    let mut acc_2_2 = 0.0f64;
+    let mut acc_2_3 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    let mut acc_3_1 = 0.0f64;
+    let mut acc_3_2 = 0.0f64;
+    let mut acc_3_3 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+pub unsafe fn microkernel_short_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+pub unsafe fn microkernel_short_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+pub unsafe fn microkernel_narrow_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(3 * ldc) = va * acc_3_0;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+pub unsafe fn microkernel_narrow_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
     {
         let _ = c;
     };

@@ -256,16 +256,21 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -274,7 +279,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -287,6 +292,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -464,16 +470,21 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -482,7 +493,7 @@ pub unsafe fn microkernel_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -495,6 +506,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -672,16 +684,21 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -690,7 +707,7 @@ pub unsafe fn microkernel_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -703,6 +720,7 @@ pub unsafe fn microkernel_short_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -798,16 +816,21 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -816,7 +839,7 @@ pub unsafe fn microkernel_short_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -829,6 +852,7 @@ pub unsafe fn microkernel_short_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -924,16 +948,21 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -942,7 +971,7 @@ pub unsafe fn microkernel_short_f64(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -955,6 +984,7 @@ pub unsafe fn microkernel_narrow_f32(
     c: *mut f32,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
     {
         let _ = c;
     };
@@ -1048,16 +1078,21 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -1066,7 +1101,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1079,6 +1114,959 @@ pub unsafe fn microkernel_narrow_f64(
     c: *mut f64,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+        }
+        {
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 4);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_3_1,
+            );
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    let mut acc_3_1 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_3_1,
+            );
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_short_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_1_1,
+            );
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_short_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 4);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_1_1,
+            );
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_narrow_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * 8);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+        }
+        {
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_0),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
+/// `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_narrow_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
     {
         let _ = c;
     };

@@ -6,16 +6,21 @@ use kernel_macros::kernel;
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Three instances: `microkernel` computes the whole tile; `microkernel_short`
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
-/// the full kernel would spend its time on zero padding.
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
 ///
-/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`) or rows of a row-major A
-/// read in place (`cs_a == 1`). B is packed as `k` rows of `NR` (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
@@ -24,11 +29,14 @@ use kernel_macros::kernel;
 /// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
 /// `ROWS <= MR` and `VECS <= NR / LANES`.
 #[kernel(
-    microkernel(ROWS = V::MR, VECS = V::NR / V::LANES),
-    microkernel_short(ROWS = V::MR / 2, VECS = V::NR / V::LANES),
-    microkernel_narrow(ROWS = V::MR, VECS = 1)
+    microkernel(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0),
+    microkernel_short(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0),
+    microkernel_narrow(ROWS = V::MR, VECS = 1, PACKED = 0),
+    microkernel_packed(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1),
+    microkernel_short_packed(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1),
+    microkernel_narrow_packed(ROWS = V::MR, VECS = 1, PACKED = 1)
 )]
-pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize>(
+pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize>(
     k: usize,
     alpha: V::Elem,
     a: *const V::Elem,
@@ -39,6 +47,7 @@ pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize
     c: *mut V::Elem,
     ldc: usize,
 ) {
+    let (rs_a, cs_a) = if PACKED == 1 { (1, V::MR) } else { (rs_a, cs_a) };
     // The C tile is read or written only after the k loop; start fetching it now.
     #[unroll]
     for i in 0..ROWS {

@@ -96,22 +96,13 @@ fn microkernel_matches_naive_product() {
             if beta == 0.0 {
                 c.iter_mut().for_each(|x| *x = f64::NAN);
             }
-            // A as rows (read in place) and as columns of MR (packed).
-            for (rs, cs) in [(k, 1), (1, mr)] {
+            // A as rows (read in place) and as columns of MR (packed), the latter
+            // both with the strides given and with the packed instance's fixed ones.
+            let given: Micro = base_microkernel::<F64, MR64, VECS64, 0>;
+            let fixed: Micro = base_microkernel::<F64, MR64, VECS64, 1>;
+            for (rs, cs, micro) in [(k, 1, given), (1, mr, given), (1, mr, fixed)] {
                 let mut c = c.clone();
-                unsafe {
-                    base_microkernel::<F64, MR64, VECS64>(
-                        k,
-                        alpha,
-                        a.as_ptr(),
-                        rs,
-                        cs,
-                        b.as_ptr(),
-                        beta,
-                        c.as_mut_ptr(),
-                        ldc,
-                    )
-                };
+                unsafe { micro(k, alpha, a.as_ptr(), rs, cs, b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
                 for i in 0..mr {
                     for j in 0..nr {
                         let ab: f64 = (0..k).map(|p| a[i * rs + p * cs] * b[p * nr + j]).sum();
@@ -135,8 +126,8 @@ type Micro = unsafe fn(usize, f64, *const f64, usize, usize, *const f64, f64, *m
 fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
     let (mr, nr, ldc) = (F64::MR, F64::NR, F64::NR + 2);
     let parts: [(&str, Micro, usize, usize); 2] = [
-        ("narrow", base_microkernel::<F64, MR64, 1>, mr, F64::LANES),
-        ("short", base_microkernel::<F64, { MR64 / 2 }, VECS64>, mr / 2, nr),
+        ("narrow", base_microkernel::<F64, MR64, 1, 0>, mr, F64::LANES),
+        ("short", base_microkernel::<F64, { MR64 / 2 }, VECS64, 0>, mr / 2, nr),
     ];
     for (name, micro, rows, cols) in parts {
         for &k in &[0, 1, 2, 7] {
@@ -150,7 +141,7 @@ fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
                 }
                 let (mut full, mut part) = (c0.clone(), c0.clone());
                 unsafe {
-                    base_microkernel::<F64, MR64, VECS64>(
+                    base_microkernel::<F64, MR64, VECS64, 0>(
                         k,
                         alpha,
                         a.as_ptr(),

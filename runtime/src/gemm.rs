@@ -10,9 +10,9 @@
 //! and its block in L3, while B's block stays in L2 and its micro-panels stream:
 //!
 //! ```text
-//! for ic in 0..m step MC            A block  MC x KC (L3): row-major A is read in
-//!   for pc in 0..k step KC          place, a transposed one packed in MR-row panels
-//!                                   (columns of MR contiguous)
+//! for ic in 0..m step MC            A block  MC x KC (L3): packed in MR-row panels
+//!   for pc in 0..k step KC          (columns of MR contiguous); a row-major A with
+//!                                   fewer than 512 columns of B is read in place
 //!     pack A[ic.., pc..]            (beta applies on the first K block only)
 //!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
 //!       pack B[pc.., jc..]
@@ -25,7 +25,8 @@
 //! most one vector wide takes the narrow micro-kernel, which computes only that
 //! vector (the 1-column strip of a 257-column B costs 1/2 of a full strip with
 //! AVX-512 f32 instead of all of it), and a last panel of A of at most `MR / 2`
-//! rows the short one, which computes only those rows. Problems with every
+//! rows the short one, which computes only those rows; each has an instance for
+//! A in place and one for a packed panel. Problems with every
 //! dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are balanced:
 //! no dimension ends in a sliver.
 //!
@@ -72,9 +73,14 @@ mod sealed {
 pub struct ElemKernels<T> {
     pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
+    /// The micro-kernel instances for A in place: whole tile, narrow, short.
     pub micro: MicroFn<T>,
     pub micro_narrow: MicroFn<T>,
     pub micro_short: MicroFn<T>,
+    /// The same for a packed panel of A (strides fixed, arguments ignored).
+    pub micro_packed: MicroFn<T>,
+    pub micro_narrow_packed: MicroFn<T>,
+    pub micro_short_packed: MicroFn<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     pub small: SmallFn<T>,
     pub small_mid: SmallFn<T>,
@@ -92,7 +98,7 @@ pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *
 pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
 
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $ap:ident, $sm:ident, $smm:ident, $sml:ident, $smr:ident, $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $mkp:ident, $mnp:ident, $msp:ident, $ap:ident, $sm:ident, $smm:ident, $sml:ident, $smr:ident, $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -104,6 +110,9 @@ macro_rules! element {
                     micro: k.$mk,
                     micro_narrow: k.$mn,
                     micro_short: k.$ms,
+                    micro_packed: k.$mkp,
+                    micro_narrow_packed: k.$mnp,
+                    micro_short_packed: k.$msp,
                     apply: k.$ap,
                     small: k.$sm,
                     small_mid: k.$smm,
@@ -124,6 +133,9 @@ element!(
     microkernel_f32,
     microkernel_narrow_f32,
     microkernel_short_f32,
+    microkernel_packed_f32,
+    microkernel_narrow_packed_f32,
+    microkernel_short_packed_f32,
     apply_packed_output_f32,
     gemm_small_f32,
     gemm_small_mid_f32,
@@ -139,6 +151,9 @@ element!(
     microkernel_f64,
     microkernel_narrow_f64,
     microkernel_short_f64,
+    microkernel_packed_f64,
+    microkernel_narrow_packed_f64,
+    microkernel_short_packed_f64,
     apply_packed_output_f64,
     gemm_small_f64,
     gemm_small_mid_f64,
@@ -782,10 +797,21 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
 }
 
 /// Whether full panels of A are read in place rather than packed: A is
-/// row-major (unit column stride). See `five_loops`.
+/// row-major (unit column stride) and B narrower than [`PACK_A_MIN_N`]. See
+/// `five_loops`.
 fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
-    p.csa == 1
+    p.csa == 1 && p.n < PACK_A_MIN_N
 }
+
+/// From this many columns of B on, a row-major A is packed too: each packed
+/// panel serves `n / NR` strips, and the packed micro-kernel instances address
+/// it at constant offsets. Chosen by measurement (gemm-bench, paired ratio to
+/// the best of OpenBLAS and faer, in place against packed, AVX-512, one thread):
+/// in place wins at 256 and 384 (f32 0.97 vs 0.90 at 256, f64 1.07 vs 0.97 at
+/// 384), packed from 512 (f64 1024: 0.82-0.89 in place, 0.94-0.97 packed; f32
+/// 2048 0.88-1.01 vs 1.02-1.10; 64x4096x4096 f32 1.28-1.30 vs 1.45-1.55), and
+/// with two threads packed is as fast or faster at every size from 256.
+const PACK_A_MIN_N: usize = 512;
 
 /// Whether a problem is big enough to share between threads.
 fn worth_threads<T>(p: &Problem<T>) -> bool {
@@ -949,12 +975,10 @@ fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsiz
 unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
     // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
-    // `a_in_place`: full MR-row panels of a row-major A are read in place, the
-    // rows at their own stride; only a transposed A and edge panels are packed.
-    // The micro-kernel streams each row of the panel, which costs nothing over a
-    // packed panel once it is in L1, and saves a copy of A per block (5% at 256
-    // to 1024 on one thread). With threads it also saves the traffic of panels
-    // written by one core and read by all (30% faster at 256 on two).
+    // `a_in_place`: with a narrow B, full MR-row panels of a row-major A are read
+    // in place, the rows at their own stride; only a transposed A and edge panels
+    // are packed. A panel then serves few strips, and the copy would cost more
+    // than the packed micro-kernel saves (see `PACK_A_MIN_N`).
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
     let (unit_cols, a_in_place) = (ctx.p.csc == 1, reads_a_in_place(&ctx.p));
     for ic in (0..m).step_by(blk.mc) {
@@ -1005,11 +1029,19 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 };
                 let compute = |l: usize, pi: usize, worker: usize| {
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                    // A's panel in place (rows at their stride) or packed (columns of MR).
-                    let (ap, rs_ap, cs_ap) = if pi < a_first {
-                        (ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc), ctx.p.rsa, 1)
+                    // A's panel in place (rows at their stride) or packed (columns of
+                    // MR), with the micro-kernel instances for each.
+                    let (ap, rs_ap, cs_ap, [full, narrow, short]) = if pi < a_first {
+                        let ap = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc);
+                        (ap, ctx.p.rsa, 1, [kern.micro, kern.micro_narrow, kern.micro_short])
                     } else {
-                        (unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), 1, mr)
+                        let ap = unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const();
+                        (
+                            ap,
+                            1,
+                            mr,
+                            [kern.micro_packed, kern.micro_narrow_packed, kern.micro_short_packed],
+                        )
                     };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
                     for sj in part(strips, lanes, l) {
@@ -1018,16 +1050,16 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
                         let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
                         if unit_cols && h == mr && w == nr {
-                            unsafe { (kern.micro)(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
+                            unsafe { full(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
                         } else {
                             // A strip of at most one vector computes only that vector,
                             // a panel of at most half the rows only those rows.
                             let micro = if w <= ctx.vector_width {
-                                kern.micro_narrow
+                                narrow
                             } else if 2 * h <= mr {
-                                kern.micro_short
+                                short
                             } else {
-                                kern.micro
+                                full
                             };
                             unsafe { micro(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {

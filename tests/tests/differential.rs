@@ -160,22 +160,30 @@ where
 }
 
 /// The micro-kernel instance computing `ROWS` x `VECS` vectors of the tile
-/// (`microkernel`, `microkernel_short`, `microkernel_narrow`) against
-/// `base_microkernel::<V, ROWS, VECS>` on the reference: that part of the tile
-/// within a K-scaled tolerance, and nothing written outside it.
-fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize>(target: &str, kern: MicroFn<V::Elem>)
-where
+/// (`microkernel`, `microkernel_short`, `microkernel_narrow` and their
+/// `_packed` twins, `PACKED = 1`) against `base_microkernel::<V, ROWS, VECS,
+/// PACKED>` on the reference: that part of the tile within a K-scaled
+/// tolerance, and nothing written outside it.
+fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize>(
+    target: &str,
+    kern: MicroFn<V::Elem>,
+) where
     V::Elem: Float,
 {
     let (mr, nr) = (V::MR, V::NR);
     let (rows, cols) = (ROWS, VECS * V::LANES);
-    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS>;
+    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED>;
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
         // A's rows at a stride past k, as when A is read in place, and A packed
-        // as columns (padded past MR here).
-        for (rs_a, cs_a) in [(k + 3, 1), (1, mr + 1)] {
+        // as columns (padded past MR here); a packed instance's fixed strides.
+        let layouts = if PACKED == 1 {
+            vec![(1, mr)]
+        } else {
+            vec![(k + 3, 1), (1, mr + 1)]
+        };
+        for (rs_a, cs_a) in layouts {
             let a: Vec<V::Elem> = random(&mut rng, mr * rs_a + k * cs_a + 1);
             let b: Vec<V::Elem> = random(&mut rng, k * nr);
             for &(alpha, beta) in ALPHA_BETA {
@@ -365,12 +373,18 @@ macro_rules! target_tests {
                 if let Some(k) = table(NAME) {
                     const V32: usize = g::F32_NR / g::F32_LANES;
                     const V64: usize = g::F64_NR / g::F64_LANES;
-                    check_microkernel::<F32, { g::F32_MR }, V32>(NAME, k.microkernel_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64>(NAME, k.microkernel_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32>(NAME, k.microkernel_short_f32);
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64>(NAME, k.microkernel_short_f64);
-                    check_microkernel::<F32, { g::F32_MR }, 1>(NAME, k.microkernel_narrow_f32);
-                    check_microkernel::<F64, { g::F64_MR }, 1>(NAME, k.microkernel_narrow_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 0>(NAME, k.microkernel_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 0>(NAME, k.microkernel_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0>(NAME, k.microkernel_short_f32);
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0>(NAME, k.microkernel_short_f64);
+                    check_microkernel::<F32, { g::F32_MR }, 1, 0>(NAME, k.microkernel_narrow_f32);
+                    check_microkernel::<F64, { g::F64_MR }, 1, 0>(NAME, k.microkernel_narrow_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 1>(NAME, k.microkernel_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 1>(NAME, k.microkernel_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1>(NAME, k.microkernel_short_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1>(NAME, k.microkernel_short_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f64);
                 }
             }
 

@@ -191,12 +191,13 @@ fn small_path_every_row_count() {
     }
 }
 
-/// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension).
+/// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension), with
+/// a row-major A read in place (B narrower than 512) and packed (wider).
 #[test]
 fn crosses_every_block_boundary() {
     for t in targets() {
         let mut rng = Rng::new(8);
-        for (m, n, k) in [(300, 70, 1100), (1030, 40, 40), (20, 9000, 3)] {
+        for (m, n, k) in [(300, 70, 1100), (1030, 40, 40), (20, 9000, 3), (150, 530, 600)] {
             let a = Stored::<f32>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });
             let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
             let c = Stored::<f32>::new(&mut rng, m, n, Layout::RowMajor { pad: 2048 - n % 2048 });
