@@ -465,8 +465,8 @@ pub static TARGETS: &[Target] = &[
         },
         shapes: Shapes {
             bf16: Shape { lanes: 16, mr: 12, nr: 32 },
-            f32: Shape { lanes: 16, mr: 12, nr: 32 },
-            f64: Shape { lanes: 8, mr: 12, nr: 16 },
+            f32: Shape { lanes: 16, mr: 6, nr: 64 },
+            f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
         kernels: Kernels {
@@ -522,8 +522,8 @@ pub static TARGETS: &[Target] = &[
         },
         shapes: Shapes {
             bf16: Shape { lanes: 16, mr: 8, nr: 32 },
-            f32: Shape { lanes: 16, mr: 12, nr: 32 },
-            f64: Shape { lanes: 8, mr: 12, nr: 16 },
+            f32: Shape { lanes: 16, mr: 6, nr: 64 },
+            f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
         kernels: Kernels {
@@ -570,8 +570,8 @@ pub static TARGETS: &[Target] = &[
         },
         shapes: Shapes {
             bf16: Shape { lanes: 16, mr: 8, nr: 32 },
-            f32: Shape { lanes: 16, mr: 12, nr: 32 },
-            f64: Shape { lanes: 8, mr: 12, nr: 16 },
+            f32: Shape { lanes: 16, mr: 6, nr: 64 },
+            f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 6, nr: 32 },
         },
         kernels: Kernels {

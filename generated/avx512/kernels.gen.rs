@@ -22,15 +22,15 @@ pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 16;
 /// `V::MR` for `f32` kernels on this target.
-pub const F32_MR: usize = 12;
+pub const F32_MR: usize = 6;
 /// `V::NR` for `f32` kernels on this target.
-pub const F32_NR: usize = 32;
+pub const F32_NR: usize = 64;
 /// `V::LANES` for `f64` kernels on this target.
 pub const F64_LANES: usize = 8;
 /// `V::MR` for `f64` kernels on this target.
-pub const F64_MR: usize = 12;
+pub const F64_MR: usize = 6;
 /// `V::NR` for `f64` kernels on this target.
-pub const F64_NR: usize = 16;
+pub const F64_NR: usize = 32;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -313,142 +313,124 @@ pub unsafe fn microkernel_f32(
     let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 48) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
     let mut acc_3_0 = _mm512_setzero_ps();
     let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_3_2 = _mm512_setzero_ps();
+    let mut acc_3_3 = _mm512_setzero_ps();
     let mut acc_4_0 = _mm512_setzero_ps();
     let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_4_2 = _mm512_setzero_ps();
+    let mut acc_4_3 = _mm512_setzero_ps();
     let mut acc_5_0 = _mm512_setzero_ps();
     let mut acc_5_1 = _mm512_setzero_ps();
-    let mut acc_6_0 = _mm512_setzero_ps();
-    let mut acc_6_1 = _mm512_setzero_ps();
-    let mut acc_7_0 = _mm512_setzero_ps();
-    let mut acc_7_1 = _mm512_setzero_ps();
-    let mut acc_8_0 = _mm512_setzero_ps();
-    let mut acc_8_1 = _mm512_setzero_ps();
-    let mut acc_9_0 = _mm512_setzero_ps();
-    let mut acc_9_1 = _mm512_setzero_ps();
-    let mut acc_10_0 = _mm512_setzero_ps();
-    let mut acc_10_1 = _mm512_setzero_ps();
-    let mut acc_11_0 = _mm512_setzero_ps();
-    let mut acc_11_1 = _mm512_setzero_ps();
+    let mut acc_5_2 = _mm512_setzero_ps();
+    let mut acc_5_3 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_0_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_1_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_2_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_3_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_4_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
-            acc_6_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_6_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
-            acc_7_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_7_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
-            acc_8_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_8_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
-            acc_9_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_9_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
-            acc_10_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_10_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
-            acc_11_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_11_1);
+            acc_5_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_5_3);
         }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
         _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
         _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(32), _mm512_mul_ps(va, acc_0_2));
+        _mm512_storeu_ps(c.add(48), _mm512_mul_ps(va, acc_0_3));
         _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
         _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(ldc + 32), _mm512_mul_ps(va, acc_1_2));
+        _mm512_storeu_ps(c.add(ldc + 48), _mm512_mul_ps(va, acc_1_3));
         _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
         _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(2 * ldc + 32), _mm512_mul_ps(va, acc_2_2));
+        _mm512_storeu_ps(c.add(2 * ldc + 48), _mm512_mul_ps(va, acc_2_3));
         _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
         _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(3 * ldc + 32), _mm512_mul_ps(va, acc_3_2));
+        _mm512_storeu_ps(c.add(3 * ldc + 48), _mm512_mul_ps(va, acc_3_3));
         _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
         _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(4 * ldc + 32), _mm512_mul_ps(va, acc_4_2));
+        _mm512_storeu_ps(c.add(4 * ldc + 48), _mm512_mul_ps(va, acc_4_3));
         _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
         _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
-        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
-        _mm512_storeu_ps(c.add(6 * ldc + 16), _mm512_mul_ps(va, acc_6_1));
-        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
-        _mm512_storeu_ps(c.add(7 * ldc + 16), _mm512_mul_ps(va, acc_7_1));
-        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
-        _mm512_storeu_ps(c.add(8 * ldc + 16), _mm512_mul_ps(va, acc_8_1));
-        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
-        _mm512_storeu_ps(c.add(9 * ldc + 16), _mm512_mul_ps(va, acc_9_1));
-        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
-        _mm512_storeu_ps(c.add(10 * ldc + 16), _mm512_mul_ps(va, acc_10_1));
-        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
-        _mm512_storeu_ps(c.add(11 * ldc + 16), _mm512_mul_ps(va, acc_11_1));
+        _mm512_storeu_ps(c.add(5 * ldc + 32), _mm512_mul_ps(va, acc_5_2));
+        _mm512_storeu_ps(c.add(5 * ldc + 48), _mm512_mul_ps(va, acc_5_3));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -466,6 +448,20 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
+            let cij = c.add(32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_ps(
                 cij,
@@ -477,6 +473,20 @@ pub unsafe fn microkernel_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_3)),
             );
         }
         {
@@ -494,6 +504,20 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
+            let cij = c.add(2 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_3)),
+            );
+        }
+        {
             let cij = c.add(3 * ldc);
             _mm512_storeu_ps(
                 cij,
@@ -505,6 +529,20 @@ pub unsafe fn microkernel_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_3)),
             );
         }
         {
@@ -522,6 +560,20 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
+            let cij = c.add(4 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_3)),
+            );
+        }
+        {
             let cij = c.add(5 * ldc);
             _mm512_storeu_ps(
                 cij,
@@ -536,87 +588,17 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let cij = c.add(6 * ldc);
+            let cij = c.add(5 * ldc + 32);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_2)),
             );
         }
         {
-            let cij = c.add(6 * ldc + 16);
+            let cij = c.add(5 * ldc + 48);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_1)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_1)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_1)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_1)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_1)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_1)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_3)),
             );
         }
     }
@@ -663,142 +645,124 @@ pub unsafe fn microkernel_f64(
     let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 24) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
     let mut acc_3_0 = _mm512_setzero_pd();
     let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_3_2 = _mm512_setzero_pd();
+    let mut acc_3_3 = _mm512_setzero_pd();
     let mut acc_4_0 = _mm512_setzero_pd();
     let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_4_2 = _mm512_setzero_pd();
+    let mut acc_4_3 = _mm512_setzero_pd();
     let mut acc_5_0 = _mm512_setzero_pd();
     let mut acc_5_1 = _mm512_setzero_pd();
-    let mut acc_6_0 = _mm512_setzero_pd();
-    let mut acc_6_1 = _mm512_setzero_pd();
-    let mut acc_7_0 = _mm512_setzero_pd();
-    let mut acc_7_1 = _mm512_setzero_pd();
-    let mut acc_8_0 = _mm512_setzero_pd();
-    let mut acc_8_1 = _mm512_setzero_pd();
-    let mut acc_9_0 = _mm512_setzero_pd();
-    let mut acc_9_1 = _mm512_setzero_pd();
-    let mut acc_10_0 = _mm512_setzero_pd();
-    let mut acc_10_1 = _mm512_setzero_pd();
-    let mut acc_11_0 = _mm512_setzero_pd();
-    let mut acc_11_1 = _mm512_setzero_pd();
+    let mut acc_5_2 = _mm512_setzero_pd();
+    let mut acc_5_3 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_0_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_1_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_2_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_3_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_4_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
-            acc_6_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_6_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
-            acc_7_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_7_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
-            acc_8_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_8_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
-            acc_9_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_9_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
-            acc_10_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_10_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
-            acc_11_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_11_1);
+            acc_5_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_5_3);
         }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
         _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
         _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(16), _mm512_mul_pd(va, acc_0_2));
+        _mm512_storeu_pd(c.add(24), _mm512_mul_pd(va, acc_0_3));
         _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
         _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(ldc + 16), _mm512_mul_pd(va, acc_1_2));
+        _mm512_storeu_pd(c.add(ldc + 24), _mm512_mul_pd(va, acc_1_3));
         _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
         _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(2 * ldc + 16), _mm512_mul_pd(va, acc_2_2));
+        _mm512_storeu_pd(c.add(2 * ldc + 24), _mm512_mul_pd(va, acc_2_3));
         _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
         _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(3 * ldc + 16), _mm512_mul_pd(va, acc_3_2));
+        _mm512_storeu_pd(c.add(3 * ldc + 24), _mm512_mul_pd(va, acc_3_3));
         _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
         _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(4 * ldc + 16), _mm512_mul_pd(va, acc_4_2));
+        _mm512_storeu_pd(c.add(4 * ldc + 24), _mm512_mul_pd(va, acc_4_3));
         _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
         _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
-        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
-        _mm512_storeu_pd(c.add(6 * ldc + 8), _mm512_mul_pd(va, acc_6_1));
-        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
-        _mm512_storeu_pd(c.add(7 * ldc + 8), _mm512_mul_pd(va, acc_7_1));
-        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
-        _mm512_storeu_pd(c.add(8 * ldc + 8), _mm512_mul_pd(va, acc_8_1));
-        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
-        _mm512_storeu_pd(c.add(9 * ldc + 8), _mm512_mul_pd(va, acc_9_1));
-        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
-        _mm512_storeu_pd(c.add(10 * ldc + 8), _mm512_mul_pd(va, acc_10_1));
-        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
-        _mm512_storeu_pd(c.add(11 * ldc + 8), _mm512_mul_pd(va, acc_11_1));
+        _mm512_storeu_pd(c.add(5 * ldc + 16), _mm512_mul_pd(va, acc_5_2));
+        _mm512_storeu_pd(c.add(5 * ldc + 24), _mm512_mul_pd(va, acc_5_3));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -816,6 +780,20 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
+            let cij = c.add(16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_pd(
                 cij,
@@ -827,6 +805,20 @@ pub unsafe fn microkernel_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_3)),
             );
         }
         {
@@ -844,6 +836,20 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_3)),
+            );
+        }
+        {
             let cij = c.add(3 * ldc);
             _mm512_storeu_pd(
                 cij,
@@ -855,6 +861,20 @@ pub unsafe fn microkernel_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_3)),
             );
         }
         {
@@ -872,6 +892,20 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_3)),
+            );
+        }
+        {
             let cij = c.add(5 * ldc);
             _mm512_storeu_pd(
                 cij,
@@ -886,87 +920,17 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let cij = c.add(6 * ldc);
+            let cij = c.add(5 * ldc + 16);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_2)),
             );
         }
         {
-            let cij = c.add(6 * ldc + 8);
+            let cij = c.add(5 * ldc + 24);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_1)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_1)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_1)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_1)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_1)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_1)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_3)),
             );
         }
     }
@@ -1013,76 +977,67 @@ pub unsafe fn microkernel_short_f32(
     let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 48) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_2_1 = _mm512_setzero_ps();
-    let mut acc_3_0 = _mm512_setzero_ps();
-    let mut acc_3_1 = _mm512_setzero_ps();
-    let mut acc_4_0 = _mm512_setzero_ps();
-    let mut acc_4_1 = _mm512_setzero_ps();
-    let mut acc_5_0 = _mm512_setzero_ps();
-    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_0_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_1_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
-            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
-            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
-            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
-            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
-            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
-            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+            acc_2_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_2_3);
         }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
         _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
         _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(32), _mm512_mul_ps(va, acc_0_2));
+        _mm512_storeu_ps(c.add(48), _mm512_mul_ps(va, acc_0_3));
         _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
         _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(ldc + 32), _mm512_mul_ps(va, acc_1_2));
+        _mm512_storeu_ps(c.add(ldc + 48), _mm512_mul_ps(va, acc_1_3));
         _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
         _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
-        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
-        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
-        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
-        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
-        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
-        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+        _mm512_storeu_ps(c.add(2 * ldc + 32), _mm512_mul_ps(va, acc_2_2));
+        _mm512_storeu_ps(c.add(2 * ldc + 48), _mm512_mul_ps(va, acc_2_3));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -1100,6 +1055,20 @@ pub unsafe fn microkernel_short_f32(
             );
         }
         {
+            let cij = c.add(32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_ps(
                 cij,
@@ -1111,6 +1080,20 @@ pub unsafe fn microkernel_short_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_3)),
             );
         }
         {
@@ -1128,45 +1111,17 @@ pub unsafe fn microkernel_short_f32(
             );
         }
         {
-            let cij = c.add(3 * ldc);
+            let cij = c.add(2 * ldc + 32);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_2)),
             );
         }
         {
-            let cij = c.add(3 * ldc + 16);
+            let cij = c.add(2 * ldc + 48);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_3)),
             );
         }
     }
@@ -1213,76 +1168,67 @@ pub unsafe fn microkernel_short_f64(
     let (rs_a, cs_a) = { (rs_a, cs_a) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 24) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_2_1 = _mm512_setzero_pd();
-    let mut acc_3_0 = _mm512_setzero_pd();
-    let mut acc_3_1 = _mm512_setzero_pd();
-    let mut acc_4_0 = _mm512_setzero_pd();
-    let mut acc_4_1 = _mm512_setzero_pd();
-    let mut acc_5_0 = _mm512_setzero_pd();
-    let mut acc_5_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_0_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_1_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
-            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
-            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
-            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
-            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
-            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
-            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+            acc_2_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_2_3);
         }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
         _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
         _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(16), _mm512_mul_pd(va, acc_0_2));
+        _mm512_storeu_pd(c.add(24), _mm512_mul_pd(va, acc_0_3));
         _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
         _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(ldc + 16), _mm512_mul_pd(va, acc_1_2));
+        _mm512_storeu_pd(c.add(ldc + 24), _mm512_mul_pd(va, acc_1_3));
         _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
         _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
-        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
-        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
-        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
-        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
-        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
-        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+        _mm512_storeu_pd(c.add(2 * ldc + 16), _mm512_mul_pd(va, acc_2_2));
+        _mm512_storeu_pd(c.add(2 * ldc + 24), _mm512_mul_pd(va, acc_2_3));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -1300,6 +1246,20 @@ pub unsafe fn microkernel_short_f64(
             );
         }
         {
+            let cij = c.add(16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_pd(
                 cij,
@@ -1311,6 +1271,20 @@ pub unsafe fn microkernel_short_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_3)),
             );
         }
         {
@@ -1328,45 +1302,17 @@ pub unsafe fn microkernel_short_f64(
             );
         }
         {
-            let cij = c.add(3 * ldc);
+            let cij = c.add(2 * ldc + 16);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_2)),
             );
         }
         {
-            let cij = c.add(3 * ldc + 8);
+            let cij = c.add(2 * ldc + 24);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_3)),
             );
         }
     }
@@ -1417,27 +1363,15 @@ pub unsafe fn microkernel_narrow_f32(
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_3_0 = _mm512_setzero_ps();
     let mut acc_4_0 = _mm512_setzero_ps();
     let mut acc_5_0 = _mm512_setzero_ps();
-    let mut acc_6_0 = _mm512_setzero_ps();
-    let mut acc_7_0 = _mm512_setzero_ps();
-    let mut acc_8_0 = _mm512_setzero_ps();
-    let mut acc_9_0 = _mm512_setzero_ps();
-    let mut acc_10_0 = _mm512_setzero_ps();
-    let mut acc_11_0 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
@@ -1462,30 +1396,6 @@ pub unsafe fn microkernel_narrow_f32(
             let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
         }
-        {
-            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
-        }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
@@ -1495,12 +1405,6 @@ pub unsafe fn microkernel_narrow_f32(
         _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
         _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
         _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
-        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
-        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
-        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
-        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
-        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
-        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -1543,48 +1447,6 @@ pub unsafe fn microkernel_narrow_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(6 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
             );
         }
     }
@@ -1635,27 +1497,15 @@ pub unsafe fn microkernel_narrow_f64(
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_3_0 = _mm512_setzero_pd();
     let mut acc_4_0 = _mm512_setzero_pd();
     let mut acc_5_0 = _mm512_setzero_pd();
-    let mut acc_6_0 = _mm512_setzero_pd();
-    let mut acc_7_0 = _mm512_setzero_pd();
-    let mut acc_8_0 = _mm512_setzero_pd();
-    let mut acc_9_0 = _mm512_setzero_pd();
-    let mut acc_10_0 = _mm512_setzero_pd();
-    let mut acc_11_0 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
@@ -1680,30 +1530,6 @@ pub unsafe fn microkernel_narrow_f64(
             let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
         }
-        {
-            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
-        }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
@@ -1713,12 +1539,6 @@ pub unsafe fn microkernel_narrow_f64(
         _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
         _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
         _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
-        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
-        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
-        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
-        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
-        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
-        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -1761,48 +1581,6 @@ pub unsafe fn microkernel_narrow_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(6 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
             );
         }
     }
@@ -1846,145 +1624,127 @@ pub unsafe fn microkernel_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 48) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
     let mut acc_3_0 = _mm512_setzero_ps();
     let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_3_2 = _mm512_setzero_ps();
+    let mut acc_3_3 = _mm512_setzero_ps();
     let mut acc_4_0 = _mm512_setzero_ps();
     let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_4_2 = _mm512_setzero_ps();
+    let mut acc_4_3 = _mm512_setzero_ps();
     let mut acc_5_0 = _mm512_setzero_ps();
     let mut acc_5_1 = _mm512_setzero_ps();
-    let mut acc_6_0 = _mm512_setzero_ps();
-    let mut acc_6_1 = _mm512_setzero_ps();
-    let mut acc_7_0 = _mm512_setzero_ps();
-    let mut acc_7_1 = _mm512_setzero_ps();
-    let mut acc_8_0 = _mm512_setzero_ps();
-    let mut acc_8_1 = _mm512_setzero_ps();
-    let mut acc_9_0 = _mm512_setzero_ps();
-    let mut acc_9_1 = _mm512_setzero_ps();
-    let mut acc_10_0 = _mm512_setzero_ps();
-    let mut acc_10_1 = _mm512_setzero_ps();
-    let mut acc_11_0 = _mm512_setzero_ps();
-    let mut acc_11_1 = _mm512_setzero_ps();
+    let mut acc_5_2 = _mm512_setzero_ps();
+    let mut acc_5_3 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_0_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_1_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_2_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_3_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_4_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
-            acc_6_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_6_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
-            acc_7_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_7_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
-            acc_8_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_8_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
-            acc_9_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_9_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
-            acc_10_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_10_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
-            acc_11_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_11_1);
+            acc_5_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_5_3);
         }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
         _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
         _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(32), _mm512_mul_ps(va, acc_0_2));
+        _mm512_storeu_ps(c.add(48), _mm512_mul_ps(va, acc_0_3));
         _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
         _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(ldc + 32), _mm512_mul_ps(va, acc_1_2));
+        _mm512_storeu_ps(c.add(ldc + 48), _mm512_mul_ps(va, acc_1_3));
         _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
         _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(2 * ldc + 32), _mm512_mul_ps(va, acc_2_2));
+        _mm512_storeu_ps(c.add(2 * ldc + 48), _mm512_mul_ps(va, acc_2_3));
         _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
         _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(3 * ldc + 32), _mm512_mul_ps(va, acc_3_2));
+        _mm512_storeu_ps(c.add(3 * ldc + 48), _mm512_mul_ps(va, acc_3_3));
         _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
         _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(4 * ldc + 32), _mm512_mul_ps(va, acc_4_2));
+        _mm512_storeu_ps(c.add(4 * ldc + 48), _mm512_mul_ps(va, acc_4_3));
         _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
         _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
-        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
-        _mm512_storeu_ps(c.add(6 * ldc + 16), _mm512_mul_ps(va, acc_6_1));
-        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
-        _mm512_storeu_ps(c.add(7 * ldc + 16), _mm512_mul_ps(va, acc_7_1));
-        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
-        _mm512_storeu_ps(c.add(8 * ldc + 16), _mm512_mul_ps(va, acc_8_1));
-        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
-        _mm512_storeu_ps(c.add(9 * ldc + 16), _mm512_mul_ps(va, acc_9_1));
-        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
-        _mm512_storeu_ps(c.add(10 * ldc + 16), _mm512_mul_ps(va, acc_10_1));
-        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
-        _mm512_storeu_ps(c.add(11 * ldc + 16), _mm512_mul_ps(va, acc_11_1));
+        _mm512_storeu_ps(c.add(5 * ldc + 32), _mm512_mul_ps(va, acc_5_2));
+        _mm512_storeu_ps(c.add(5 * ldc + 48), _mm512_mul_ps(va, acc_5_3));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -2002,6 +1762,20 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
+            let cij = c.add(32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_ps(
                 cij,
@@ -2013,6 +1787,20 @@ pub unsafe fn microkernel_packed_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_3)),
             );
         }
         {
@@ -2030,6 +1818,20 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
+            let cij = c.add(2 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_3)),
+            );
+        }
+        {
             let cij = c.add(3 * ldc);
             _mm512_storeu_ps(
                 cij,
@@ -2041,6 +1843,20 @@ pub unsafe fn microkernel_packed_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_3)),
             );
         }
         {
@@ -2058,6 +1874,20 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
+            let cij = c.add(4 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_3)),
+            );
+        }
+        {
             let cij = c.add(5 * ldc);
             _mm512_storeu_ps(
                 cij,
@@ -2072,87 +1902,17 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let cij = c.add(6 * ldc);
+            let cij = c.add(5 * ldc + 32);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_2)),
             );
         }
         {
-            let cij = c.add(6 * ldc + 16);
+            let cij = c.add(5 * ldc + 48);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_1)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_1)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_1)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_1)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_1)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_1)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_3)),
             );
         }
     }
@@ -2196,145 +1956,127 @@ pub unsafe fn microkernel_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 24) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
     let mut acc_3_0 = _mm512_setzero_pd();
     let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_3_2 = _mm512_setzero_pd();
+    let mut acc_3_3 = _mm512_setzero_pd();
     let mut acc_4_0 = _mm512_setzero_pd();
     let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_4_2 = _mm512_setzero_pd();
+    let mut acc_4_3 = _mm512_setzero_pd();
     let mut acc_5_0 = _mm512_setzero_pd();
     let mut acc_5_1 = _mm512_setzero_pd();
-    let mut acc_6_0 = _mm512_setzero_pd();
-    let mut acc_6_1 = _mm512_setzero_pd();
-    let mut acc_7_0 = _mm512_setzero_pd();
-    let mut acc_7_1 = _mm512_setzero_pd();
-    let mut acc_8_0 = _mm512_setzero_pd();
-    let mut acc_8_1 = _mm512_setzero_pd();
-    let mut acc_9_0 = _mm512_setzero_pd();
-    let mut acc_9_1 = _mm512_setzero_pd();
-    let mut acc_10_0 = _mm512_setzero_pd();
-    let mut acc_10_1 = _mm512_setzero_pd();
-    let mut acc_11_0 = _mm512_setzero_pd();
-    let mut acc_11_1 = _mm512_setzero_pd();
+    let mut acc_5_2 = _mm512_setzero_pd();
+    let mut acc_5_3 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_0_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_1_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_2_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
             acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_3_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
             acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_4_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
-            acc_6_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_6_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
-            acc_7_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_7_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
-            acc_8_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_8_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
-            acc_9_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_9_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
-            acc_10_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_10_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
-            acc_11_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_11_1);
+            acc_5_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_5_3);
         }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
         _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
         _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(16), _mm512_mul_pd(va, acc_0_2));
+        _mm512_storeu_pd(c.add(24), _mm512_mul_pd(va, acc_0_3));
         _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
         _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(ldc + 16), _mm512_mul_pd(va, acc_1_2));
+        _mm512_storeu_pd(c.add(ldc + 24), _mm512_mul_pd(va, acc_1_3));
         _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
         _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(2 * ldc + 16), _mm512_mul_pd(va, acc_2_2));
+        _mm512_storeu_pd(c.add(2 * ldc + 24), _mm512_mul_pd(va, acc_2_3));
         _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
         _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(3 * ldc + 16), _mm512_mul_pd(va, acc_3_2));
+        _mm512_storeu_pd(c.add(3 * ldc + 24), _mm512_mul_pd(va, acc_3_3));
         _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
         _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(4 * ldc + 16), _mm512_mul_pd(va, acc_4_2));
+        _mm512_storeu_pd(c.add(4 * ldc + 24), _mm512_mul_pd(va, acc_4_3));
         _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
         _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
-        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
-        _mm512_storeu_pd(c.add(6 * ldc + 8), _mm512_mul_pd(va, acc_6_1));
-        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
-        _mm512_storeu_pd(c.add(7 * ldc + 8), _mm512_mul_pd(va, acc_7_1));
-        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
-        _mm512_storeu_pd(c.add(8 * ldc + 8), _mm512_mul_pd(va, acc_8_1));
-        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
-        _mm512_storeu_pd(c.add(9 * ldc + 8), _mm512_mul_pd(va, acc_9_1));
-        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
-        _mm512_storeu_pd(c.add(10 * ldc + 8), _mm512_mul_pd(va, acc_10_1));
-        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
-        _mm512_storeu_pd(c.add(11 * ldc + 8), _mm512_mul_pd(va, acc_11_1));
+        _mm512_storeu_pd(c.add(5 * ldc + 16), _mm512_mul_pd(va, acc_5_2));
+        _mm512_storeu_pd(c.add(5 * ldc + 24), _mm512_mul_pd(va, acc_5_3));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -2352,6 +2094,20 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
+            let cij = c.add(16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_pd(
                 cij,
@@ -2363,6 +2119,20 @@ pub unsafe fn microkernel_packed_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_3)),
             );
         }
         {
@@ -2380,6 +2150,20 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_3)),
+            );
+        }
+        {
             let cij = c.add(3 * ldc);
             _mm512_storeu_pd(
                 cij,
@@ -2391,6 +2175,20 @@ pub unsafe fn microkernel_packed_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_3)),
             );
         }
         {
@@ -2408,6 +2206,20 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_3)),
+            );
+        }
+        {
             let cij = c.add(5 * ldc);
             _mm512_storeu_pd(
                 cij,
@@ -2422,87 +2234,17 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let cij = c.add(6 * ldc);
+            let cij = c.add(5 * ldc + 16);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_2)),
             );
         }
         {
-            let cij = c.add(6 * ldc + 8);
+            let cij = c.add(5 * ldc + 24);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_1)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_1)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_1)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_1)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_1)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_1)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_3)),
             );
         }
     }
@@ -2546,79 +2288,70 @@ pub unsafe fn microkernel_short_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 48) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 48) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_2_1 = _mm512_setzero_ps();
-    let mut acc_3_0 = _mm512_setzero_ps();
-    let mut acc_3_1 = _mm512_setzero_ps();
-    let mut acc_4_0 = _mm512_setzero_ps();
-    let mut acc_4_1 = _mm512_setzero_ps();
-    let mut acc_5_0 = _mm512_setzero_ps();
-    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_0_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_1_3);
         }
         {
             let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
-            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
-            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
-            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
-            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
-            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
-            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+            acc_2_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_2_3);
         }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
         _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
         _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(32), _mm512_mul_ps(va, acc_0_2));
+        _mm512_storeu_ps(c.add(48), _mm512_mul_ps(va, acc_0_3));
         _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
         _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(ldc + 32), _mm512_mul_ps(va, acc_1_2));
+        _mm512_storeu_ps(c.add(ldc + 48), _mm512_mul_ps(va, acc_1_3));
         _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
         _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
-        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
-        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
-        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
-        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
-        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
-        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+        _mm512_storeu_ps(c.add(2 * ldc + 32), _mm512_mul_ps(va, acc_2_2));
+        _mm512_storeu_ps(c.add(2 * ldc + 48), _mm512_mul_ps(va, acc_2_3));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -2636,6 +2369,20 @@ pub unsafe fn microkernel_short_packed_f32(
             );
         }
         {
+            let cij = c.add(32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_ps(
                 cij,
@@ -2647,6 +2394,20 @@ pub unsafe fn microkernel_short_packed_f32(
             _mm512_storeu_ps(
                 cij,
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_3)),
             );
         }
         {
@@ -2664,45 +2425,17 @@ pub unsafe fn microkernel_short_packed_f32(
             );
         }
         {
-            let cij = c.add(3 * ldc);
+            let cij = c.add(2 * ldc + 32);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_2)),
             );
         }
         {
-            let cij = c.add(3 * ldc + 16);
+            let cij = c.add(2 * ldc + 48);
             _mm512_storeu_ps(
                 cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 16);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_3)),
             );
         }
     }
@@ -2746,79 +2479,70 @@ pub unsafe fn microkernel_short_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 24) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 24) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_2_1 = _mm512_setzero_pd();
-    let mut acc_3_0 = _mm512_setzero_pd();
-    let mut acc_3_1 = _mm512_setzero_pd();
-    let mut acc_4_0 = _mm512_setzero_pd();
-    let mut acc_4_1 = _mm512_setzero_pd();
-    let mut acc_5_0 = _mm512_setzero_pd();
-    let mut acc_5_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_0_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(rs_a));
             acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_1_3);
         }
         {
             let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
             acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
-            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
-            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
-            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
-            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
-            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
-            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+            acc_2_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_2_3);
         }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
         _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
         _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(16), _mm512_mul_pd(va, acc_0_2));
+        _mm512_storeu_pd(c.add(24), _mm512_mul_pd(va, acc_0_3));
         _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
         _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(ldc + 16), _mm512_mul_pd(va, acc_1_2));
+        _mm512_storeu_pd(c.add(ldc + 24), _mm512_mul_pd(va, acc_1_3));
         _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
         _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
-        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
-        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
-        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
-        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
-        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
-        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+        _mm512_storeu_pd(c.add(2 * ldc + 16), _mm512_mul_pd(va, acc_2_2));
+        _mm512_storeu_pd(c.add(2 * ldc + 24), _mm512_mul_pd(va, acc_2_3));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -2836,6 +2560,20 @@ pub unsafe fn microkernel_short_packed_f64(
             );
         }
         {
+            let cij = c.add(16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_3)),
+            );
+        }
+        {
             let cij = c.add(ldc);
             _mm512_storeu_pd(
                 cij,
@@ -2847,6 +2585,20 @@ pub unsafe fn microkernel_short_packed_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_3)),
             );
         }
         {
@@ -2864,45 +2616,17 @@ pub unsafe fn microkernel_short_packed_f64(
             );
         }
         {
-            let cij = c.add(3 * ldc);
+            let cij = c.add(2 * ldc + 16);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_2)),
             );
         }
         {
-            let cij = c.add(3 * ldc + 8);
+            let cij = c.add(2 * ldc + 24);
             _mm512_storeu_pd(
                 cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_3)),
             );
         }
     }
@@ -2946,34 +2670,22 @@ pub unsafe fn microkernel_narrow_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_1_0 = _mm512_setzero_ps();
     let mut acc_2_0 = _mm512_setzero_ps();
     let mut acc_3_0 = _mm512_setzero_ps();
     let mut acc_4_0 = _mm512_setzero_ps();
     let mut acc_5_0 = _mm512_setzero_ps();
-    let mut acc_6_0 = _mm512_setzero_ps();
-    let mut acc_7_0 = _mm512_setzero_ps();
-    let mut acc_8_0 = _mm512_setzero_ps();
-    let mut acc_9_0 = _mm512_setzero_ps();
-    let mut acc_10_0 = _mm512_setzero_ps();
-    let mut acc_11_0 = _mm512_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 32);
+        let bp = b.add(p * 64);
         {
             let ai = _mm512_set1_ps(*ap);
             acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
@@ -2998,30 +2710,6 @@ pub unsafe fn microkernel_narrow_packed_f32(
             let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
         }
-        {
-            let ai = _mm512_set1_ps(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_6_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_7_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_8_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_9_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_10_0);
-        }
-        {
-            let ai = _mm512_set1_ps(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_11_0);
-        }
     }
     let va = _mm512_set1_ps(alpha);
     if beta == 0.0f32 {
@@ -3031,12 +2719,6 @@ pub unsafe fn microkernel_narrow_packed_f32(
         _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
         _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
         _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
-        _mm512_storeu_ps(c.add(6 * ldc), _mm512_mul_ps(va, acc_6_0));
-        _mm512_storeu_ps(c.add(7 * ldc), _mm512_mul_ps(va, acc_7_0));
-        _mm512_storeu_ps(c.add(8 * ldc), _mm512_mul_ps(va, acc_8_0));
-        _mm512_storeu_ps(c.add(9 * ldc), _mm512_mul_ps(va, acc_9_0));
-        _mm512_storeu_ps(c.add(10 * ldc), _mm512_mul_ps(va, acc_10_0));
-        _mm512_storeu_ps(c.add(11 * ldc), _mm512_mul_ps(va, acc_11_0));
     } else {
         let vb = _mm512_set1_ps(beta);
         {
@@ -3081,48 +2763,6 @@ pub unsafe fn microkernel_narrow_packed_f32(
                 _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
             );
         }
-        {
-            let cij = c.add(6 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_6_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_ps(
-                cij,
-                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_11_0)),
-            );
-        }
     }
 }
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
@@ -3164,34 +2804,22 @@ pub unsafe fn microkernel_narrow_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 12) };
+    let (rs_a, cs_a) = { (1, 6) };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(6 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(7 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(9 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(10 * ldc) as *const i8);
-    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(11 * ldc) as *const i8);
     let mut acc_0_0 = _mm512_setzero_pd();
     let mut acc_1_0 = _mm512_setzero_pd();
     let mut acc_2_0 = _mm512_setzero_pd();
     let mut acc_3_0 = _mm512_setzero_pd();
     let mut acc_4_0 = _mm512_setzero_pd();
     let mut acc_5_0 = _mm512_setzero_pd();
-    let mut acc_6_0 = _mm512_setzero_pd();
-    let mut acc_7_0 = _mm512_setzero_pd();
-    let mut acc_8_0 = _mm512_setzero_pd();
-    let mut acc_9_0 = _mm512_setzero_pd();
-    let mut acc_10_0 = _mm512_setzero_pd();
-    let mut acc_11_0 = _mm512_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * 32);
         {
             let ai = _mm512_set1_pd(*ap);
             acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
@@ -3216,30 +2844,6 @@ pub unsafe fn microkernel_narrow_packed_f64(
             let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
             acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
         }
-        {
-            let ai = _mm512_set1_pd(*ap.add(6 * rs_a));
-            acc_6_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_6_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(7 * rs_a));
-            acc_7_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_7_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(8 * rs_a));
-            acc_8_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_8_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(9 * rs_a));
-            acc_9_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_9_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(10 * rs_a));
-            acc_10_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_10_0);
-        }
-        {
-            let ai = _mm512_set1_pd(*ap.add(11 * rs_a));
-            acc_11_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_11_0);
-        }
     }
     let va = _mm512_set1_pd(alpha);
     if beta == 0.0f64 {
@@ -3249,12 +2853,6 @@ pub unsafe fn microkernel_narrow_packed_f64(
         _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
         _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
         _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
-        _mm512_storeu_pd(c.add(6 * ldc), _mm512_mul_pd(va, acc_6_0));
-        _mm512_storeu_pd(c.add(7 * ldc), _mm512_mul_pd(va, acc_7_0));
-        _mm512_storeu_pd(c.add(8 * ldc), _mm512_mul_pd(va, acc_8_0));
-        _mm512_storeu_pd(c.add(9 * ldc), _mm512_mul_pd(va, acc_9_0));
-        _mm512_storeu_pd(c.add(10 * ldc), _mm512_mul_pd(va, acc_10_0));
-        _mm512_storeu_pd(c.add(11 * ldc), _mm512_mul_pd(va, acc_11_0));
     } else {
         let vb = _mm512_set1_pd(beta);
         {
@@ -3297,48 +2895,6 @@ pub unsafe fn microkernel_narrow_packed_f64(
             _mm512_storeu_pd(
                 cij,
                 _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(6 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_6_0)),
-            );
-        }
-        {
-            let cij = c.add(7 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_7_0)),
-            );
-        }
-        {
-            let cij = c.add(8 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_8_0)),
-            );
-        }
-        {
-            let cij = c.add(9 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_9_0)),
-            );
-        }
-        {
-            let cij = c.add(10 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_10_0)),
-            );
-        }
-        {
-            let cij = c.add(11 * ldc);
-            _mm512_storeu_pd(
-                cij,
-                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_11_0)),
             );
         }
     }
@@ -3839,26 +3395,29 @@ pub unsafe fn microkernel_dot_bf16(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -3883,28 +3442,28 @@ pub unsafe fn gemm_small_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_ps();
         let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_0_2 = _mm512_setzero_ps();
+        let mut acc_0_3 = _mm512_setzero_ps();
         let mut acc_1_0 = _mm512_setzero_ps();
         let mut acc_1_1 = _mm512_setzero_ps();
+        let mut acc_1_2 = _mm512_setzero_ps();
+        let mut acc_1_3 = _mm512_setzero_ps();
         let mut acc_2_0 = _mm512_setzero_ps();
         let mut acc_2_1 = _mm512_setzero_ps();
+        let mut acc_2_2 = _mm512_setzero_ps();
+        let mut acc_2_3 = _mm512_setzero_ps();
         let mut acc_3_0 = _mm512_setzero_ps();
         let mut acc_3_1 = _mm512_setzero_ps();
+        let mut acc_3_2 = _mm512_setzero_ps();
+        let mut acc_3_3 = _mm512_setzero_ps();
         let mut acc_4_0 = _mm512_setzero_ps();
         let mut acc_4_1 = _mm512_setzero_ps();
+        let mut acc_4_2 = _mm512_setzero_ps();
+        let mut acc_4_3 = _mm512_setzero_ps();
         let mut acc_5_0 = _mm512_setzero_ps();
         let mut acc_5_1 = _mm512_setzero_ps();
-        let mut acc_6_0 = _mm512_setzero_ps();
-        let mut acc_6_1 = _mm512_setzero_ps();
-        let mut acc_7_0 = _mm512_setzero_ps();
-        let mut acc_7_1 = _mm512_setzero_ps();
-        let mut acc_8_0 = _mm512_setzero_ps();
-        let mut acc_8_1 = _mm512_setzero_ps();
-        let mut acc_9_0 = _mm512_setzero_ps();
-        let mut acc_9_1 = _mm512_setzero_ps();
-        let mut acc_10_0 = _mm512_setzero_ps();
-        let mut acc_10_1 = _mm512_setzero_ps();
-        let mut acc_11_0 = _mm512_setzero_ps();
-        let mut acc_11_1 = _mm512_setzero_ps();
+        let mut acc_5_2 = _mm512_setzero_ps();
+        let mut acc_5_3 = _mm512_setzero_ps();
         if c1 == 16 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3917,58 +3476,58 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
                     acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
                     acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                    acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
                     acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
                     acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                    acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                    acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                    acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                    acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
+                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                    acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
                 }
             }
         } else if c1 > 0 {
@@ -3983,58 +3542,58 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
                     acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
                     acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                    acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
                     acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
                     acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
-                    acc_8_1 = _mm512_fmadd_ps(ar, b1, acc_8_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
-                    acc_9_1 = _mm512_fmadd_ps(ar, b1, acc_9_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
-                    acc_10_1 = _mm512_fmadd_ps(ar, b1, acc_10_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
-                    acc_11_1 = _mm512_fmadd_ps(ar, b1, acc_11_1);
+                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                    acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
                 }
             }
         } else if c0 == 16 {
@@ -4046,47 +3605,47 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
                 }
             }
         } else {
@@ -4101,47 +3660,47 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_ps(ar, b0, acc_8_0);
+                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_ps(ar, b0, acc_9_0);
+                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_ps(ar, b0, acc_10_0);
+                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_ps(ar, b0, acc_11_0);
+                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
                 }
             }
         }
@@ -4159,6 +3718,17 @@ pub unsafe fn gemm_small_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -4168,8 +3738,19 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_1_3,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -4179,8 +3760,19 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_2_3,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -4190,8 +3782,19 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_3_3,
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -4201,8 +3804,19 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_4_3,
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -4212,69 +3826,14 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_6_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_6_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_7_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_7_1,
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_8_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_8_1,
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_9_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_9_1,
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_10_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_10_1,
-                    );
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_11_0);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        acc_11_1,
+                        acc_5_3,
                     );
                 }
             }
@@ -4299,6 +3858,21 @@ pub unsafe fn gemm_small_f32(
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -4309,8 +3883,23 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_1_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_3),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -4324,8 +3913,23 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_2_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_3),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -4339,8 +3943,23 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_3_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_3),
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -4354,8 +3973,23 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_4_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_3),
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -4369,93 +4003,18 @@ pub unsafe fn gemm_small_f32(
                     );
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_6_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_7_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_7_1),
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_8_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_8_1),
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_9_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_9_1),
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_10_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_10_1),
-                    );
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_11_0),
+                    _mm512_mul_ps(va, acc_5_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_11_1),
+                        _mm512_mul_ps(va, acc_5_3),
                     );
                 }
             }
@@ -4483,6 +4042,24 @@ pub unsafe fn gemm_small_f32(
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
@@ -4496,8 +4073,26 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_1_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -4514,8 +4109,26 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_2_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -4532,8 +4145,26 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_3_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_3_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -4550,8 +4181,26 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_4_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_4_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -4568,102 +4217,12 @@ pub unsafe fn gemm_small_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_6_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_7_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_7_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_8_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_8_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_9_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_9_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_10_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_10_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_11_0),
+                    _mm512_mul_ps(va, acc_5_2),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
                 if c1 > 0 {
@@ -4671,7 +4230,7 @@ pub unsafe fn gemm_small_f32(
                     let x1 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_11_1),
+                        _mm512_mul_ps(va, acc_5_3),
                     );
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
@@ -4684,26 +4243,29 @@ pub unsafe fn gemm_small_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -4728,28 +4290,28 @@ pub unsafe fn gemm_small_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_pd();
         let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_0_2 = _mm512_setzero_pd();
+        let mut acc_0_3 = _mm512_setzero_pd();
         let mut acc_1_0 = _mm512_setzero_pd();
         let mut acc_1_1 = _mm512_setzero_pd();
+        let mut acc_1_2 = _mm512_setzero_pd();
+        let mut acc_1_3 = _mm512_setzero_pd();
         let mut acc_2_0 = _mm512_setzero_pd();
         let mut acc_2_1 = _mm512_setzero_pd();
+        let mut acc_2_2 = _mm512_setzero_pd();
+        let mut acc_2_3 = _mm512_setzero_pd();
         let mut acc_3_0 = _mm512_setzero_pd();
         let mut acc_3_1 = _mm512_setzero_pd();
+        let mut acc_3_2 = _mm512_setzero_pd();
+        let mut acc_3_3 = _mm512_setzero_pd();
         let mut acc_4_0 = _mm512_setzero_pd();
         let mut acc_4_1 = _mm512_setzero_pd();
+        let mut acc_4_2 = _mm512_setzero_pd();
+        let mut acc_4_3 = _mm512_setzero_pd();
         let mut acc_5_0 = _mm512_setzero_pd();
         let mut acc_5_1 = _mm512_setzero_pd();
-        let mut acc_6_0 = _mm512_setzero_pd();
-        let mut acc_6_1 = _mm512_setzero_pd();
-        let mut acc_7_0 = _mm512_setzero_pd();
-        let mut acc_7_1 = _mm512_setzero_pd();
-        let mut acc_8_0 = _mm512_setzero_pd();
-        let mut acc_8_1 = _mm512_setzero_pd();
-        let mut acc_9_0 = _mm512_setzero_pd();
-        let mut acc_9_1 = _mm512_setzero_pd();
-        let mut acc_10_0 = _mm512_setzero_pd();
-        let mut acc_10_1 = _mm512_setzero_pd();
-        let mut acc_11_0 = _mm512_setzero_pd();
-        let mut acc_11_1 = _mm512_setzero_pd();
+        let mut acc_5_2 = _mm512_setzero_pd();
+        let mut acc_5_3 = _mm512_setzero_pd();
         if c1 == 8 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -4762,58 +4324,58 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
                     acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
                     acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                    acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
                     acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
                     acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                    acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                    acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                    acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                    acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
+                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                    acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
                 }
             }
         } else if c1 > 0 {
@@ -4828,58 +4390,58 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
                     acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
                     acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                    acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
                     acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
                     acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
-                    acc_8_1 = _mm512_fmadd_pd(ar, b1, acc_8_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
-                    acc_9_1 = _mm512_fmadd_pd(ar, b1, acc_9_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
-                    acc_10_1 = _mm512_fmadd_pd(ar, b1, acc_10_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
-                    acc_11_1 = _mm512_fmadd_pd(ar, b1, acc_11_1);
+                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                    acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
                 }
             }
         } else if c0 == 8 {
@@ -4891,47 +4453,47 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
                 }
             }
         } else {
@@ -4946,47 +4508,47 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_8_0 = _mm512_fmadd_pd(ar, b0, acc_8_0);
+                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_9_0 = _mm512_fmadd_pd(ar, b0, acc_9_0);
+                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_10_0 = _mm512_fmadd_pd(ar, b0, acc_10_0);
+                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_11_0 = _mm512_fmadd_pd(ar, b0, acc_11_0);
+                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
                 }
             }
         }
@@ -5004,6 +4566,17 @@ pub unsafe fn gemm_small_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -5013,8 +4586,19 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_1_3,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -5024,8 +4608,19 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_2_3,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -5035,8 +4630,19 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_3_3,
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -5046,8 +4652,19 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_4_3,
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -5057,69 +4674,14 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_6_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_6_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_7_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_7_1,
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_8_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_8_1,
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_9_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_9_1,
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_10_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_10_1,
-                    );
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_11_0);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        acc_11_1,
+                        acc_5_3,
                     );
                 }
             }
@@ -5144,6 +4706,21 @@ pub unsafe fn gemm_small_f64(
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -5154,8 +4731,23 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_1_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_3),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -5169,8 +4761,23 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_2_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_3),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -5184,8 +4791,23 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_3_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_3),
+                    );
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -5199,8 +4821,23 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_4_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_3),
+                    );
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -5214,93 +4851,18 @@ pub unsafe fn gemm_small_f64(
                     );
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_6_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_7_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_7_1),
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_8_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_8_1),
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_9_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_9_1),
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_10_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_10_1),
-                    );
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_11_0),
+                    _mm512_mul_pd(va, acc_5_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_11_1),
+                        _mm512_mul_pd(va, acc_5_3),
                     );
                 }
             }
@@ -5328,6 +4890,24 @@ pub unsafe fn gemm_small_f64(
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
@@ -5341,8 +4921,26 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_1_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -5359,8 +4957,26 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_2_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -5377,8 +4993,26 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_3_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_3_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -5395,8 +5029,26 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_4_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_4_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -5413,102 +5065,12 @@ pub unsafe fn gemm_small_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_6_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_7_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_7_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_8_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_8_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_9_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_9_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_10_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_10_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
             if 11 >= skip {
                 let crow = c.add(11 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_11_0),
+                    _mm512_mul_pd(va, acc_5_2),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
                 if c1 > 0 {
@@ -5516,7 +5078,7 @@ pub unsafe fn gemm_small_f64(
                     let x1 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_11_1),
+                        _mm512_mul_pd(va, acc_5_3),
                     );
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
@@ -5529,26 +5091,29 @@ pub unsafe fn gemm_small_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -5573,20 +5138,20 @@ pub unsafe fn gemm_small_mid_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_ps();
         let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_0_2 = _mm512_setzero_ps();
+        let mut acc_0_3 = _mm512_setzero_ps();
         let mut acc_1_0 = _mm512_setzero_ps();
         let mut acc_1_1 = _mm512_setzero_ps();
+        let mut acc_1_2 = _mm512_setzero_ps();
+        let mut acc_1_3 = _mm512_setzero_ps();
         let mut acc_2_0 = _mm512_setzero_ps();
         let mut acc_2_1 = _mm512_setzero_ps();
+        let mut acc_2_2 = _mm512_setzero_ps();
+        let mut acc_2_3 = _mm512_setzero_ps();
         let mut acc_3_0 = _mm512_setzero_ps();
         let mut acc_3_1 = _mm512_setzero_ps();
-        let mut acc_4_0 = _mm512_setzero_ps();
-        let mut acc_4_1 = _mm512_setzero_ps();
-        let mut acc_5_0 = _mm512_setzero_ps();
-        let mut acc_5_1 = _mm512_setzero_ps();
-        let mut acc_6_0 = _mm512_setzero_ps();
-        let mut acc_6_1 = _mm512_setzero_ps();
-        let mut acc_7_0 = _mm512_setzero_ps();
-        let mut acc_7_1 = _mm512_setzero_ps();
+        let mut acc_3_2 = _mm512_setzero_ps();
+        let mut acc_3_3 = _mm512_setzero_ps();
         if c1 == 16 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -5599,38 +5164,38 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
                 }
             }
         } else if c1 > 0 {
@@ -5645,38 +5210,38 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_ps(ar, b1, acc_6_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_ps(ar, b1, acc_7_1);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
                 }
             }
         } else if c0 == 16 {
@@ -5688,31 +5253,31 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
                 }
             }
         } else {
@@ -5727,31 +5292,31 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_ps(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_ps(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
                 }
             }
         }
@@ -5769,6 +5334,17 @@ pub unsafe fn gemm_small_mid_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -5778,8 +5354,19 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_1_3,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -5789,8 +5376,19 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_2_3,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -5800,47 +5398,14 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_4_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_5_1,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_6_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_6_1,
-                    );
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_7_0);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        acc_7_1,
+                        acc_3_3,
                     );
                 }
             }
@@ -5865,6 +5430,21 @@ pub unsafe fn gemm_small_mid_f32(
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -5875,8 +5455,23 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_1_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_3),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -5890,8 +5485,23 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_2_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_3),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
@@ -5905,63 +5515,18 @@ pub unsafe fn gemm_small_mid_f32(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_4_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_5_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_6_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_7_0),
+                    _mm512_mul_ps(va, acc_3_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_7_1),
+                        _mm512_mul_ps(va, acc_3_3),
                     );
                 }
             }
@@ -5989,6 +5554,24 @@ pub unsafe fn gemm_small_mid_f32(
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
@@ -6002,8 +5585,26 @@ pub unsafe fn gemm_small_mid_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_1_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_1_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -6020,8 +5621,26 @@ pub unsafe fn gemm_small_mid_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_2_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_2_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
@@ -6038,66 +5657,12 @@ pub unsafe fn gemm_small_mid_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_4_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_5_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_6_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_6_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_7_0),
+                    _mm512_mul_ps(va, acc_3_2),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
                 if c1 > 0 {
@@ -6105,7 +5670,7 @@ pub unsafe fn gemm_small_mid_f32(
                     let x1 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_7_1),
+                        _mm512_mul_ps(va, acc_3_3),
                     );
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
@@ -6118,26 +5683,29 @@ pub unsafe fn gemm_small_mid_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -6162,20 +5730,20 @@ pub unsafe fn gemm_small_mid_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_pd();
         let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_0_2 = _mm512_setzero_pd();
+        let mut acc_0_3 = _mm512_setzero_pd();
         let mut acc_1_0 = _mm512_setzero_pd();
         let mut acc_1_1 = _mm512_setzero_pd();
+        let mut acc_1_2 = _mm512_setzero_pd();
+        let mut acc_1_3 = _mm512_setzero_pd();
         let mut acc_2_0 = _mm512_setzero_pd();
         let mut acc_2_1 = _mm512_setzero_pd();
+        let mut acc_2_2 = _mm512_setzero_pd();
+        let mut acc_2_3 = _mm512_setzero_pd();
         let mut acc_3_0 = _mm512_setzero_pd();
         let mut acc_3_1 = _mm512_setzero_pd();
-        let mut acc_4_0 = _mm512_setzero_pd();
-        let mut acc_4_1 = _mm512_setzero_pd();
-        let mut acc_5_0 = _mm512_setzero_pd();
-        let mut acc_5_1 = _mm512_setzero_pd();
-        let mut acc_6_0 = _mm512_setzero_pd();
-        let mut acc_6_1 = _mm512_setzero_pd();
-        let mut acc_7_0 = _mm512_setzero_pd();
-        let mut acc_7_1 = _mm512_setzero_pd();
+        let mut acc_3_2 = _mm512_setzero_pd();
+        let mut acc_3_3 = _mm512_setzero_pd();
         if c1 == 8 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -6188,38 +5756,38 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
                 }
             }
         } else if c1 > 0 {
@@ -6234,38 +5802,38 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
                     acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                     acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
                     acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                     acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
-                    acc_6_1 = _mm512_fmadd_pd(ar, b1, acc_6_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
-                    acc_7_1 = _mm512_fmadd_pd(ar, b1, acc_7_1);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
                 }
             }
         } else if c0 == 8 {
@@ -6277,31 +5845,31 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
                 }
             }
         } else {
@@ -6316,31 +5884,31 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = _mm512_fmadd_pd(ar, b0, acc_6_0);
+                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = _mm512_fmadd_pd(ar, b0, acc_7_0);
+                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
                 }
             }
         }
@@ -6358,6 +5926,17 @@ pub unsafe fn gemm_small_mid_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -6367,8 +5946,19 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_1_3,
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -6378,8 +5968,19 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_2_3,
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -6389,47 +5990,14 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_4_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_5_1,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_6_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_6_1,
-                    );
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_7_0);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        acc_7_1,
+                        acc_3_3,
                     );
                 }
             }
@@ -6454,6 +6022,21 @@ pub unsafe fn gemm_small_mid_f64(
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -6464,8 +6047,23 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_1_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_3),
+                    );
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -6479,8 +6077,23 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_2_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_3),
+                    );
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
@@ -6494,63 +6107,18 @@ pub unsafe fn gemm_small_mid_f64(
                     );
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_4_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_5_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_6_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_7_0),
+                    _mm512_mul_pd(va, acc_3_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_7_1),
+                        _mm512_mul_pd(va, acc_3_3),
                     );
                 }
             }
@@ -6578,6 +6146,24 @@ pub unsafe fn gemm_small_mid_f64(
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
@@ -6591,8 +6177,26 @@ pub unsafe fn gemm_small_mid_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_1_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_1_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -6609,8 +6213,26 @@ pub unsafe fn gemm_small_mid_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_2_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_2_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
@@ -6627,66 +6249,12 @@ pub unsafe fn gemm_small_mid_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_4_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_5_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_6_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_6_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
             if 7 >= skip {
                 let crow = c.add(7 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_7_0),
+                    _mm512_mul_pd(va, acc_3_2),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
                 if c1 > 0 {
@@ -6694,7 +6262,7 @@ pub unsafe fn gemm_small_mid_f64(
                     let x1 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_7_1),
+                        _mm512_mul_pd(va, acc_3_3),
                     );
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
@@ -6707,26 +6275,29 @@ pub unsafe fn gemm_small_mid_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -6751,12 +6322,12 @@ pub unsafe fn gemm_small_low_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_ps();
         let mut acc_0_1 = _mm512_setzero_ps();
+        let mut acc_0_2 = _mm512_setzero_ps();
+        let mut acc_0_3 = _mm512_setzero_ps();
         let mut acc_1_0 = _mm512_setzero_ps();
         let mut acc_1_1 = _mm512_setzero_ps();
-        let mut acc_2_0 = _mm512_setzero_ps();
-        let mut acc_2_1 = _mm512_setzero_ps();
-        let mut acc_3_0 = _mm512_setzero_ps();
-        let mut acc_3_1 = _mm512_setzero_ps();
+        let mut acc_1_2 = _mm512_setzero_ps();
+        let mut acc_1_3 = _mm512_setzero_ps();
         if c1 == 16 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -6769,18 +6340,18 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
                 }
             }
         } else if c1 > 0 {
@@ -6795,18 +6366,18 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
                 }
             }
         } else if c0 == 16 {
@@ -6818,15 +6389,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
             }
         } else {
@@ -6841,15 +6412,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
                 }
             }
         }
@@ -6867,6 +6438,17 @@ pub unsafe fn gemm_small_low_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
@@ -6876,25 +6458,14 @@ pub unsafe fn gemm_small_low_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_2_1,
-                    );
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        acc_3_1,
+                        acc_1_3,
                     );
                 }
             }
@@ -6919,6 +6490,21 @@ pub unsafe fn gemm_small_low_f32(
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_ps(
+                        crow.add(16),
+                        ((1u32 << c1) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_ps(
+                    crow,
+                    ((1u32 << c0) - 1) as u16,
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -6929,33 +6515,18 @@ pub unsafe fn gemm_small_low_f32(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
                 _mm512_mask_storeu_ps(
                     crow,
                     ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_3_0),
+                    _mm512_mul_ps(va, acc_1_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_ps(
                         crow.add(16),
                         ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_1),
+                        _mm512_mul_ps(va, acc_1_3),
                     );
                 }
             }
@@ -6983,6 +6554,24 @@ pub unsafe fn gemm_small_low_f32(
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                    _mm512_mul_ps(va, acc_0_2),
+                );
+                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(16);
+                    let x1 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                        _mm512_mul_ps(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_ps(
+                    vb,
+                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
                     _mm512_mul_ps(va, acc_1_0),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
@@ -6996,30 +6585,12 @@ pub unsafe fn gemm_small_low_f32(
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
                 let x0 = _mm512_fmadd_ps(
                     vb,
                     _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_3_0),
+                    _mm512_mul_ps(va, acc_1_2),
                 );
                 _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
                 if c1 > 0 {
@@ -7027,7 +6598,7 @@ pub unsafe fn gemm_small_low_f32(
                     let x1 = _mm512_fmadd_ps(
                         vb,
                         _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_1),
+                        _mm512_mul_ps(va, acc_1_3),
                     );
                     _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
                 }
@@ -7040,26 +6611,29 @@ pub unsafe fn gemm_small_low_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+/// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -7084,12 +6658,12 @@ pub unsafe fn gemm_small_low_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = _mm512_setzero_pd();
         let mut acc_0_1 = _mm512_setzero_pd();
+        let mut acc_0_2 = _mm512_setzero_pd();
+        let mut acc_0_3 = _mm512_setzero_pd();
         let mut acc_1_0 = _mm512_setzero_pd();
         let mut acc_1_1 = _mm512_setzero_pd();
-        let mut acc_2_0 = _mm512_setzero_pd();
-        let mut acc_2_1 = _mm512_setzero_pd();
-        let mut acc_3_0 = _mm512_setzero_pd();
-        let mut acc_3_1 = _mm512_setzero_pd();
+        let mut acc_1_2 = _mm512_setzero_pd();
+        let mut acc_1_3 = _mm512_setzero_pd();
         if c1 == 8 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -7102,18 +6676,18 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
                 }
             }
         } else if c1 > 0 {
@@ -7128,18 +6702,18 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                }
+                {
+                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
                     acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                     acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
                 }
                 {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
                 }
             }
         } else if c0 == 8 {
@@ -7151,15 +6725,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
             }
         } else {
@@ -7174,15 +6748,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
                 }
                 {
                     let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
                 }
             }
         }
@@ -7200,6 +6774,17 @@ pub unsafe fn gemm_small_low_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        acc_0_3,
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
@@ -7209,25 +6794,14 @@ pub unsafe fn gemm_small_low_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_2_1,
-                    );
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        acc_3_1,
+                        acc_1_3,
                     );
                 }
             }
@@ -7252,6 +6826,21 @@ pub unsafe fn gemm_small_low_f64(
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                if c1 > 0 {
+                    _mm512_mask_storeu_pd(
+                        crow.add(8),
+                        ((1u32 << c1) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                _mm512_mask_storeu_pd(
+                    crow,
+                    ((1u32 << c0) - 1) as u8,
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 if c1 > 0 {
@@ -7262,33 +6851,18 @@ pub unsafe fn gemm_small_low_f64(
                     );
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
                 _mm512_mask_storeu_pd(
                     crow,
                     ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_3_0),
+                    _mm512_mul_pd(va, acc_1_2),
                 );
                 if c1 > 0 {
                     _mm512_mask_storeu_pd(
                         crow.add(8),
                         ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_1),
+                        _mm512_mul_pd(va, acc_1_3),
                     );
                 }
             }
@@ -7316,6 +6890,24 @@ pub unsafe fn gemm_small_low_f64(
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                    _mm512_mul_pd(va, acc_0_2),
+                );
+                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                if c1 > 0 {
+                    let crow1 = crow.add(8);
+                    let x1 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                        _mm512_mul_pd(va, acc_0_3),
+                    );
+                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = _mm512_fmadd_pd(
+                    vb,
+                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
                     _mm512_mul_pd(va, acc_1_0),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
@@ -7329,30 +6921,12 @@ pub unsafe fn gemm_small_low_f64(
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
             if 3 >= skip {
                 let crow = c.add(3 * rs_c + j);
                 let x0 = _mm512_fmadd_pd(
                     vb,
                     _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_3_0),
+                    _mm512_mul_pd(va, acc_1_2),
                 );
                 _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
                 if c1 > 0 {
@@ -7360,7 +6934,7 @@ pub unsafe fn gemm_small_low_f64(
                     let x1 = _mm512_fmadd_pd(
                         vb,
                         _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_1),
+                        _mm512_mul_pd(va, acc_1_3),
                     );
                     _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
                 }
@@ -7373,19 +6947,22 @@ pub unsafe fn gemm_small_low_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
@@ -7514,19 +7091,22 @@ pub unsafe fn gemm_small_row_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
@@ -7680,31 +7260,45 @@ pub unsafe fn pack_rhs_f32(
     dst: *mut f32,
     strip_stride: usize,
 ) {
-    let full = n / 32;
+    let full = n / 64;
     if cs_b == 1 {
         for p in 0..k {
             let src = b.add(p * rs_b);
-            let out = dst.add(p * 32);
+            let out = dst.add(p * 64);
             for s in 0..full {
                 {
-                    let col = s * 32;
+                    let col = s * 64;
                     _mm512_storeu_ps(
                         out.add(s * strip_stride),
                         _mm512_loadu_ps(src.add(col)),
                     );
                 }
                 {
-                    let col = s * 32 + 16;
+                    let col = s * 64 + 16;
                     _mm512_storeu_ps(
                         out.add(s * strip_stride + 16),
                         _mm512_loadu_ps(src.add(col)),
                     );
                 }
+                {
+                    let col = s * 64 + 32;
+                    _mm512_storeu_ps(
+                        out.add(s * strip_stride + 32),
+                        _mm512_loadu_ps(src.add(col)),
+                    );
+                }
+                {
+                    let col = s * 64 + 48;
+                    _mm512_storeu_ps(
+                        out.add(s * strip_stride + 48),
+                        _mm512_loadu_ps(src.add(col)),
+                    );
+                }
             }
-            if full * 32 < n {
+            if full * 64 < n {
                 let last = out.add(full * strip_stride);
                 {
-                    let col = full * 32;
+                    let col = full * 64;
                     let take = if n > col { (n - col).min(16) } else { 0 };
                     _mm512_storeu_ps(
                         last,
@@ -7715,7 +7309,7 @@ pub unsafe fn pack_rhs_f32(
                     );
                 }
                 {
-                    let col = full * 32 + 16;
+                    let col = full * 64 + 16;
                     let take = if n > col { (n - col).min(16) } else { 0 };
                     _mm512_storeu_ps(
                         last.add(16),
@@ -7725,15 +7319,37 @@ pub unsafe fn pack_rhs_f32(
                         ),
                     );
                 }
+                {
+                    let col = full * 64 + 32;
+                    let take = if n > col { (n - col).min(16) } else { 0 };
+                    _mm512_storeu_ps(
+                        last.add(32),
+                        _mm512_maskz_loadu_ps(
+                            ((1u32 << take) - 1) as u16,
+                            src.wrapping_add(col),
+                        ),
+                    );
+                }
+                {
+                    let col = full * 64 + 48;
+                    let take = if n > col { (n - col).min(16) } else { 0 };
+                    _mm512_storeu_ps(
+                        last.add(48),
+                        _mm512_maskz_loadu_ps(
+                            ((1u32 << take) - 1) as u16,
+                            src.wrapping_add(col),
+                        ),
+                    );
+                }
             }
         }
     } else {
-        for s in 0..n.div_ceil(32) {
+        for s in 0..n.div_ceil(64) {
             let out = dst.add(s * strip_stride);
             for p in 0..k {
-                for j in 0..32 {
-                    let col = s * 32 + j;
-                    *out.add(p * 32 + j) = if col < n {
+                for j in 0..64 {
+                    let col = s * 64 + j;
+                    *out.add(p * 64 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f32
@@ -7772,31 +7388,45 @@ pub unsafe fn pack_rhs_f64(
     dst: *mut f64,
     strip_stride: usize,
 ) {
-    let full = n / 16;
+    let full = n / 32;
     if cs_b == 1 {
         for p in 0..k {
             let src = b.add(p * rs_b);
-            let out = dst.add(p * 16);
+            let out = dst.add(p * 32);
             for s in 0..full {
                 {
-                    let col = s * 16;
+                    let col = s * 32;
                     _mm512_storeu_pd(
                         out.add(s * strip_stride),
                         _mm512_loadu_pd(src.add(col)),
                     );
                 }
                 {
-                    let col = s * 16 + 8;
+                    let col = s * 32 + 8;
                     _mm512_storeu_pd(
                         out.add(s * strip_stride + 8),
                         _mm512_loadu_pd(src.add(col)),
                     );
                 }
+                {
+                    let col = s * 32 + 16;
+                    _mm512_storeu_pd(
+                        out.add(s * strip_stride + 16),
+                        _mm512_loadu_pd(src.add(col)),
+                    );
+                }
+                {
+                    let col = s * 32 + 24;
+                    _mm512_storeu_pd(
+                        out.add(s * strip_stride + 24),
+                        _mm512_loadu_pd(src.add(col)),
+                    );
+                }
             }
-            if full * 16 < n {
+            if full * 32 < n {
                 let last = out.add(full * strip_stride);
                 {
-                    let col = full * 16;
+                    let col = full * 32;
                     let take = if n > col { (n - col).min(8) } else { 0 };
                     _mm512_storeu_pd(
                         last,
@@ -7807,7 +7437,7 @@ pub unsafe fn pack_rhs_f64(
                     );
                 }
                 {
-                    let col = full * 16 + 8;
+                    let col = full * 32 + 8;
                     let take = if n > col { (n - col).min(8) } else { 0 };
                     _mm512_storeu_pd(
                         last.add(8),
@@ -7817,15 +7447,37 @@ pub unsafe fn pack_rhs_f64(
                         ),
                     );
                 }
+                {
+                    let col = full * 32 + 16;
+                    let take = if n > col { (n - col).min(8) } else { 0 };
+                    _mm512_storeu_pd(
+                        last.add(16),
+                        _mm512_maskz_loadu_pd(
+                            ((1u32 << take) - 1) as u8,
+                            src.wrapping_add(col),
+                        ),
+                    );
+                }
+                {
+                    let col = full * 32 + 24;
+                    let take = if n > col { (n - col).min(8) } else { 0 };
+                    _mm512_storeu_pd(
+                        last.add(24),
+                        _mm512_maskz_loadu_pd(
+                            ((1u32 << take) - 1) as u8,
+                            src.wrapping_add(col),
+                        ),
+                    );
+                }
             }
         }
     } else {
-        for s in 0..n.div_ceil(16) {
+        for s in 0..n.div_ceil(32) {
             let out = dst.add(s * strip_stride);
             for p in 0..k {
-                for j in 0..16 {
-                    let col = s * 16 + j;
-                    *out.add(p * 16 + j) = if col < n {
+                for j in 0..32 {
+                    let col = s * 32 + j;
+                    *out.add(p * 32 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f64
@@ -7863,22 +7515,22 @@ pub unsafe fn pack_lhs_f32(
     dst: *mut f32,
     panel_stride: usize,
 ) {
-    let panels = m.div_ceil(12);
+    let panels = m.div_ceil(6);
     if rs_a == 1 {
         let mut p0 = 0;
         while p0 < k {
             let cols = (k - p0).min(16);
             for q in 0..panels {
-                let rows = (m - q * 12).min(12);
+                let rows = (m - q * 6).min(6);
                 for p in p0..p0 + cols {
                     let (src, out) = (
-                        a.add(p * cs_a + q * 12),
-                        dst.add(q * panel_stride + p * 12),
+                        a.add(p * cs_a + q * 6),
+                        dst.add(q * panel_stride + p * 6),
                     );
                     {
                         let row = 0;
                         let take = if rows > row { (rows - row).min(16) } else { 0 };
-                        let room = (12 - row).min(16);
+                        let room = (6 - row).min(16);
                         _mm512_mask_storeu_ps(
                             out.add(row),
                             ((1u32 << room) - 1) as u16,
@@ -7894,12 +7546,12 @@ pub unsafe fn pack_lhs_f32(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 12).min(12);
+            let rows = (m - q * 6).min(6);
             let out = dst.add(q * panel_stride);
             for p in 0..k {
-                for i in 0..12 {
-                    *out.add(p * 12 + i) = if i < rows {
-                        *a.add((q * 12 + i) * rs_a + p * cs_a)
+                for i in 0..6 {
+                    *out.add(p * 6 + i) = if i < rows {
+                        *a.add((q * 6 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f32
                     };
@@ -7936,35 +7588,22 @@ pub unsafe fn pack_lhs_f64(
     dst: *mut f64,
     panel_stride: usize,
 ) {
-    let panels = m.div_ceil(12);
+    let panels = m.div_ceil(6);
     if rs_a == 1 {
         let mut p0 = 0;
         while p0 < k {
             let cols = (k - p0).min(8);
             for q in 0..panels {
-                let rows = (m - q * 12).min(12);
+                let rows = (m - q * 6).min(6);
                 for p in p0..p0 + cols {
                     let (src, out) = (
-                        a.add(p * cs_a + q * 12),
-                        dst.add(q * panel_stride + p * 12),
+                        a.add(p * cs_a + q * 6),
+                        dst.add(q * panel_stride + p * 6),
                     );
                     {
                         let row = 0;
                         let take = if rows > row { (rows - row).min(8) } else { 0 };
-                        let room = (12 - row).min(8);
-                        _mm512_mask_storeu_pd(
-                            out.add(row),
-                            ((1u32 << room) - 1) as u8,
-                            _mm512_maskz_loadu_pd(
-                                ((1u32 << take) - 1) as u8,
-                                src.wrapping_add(row),
-                            ),
-                        );
-                    }
-                    {
-                        let row = 8;
-                        let take = if rows > row { (rows - row).min(8) } else { 0 };
-                        let room = (12 - row).min(8);
+                        let room = (6 - row).min(8);
                         _mm512_mask_storeu_pd(
                             out.add(row),
                             ((1u32 << room) - 1) as u8,
@@ -7980,12 +7619,12 @@ pub unsafe fn pack_lhs_f64(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 12).min(12);
+            let rows = (m - q * 6).min(6);
             let out = dst.add(q * panel_stride);
             for p in 0..k {
-                for i in 0..12 {
-                    *out.add(p * 12 + i) = if i < rows {
-                        *a.add((q * 12 + i) * rs_a + p * cs_a)
+                for i in 0..6 {
+                    *out.add(p * 6 + i) = if i < rows {
+                        *a.add((q * 6 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f64
                     };

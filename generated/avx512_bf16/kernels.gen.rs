@@ -22,15 +22,15 @@ pub const BF16_DEPTH: usize = 2;
 /// `V::LANES` for `f32` kernels on this target.
 pub const F32_LANES: usize = 16;
 /// `V::MR` for `f32` kernels on this target.
-pub const F32_MR: usize = 12;
+pub const F32_MR: usize = 6;
 /// `V::NR` for `f32` kernels on this target.
-pub const F32_NR: usize = 32;
+pub const F32_NR: usize = 64;
 /// `V::LANES` for `f64` kernels on this target.
 pub const F64_LANES: usize = 8;
 /// `V::MR` for `f64` kernels on this target.
-pub const F64_MR: usize = 12;
+pub const F64_MR: usize = 6;
 /// `V::NR` for `f64` kernels on this target.
-pub const F64_NR: usize = 16;
+pub const F64_NR: usize = 32;
 /// The same code as on `avx512_vnni`: this level adds nothing `apply_packed_output_f32` uses.
 pub use super::avx512_vnni::apply_packed_output_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `apply_packed_output_f64` uses.

@@ -2570,26 +2570,29 @@ pub unsafe fn microkernel_dot_bf16(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
 pub unsafe fn gemm_small_f32(
     skip: usize,
     n: usize,
@@ -2613,12 +2616,20 @@ pub unsafe fn gemm_small_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f32;
         let mut acc_0_1 = 0.0f32;
+        let mut acc_0_2 = 0.0f32;
+        let mut acc_0_3 = 0.0f32;
         let mut acc_1_0 = 0.0f32;
         let mut acc_1_1 = 0.0f32;
+        let mut acc_1_2 = 0.0f32;
+        let mut acc_1_3 = 0.0f32;
         let mut acc_2_0 = 0.0f32;
         let mut acc_2_1 = 0.0f32;
+        let mut acc_2_2 = 0.0f32;
+        let mut acc_2_3 = 0.0f32;
         let mut acc_3_0 = 0.0f32;
         let mut acc_3_1 = 0.0f32;
+        let mut acc_3_2 = 0.0f32;
+        let mut acc_3_3 = 0.0f32;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -2631,18 +2642,38 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
                 }
                 {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
                     acc_2_0 = ar * b0 + acc_2_0;
                     acc_2_1 = ar * b1 + acc_2_1;
                 }
                 {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                    acc_2_3 = ar * b1 + acc_2_3;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
                     acc_3_1 = ar * b1 + acc_3_1;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
+                    acc_3_3 = ar * b1 + acc_3_3;
                 }
             }
         } else if c1 > 0 {
@@ -2657,18 +2688,38 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
                 }
                 {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
                     acc_2_0 = ar * b0 + acc_2_0;
                     acc_2_1 = ar * b1 + acc_2_1;
                 }
                 {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                    acc_2_3 = ar * b1 + acc_2_3;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
                     acc_3_1 = ar * b1 + acc_3_1;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
+                    acc_3_3 = ar * b1 + acc_3_3;
                 }
             }
         } else if c0 == 1 {
@@ -2680,15 +2731,31 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
                 {
                     let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_1_0 = ar * b0 + acc_1_0;
                 }
                 {
                     let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                }
+                {
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
                 }
             }
         } else {
@@ -2700,15 +2767,31 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
                 {
                     let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_1_0 = ar * b0 + acc_1_0;
                 }
                 {
                     let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                }
+                {
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
                 }
             }
         }
@@ -2727,6 +2810,17 @@ pub unsafe fn gemm_small_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = acc_1_0;
                 }
                 if c1 > 0 {
@@ -2735,8 +2829,19 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 if c0 > 0 {
                     *crow = acc_2_0;
                 }
@@ -2746,14 +2851,36 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_3;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 if c0 > 0 {
                     *crow = acc_3_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = acc_3_1;
+                    }
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_3_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_3_3;
                     }
                 }
             }
@@ -2772,6 +2899,17 @@ pub unsafe fn gemm_small_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = va * acc_1_0;
                 }
                 if c1 > 0 {
@@ -2780,8 +2918,19 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 if c0 > 0 {
                     *crow = va * acc_2_0;
                 }
@@ -2791,14 +2940,36 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_2_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_2_3;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 if c0 > 0 {
                     *crow = va * acc_3_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_3_1;
+                    }
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_3_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_3_3;
                     }
                 }
             }
@@ -2820,6 +2991,21 @@ pub unsafe fn gemm_small_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -2833,8 +3019,23 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_1_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -2848,8 +3049,23 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_2_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -2863,6 +3079,21 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_3_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -2871,26 +3102,29 @@ pub unsafe fn gemm_small_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
 pub unsafe fn gemm_small_f64(
     skip: usize,
     n: usize,
@@ -2914,12 +3148,20 @@ pub unsafe fn gemm_small_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f64;
         let mut acc_0_1 = 0.0f64;
+        let mut acc_0_2 = 0.0f64;
+        let mut acc_0_3 = 0.0f64;
         let mut acc_1_0 = 0.0f64;
         let mut acc_1_1 = 0.0f64;
+        let mut acc_1_2 = 0.0f64;
+        let mut acc_1_3 = 0.0f64;
         let mut acc_2_0 = 0.0f64;
         let mut acc_2_1 = 0.0f64;
+        let mut acc_2_2 = 0.0f64;
+        let mut acc_2_3 = 0.0f64;
         let mut acc_3_0 = 0.0f64;
         let mut acc_3_1 = 0.0f64;
+        let mut acc_3_2 = 0.0f64;
+        let mut acc_3_3 = 0.0f64;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -2932,18 +3174,38 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
                 }
                 {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
                     acc_2_0 = ar * b0 + acc_2_0;
                     acc_2_1 = ar * b1 + acc_2_1;
                 }
                 {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                    acc_2_3 = ar * b1 + acc_2_3;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
                     acc_3_1 = ar * b1 + acc_3_1;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
+                    acc_3_3 = ar * b1 + acc_3_3;
                 }
             }
         } else if c1 > 0 {
@@ -2958,18 +3220,38 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
                 }
                 {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
                     acc_2_0 = ar * b0 + acc_2_0;
                     acc_2_1 = ar * b1 + acc_2_1;
                 }
                 {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                    acc_2_3 = ar * b1 + acc_2_3;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
                     acc_3_1 = ar * b1 + acc_3_1;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
+                    acc_3_3 = ar * b1 + acc_3_3;
                 }
             }
         } else if c0 == 1 {
@@ -2981,15 +3263,31 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
                 {
                     let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_1_0 = ar * b0 + acc_1_0;
                 }
                 {
                     let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                }
+                {
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
                 }
             }
         } else {
@@ -3001,15 +3299,31 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
                 {
                     let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_1_0 = ar * b0 + acc_1_0;
                 }
                 {
                     let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                }
+                {
+                    let ar = *a.add(5 * rs_a + p * cs_a);
+                    acc_2_2 = ar * b0 + acc_2_2;
+                }
+                {
+                    let ar = *a.add(6 * rs_a + p * cs_a);
                     acc_3_0 = ar * b0 + acc_3_0;
+                }
+                {
+                    let ar = *a.add(7 * rs_a + p * cs_a);
+                    acc_3_2 = ar * b0 + acc_3_2;
                 }
             }
         }
@@ -3028,6 +3342,17 @@ pub unsafe fn gemm_small_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = acc_1_0;
                 }
                 if c1 > 0 {
@@ -3036,8 +3361,19 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 if c0 > 0 {
                     *crow = acc_2_0;
                 }
@@ -3047,14 +3383,36 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_3;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 if c0 > 0 {
                     *crow = acc_3_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = acc_3_1;
+                    }
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_3_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_3_3;
                     }
                 }
             }
@@ -3073,6 +3431,17 @@ pub unsafe fn gemm_small_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = va * acc_1_0;
                 }
                 if c1 > 0 {
@@ -3081,8 +3450,19 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 if c0 > 0 {
                     *crow = va * acc_2_0;
                 }
@@ -3092,14 +3472,36 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_2_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_2_3;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 if c0 > 0 {
                     *crow = va * acc_3_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_3_1;
+                    }
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_3_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_3_3;
                     }
                 }
             }
@@ -3121,6 +3523,21 @@ pub unsafe fn gemm_small_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -3134,8 +3551,23 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_1_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -3149,8 +3581,23 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_2_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -3164,6 +3611,21 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_3_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -3172,26 +3634,29 @@ pub unsafe fn gemm_small_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
     n: usize,
@@ -3215,8 +3680,14 @@ pub unsafe fn gemm_small_mid_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f32;
         let mut acc_0_1 = 0.0f32;
+        let mut acc_0_2 = 0.0f32;
+        let mut acc_0_3 = 0.0f32;
         let mut acc_1_0 = 0.0f32;
         let mut acc_1_1 = 0.0f32;
+        let mut acc_1_2 = 0.0f32;
+        let mut acc_1_3 = 0.0f32;
+        let mut acc_2_0 = 0.0f32;
+        let mut acc_2_1 = 0.0f32;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3229,8 +3700,23 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
                 }
             }
         } else if c1 > 0 {
@@ -3245,8 +3731,23 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
                 }
             }
         } else if c0 == 1 {
@@ -3258,7 +3759,19 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
                 }
             }
         } else {
@@ -3270,7 +3783,19 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
                 }
             }
         }
@@ -3289,11 +3814,44 @@ pub unsafe fn gemm_small_mid_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = acc_1_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_1;
                     }
                 }
             }
@@ -3312,11 +3870,44 @@ pub unsafe fn gemm_small_mid_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = va * acc_1_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_1_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_2_1;
                     }
                 }
             }
@@ -3338,6 +3929,21 @@ pub unsafe fn gemm_small_mid_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -3351,6 +3957,36 @@ pub unsafe fn gemm_small_mid_f32(
                     }
                 }
             }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_1_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_2_1);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -3359,26 +3995,29 @@ pub unsafe fn gemm_small_mid_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
     n: usize,
@@ -3402,8 +4041,14 @@ pub unsafe fn gemm_small_mid_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f64;
         let mut acc_0_1 = 0.0f64;
+        let mut acc_0_2 = 0.0f64;
+        let mut acc_0_3 = 0.0f64;
         let mut acc_1_0 = 0.0f64;
         let mut acc_1_1 = 0.0f64;
+        let mut acc_1_2 = 0.0f64;
+        let mut acc_1_3 = 0.0f64;
+        let mut acc_2_0 = 0.0f64;
+        let mut acc_2_1 = 0.0f64;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3416,8 +4061,23 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
                 }
             }
         } else if c1 > 0 {
@@ -3432,8 +4092,23 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
                     acc_1_1 = ar * b1 + acc_1_1;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                    acc_1_3 = ar * b1 + acc_1_3;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
+                    acc_2_1 = ar * b1 + acc_2_1;
                 }
             }
         } else if c0 == 1 {
@@ -3445,7 +4120,19 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
                 }
             }
         } else {
@@ -3457,7 +4144,19 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
+                {
+                    let ar = *a.add(2 * rs_a + p * cs_a);
                     acc_1_0 = ar * b0 + acc_1_0;
+                }
+                {
+                    let ar = *a.add(3 * rs_a + p * cs_a);
+                    acc_1_2 = ar * b0 + acc_1_2;
+                }
+                {
+                    let ar = *a.add(4 * rs_a + p * cs_a);
+                    acc_2_0 = ar * b0 + acc_2_0;
                 }
             }
         }
@@ -3476,11 +4175,44 @@ pub unsafe fn gemm_small_mid_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = acc_1_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = acc_1_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_2_1;
                     }
                 }
             }
@@ -3499,11 +4231,44 @@ pub unsafe fn gemm_small_mid_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                if c0 > 0 {
                     *crow = va * acc_1_0;
                 }
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_1_1;
+                    }
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_1_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_1_3;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_2_0;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_2_1;
                     }
                 }
             }
@@ -3525,6 +4290,21 @@ pub unsafe fn gemm_small_mid_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
                 let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
                 if c0 > 0 {
                     *crow = x0;
@@ -3538,6 +4318,36 @@ pub unsafe fn gemm_small_mid_f64(
                     }
                 }
             }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_1_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_2_1);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -3546,26 +4356,29 @@ pub unsafe fn gemm_small_mid_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
     n: usize,
@@ -3589,6 +4402,8 @@ pub unsafe fn gemm_small_low_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f32;
         let mut acc_0_1 = 0.0f32;
+        let mut acc_0_2 = 0.0f32;
+        let mut acc_0_3 = 0.0f32;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3598,6 +4413,11 @@ pub unsafe fn gemm_small_low_f32(
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
                     acc_0_1 = ar * b1 + acc_0_1;
+                }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
                 }
             }
         } else if c1 > 0 {
@@ -3610,6 +4430,11 @@ pub unsafe fn gemm_small_low_f32(
                     acc_0_0 = ar * b0 + acc_0_0;
                     acc_0_1 = ar * b1 + acc_0_1;
                 }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
             }
         } else if c0 == 1 {
             for p in 0..k {
@@ -3618,6 +4443,10 @@ pub unsafe fn gemm_small_low_f32(
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
                 }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
             }
         } else {
             for p in 0..k {
@@ -3625,6 +4454,10 @@ pub unsafe fn gemm_small_low_f32(
                 {
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
+                }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
             }
         }
@@ -3640,6 +4473,17 @@ pub unsafe fn gemm_small_low_f32(
                     }
                 }
             }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
         } else if beta == 0.0f32 {
             if 0 >= skip {
                 let crow = c.add(j);
@@ -3649,6 +4493,17 @@ pub unsafe fn gemm_small_low_f32(
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
                     }
                 }
             }
@@ -3668,6 +4523,21 @@ pub unsafe fn gemm_small_low_f32(
                     }
                 }
             }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -3676,26 +4546,29 @@ pub unsafe fn gemm_small_low_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
     n: usize,
@@ -3719,6 +4592,8 @@ pub unsafe fn gemm_small_low_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = 0.0f64;
         let mut acc_0_1 = 0.0f64;
+        let mut acc_0_2 = 0.0f64;
+        let mut acc_0_3 = 0.0f64;
         if c1 == 1 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3728,6 +4603,11 @@ pub unsafe fn gemm_small_low_f64(
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
                     acc_0_1 = ar * b1 + acc_0_1;
+                }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
                 }
             }
         } else if c1 > 0 {
@@ -3740,6 +4620,11 @@ pub unsafe fn gemm_small_low_f64(
                     acc_0_0 = ar * b0 + acc_0_0;
                     acc_0_1 = ar * b1 + acc_0_1;
                 }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                    acc_0_3 = ar * b1 + acc_0_3;
+                }
             }
         } else if c0 == 1 {
             for p in 0..k {
@@ -3748,6 +4633,10 @@ pub unsafe fn gemm_small_low_f64(
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
                 }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
+                }
             }
         } else {
             for p in 0..k {
@@ -3755,6 +4644,10 @@ pub unsafe fn gemm_small_low_f64(
                 {
                     let ar = *a.add(p * cs_a);
                     acc_0_0 = ar * b0 + acc_0_0;
+                }
+                {
+                    let ar = *a.add(rs_a + p * cs_a);
+                    acc_0_2 = ar * b0 + acc_0_2;
                 }
             }
         }
@@ -3770,6 +4663,17 @@ pub unsafe fn gemm_small_low_f64(
                     }
                 }
             }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = acc_0_3;
+                    }
+                }
+            }
         } else if beta == 0.0f64 {
             if 0 >= skip {
                 let crow = c.add(j);
@@ -3779,6 +4683,17 @@ pub unsafe fn gemm_small_low_f64(
                 if c1 > 0 {
                     if c1 > 0 {
                         *crow.add(1) = va * acc_0_1;
+                    }
+                }
+            }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                if c0 > 0 {
+                    *crow = va * acc_0_2;
+                }
+                if c1 > 0 {
+                    if c1 > 0 {
+                        *crow.add(1) = va * acc_0_3;
                     }
                 }
             }
@@ -3798,6 +4713,21 @@ pub unsafe fn gemm_small_low_f64(
                     }
                 }
             }
+            if 1 >= skip {
+                let crow = c.add(rs_c + j);
+                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                if c0 > 0 {
+                    *crow = x0;
+                }
+                if c1 > 0 {
+                    let crow1 = crow.add(1);
+                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                        + (va * acc_0_3);
+                    if c1 > 0 {
+                        *crow1 = x1;
+                    }
+                }
+            }
         }
         j += 2;
     }
@@ -3806,19 +4736,22 @@ pub unsafe fn gemm_small_low_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
@@ -3936,19 +4869,22 @@ pub unsafe fn gemm_small_row_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at

@@ -2729,26 +2729,29 @@ pub unsafe fn microkernel_dot_bf16(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -2773,20 +2776,28 @@ pub unsafe fn gemm_small_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f32(0.0);
         let mut acc_0_1 = vdupq_n_f32(0.0);
+        let mut acc_0_2 = vdupq_n_f32(0.0);
         let mut acc_1_0 = vdupq_n_f32(0.0);
         let mut acc_1_1 = vdupq_n_f32(0.0);
+        let mut acc_1_2 = vdupq_n_f32(0.0);
         let mut acc_2_0 = vdupq_n_f32(0.0);
         let mut acc_2_1 = vdupq_n_f32(0.0);
+        let mut acc_2_2 = vdupq_n_f32(0.0);
         let mut acc_3_0 = vdupq_n_f32(0.0);
         let mut acc_3_1 = vdupq_n_f32(0.0);
+        let mut acc_3_2 = vdupq_n_f32(0.0);
         let mut acc_4_0 = vdupq_n_f32(0.0);
         let mut acc_4_1 = vdupq_n_f32(0.0);
+        let mut acc_4_2 = vdupq_n_f32(0.0);
         let mut acc_5_0 = vdupq_n_f32(0.0);
         let mut acc_5_1 = vdupq_n_f32(0.0);
+        let mut acc_5_2 = vdupq_n_f32(0.0);
         let mut acc_6_0 = vdupq_n_f32(0.0);
         let mut acc_6_1 = vdupq_n_f32(0.0);
+        let mut acc_6_2 = vdupq_n_f32(0.0);
         let mut acc_7_0 = vdupq_n_f32(0.0);
         let mut acc_7_1 = vdupq_n_f32(0.0);
+        let mut acc_7_2 = vdupq_n_f32(0.0);
         if c1 == 4 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -2799,38 +2810,58 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
-                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                    acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
                     acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
                     acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
-                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                    acc_7_2 = vfmaq_f32(acc_7_2, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -2845,38 +2876,58 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
-                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                    acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
                     acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
                     acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
-                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                    acc_7_2 = vfmaq_f32(acc_7_2, ar, b1);
                 }
             }
         } else if c0 == 4 {
@@ -2888,31 +2939,47 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                    acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
                 }
             }
         } else {
@@ -2924,31 +2991,47 @@ pub unsafe fn gemm_small_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b0);
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f32(acc_7_0, ar, b0);
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                    acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
                 }
             }
         }
@@ -2962,51 +3045,79 @@ pub unsafe fn gemm_small_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, acc_1_0, c0);
+                ops::store_partial_f32(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    ops::store_partial_f32(crow.add(4), acc_1_0, c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f32(crow, acc_2_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), acc_2_1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_0, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_2, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f32(crow, acc_4_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), acc_4_1, c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                ops::store_partial_f32(crow, acc_5_0, c0);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f32(crow, acc_4_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_5_1, c1);
+                    ops::store_partial_f32(crow.add(4), acc_5_0, c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                ops::store_partial_f32(crow, acc_5_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_5_2, c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 ops::store_partial_f32(crow, acc_6_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), acc_6_1, c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                ops::store_partial_f32(crow, acc_7_0, c0);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                ops::store_partial_f32(crow, acc_6_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_7_1, c1);
+                    ops::store_partial_f32(crow.add(4), acc_7_0, c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                ops::store_partial_f32(crow, acc_7_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_7_2, c1);
                 }
             }
         } else if beta == 0.0f32 {
@@ -3019,51 +3130,79 @@ pub unsafe fn gemm_small_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_0), c0);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_1), c1);
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_1), c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_2_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_0), c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_3_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_2), c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_4_1), c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_5_0), c0);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_4_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_1), c1);
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_0), c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_5_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_2), c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_6_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_6_1), c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_7_0), c0);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_6_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_7_1), c1);
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_7_0), c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_7_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_7_2), c1);
                 }
             }
         } else {
@@ -3088,7 +3227,7 @@ pub unsafe fn gemm_small_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_1_0),
+                    vmulq_f32(va, acc_0_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -3096,7 +3235,7 @@ pub unsafe fn gemm_small_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_1_1),
+                        vmulq_f32(va, acc_1_0),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
@@ -3105,6 +3244,24 @@ pub unsafe fn gemm_small_f32(
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 let x0 = vfmaq_f32(
                     vmulq_f32(va, acc_2_0),
                     vb,
@@ -3121,10 +3278,10 @@ pub unsafe fn gemm_small_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_3_0),
+                    vmulq_f32(va, acc_2_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -3132,15 +3289,33 @@ pub unsafe fn gemm_small_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_3_1),
+                        vmulq_f32(va, acc_3_0),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_3_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_3_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vfmaq_f32(
                     vmulq_f32(va, acc_4_0),
                     vb,
@@ -3157,10 +3332,10 @@ pub unsafe fn gemm_small_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_5_0),
+                    vmulq_f32(va, acc_4_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -3168,15 +3343,33 @@ pub unsafe fn gemm_small_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_5_1),
+                        vmulq_f32(va, acc_5_0),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_5_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_5_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 let x0 = vfmaq_f32(
                     vmulq_f32(va, acc_6_0),
                     vb,
@@ -3193,10 +3386,10 @@ pub unsafe fn gemm_small_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_7_0),
+                    vmulq_f32(va, acc_6_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -3204,7 +3397,25 @@ pub unsafe fn gemm_small_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_7_1),
+                        vmulq_f32(va, acc_7_0),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_7_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_7_2),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
@@ -3219,26 +3430,29 @@ pub unsafe fn gemm_small_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -3263,20 +3477,28 @@ pub unsafe fn gemm_small_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f64(0.0);
         let mut acc_0_1 = vdupq_n_f64(0.0);
+        let mut acc_0_2 = vdupq_n_f64(0.0);
         let mut acc_1_0 = vdupq_n_f64(0.0);
         let mut acc_1_1 = vdupq_n_f64(0.0);
+        let mut acc_1_2 = vdupq_n_f64(0.0);
         let mut acc_2_0 = vdupq_n_f64(0.0);
         let mut acc_2_1 = vdupq_n_f64(0.0);
+        let mut acc_2_2 = vdupq_n_f64(0.0);
         let mut acc_3_0 = vdupq_n_f64(0.0);
         let mut acc_3_1 = vdupq_n_f64(0.0);
+        let mut acc_3_2 = vdupq_n_f64(0.0);
         let mut acc_4_0 = vdupq_n_f64(0.0);
         let mut acc_4_1 = vdupq_n_f64(0.0);
+        let mut acc_4_2 = vdupq_n_f64(0.0);
         let mut acc_5_0 = vdupq_n_f64(0.0);
         let mut acc_5_1 = vdupq_n_f64(0.0);
+        let mut acc_5_2 = vdupq_n_f64(0.0);
         let mut acc_6_0 = vdupq_n_f64(0.0);
         let mut acc_6_1 = vdupq_n_f64(0.0);
+        let mut acc_6_2 = vdupq_n_f64(0.0);
         let mut acc_7_0 = vdupq_n_f64(0.0);
         let mut acc_7_1 = vdupq_n_f64(0.0);
+        let mut acc_7_2 = vdupq_n_f64(0.0);
         if c1 == 2 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3289,38 +3511,58 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
-                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                    acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
                     acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
                     acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
-                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                    acc_7_2 = vfmaq_f64(acc_7_2, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -3335,38 +3577,58 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
-                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                    acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
                     acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
                     acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
-                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                    acc_7_2 = vfmaq_f64(acc_7_2, ar, b1);
                 }
             }
         } else if c0 == 2 {
@@ -3378,31 +3640,47 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                    acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
                 }
             }
         } else {
@@ -3414,31 +3692,47 @@ pub unsafe fn gemm_small_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
-                    acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
-                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b0);
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
-                    acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
-                    acc_7_0 = vfmaq_f64(acc_7_0, ar, b0);
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                    acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                    acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                    acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                    acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
                 }
             }
         }
@@ -3452,51 +3746,79 @@ pub unsafe fn gemm_small_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, acc_1_0, c0);
+                ops::store_partial_f64(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    ops::store_partial_f64(crow.add(2), acc_1_0, c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f64(crow, acc_2_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), acc_2_1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_0, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_2, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f64(crow, acc_4_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), acc_4_1, c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                ops::store_partial_f64(crow, acc_5_0, c0);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f64(crow, acc_4_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_5_1, c1);
+                    ops::store_partial_f64(crow.add(2), acc_5_0, c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                ops::store_partial_f64(crow, acc_5_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_5_2, c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 ops::store_partial_f64(crow, acc_6_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), acc_6_1, c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                ops::store_partial_f64(crow, acc_7_0, c0);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                ops::store_partial_f64(crow, acc_6_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_7_1, c1);
+                    ops::store_partial_f64(crow.add(2), acc_7_0, c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                ops::store_partial_f64(crow, acc_7_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_7_2, c1);
                 }
             }
         } else if beta == 0.0f64 {
@@ -3509,51 +3831,79 @@ pub unsafe fn gemm_small_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_0), c0);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_1), c1);
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_1), c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_2_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_0), c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_3_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_2), c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_4_1), c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_5_0), c0);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_4_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_1), c1);
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_0), c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_5_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_2), c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_6_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_6_1), c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_7_0), c0);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_6_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_7_1), c1);
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_7_0), c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_7_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_7_2), c1);
                 }
             }
         } else {
@@ -3578,7 +3928,7 @@ pub unsafe fn gemm_small_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_1_0),
+                    vmulq_f64(va, acc_0_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -3586,7 +3936,7 @@ pub unsafe fn gemm_small_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_1_1),
+                        vmulq_f64(va, acc_1_0),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
@@ -3595,6 +3945,24 @@ pub unsafe fn gemm_small_f64(
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 let x0 = vfmaq_f64(
                     vmulq_f64(va, acc_2_0),
                     vb,
@@ -3611,10 +3979,10 @@ pub unsafe fn gemm_small_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_3_0),
+                    vmulq_f64(va, acc_2_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -3622,15 +3990,33 @@ pub unsafe fn gemm_small_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_3_1),
+                        vmulq_f64(va, acc_3_0),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_3_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_3_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vfmaq_f64(
                     vmulq_f64(va, acc_4_0),
                     vb,
@@ -3647,10 +4033,10 @@ pub unsafe fn gemm_small_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_5_0),
+                    vmulq_f64(va, acc_4_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -3658,15 +4044,33 @@ pub unsafe fn gemm_small_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_5_1),
+                        vmulq_f64(va, acc_5_0),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
+            if 8 >= skip {
+                let crow = c.add(8 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_5_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_5_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 9 >= skip {
+                let crow = c.add(9 * rs_c + j);
                 let x0 = vfmaq_f64(
                     vmulq_f64(va, acc_6_0),
                     vb,
@@ -3683,10 +4087,10 @@ pub unsafe fn gemm_small_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
+            if 10 >= skip {
+                let crow = c.add(10 * rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_7_0),
+                    vmulq_f64(va, acc_6_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -3694,7 +4098,25 @@ pub unsafe fn gemm_small_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_7_1),
+                        vmulq_f64(va, acc_7_0),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 11 >= skip {
+                let crow = c.add(11 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_7_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_7_2),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
@@ -3709,26 +4131,29 @@ pub unsafe fn gemm_small_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -3753,14 +4178,20 @@ pub unsafe fn gemm_small_mid_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f32(0.0);
         let mut acc_0_1 = vdupq_n_f32(0.0);
+        let mut acc_0_2 = vdupq_n_f32(0.0);
         let mut acc_1_0 = vdupq_n_f32(0.0);
         let mut acc_1_1 = vdupq_n_f32(0.0);
+        let mut acc_1_2 = vdupq_n_f32(0.0);
         let mut acc_2_0 = vdupq_n_f32(0.0);
         let mut acc_2_1 = vdupq_n_f32(0.0);
+        let mut acc_2_2 = vdupq_n_f32(0.0);
         let mut acc_3_0 = vdupq_n_f32(0.0);
         let mut acc_3_1 = vdupq_n_f32(0.0);
+        let mut acc_3_2 = vdupq_n_f32(0.0);
         let mut acc_4_0 = vdupq_n_f32(0.0);
         let mut acc_4_1 = vdupq_n_f32(0.0);
+        let mut acc_4_2 = vdupq_n_f32(0.0);
+        let mut acc_5_0 = vdupq_n_f32(0.0);
         if c1 == 4 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -3773,23 +4204,38 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -3804,23 +4250,38 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
                 }
             }
         } else if c0 == 4 {
@@ -3832,19 +4293,31 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
                 }
             }
         } else {
@@ -3856,19 +4329,31 @@ pub unsafe fn gemm_small_mid_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f32(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
                 }
             }
         }
@@ -3882,30 +4367,51 @@ pub unsafe fn gemm_small_mid_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, acc_1_0, c0);
+                ops::store_partial_f32(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    ops::store_partial_f32(crow.add(4), acc_1_0, c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f32(crow, acc_2_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), acc_2_1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_0, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f32(crow, acc_3_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_3_2, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f32(crow, acc_4_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), acc_4_1, c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f32(crow, acc_4_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_5_0, c1);
                 }
             }
         } else if beta == 0.0f32 {
@@ -3918,30 +4424,51 @@ pub unsafe fn gemm_small_mid_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_0), c0);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_1), c1);
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_1), c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_2_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_0), c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_3_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_2), c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_4_1), c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_4_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_0), c1);
                 }
             }
         } else {
@@ -3966,7 +4493,7 @@ pub unsafe fn gemm_small_mid_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_1_0),
+                    vmulq_f32(va, acc_0_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -3974,7 +4501,7 @@ pub unsafe fn gemm_small_mid_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_1_1),
+                        vmulq_f32(va, acc_1_0),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
@@ -3983,6 +4510,24 @@ pub unsafe fn gemm_small_mid_f32(
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 let x0 = vfmaq_f32(
                     vmulq_f32(va, acc_2_0),
                     vb,
@@ -3999,10 +4544,10 @@ pub unsafe fn gemm_small_mid_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_3_0),
+                    vmulq_f32(va, acc_2_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -4010,15 +4555,33 @@ pub unsafe fn gemm_small_mid_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_3_1),
+                        vmulq_f32(va, acc_3_0),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_3_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_3_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vfmaq_f32(
                     vmulq_f32(va, acc_4_0),
                     vb,
@@ -4035,6 +4598,24 @@ pub unsafe fn gemm_small_mid_f32(
                     ops::store_partial_f32(crow1, x1, c1);
                 }
             }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_4_2),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_5_0),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
         }
         j += 8;
     }
@@ -4043,26 +4624,29 @@ pub unsafe fn gemm_small_mid_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -4087,14 +4671,20 @@ pub unsafe fn gemm_small_mid_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f64(0.0);
         let mut acc_0_1 = vdupq_n_f64(0.0);
+        let mut acc_0_2 = vdupq_n_f64(0.0);
         let mut acc_1_0 = vdupq_n_f64(0.0);
         let mut acc_1_1 = vdupq_n_f64(0.0);
+        let mut acc_1_2 = vdupq_n_f64(0.0);
         let mut acc_2_0 = vdupq_n_f64(0.0);
         let mut acc_2_1 = vdupq_n_f64(0.0);
+        let mut acc_2_2 = vdupq_n_f64(0.0);
         let mut acc_3_0 = vdupq_n_f64(0.0);
         let mut acc_3_1 = vdupq_n_f64(0.0);
+        let mut acc_3_2 = vdupq_n_f64(0.0);
         let mut acc_4_0 = vdupq_n_f64(0.0);
         let mut acc_4_1 = vdupq_n_f64(0.0);
+        let mut acc_4_2 = vdupq_n_f64(0.0);
+        let mut acc_5_0 = vdupq_n_f64(0.0);
         if c1 == 2 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -4107,23 +4697,38 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -4138,23 +4743,38 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
                     acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                     acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
-                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b1);
+                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
                 }
                 {
-                    let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
                     acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
                 }
             }
         } else if c0 == 2 {
@@ -4166,19 +4786,31 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
                 }
             }
         } else {
@@ -4190,19 +4822,31 @@ pub unsafe fn gemm_small_mid_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
-                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
-                    acc_3_0 = vfmaq_f64(acc_3_0, ar, b0);
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                    acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                    acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
                     acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                    acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
                 }
             }
         }
@@ -4216,30 +4860,51 @@ pub unsafe fn gemm_small_mid_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, acc_1_0, c0);
+                ops::store_partial_f64(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    ops::store_partial_f64(crow.add(2), acc_1_0, c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f64(crow, acc_2_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), acc_2_1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_0, c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f64(crow, acc_3_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_3_2, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f64(crow, acc_4_0, c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), acc_4_1, c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f64(crow, acc_4_2, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_5_0, c1);
                 }
             }
         } else if beta == 0.0f64 {
@@ -4252,30 +4917,51 @@ pub unsafe fn gemm_small_mid_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_0), c0);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_1), c1);
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
                 }
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_1), c1);
-                }
-            }
             if 4 >= skip {
                 let crow = c.add(4 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_2_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_0), c1);
+                }
+            }
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_3_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_2), c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
                 if c1 > 0 {
                     ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_4_1), c1);
+                }
+            }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_4_2), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_0), c1);
                 }
             }
         } else {
@@ -4300,7 +4986,7 @@ pub unsafe fn gemm_small_mid_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_1_0),
+                    vmulq_f64(va, acc_0_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -4308,7 +4994,7 @@ pub unsafe fn gemm_small_mid_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_1_1),
+                        vmulq_f64(va, acc_1_0),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
@@ -4317,6 +5003,24 @@ pub unsafe fn gemm_small_mid_f64(
             }
             if 2 >= skip {
                 let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
                 let x0 = vfmaq_f64(
                     vmulq_f64(va, acc_2_0),
                     vb,
@@ -4333,10 +5037,10 @@ pub unsafe fn gemm_small_mid_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
+            if 4 >= skip {
+                let crow = c.add(4 * rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_3_0),
+                    vmulq_f64(va, acc_2_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -4344,15 +5048,33 @@ pub unsafe fn gemm_small_mid_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_3_1),
+                        vmulq_f64(va, acc_3_0),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
+            if 5 >= skip {
+                let crow = c.add(5 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_3_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_3_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 6 >= skip {
+                let crow = c.add(6 * rs_c + j);
                 let x0 = vfmaq_f64(
                     vmulq_f64(va, acc_4_0),
                     vb,
@@ -4369,6 +5091,24 @@ pub unsafe fn gemm_small_mid_f64(
                     ops::store_partial_f64(crow1, x1, c1);
                 }
             }
+            if 7 >= skip {
+                let crow = c.add(7 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_4_2),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_5_0),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
         }
         j += 4;
     }
@@ -4377,26 +5117,29 @@ pub unsafe fn gemm_small_mid_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -4421,8 +5164,12 @@ pub unsafe fn gemm_small_low_f32(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f32(0.0);
         let mut acc_0_1 = vdupq_n_f32(0.0);
+        let mut acc_0_2 = vdupq_n_f32(0.0);
         let mut acc_1_0 = vdupq_n_f32(0.0);
         let mut acc_1_1 = vdupq_n_f32(0.0);
+        let mut acc_1_2 = vdupq_n_f32(0.0);
+        let mut acc_2_0 = vdupq_n_f32(0.0);
+        let mut acc_2_1 = vdupq_n_f32(0.0);
         if c1 == 4 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -4435,8 +5182,18 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -4451,8 +5208,18 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
                 }
             }
         } else if c0 == 4 {
@@ -4464,7 +5231,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
             }
         } else {
@@ -4476,7 +5251,15 @@ pub unsafe fn gemm_small_low_f32(
                 }
                 {
                     let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f32(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
                 }
             }
         }
@@ -4490,9 +5273,23 @@ pub unsafe fn gemm_small_low_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, acc_1_0, c0);
+                ops::store_partial_f32(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    ops::store_partial_f32(crow.add(4), acc_1_0, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
                 }
             }
         } else if beta == 0.0f32 {
@@ -4505,9 +5302,23 @@ pub unsafe fn gemm_small_low_f32(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_0), c0);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_1), c1);
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
                 }
             }
         } else {
@@ -4532,7 +5343,7 @@ pub unsafe fn gemm_small_low_f32(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f32(
-                    vmulq_f32(va, acc_1_0),
+                    vmulq_f32(va, acc_0_2),
                     vb,
                     ops::load_partial_f32(crow, c0),
                 );
@@ -4540,7 +5351,43 @@ pub unsafe fn gemm_small_low_f32(
                 if c1 > 0 {
                     let crow1 = crow.add(4);
                     let x1 = vfmaq_f32(
-                        vmulq_f32(va, acc_1_1),
+                        vmulq_f32(va, acc_1_0),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f32(crow1, c1),
+                    );
+                    ops::store_partial_f32(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vfmaq_f32(
+                    vmulq_f32(va, acc_2_0),
+                    vb,
+                    ops::load_partial_f32(crow, c0),
+                );
+                ops::store_partial_f32(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(4);
+                    let x1 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_1),
                         vb,
                         ops::load_partial_f32(crow1, c1),
                     );
@@ -4555,26 +5402,29 @@ pub unsafe fn gemm_small_low_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -4599,8 +5449,12 @@ pub unsafe fn gemm_small_low_f64(
         let c1 = cols - c0;
         let mut acc_0_0 = vdupq_n_f64(0.0);
         let mut acc_0_1 = vdupq_n_f64(0.0);
+        let mut acc_0_2 = vdupq_n_f64(0.0);
         let mut acc_1_0 = vdupq_n_f64(0.0);
         let mut acc_1_1 = vdupq_n_f64(0.0);
+        let mut acc_1_2 = vdupq_n_f64(0.0);
+        let mut acc_2_0 = vdupq_n_f64(0.0);
+        let mut acc_2_1 = vdupq_n_f64(0.0);
         if c1 == 2 {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -4613,8 +5467,18 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
             }
         } else if c1 > 0 {
@@ -4629,8 +5493,18 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
-                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b1);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
                 }
             }
         } else if c0 == 2 {
@@ -4642,7 +5516,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
             }
         } else {
@@ -4654,7 +5536,15 @@ pub unsafe fn gemm_small_low_f64(
                 }
                 {
                     let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
-                    acc_1_0 = vfmaq_f64(acc_1_0, ar, b0);
+                    acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                    acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                }
+                {
+                    let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                    acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
                 }
             }
         }
@@ -4668,9 +5558,23 @@ pub unsafe fn gemm_small_low_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, acc_1_0, c0);
+                ops::store_partial_f64(crow, acc_0_2, c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    ops::store_partial_f64(crow.add(2), acc_1_0, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, acc_1_1, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, acc_2_0, c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
                 }
             }
         } else if beta == 0.0f64 {
@@ -4683,9 +5587,23 @@ pub unsafe fn gemm_small_low_f64(
             }
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_0), c0);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
                 if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_1), c1);
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
+                if c1 > 0 {
+                    ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
                 }
             }
         } else {
@@ -4710,7 +5628,7 @@ pub unsafe fn gemm_small_low_f64(
             if 1 >= skip {
                 let crow = c.add(rs_c + j);
                 let x0 = vfmaq_f64(
-                    vmulq_f64(va, acc_1_0),
+                    vmulq_f64(va, acc_0_2),
                     vb,
                     ops::load_partial_f64(crow, c0),
                 );
@@ -4718,7 +5636,43 @@ pub unsafe fn gemm_small_low_f64(
                 if c1 > 0 {
                     let crow1 = crow.add(2);
                     let x1 = vfmaq_f64(
-                        vmulq_f64(va, acc_1_1),
+                        vmulq_f64(va, acc_1_0),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 2 >= skip {
+                let crow = c.add(2 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_1_1),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_2),
+                        vb,
+                        ops::load_partial_f64(crow1, c1),
+                    );
+                    ops::store_partial_f64(crow1, x1, c1);
+                }
+            }
+            if 3 >= skip {
+                let crow = c.add(3 * rs_c + j);
+                let x0 = vfmaq_f64(
+                    vmulq_f64(va, acc_2_0),
+                    vb,
+                    ops::load_partial_f64(crow, c0),
+                );
+                ops::store_partial_f64(crow, x0, c0);
+                if c1 > 0 {
+                    let crow1 = crow.add(2);
+                    let x1 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_1),
                         vb,
                         ops::load_partial_f64(crow1, c1),
                     );
@@ -4733,19 +5687,22 @@ pub unsafe fn gemm_small_low_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
@@ -4859,19 +5816,22 @@ pub unsafe fn gemm_small_row_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at

@@ -2306,26 +2306,29 @@ pub unsafe fn microkernel_dot_u8i8(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -2588,26 +2591,29 @@ pub unsafe fn gemm_small_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -2870,26 +2876,29 @@ pub unsafe fn gemm_small_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * 2 / 3.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -3048,26 +3057,29 @@ pub unsafe fn gemm_small_mid_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * 2 / 3.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -3226,26 +3238,29 @@ pub unsafe fn gemm_small_mid_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 3.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -3352,26 +3367,29 @@ pub unsafe fn gemm_small_low_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 3.
+/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -3478,19 +3496,22 @@ pub unsafe fn gemm_small_low_f64(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
@@ -3604,19 +3625,22 @@ pub unsafe fn gemm_small_row_f32(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at

@@ -144,28 +144,31 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
 /// problem, without packing, storing all but the first `skip` rows.
 ///
 /// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). The runtime walks the rows in blocks, with four instances:
-/// `gemm_small` (`MR` rows), `gemm_small_mid` (two thirds of `MR`),
-/// `gemm_small_low` (a third of `MR`) and `gemm_small_row` (one row), so that 8
-/// rows with `MR` = 12 are one block and 64 are five blocks of 12 and one of 4.
-/// A remainder that no instance fits exactly takes the next larger one, moved up
-/// to end at the last row, with `skip` set to the rows it overlaps: those are
-/// computed again but not stored, so no row count known only at run time reaches
-/// the `k` loop.
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES` that accumulate in registers (part of the
-/// micro-kernel's tile). A is broadcast in place from any strides, B and C are
-/// read and written in place and must have unit column stride; the ragged last
-/// column block uses partial loads and stores. `beta == 0` never reads C.
+/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 #[kernel(
-    gemm_small(ROWS = V::MR),
-    gemm_small_mid(ROWS = V::MR * 2 / 3),
-    gemm_small_low(ROWS = V::MR / 3),
+    gemm_small(ROWS = V::MR * (V::NR / V::LANES) / 2),
+    gemm_small_mid(ROWS = V::MR * (V::NR / V::LANES) / 3),
+    gemm_small_low(ROWS = V::MR * (V::NR / V::LANES) / 6),
     gemm_small_row(ROWS = 1)
 )]
 pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
@@ -201,8 +204,16 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                    acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
+                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b0,
+                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
+                    );
+                    acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b1,
+                        acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
+                    );
                 }
             }
         } else if c1 > 0 {
@@ -213,8 +224,16 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
-                    acc[(r, 1)] = V::mul_add(ar, b1, acc[(r, 1)]);
+                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b0,
+                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
+                    );
+                    acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b1,
+                        acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
+                    );
                 }
             }
         } else if c0 == V::LANES {
@@ -223,7 +242,11 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b0,
+                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
+                    );
                 }
             }
         } else {
@@ -232,7 +255,11 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[(r, 0)] = V::mul_add(ar, b0, acc[(r, 0)]);
+                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
+                        ar,
+                        b0,
+                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
+                    );
                 }
             }
         }
@@ -245,9 +272,17 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    V::store_partial(crow, acc[(r, 0)], c0);
+                    V::store_partial(
+                        crow,
+                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
+                        c0,
+                    );
                     if c1 > 0 {
-                        V::store_partial(crow.add(V::LANES), acc[(r, 1)], c1);
+                        V::store_partial(
+                            crow.add(V::LANES),
+                            acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
+                            c1,
+                        );
                     }
                 }
             }
@@ -256,9 +291,20 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    V::store_partial(crow, V::mul(va, acc[(r, 0)]), c0);
+                    V::store_partial(
+                        crow,
+                        V::mul(va, acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))]),
+                        c0,
+                    );
                     if c1 > 0 {
-                        V::store_partial(crow.add(V::LANES), V::mul(va, acc[(r, 1)]), c1);
+                        V::store_partial(
+                            crow.add(V::LANES),
+                            V::mul(
+                                va,
+                                acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
+                            ),
+                            c1,
+                        );
                     }
                 }
             }
@@ -267,11 +313,22 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[(r, 0)]));
+                    let x0 = V::mul_add(
+                        vb,
+                        V::load_partial(crow, c0),
+                        V::mul(va, acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))]),
+                    );
                     V::store_partial(crow, x0, c0);
                     if c1 > 0 {
                         let crow1 = crow.add(V::LANES);
-                        let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[(r, 1)]));
+                        let x1 = V::mul_add(
+                            vb,
+                            V::load_partial(crow1, c1),
+                            V::mul(
+                                va,
+                                acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
+                            ),
+                        );
                         V::store_partial(crow1, x1, c1);
                     }
                 }

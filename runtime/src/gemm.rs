@@ -643,7 +643,7 @@ unsafe fn drive<'a, T: Element>(
         unsafe {
             small(
                 &kern,
-                T::shape(target).mr,
+                T::shape(target),
                 m,
                 n,
                 p.k,
@@ -680,12 +680,13 @@ unsafe fn drive<'a, T: Element>(
     unsafe { drive_blocked(target, p, threads, pool) }
 }
 
-/// The small path: `m` rows in blocks of the `gemm_small` instances (`MR`,
-/// `MR * 2 / 3`, `MR / 3` and 1 rows, see `base_gemm_small`). Whole blocks of the
-/// largest instance that fits the rows left; the last rows, where an instance
-/// covers them and the problem is tall enough, take the smallest such, moved up
-/// to end at row `m` and skipping the rows it overlaps. (13 rows with `MR` = 12:
-/// 12 + 1; 7 rows: 4, then 4 from row 3 skipping one; 3 rows: three of one.)
+/// The small path: `m` rows in blocks of the `gemm_small` instances (`R`, `2R/3`,
+/// `R/3` and 1 rows for `R = MR * (NR / LANES) / 2`, see `base_gemm_small`).
+/// Whole blocks of the largest instance that fits the rows left; the last rows,
+/// where an instance covers them and the problem is tall enough, take the
+/// smallest such, moved up to end at row `m` and skipping the rows it overlaps.
+/// (13 rows with `R` = 12: 12 + 1; 7 rows: 4, then 4 from row 3 skipping one;
+/// 3 rows: three of one.)
 ///
 /// # Safety
 /// As for `base_gemm_small`, for the whole `m x n x k` problem.
@@ -693,7 +694,7 @@ unsafe fn drive<'a, T: Element>(
 #[allow(clippy::too_many_arguments)]
 unsafe fn small<T: Element>(
     kern: &ElemKernels<T>,
-    mr: usize,
+    shape: Shape,
     m: usize,
     n: usize,
     k: usize,
@@ -707,10 +708,12 @@ unsafe fn small<T: Element>(
     c: *mut T,
     rsc: usize,
 ) {
+    // The instances' row counts, as their `#[kernel(..)]` list computes them.
+    let slots = shape.mr * (shape.nr / shape.lanes);
     let blocks = [
-        (mr, kern.small),
-        (mr * 2 / 3, kern.small_mid),
-        (mr / 3, kern.small_low),
+        (slots / 2, kern.small),
+        (slots / 3, kern.small_mid),
+        (slots / 6, kern.small_low),
         (1, kern.small_row),
     ];
     let mut i = 0;
