@@ -10,9 +10,9 @@
 //! and its block in L3, while B's block stays in L2 and its micro-panels stream:
 //!
 //! ```text
-//! for ic in 0..m step MC            A block  MC x KC (L3): packed in MR-row panels
-//!   for pc in 0..k step KC          (columns of MR contiguous); a row-major A with
-//!                                   fewer than 512 columns of B is read in place
+//! for ic in 0..m step MC            A block  MC x KC (L3): row-major A is read in
+//!   for pc in 0..k step KC          place, a transposed one packed in MR-row panels
+//!                                   (columns of MR contiguous)
 //!     pack A[ic.., pc..]            (beta applies on the first K block only)
 //!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
 //!       pack B[pc.., jc..]
@@ -800,21 +800,19 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
 }
 
 /// Whether full panels of A are read in place rather than packed: A is
-/// row-major (unit column stride) and B narrower than [`PACK_A_MIN_N`]. See
-/// `five_loops`.
+/// row-major (unit column stride). See `five_loops`.
+///
+/// Measured against packing every A (gemm-bench, paired ratio to the best of
+/// OpenBLAS and faer, AVX-512 6 x 64 / 6 x 32 tiles, one thread): in place is
+/// as fast or faster on square shapes from 256 to 2048 in both precisions (f32
+/// 1024: 1.10-1.18 against 0.90-1.05; f64 2048: 0.98-1.03 against 0.90-0.95),
+/// and on two threads the two are even. Packing won only where A is short and
+/// B wide (64x4096x4096 f32: 1.40-1.44 packed, 1.26-1.39 in place). With the
+/// 12 x 32 tile, whose in-place instance computes twice the row addresses,
+/// packing had won from 512 columns of B on.
 fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
-    p.csa == 1 && p.n < PACK_A_MIN_N
+    p.csa == 1
 }
-
-/// From this many columns of B on, a row-major A is packed too: each packed
-/// panel serves `n / NR` strips, and the packed micro-kernel instances address
-/// it at constant offsets. Chosen by measurement (gemm-bench, paired ratio to
-/// the best of OpenBLAS and faer, in place against packed, AVX-512, one thread):
-/// in place wins at 256 and 384 (f32 0.97 vs 0.90 at 256, f64 1.07 vs 0.97 at
-/// 384), packed from 512 (f64 1024: 0.82-0.89 in place, 0.94-0.97 packed; f32
-/// 2048 0.88-1.01 vs 1.02-1.10; 64x4096x4096 f32 1.28-1.30 vs 1.45-1.55), and
-/// with two threads packed is as fast or faster at every size from 256.
-const PACK_A_MIN_N: usize = 512;
 
 /// Whether a problem is big enough to share between threads.
 fn worth_threads<T>(p: &Problem<T>) -> bool {
@@ -978,10 +976,11 @@ fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsiz
 unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
     // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
-    // `a_in_place`: with a narrow B, full MR-row panels of a row-major A are read
-    // in place, the rows at their own stride; only a transposed A and edge panels
-    // are packed. A panel then serves few strips, and the copy would cost more
-    // than the packed micro-kernel saves (see `PACK_A_MIN_N`).
+    // `a_in_place`: full MR-row panels of a row-major A are read in place, the
+    // rows at their own stride; only a transposed A and edge panels are packed
+    // (see `reads_a_in_place`). The micro-kernel streams each row of the panel,
+    // which costs little over a packed panel once it is in L1, and saves a copy
+    // of A per block.
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
     let (unit_cols, a_in_place) = (ctx.p.csc == 1, reads_a_in_place(&ctx.p));
     for ic in (0..m).step_by(blk.mc) {

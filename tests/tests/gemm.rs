@@ -191,8 +191,8 @@ fn small_path_every_row_count() {
     }
 }
 
-/// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension), with
-/// a row-major A read in place (B narrower than 512) and packed (wider).
+/// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension), each
+/// with A row-major (read in place, edge panels packed) and transposed (packed).
 #[test]
 fn crosses_every_block_boundary() {
     for t in targets() {
