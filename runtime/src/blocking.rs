@@ -130,7 +130,10 @@ impl Blocking {
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
 
 /// Overrides the block sizes of every later GEMM call (`None` returns to the
-/// model). All three must be at least 1.
+/// model). All three must be at least 1. They are targets, as the model's are:
+/// each dimension is split into equal blocks, which may exceed the size by up
+/// to a sixteenth rather than leave a sliver (k = 2049 with KC = 1024 is two
+/// blocks of 1025).
 pub fn set_blocking(blocking: Option<Blocking>) -> Result<(), GemmError> {
     if let Some(b) = blocking {
         for (field, v) in [("kc", b.kc), ("mc", b.mc), ("nc", b.nc)] {
