@@ -224,7 +224,9 @@ pub unsafe fn apply_packed_output_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -490,7 +492,9 @@ pub unsafe fn microkernel_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -756,7 +760,9 @@ pub unsafe fn microkernel_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -914,7 +920,9 @@ pub unsafe fn microkernel_short_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1072,7 +1080,9 @@ pub unsafe fn microkernel_short_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1210,7 +1220,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1348,7 +1360,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1614,7 +1628,9 @@ pub unsafe fn microkernel_packed_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1880,7 +1896,9 @@ pub unsafe fn microkernel_packed_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2038,7 +2056,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2196,7 +2216,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2334,7 +2356,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
-/// (12 of 50 instructions a step on AVX-512, which a busy core feels).
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

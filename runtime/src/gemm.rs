@@ -950,7 +950,7 @@ fn part(n: usize, lanes: usize, l: usize) -> std::ops::Range<usize> {
 /// all about equal, rounded up to a multiple of `unit` (`max` is one). A block
 /// may exceed `max` by a sixteenth (rounded down to `unit`) rather than leave a
 /// sliver: k = 2049 with KC = 1024 is two blocks of 1025, not three of 683 that
-/// cost a third more passes over C (2049^3 was 12% slower than 2048^3). The
+/// cost a third more passes over C (2049^3 was about 10% slower than 2048^3). The
 /// blocking model leaves each block half its cache, so the slack still fits.
 fn balanced(total: usize, max: usize, unit: usize) -> usize {
     let cap = ((max + max / 16) / unit * unit).max(max);
