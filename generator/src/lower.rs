@@ -8,7 +8,8 @@
 //! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
 //!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`;
 //! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
-//!    `acc_<row>_<col>`, and every `acc[(row, col)]` (constant now) names one;
+//!    `acc_<row>_<col>`, and every `acc[(row, col)]` or `acc[slot]` (constant now,
+//!    `slot = row * cols + col`) names one;
 //! 5. **ops**: `V::op(args)` becomes the target's template, vector types become the
 //!    target's types;
 //! 6. **leftovers**: any remaining mention of a vector type parameter is an error,
@@ -849,38 +850,62 @@ impl VisitMut for UseTiles<'_, '_> {
         if let Expr::Index(ix) = e
             && let Some(name) = self.tile_name(&ix.expr)
         {
-            let index = match &*ix.index {
-                Expr::Tuple(t) if t.elems.len() == 2 => const_int(&t.elems[0]).zip(const_int(&t.elems[1])),
-                _ => None,
-            };
             let tile = &self.tiles[&name];
-            match index {
-                    Some((r, c)) if (0..tile.rows as i128).contains(&r) && (0..tile.cols as i128).contains(&c) => {
-                        let local = format!("{name}_{r}_{c}");
-                        *e = Expr::Path(syn::ExprPath {
-                            attrs: vec![],
-                            qself: None,
-                            path: syn::Ident::new(&local, ix.expr.span()).into(),
-                        });
-                        self.used.insert(local);
-                    }
-                    Some((r, c)) => self.cx.error(
-                        ix.index.span(),
-                        format!("tile index ({r}, {c}) is outside the {} x {} tile `{name}` of target `{}`", tile.rows, tile.cols, self.cx.target.name),
-                        "rows run over 0..V::MR and columns over 0..V::NR / V::LANES",
-                    ),
-                    None => self.cx.error(
-                        ix.index.span(),
-                        format!("tile `{name}` indexed with `{}`, which is not constant after unrolling", ix.index.to_token_stream()),
-                        "a tile lives in registers: index it as `acc[(i, j)]` inside `#[unroll]` loops over constant ranges",
-                    ),
+            let (rows, cols) = (tile.rows as i128, tile.cols as i128);
+            // `(row, col)`, or a row-major slot: a register block of another
+            // shape laid over the tile.
+            let (index, slot) = match &*ix.index {
+                Expr::Tuple(t) if t.elems.len() == 2 => (const_int(&t.elems[0]).zip(const_int(&t.elems[1])), None),
+                Expr::Tuple(_) => (None, None),
+                e => {
+                    let s = const_int(e);
+                    (
+                        s.filter(|_| cols > 0).map(|s| (s.div_euclid(cols), s.rem_euclid(cols))),
+                        s,
+                    )
                 }
+            };
+            // The folded index has lost its span; the tile's name keeps it.
+            let at = ix.expr.span();
+            let shape = format!(
+                "{} x {} tile `{name}` of target `{}`",
+                tile.rows, tile.cols, self.cx.target.name
+            );
+            match (index, slot) {
+                (Some((r, c)), _) if (0..rows).contains(&r) && (0..cols).contains(&c) => {
+                    let local = format!("{name}_{r}_{c}");
+                    *e = Expr::Path(syn::ExprPath {
+                        attrs: vec![],
+                        qself: None,
+                        path: syn::Ident::new(&local, at).into(),
+                    });
+                    self.used.insert(local);
+                }
+                (Some(_), Some(s)) => self.cx.error(
+                    at,
+                    format!("tile slot {s} is outside the {shape}"),
+                    "slots run over 0..V::MR * (V::NR / V::LANES), row by row",
+                ),
+                (Some((r, c)), None) => self.cx.error(
+                    at,
+                    format!("tile index ({r}, {c}) is outside the {shape}"),
+                    "rows run over 0..V::MR and columns over 0..V::NR / V::LANES",
+                ),
+                (None, _) => self.cx.error(
+                    ix.index.span(),
+                    format!(
+                        "tile `{name}` indexed with `{}`, which is not constant after unrolling",
+                        ix.index.to_token_stream()
+                    ),
+                    "a tile lives in registers: index it as `acc[(i, j)]` or `acc[slot]` inside `#[unroll]` loops over constant ranges",
+                ),
+            }
             return;
         }
         if let Some(name) = self.tile_name(e) {
             self.cx.error(
                 e.span(),
-                format!("tile `{name}` can only be used as `{name}[(row, col)]`"),
+                format!("tile `{name}` can only be used as `{name}[(row, col)]` or `{name}[slot]`"),
                 "tiles are not values: they become separate register locals",
             );
             return;

@@ -197,8 +197,7 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
         let mut acc = V::zero_tile();
         // Four variants of the same loop, so that neither a second vector of
         // zero columns nor a masked load where the vector is whole (masked loads
-        // cost about 10% at 96x64x64 on AVX-512) costs anything. Tile slot
-        // `2 * r + v` is `acc[((2 * r + v) / (NR / LANES), (2 * r + v) % (NR / LANES))]`.
+        // cost about 10% at 96x64x64 on AVX-512) costs anything.
         if c1 == V::LANES {
             for p in 0..k {
                 let brow = b.add(p * rs_b + j);
@@ -207,16 +206,8 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b0,
-                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
-                    );
-                    acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b1,
-                        acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
-                    );
+                    acc[2 * r] = V::mul_add(ar, b0, acc[2 * r]);
+                    acc[2 * r + 1] = V::mul_add(ar, b1, acc[2 * r + 1]);
                 }
             }
         } else if c1 > 0 {
@@ -227,16 +218,8 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b0,
-                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
-                    );
-                    acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b1,
-                        acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
-                    );
+                    acc[2 * r] = V::mul_add(ar, b0, acc[2 * r]);
+                    acc[2 * r + 1] = V::mul_add(ar, b1, acc[2 * r + 1]);
                 }
             }
         } else if c0 == V::LANES {
@@ -245,11 +228,7 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b0,
-                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
-                    );
+                    acc[2 * r] = V::mul_add(ar, b0, acc[2 * r]);
                 }
             }
         } else {
@@ -258,11 +237,7 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
                 #[unroll]
                 for r in 0..ROWS {
                     let ar = V::broadcast(a.add(r * rs_a + p * cs_a));
-                    acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))] = V::mul_add(
-                        ar,
-                        b0,
-                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
-                    );
+                    acc[2 * r] = V::mul_add(ar, b0, acc[2 * r]);
                 }
             }
         }
@@ -275,17 +250,9 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    V::store_partial(
-                        crow,
-                        acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))],
-                        c0,
-                    );
+                    V::store_partial(crow, acc[2 * r], c0);
                     if c1 > 0 {
-                        V::store_partial(
-                            crow.add(V::LANES),
-                            acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
-                            c1,
-                        );
+                        V::store_partial(crow.add(V::LANES), acc[2 * r + 1], c1);
                     }
                 }
             }
@@ -294,20 +261,9 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    V::store_partial(
-                        crow,
-                        V::mul(va, acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))]),
-                        c0,
-                    );
+                    V::store_partial(crow, V::mul(va, acc[2 * r]), c0);
                     if c1 > 0 {
-                        V::store_partial(
-                            crow.add(V::LANES),
-                            V::mul(
-                                va,
-                                acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
-                            ),
-                            c1,
-                        );
+                        V::store_partial(crow.add(V::LANES), V::mul(va, acc[2 * r + 1]), c1);
                     }
                 }
             }
@@ -316,22 +272,11 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
             for r in 0..ROWS {
                 if r >= skip {
                     let crow = c.add(r * rs_c + j);
-                    let x0 = V::mul_add(
-                        vb,
-                        V::load_partial(crow, c0),
-                        V::mul(va, acc[((2 * r) / (V::NR / V::LANES), (2 * r) % (V::NR / V::LANES))]),
-                    );
+                    let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[2 * r]));
                     V::store_partial(crow, x0, c0);
                     if c1 > 0 {
                         let crow1 = crow.add(V::LANES);
-                        let x1 = V::mul_add(
-                            vb,
-                            V::load_partial(crow1, c1),
-                            V::mul(
-                                va,
-                                acc[((2 * r + 1) / (V::NR / V::LANES), (2 * r + 1) % (V::NR / V::LANES))],
-                            ),
-                        );
+                        let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[2 * r + 1]));
                         V::store_partial(crow1, x1, c1);
                     }
                 }

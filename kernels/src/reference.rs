@@ -49,6 +49,20 @@ impl<V, const R: usize, const C: usize> IndexMut<(usize, usize)> for Tile<V, R, 
     }
 }
 
+/// Slot `s` is row `s / C`, vector `s % C`, as the generator numbers them.
+impl<V, const R: usize, const C: usize> Index<usize> for Tile<V, R, C> {
+    type Output = V;
+    fn index(&self, s: usize) -> &V {
+        &self.0[s / C][s % C]
+    }
+}
+
+impl<V, const R: usize, const C: usize> IndexMut<usize> for Tile<V, R, C> {
+    fn index_mut(&mut self, s: usize) -> &mut V {
+        &mut self.0[s / C][s % C]
+    }
+}
+
 macro_rules! float_ref {
     ($t:ty) => {
         impl<const L: usize, const MR: usize, const NRV: usize> FloatVec for Ref<$t, L, MR, NRV> {

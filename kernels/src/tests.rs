@@ -255,3 +255,16 @@ fn pack_lhs_column_and_row_major_full_and_ragged_panels() {
         }
     }
 }
+
+#[test]
+fn tile_slots_count_row_by_row() {
+    let mut t = crate::Tile::<u32, 3, 4>([[0; 4]; 3]);
+    for s in 0..12 {
+        t[s] = s as u32;
+    }
+    for r in 0..3 {
+        for c in 0..4 {
+            assert_eq!(t[(r, c)], (r * 4 + c) as u32, "slot of ({r}, {c})");
+        }
+    }
+}

@@ -15,9 +15,11 @@
 //! `LANES` is the number of elements in one vector. `MR` x `NR` is the shape of the
 //! register tile a micro-kernel accumulates (`NR` is a multiple of `LANES`); the
 //! target description picks it from the register budget. [`FloatVec::Tile`] is that
-//! tile: `MR` rows of `NR / LANES` vectors, indexed `acc[(row, vector)]`. The
-//! generator turns a tile into separate locals (`acc_0_0`, `acc_0_1`, ...), so a
-//! tile may only be indexed with indices that are constant after unrolling.
+//! tile: `MR` rows of `NR / LANES` vectors, indexed `acc[(row, vector)]`, or by
+//! slot, `acc[s]` with `s = row * (NR / LANES) + vector`, for a register block of
+//! another shape laid over the tile. The generator turns a tile into separate
+//! locals (`acc_0_0`, `acc_0_1`, ...), so a tile may only be indexed with indices
+//! that are constant after unrolling.
 
 use core::ops::IndexMut;
 
@@ -28,8 +30,9 @@ use core::ops::IndexMut;
 pub trait FloatVec: Copy {
     /// The lane type, `f32` or `f64`.
     type Elem: Copy + PartialEq;
-    /// A register tile of `MR` x `NR / LANES` vectors, indexed `tile[(row, vector)]`.
-    type Tile: Copy + IndexMut<(usize, usize), Output = Self>;
+    /// A register tile of `MR` x `NR / LANES` vectors, indexed `tile[(row, vector)]`
+    /// or by row-major slot, `tile[row * (NR / LANES) + vector]`.
+    type Tile: Copy + IndexMut<(usize, usize), Output = Self> + IndexMut<usize, Output = Self>;
 
     /// Elements per vector.
     const LANES: usize;
