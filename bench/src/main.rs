@@ -637,7 +637,7 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     let mut c = vec![T::ZERO; mr * nr];
     let secs = time(samples, || {
         for _ in 0..64 {
-            unsafe { (kern.micro_packed)(k, T::ONE, a.as_ptr(), 1, mr, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
+            unsafe { (kern.packed.full)(k, T::ONE, a.as_ptr(), 1, mr, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
         }
         black_box(&mut c);
     });

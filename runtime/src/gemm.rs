@@ -73,19 +73,49 @@ mod sealed {
 pub struct ElemKernels<T> {
     pub pack_lhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
     pub pack_rhs: unsafe fn(usize, usize, *const T, usize, usize, *mut T, usize),
-    /// The micro-kernel instances for A in place: whole tile, narrow, short.
-    pub micro: MicroFn<T>,
-    pub micro_narrow: MicroFn<T>,
-    pub micro_short: MicroFn<T>,
+    /// The micro-kernel instances for A read in place (strides given).
+    pub in_place: Micro<T>,
     /// The same for a packed panel of A (strides fixed, arguments ignored).
-    pub micro_packed: MicroFn<T>,
-    pub micro_narrow_packed: MicroFn<T>,
-    pub micro_short_packed: MicroFn<T>,
+    pub packed: Micro<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
-    pub small: SmallFn<T>,
-    pub small_mid: SmallFn<T>,
-    pub small_low: SmallFn<T>,
-    pub small_row: SmallFn<T>,
+    /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
+    pub small: [SmallFn<T>; 4],
+}
+
+/// One set of micro-kernel instances: the whole tile, its first vector of
+/// columns, and its first `MR / 2` rows.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct Micro<T> {
+    pub full: MicroFn<T>,
+    pub narrow: MicroFn<T>,
+    pub short: MicroFn<T>,
+}
+
+impl<T> Micro<T> {
+    /// The instance for an `h x w` edge tile (computed into the packed tile): a
+    /// strip of at most one vector computes only that vector, a panel of at most
+    /// half the rows only those rows.
+    fn for_edge(&self, h: usize, w: usize, mr: usize, vector_width: usize) -> MicroFn<T> {
+        if w <= vector_width {
+            self.narrow
+        } else if 2 * h <= mr {
+            self.short
+        } else {
+            self.full
+        }
+    }
+}
+
+impl<T> ElemKernels<T> {
+    /// The small kernel's instances with their row counts, tallest first, as
+    /// their `#[kernel(..)]` list computes them from the tile (`shape`):
+    /// `R = MR * (NR / LANES) / 2`, two thirds and a third of it, and one.
+    fn small_blocks(&self, shape: Shape) -> [(usize, SmallFn<T>); 4] {
+        let slots = shape.mr * (shape.nr / shape.lanes);
+        let [tall, mid, low, row] = self.small;
+        [(slots / 2, tall), (slots / 3, mid), (slots / 6, low), (1, row)]
+    }
 }
 
 /// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
@@ -97,8 +127,11 @@ pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *
 #[doc(hidden)]
 pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
 
+/// `Element` for one type, from the names of its generated kernels (in the
+/// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, $mk:ident, $mn:ident, $ms:ident, $mkp:ident, $mnp:ident, $msp:ident, $ap:ident, $sm:ident, $smm:ident, $sml:ident, $smr:ident, $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $ms:ident], [$pk:ident, $pn:ident, $ps:ident],
+     $ap:ident, [$($sm:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -107,17 +140,10 @@ macro_rules! element {
                 ElemKernels {
                     pack_lhs: k.$pl,
                     pack_rhs: k.$pr,
-                    micro: k.$mk,
-                    micro_narrow: k.$mn,
-                    micro_short: k.$ms,
-                    micro_packed: k.$mkp,
-                    micro_narrow_packed: k.$mnp,
-                    micro_short_packed: k.$msp,
+                    in_place: Micro { full: k.$mk, narrow: k.$mn, short: k.$ms },
+                    packed: Micro { full: k.$pk, narrow: k.$pn, short: k.$ps },
                     apply: k.$ap,
-                    small: k.$sm,
-                    small_mid: k.$smm,
-                    small_low: k.$sml,
-                    small_row: k.$smr,
+                    small: [$(k.$sm),*],
                 }
             }
             fn shape(t: &Target) -> Shape {
@@ -130,17 +156,19 @@ element!(
     f32,
     pack_lhs_f32,
     pack_rhs_f32,
-    microkernel_f32,
-    microkernel_narrow_f32,
-    microkernel_short_f32,
-    microkernel_packed_f32,
-    microkernel_narrow_packed_f32,
-    microkernel_short_packed_f32,
+    [microkernel_f32, microkernel_narrow_f32, microkernel_short_f32],
+    [
+        microkernel_packed_f32,
+        microkernel_narrow_packed_f32,
+        microkernel_short_packed_f32
+    ],
     apply_packed_output_f32,
-    gemm_small_f32,
-    gemm_small_mid_f32,
-    gemm_small_low_f32,
-    gemm_small_row_f32,
+    [
+        gemm_small_f32,
+        gemm_small_mid_f32,
+        gemm_small_low_f32,
+        gemm_small_row_f32
+    ],
     f32
 );
 
@@ -148,17 +176,19 @@ element!(
     f64,
     pack_lhs_f64,
     pack_rhs_f64,
-    microkernel_f64,
-    microkernel_narrow_f64,
-    microkernel_short_f64,
-    microkernel_packed_f64,
-    microkernel_narrow_packed_f64,
-    microkernel_short_packed_f64,
+    [microkernel_f64, microkernel_narrow_f64, microkernel_short_f64],
+    [
+        microkernel_packed_f64,
+        microkernel_narrow_packed_f64,
+        microkernel_short_packed_f64
+    ],
     apply_packed_output_f64,
-    gemm_small_f64,
-    gemm_small_mid_f64,
-    gemm_small_low_f64,
-    gemm_small_row_f64,
+    [
+        gemm_small_f64,
+        gemm_small_mid_f64,
+        gemm_small_low_f64,
+        gemm_small_row_f64
+    ],
     f64
 );
 
@@ -708,14 +738,7 @@ unsafe fn small<T: Element>(
     c: *mut T,
     rsc: usize,
 ) {
-    // The instances' row counts, as their `#[kernel(..)]` list computes them.
-    let slots = shape.mr * (shape.nr / shape.lanes);
-    let blocks = [
-        (slots / 2, kern.small),
-        (slots / 3, kern.small_mid),
-        (slots / 6, kern.small_low),
-        (1, kern.small_row),
-    ];
+    let blocks = kern.small_blocks(shape);
     let mut i = 0;
     while i < m {
         let left = m - i;
@@ -1038,17 +1061,12 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
                     // A's panel in place (rows at their stride) or packed (columns of
                     // MR), with the micro-kernel instances for each.
-                    let (ap, rs_ap, cs_ap, [full, narrow, short]) = if pi < a_first {
+                    let (ap, rs_ap, cs_ap, micro) = if pi < a_first {
                         let ap = ctx.p.a.wrapping_add((ic + ir) * ctx.p.rsa + pc);
-                        (ap, ctx.p.rsa, 1, [kern.micro, kern.micro_narrow, kern.micro_short])
+                        (ap, ctx.p.rsa, 1, &kern.in_place)
                     } else {
                         let ap = unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const();
-                        (
-                            ap,
-                            1,
-                            mr,
-                            [kern.micro_packed, kern.micro_narrow_packed, kern.micro_short_packed],
-                        )
+                        (ap, 1, mr, &kern.packed)
                     };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
                     for sj in part(strips, lanes, l) {
@@ -1057,18 +1075,10 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
                         let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
                         if unit_cols && h == mr && w == nr {
-                            unsafe { full(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
+                            unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
                         } else {
-                            // A strip of at most one vector computes only that vector,
-                            // a panel of at most half the rows only those rows.
-                            let micro = if w <= ctx.vector_width {
-                                narrow
-                            } else if 2 * h <= mr {
-                                short
-                            } else {
-                                full
-                            };
-                            unsafe { micro(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
+                            let edge = micro.for_edge(h, w, mr, ctx.vector_width);
+                            unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };
                             } else {
