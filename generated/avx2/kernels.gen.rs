@@ -264,7 +264,7 @@ pub unsafe fn apply_packed_output_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -466,7 +466,7 @@ pub unsafe fn microkernel_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -668,7 +668,7 @@ pub unsafe fn microkernel_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -795,7 +795,7 @@ pub unsafe fn microkernel_short_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -922,7 +922,7 @@ pub unsafe fn microkernel_short_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1058,7 +1058,7 @@ pub unsafe fn microkernel_narrow_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1194,7 +1194,7 @@ pub unsafe fn microkernel_narrow_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1396,7 +1396,7 @@ pub unsafe fn microkernel_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1598,7 +1598,7 @@ pub unsafe fn microkernel_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1725,7 +1725,7 @@ pub unsafe fn microkernel_short_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1852,7 +1852,7 @@ pub unsafe fn microkernel_short_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1988,7 +1988,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`

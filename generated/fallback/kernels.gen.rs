@@ -215,7 +215,7 @@ pub unsafe fn apply_packed_output_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -438,7 +438,7 @@ pub unsafe fn microkernel_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -661,7 +661,7 @@ pub unsafe fn microkernel_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -798,7 +798,7 @@ pub unsafe fn microkernel_short_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -935,7 +935,7 @@ pub unsafe fn microkernel_short_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1038,7 +1038,7 @@ pub unsafe fn microkernel_narrow_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1141,7 +1141,7 @@ pub unsafe fn microkernel_narrow_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1364,7 +1364,7 @@ pub unsafe fn microkernel_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1587,7 +1587,7 @@ pub unsafe fn microkernel_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1724,7 +1724,7 @@ pub unsafe fn microkernel_short_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1861,7 +1861,7 @@ pub unsafe fn microkernel_short_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1964,7 +1964,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`

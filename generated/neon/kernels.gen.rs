@@ -216,7 +216,7 @@ pub unsafe fn apply_packed_output_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -484,7 +484,7 @@ pub unsafe fn microkernel_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -752,7 +752,7 @@ pub unsafe fn microkernel_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -912,7 +912,7 @@ pub unsafe fn microkernel_short_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1072,7 +1072,7 @@ pub unsafe fn microkernel_short_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1212,7 +1212,7 @@ pub unsafe fn microkernel_narrow_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1352,7 +1352,7 @@ pub unsafe fn microkernel_narrow_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1620,7 +1620,7 @@ pub unsafe fn microkernel_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1888,7 +1888,7 @@ pub unsafe fn microkernel_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -2048,7 +2048,7 @@ pub unsafe fn microkernel_short_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -2208,7 +2208,7 @@ pub unsafe fn microkernel_short_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -2348,7 +2348,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`

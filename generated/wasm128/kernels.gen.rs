@@ -248,7 +248,7 @@ pub unsafe fn apply_packed_output_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -452,7 +452,7 @@ pub unsafe fn microkernel_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -656,7 +656,7 @@ pub unsafe fn microkernel_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -784,7 +784,7 @@ pub unsafe fn microkernel_short_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -912,7 +912,7 @@ pub unsafe fn microkernel_short_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1040,7 +1040,7 @@ pub unsafe fn microkernel_narrow_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1168,7 +1168,7 @@ pub unsafe fn microkernel_narrow_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1372,7 +1372,7 @@ pub unsafe fn microkernel_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1576,7 +1576,7 @@ pub unsafe fn microkernel_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1704,7 +1704,7 @@ pub unsafe fn microkernel_short_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1832,7 +1832,7 @@ pub unsafe fn microkernel_short_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1960,7 +1960,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`

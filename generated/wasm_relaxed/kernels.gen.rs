@@ -258,7 +258,7 @@ pub unsafe fn apply_packed_output_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -474,7 +474,7 @@ pub unsafe fn microkernel_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -690,7 +690,7 @@ pub unsafe fn microkernel_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -824,7 +824,7 @@ pub unsafe fn microkernel_short_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -958,7 +958,7 @@ pub unsafe fn microkernel_short_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1090,7 +1090,7 @@ pub unsafe fn microkernel_narrow_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1222,7 +1222,7 @@ pub unsafe fn microkernel_narrow_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1438,7 +1438,7 @@ pub unsafe fn microkernel_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1654,7 +1654,7 @@ pub unsafe fn microkernel_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1788,7 +1788,7 @@ pub unsafe fn microkernel_short_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -1922,7 +1922,7 @@ pub unsafe fn microkernel_short_packed_f64(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
@@ -2054,7 +2054,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 ///
 /// Six instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
-/// a multiple of `MR` (64 rows with `MR` = 12 end in a panel of 4);
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
 /// block at most one vector wide (257 columns end in a strip of 1). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`

@@ -23,12 +23,12 @@
 //! Interior tiles are stored straight into C; edge tiles (and C with no unit
 //! stride) go through a packed tile and the output kernel. A last strip of B at
 //! most one vector wide takes the narrow micro-kernel, which computes only that
-//! vector (the 1-column strip of a 257-column B costs 1/2 of a full strip with
-//! AVX-512 f32 instead of all of it), and a last panel of A of at most `MR / 2`
-//! rows the short one, which computes only those rows; each has an instance for
-//! A in place and one for a packed panel. Problems with every
-//! dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are balanced:
-//! no dimension ends in a sliver.
+//! vector (the 1-column strip of a 257-column B costs a quarter of a full strip
+//! with AVX-512 f32's 64-column strips instead of all of it), and a last panel
+//! of A of at most `MR / 2` rows the short one, which computes only those rows;
+//! each has an instance for A in place and one for a packed panel. Problems with
+//! every dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are
+//! balanced: no dimension ends in a sliver.
 //!
 //! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
 //! L2-sized lane per thread; each worker packs its lane's strips and multiplies
