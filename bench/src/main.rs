@@ -23,6 +23,14 @@
 //! threads and each cell also shows the speedup over the same library on one
 //! thread (matrixmultiply fixes its thread count at start-up, so it has no
 //! speedup column).
+//!
+//! The share of the peak is paired too: every round starts with one timing of
+//! the FMA loop (on `--threads` cores), and the column is the median over rounds
+//! of gemmkit's rate over that round's peak. The header quotes the best of nine
+//! rounds of the loop instead. On the development VM the register-only loop has
+//! bursts about 13% faster than its usual rate that no loop touching memory was
+//! seen to share (see BENCHMARKS.md), so the best of nine can be a rate that
+//! GEMM never gets the chance to reach.
 
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::hint::black_box;
@@ -194,7 +202,7 @@ mod peak {
     /// f32 FLOP/s of the widest FMA this CPU has on `threads` cores running the
     /// loop at the same time (all-core clocks and shared units show up here),
     /// and which FMA it is.
-    pub fn measure(threads: usize) -> Option<(f64, &'static str)> {
+    pub fn measure(threads: usize, rounds: usize) -> Option<(f64, &'static str)> {
         let (f, how): (fn(usize) -> f64, _) = if is_x86_feature_detected!("avx512f") {
             (|n| std::hint::black_box(unsafe { fma512(n) }).0, "AVX-512 zmm FMA")
         } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
@@ -202,13 +210,12 @@ mod peak {
         } else {
             return None;
         };
-        // Best of ROUNDS rounds; in each, every thread starts together and the
+        // Best of `rounds` rounds; in each, every thread starts together and the
         // round's rate is the total work over the slowest thread's time.
-        const ROUNDS: usize = 9;
         let barrier = std::sync::Barrier::new(threads);
         let one = || {
             f(1 << 16);
-            (0..ROUNDS)
+            (0..rounds)
                 .map(|_| {
                     barrier.wait();
                     let t = std::time::Instant::now();
@@ -225,7 +232,7 @@ mod peak {
                 .map(|h| h.join().unwrap())
                 .collect()
         });
-        let best = (0..ROUNDS)
+        let best = (0..rounds)
             .map(|r| {
                 let flops: f64 = runs.iter().map(|t| t[r].0).sum();
                 flops / runs.iter().map(|t| t[r].1).fold(0.0, f64::max)
@@ -237,7 +244,7 @@ mod peak {
 
 #[cfg(not(target_arch = "x86_64"))]
 mod peak {
-    pub fn measure(_threads: usize) -> Option<(f64, &'static str)> {
+    pub fn measure(_threads: usize, _rounds: usize) -> Option<(f64, &'static str)> {
         None
     }
 }
@@ -384,6 +391,17 @@ struct Runner<'a> {
     settle: std::time::Duration,
 }
 
+/// Rounds of the FMA loop behind the peak quoted in the header (the best of them).
+const PEAK_ROUNDS: usize = 9;
+
+/// One shape's timings: every library's, and the FMA peak of each round.
+struct ShapeRun {
+    libs: Vec<Timings>,
+    /// f32 FLOP/s of the FMA loop on `--threads` cores, timed at the start of
+    /// each round; `None` where there is no such loop for this architecture.
+    peak: Option<Vec<f64>>,
+}
+
 /// One library's timings on one shape: seconds per call in each round.
 struct Timings {
     name: String,
@@ -407,7 +425,11 @@ fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
 /// The timings are interleaved: each of `--samples` rounds times every library
 /// at every thread count once, so a disturbance of the shared machine lands on
 /// all of them alike instead of on whichever library happened to run then.
-fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> Vec<Timings> {
+///
+/// Each round starts with one timing of the FMA loop, so the share of the peak
+/// is paired as well: a round in a slow spell is compared with the peak of that
+/// spell, not with the one at the start of the run.
+fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> ShapeRun {
     let mut seed = 0x9E37_79B9_u64;
     let mut rand = || {
         seed ^= seed << 13;
@@ -593,7 +615,14 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
         })
         .collect();
     let mut times = vec![vec![]; runners.len()];
+    let mut peak = Some(vec![]);
     for _ in 0..args.samples {
+        if let Some(p) = &mut peak {
+            match peak::measure(args.threads, 1) {
+                Some((flops, _)) => p.push(flops),
+                None => peak = None,
+            }
+        }
         for ((r, &reps), times) in runners.iter_mut().zip(&reps).zip(&mut times) {
             // One untimed call after switching: thread pools wake, caches fill.
             (r.prepare)();
@@ -615,17 +644,19 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
             .map(|(_, t)| t.clone())
     };
     let names = std::iter::once("gemmkit").chain(args.peers.iter().map(String::as_str));
-    names
+    let libs = names
         .enumerate()
         .map(|(col, name)| Timings {
             name: name.to_string(),
             at: result(col, args.threads),
             at_one: (args.threads > 1).then(|| result(col, 1)).flatten(),
         })
-        .collect()
+        .collect();
+    ShapeRun { libs, peak }
 }
 
-/// The micro-kernel alone on packed panels that stay in L1 (`k = 256`, beta = 1;
+/// The micro-kernel alone on packed panels that stay in cache (`k = 256`, beta = 1;
+/// A's panel in L1, B's strip in L1 or, with 64-column strips, in L2;
 /// A packed as columns of MR, as the driver packs it, and its instance):
 /// the ceiling the blocking and packing around it can reach.
 fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 {
@@ -650,13 +681,14 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     let micro = microkernel_gflops::<T>(target, args.samples);
     let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p.0));
     println!(
-        "\n{} micro-kernel alone, L1-resident panels: {micro:.1} GFLOP/s{pct}",
+        "\n{} micro-kernel alone, cache-resident panels: {micro:.1} GFLOP/s{pct}",
         T::NAME
     );
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     let t = args.threads;
     let layout = if args.a_transposed { ", A transposed" } else { "" };
-    let pct_peak = |g: f64| peak.map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * g / p.1));
+    // The FMA loop runs f32 lanes; an element twice as wide halves the peak.
+    let per_f32 = 4.0 / std::mem::size_of::<T>() as f64;
     if t == 1 {
         println!(
             "\n### {} GEMM, 1 thread{layout}, GFLOP/s (median of {})\n",
@@ -678,7 +710,10 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     for &shape in &args.shapes {
         let (m, n, k) = shape;
         let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
-        let res = run_shape::<T>(args, libs, shape);
+        let ShapeRun {
+            libs: res,
+            peak: round_peak,
+        } = run_shape::<T>(args, libs, shape);
         let cell = |i: usize| -> String {
             let Some(at) = &res[i].at else { return "n/a".into() };
             let g = gflops(median(at));
@@ -699,12 +734,22 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
             Some((name, at)) if !ours.is_empty() => (name.clone(), format!("{:.2}", paired_ratio(at, ours))),
             _ => ("n/a".into(), "n/a".into()),
         };
-        let ours = if ours.is_empty() { 0.0 } else { gflops(median(ours)) };
+        // Each round's rate over the peak timed at the start of that round.
+        let pct_peak = match round_peak {
+            Some(p) if !ours.is_empty() => {
+                let shares: Vec<f64> = ours
+                    .iter()
+                    .zip(&p)
+                    .map(|(&s, &p)| gflops(s) * 1e9 / (p * per_f32))
+                    .collect();
+                format!("{:.0}%", 100.0 * median(&shares))
+            }
+            _ => "n/a".into(),
+        };
         println!(
-            "| {m} x {n} x {k} | {} | {} | {best_name} | {ratio} | {} |",
+            "| {m} x {n} x {k} | {} | {} | {best_name} | {ratio} | {pct_peak} |",
             cell(0),
             cells.join(" | "),
-            pct_peak(ours)
         );
     }
 }
@@ -797,11 +842,11 @@ fn main() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let peak = peak::measure(1);
+    let peak = peak::measure(1, PEAK_ROUNDS);
     // With several threads, the peak of all of them busy at once: the fair bar
     // for a parallel GEMM when cores slow each other down.
     let peak_all = if args.threads > 1 {
-        peak::measure(args.threads)
+        peak::measure(args.threads, PEAK_ROUNDS)
     } else {
         peak
     };
@@ -836,7 +881,7 @@ fn main() {
     }
     // A shared machine can change under a run: measure the peak again and say
     // how far it moved, so a disturbed run can be recognised.
-    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure(1)) {
+    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure(1, PEAK_ROUNDS)) {
         let drift = 100.0 * (after - before) / before;
         println!(
             "\n- FMA peak at the end of the run: {:.1} GFLOP/s f32 ({drift:+.1}% from the start)",
