@@ -4625,6 +4625,930 @@ pub unsafe fn gemm_small_row_f64(
         j += 8;
     }
 }
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_1_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm256_loadu_ps(a.add(p));
+            acc_0_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_0_0);
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(lda + p));
+            acc_0_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_0_1);
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(2 * lda + p));
+            acc_1_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_1_0);
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_ps(a.add(p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_0_0 = _mm256_fmadd_ps(ar, bc, acc_0_0);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_0_1 = _mm256_fmadd_ps(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(2 * lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_1_0 = _mm256_fmadd_ps(ar, bc, acc_1_0);
+            }
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(out.add(8), acc_0_1);
+    _mm256_storeu_ps(out.add(16), acc_1_0);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_1_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = _mm256_loadu_pd(a.add(p));
+            acc_0_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_0_0);
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(lda + p));
+            acc_0_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_0_1);
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(2 * lda + p));
+            acc_1_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_1_0);
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_pd(a.add(p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_0_0 = _mm256_fmadd_pd(ar, bc, acc_0_0);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_0_1 = _mm256_fmadd_pd(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(2 * lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_1_0 = _mm256_fmadd_pd(ar, bc, acc_1_0);
+            }
+        }
+    }
+    _mm256_storeu_pd(out, acc_0_0);
+    _mm256_storeu_pd(out.add(4), acc_0_1);
+    _mm256_storeu_pd(out.add(8), acc_1_0);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_2_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm256_loadu_ps(a.add(p));
+            acc_0_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(lda + p));
+            acc_1_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_1_1);
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(2 * lda + p));
+            acc_2_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_2_1);
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_ps(a.add(p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_0_0 = _mm256_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_0_1 = _mm256_fmadd_ps(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_1_0 = _mm256_fmadd_ps(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_1_1 = _mm256_fmadd_ps(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(2 * lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_2_0 = _mm256_fmadd_ps(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_2_1 = _mm256_fmadd_ps(ar, bc, acc_2_1);
+            }
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(out.add(8), acc_0_1);
+    _mm256_storeu_ps(out.add(16), acc_1_0);
+    _mm256_storeu_ps(out.add(24), acc_1_1);
+    _mm256_storeu_ps(out.add(32), acc_2_0);
+    _mm256_storeu_ps(out.add(40), acc_2_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_2_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = _mm256_loadu_pd(a.add(p));
+            acc_0_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(lda + p));
+            acc_1_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_1_1);
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(2 * lda + p));
+            acc_2_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_2_1);
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_pd(a.add(p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_0_0 = _mm256_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_0_1 = _mm256_fmadd_pd(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_1_0 = _mm256_fmadd_pd(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_1_1 = _mm256_fmadd_pd(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(2 * lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_2_0 = _mm256_fmadd_pd(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_2_1 = _mm256_fmadd_pd(ar, bc, acc_2_1);
+            }
+        }
+    }
+    _mm256_storeu_pd(out, acc_0_0);
+    _mm256_storeu_pd(out.add(4), acc_0_1);
+    _mm256_storeu_pd(out.add(8), acc_1_0);
+    _mm256_storeu_pd(out.add(12), acc_1_1);
+    _mm256_storeu_pd(out.add(16), acc_2_0);
+    _mm256_storeu_pd(out.add(20), acc_2_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_3_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm256_loadu_ps(a.add(p));
+            acc_0_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+            acc_1_0 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_1_0,
+            );
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(lda + p));
+            acc_1_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_1_1);
+            acc_2_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_2_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(2 * lda + p));
+            acc_3_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_3_1);
+            acc_4_0 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_4_0,
+            );
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_ps(a.add(p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_0_0 = _mm256_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_0_1 = _mm256_fmadd_ps(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_1_0 = _mm256_fmadd_ps(ar, bc, acc_1_0);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_1_1 = _mm256_fmadd_ps(ar, bc, acc_1_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_2_0 = _mm256_fmadd_ps(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_2_1 = _mm256_fmadd_ps(ar, bc, acc_2_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(2 * lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_3_0 = _mm256_fmadd_ps(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_3_1 = _mm256_fmadd_ps(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_4_0 = _mm256_fmadd_ps(ar, bc, acc_4_0);
+            }
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(out.add(8), acc_0_1);
+    _mm256_storeu_ps(out.add(16), acc_1_0);
+    _mm256_storeu_ps(out.add(24), acc_1_1);
+    _mm256_storeu_ps(out.add(32), acc_2_0);
+    _mm256_storeu_ps(out.add(40), acc_2_1);
+    _mm256_storeu_ps(out.add(48), acc_3_0);
+    _mm256_storeu_ps(out.add(56), acc_3_1);
+    _mm256_storeu_ps(out.add(64), acc_4_0);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_3_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_3_1 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = _mm256_loadu_pd(a.add(p));
+            acc_0_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+            acc_1_0 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_1_0,
+            );
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(lda + p));
+            acc_1_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_1_1);
+            acc_2_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_2_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(2 * lda + p));
+            acc_3_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_3_1);
+            acc_4_0 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_4_0,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_pd(a.add(p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_0_0 = _mm256_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_0_1 = _mm256_fmadd_pd(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_1_0 = _mm256_fmadd_pd(ar, bc, acc_1_0);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_1_1 = _mm256_fmadd_pd(ar, bc, acc_1_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_2_0 = _mm256_fmadd_pd(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_2_1 = _mm256_fmadd_pd(ar, bc, acc_2_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(2 * lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_3_0 = _mm256_fmadd_pd(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_3_1 = _mm256_fmadd_pd(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_4_0 = _mm256_fmadd_pd(ar, bc, acc_4_0);
+            }
+        }
+    }
+    _mm256_storeu_pd(out, acc_0_0);
+    _mm256_storeu_pd(out.add(4), acc_0_1);
+    _mm256_storeu_pd(out.add(8), acc_1_0);
+    _mm256_storeu_pd(out.add(12), acc_1_1);
+    _mm256_storeu_pd(out.add(16), acc_2_0);
+    _mm256_storeu_pd(out.add(20), acc_2_1);
+    _mm256_storeu_pd(out.add(24), acc_3_0);
+    _mm256_storeu_pd(out.add(28), acc_3_1);
+    _mm256_storeu_pd(out.add(32), acc_4_0);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_4_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let mut acc_4_1 = _mm256_setzero_ps();
+    let mut acc_5_0 = _mm256_setzero_ps();
+    let mut acc_5_1 = _mm256_setzero_ps();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm256_loadu_ps(a.add(p));
+            acc_0_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+            acc_1_0 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_1_0,
+            );
+            acc_1_1 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(lda + p));
+            acc_2_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_2_1);
+            acc_3_0 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_3_0,
+            );
+            acc_3_1 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_3_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_ps(a.add(2 * lda + p));
+            acc_4_0 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(p)), acc_4_0);
+            acc_4_1 = _mm256_fmadd_ps(ar, _mm256_loadu_ps(bt.add(ldbt + p)), acc_4_1);
+            acc_5_0 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_5_0,
+            );
+            acc_5_1 = _mm256_fmadd_ps(
+                ar,
+                _mm256_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_5_1,
+            );
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_ps(a.add(p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_0_0 = _mm256_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_0_1 = _mm256_fmadd_ps(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_1_0 = _mm256_fmadd_ps(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(3 * ldbt + p), ops::mask_i32x8(rest));
+                acc_1_1 = _mm256_fmadd_ps(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_2_0 = _mm256_fmadd_ps(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_2_1 = _mm256_fmadd_ps(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_3_0 = _mm256_fmadd_ps(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(3 * ldbt + p), ops::mask_i32x8(rest));
+                acc_3_1 = _mm256_fmadd_ps(ar, bc, acc_3_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_ps(a.add(2 * lda + p), ops::mask_i32x8(rest));
+            {
+                let bc = _mm256_maskload_ps(bt.add(p), ops::mask_i32x8(rest));
+                acc_4_0 = _mm256_fmadd_ps(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(ldbt + p), ops::mask_i32x8(rest));
+                acc_4_1 = _mm256_fmadd_ps(ar, bc, acc_4_1);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(2 * ldbt + p), ops::mask_i32x8(rest));
+                acc_5_0 = _mm256_fmadd_ps(ar, bc, acc_5_0);
+            }
+            {
+                let bc = _mm256_maskload_ps(bt.add(3 * ldbt + p), ops::mask_i32x8(rest));
+                acc_5_1 = _mm256_fmadd_ps(ar, bc, acc_5_1);
+            }
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(out.add(8), acc_0_1);
+    _mm256_storeu_ps(out.add(16), acc_1_0);
+    _mm256_storeu_ps(out.add(24), acc_1_1);
+    _mm256_storeu_ps(out.add(32), acc_2_0);
+    _mm256_storeu_ps(out.add(40), acc_2_1);
+    _mm256_storeu_ps(out.add(48), acc_3_0);
+    _mm256_storeu_ps(out.add(56), acc_3_1);
+    _mm256_storeu_ps(out.add(64), acc_4_0);
+    _mm256_storeu_ps(out.add(72), acc_4_1);
+    _mm256_storeu_ps(out.add(80), acc_5_0);
+    _mm256_storeu_ps(out.add(88), acc_5_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx2` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_edge_4_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_3_1 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let mut acc_4_1 = _mm256_setzero_pd();
+    let mut acc_5_0 = _mm256_setzero_pd();
+    let mut acc_5_1 = _mm256_setzero_pd();
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = _mm256_loadu_pd(a.add(p));
+            acc_0_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+            acc_1_0 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_1_0,
+            );
+            acc_1_1 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(lda + p));
+            acc_2_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_2_1);
+            acc_3_0 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_3_0,
+            );
+            acc_3_1 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_3_1,
+            );
+        }
+        {
+            let ar = _mm256_loadu_pd(a.add(2 * lda + p));
+            acc_4_0 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(p)), acc_4_0);
+            acc_4_1 = _mm256_fmadd_pd(ar, _mm256_loadu_pd(bt.add(ldbt + p)), acc_4_1);
+            acc_5_0 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_5_0,
+            );
+            acc_5_1 = _mm256_fmadd_pd(
+                ar,
+                _mm256_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_5_1,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm256_maskload_pd(a.add(p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_0_0 = _mm256_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_0_1 = _mm256_fmadd_pd(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_1_0 = _mm256_fmadd_pd(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(3 * ldbt + p), ops::mask_i64x4(rest));
+                acc_1_1 = _mm256_fmadd_pd(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_2_0 = _mm256_fmadd_pd(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_2_1 = _mm256_fmadd_pd(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_3_0 = _mm256_fmadd_pd(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(3 * ldbt + p), ops::mask_i64x4(rest));
+                acc_3_1 = _mm256_fmadd_pd(ar, bc, acc_3_1);
+            }
+        }
+        {
+            let ar = _mm256_maskload_pd(a.add(2 * lda + p), ops::mask_i64x4(rest));
+            {
+                let bc = _mm256_maskload_pd(bt.add(p), ops::mask_i64x4(rest));
+                acc_4_0 = _mm256_fmadd_pd(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(ldbt + p), ops::mask_i64x4(rest));
+                acc_4_1 = _mm256_fmadd_pd(ar, bc, acc_4_1);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(2 * ldbt + p), ops::mask_i64x4(rest));
+                acc_5_0 = _mm256_fmadd_pd(ar, bc, acc_5_0);
+            }
+            {
+                let bc = _mm256_maskload_pd(bt.add(3 * ldbt + p), ops::mask_i64x4(rest));
+                acc_5_1 = _mm256_fmadd_pd(ar, bc, acc_5_1);
+            }
+        }
+    }
+    _mm256_storeu_pd(out, acc_0_0);
+    _mm256_storeu_pd(out.add(4), acc_0_1);
+    _mm256_storeu_pd(out.add(8), acc_1_0);
+    _mm256_storeu_pd(out.add(12), acc_1_1);
+    _mm256_storeu_pd(out.add(16), acc_2_0);
+    _mm256_storeu_pd(out.add(20), acc_2_1);
+    _mm256_storeu_pd(out.add(24), acc_3_0);
+    _mm256_storeu_pd(out.add(28), acc_3_1);
+    _mm256_storeu_pd(out.add(32), acc_4_0);
+    _mm256_storeu_pd(out.add(36), acc_4_1);
+    _mm256_storeu_pd(out.add(40), acc_5_0);
+    _mm256_storeu_pd(out.add(44), acc_5_1);
+}
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
 /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
 /// contiguous elements; the columns of the last strip past `n` are zero-filled.

@@ -7255,6 +7255,1878 @@ pub unsafe fn gemm_small_row_f64(
         j += 16;
     }
 }
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_1_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let whole = k / 16;
+    for q in 0..whole {
+        let p = q * 16;
+        {
+            let ar = _mm512_loadu_ps(a.add(p));
+            acc_0_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_0);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(lda + p));
+            acc_0_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_1);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(2 * lda + p));
+            acc_0_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_2);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(3 * lda + p));
+            acc_0_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_3);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(4 * lda + p));
+            acc_1_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_0);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(5 * lda + p));
+            acc_1_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_1);
+        }
+    }
+    let p = whole * 16;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_0 = _mm512_fmadd_ps(ar, bc, acc_0_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_1 = _mm512_fmadd_ps(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_2 = _mm512_fmadd_ps(ar, bc, acc_0_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_3 = _mm512_fmadd_ps(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_0 = _mm512_fmadd_ps(ar, bc, acc_1_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_1 = _mm512_fmadd_ps(ar, bc, acc_1_1);
+            }
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(out.add(16), acc_0_1);
+    _mm512_storeu_ps(out.add(32), acc_0_2);
+    _mm512_storeu_ps(out.add(48), acc_0_3);
+    _mm512_storeu_ps(out.add(64), acc_1_0);
+    _mm512_storeu_ps(out.add(80), acc_1_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_1_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm512_loadu_pd(a.add(p));
+            acc_0_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_0);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(lda + p));
+            acc_0_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_1);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(2 * lda + p));
+            acc_0_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_2);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(3 * lda + p));
+            acc_0_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_3);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(4 * lda + p));
+            acc_1_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_0);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(5 * lda + p));
+            acc_1_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_1);
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_0 = _mm512_fmadd_pd(ar, bc, acc_0_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_1 = _mm512_fmadd_pd(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_2 = _mm512_fmadd_pd(ar, bc, acc_0_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_3 = _mm512_fmadd_pd(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_0 = _mm512_fmadd_pd(ar, bc, acc_1_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_1 = _mm512_fmadd_pd(ar, bc, acc_1_1);
+            }
+        }
+    }
+    _mm512_storeu_pd(out, acc_0_0);
+    _mm512_storeu_pd(out.add(8), acc_0_1);
+    _mm512_storeu_pd(out.add(16), acc_0_2);
+    _mm512_storeu_pd(out.add(24), acc_0_3);
+    _mm512_storeu_pd(out.add(32), acc_1_0);
+    _mm512_storeu_pd(out.add(40), acc_1_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_2_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
+    let whole = k / 16;
+    for q in 0..whole {
+        let p = q * 16;
+        {
+            let ar = _mm512_loadu_ps(a.add(p));
+            acc_0_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(lda + p));
+            acc_0_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_0_3);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(2 * lda + p));
+            acc_1_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_1_1);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(3 * lda + p));
+            acc_1_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_1_3);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(4 * lda + p));
+            acc_2_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_2_1);
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(5 * lda + p));
+            acc_2_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_2_3);
+        }
+    }
+    let p = whole * 16;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_0 = _mm512_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_ps(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_2 = _mm512_fmadd_ps(ar, bc, acc_0_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_0_3 = _mm512_fmadd_ps(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_0 = _mm512_fmadd_ps(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_ps(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_2 = _mm512_fmadd_ps(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_ps(ar, bc, acc_1_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_2_0 = _mm512_fmadd_ps(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_2_1 = _mm512_fmadd_ps(ar, bc, acc_2_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_2_2 = _mm512_fmadd_ps(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_ps(ar, bc, acc_2_3);
+            }
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(out.add(16), acc_0_1);
+    _mm512_storeu_ps(out.add(32), acc_0_2);
+    _mm512_storeu_ps(out.add(48), acc_0_3);
+    _mm512_storeu_ps(out.add(64), acc_1_0);
+    _mm512_storeu_ps(out.add(80), acc_1_1);
+    _mm512_storeu_ps(out.add(96), acc_1_2);
+    _mm512_storeu_ps(out.add(112), acc_1_3);
+    _mm512_storeu_ps(out.add(128), acc_2_0);
+    _mm512_storeu_ps(out.add(144), acc_2_1);
+    _mm512_storeu_ps(out.add(160), acc_2_2);
+    _mm512_storeu_ps(out.add(176), acc_2_3);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_2_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm512_loadu_pd(a.add(p));
+            acc_0_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(lda + p));
+            acc_0_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_0_3);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(2 * lda + p));
+            acc_1_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_1_1);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(3 * lda + p));
+            acc_1_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_1_3);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(4 * lda + p));
+            acc_2_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_2_1);
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(5 * lda + p));
+            acc_2_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_2_3);
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_0 = _mm512_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_pd(ar, bc, acc_0_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_2 = _mm512_fmadd_pd(ar, bc, acc_0_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_0_3 = _mm512_fmadd_pd(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_0 = _mm512_fmadd_pd(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_pd(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_2 = _mm512_fmadd_pd(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_pd(ar, bc, acc_1_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_2_0 = _mm512_fmadd_pd(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_2_1 = _mm512_fmadd_pd(ar, bc, acc_2_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_2_2 = _mm512_fmadd_pd(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_pd(ar, bc, acc_2_3);
+            }
+        }
+    }
+    _mm512_storeu_pd(out, acc_0_0);
+    _mm512_storeu_pd(out.add(8), acc_0_1);
+    _mm512_storeu_pd(out.add(16), acc_0_2);
+    _mm512_storeu_pd(out.add(24), acc_0_3);
+    _mm512_storeu_pd(out.add(32), acc_1_0);
+    _mm512_storeu_pd(out.add(40), acc_1_1);
+    _mm512_storeu_pd(out.add(48), acc_1_2);
+    _mm512_storeu_pd(out.add(56), acc_1_3);
+    _mm512_storeu_pd(out.add(64), acc_2_0);
+    _mm512_storeu_pd(out.add(72), acc_2_1);
+    _mm512_storeu_pd(out.add(80), acc_2_2);
+    _mm512_storeu_pd(out.add(88), acc_2_3);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_3_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_3_2 = _mm512_setzero_ps();
+    let mut acc_3_3 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let whole = k / 16;
+    for q in 0..whole {
+        let p = q * 16;
+        {
+            let ar = _mm512_loadu_ps(a.add(p));
+            acc_0_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_0_2,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(lda + p));
+            acc_0_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_3);
+            acc_1_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(2 * lda + p));
+            acc_1_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_1_3);
+            acc_2_0 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_2_0,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(3 * lda + p));
+            acc_2_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_2_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(4 * lda + p));
+            acc_3_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_3_2,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(5 * lda + p));
+            acc_3_3 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_3_3);
+            acc_4_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_4_1,
+            );
+        }
+    }
+    let p = whole * 16;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_0 = _mm512_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_ps(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_0_2 = _mm512_fmadd_ps(ar, bc, acc_0_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_3 = _mm512_fmadd_ps(ar, bc, acc_0_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_1_0 = _mm512_fmadd_ps(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_ps(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_2 = _mm512_fmadd_ps(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_ps(ar, bc, acc_1_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_0 = _mm512_fmadd_ps(ar, bc, acc_2_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_2_1 = _mm512_fmadd_ps(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_2_2 = _mm512_fmadd_ps(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_ps(ar, bc, acc_2_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_3_0 = _mm512_fmadd_ps(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_3_1 = _mm512_fmadd_ps(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_3_2 = _mm512_fmadd_ps(ar, bc, acc_3_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_3_3 = _mm512_fmadd_ps(ar, bc, acc_3_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_4_0 = _mm512_fmadd_ps(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_4_1 = _mm512_fmadd_ps(ar, bc, acc_4_1);
+            }
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(out.add(16), acc_0_1);
+    _mm512_storeu_ps(out.add(32), acc_0_2);
+    _mm512_storeu_ps(out.add(48), acc_0_3);
+    _mm512_storeu_ps(out.add(64), acc_1_0);
+    _mm512_storeu_ps(out.add(80), acc_1_1);
+    _mm512_storeu_ps(out.add(96), acc_1_2);
+    _mm512_storeu_ps(out.add(112), acc_1_3);
+    _mm512_storeu_ps(out.add(128), acc_2_0);
+    _mm512_storeu_ps(out.add(144), acc_2_1);
+    _mm512_storeu_ps(out.add(160), acc_2_2);
+    _mm512_storeu_ps(out.add(176), acc_2_3);
+    _mm512_storeu_ps(out.add(192), acc_3_0);
+    _mm512_storeu_ps(out.add(208), acc_3_1);
+    _mm512_storeu_ps(out.add(224), acc_3_2);
+    _mm512_storeu_ps(out.add(240), acc_3_3);
+    _mm512_storeu_ps(out.add(256), acc_4_0);
+    _mm512_storeu_ps(out.add(272), acc_4_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_3_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_3_2 = _mm512_setzero_pd();
+    let mut acc_3_3 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm512_loadu_pd(a.add(p));
+            acc_0_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_0_2,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(lda + p));
+            acc_0_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_3);
+            acc_1_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(2 * lda + p));
+            acc_1_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_1_3);
+            acc_2_0 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_2_0,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(3 * lda + p));
+            acc_2_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_2_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(4 * lda + p));
+            acc_3_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_3_2,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(5 * lda + p));
+            acc_3_3 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_3_3);
+            acc_4_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_4_1,
+            );
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_0 = _mm512_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_pd(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_0_2 = _mm512_fmadd_pd(ar, bc, acc_0_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_3 = _mm512_fmadd_pd(ar, bc, acc_0_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_1_0 = _mm512_fmadd_pd(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_pd(ar, bc, acc_1_1);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_2 = _mm512_fmadd_pd(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_pd(ar, bc, acc_1_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_0 = _mm512_fmadd_pd(ar, bc, acc_2_0);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_2_1 = _mm512_fmadd_pd(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_2_2 = _mm512_fmadd_pd(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_pd(ar, bc, acc_2_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_3_0 = _mm512_fmadd_pd(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_3_1 = _mm512_fmadd_pd(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_3_2 = _mm512_fmadd_pd(ar, bc, acc_3_2);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_3_3 = _mm512_fmadd_pd(ar, bc, acc_3_3);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_4_0 = _mm512_fmadd_pd(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_4_1 = _mm512_fmadd_pd(ar, bc, acc_4_1);
+            }
+        }
+    }
+    _mm512_storeu_pd(out, acc_0_0);
+    _mm512_storeu_pd(out.add(8), acc_0_1);
+    _mm512_storeu_pd(out.add(16), acc_0_2);
+    _mm512_storeu_pd(out.add(24), acc_0_3);
+    _mm512_storeu_pd(out.add(32), acc_1_0);
+    _mm512_storeu_pd(out.add(40), acc_1_1);
+    _mm512_storeu_pd(out.add(48), acc_1_2);
+    _mm512_storeu_pd(out.add(56), acc_1_3);
+    _mm512_storeu_pd(out.add(64), acc_2_0);
+    _mm512_storeu_pd(out.add(72), acc_2_1);
+    _mm512_storeu_pd(out.add(80), acc_2_2);
+    _mm512_storeu_pd(out.add(88), acc_2_3);
+    _mm512_storeu_pd(out.add(96), acc_3_0);
+    _mm512_storeu_pd(out.add(104), acc_3_1);
+    _mm512_storeu_pd(out.add(112), acc_3_2);
+    _mm512_storeu_pd(out.add(120), acc_3_3);
+    _mm512_storeu_pd(out.add(128), acc_4_0);
+    _mm512_storeu_pd(out.add(136), acc_4_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_4_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_3_2 = _mm512_setzero_ps();
+    let mut acc_3_3 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_4_2 = _mm512_setzero_ps();
+    let mut acc_4_3 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_5_2 = _mm512_setzero_ps();
+    let mut acc_5_3 = _mm512_setzero_ps();
+    let whole = k / 16;
+    for q in 0..whole {
+        let p = q * 16;
+        {
+            let ar = _mm512_loadu_ps(a.add(p));
+            acc_0_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_0_2,
+            );
+            acc_0_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_0_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(lda + p));
+            acc_1_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_1_2,
+            );
+            acc_1_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_1_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(2 * lda + p));
+            acc_2_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_2_2,
+            );
+            acc_2_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_2_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(3 * lda + p));
+            acc_3_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_3_2,
+            );
+            acc_3_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_3_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(4 * lda + p));
+            acc_4_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_4_2,
+            );
+            acc_4_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_4_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_ps(a.add(5 * lda + p));
+            acc_5_0 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(p)), acc_5_0);
+            acc_5_1 = _mm512_fmadd_ps(ar, _mm512_loadu_ps(bt.add(ldbt + p)), acc_5_1);
+            acc_5_2 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(2 * ldbt + p)),
+                acc_5_2,
+            );
+            acc_5_3 = _mm512_fmadd_ps(
+                ar,
+                _mm512_loadu_ps(bt.add(3 * ldbt + p)),
+                acc_5_3,
+            );
+        }
+    }
+    let p = whole * 16;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_0_0 = _mm512_fmadd_ps(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_ps(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_0_2 = _mm512_fmadd_ps(ar, bc, acc_0_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_0_3 = _mm512_fmadd_ps(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_1_0 = _mm512_fmadd_ps(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_ps(ar, bc, acc_1_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_1_2 = _mm512_fmadd_ps(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_ps(ar, bc, acc_1_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_2_0 = _mm512_fmadd_ps(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_2_1 = _mm512_fmadd_ps(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_2 = _mm512_fmadd_ps(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_ps(ar, bc, acc_2_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_3_0 = _mm512_fmadd_ps(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_3_1 = _mm512_fmadd_ps(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_3_2 = _mm512_fmadd_ps(ar, bc, acc_3_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_3_3 = _mm512_fmadd_ps(ar, bc, acc_3_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_4_0 = _mm512_fmadd_ps(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_4_1 = _mm512_fmadd_ps(ar, bc, acc_4_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_4_2 = _mm512_fmadd_ps(ar, bc, acc_4_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_4_3 = _mm512_fmadd_ps(ar, bc, acc_4_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_ps(
+                ((1u32 << rest) - 1) as u16,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_ps(((1u32 << rest) - 1) as u16, bt.add(p));
+                acc_5_0 = _mm512_fmadd_ps(ar, bc, acc_5_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(ldbt + p),
+                );
+                acc_5_1 = _mm512_fmadd_ps(ar, bc, acc_5_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_5_2 = _mm512_fmadd_ps(ar, bc, acc_5_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_ps(
+                    ((1u32 << rest) - 1) as u16,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_5_3 = _mm512_fmadd_ps(ar, bc, acc_5_3);
+            }
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(out.add(16), acc_0_1);
+    _mm512_storeu_ps(out.add(32), acc_0_2);
+    _mm512_storeu_ps(out.add(48), acc_0_3);
+    _mm512_storeu_ps(out.add(64), acc_1_0);
+    _mm512_storeu_ps(out.add(80), acc_1_1);
+    _mm512_storeu_ps(out.add(96), acc_1_2);
+    _mm512_storeu_ps(out.add(112), acc_1_3);
+    _mm512_storeu_ps(out.add(128), acc_2_0);
+    _mm512_storeu_ps(out.add(144), acc_2_1);
+    _mm512_storeu_ps(out.add(160), acc_2_2);
+    _mm512_storeu_ps(out.add(176), acc_2_3);
+    _mm512_storeu_ps(out.add(192), acc_3_0);
+    _mm512_storeu_ps(out.add(208), acc_3_1);
+    _mm512_storeu_ps(out.add(224), acc_3_2);
+    _mm512_storeu_ps(out.add(240), acc_3_3);
+    _mm512_storeu_ps(out.add(256), acc_4_0);
+    _mm512_storeu_ps(out.add(272), acc_4_1);
+    _mm512_storeu_ps(out.add(288), acc_4_2);
+    _mm512_storeu_ps(out.add(304), acc_4_3);
+    _mm512_storeu_ps(out.add(320), acc_5_0);
+    _mm512_storeu_ps(out.add(336), acc_5_1);
+    _mm512_storeu_ps(out.add(352), acc_5_2);
+    _mm512_storeu_ps(out.add(368), acc_5_3);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `avx512` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn dot_edge_4_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_3_2 = _mm512_setzero_pd();
+    let mut acc_3_3 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_4_2 = _mm512_setzero_pd();
+    let mut acc_4_3 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_5_1 = _mm512_setzero_pd();
+    let mut acc_5_2 = _mm512_setzero_pd();
+    let mut acc_5_3 = _mm512_setzero_pd();
+    let whole = k / 8;
+    for q in 0..whole {
+        let p = q * 8;
+        {
+            let ar = _mm512_loadu_pd(a.add(p));
+            acc_0_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_0_2,
+            );
+            acc_0_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_0_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(lda + p));
+            acc_1_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_1_2,
+            );
+            acc_1_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_1_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(2 * lda + p));
+            acc_2_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_2_2,
+            );
+            acc_2_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_2_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(3 * lda + p));
+            acc_3_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_3_2,
+            );
+            acc_3_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_3_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(4 * lda + p));
+            acc_4_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_4_2,
+            );
+            acc_4_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_4_3,
+            );
+        }
+        {
+            let ar = _mm512_loadu_pd(a.add(5 * lda + p));
+            acc_5_0 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(p)), acc_5_0);
+            acc_5_1 = _mm512_fmadd_pd(ar, _mm512_loadu_pd(bt.add(ldbt + p)), acc_5_1);
+            acc_5_2 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(2 * ldbt + p)),
+                acc_5_2,
+            );
+            acc_5_3 = _mm512_fmadd_pd(
+                ar,
+                _mm512_loadu_pd(bt.add(3 * ldbt + p)),
+                acc_5_3,
+            );
+        }
+    }
+    let p = whole * 8;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_0_0 = _mm512_fmadd_pd(ar, bc, acc_0_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_0_1 = _mm512_fmadd_pd(ar, bc, acc_0_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_0_2 = _mm512_fmadd_pd(ar, bc, acc_0_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_0_3 = _mm512_fmadd_pd(ar, bc, acc_0_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, a.add(lda + p));
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_1_0 = _mm512_fmadd_pd(ar, bc, acc_1_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_1_1 = _mm512_fmadd_pd(ar, bc, acc_1_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_1_2 = _mm512_fmadd_pd(ar, bc, acc_1_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_1_3 = _mm512_fmadd_pd(ar, bc, acc_1_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(2 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_2_0 = _mm512_fmadd_pd(ar, bc, acc_2_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_2_1 = _mm512_fmadd_pd(ar, bc, acc_2_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_2_2 = _mm512_fmadd_pd(ar, bc, acc_2_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_2_3 = _mm512_fmadd_pd(ar, bc, acc_2_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(3 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_3_0 = _mm512_fmadd_pd(ar, bc, acc_3_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_3_1 = _mm512_fmadd_pd(ar, bc, acc_3_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_3_2 = _mm512_fmadd_pd(ar, bc, acc_3_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_3_3 = _mm512_fmadd_pd(ar, bc, acc_3_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(4 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_4_0 = _mm512_fmadd_pd(ar, bc, acc_4_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_4_1 = _mm512_fmadd_pd(ar, bc, acc_4_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_4_2 = _mm512_fmadd_pd(ar, bc, acc_4_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_4_3 = _mm512_fmadd_pd(ar, bc, acc_4_3);
+            }
+        }
+        {
+            let ar = _mm512_maskz_loadu_pd(
+                ((1u32 << rest) - 1) as u8,
+                a.add(5 * lda + p),
+            );
+            {
+                let bc = _mm512_maskz_loadu_pd(((1u32 << rest) - 1) as u8, bt.add(p));
+                acc_5_0 = _mm512_fmadd_pd(ar, bc, acc_5_0);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(ldbt + p),
+                );
+                acc_5_1 = _mm512_fmadd_pd(ar, bc, acc_5_1);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(2 * ldbt + p),
+                );
+                acc_5_2 = _mm512_fmadd_pd(ar, bc, acc_5_2);
+            }
+            {
+                let bc = _mm512_maskz_loadu_pd(
+                    ((1u32 << rest) - 1) as u8,
+                    bt.add(3 * ldbt + p),
+                );
+                acc_5_3 = _mm512_fmadd_pd(ar, bc, acc_5_3);
+            }
+        }
+    }
+    _mm512_storeu_pd(out, acc_0_0);
+    _mm512_storeu_pd(out.add(8), acc_0_1);
+    _mm512_storeu_pd(out.add(16), acc_0_2);
+    _mm512_storeu_pd(out.add(24), acc_0_3);
+    _mm512_storeu_pd(out.add(32), acc_1_0);
+    _mm512_storeu_pd(out.add(40), acc_1_1);
+    _mm512_storeu_pd(out.add(48), acc_1_2);
+    _mm512_storeu_pd(out.add(56), acc_1_3);
+    _mm512_storeu_pd(out.add(64), acc_2_0);
+    _mm512_storeu_pd(out.add(72), acc_2_1);
+    _mm512_storeu_pd(out.add(80), acc_2_2);
+    _mm512_storeu_pd(out.add(88), acc_2_3);
+    _mm512_storeu_pd(out.add(96), acc_3_0);
+    _mm512_storeu_pd(out.add(104), acc_3_1);
+    _mm512_storeu_pd(out.add(112), acc_3_2);
+    _mm512_storeu_pd(out.add(120), acc_3_3);
+    _mm512_storeu_pd(out.add(128), acc_4_0);
+    _mm512_storeu_pd(out.add(136), acc_4_1);
+    _mm512_storeu_pd(out.add(144), acc_4_2);
+    _mm512_storeu_pd(out.add(152), acc_4_3);
+    _mm512_storeu_pd(out.add(160), acc_5_0);
+    _mm512_storeu_pd(out.add(168), acc_5_1);
+    _mm512_storeu_pd(out.add(176), acc_5_2);
+    _mm512_storeu_pd(out.add(184), acc_5_3);
+}
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
 /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
 /// contiguous elements; the columns of the last strip past `n` are zero-filled.

@@ -5022,6 +5022,1038 @@ pub unsafe fn gemm_small_row_f64(
         j += 2;
     }
 }
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+pub unsafe fn dot_edge_1_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_1 = ar * (*bt.add(p)) + acc_0_1;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+pub unsafe fn dot_edge_1_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_1 = ar * (*bt.add(p)) + acc_0_1;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+pub unsafe fn dot_edge_2_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+            acc_0_3 = ar * (*bt.add(ldbt + p)) + acc_0_3;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+pub unsafe fn dot_edge_2_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+            acc_0_3 = ar * (*bt.add(ldbt + p)) + acc_0_3;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+pub unsafe fn dot_edge_3_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
+            acc_1_0 = ar * (*bt.add(ldbt + p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(2 * ldbt + p)) + acc_1_1;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
+            acc_2_0 = ar * (*bt.add(2 * ldbt + p)) + acc_2_0;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_2_1 = ar * (*bt.add(p)) + acc_2_1;
+            acc_2_2 = ar * (*bt.add(ldbt + p)) + acc_2_2;
+            acc_2_3 = ar * (*bt.add(2 * ldbt + p)) + acc_2_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_2_0 = ar * bc + acc_2_0;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_2_1 = ar * bc + acc_2_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_2_2 = ar * bc + acc_2_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_2_3 = ar * bc + acc_2_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+    *out.add(8) = acc_2_0;
+    *out.add(9) = acc_2_1;
+    *out.add(10) = acc_2_2;
+    *out.add(11) = acc_2_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+pub unsafe fn dot_edge_3_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_2_1 = 0.0f64;
+    let mut acc_2_2 = 0.0f64;
+    let mut acc_2_3 = 0.0f64;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
+            acc_1_0 = ar * (*bt.add(ldbt + p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(2 * ldbt + p)) + acc_1_1;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
+            acc_2_0 = ar * (*bt.add(2 * ldbt + p)) + acc_2_0;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_2_1 = ar * (*bt.add(p)) + acc_2_1;
+            acc_2_2 = ar * (*bt.add(ldbt + p)) + acc_2_2;
+            acc_2_3 = ar * (*bt.add(2 * ldbt + p)) + acc_2_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_2_0 = ar * bc + acc_2_0;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_2_1 = ar * bc + acc_2_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_2_2 = ar * bc + acc_2_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_2_3 = ar * bc + acc_2_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+    *out.add(8) = acc_2_0;
+    *out.add(9) = acc_2_1;
+    *out.add(10) = acc_2_2;
+    *out.add(11) = acc_2_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+pub unsafe fn dot_edge_4_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    let mut acc_3_2 = 0.0f32;
+    let mut acc_3_3 = 0.0f32;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+            acc_0_3 = ar * (*bt.add(3 * ldbt + p)) + acc_0_3;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+            acc_1_2 = ar * (*bt.add(2 * ldbt + p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(3 * ldbt + p)) + acc_1_3;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_2_0 = ar * (*bt.add(p)) + acc_2_0;
+            acc_2_1 = ar * (*bt.add(ldbt + p)) + acc_2_1;
+            acc_2_2 = ar * (*bt.add(2 * ldbt + p)) + acc_2_2;
+            acc_2_3 = ar * (*bt.add(3 * ldbt + p)) + acc_2_3;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_3_0 = ar * (*bt.add(p)) + acc_3_0;
+            acc_3_1 = ar * (*bt.add(ldbt + p)) + acc_3_1;
+            acc_3_2 = ar * (*bt.add(2 * ldbt + p)) + acc_3_2;
+            acc_3_3 = ar * (*bt.add(3 * ldbt + p)) + acc_3_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_2_0 = ar * bc + acc_2_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_2_1 = ar * bc + acc_2_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_2_2 = ar * bc + acc_2_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
+                acc_2_3 = ar * bc + acc_2_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
+                acc_3_0 = ar * bc + acc_3_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
+                acc_3_1 = ar * bc + acc_3_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
+                acc_3_2 = ar * bc + acc_3_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
+                acc_3_3 = ar * bc + acc_3_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+    *out.add(8) = acc_2_0;
+    *out.add(9) = acc_2_1;
+    *out.add(10) = acc_2_2;
+    *out.add(11) = acc_2_3;
+    *out.add(12) = acc_3_0;
+    *out.add(13) = acc_3_1;
+    *out.add(14) = acc_3_2;
+    *out.add(15) = acc_3_3;
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `fallback` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+pub unsafe fn dot_edge_4_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_2_1 = 0.0f64;
+    let mut acc_2_2 = 0.0f64;
+    let mut acc_2_3 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    let mut acc_3_1 = 0.0f64;
+    let mut acc_3_2 = 0.0f64;
+    let mut acc_3_3 = 0.0f64;
+    let whole = k;
+    for q in 0..whole {
+        let p = q;
+        {
+            let ar = *a.add(p);
+            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+            acc_0_3 = ar * (*bt.add(3 * ldbt + p)) + acc_0_3;
+        }
+        {
+            let ar = *a.add(lda + p);
+            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
+            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+            acc_1_2 = ar * (*bt.add(2 * ldbt + p)) + acc_1_2;
+            acc_1_3 = ar * (*bt.add(3 * ldbt + p)) + acc_1_3;
+        }
+        {
+            let ar = *a.add(2 * lda + p);
+            acc_2_0 = ar * (*bt.add(p)) + acc_2_0;
+            acc_2_1 = ar * (*bt.add(ldbt + p)) + acc_2_1;
+            acc_2_2 = ar * (*bt.add(2 * ldbt + p)) + acc_2_2;
+            acc_2_3 = ar * (*bt.add(3 * ldbt + p)) + acc_2_3;
+        }
+        {
+            let ar = *a.add(3 * lda + p);
+            acc_3_0 = ar * (*bt.add(p)) + acc_3_0;
+            acc_3_1 = ar * (*bt.add(ldbt + p)) + acc_3_1;
+            acc_3_2 = ar * (*bt.add(2 * ldbt + p)) + acc_3_2;
+            acc_3_3 = ar * (*bt.add(3 * ldbt + p)) + acc_3_3;
+        }
+    }
+    let p = whole;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_0_0 = ar * bc + acc_0_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_0_1 = ar * bc + acc_0_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_0_2 = ar * bc + acc_0_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
+                acc_0_3 = ar * bc + acc_0_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_1_0 = ar * bc + acc_1_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_1_1 = ar * bc + acc_1_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_1_2 = ar * bc + acc_1_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
+                acc_1_3 = ar * bc + acc_1_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_2_0 = ar * bc + acc_2_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_2_1 = ar * bc + acc_2_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_2_2 = ar * bc + acc_2_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
+                acc_2_3 = ar * bc + acc_2_3;
+            }
+        }
+        {
+            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
+            {
+                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
+                acc_3_0 = ar * bc + acc_3_0;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
+                acc_3_1 = ar * bc + acc_3_1;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
+                acc_3_2 = ar * bc + acc_3_2;
+            }
+            {
+                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
+                acc_3_3 = ar * bc + acc_3_3;
+            }
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_0_1;
+    *out.add(2) = acc_0_2;
+    *out.add(3) = acc_0_3;
+    *out.add(4) = acc_1_0;
+    *out.add(5) = acc_1_1;
+    *out.add(6) = acc_1_2;
+    *out.add(7) = acc_1_3;
+    *out.add(8) = acc_2_0;
+    *out.add(9) = acc_2_1;
+    *out.add(10) = acc_2_2;
+    *out.add(11) = acc_2_3;
+    *out.add(12) = acc_3_0;
+    *out.add(13) = acc_3_1;
+    *out.add(14) = acc_3_2;
+    *out.add(15) = acc_3_3;
+}
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
 /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
 /// contiguous elements; the columns of the last strip past `n` are zero-filled.

@@ -5965,6 +5965,1422 @@ pub unsafe fn gemm_small_row_f64(
         j += 4;
     }
 }
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_1_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = vld1q_f32(a.add(p));
+            acc_0_0 = vfmaq_f32(acc_0_0, ar, vld1q_f32(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(lda + p));
+            acc_0_1 = vfmaq_f32(acc_0_1, ar, vld1q_f32(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(2 * lda + p));
+            acc_0_2 = vfmaq_f32(acc_0_2, ar, vld1q_f32(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(3 * lda + p));
+            acc_1_0 = vfmaq_f32(acc_1_0, ar, vld1q_f32(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(4 * lda + p));
+            acc_1_1 = vfmaq_f32(acc_1_1, ar, vld1q_f32(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(5 * lda + p));
+            acc_1_2 = vfmaq_f32(acc_1_2, ar, vld1q_f32(bt.add(p)));
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = vfmaq_f32(acc_0_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_1 = vfmaq_f32(acc_0_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_2 = vfmaq_f32(acc_0_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_0 = vfmaq_f32(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_1 = vfmaq_f32(acc_1_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_2 = vfmaq_f32(acc_1_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f32(out, acc_0_0);
+    vst1q_f32(out.add(4), acc_0_1);
+    vst1q_f32(out.add(8), acc_0_2);
+    vst1q_f32(out.add(12), acc_1_0);
+    vst1q_f32(out.add(16), acc_1_1);
+    vst1q_f32(out.add(20), acc_1_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_1_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = vld1q_f64(a.add(p));
+            acc_0_0 = vfmaq_f64(acc_0_0, ar, vld1q_f64(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(lda + p));
+            acc_0_1 = vfmaq_f64(acc_0_1, ar, vld1q_f64(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(2 * lda + p));
+            acc_0_2 = vfmaq_f64(acc_0_2, ar, vld1q_f64(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(3 * lda + p));
+            acc_1_0 = vfmaq_f64(acc_1_0, ar, vld1q_f64(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(4 * lda + p));
+            acc_1_1 = vfmaq_f64(acc_1_1, ar, vld1q_f64(bt.add(p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(5 * lda + p));
+            acc_1_2 = vfmaq_f64(acc_1_2, ar, vld1q_f64(bt.add(p)));
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = vfmaq_f64(acc_0_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_1 = vfmaq_f64(acc_0_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_2 = vfmaq_f64(acc_0_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_0 = vfmaq_f64(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_1 = vfmaq_f64(acc_1_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_2 = vfmaq_f64(acc_1_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f64(out, acc_0_0);
+    vst1q_f64(out.add(2), acc_0_1);
+    vst1q_f64(out.add(4), acc_0_2);
+    vst1q_f64(out.add(6), acc_1_0);
+    vst1q_f64(out.add(8), acc_1_1);
+    vst1q_f64(out.add(10), acc_1_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_2_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = vld1q_f32(a.add(p));
+            acc_0_0 = vfmaq_f32(acc_0_0, ar, vld1q_f32(bt.add(p)));
+            acc_0_1 = vfmaq_f32(acc_0_1, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(lda + p));
+            acc_0_2 = vfmaq_f32(acc_0_2, ar, vld1q_f32(bt.add(p)));
+            acc_1_0 = vfmaq_f32(acc_1_0, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(2 * lda + p));
+            acc_1_1 = vfmaq_f32(acc_1_1, ar, vld1q_f32(bt.add(p)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(3 * lda + p));
+            acc_2_0 = vfmaq_f32(acc_2_0, ar, vld1q_f32(bt.add(p)));
+            acc_2_1 = vfmaq_f32(acc_2_1, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(4 * lda + p));
+            acc_2_2 = vfmaq_f32(acc_2_2, ar, vld1q_f32(bt.add(p)));
+            acc_3_0 = vfmaq_f32(acc_3_0, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(5 * lda + p));
+            acc_3_1 = vfmaq_f32(acc_3_1, ar, vld1q_f32(bt.add(p)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ar, vld1q_f32(bt.add(ldbt + p)));
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = vfmaq_f32(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f32(acc_0_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_2 = vfmaq_f32(acc_0_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_1_0 = vfmaq_f32(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_1 = vfmaq_f32(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_1_2 = vfmaq_f32(acc_1_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_2_0 = vfmaq_f32(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_2_1 = vfmaq_f32(acc_2_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_2_2 = vfmaq_f32(acc_2_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_3_0 = vfmaq_f32(acc_3_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_3_1 = vfmaq_f32(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_3_2 = vfmaq_f32(acc_3_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f32(out, acc_0_0);
+    vst1q_f32(out.add(4), acc_0_1);
+    vst1q_f32(out.add(8), acc_0_2);
+    vst1q_f32(out.add(12), acc_1_0);
+    vst1q_f32(out.add(16), acc_1_1);
+    vst1q_f32(out.add(20), acc_1_2);
+    vst1q_f32(out.add(24), acc_2_0);
+    vst1q_f32(out.add(28), acc_2_1);
+    vst1q_f32(out.add(32), acc_2_2);
+    vst1q_f32(out.add(36), acc_3_0);
+    vst1q_f32(out.add(40), acc_3_1);
+    vst1q_f32(out.add(44), acc_3_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_2_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = vld1q_f64(a.add(p));
+            acc_0_0 = vfmaq_f64(acc_0_0, ar, vld1q_f64(bt.add(p)));
+            acc_0_1 = vfmaq_f64(acc_0_1, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(lda + p));
+            acc_0_2 = vfmaq_f64(acc_0_2, ar, vld1q_f64(bt.add(p)));
+            acc_1_0 = vfmaq_f64(acc_1_0, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(2 * lda + p));
+            acc_1_1 = vfmaq_f64(acc_1_1, ar, vld1q_f64(bt.add(p)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(3 * lda + p));
+            acc_2_0 = vfmaq_f64(acc_2_0, ar, vld1q_f64(bt.add(p)));
+            acc_2_1 = vfmaq_f64(acc_2_1, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(4 * lda + p));
+            acc_2_2 = vfmaq_f64(acc_2_2, ar, vld1q_f64(bt.add(p)));
+            acc_3_0 = vfmaq_f64(acc_3_0, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(5 * lda + p));
+            acc_3_1 = vfmaq_f64(acc_3_1, ar, vld1q_f64(bt.add(p)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ar, vld1q_f64(bt.add(ldbt + p)));
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = vfmaq_f64(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f64(acc_0_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_2 = vfmaq_f64(acc_0_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_1_0 = vfmaq_f64(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_1 = vfmaq_f64(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_1_2 = vfmaq_f64(acc_1_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_2_0 = vfmaq_f64(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_2_1 = vfmaq_f64(acc_2_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_2_2 = vfmaq_f64(acc_2_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_3_0 = vfmaq_f64(acc_3_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_3_1 = vfmaq_f64(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_3_2 = vfmaq_f64(acc_3_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f64(out, acc_0_0);
+    vst1q_f64(out.add(2), acc_0_1);
+    vst1q_f64(out.add(4), acc_0_2);
+    vst1q_f64(out.add(6), acc_1_0);
+    vst1q_f64(out.add(8), acc_1_1);
+    vst1q_f64(out.add(10), acc_1_2);
+    vst1q_f64(out.add(12), acc_2_0);
+    vst1q_f64(out.add(14), acc_2_1);
+    vst1q_f64(out.add(16), acc_2_2);
+    vst1q_f64(out.add(18), acc_3_0);
+    vst1q_f64(out.add(20), acc_3_1);
+    vst1q_f64(out.add(22), acc_3_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_3_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_4_2 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_5_2 = vdupq_n_f32(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = vld1q_f32(a.add(p));
+            acc_0_0 = vfmaq_f32(acc_0_0, ar, vld1q_f32(bt.add(p)));
+            acc_0_1 = vfmaq_f32(acc_0_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_0_2 = vfmaq_f32(acc_0_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(lda + p));
+            acc_1_0 = vfmaq_f32(acc_1_0, ar, vld1q_f32(bt.add(p)));
+            acc_1_1 = vfmaq_f32(acc_1_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(2 * lda + p));
+            acc_2_0 = vfmaq_f32(acc_2_0, ar, vld1q_f32(bt.add(p)));
+            acc_2_1 = vfmaq_f32(acc_2_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_2_2 = vfmaq_f32(acc_2_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(3 * lda + p));
+            acc_3_0 = vfmaq_f32(acc_3_0, ar, vld1q_f32(bt.add(p)));
+            acc_3_1 = vfmaq_f32(acc_3_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(4 * lda + p));
+            acc_4_0 = vfmaq_f32(acc_4_0, ar, vld1q_f32(bt.add(p)));
+            acc_4_1 = vfmaq_f32(acc_4_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_4_2 = vfmaq_f32(acc_4_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(5 * lda + p));
+            acc_5_0 = vfmaq_f32(acc_5_0, ar, vld1q_f32(bt.add(p)));
+            acc_5_1 = vfmaq_f32(acc_5_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_5_2 = vfmaq_f32(acc_5_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = vfmaq_f32(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f32(acc_0_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_0_2 = vfmaq_f32(acc_0_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_0 = vfmaq_f32(acc_1_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_1_1 = vfmaq_f32(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_1_2 = vfmaq_f32(acc_1_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_2_0 = vfmaq_f32(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_2_1 = vfmaq_f32(acc_2_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_2_2 = vfmaq_f32(acc_2_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_3_0 = vfmaq_f32(acc_3_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_3_1 = vfmaq_f32(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_3_2 = vfmaq_f32(acc_3_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_4_0 = vfmaq_f32(acc_4_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_4_1 = vfmaq_f32(acc_4_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_4_2 = vfmaq_f32(acc_4_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_5_0 = vfmaq_f32(acc_5_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_5_1 = vfmaq_f32(acc_5_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_5_2 = vfmaq_f32(acc_5_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f32(out, acc_0_0);
+    vst1q_f32(out.add(4), acc_0_1);
+    vst1q_f32(out.add(8), acc_0_2);
+    vst1q_f32(out.add(12), acc_1_0);
+    vst1q_f32(out.add(16), acc_1_1);
+    vst1q_f32(out.add(20), acc_1_2);
+    vst1q_f32(out.add(24), acc_2_0);
+    vst1q_f32(out.add(28), acc_2_1);
+    vst1q_f32(out.add(32), acc_2_2);
+    vst1q_f32(out.add(36), acc_3_0);
+    vst1q_f32(out.add(40), acc_3_1);
+    vst1q_f32(out.add(44), acc_3_2);
+    vst1q_f32(out.add(48), acc_4_0);
+    vst1q_f32(out.add(52), acc_4_1);
+    vst1q_f32(out.add(56), acc_4_2);
+    vst1q_f32(out.add(60), acc_5_0);
+    vst1q_f32(out.add(64), acc_5_1);
+    vst1q_f32(out.add(68), acc_5_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_3_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_4_2 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_5_2 = vdupq_n_f64(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = vld1q_f64(a.add(p));
+            acc_0_0 = vfmaq_f64(acc_0_0, ar, vld1q_f64(bt.add(p)));
+            acc_0_1 = vfmaq_f64(acc_0_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_0_2 = vfmaq_f64(acc_0_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(lda + p));
+            acc_1_0 = vfmaq_f64(acc_1_0, ar, vld1q_f64(bt.add(p)));
+            acc_1_1 = vfmaq_f64(acc_1_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(2 * lda + p));
+            acc_2_0 = vfmaq_f64(acc_2_0, ar, vld1q_f64(bt.add(p)));
+            acc_2_1 = vfmaq_f64(acc_2_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_2_2 = vfmaq_f64(acc_2_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(3 * lda + p));
+            acc_3_0 = vfmaq_f64(acc_3_0, ar, vld1q_f64(bt.add(p)));
+            acc_3_1 = vfmaq_f64(acc_3_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(4 * lda + p));
+            acc_4_0 = vfmaq_f64(acc_4_0, ar, vld1q_f64(bt.add(p)));
+            acc_4_1 = vfmaq_f64(acc_4_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_4_2 = vfmaq_f64(acc_4_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(5 * lda + p));
+            acc_5_0 = vfmaq_f64(acc_5_0, ar, vld1q_f64(bt.add(p)));
+            acc_5_1 = vfmaq_f64(acc_5_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_5_2 = vfmaq_f64(acc_5_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = vfmaq_f64(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f64(acc_0_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_0_2 = vfmaq_f64(acc_0_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_0 = vfmaq_f64(acc_1_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_1_1 = vfmaq_f64(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_1_2 = vfmaq_f64(acc_1_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_2_0 = vfmaq_f64(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_2_1 = vfmaq_f64(acc_2_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_2_2 = vfmaq_f64(acc_2_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_3_0 = vfmaq_f64(acc_3_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_3_1 = vfmaq_f64(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_3_2 = vfmaq_f64(acc_3_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_4_0 = vfmaq_f64(acc_4_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_4_1 = vfmaq_f64(acc_4_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_4_2 = vfmaq_f64(acc_4_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_5_0 = vfmaq_f64(acc_5_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_5_1 = vfmaq_f64(acc_5_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_5_2 = vfmaq_f64(acc_5_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f64(out, acc_0_0);
+    vst1q_f64(out.add(2), acc_0_1);
+    vst1q_f64(out.add(4), acc_0_2);
+    vst1q_f64(out.add(6), acc_1_0);
+    vst1q_f64(out.add(8), acc_1_1);
+    vst1q_f64(out.add(10), acc_1_2);
+    vst1q_f64(out.add(12), acc_2_0);
+    vst1q_f64(out.add(14), acc_2_1);
+    vst1q_f64(out.add(16), acc_2_2);
+    vst1q_f64(out.add(18), acc_3_0);
+    vst1q_f64(out.add(20), acc_3_1);
+    vst1q_f64(out.add(22), acc_3_2);
+    vst1q_f64(out.add(24), acc_4_0);
+    vst1q_f64(out.add(26), acc_4_1);
+    vst1q_f64(out.add(28), acc_4_2);
+    vst1q_f64(out.add(30), acc_5_0);
+    vst1q_f64(out.add(32), acc_5_1);
+    vst1q_f64(out.add(34), acc_5_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_4_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_4_2 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_5_2 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_6_1 = vdupq_n_f32(0.0);
+    let mut acc_6_2 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    let mut acc_7_1 = vdupq_n_f32(0.0);
+    let mut acc_7_2 = vdupq_n_f32(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = vld1q_f32(a.add(p));
+            acc_0_0 = vfmaq_f32(acc_0_0, ar, vld1q_f32(bt.add(p)));
+            acc_0_1 = vfmaq_f32(acc_0_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_0_2 = vfmaq_f32(acc_0_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_1_0 = vfmaq_f32(acc_1_0, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(lda + p));
+            acc_1_1 = vfmaq_f32(acc_1_1, ar, vld1q_f32(bt.add(p)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_2_0 = vfmaq_f32(acc_2_0, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_2_1 = vfmaq_f32(acc_2_1, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(2 * lda + p));
+            acc_2_2 = vfmaq_f32(acc_2_2, ar, vld1q_f32(bt.add(p)));
+            acc_3_0 = vfmaq_f32(acc_3_0, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_3_1 = vfmaq_f32(acc_3_1, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(3 * lda + p));
+            acc_4_0 = vfmaq_f32(acc_4_0, ar, vld1q_f32(bt.add(p)));
+            acc_4_1 = vfmaq_f32(acc_4_1, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_4_2 = vfmaq_f32(acc_4_2, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_5_0 = vfmaq_f32(acc_5_0, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(4 * lda + p));
+            acc_5_1 = vfmaq_f32(acc_5_1, ar, vld1q_f32(bt.add(p)));
+            acc_5_2 = vfmaq_f32(acc_5_2, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_6_0 = vfmaq_f32(acc_6_0, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_6_1 = vfmaq_f32(acc_6_1, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f32(a.add(5 * lda + p));
+            acc_6_2 = vfmaq_f32(acc_6_2, ar, vld1q_f32(bt.add(p)));
+            acc_7_0 = vfmaq_f32(acc_7_0, ar, vld1q_f32(bt.add(ldbt + p)));
+            acc_7_1 = vfmaq_f32(acc_7_1, ar, vld1q_f32(bt.add(2 * ldbt + p)));
+            acc_7_2 = vfmaq_f32(acc_7_2, ar, vld1q_f32(bt.add(3 * ldbt + p)));
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = vfmaq_f32(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f32(acc_0_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_0_2 = vfmaq_f32(acc_0_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_1_0 = vfmaq_f32(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_1 = vfmaq_f32(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_1_2 = vfmaq_f32(acc_1_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_2_0 = vfmaq_f32(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_2_1 = vfmaq_f32(acc_2_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_2_2 = vfmaq_f32(acc_2_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_3_0 = vfmaq_f32(acc_3_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_3_1 = vfmaq_f32(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_3_2 = vfmaq_f32(acc_3_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_4_0 = vfmaq_f32(acc_4_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_4_1 = vfmaq_f32(acc_4_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_4_2 = vfmaq_f32(acc_4_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_5_0 = vfmaq_f32(acc_5_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_5_1 = vfmaq_f32(acc_5_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_5_2 = vfmaq_f32(acc_5_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_6_0 = vfmaq_f32(acc_6_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_6_1 = vfmaq_f32(acc_6_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_6_2 = vfmaq_f32(acc_6_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_7_0 = vfmaq_f32(acc_7_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_7_1 = vfmaq_f32(acc_7_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_7_2 = vfmaq_f32(acc_7_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f32(out, acc_0_0);
+    vst1q_f32(out.add(4), acc_0_1);
+    vst1q_f32(out.add(8), acc_0_2);
+    vst1q_f32(out.add(12), acc_1_0);
+    vst1q_f32(out.add(16), acc_1_1);
+    vst1q_f32(out.add(20), acc_1_2);
+    vst1q_f32(out.add(24), acc_2_0);
+    vst1q_f32(out.add(28), acc_2_1);
+    vst1q_f32(out.add(32), acc_2_2);
+    vst1q_f32(out.add(36), acc_3_0);
+    vst1q_f32(out.add(40), acc_3_1);
+    vst1q_f32(out.add(44), acc_3_2);
+    vst1q_f32(out.add(48), acc_4_0);
+    vst1q_f32(out.add(52), acc_4_1);
+    vst1q_f32(out.add(56), acc_4_2);
+    vst1q_f32(out.add(60), acc_5_0);
+    vst1q_f32(out.add(64), acc_5_1);
+    vst1q_f32(out.add(68), acc_5_2);
+    vst1q_f32(out.add(72), acc_6_0);
+    vst1q_f32(out.add(76), acc_6_1);
+    vst1q_f32(out.add(80), acc_6_2);
+    vst1q_f32(out.add(84), acc_7_0);
+    vst1q_f32(out.add(88), acc_7_1);
+    vst1q_f32(out.add(92), acc_7_2);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `neon` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "neon")]
+pub unsafe fn dot_edge_4_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_4_2 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_5_2 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_6_1 = vdupq_n_f64(0.0);
+    let mut acc_6_2 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    let mut acc_7_1 = vdupq_n_f64(0.0);
+    let mut acc_7_2 = vdupq_n_f64(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = vld1q_f64(a.add(p));
+            acc_0_0 = vfmaq_f64(acc_0_0, ar, vld1q_f64(bt.add(p)));
+            acc_0_1 = vfmaq_f64(acc_0_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_0_2 = vfmaq_f64(acc_0_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_1_0 = vfmaq_f64(acc_1_0, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(lda + p));
+            acc_1_1 = vfmaq_f64(acc_1_1, ar, vld1q_f64(bt.add(p)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_2_0 = vfmaq_f64(acc_2_0, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_2_1 = vfmaq_f64(acc_2_1, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(2 * lda + p));
+            acc_2_2 = vfmaq_f64(acc_2_2, ar, vld1q_f64(bt.add(p)));
+            acc_3_0 = vfmaq_f64(acc_3_0, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_3_1 = vfmaq_f64(acc_3_1, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(3 * lda + p));
+            acc_4_0 = vfmaq_f64(acc_4_0, ar, vld1q_f64(bt.add(p)));
+            acc_4_1 = vfmaq_f64(acc_4_1, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_4_2 = vfmaq_f64(acc_4_2, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_5_0 = vfmaq_f64(acc_5_0, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(4 * lda + p));
+            acc_5_1 = vfmaq_f64(acc_5_1, ar, vld1q_f64(bt.add(p)));
+            acc_5_2 = vfmaq_f64(acc_5_2, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_6_0 = vfmaq_f64(acc_6_0, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_6_1 = vfmaq_f64(acc_6_1, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+        {
+            let ar = vld1q_f64(a.add(5 * lda + p));
+            acc_6_2 = vfmaq_f64(acc_6_2, ar, vld1q_f64(bt.add(p)));
+            acc_7_0 = vfmaq_f64(acc_7_0, ar, vld1q_f64(bt.add(ldbt + p)));
+            acc_7_1 = vfmaq_f64(acc_7_1, ar, vld1q_f64(bt.add(2 * ldbt + p)));
+            acc_7_2 = vfmaq_f64(acc_7_2, ar, vld1q_f64(bt.add(3 * ldbt + p)));
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = vfmaq_f64(acc_0_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = vfmaq_f64(acc_0_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_0_2 = vfmaq_f64(acc_0_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_1_0 = vfmaq_f64(acc_1_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_1 = vfmaq_f64(acc_1_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_1_2 = vfmaq_f64(acc_1_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_2_0 = vfmaq_f64(acc_2_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_2_1 = vfmaq_f64(acc_2_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(2 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_2_2 = vfmaq_f64(acc_2_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_3_0 = vfmaq_f64(acc_3_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_3_1 = vfmaq_f64(acc_3_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_3_2 = vfmaq_f64(acc_3_2, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(3 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_4_0 = vfmaq_f64(acc_4_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_4_1 = vfmaq_f64(acc_4_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_4_2 = vfmaq_f64(acc_4_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_5_0 = vfmaq_f64(acc_5_0, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(4 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_5_1 = vfmaq_f64(acc_5_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_5_2 = vfmaq_f64(acc_5_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_6_0 = vfmaq_f64(acc_6_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_6_1 = vfmaq_f64(acc_6_1, ar, bc);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(5 * lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_6_2 = vfmaq_f64(acc_6_2, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_7_0 = vfmaq_f64(acc_7_0, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_7_1 = vfmaq_f64(acc_7_1, ar, bc);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_7_2 = vfmaq_f64(acc_7_2, ar, bc);
+            }
+        }
+    }
+    vst1q_f64(out, acc_0_0);
+    vst1q_f64(out.add(2), acc_0_1);
+    vst1q_f64(out.add(4), acc_0_2);
+    vst1q_f64(out.add(6), acc_1_0);
+    vst1q_f64(out.add(8), acc_1_1);
+    vst1q_f64(out.add(10), acc_1_2);
+    vst1q_f64(out.add(12), acc_2_0);
+    vst1q_f64(out.add(14), acc_2_1);
+    vst1q_f64(out.add(16), acc_2_2);
+    vst1q_f64(out.add(18), acc_3_0);
+    vst1q_f64(out.add(20), acc_3_1);
+    vst1q_f64(out.add(22), acc_3_2);
+    vst1q_f64(out.add(24), acc_4_0);
+    vst1q_f64(out.add(26), acc_4_1);
+    vst1q_f64(out.add(28), acc_4_2);
+    vst1q_f64(out.add(30), acc_5_0);
+    vst1q_f64(out.add(32), acc_5_1);
+    vst1q_f64(out.add(34), acc_5_2);
+    vst1q_f64(out.add(36), acc_6_0);
+    vst1q_f64(out.add(38), acc_6_1);
+    vst1q_f64(out.add(40), acc_6_2);
+    vst1q_f64(out.add(42), acc_7_0);
+    vst1q_f64(out.add(44), acc_7_1);
+    vst1q_f64(out.add(46), acc_7_2);
+}
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
 /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
 /// contiguous elements; the columns of the last strip past `n` are zero-filled.

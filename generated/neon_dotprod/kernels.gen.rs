@@ -77,6 +77,22 @@ pub use super::neon::gemm_small_low_f64;
 pub use super::neon::gemm_small_row_f32;
 /// The same code as on `neon`: this level adds nothing `gemm_small_row_f64` uses.
 pub use super::neon::gemm_small_row_f64;
+/// The same code as on `neon`: this level adds nothing `dot_edge_1_f32` uses.
+pub use super::neon::dot_edge_1_f32;
+/// The same code as on `neon`: this level adds nothing `dot_edge_1_f64` uses.
+pub use super::neon::dot_edge_1_f64;
+/// The same code as on `neon`: this level adds nothing `dot_edge_2_f32` uses.
+pub use super::neon::dot_edge_2_f32;
+/// The same code as on `neon`: this level adds nothing `dot_edge_2_f64` uses.
+pub use super::neon::dot_edge_2_f64;
+/// The same code as on `neon`: this level adds nothing `dot_edge_3_f32` uses.
+pub use super::neon::dot_edge_3_f32;
+/// The same code as on `neon`: this level adds nothing `dot_edge_3_f64` uses.
+pub use super::neon::dot_edge_3_f64;
+/// The same code as on `neon`: this level adds nothing `dot_edge_4_f32` uses.
+pub use super::neon::dot_edge_4_f32;
+/// The same code as on `neon`: this level adds nothing `dot_edge_4_f64` uses.
+pub use super::neon::dot_edge_4_f64;
 /// The same code as on `neon`: this level adds nothing `pack_rhs_f32` uses.
 pub use super::neon::pack_rhs_f32;
 /// The same code as on `neon`: this level adds nothing `pack_rhs_f64` uses.

@@ -3789,6 +3789,790 @@ pub unsafe fn gemm_small_row_f64(
         j += 4;
     }
 }
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_1_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_0_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_1,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = f32x4_add(f32x4_mul(ar, bc), acc_0_0);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_1 = f32x4_add(f32x4_mul(ar, bc), acc_0_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(4) as *mut v128, acc_0_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_1_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_0_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_1,
+            );
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = f64x2_add(f64x2_mul(ar, bc), acc_0_0);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_1 = f64x2_add(f64x2_mul(ar, bc), acc_0_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(2) as *mut v128, acc_0_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_2_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_1_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_1_0,
+            );
+            acc_1_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_1_1,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = f32x4_add(f32x4_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = f32x4_add(f32x4_mul(ar, bc), acc_0_1);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_0 = f32x4_add(f32x4_mul(ar, bc), acc_1_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_1_1 = f32x4_add(f32x4_mul(ar, bc), acc_1_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(4) as *mut v128, acc_0_1);
+    v128_store(out.add(8) as *mut v128, acc_1_0);
+    v128_store(out.add(12) as *mut v128, acc_1_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_2_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_1_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_1_0,
+            );
+            acc_1_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_1_1,
+            );
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = f64x2_add(f64x2_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = f64x2_add(f64x2_mul(ar, bc), acc_0_1);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_0 = f64x2_add(f64x2_mul(ar, bc), acc_1_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_1_1 = f64x2_add(f64x2_mul(ar, bc), acc_1_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(2) as *mut v128, acc_0_1);
+    v128_store(out.add(4) as *mut v128, acc_1_0);
+    v128_store(out.add(6) as *mut v128, acc_1_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_3_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+            acc_1_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_1_0,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_1_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_1_1,
+            );
+            acc_2_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_2_0,
+            );
+            acc_2_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_2_1,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = f32x4_add(f32x4_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = f32x4_add(f32x4_mul(ar, bc), acc_0_1);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_1_0 = f32x4_add(f32x4_mul(ar, bc), acc_1_0);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_1_1 = f32x4_add(f32x4_mul(ar, bc), acc_1_1);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_2_0 = f32x4_add(f32x4_mul(ar, bc), acc_2_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_2_1 = f32x4_add(f32x4_mul(ar, bc), acc_2_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(4) as *mut v128, acc_0_1);
+    v128_store(out.add(8) as *mut v128, acc_1_0);
+    v128_store(out.add(12) as *mut v128, acc_1_1);
+    v128_store(out.add(16) as *mut v128, acc_2_0);
+    v128_store(out.add(20) as *mut v128, acc_2_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_3_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+            acc_1_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_1_0,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_1_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_1_1,
+            );
+            acc_2_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_2_0,
+            );
+            acc_2_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_2_1,
+            );
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = f64x2_add(f64x2_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = f64x2_add(f64x2_mul(ar, bc), acc_0_1);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_1_0 = f64x2_add(f64x2_mul(ar, bc), acc_1_0);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_1_1 = f64x2_add(f64x2_mul(ar, bc), acc_1_1);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_2_0 = f64x2_add(f64x2_mul(ar, bc), acc_2_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_2_1 = f64x2_add(f64x2_mul(ar, bc), acc_2_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(2) as *mut v128, acc_0_1);
+    v128_store(out.add(4) as *mut v128, acc_1_0);
+    v128_store(out.add(6) as *mut v128, acc_1_1);
+    v128_store(out.add(8) as *mut v128, acc_2_0);
+    v128_store(out.add(10) as *mut v128, acc_2_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_4_f32(
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    bt: *const f32,
+    ldbt: usize,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    let whole = k / 4;
+    for q in 0..whole {
+        let p = q * 4;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+            acc_1_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_1_0,
+            );
+            acc_1_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(3 * ldbt + p) as *const v128)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_2_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_2_0,
+            );
+            acc_2_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_2_1,
+            );
+            acc_3_0 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_3_0,
+            );
+            acc_3_1 = f32x4_add(
+                f32x4_mul(ar, v128_load(bt.add(3 * ldbt + p) as *const v128)),
+                acc_3_1,
+            );
+        }
+    }
+    let p = whole * 4;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f32(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_0_0 = f32x4_add(f32x4_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_0_1 = f32x4_add(f32x4_mul(ar, bc), acc_0_1);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_1_0 = f32x4_add(f32x4_mul(ar, bc), acc_1_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_1_1 = f32x4_add(f32x4_mul(ar, bc), acc_1_1);
+            }
+        }
+        {
+            let ar = ops::load_partial_f32(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f32(bt.add(p), rest);
+                acc_2_0 = f32x4_add(f32x4_mul(ar, bc), acc_2_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(ldbt + p), rest);
+                acc_2_1 = f32x4_add(f32x4_mul(ar, bc), acc_2_1);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(2 * ldbt + p), rest);
+                acc_3_0 = f32x4_add(f32x4_mul(ar, bc), acc_3_0);
+            }
+            {
+                let bc = ops::load_partial_f32(bt.add(3 * ldbt + p), rest);
+                acc_3_1 = f32x4_add(f32x4_mul(ar, bc), acc_3_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(4) as *mut v128, acc_0_1);
+    v128_store(out.add(8) as *mut v128, acc_1_0);
+    v128_store(out.add(12) as *mut v128, acc_1_1);
+    v128_store(out.add(16) as *mut v128, acc_2_0);
+    v128_store(out.add(20) as *mut v128, acc_2_1);
+    v128_store(out.add(24) as *mut v128, acc_3_0);
+    v128_store(out.add(28) as *mut v128, acc_3_1);
+}
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+///
+/// Generated for `wasm128` from `base_dot_edge` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4.
+#[target_feature(enable = "simd128")]
+pub unsafe fn dot_edge_4_f64(
+    k: usize,
+    a: *const f64,
+    lda: usize,
+    bt: *const f64,
+    ldbt: usize,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    let mut acc_3_1 = f64x2_splat(0.0);
+    let whole = k / 2;
+    for q in 0..whole {
+        let p = q * 2;
+        {
+            let ar = v128_load(a.add(p) as *const v128);
+            acc_0_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_0_0,
+            );
+            acc_0_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_0_1,
+            );
+            acc_1_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_1_0,
+            );
+            acc_1_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(3 * ldbt + p) as *const v128)),
+                acc_1_1,
+            );
+        }
+        {
+            let ar = v128_load(a.add(lda + p) as *const v128);
+            acc_2_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(p) as *const v128)),
+                acc_2_0,
+            );
+            acc_2_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(ldbt + p) as *const v128)),
+                acc_2_1,
+            );
+            acc_3_0 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(2 * ldbt + p) as *const v128)),
+                acc_3_0,
+            );
+            acc_3_1 = f64x2_add(
+                f64x2_mul(ar, v128_load(bt.add(3 * ldbt + p) as *const v128)),
+                acc_3_1,
+            );
+        }
+    }
+    let p = whole * 2;
+    if p < k {
+        let rest = k - p;
+        {
+            let ar = ops::load_partial_f64(a.add(p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_0_0 = f64x2_add(f64x2_mul(ar, bc), acc_0_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_0_1 = f64x2_add(f64x2_mul(ar, bc), acc_0_1);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_1_0 = f64x2_add(f64x2_mul(ar, bc), acc_1_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_1_1 = f64x2_add(f64x2_mul(ar, bc), acc_1_1);
+            }
+        }
+        {
+            let ar = ops::load_partial_f64(a.add(lda + p), rest);
+            {
+                let bc = ops::load_partial_f64(bt.add(p), rest);
+                acc_2_0 = f64x2_add(f64x2_mul(ar, bc), acc_2_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(ldbt + p), rest);
+                acc_2_1 = f64x2_add(f64x2_mul(ar, bc), acc_2_1);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(2 * ldbt + p), rest);
+                acc_3_0 = f64x2_add(f64x2_mul(ar, bc), acc_3_0);
+            }
+            {
+                let bc = ops::load_partial_f64(bt.add(3 * ldbt + p), rest);
+                acc_3_1 = f64x2_add(f64x2_mul(ar, bc), acc_3_1);
+            }
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(2) as *mut v128, acc_0_1);
+    v128_store(out.add(4) as *mut v128, acc_1_0);
+    v128_store(out.add(6) as *mut v128, acc_1_1);
+    v128_store(out.add(8) as *mut v128, acc_2_0);
+    v128_store(out.add(10) as *mut v128, acc_2_1);
+    v128_store(out.add(12) as *mut v128, acc_3_0);
+    v128_store(out.add(14) as *mut v128, acc_3_1);
+}
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
 /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
 /// contiguous elements; the columns of the last strip past `n` are zero-filled.

@@ -285,3 +285,68 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize>(
         j += 2 * V::LANES;
     }
 }
+
+/// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
+/// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+/// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+/// runtime adds the lanes and applies alpha and beta.
+///
+/// For the last few columns of a wide B (`n % NR` of at most half a vector, 257
+/// columns end in one): the narrow micro-kernel would compute a whole vector of
+/// columns there, 16 for 1 with AVX-512 f32, and the dot products compute only
+/// the columns there are, reading each row of A (in place) once per call. Four
+/// instances, `dot_edge_1` to `dot_edge_4`, one per column count; `ROWS` is a
+/// quarter of the tile's slots (6 on AVX-512), so that `ROWS * 4` accumulators
+/// fit the tile. The last `k % LANES` elements use partial loads.
+///
+/// # Safety
+/// `a` readable at `r * lda + p` and `bt` at `c * ldbt + p` for `r < ROWS`,
+/// `c < COLS`, `p < k`; `out` writable for `ROWS * COLS * LANES` elements.
+#[kernel(
+    dot_edge_1(ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1),
+    dot_edge_2(ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2),
+    dot_edge_3(ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3),
+    dot_edge_4(ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4)
+)]
+pub unsafe fn base_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(
+    k: usize,
+    a: *const V::Elem,
+    lda: usize,
+    bt: *const V::Elem,
+    ldbt: usize,
+    out: *mut V::Elem,
+) {
+    let mut acc = V::zero_tile();
+    let whole = k / V::LANES;
+    for q in 0..whole {
+        let p = q * V::LANES;
+        #[unroll]
+        for r in 0..ROWS {
+            let ar = V::load(a.add(r * lda + p));
+            #[unroll]
+            for c in 0..COLS {
+                acc[r * COLS + c] = V::mul_add(ar, V::load(bt.add(c * ldbt + p)), acc[r * COLS + c]);
+            }
+        }
+    }
+    let p = whole * V::LANES;
+    if p < k {
+        let rest = k - p;
+        #[unroll]
+        for r in 0..ROWS {
+            let ar = V::load_partial(a.add(r * lda + p), rest);
+            #[unroll]
+            for c in 0..COLS {
+                let bc = V::load_partial(bt.add(c * ldbt + p), rest);
+                acc[r * COLS + c] = V::mul_add(ar, bc, acc[r * COLS + c]);
+            }
+        }
+    }
+    #[unroll]
+    for r in 0..ROWS {
+        #[unroll]
+        for c in 0..COLS {
+            V::store(out.add((r * COLS + c) * V::LANES), acc[r * COLS + c]);
+        }
+    }
+}

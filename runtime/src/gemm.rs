@@ -23,10 +23,14 @@
 //! Interior tiles are stored straight into C; edge tiles (and C with no unit
 //! stride) go through a packed tile and the output kernel. A last strip of B at
 //! most one vector wide takes the narrow micro-kernel, which computes only that
-//! vector (the 1-column strip of a 257-column B costs a quarter of a full strip
-//! with AVX-512 f32's 64-column strips instead of all of it), and a last panel
-//! of A of at most `MR / 2` rows the short one, which computes only those rows;
-//! each has an instance for A in place and one for a packed panel. Problems with
+//! vector (a quarter of a full strip with AVX-512 f32's 64-column strips instead
+//! of all of it), and a last panel of A of at most `MR / 2` rows the short one,
+//! which computes only those rows; each has an instance for A in place and one
+//! for a packed panel. Where A is read in place and the last strip is at most
+//! half a vector (the 1 column of 257), its columns skip the loops: dot products
+//! along the whole of k compute only those columns, after the loops
+//! (`dot_edge`; 257^3 f32 went from 0.95-1.00 of the best peer to 1.03-1.08,
+//! 2048x4x2048 from 0.97-1.14 of OpenBLAS to 2.3-2.4). Problems with
 //! every dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are
 //! balanced: no dimension ends in a sliver.
 //!
@@ -80,6 +84,9 @@ pub struct ElemKernels<T> {
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
     pub small: [SmallFn<T>; 4],
+    /// The dot-product edge kernel's instances for 1 to 4 columns (see
+    /// [`ElemKernels::dot_rows`]).
+    pub dot: [DotFn<T>; 4],
 }
 
 /// One set of micro-kernel instances: the whole tile, its first vector of
@@ -116,6 +123,12 @@ impl<T> ElemKernels<T> {
         let [tall, mid, low, row] = self.small;
         [(slots / 2, tall), (slots / 3, mid), (slots / 6, low), (1, row)]
     }
+
+    /// The rows of A each dot-product edge instance takes, as its `#[kernel(..)]`
+    /// list computes them: a quarter of the tile's slots, 6 on AVX-512.
+    fn dot_rows(shape: Shape) -> usize {
+        shape.mr * (shape.nr / shape.lanes) / 4
+    }
 }
 
 /// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
@@ -127,11 +140,15 @@ pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *
 #[doc(hidden)]
 pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, *const T, usize, T, *mut T, usize);
 
+/// `dot_edge(k, a, lda, bt, ldbt, out)`: rows of A by columns of B, lane by lane.
+#[doc(hidden)]
+pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
+
 /// `Element` for one type, from the names of its generated kernels (in the
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
     ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $ms:ident], [$pk:ident, $pn:ident, $ps:ident],
-     $ap:ident, [$($sm:ident),*], $shape:ident) => {
+     $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -144,6 +161,7 @@ macro_rules! element {
                     packed: Micro { full: k.$pk, narrow: k.$pn, short: k.$ps },
                     apply: k.$ap,
                     small: [$(k.$sm),*],
+                    dot: [$(k.$dt),*],
                 }
             }
             fn shape(t: &Target) -> Shape {
@@ -169,6 +187,7 @@ element!(
         gemm_small_low_f32,
         gemm_small_row_f32
     ],
+    [dot_edge_1_f32, dot_edge_2_f32, dot_edge_3_f32, dot_edge_4_f32],
     f32
 );
 
@@ -189,6 +208,7 @@ element!(
         gemm_small_low_f64,
         gemm_small_row_f64
     ],
+    [dot_edge_1_f64, dot_edge_2_f64, dot_edge_3_f64, dot_edge_4_f64],
     f64
 );
 
@@ -782,6 +802,10 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
     let threads = if worth_threads(&p) { threads.max(1) } else { 1 };
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
+    // The last few columns by dot products (see `dot_edge_cols`); the five loops
+    // take the rest.
+    let edge = dot_edge_cols(&p, shape);
+    let (full, p) = (p, Problem { n: p.n - edge, ..p });
     let blk = Blocking::for_shape(shape, size_of::<T>());
     // Balanced blocks: k = 2049 with KC = 1024 is 2 blocks of 1025, not 2 of 1024
     // and a last one of depth 1 that would cost a whole pass over C. B's block is as
@@ -799,27 +823,111 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
     let a_len = (a_rows * kc_max).div_ceil(16) * 16;
     let b_len = (kc_max * nc_max).div_ceil(16) * 16;
     let tile_len = (mr * nr).div_ceil(16) * 16;
-    let bytes = (a_len + b_len + threads * tile_len) * size_of::<T>();
+    // The edge columns of a B that is not column-major, copied contiguous along k.
+    let bt_len = if edge > 0 && full.rsb != 1 {
+        (edge * full.k).div_ceil(16) * 16
+    } else {
+        0
+    };
+    let bytes = (a_len + b_len + threads * tile_len + bt_len) * size_of::<T>();
     with_scratch(bytes, |buf| {
         let buf = buf.cast::<T>();
-        // A block, B block, then one edge tile per worker, each 64-byte aligned.
+        // A block, B block, one edge tile per worker, the edge columns of B, each
+        // 64-byte aligned.
         let bufs = Buffers {
             a: buf,
             b: unsafe { buf.add(a_len) },
             tiles: unsafe { buf.add(a_len + b_len) },
             tile_len,
+            bt: unsafe { buf.add(a_len + b_len + threads * tile_len) },
         };
         let ctx = Ctx {
             kern,
-            mr,
-            nr,
-            vector_width: shape.lanes,
+            shape,
             blk,
             p,
             bufs,
         };
-        unsafe { five_loops(&ctx, threads, pool) };
+        if p.n > 0 {
+            unsafe { five_loops(&ctx, threads, pool) };
+        }
+        if edge > 0 {
+            let ctx = Ctx { p: full, ..ctx };
+            unsafe { dot_edge(&ctx, edge, threads, pool) };
+        }
     });
+}
+
+/// How many of B's last columns `drive_blocked` computes by dot products
+/// (`base_dot_edge`) instead of in a narrow strip: the `n % NR` columns of the
+/// last strip where they are at most half a vector and A is read in place, with
+/// at least one block of rows. The narrow micro-kernel computes a whole vector
+/// of columns (16 on AVX-512 f32 for the one column of 257), where the dot
+/// products compute only the columns there are at the price of another pass
+/// over A. Measured (gemm-bench, paired ratio to OpenBLAS, AVX-512 f32, narrow
+/// strip -> dot products): 4096x2x512 0.94-0.97 -> 2.12-2.27,
+/// 2048x6x2048 1.45-1.57 -> 2.12-2.18, 2048x8x2048 1.25-1.27 -> 1.51-1.58,
+/// 257^3 0.95-1.00 -> 1.03-1.08 (against faer), 264^3 and
+/// 1032^3 even; past half a vector the narrow strip wins again
+/// (2048x12x2048 1.65 -> 1.37 with dot products).
+fn dot_edge_cols<T>(p: &Problem<T>, shape: Shape) -> usize {
+    let w = p.n % shape.nr;
+    let usable = reads_a_in_place(p) && p.m >= ElemKernels::<T>::dot_rows(shape);
+    if usable && w > 0 && 2 * w <= shape.lanes { w } else { 0 }
+}
+
+/// C's last `w` columns by dot products along the whole of k: rows in blocks of
+/// the instances' height, the last block moved up to end at row m (the rows it
+/// overlaps are computed again but not stored), columns in chunks of up to four.
+/// Each instance leaves its sums lane by lane in the worker's edge tile; they are
+/// added here, lane 0 first, and scaled into C. B's columns are read in place
+/// when B is column-major, else copied into `bt` first (one pack item).
+///
+/// # Safety
+/// As `five_loops`, with `ctx.p` the whole problem, A read in place, `m` at
+/// least the instances' height, and `ctx.bufs.bt` writable for `w * k` elements
+/// unless B is column-major.
+unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Option<&rayon::ThreadPool>) {
+    let p = &ctx.p;
+    let (m, k, j0, lanes) = (p.m, p.k, p.n - w, ctx.shape.lanes);
+    let rows = ElemKernels::<T>::dot_rows(ctx.shape);
+    let in_place = p.rsb == 1;
+    // The closures reach pointers only through `ctx` (Sync).
+    let copy = |_: usize, _: usize| {
+        let (b, bt) = (ctx.p.b, ctx.bufs.bt);
+        for q in 0..k {
+            for c in 0..w {
+                unsafe { *bt.add(c * k + q) = *b.add(q * ctx.p.rsb + (j0 + c) * ctx.p.csb) };
+            }
+        }
+    };
+    let compute = |_: usize, g: usize, worker: usize| {
+        let p = &ctx.p;
+        let (btp, ldbt) = if in_place {
+            (p.b.wrapping_add(j0 * p.csb), p.csb)
+        } else {
+            (ctx.bufs.bt.cast_const(), k)
+        };
+        let start = (g * rows).min(m - rows);
+        let out = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
+        let a = p.a.wrapping_add(start * p.rsa);
+        let mut c0 = 0;
+        while c0 < w {
+            let cols = (w - c0).min(4);
+            unsafe { (ctx.kern.dot[cols - 1])(k, a, p.rsa, btp.wrapping_add(c0 * ldbt), ldbt, out) };
+            for r in g * rows - start..rows {
+                for c in 0..cols {
+                    let sums = unsafe { std::slice::from_raw_parts(out.add((r * cols + c) * lanes), lanes) };
+                    let x = p.alpha * sums.iter().fold(T::ZERO, |s, &v| s + v);
+                    let dst = unsafe { &mut *p.c.add((start + r) * p.rsc + (j0 + c0 + c) * p.csc) };
+                    *dst = if p.beta == T::ZERO { x } else { x + p.beta * *dst };
+                }
+            }
+            c0 += cols;
+        }
+    };
+    let packs = usize::from(!in_place);
+    par_phases(threads, pool, 1, |_| packs, copy, m.div_ceil(rows), compute);
 }
 
 /// Whether full panels of A are read in place rather than packed: A is
@@ -855,17 +963,17 @@ struct Buffers<T> {
     b: *mut T,
     tiles: *mut T,
     tile_len: usize,
+    /// The dot-product edge's columns of B, contiguous along k (see `dot_edge`).
+    bt: *mut T,
 }
 
 /// Everything the loops share. Raw pointers into A, B, C and the buffers: the
 /// workers write disjoint tiles of C and disjoint parts of the buffers.
 struct Ctx<T> {
     kern: ElemKernels<T>,
-    mr: usize,
-    nr: usize,
-    /// Columns of one vector (`V::LANES`): strips at most this wide take the
-    /// narrow kernel.
-    vector_width: usize,
+    /// The tile: strips at most one vector (`lanes` columns) wide take the narrow
+    /// kernel.
+    shape: Shape,
     blk: Blocking,
     p: Problem<T>,
     bufs: Buffers<T>,
@@ -1002,7 +1110,7 @@ fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsiz
 }
 
 unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
-    let (kern, mr, nr, blk) = (ctx.kern, ctx.mr, ctx.nr, ctx.blk);
+    let (kern, mr, nr, blk) = (ctx.kern, ctx.shape.mr, ctx.shape.nr, ctx.blk);
     // Scalars copied out; the closures reach pointers only through `ctx` (Sync).
     // `a_in_place`: full MR-row panels of a row-major A are read in place, the
     // rows at their own stride; only a transposed A and edge panels are packed
@@ -1077,7 +1185,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         if unit_cols && h == mr && w == nr {
                             unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
                         } else {
-                            let edge = micro.for_edge(h, w, mr, ctx.vector_width);
+                            let edge = micro.for_edge(h, w, mr, ctx.shape.lanes);
                             unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };

@@ -14,6 +14,7 @@ type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usiz
 type PackRhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
 type MicroFn<E> = unsafe fn(usize, E, *const E, usize, usize, *const E, E, *mut E, usize);
+type DotEdgeFn<E> = unsafe fn(usize, *const E, usize, *const E, usize, *mut E);
 type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
 const SENTINEL: f64 = 12345.0;
@@ -226,6 +227,60 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
     }
 }
 
+/// The dot-product edge instance for `ROWS` rows and `COLS` columns against
+/// `base_dot_edge::<V, ROWS, COLS>` on the reference: every lane's partial sum
+/// within a K-scaled tolerance, every sum (over the lanes) likewise against the
+/// f64 dot product, and nothing written past `ROWS * COLS` vectors.
+fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(target: &str, kern: DotEdgeFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let l = V::LANES;
+    let mut rng = Rng::new(11);
+    for k in [0, 1, l - 1, l, l + 1, 3 * l + 2, 257] {
+        let (lda, ldbt) = (k + 3, k + 1);
+        let a: Vec<V::Elem> = random(&mut rng, ROWS * lda);
+        let bt: Vec<V::Elem> = random(&mut rng, COLS * ldbt);
+        let len = ROWS * COLS * l;
+        let run = |f: &dyn Fn(*mut V::Elem)| {
+            let mut out = vec![V::Elem::of(SENTINEL); len + 2 * l];
+            f(out.as_mut_ptr());
+            out
+        };
+        let want =
+            run(&|o| unsafe { kernels::base_dot_edge::<V, ROWS, COLS>(k, a.as_ptr(), lda, bt.as_ptr(), ldbt, o) });
+        let got = run(&|o| unsafe { kern(k, a.as_ptr(), lda, bt.as_ptr(), ldbt, o) });
+        let ctx = format!("{target}: dot_edge {ROWS}x{COLS} k={k}");
+        assert!(
+            got[len..].iter().all(|x| x.f() == SENTINEL),
+            "{ctx}: wrote past the sums"
+        );
+        for r in 0..ROWS {
+            for c in 0..COLS {
+                let (mut dot, mut mag) = (0.0, 0.0);
+                for p in 0..k {
+                    let x = a[r * lda + p].f() * bt[c * ldbt + p].f();
+                    dot += x;
+                    mag += x.abs();
+                }
+                let tol = (k as f64 + 4.0) * V::Elem::EPS * mag;
+                let lanes = &got[(r * COLS + c) * l..][..l];
+                for (i, (g, w)) in lanes.iter().zip(&want[(r * COLS + c) * l..]).enumerate() {
+                    assert!(
+                        (g.f() - w.f()).abs() <= tol,
+                        "{ctx} ({r},{c}) lane {i}: {g:?} vs reference {w:?}"
+                    );
+                }
+                let sum: f64 = lanes.iter().map(|x| x.f()).sum();
+                assert!(
+                    (sum - dot).abs() <= tol,
+                    "{ctx} ({r},{c}): lanes add to {sum}, the dot product is {dot}"
+                );
+            }
+        }
+    }
+}
+
 fn check_microkernel_dot_u8i8<V: DotVec<Acc = i32, A = u8, B = i8>>(target: &str, kern: MicroDotFn<u8, i8, i32>) {
     let (mr, nr) = (V::MR, V::NR);
     let ldc = nr + 2;
@@ -385,6 +440,23 @@ macro_rules! target_tests {
                     check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1>(NAME, k.microkernel_short_packed_f64);
                     check_microkernel::<F32, { g::F32_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f32);
                     check_microkernel::<F64, { g::F64_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f64);
+                }
+            }
+
+            /// The instances listed in `base_dot_edge`'s `#[kernel(..)]`.
+            #[test]
+            fn dot_edge() {
+                if let Some(k) = table(NAME) {
+                    const R32: usize = g::F32_MR * (g::F32_NR / g::F32_LANES) / 4;
+                    const R64: usize = g::F64_MR * (g::F64_NR / g::F64_LANES) / 4;
+                    check_dot_edge::<F32, R32, 1>(NAME, k.dot_edge_1_f32);
+                    check_dot_edge::<F32, R32, 2>(NAME, k.dot_edge_2_f32);
+                    check_dot_edge::<F32, R32, 3>(NAME, k.dot_edge_3_f32);
+                    check_dot_edge::<F32, R32, 4>(NAME, k.dot_edge_4_f32);
+                    check_dot_edge::<F64, R64, 1>(NAME, k.dot_edge_1_f64);
+                    check_dot_edge::<F64, R64, 2>(NAME, k.dot_edge_2_f64);
+                    check_dot_edge::<F64, R64, 3>(NAME, k.dot_edge_3_f64);
+                    check_dot_edge::<F64, R64, 4>(NAME, k.dot_edge_4_f64);
                 }
             }
 

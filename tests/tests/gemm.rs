@@ -191,6 +191,51 @@ fn small_path_every_row_count() {
     }
 }
 
+/// B's last few columns by dot products (`dot_edge`): every column count up to
+/// half a vector after zero, one and two whole strips; row counts that are one
+/// block, end in a block moved up over rows already stored, or in a whole one;
+/// k with and without a partial last vector; B row-major (copied) and
+/// column-major (read in place); C row- and column-major; beta zero and not.
+fn dot_edge_cases<T: Num>(t: &Target, s: gemmkit::Shape) {
+    let mut rng = Rng::new(10);
+    let rows = s.mr * (s.nr / s.lanes) / 4;
+    for w in 1..=(s.lanes / 2).max(1) {
+        for strips in [0, 1, 2] {
+            let n = strips * s.nr + w;
+            // k past the small path's limit, so every case takes the blocked path.
+            for (m, k) in [(rows, 129), (rows + 1, 144), (2 * rows - 1, 143), (3 * rows, 130)] {
+                let cases = [
+                    (Layout::RowMajor { pad: 1 }, Layout::RowMajor { pad: 0 }, 1.0, 0.0),
+                    (Layout::ColMajor { pad: 2 }, Layout::RowMajor { pad: 3 }, 0.7, -1.0),
+                    (Layout::RowMajor { pad: 0 }, Layout::ColMajor { pad: 1 }, -1.0, 0.7),
+                ];
+                for (b_layout, c_layout, alpha, beta) in cases {
+                    let a = Stored::<T>::new(&mut rng, m, k, Layout::RowMajor { pad: 2 });
+                    let b = Stored::<T>::new(&mut rng, k, n, b_layout);
+                    let c = Stored::<T>::new(&mut rng, m, n, c_layout);
+                    check(
+                        t,
+                        alpha,
+                        &a,
+                        &b,
+                        beta,
+                        &c,
+                        &format!("dot edge {m}x{n}x{k} B {b_layout:?} C {c_layout:?}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_edge_columns() {
+    for t in targets() {
+        dot_edge_cases::<f32>(t, t.shapes.f32);
+        dot_edge_cases::<f64>(t, t.shapes.f64);
+    }
+}
+
 /// Sizes that cross KC/MC/NC blocks (and a power-of-two leading dimension), each
 /// with A row-major (read in place, edge panels packed) and transposed (packed).
 #[test]
