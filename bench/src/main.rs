@@ -668,7 +668,21 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     let mut c = vec![T::ZERO; mr * nr];
     let secs = time(samples, || {
         for _ in 0..64 {
-            unsafe { (kern.packed.full)(k, T::ONE, a.as_ptr(), 1, mr, b.as_ptr(), T::ONE, c.as_mut_ptr(), nr) };
+            unsafe {
+                (kern.packed.full)(
+                    k,
+                    T::ONE,
+                    a.as_ptr(),
+                    1,
+                    mr,
+                    b.as_ptr(),
+                    nr,
+                    std::ptr::null_mut(),
+                    T::ONE,
+                    c.as_mut_ptr(),
+                    nr,
+                )
+            };
         }
         black_box(&mut c);
     });

@@ -276,18 +276,27 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -296,11 +305,14 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -327,7 +339,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -478,18 +490,27 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -498,11 +519,14 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -529,7 +553,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -680,18 +704,27 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -700,11 +733,14 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -719,7 +755,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_2_1 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -807,18 +843,27 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -827,11 +872,14 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -846,7 +894,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_2_1 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -934,18 +982,27 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -954,11 +1011,14 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -973,7 +1033,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -1070,18 +1130,27 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1090,11 +1159,14 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1109,7 +1181,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -1206,18 +1278,27 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_packed_f32(
     k: usize,
@@ -1226,11 +1307,14 @@ pub unsafe fn microkernel_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1257,7 +1341,7 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -1408,18 +1492,27 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_packed_f64(
     k: usize,
@@ -1428,11 +1521,14 @@ pub unsafe fn microkernel_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1459,7 +1555,7 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -1610,18 +1706,27 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_packed_f32(
     k: usize,
@@ -1630,11 +1735,14 @@ pub unsafe fn microkernel_short_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1649,7 +1757,7 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_2_1 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -1737,18 +1845,27 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_short_packed_f64(
     k: usize,
@@ -1757,11 +1874,14 @@ pub unsafe fn microkernel_short_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1776,7 +1896,7 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_2_1 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -1864,18 +1984,27 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
@@ -1884,11 +2013,14 @@ pub unsafe fn microkernel_narrow_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1903,7 +2035,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 16);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_ss(&*ap);
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
@@ -2000,18 +2132,27 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
@@ -2020,11 +2161,14 @@ pub unsafe fn microkernel_narrow_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -2039,7 +2183,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = _mm256_broadcast_sd(&*ap);
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
@@ -2115,6 +2259,442 @@ pub unsafe fn microkernel_narrow_packed_f64(
             _mm256_storeu_pd(
                 cij,
                 _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_pack_b_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    let mut acc_4_0 = _mm256_setzero_ps();
+    let mut acc_4_1 = _mm256_setzero_ps();
+    let mut acc_5_0 = _mm256_setzero_ps();
+    let mut acc_5_1 = _mm256_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = _mm256_broadcast_ss(&*ap);
+            acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
+        }
+        {
+            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
+        }
+        {
+            _mm256_storeu_ps(b_pack.add(p * 16), _mm256_loadu_ps(bp));
+            _mm256_storeu_ps(b_pack.add(p * 16 + 8), _mm256_loadu_ps(bp.add(8)));
+        }
+    }
+    let va = _mm256_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+    } else {
+        let vb = _mm256_set1_ps(beta);
+        {
+            let cij = c;
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm256_storeu_ps(
+                cij,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx2` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn microkernel_pack_b_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 4) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 4) as *const i8);
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_3_1 = _mm256_setzero_pd();
+    let mut acc_4_0 = _mm256_setzero_pd();
+    let mut acc_4_1 = _mm256_setzero_pd();
+    let mut acc_5_0 = _mm256_setzero_pd();
+    let mut acc_5_1 = _mm256_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = _mm256_broadcast_sd(&*ap);
+            acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
+        }
+        {
+            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
+        }
+        {
+            _mm256_storeu_pd(b_pack.add(p * 8), _mm256_loadu_pd(bp));
+            _mm256_storeu_pd(b_pack.add(p * 8 + 4), _mm256_loadu_pd(bp.add(4)));
+        }
+    }
+    let va = _mm256_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+    } else {
+        let vb = _mm256_set1_pd(beta);
+        {
+            let cij = c;
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            _mm256_storeu_pd(
+                cij,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
             );
         }
     }

@@ -227,18 +227,27 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_f32(
     k: usize,
     alpha: f32,
@@ -246,11 +255,14 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -317,7 +329,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -450,18 +462,27 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_f64(
     k: usize,
     alpha: f64,
@@ -469,11 +490,14 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -540,7 +564,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -673,18 +697,27 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_short_f32(
     k: usize,
     alpha: f32,
@@ -692,11 +725,14 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -731,7 +767,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_1_3 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -810,18 +846,27 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_short_f64(
     k: usize,
     alpha: f64,
@@ -829,11 +874,14 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -868,7 +916,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_1_3 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -947,18 +995,27 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
     alpha: f32,
@@ -966,11 +1023,14 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -989,7 +1049,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_3_0 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1050,18 +1110,27 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
     alpha: f64,
@@ -1069,11 +1138,14 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1092,7 +1164,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_3_0 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1153,18 +1225,27 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_packed_f32(
     k: usize,
     alpha: f32,
@@ -1172,11 +1253,14 @@ pub unsafe fn microkernel_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1243,7 +1327,7 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1376,18 +1460,27 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_packed_f64(
     k: usize,
     alpha: f64,
@@ -1395,11 +1488,14 @@ pub unsafe fn microkernel_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1466,7 +1562,7 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1599,18 +1695,27 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_short_packed_f32(
     k: usize,
     alpha: f32,
@@ -1618,11 +1723,14 @@ pub unsafe fn microkernel_short_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1657,7 +1765,7 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_1_3 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1736,18 +1844,27 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_short_packed_f64(
     k: usize,
     alpha: f64,
@@ -1755,11 +1872,14 @@ pub unsafe fn microkernel_short_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1794,7 +1914,7 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_1_3 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1873,18 +1993,27 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
     alpha: f32,
@@ -1892,11 +2021,14 @@ pub unsafe fn microkernel_narrow_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1915,7 +2047,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
     let mut acc_3_0 = 0.0f32;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -1976,18 +2108,27 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
     alpha: f64,
@@ -1995,11 +2136,14 @@ pub unsafe fn microkernel_narrow_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -2018,7 +2162,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
     let mut acc_3_0 = 0.0f64;
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = *ap;
             acc_0_0 = ai * (*bp) + acc_0_0;
@@ -2059,6 +2203,488 @@ pub unsafe fn microkernel_narrow_packed_f64(
         {
             let cij = c.add(3 * ldc);
             *cij = vb * (*cij) + (va * acc_3_0);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+pub unsafe fn microkernel_pack_b_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    let mut acc_3_2 = 0.0f32;
+    let mut acc_3_3 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+        {
+            *b_pack.add(p * 4) = *bp;
+            *b_pack.add(p * 4 + 1) = *bp.add(1);
+            *b_pack.add(p * 4 + 2) = *bp.add(2);
+            *b_pack.add(p * 4 + 3) = *bp.add(3);
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+pub unsafe fn microkernel_pack_b_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_2_1 = 0.0f64;
+    let mut acc_2_2 = 0.0f64;
+    let mut acc_2_3 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    let mut acc_3_1 = 0.0f64;
+    let mut acc_3_2 = 0.0f64;
+    let mut acc_3_3 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+        {
+            *b_pack.add(p * 4) = *bp;
+            *b_pack.add(p * 4 + 1) = *bp.add(1);
+            *b_pack.add(p * 4 + 2) = *bp.add(2);
+            *b_pack.add(p * 4 + 3) = *bp.add(3);
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
         }
     }
 }

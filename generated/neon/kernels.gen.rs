@@ -228,18 +228,27 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -248,11 +257,14 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(8) as *const u8);
@@ -303,7 +315,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_7_2 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -496,18 +508,27 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -516,11 +537,14 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
@@ -571,7 +595,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_7_2 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -764,18 +788,27 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -784,11 +817,14 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(8) as *const u8);
@@ -815,7 +851,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_3_2 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -924,18 +960,27 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -944,11 +989,14 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
@@ -975,7 +1023,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_3_2 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -1084,18 +1132,27 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -1104,11 +1161,14 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);
     ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
@@ -1127,7 +1187,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_7_0 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -1224,18 +1284,27 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1244,11 +1313,14 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);
     ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
@@ -1267,7 +1339,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_7_0 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -1364,18 +1436,27 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_packed_f32(
     k: usize,
@@ -1384,11 +1465,14 @@ pub unsafe fn microkernel_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(8) as *const u8);
@@ -1439,7 +1523,7 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_7_2 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -1632,18 +1716,27 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_packed_f64(
     k: usize,
@@ -1652,11 +1745,14 @@ pub unsafe fn microkernel_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
@@ -1707,7 +1803,7 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_7_2 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -1900,18 +1996,27 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_packed_f32(
     k: usize,
@@ -1920,11 +2025,14 @@ pub unsafe fn microkernel_short_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
     ops::prefetch(c.wrapping_add(8) as *const u8);
@@ -1951,7 +2059,7 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_3_2 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -2060,18 +2168,27 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_short_packed_f64(
     k: usize,
@@ -2080,11 +2197,14 @@ pub unsafe fn microkernel_short_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);
     ops::prefetch(c.wrapping_add(4) as *const u8);
@@ -2111,7 +2231,7 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_3_2 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -2220,18 +2340,27 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
@@ -2240,11 +2369,14 @@ pub unsafe fn microkernel_narrow_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 12 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);
     ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
@@ -2263,7 +2395,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
     let mut acc_7_0 = vdupq_n_f32(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 12);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f32(ap);
             acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
@@ -2360,18 +2492,27 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
@@ -2380,11 +2521,14 @@ pub unsafe fn microkernel_narrow_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 6 };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(ldc) as *const u8);
     ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
@@ -2403,7 +2547,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
     let mut acc_7_0 = vdupq_n_f64(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 6);
+        let bp = b.add(p * ldb);
         {
             let ai = vld1q_dup_f64(ap);
             acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
@@ -2480,6 +2624,576 @@ pub unsafe fn microkernel_narrow_packed_f64(
         {
             let cij = c.add(7 * ldc);
             vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_pack_b_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(8) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 8) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_4_2 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_5_2 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_6_1 = vdupq_n_f32(0.0);
+    let mut acc_6_2 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    let mut acc_7_1 = vdupq_n_f32(0.0);
+    let mut acc_7_2 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+            acc_0_1 = vfmaq_f32(acc_0_1, ai, vld1q_f32(bp.add(4)));
+            acc_0_2 = vfmaq_f32(acc_0_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+            acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+            acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
+            acc_2_2 = vfmaq_f32(acc_2_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+            acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
+            acc_4_1 = vfmaq_f32(acc_4_1, ai, vld1q_f32(bp.add(4)));
+            acc_4_2 = vfmaq_f32(acc_4_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
+            acc_5_1 = vfmaq_f32(acc_5_1, ai, vld1q_f32(bp.add(4)));
+            acc_5_2 = vfmaq_f32(acc_5_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
+            acc_6_1 = vfmaq_f32(acc_6_1, ai, vld1q_f32(bp.add(4)));
+            acc_6_2 = vfmaq_f32(acc_6_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
+            acc_7_1 = vfmaq_f32(acc_7_1, ai, vld1q_f32(bp.add(4)));
+            acc_7_2 = vfmaq_f32(acc_7_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            vst1q_f32(b_pack.add(p * 12), vld1q_f32(bp));
+            vst1q_f32(b_pack.add(p * 12 + 4), vld1q_f32(bp.add(4)));
+            vst1q_f32(b_pack.add(p * 12 + 8), vld1q_f32(bp.add(8)));
+        }
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(4), vmulq_f32(va, acc_0_1));
+        vst1q_f32(c.add(8), vmulq_f32(va, acc_0_2));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(ldc + 4), vmulq_f32(va, acc_1_1));
+        vst1q_f32(c.add(ldc + 8), vmulq_f32(va, acc_1_2));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(2 * ldc + 4), vmulq_f32(va, acc_2_1));
+        vst1q_f32(c.add(2 * ldc + 8), vmulq_f32(va, acc_2_2));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(3 * ldc + 4), vmulq_f32(va, acc_3_1));
+        vst1q_f32(c.add(3 * ldc + 8), vmulq_f32(va, acc_3_2));
+        vst1q_f32(c.add(4 * ldc), vmulq_f32(va, acc_4_0));
+        vst1q_f32(c.add(4 * ldc + 4), vmulq_f32(va, acc_4_1));
+        vst1q_f32(c.add(4 * ldc + 8), vmulq_f32(va, acc_4_2));
+        vst1q_f32(c.add(5 * ldc), vmulq_f32(va, acc_5_0));
+        vst1q_f32(c.add(5 * ldc + 4), vmulq_f32(va, acc_5_1));
+        vst1q_f32(c.add(5 * ldc + 8), vmulq_f32(va, acc_5_2));
+        vst1q_f32(c.add(6 * ldc), vmulq_f32(va, acc_6_0));
+        vst1q_f32(c.add(6 * ldc + 4), vmulq_f32(va, acc_6_1));
+        vst1q_f32(c.add(6 * ldc + 8), vmulq_f32(va, acc_6_2));
+        vst1q_f32(c.add(7 * ldc), vmulq_f32(va, acc_7_0));
+        vst1q_f32(c.add(7 * ldc + 4), vmulq_f32(va, acc_7_1));
+        vst1q_f32(c.add(7 * ldc + 8), vmulq_f32(va, acc_7_2));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_2), vb, vld1q_f32(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_pack_b_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_4_2 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_5_2 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_6_1 = vdupq_n_f64(0.0);
+    let mut acc_6_2 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    let mut acc_7_1 = vdupq_n_f64(0.0);
+    let mut acc_7_2 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+            acc_0_1 = vfmaq_f64(acc_0_1, ai, vld1q_f64(bp.add(2)));
+            acc_0_2 = vfmaq_f64(acc_0_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+            acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+            acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
+            acc_2_2 = vfmaq_f64(acc_2_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+            acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
+            acc_4_1 = vfmaq_f64(acc_4_1, ai, vld1q_f64(bp.add(2)));
+            acc_4_2 = vfmaq_f64(acc_4_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
+            acc_5_1 = vfmaq_f64(acc_5_1, ai, vld1q_f64(bp.add(2)));
+            acc_5_2 = vfmaq_f64(acc_5_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
+            acc_6_1 = vfmaq_f64(acc_6_1, ai, vld1q_f64(bp.add(2)));
+            acc_6_2 = vfmaq_f64(acc_6_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
+            acc_7_1 = vfmaq_f64(acc_7_1, ai, vld1q_f64(bp.add(2)));
+            acc_7_2 = vfmaq_f64(acc_7_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            vst1q_f64(b_pack.add(p * 6), vld1q_f64(bp));
+            vst1q_f64(b_pack.add(p * 6 + 2), vld1q_f64(bp.add(2)));
+            vst1q_f64(b_pack.add(p * 6 + 4), vld1q_f64(bp.add(4)));
+        }
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(2), vmulq_f64(va, acc_0_1));
+        vst1q_f64(c.add(4), vmulq_f64(va, acc_0_2));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(ldc + 2), vmulq_f64(va, acc_1_1));
+        vst1q_f64(c.add(ldc + 4), vmulq_f64(va, acc_1_2));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(2 * ldc + 2), vmulq_f64(va, acc_2_1));
+        vst1q_f64(c.add(2 * ldc + 4), vmulq_f64(va, acc_2_2));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(3 * ldc + 2), vmulq_f64(va, acc_3_1));
+        vst1q_f64(c.add(3 * ldc + 4), vmulq_f64(va, acc_3_2));
+        vst1q_f64(c.add(4 * ldc), vmulq_f64(va, acc_4_0));
+        vst1q_f64(c.add(4 * ldc + 2), vmulq_f64(va, acc_4_1));
+        vst1q_f64(c.add(4 * ldc + 4), vmulq_f64(va, acc_4_2));
+        vst1q_f64(c.add(5 * ldc), vmulq_f64(va, acc_5_0));
+        vst1q_f64(c.add(5 * ldc + 2), vmulq_f64(va, acc_5_1));
+        vst1q_f64(c.add(5 * ldc + 4), vmulq_f64(va, acc_5_2));
+        vst1q_f64(c.add(6 * ldc), vmulq_f64(va, acc_6_0));
+        vst1q_f64(c.add(6 * ldc + 2), vmulq_f64(va, acc_6_1));
+        vst1q_f64(c.add(6 * ldc + 4), vmulq_f64(va, acc_6_2));
+        vst1q_f64(c.add(7 * ldc), vmulq_f64(va, acc_7_0));
+        vst1q_f64(c.add(7 * ldc + 2), vmulq_f64(va, acc_7_1));
+        vst1q_f64(c.add(7 * ldc + 4), vmulq_f64(va, acc_7_2));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_2), vb, vld1q_f64(cij)));
         }
     }
 }

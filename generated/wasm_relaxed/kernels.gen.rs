@@ -270,18 +270,27 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_f32(
     k: usize,
@@ -290,11 +299,14 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -329,7 +341,7 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -486,18 +498,27 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_f64(
     k: usize,
@@ -506,11 +527,14 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -545,7 +569,7 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -702,18 +726,27 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_f32(
     k: usize,
@@ -722,11 +755,14 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -745,7 +781,7 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -836,18 +872,27 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_f64(
     k: usize,
@@ -856,11 +901,14 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -879,7 +927,7 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -970,18 +1018,27 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_f32(
     k: usize,
@@ -990,11 +1047,14 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -1013,7 +1073,7 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1102,18 +1162,27 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_f64(
     k: usize,
@@ -1122,11 +1191,14 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1145,7 +1217,7 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1234,18 +1306,27 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_packed_f32(
     k: usize,
@@ -1254,11 +1335,14 @@ pub unsafe fn microkernel_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -1293,7 +1377,7 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1450,18 +1534,27 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_packed_f64(
     k: usize,
@@ -1470,11 +1563,14 @@ pub unsafe fn microkernel_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1509,7 +1605,7 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1666,18 +1762,27 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_packed_f32(
     k: usize,
@@ -1686,11 +1791,14 @@ pub unsafe fn microkernel_short_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -1709,7 +1817,7 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1800,18 +1908,27 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_short_packed_f64(
     k: usize,
@@ -1820,11 +1937,14 @@ pub unsafe fn microkernel_short_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -1843,7 +1963,7 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -1934,18 +2054,27 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
@@ -1954,11 +2083,14 @@ pub unsafe fn microkernel_narrow_packed_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 8 };
     {
         let _ = c;
     };
@@ -1977,7 +2109,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 8);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load32_splat(ap as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -2066,18 +2198,27 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1.
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
@@ -2086,11 +2227,14 @@ pub unsafe fn microkernel_narrow_packed_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { 4 };
     {
         let _ = c;
     };
@@ -2109,7 +2253,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * 4);
+        let bp = b.add(p * ldb);
         {
             let ai = v128_load64_splat(ap as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
@@ -2176,6 +2320,476 @@ pub unsafe fn microkernel_narrow_packed_f64(
                     vb,
                     v128_load(cij as *const v128),
                     f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_pack_b_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 4);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_3_1,
+            );
+        }
+        {
+            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+            v128_store(
+                b_pack.add(p * 8 + 4) as *mut v128,
+                v128_load(bp.add(4) as *const v128),
+            );
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow` the first vector of columns, for the last strip of a B
+/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_pack_b_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    let mut acc_3_1 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_3_1,
+            );
+        }
+        {
+            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+            v128_store(
+                b_pack.add(p * 4 + 2) as *mut v128,
+                v128_load(bp.add(2) as *const v128),
+            );
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_1),
                 ),
             );
         }

@@ -20,36 +20,55 @@ use kernel_macros::kernel;
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
+/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
-/// (`b[p * NR + j]`, see `base_pack_rhs`). C is row-major with row stride `ldc`.
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
 /// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
 /// broadcasts of A, `ROWS * VECS` fused multiply-adds.
 ///
 /// # Safety
 /// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
-/// `k * NR` elements; `c` readable and writable for `ROWS` rows of `VECS * LANES`.
-/// `ROWS <= MR` and `VECS <= NR / LANES`.
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
 #[kernel(
-    microkernel(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0),
-    microkernel_short(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0),
-    microkernel_narrow(ROWS = V::MR, VECS = 1, PACKED = 0),
-    microkernel_packed(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1),
-    microkernel_short_packed(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1),
-    microkernel_narrow_packed(ROWS = V::MR, VECS = 1, PACKED = 1)
+    microkernel(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0),
+    microkernel_short(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0),
+    microkernel_narrow(ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0),
+    microkernel_packed(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0),
+    microkernel_short_packed(ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0),
+    microkernel_narrow_packed(ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0),
+    microkernel_pack_b(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1)
 )]
-pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize>(
+pub unsafe fn base_microkernel<
+    V: FloatVec,
+    const ROWS: usize,
+    const VECS: usize,
+    const PACKED: usize,
+    const PACK_B: usize,
+>(
     k: usize,
     alpha: V::Elem,
     a: *const V::Elem,
     rs_a: usize,
     cs_a: usize,
     b: *const V::Elem,
+    ldb: usize,
+    b_pack: *mut V::Elem,
     beta: V::Elem,
     c: *mut V::Elem,
     ldc: usize,
 ) {
     let (rs_a, cs_a) = if PACKED == 1 { (1, V::MR) } else { (rs_a, cs_a) };
+    let ldb = if PACK_B == 1 { ldb } else { V::NR };
     // The C tile is read or written only after the k loop; start fetching it now.
     #[unroll]
     for i in 0..ROWS {
@@ -61,13 +80,20 @@ pub unsafe fn base_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize
     let mut acc = V::zero_tile();
     for p in 0..k {
         let ap = a.add(p * cs_a);
-        let bp = b.add(p * V::NR);
+        let bp = b.add(p * ldb);
         #[unroll]
         for i in 0..ROWS {
             let ai = V::broadcast(ap.add(i * rs_a));
             #[unroll]
             for j in 0..VECS {
                 acc[(i, j)] = V::mul_add(ai, V::load(bp.add(j * V::LANES)), acc[(i, j)]);
+            }
+        }
+        // After the loads above, so that these are the same loads.
+        if PACK_B == 1 {
+            #[unroll]
+            for j in 0..VECS {
+                V::store(b_pack.add(p * V::NR + j * V::LANES), V::load(bp.add(j * V::LANES)));
             }
         }
     }

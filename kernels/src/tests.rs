@@ -1,6 +1,7 @@
 //! Unit tests of every kernel on the scalar reference, against naive loops.
 
 use super::*;
+use std::ptr::null_mut;
 
 /// LANES 4, MR 3, NR 8: odd MR so row and column handling cannot be confused.
 type F32 = Ref<f32, 4, 3, 2>;
@@ -98,11 +99,25 @@ fn microkernel_matches_naive_product() {
             }
             // A as rows (read in place) and as columns of MR (packed), the latter
             // both with the strides given and with the packed instance's fixed ones.
-            let given: Micro = base_microkernel::<F64, MR64, VECS64, 0>;
-            let fixed: Micro = base_microkernel::<F64, MR64, VECS64, 1>;
+            let given: Micro = base_microkernel::<F64, MR64, VECS64, 0, 0>;
+            let fixed: Micro = base_microkernel::<F64, MR64, VECS64, 1, 0>;
             for (rs, cs, micro) in [(k, 1, given), (1, mr, given), (1, mr, fixed)] {
                 let mut c = c.clone();
-                unsafe { micro(k, alpha, a.as_ptr(), rs, cs, b.as_ptr(), beta, c.as_mut_ptr(), ldc) };
+                unsafe {
+                    micro(
+                        k,
+                        alpha,
+                        a.as_ptr(),
+                        rs,
+                        cs,
+                        b.as_ptr(),
+                        nr,
+                        null_mut(),
+                        beta,
+                        c.as_mut_ptr(),
+                        ldc,
+                    )
+                };
                 for i in 0..mr {
                     for j in 0..nr {
                         let ab: f64 = (0..k).map(|p| a[i * rs + p * cs] * b[p * nr + j]).sum();
@@ -119,15 +134,60 @@ fn microkernel_matches_naive_product() {
     }
 }
 
-/// A float micro-kernel: `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
-type Micro = unsafe fn(usize, f64, *const f64, usize, usize, *const f64, f64, *mut f64, usize);
+/// A float micro-kernel: `micro(k, alpha, a, rs_a, cs_a, b, ldb, b_pack, beta, c, ldc)`.
+type Micro = unsafe fn(usize, f64, *const f64, usize, usize, *const f64, usize, *mut f64, f64, *mut f64, usize);
+
+#[test]
+fn pack_b_instance_computes_the_full_tile_and_packs_b() {
+    let (mr, nr, ldc, ldb) = (F64::MR, F64::NR, F64::NR + 2, F64::NR + 3);
+    for &k in &[0, 1, 2, 7] {
+        let mut rng = Rng(11 + k as u64);
+        let a = rng.vec(mr * k);
+        // B row-major at a padded stride, and the same rows packed.
+        let b = rng.vec(k * ldb);
+        let packed: Vec<f64> = (0..k * nr).map(|i| b[i / nr * ldb + i % nr]).collect();
+        let c0 = rng.vec(mr * ldc);
+        let (mut want, mut got) = (c0.clone(), c0.clone());
+        let mut b_pack = vec![f64::NAN; k * nr];
+        unsafe {
+            base_microkernel::<F64, MR64, VECS64, 0, 0>(
+                k,
+                0.5,
+                a.as_ptr(),
+                k,
+                1,
+                packed.as_ptr(),
+                nr,
+                null_mut(),
+                -1.0,
+                want.as_mut_ptr(),
+                ldc,
+            );
+            base_microkernel::<F64, MR64, VECS64, 0, 1>(
+                k,
+                0.5,
+                a.as_ptr(),
+                k,
+                1,
+                b.as_ptr(),
+                ldb,
+                b_pack.as_mut_ptr(),
+                -1.0,
+                got.as_mut_ptr(),
+                ldc,
+            );
+        }
+        assert_eq!(b_pack, packed, "k={k}: the packed copy of B");
+        assert_eq!(got, want, "k={k}: C");
+    }
+}
 
 #[test]
 fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
     let (mr, nr, ldc) = (F64::MR, F64::NR, F64::NR + 2);
     let parts: [(&str, Micro, usize, usize); 2] = [
-        ("narrow", base_microkernel::<F64, MR64, 1, 0>, mr, F64::LANES),
-        ("short", base_microkernel::<F64, { MR64 / 2 }, VECS64, 0>, mr / 2, nr),
+        ("narrow", base_microkernel::<F64, MR64, 1, 0, 0>, mr, F64::LANES),
+        ("short", base_microkernel::<F64, { MR64 / 2 }, VECS64, 0, 0>, mr / 2, nr),
     ];
     for (name, micro, rows, cols) in parts {
         for &k in &[0, 1, 2, 7] {
@@ -141,18 +201,32 @@ fn short_and_narrow_instances_compute_their_part_of_the_full_tile() {
                 }
                 let (mut full, mut part) = (c0.clone(), c0.clone());
                 unsafe {
-                    base_microkernel::<F64, MR64, VECS64, 0>(
+                    base_microkernel::<F64, MR64, VECS64, 0, 0>(
                         k,
                         alpha,
                         a.as_ptr(),
                         k,
                         1,
                         b.as_ptr(),
+                        nr,
+                        null_mut(),
                         beta,
                         full.as_mut_ptr(),
                         ldc,
                     );
-                    micro(k, alpha, a.as_ptr(), k, 1, b.as_ptr(), beta, part.as_mut_ptr(), ldc);
+                    micro(
+                        k,
+                        alpha,
+                        a.as_ptr(),
+                        k,
+                        1,
+                        b.as_ptr(),
+                        nr,
+                        null_mut(),
+                        beta,
+                        part.as_mut_ptr(),
+                        ldc,
+                    );
                 }
                 for i in 0..mr {
                     for j in 0..ldc {

@@ -30,7 +30,10 @@
 //! half a vector (the 1 column of 257), its columns skip the loops: dot products
 //! along the whole of k compute only those columns, after the loops
 //! (`dot_edge`; 257^3 f32 went from 0.95-1.00 of the best peer to 1.03-1.08,
-//! 2048x4x2048 from 0.97-1.14 of OpenBLAS to 2.3-2.4). Problems with
+//! 2048x4x2048 from 0.97-1.14 of OpenBLAS to 2.3-2.4). Where all of B fits in
+//! half the L2, B is not packed in a pass of its own: the first tile of each
+//! whole strip reads the strip in place and packs it as it goes
+//! (`microkernel_pack_b`, see `packs_b_in_first_tiles`). Problems with
 //! every dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are
 //! balanced: no dimension ends in a sliver.
 //!
@@ -41,13 +44,14 @@
 //! with the same operations as on one thread, so results are bit-identical for
 //! any thread count.
 
-use crate::blocking::Blocking;
+use crate::blocking::{Blocking, CacheSizes};
 use crate::error::GemmError;
 use crate::generated::{Shape, Target};
 use crate::mat::{MatMut, MatRef};
 use crate::scratch::with_scratch;
 use std::ops::{Add, Mul};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ptr::null_mut;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The element types GEMM supports: `f32` and `f64`.
 pub trait Element:
@@ -81,6 +85,9 @@ pub struct ElemKernels<T> {
     pub in_place: Micro<T>,
     /// The same for a packed panel of A (strides fixed, arguments ignored).
     pub packed: Micro<T>,
+    /// The whole tile for A in place and B read in place while it is packed
+    /// (`microkernel_pack_b`, see `five_loops`).
+    pub pack_b: MicroFn<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
     pub small: [SmallFn<T>; 4],
@@ -133,7 +140,7 @@ impl<T> ElemKernels<T> {
 
 /// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
 #[doc(hidden)]
-pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, T, *mut T, usize);
+pub type MicroFn<T> = unsafe fn(usize, T, *const T, usize, usize, *const T, usize, *mut T, T, *mut T, usize);
 
 /// `gemm_small(skip, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`: one
 /// block of rows, the first `skip` not stored.
@@ -148,7 +155,7 @@ pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
     ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $ms:ident], [$pk:ident, $pn:ident, $ps:ident],
-     $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
+     $pb:ident, $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -159,6 +166,7 @@ macro_rules! element {
                     pack_rhs: k.$pr,
                     in_place: Micro { full: k.$mk, narrow: k.$mn, short: k.$ms },
                     packed: Micro { full: k.$pk, narrow: k.$pn, short: k.$ps },
+                    pack_b: k.$pb,
                     apply: k.$ap,
                     small: [$(k.$sm),*],
                     dot: [$(k.$dt),*],
@@ -180,6 +188,7 @@ element!(
         microkernel_narrow_packed_f32,
         microkernel_short_packed_f32
     ],
+    microkernel_pack_b_f32,
     apply_packed_output_f32,
     [
         gemm_small_f32,
@@ -201,6 +210,7 @@ element!(
         microkernel_narrow_packed_f64,
         microkernel_short_packed_f64
     ],
+    microkernel_pack_b_f64,
     apply_packed_output_f64,
     [
         gemm_small_f64,
@@ -927,7 +937,7 @@ unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Opt
         }
     };
     let packs = usize::from(!in_place);
-    par_phases(threads, pool, 1, |_| packs, copy, m.div_ceil(rows), compute);
+    par_phases(threads, pool, 1, |_| packs, copy, m.div_ceil(rows), false, compute);
 }
 
 /// Whether full panels of A are read in place rather than packed: A is
@@ -943,6 +953,19 @@ unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Opt
 /// packing had won from 512 columns of B on.
 fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
     p.csa == 1
+}
+
+/// Whether the first tile of each strip packs it (`microkernel_pack_b`) instead
+/// of a packing pass over B's block: A read in place, B row-major, C with unit
+/// column stride, and all of B within half the L2 cache. Measured (same process,
+/// alternating, 15-41 rounds, one thread, AVX-512 f32, median speed fused over
+/// a packing pass): 192^3 1.028, 255^3 1.014, 256^3 1.019-1.023, 257^3 1.018-1.021,
+/// 320^3 1.012, 384^3 1.009, 512^3 1.004; on two threads 256^3 1.042, 257^3 1.036,
+/// 512^3 1.025. Where B is far (L3 or memory) the first tiles wait for it:
+/// 1024^3 0.974, 64x4096x4096 0.76, 128x2048x2048 0.82, 300x1000x1000 0.91.
+fn packs_b_in_first_tiles<T>(p: &Problem<T>) -> bool {
+    let b_bytes = p.k as f64 * p.n as f64 * size_of::<T>() as f64;
+    reads_a_in_place(p) && p.csb == 1 && p.csc == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64
 }
 
 /// Whether a problem is big enough to share between threads.
@@ -998,6 +1021,10 @@ unsafe impl<T: Send> Sync for Ctx<T> {}
 /// items waits until every pack item is finished before computing: all of them
 /// have been claimed by then, by threads that are running them, so the wait
 /// always ends, even when the pool is busy and the caller is the only worker.
+/// With `first_gates`, a lane's first compute item also finishes before any
+/// other of that lane starts (it packs what they read); it is claimed before
+/// them, so that wait ends too.
+#[allow(clippy::too_many_arguments)]
 fn par_phases(
     threads: usize,
     pool: Option<&rayon::ThreadPool>,
@@ -1005,6 +1032,7 @@ fn par_phases(
     packs: impl Fn(usize) -> usize + Sync,
     pack: impl Fn(usize, usize) + Sync,
     computes: usize,
+    first_gates: bool,
     compute: impl Fn(usize, usize, usize) + Sync,
 ) {
     assert!((1..=MAX_LANES).contains(&lanes), "lanes out of range");
@@ -1018,6 +1046,7 @@ fn par_phases(
     }
     let next_pack: [Counter; MAX_LANES] = Default::default();
     let next_compute: [Counter; MAX_LANES] = Default::default();
+    let first_done: [AtomicBool; MAX_LANES] = Default::default();
     let packed = AtomicUsize::new(0);
     let (ids, busy) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let work = || {
@@ -1035,7 +1064,15 @@ fn par_phases(
         }
         for l in order {
             while let Some(j) = next_compute[l].claim(computes) {
+                if first_gates && j > 0 {
+                    while !first_done[l].load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                }
                 compute(l, j, id);
+                if first_gates && j == 0 {
+                    first_done[l].store(true, Ordering::Release);
+                }
             }
         }
     };
@@ -1119,6 +1156,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
     // of A per block.
     let (m, n, k) = (ctx.p.m, ctx.p.n, ctx.p.k);
     let (unit_cols, a_in_place) = (ctx.p.csc == 1, reads_a_in_place(&ctx.p));
+    let fuse_b = packs_b_in_first_tiles(&ctx.p);
     for ic in (0..m).step_by(blk.mc) {
         let mc = blk.mc.min(m - ic);
         let panels = mc.div_ceil(mr);
@@ -1147,7 +1185,22 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // Chunk `c` of the depth: its first index and its length.
                 let chunk = |c: usize| (c * PACK_CHUNK, PACK_CHUNK.min(kc - c * PACK_CHUNK));
                 let a_items = |l: usize| if part(a_packs, lanes, l).is_empty() { 0 } else { chunks };
-                let packs = |l: usize| a_items(l) + chunks;
+                // With `fuse`, the tile of the first panel of A (in place) and each
+                // whole strip packs that strip as it reads it (`kern.pack_b`), so B
+                // needs no pass of its own: only a ragged last strip is packed here.
+                // The lane's other tiles wait for that first item (`par_phases`).
+                let fuse = fuse_b && a_first > 0;
+                let whole = nc / nr;
+                let b_strips = |l: usize| {
+                    let lane = part(strips, lanes, l);
+                    if fuse {
+                        lane.start.max(whole)..lane.end.max(whole)
+                    } else {
+                        lane
+                    }
+                };
+                let b_items = |l: usize| if b_strips(l).is_empty() { 0 } else { chunks };
+                let packs = |l: usize| a_items(l) + b_items(l);
                 let pack = |l: usize, j: usize| {
                     if j < a_items(l) {
                         let (p0, cols) = chunk(j);
@@ -1158,7 +1211,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         unsafe { (kern.pack_lhs)(end - ir, cols, src, ctx.p.rsa, ctx.p.csa, dst, kc * mr) };
                     } else {
                         let (p0, rows) = chunk(j - a_items(l));
-                        let lane = part(strips, lanes, l);
+                        let lane = b_strips(l);
                         let (jr, end) = (lane.start * nr, (lane.end * nr).min(nc));
                         let src = ctx.p.b.wrapping_add((pc + p0) * ctx.p.rsb + (jc + jr) * ctx.p.csb);
                         let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
@@ -1182,11 +1235,15 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
                         let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
-                        if unit_cols && h == mr && w == nr {
-                            unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, beta, cij, rsc) };
+                        if fuse && pi == 0 && w == nr {
+                            let src = ctx.p.b.wrapping_add(pc * ctx.p.rsb + jc + jr);
+                            let dst = unsafe { ctx.bufs.b.add(sj * kc * nr) };
+                            unsafe { (kern.pack_b)(kc, alpha, ap, rs_ap, 1, src, ctx.p.rsb, dst, beta, cij, rsc) };
+                        } else if unit_cols && h == mr && w == nr {
+                            unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, nr, null_mut(), beta, cij, rsc) };
                         } else {
                             let edge = micro.for_edge(h, w, mr, ctx.shape.lanes);
-                            unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, T::ZERO, tile, nr) };
+                            unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, nr, null_mut(), T::ZERO, tile, nr) };
                             if unit_cols {
                                 unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };
                             } else {
@@ -1195,7 +1252,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         }
                     }
                 };
-                par_phases(threads, pool, lanes, packs, pack, panels, compute);
+                par_phases(threads, pool, lanes, packs, pack, panels, fuse, compute);
             }
         }
     }

@@ -13,7 +13,7 @@ use workspace_tests::{Float, Rng, not_executed};
 type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type PackRhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
 type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
-type MicroFn<E> = unsafe fn(usize, E, *const E, usize, usize, *const E, E, *mut E, usize);
+type MicroFn<E> = unsafe fn(usize, E, *const E, usize, usize, *const E, usize, *mut E, E, *mut E, usize);
 type DotEdgeFn<E> = unsafe fn(usize, *const E, usize, *const E, usize, *mut E);
 type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
@@ -161,11 +161,13 @@ where
 }
 
 /// The micro-kernel instance computing `ROWS` x `VECS` vectors of the tile
-/// (`microkernel`, `microkernel_short`, `microkernel_narrow` and their
-/// `_packed` twins, `PACKED = 1`) against `base_microkernel::<V, ROWS, VECS,
-/// PACKED>` on the reference: that part of the tile within a K-scaled
-/// tolerance, and nothing written outside it.
-fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize>(
+/// (`microkernel`, `microkernel_short`, `microkernel_narrow`, their `_packed`
+/// twins, `PACKED = 1`, and `microkernel_pack_b`, `PACK_B = 1`) against
+/// `base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>` on the reference: that
+/// part of the tile within a K-scaled tolerance, and nothing written outside
+/// it; with `PACK_B`, B read in place at a padded row stride and its packed
+/// copy exactly B's rows, nothing written past them.
+fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize, const PACK_B: usize>(
     target: &str,
     kern: MicroFn<V::Elem>,
 ) where
@@ -173,7 +175,9 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
 {
     let (mr, nr) = (V::MR, V::NR);
     let (rows, cols) = (ROWS, VECS * V::LANES);
-    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED>;
+    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>;
+    // B's row stride: a packed strip's, or in place a padded row-major B's.
+    let ldb = if PACK_B == 1 { nr + 5 } else { nr };
     let ldc = nr + 3;
     let mut rng = Rng::new(3);
     for k in [0, 1, 2, 7, 33, 257] {
@@ -186,7 +190,7 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
         };
         for (rs_a, cs_a) in layouts {
             let a: Vec<V::Elem> = random(&mut rng, mr * rs_a + k * cs_a + 1);
-            let b: Vec<V::Elem> = random(&mut rng, k * nr);
+            let b: Vec<V::Elem> = random(&mut rng, k * ldb);
             for &(alpha, beta) in ALPHA_BETA {
                 let mut c0: Vec<V::Elem> = random(&mut rng, mr * ldc);
                 if beta == 0.0 {
@@ -198,8 +202,35 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
                     c
                 };
                 let (al, be) = (V::Elem::of(alpha), V::Elem::of(beta));
-                let want = run(&|c| unsafe { reference(k, al, a.as_ptr(), rs_a, cs_a, b.as_ptr(), be, c, ldc) });
-                let got = run(&|c| unsafe { kern(k, al, a.as_ptr(), rs_a, cs_a, b.as_ptr(), be, c, ldc) });
+                let mut b_pack = vec![V::Elem::of(SENTINEL); k * nr + nr];
+                let b_pack_ptr = b_pack.as_mut_ptr();
+                let want = run(&|c| unsafe {
+                    let mut scratch = vec![V::Elem::of(SENTINEL); k * nr];
+                    reference(
+                        k,
+                        al,
+                        a.as_ptr(),
+                        rs_a,
+                        cs_a,
+                        b.as_ptr(),
+                        ldb,
+                        scratch.as_mut_ptr(),
+                        be,
+                        c,
+                        ldc,
+                    )
+                });
+                let got =
+                    run(&|c| unsafe { kern(k, al, a.as_ptr(), rs_a, cs_a, b.as_ptr(), ldb, b_pack_ptr, be, c, ldc) });
+                for (i, x) in b_pack.iter().enumerate() {
+                    let (p, j) = (i / nr, i % nr);
+                    let ctx = format!("{target}: microkernel {ROWS}x{VECS} pack_b={PACK_B} k={k}: packed B at {i}");
+                    if PACK_B == 1 && p < k && j < cols {
+                        assert!(same(*x, b[p * ldb + j]), "{ctx}: {x:?} is not B({p},{j})");
+                    } else {
+                        assert!(x.f() == SENTINEL, "{ctx}: written");
+                    }
+                }
                 for i in 0..mr {
                     for j in 0..ldc {
                         let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
@@ -212,7 +243,7 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
                         }
                         assert!(!g.f().is_nan(), "{ctx}: NaN leaked (beta = {beta})");
                         let mag: f64 = (0..k)
-                            .map(|p| (a[i * rs_a + p * cs_a].f() * b[p * nr + j].f()).abs())
+                            .map(|p| (a[i * rs_a + p * cs_a].f() * b[p * ldb + j].f()).abs())
                             .sum();
                         let old_term = if beta == 0.0 { 0.0 } else { (beta * old.f()).abs() };
                         let tol = (k as f64 + 4.0) * V::Elem::EPS * (alpha.abs() * mag + old_term);
@@ -428,18 +459,20 @@ macro_rules! target_tests {
                 if let Some(k) = table(NAME) {
                     const V32: usize = g::F32_NR / g::F32_LANES;
                     const V64: usize = g::F64_NR / g::F64_LANES;
-                    check_microkernel::<F32, { g::F32_MR }, V32, 0>(NAME, k.microkernel_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 0>(NAME, k.microkernel_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0>(NAME, k.microkernel_short_f32);
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0>(NAME, k.microkernel_short_f64);
-                    check_microkernel::<F32, { g::F32_MR }, 1, 0>(NAME, k.microkernel_narrow_f32);
-                    check_microkernel::<F64, { g::F64_MR }, 1, 0>(NAME, k.microkernel_narrow_f64);
-                    check_microkernel::<F32, { g::F32_MR }, V32, 1>(NAME, k.microkernel_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 1>(NAME, k.microkernel_packed_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1>(NAME, k.microkernel_short_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1>(NAME, k.microkernel_short_packed_f64);
-                    check_microkernel::<F32, { g::F32_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, 1, 1>(NAME, k.microkernel_narrow_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 0>(NAME, k.microkernel_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 0>(NAME, k.microkernel_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0, 0>(NAME, k.microkernel_short_f32);
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0, 0>(NAME, k.microkernel_short_f64);
+                    check_microkernel::<F32, { g::F32_MR }, 1, 0, 0>(NAME, k.microkernel_narrow_f32);
+                    check_microkernel::<F64, { g::F64_MR }, 1, 0, 0>(NAME, k.microkernel_narrow_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 0>(NAME, k.microkernel_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 0>(NAME, k.microkernel_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1, 0>(NAME, k.microkernel_short_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1, 0>(NAME, k.microkernel_short_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(NAME, k.microkernel_pack_b_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(NAME, k.microkernel_pack_b_f64);
                 }
             }
 
