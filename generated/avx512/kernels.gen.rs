@@ -4279,7 +4279,11 @@ pub unsafe fn microkernel_dot_bf16(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4309,806 +4313,1703 @@ pub unsafe fn gemm_small_f32(
     let vb = _mm512_set1_ps(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(32);
-        let c0 = cols.min(16);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_ps();
-        let mut acc_0_1 = _mm512_setzero_ps();
-        let mut acc_0_2 = _mm512_setzero_ps();
-        let mut acc_0_3 = _mm512_setzero_ps();
-        let mut acc_1_0 = _mm512_setzero_ps();
-        let mut acc_1_1 = _mm512_setzero_ps();
-        let mut acc_1_2 = _mm512_setzero_ps();
-        let mut acc_1_3 = _mm512_setzero_ps();
-        let mut acc_2_0 = _mm512_setzero_ps();
-        let mut acc_2_1 = _mm512_setzero_ps();
-        let mut acc_2_2 = _mm512_setzero_ps();
-        let mut acc_2_3 = _mm512_setzero_ps();
-        let mut acc_3_0 = _mm512_setzero_ps();
-        let mut acc_3_1 = _mm512_setzero_ps();
-        let mut acc_3_2 = _mm512_setzero_ps();
-        let mut acc_3_3 = _mm512_setzero_ps();
-        let mut acc_4_0 = _mm512_setzero_ps();
-        let mut acc_4_1 = _mm512_setzero_ps();
-        let mut acc_4_2 = _mm512_setzero_ps();
-        let mut acc_4_3 = _mm512_setzero_ps();
-        let mut acc_5_0 = _mm512_setzero_ps();
-        let mut acc_5_1 = _mm512_setzero_ps();
-        let mut acc_5_2 = _mm512_setzero_ps();
-        let mut acc_5_3 = _mm512_setzero_ps();
-        if c1 == 16 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_loadu_ps(brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+        if n - j >= 64 {
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                let mut acc_2_0 = _mm512_setzero_ps();
+                let mut acc_2_1 = _mm512_setzero_ps();
+                let mut acc_2_2 = _mm512_setzero_ps();
+                let mut acc_2_3 = _mm512_setzero_ps();
+                let mut acc_3_0 = _mm512_setzero_ps();
+                let mut acc_3_1 = _mm512_setzero_ps();
+                let mut acc_3_2 = _mm512_setzero_ps();
+                let mut acc_3_3 = _mm512_setzero_ps();
+                let mut acc_4_0 = _mm512_setzero_ps();
+                let mut acc_4_1 = _mm512_setzero_ps();
+                let mut acc_4_2 = _mm512_setzero_ps();
+                let mut acc_4_3 = _mm512_setzero_ps();
+                let mut acc_5_0 = _mm512_setzero_ps();
+                let mut acc_5_1 = _mm512_setzero_ps();
+                let mut acc_5_2 = _mm512_setzero_ps();
+                let mut acc_5_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_ps(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_ps(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b3, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                        acc_4_2 = _mm512_fmadd_ps(ar, b2, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_ps(ar, b3, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                        acc_5_2 = _mm512_fmadd_ps(ar, b2, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_ps(ar, b3, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
-                    acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
-                    acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_2_0);
+                        _mm512_storeu_ps(crow.add(16), acc_2_1);
+                        _mm512_storeu_ps(crow.add(32), acc_2_2);
+                        _mm512_storeu_ps(crow.add(48), acc_2_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_3_0);
+                        _mm512_storeu_ps(crow.add(16), acc_3_1);
+                        _mm512_storeu_ps(crow.add(32), acc_3_2);
+                        _mm512_storeu_ps(crow.add(48), acc_3_3);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_4_0);
+                        _mm512_storeu_ps(crow.add(16), acc_4_1);
+                        _mm512_storeu_ps(crow.add(32), acc_4_2);
+                        _mm512_storeu_ps(crow.add(48), acc_4_3);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_5_0);
+                        _mm512_storeu_ps(crow.add(16), acc_5_1);
+                        _mm512_storeu_ps(crow.add(32), acc_5_2);
+                        _mm512_storeu_ps(crow.add(48), acc_5_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_2_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_2_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_2_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_2_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_3_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_3_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_3_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_3_3));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_4_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_4_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_4_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_4_3));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_5_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_5_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_5_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_5_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                let mut acc_2_0 = _mm512_setzero_ps();
+                let mut acc_2_1 = _mm512_setzero_ps();
+                let mut acc_2_2 = _mm512_setzero_ps();
+                let mut acc_2_3 = _mm512_setzero_ps();
+                let mut acc_3_0 = _mm512_setzero_ps();
+                let mut acc_3_1 = _mm512_setzero_ps();
+                let mut acc_3_2 = _mm512_setzero_ps();
+                let mut acc_3_3 = _mm512_setzero_ps();
+                let mut acc_4_0 = _mm512_setzero_ps();
+                let mut acc_4_1 = _mm512_setzero_ps();
+                let mut acc_4_2 = _mm512_setzero_ps();
+                let mut acc_4_3 = _mm512_setzero_ps();
+                let mut acc_5_0 = _mm512_setzero_ps();
+                let mut acc_5_1 = _mm512_setzero_ps();
+                let mut acc_5_2 = _mm512_setzero_ps();
+                let mut acc_5_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_ps(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_ps(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b3, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                        acc_4_2 = _mm512_fmadd_ps(ar, b2, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_ps(ar, b3, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                        acc_5_2 = _mm512_fmadd_ps(ar, b2, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_ps(ar, b3, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
-                    acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
-                    acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_2_0);
+                        _mm512_storeu_ps(crow.add(16), acc_2_1);
+                        _mm512_storeu_ps(crow.add(32), acc_2_2);
+                        _mm512_storeu_ps(crow.add(48), acc_2_3);
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_3_0);
+                        _mm512_storeu_ps(crow.add(16), acc_3_1);
+                        _mm512_storeu_ps(crow.add(32), acc_3_2);
+                        _mm512_storeu_ps(crow.add(48), acc_3_3);
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_4_0);
+                        _mm512_storeu_ps(crow.add(16), acc_4_1);
+                        _mm512_storeu_ps(crow.add(32), acc_4_2);
+                        _mm512_storeu_ps(crow.add(48), acc_4_3);
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_5_0);
+                        _mm512_storeu_ps(crow.add(16), acc_5_1);
+                        _mm512_storeu_ps(crow.add(32), acc_5_2);
+                        _mm512_storeu_ps(crow.add(48), acc_5_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_2_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_2_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_2_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_2_3));
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_3_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_3_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_3_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_3_3));
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_4_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_4_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_4_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_4_3));
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_5_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_5_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_5_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_5_3));
+                    }
+                } else {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_4_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_5_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 16 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
-                }
-            }
+            j += 64;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_ps(
-                    ((1u32 << c0) - 1) as u16,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+            let cols = (n - j).min(32);
+            let c0 = cols.min(16);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_ps();
+            let mut acc_0_1 = _mm512_setzero_ps();
+            let mut acc_0_2 = _mm512_setzero_ps();
+            let mut acc_0_3 = _mm512_setzero_ps();
+            let mut acc_1_0 = _mm512_setzero_ps();
+            let mut acc_1_1 = _mm512_setzero_ps();
+            let mut acc_1_2 = _mm512_setzero_ps();
+            let mut acc_1_3 = _mm512_setzero_ps();
+            let mut acc_2_0 = _mm512_setzero_ps();
+            let mut acc_2_1 = _mm512_setzero_ps();
+            let mut acc_2_2 = _mm512_setzero_ps();
+            let mut acc_2_3 = _mm512_setzero_ps();
+            let mut acc_3_0 = _mm512_setzero_ps();
+            let mut acc_3_1 = _mm512_setzero_ps();
+            let mut acc_3_2 = _mm512_setzero_ps();
+            let mut acc_3_3 = _mm512_setzero_ps();
+            let mut acc_4_0 = _mm512_setzero_ps();
+            let mut acc_4_1 = _mm512_setzero_ps();
+            let mut acc_4_2 = _mm512_setzero_ps();
+            let mut acc_4_3 = _mm512_setzero_ps();
+            let mut acc_5_0 = _mm512_setzero_ps();
+            let mut acc_5_1 = _mm512_setzero_ps();
+            let mut acc_5_2 = _mm512_setzero_ps();
+            let mut acc_5_3 = _mm512_setzero_ps();
+            if c1 == 16 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c1) - 1) as u16,
+                        brow.add(16),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_ps(ar, b1, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_ps(ar, b1, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+            } else if c0 == 16 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_ps(ar, b0, acc_4_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_ps(ar, b0, acc_5_2);
+                    }
                 }
             }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_3,
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_2_1,
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_2_3,
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_3_1,
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_3_3,
+                        );
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_4_1,
+                        );
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_4_3,
+                        );
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_5_1,
+                        );
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_5_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_2_3),
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_3_3),
+                        );
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_4_1),
+                        );
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_4_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_4_3),
+                        );
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_5_1),
+                        );
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_5_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_5_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_2_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_2_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_3_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_3_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_4_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_4_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_4_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_4_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_5_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_5_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_5_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_5_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+            }
+            j += 32;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_3,
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_2_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_2_3,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_3_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_3_3,
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_4_1,
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_4_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_4_3,
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_5_1,
-                    );
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_5_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_5_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_2_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_3),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_3_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_3_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_3),
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_4_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_4_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_4_3),
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_5_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_5_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_5_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_2_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_3_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_3_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_4_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_4_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_4_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_4_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_5_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_5_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_5_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_5_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-        }
-        j += 32;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5127,7 +6028,11 @@ pub unsafe fn gemm_small_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5157,806 +6062,1703 @@ pub unsafe fn gemm_small_f64(
     let vb = _mm512_set1_pd(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(16);
-        let c0 = cols.min(8);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_pd();
-        let mut acc_0_1 = _mm512_setzero_pd();
-        let mut acc_0_2 = _mm512_setzero_pd();
-        let mut acc_0_3 = _mm512_setzero_pd();
-        let mut acc_1_0 = _mm512_setzero_pd();
-        let mut acc_1_1 = _mm512_setzero_pd();
-        let mut acc_1_2 = _mm512_setzero_pd();
-        let mut acc_1_3 = _mm512_setzero_pd();
-        let mut acc_2_0 = _mm512_setzero_pd();
-        let mut acc_2_1 = _mm512_setzero_pd();
-        let mut acc_2_2 = _mm512_setzero_pd();
-        let mut acc_2_3 = _mm512_setzero_pd();
-        let mut acc_3_0 = _mm512_setzero_pd();
-        let mut acc_3_1 = _mm512_setzero_pd();
-        let mut acc_3_2 = _mm512_setzero_pd();
-        let mut acc_3_3 = _mm512_setzero_pd();
-        let mut acc_4_0 = _mm512_setzero_pd();
-        let mut acc_4_1 = _mm512_setzero_pd();
-        let mut acc_4_2 = _mm512_setzero_pd();
-        let mut acc_4_3 = _mm512_setzero_pd();
-        let mut acc_5_0 = _mm512_setzero_pd();
-        let mut acc_5_1 = _mm512_setzero_pd();
-        let mut acc_5_2 = _mm512_setzero_pd();
-        let mut acc_5_3 = _mm512_setzero_pd();
-        if c1 == 8 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_loadu_pd(brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                let mut acc_2_0 = _mm512_setzero_pd();
+                let mut acc_2_1 = _mm512_setzero_pd();
+                let mut acc_2_2 = _mm512_setzero_pd();
+                let mut acc_2_3 = _mm512_setzero_pd();
+                let mut acc_3_0 = _mm512_setzero_pd();
+                let mut acc_3_1 = _mm512_setzero_pd();
+                let mut acc_3_2 = _mm512_setzero_pd();
+                let mut acc_3_3 = _mm512_setzero_pd();
+                let mut acc_4_0 = _mm512_setzero_pd();
+                let mut acc_4_1 = _mm512_setzero_pd();
+                let mut acc_4_2 = _mm512_setzero_pd();
+                let mut acc_4_3 = _mm512_setzero_pd();
+                let mut acc_5_0 = _mm512_setzero_pd();
+                let mut acc_5_1 = _mm512_setzero_pd();
+                let mut acc_5_2 = _mm512_setzero_pd();
+                let mut acc_5_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_pd(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_pd(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b3, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                        acc_4_2 = _mm512_fmadd_pd(ar, b2, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_pd(ar, b3, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                        acc_5_2 = _mm512_fmadd_pd(ar, b2, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_pd(ar, b3, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
-                    acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
-                    acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_2_0);
+                        _mm512_storeu_pd(crow.add(8), acc_2_1);
+                        _mm512_storeu_pd(crow.add(16), acc_2_2);
+                        _mm512_storeu_pd(crow.add(24), acc_2_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_3_0);
+                        _mm512_storeu_pd(crow.add(8), acc_3_1);
+                        _mm512_storeu_pd(crow.add(16), acc_3_2);
+                        _mm512_storeu_pd(crow.add(24), acc_3_3);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_4_0);
+                        _mm512_storeu_pd(crow.add(8), acc_4_1);
+                        _mm512_storeu_pd(crow.add(16), acc_4_2);
+                        _mm512_storeu_pd(crow.add(24), acc_4_3);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_5_0);
+                        _mm512_storeu_pd(crow.add(8), acc_5_1);
+                        _mm512_storeu_pd(crow.add(16), acc_5_2);
+                        _mm512_storeu_pd(crow.add(24), acc_5_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_2_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_2_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_2_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_2_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_3_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_3_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_3_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_3_3));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_4_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_4_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_4_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_4_3));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_5_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_5_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_5_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_5_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                let mut acc_2_0 = _mm512_setzero_pd();
+                let mut acc_2_1 = _mm512_setzero_pd();
+                let mut acc_2_2 = _mm512_setzero_pd();
+                let mut acc_2_3 = _mm512_setzero_pd();
+                let mut acc_3_0 = _mm512_setzero_pd();
+                let mut acc_3_1 = _mm512_setzero_pd();
+                let mut acc_3_2 = _mm512_setzero_pd();
+                let mut acc_3_3 = _mm512_setzero_pd();
+                let mut acc_4_0 = _mm512_setzero_pd();
+                let mut acc_4_1 = _mm512_setzero_pd();
+                let mut acc_4_2 = _mm512_setzero_pd();
+                let mut acc_4_3 = _mm512_setzero_pd();
+                let mut acc_5_0 = _mm512_setzero_pd();
+                let mut acc_5_1 = _mm512_setzero_pd();
+                let mut acc_5_2 = _mm512_setzero_pd();
+                let mut acc_5_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_pd(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_pd(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b3, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                        acc_4_2 = _mm512_fmadd_pd(ar, b2, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_pd(ar, b3, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                        acc_5_2 = _mm512_fmadd_pd(ar, b2, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_pd(ar, b3, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                    acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
-                    acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                    acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
-                    acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_2_0);
+                        _mm512_storeu_pd(crow.add(8), acc_2_1);
+                        _mm512_storeu_pd(crow.add(16), acc_2_2);
+                        _mm512_storeu_pd(crow.add(24), acc_2_3);
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_3_0);
+                        _mm512_storeu_pd(crow.add(8), acc_3_1);
+                        _mm512_storeu_pd(crow.add(16), acc_3_2);
+                        _mm512_storeu_pd(crow.add(24), acc_3_3);
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_4_0);
+                        _mm512_storeu_pd(crow.add(8), acc_4_1);
+                        _mm512_storeu_pd(crow.add(16), acc_4_2);
+                        _mm512_storeu_pd(crow.add(24), acc_4_3);
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_5_0);
+                        _mm512_storeu_pd(crow.add(8), acc_5_1);
+                        _mm512_storeu_pd(crow.add(16), acc_5_2);
+                        _mm512_storeu_pd(crow.add(24), acc_5_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_2_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_2_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_2_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_2_3));
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_3_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_3_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_3_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_3_3));
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_4_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_4_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_4_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_4_3));
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_5_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_5_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_5_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_5_3));
+                    }
+                } else {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_4_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_5_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 8 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
-                }
-            }
+            j += 32;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_pd(
-                    ((1u32 << c0) - 1) as u8,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_pd();
+            let mut acc_0_1 = _mm512_setzero_pd();
+            let mut acc_0_2 = _mm512_setzero_pd();
+            let mut acc_0_3 = _mm512_setzero_pd();
+            let mut acc_1_0 = _mm512_setzero_pd();
+            let mut acc_1_1 = _mm512_setzero_pd();
+            let mut acc_1_2 = _mm512_setzero_pd();
+            let mut acc_1_3 = _mm512_setzero_pd();
+            let mut acc_2_0 = _mm512_setzero_pd();
+            let mut acc_2_1 = _mm512_setzero_pd();
+            let mut acc_2_2 = _mm512_setzero_pd();
+            let mut acc_2_3 = _mm512_setzero_pd();
+            let mut acc_3_0 = _mm512_setzero_pd();
+            let mut acc_3_1 = _mm512_setzero_pd();
+            let mut acc_3_2 = _mm512_setzero_pd();
+            let mut acc_3_3 = _mm512_setzero_pd();
+            let mut acc_4_0 = _mm512_setzero_pd();
+            let mut acc_4_1 = _mm512_setzero_pd();
+            let mut acc_4_2 = _mm512_setzero_pd();
+            let mut acc_4_3 = _mm512_setzero_pd();
+            let mut acc_5_0 = _mm512_setzero_pd();
+            let mut acc_5_1 = _mm512_setzero_pd();
+            let mut acc_5_2 = _mm512_setzero_pd();
+            let mut acc_5_3 = _mm512_setzero_pd();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c1) - 1) as u8,
+                        brow.add(8),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm512_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                        acc_4_3 = _mm512_fmadd_pd(ar, b1, acc_4_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm512_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                        acc_5_3 = _mm512_fmadd_pd(ar, b1, acc_5_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
-                    acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
-                    acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
-                    acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
-                    acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(8 * rs_a + p * cs_a));
+                        acc_4_0 = _mm512_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(9 * rs_a + p * cs_a));
+                        acc_4_2 = _mm512_fmadd_pd(ar, b0, acc_4_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(10 * rs_a + p * cs_a));
+                        acc_5_0 = _mm512_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(11 * rs_a + p * cs_a));
+                        acc_5_2 = _mm512_fmadd_pd(ar, b0, acc_5_2);
+                    }
                 }
             }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_3,
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_2_1,
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_2_3,
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_3_1,
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_3_3,
+                        );
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_4_1,
+                        );
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_4_3,
+                        );
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_5_1,
+                        );
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_5_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_2_3),
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_3_3),
+                        );
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_4_1),
+                        );
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_4_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_4_3),
+                        );
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_5_1),
+                        );
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_5_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_5_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_2_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_2_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_3_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_3_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_4_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_4_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_4_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_4_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_5_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_5_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_5_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_5_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+            }
+            j += 16;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_3,
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_2_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_2_3,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_3_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_3_3,
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_4_1,
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_4_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_4_3,
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_5_1,
-                    );
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_5_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_5_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_2_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_3),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_3_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_3_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_3),
-                    );
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_4_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_4_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_4_3),
-                    );
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_5_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_5_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_5_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_2_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_3_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_3_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 8 >= skip {
-                let crow = c.add(8 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_4_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_4_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 9 >= skip {
-                let crow = c.add(9 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_4_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_4_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 10 >= skip {
-                let crow = c.add(10 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_5_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_5_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 11 >= skip {
-                let crow = c.add(11 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_5_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_5_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-        }
-        j += 16;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5975,7 +7777,11 @@ pub unsafe fn gemm_small_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6005,550 +7811,1159 @@ pub unsafe fn gemm_small_mid_f32(
     let vb = _mm512_set1_ps(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(32);
-        let c0 = cols.min(16);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_ps();
-        let mut acc_0_1 = _mm512_setzero_ps();
-        let mut acc_0_2 = _mm512_setzero_ps();
-        let mut acc_0_3 = _mm512_setzero_ps();
-        let mut acc_1_0 = _mm512_setzero_ps();
-        let mut acc_1_1 = _mm512_setzero_ps();
-        let mut acc_1_2 = _mm512_setzero_ps();
-        let mut acc_1_3 = _mm512_setzero_ps();
-        let mut acc_2_0 = _mm512_setzero_ps();
-        let mut acc_2_1 = _mm512_setzero_ps();
-        let mut acc_2_2 = _mm512_setzero_ps();
-        let mut acc_2_3 = _mm512_setzero_ps();
-        let mut acc_3_0 = _mm512_setzero_ps();
-        let mut acc_3_1 = _mm512_setzero_ps();
-        let mut acc_3_2 = _mm512_setzero_ps();
-        let mut acc_3_3 = _mm512_setzero_ps();
-        if c1 == 16 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_loadu_ps(brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+        if n - j >= 64 {
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                let mut acc_2_0 = _mm512_setzero_ps();
+                let mut acc_2_1 = _mm512_setzero_ps();
+                let mut acc_2_2 = _mm512_setzero_ps();
+                let mut acc_2_3 = _mm512_setzero_ps();
+                let mut acc_3_0 = _mm512_setzero_ps();
+                let mut acc_3_1 = _mm512_setzero_ps();
+                let mut acc_3_2 = _mm512_setzero_ps();
+                let mut acc_3_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_ps(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_ps(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b3, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_2_0);
+                        _mm512_storeu_ps(crow.add(16), acc_2_1);
+                        _mm512_storeu_ps(crow.add(32), acc_2_2);
+                        _mm512_storeu_ps(crow.add(48), acc_2_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_3_0);
+                        _mm512_storeu_ps(crow.add(16), acc_3_1);
+                        _mm512_storeu_ps(crow.add(32), acc_3_2);
+                        _mm512_storeu_ps(crow.add(48), acc_3_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_2_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_2_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_2_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_2_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_3_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_3_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_3_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_3_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                let mut acc_2_0 = _mm512_setzero_ps();
+                let mut acc_2_1 = _mm512_setzero_ps();
+                let mut acc_2_2 = _mm512_setzero_ps();
+                let mut acc_2_3 = _mm512_setzero_ps();
+                let mut acc_3_0 = _mm512_setzero_ps();
+                let mut acc_3_1 = _mm512_setzero_ps();
+                let mut acc_3_2 = _mm512_setzero_ps();
+                let mut acc_3_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_ps(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_ps(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b3, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_2_0);
+                        _mm512_storeu_ps(crow.add(16), acc_2_1);
+                        _mm512_storeu_ps(crow.add(32), acc_2_2);
+                        _mm512_storeu_ps(crow.add(48), acc_2_3);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_3_0);
+                        _mm512_storeu_ps(crow.add(16), acc_3_1);
+                        _mm512_storeu_ps(crow.add(32), acc_3_2);
+                        _mm512_storeu_ps(crow.add(48), acc_3_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_2_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_2_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_2_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_2_3));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_3_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_3_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_3_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_3_3));
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 16 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
-                }
-            }
+            j += 64;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_ps(
-                    ((1u32 << c0) - 1) as u16,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+            let cols = (n - j).min(32);
+            let c0 = cols.min(16);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_ps();
+            let mut acc_0_1 = _mm512_setzero_ps();
+            let mut acc_0_2 = _mm512_setzero_ps();
+            let mut acc_0_3 = _mm512_setzero_ps();
+            let mut acc_1_0 = _mm512_setzero_ps();
+            let mut acc_1_1 = _mm512_setzero_ps();
+            let mut acc_1_2 = _mm512_setzero_ps();
+            let mut acc_1_3 = _mm512_setzero_ps();
+            let mut acc_2_0 = _mm512_setzero_ps();
+            let mut acc_2_1 = _mm512_setzero_ps();
+            let mut acc_2_2 = _mm512_setzero_ps();
+            let mut acc_2_3 = _mm512_setzero_ps();
+            let mut acc_3_0 = _mm512_setzero_ps();
+            let mut acc_3_1 = _mm512_setzero_ps();
+            let mut acc_3_2 = _mm512_setzero_ps();
+            let mut acc_3_3 = _mm512_setzero_ps();
+            if c1 == 16 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c1) - 1) as u16,
+                        brow.add(16),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_ps(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_ps(ar, b1, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+            } else if c0 == 16 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_ps(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_ps(ar, b0, acc_3_2);
+                    }
                 }
             }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_3,
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_2_1,
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_2_3,
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_3_1,
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_3_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_2_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_2_3),
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_3_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_3_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_2_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_2_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_3_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_3_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+            }
+            j += 32;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_3,
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_2_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_2_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_2_3,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_3_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_3_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_3_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_2_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_2_3),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_3_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_3_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_3_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_2_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_2_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_2_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_3_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_3_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_3_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-        }
-        j += 32;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -6567,7 +8982,11 @@ pub unsafe fn gemm_small_mid_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6597,550 +9016,1159 @@ pub unsafe fn gemm_small_mid_f64(
     let vb = _mm512_set1_pd(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(16);
-        let c0 = cols.min(8);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_pd();
-        let mut acc_0_1 = _mm512_setzero_pd();
-        let mut acc_0_2 = _mm512_setzero_pd();
-        let mut acc_0_3 = _mm512_setzero_pd();
-        let mut acc_1_0 = _mm512_setzero_pd();
-        let mut acc_1_1 = _mm512_setzero_pd();
-        let mut acc_1_2 = _mm512_setzero_pd();
-        let mut acc_1_3 = _mm512_setzero_pd();
-        let mut acc_2_0 = _mm512_setzero_pd();
-        let mut acc_2_1 = _mm512_setzero_pd();
-        let mut acc_2_2 = _mm512_setzero_pd();
-        let mut acc_2_3 = _mm512_setzero_pd();
-        let mut acc_3_0 = _mm512_setzero_pd();
-        let mut acc_3_1 = _mm512_setzero_pd();
-        let mut acc_3_2 = _mm512_setzero_pd();
-        let mut acc_3_3 = _mm512_setzero_pd();
-        if c1 == 8 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_loadu_pd(brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                let mut acc_2_0 = _mm512_setzero_pd();
+                let mut acc_2_1 = _mm512_setzero_pd();
+                let mut acc_2_2 = _mm512_setzero_pd();
+                let mut acc_2_3 = _mm512_setzero_pd();
+                let mut acc_3_0 = _mm512_setzero_pd();
+                let mut acc_3_1 = _mm512_setzero_pd();
+                let mut acc_3_2 = _mm512_setzero_pd();
+                let mut acc_3_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_pd(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_pd(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b3, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_2_0);
+                        _mm512_storeu_pd(crow.add(8), acc_2_1);
+                        _mm512_storeu_pd(crow.add(16), acc_2_2);
+                        _mm512_storeu_pd(crow.add(24), acc_2_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_3_0);
+                        _mm512_storeu_pd(crow.add(8), acc_3_1);
+                        _mm512_storeu_pd(crow.add(16), acc_3_2);
+                        _mm512_storeu_pd(crow.add(24), acc_3_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_2_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_2_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_2_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_2_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_3_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_3_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_3_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_3_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                let mut acc_2_0 = _mm512_setzero_pd();
+                let mut acc_2_1 = _mm512_setzero_pd();
+                let mut acc_2_2 = _mm512_setzero_pd();
+                let mut acc_2_3 = _mm512_setzero_pd();
+                let mut acc_3_0 = _mm512_setzero_pd();
+                let mut acc_3_1 = _mm512_setzero_pd();
+                let mut acc_3_2 = _mm512_setzero_pd();
+                let mut acc_3_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                        acc_2_2 = _mm512_fmadd_pd(ar, b2, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b3, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                        acc_3_2 = _mm512_fmadd_pd(ar, b2, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b3, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                    acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                    acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                    acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                    acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_2_0);
+                        _mm512_storeu_pd(crow.add(8), acc_2_1);
+                        _mm512_storeu_pd(crow.add(16), acc_2_2);
+                        _mm512_storeu_pd(crow.add(24), acc_2_3);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_3_0);
+                        _mm512_storeu_pd(crow.add(8), acc_3_1);
+                        _mm512_storeu_pd(crow.add(16), acc_3_2);
+                        _mm512_storeu_pd(crow.add(24), acc_3_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_2_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_2_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_2_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_2_3));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_3_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_3_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_3_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_3_3));
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_2_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_3_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 8 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
-                }
-            }
+            j += 32;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_pd(
-                    ((1u32 << c0) - 1) as u8,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_pd();
+            let mut acc_0_1 = _mm512_setzero_pd();
+            let mut acc_0_2 = _mm512_setzero_pd();
+            let mut acc_0_3 = _mm512_setzero_pd();
+            let mut acc_1_0 = _mm512_setzero_pd();
+            let mut acc_1_1 = _mm512_setzero_pd();
+            let mut acc_1_2 = _mm512_setzero_pd();
+            let mut acc_1_3 = _mm512_setzero_pd();
+            let mut acc_2_0 = _mm512_setzero_pd();
+            let mut acc_2_1 = _mm512_setzero_pd();
+            let mut acc_2_2 = _mm512_setzero_pd();
+            let mut acc_2_3 = _mm512_setzero_pd();
+            let mut acc_3_0 = _mm512_setzero_pd();
+            let mut acc_3_1 = _mm512_setzero_pd();
+            let mut acc_3_2 = _mm512_setzero_pd();
+            let mut acc_3_3 = _mm512_setzero_pd();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c1) - 1) as u8,
+                        brow.add(8),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm512_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                        acc_2_3 = _mm512_fmadd_pd(ar, b1, acc_2_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm512_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                        acc_3_3 = _mm512_fmadd_pd(ar, b1, acc_3_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
-                    acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
-                    acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
-                    acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
-                    acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm512_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(5 * rs_a + p * cs_a));
+                        acc_2_2 = _mm512_fmadd_pd(ar, b0, acc_2_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(6 * rs_a + p * cs_a));
+                        acc_3_0 = _mm512_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(7 * rs_a + p * cs_a));
+                        acc_3_2 = _mm512_fmadd_pd(ar, b0, acc_3_2);
+                    }
                 }
             }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_3,
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_2_1,
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_2_3,
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_3_1,
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_3_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_2_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_2_3),
+                        );
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_3_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_3_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_2_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_2_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_2_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_2_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_3_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_3_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_3_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_3_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+            }
+            j += 16;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_3,
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_2_1,
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_2_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_2_3,
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_3_1,
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_3_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_3_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_2_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_2_3),
-                    );
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_3_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_3_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_3_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_2_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_2_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_2_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_3_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_3_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_3_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-        }
-        j += 16;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -7159,7 +10187,11 @@ pub unsafe fn gemm_small_mid_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7189,294 +10221,615 @@ pub unsafe fn gemm_small_low_f32(
     let vb = _mm512_set1_ps(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(32);
-        let c0 = cols.min(16);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_ps();
-        let mut acc_0_1 = _mm512_setzero_ps();
-        let mut acc_0_2 = _mm512_setzero_ps();
-        let mut acc_0_3 = _mm512_setzero_ps();
-        let mut acc_1_0 = _mm512_setzero_ps();
-        let mut acc_1_1 = _mm512_setzero_ps();
-        let mut acc_1_2 = _mm512_setzero_ps();
-        let mut acc_1_3 = _mm512_setzero_ps();
-        if c1 == 16 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_loadu_ps(brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+        if n - j >= 64 {
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_ps();
+                let mut acc_0_1 = _mm512_setzero_ps();
+                let mut acc_0_2 = _mm512_setzero_ps();
+                let mut acc_0_3 = _mm512_setzero_ps();
+                let mut acc_1_0 = _mm512_setzero_ps();
+                let mut acc_1_1 = _mm512_setzero_ps();
+                let mut acc_1_2 = _mm512_setzero_ps();
+                let mut acc_1_3 = _mm512_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    let b2 = _mm512_loadu_ps(brow.add(32));
+                    let b3 = _mm512_loadu_ps(brow.add(48));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_ps(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_ps(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b3, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_0_0);
+                        _mm512_storeu_ps(crow.add(16), acc_0_1);
+                        _mm512_storeu_ps(crow.add(32), acc_0_2);
+                        _mm512_storeu_ps(crow.add(48), acc_0_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, acc_1_0);
+                        _mm512_storeu_ps(crow.add(16), acc_1_1);
+                        _mm512_storeu_ps(crow.add(32), acc_1_2);
+                        _mm512_storeu_ps(crow.add(48), acc_1_3);
+                    }
+                } else if beta == 0.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_0_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_0_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_0_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_0_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_ps(crow, _mm512_mul_ps(va, acc_1_0));
+                        _mm512_storeu_ps(crow.add(16), _mm512_mul_ps(va, acc_1_1));
+                        _mm512_storeu_ps(crow.add(32), _mm512_mul_ps(va, acc_1_2));
+                        _mm512_storeu_ps(crow.add(48), _mm512_mul_ps(va, acc_1_3));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(32);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(48);
+                            _mm512_storeu_ps(
+                                cv,
+                                _mm512_fmadd_ps(
+                                    vb,
+                                    _mm512_loadu_ps(cv),
+                                    _mm512_mul_ps(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 16 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
-                }
-            }
+            j += 64;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_ps(
-                    ((1u32 << c0) - 1) as u16,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+            let cols = (n - j).min(32);
+            let c0 = cols.min(16);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_ps();
+            let mut acc_0_1 = _mm512_setzero_ps();
+            let mut acc_0_2 = _mm512_setzero_ps();
+            let mut acc_0_3 = _mm512_setzero_ps();
+            let mut acc_1_0 = _mm512_setzero_ps();
+            let mut acc_1_1 = _mm512_setzero_ps();
+            let mut acc_1_2 = _mm512_setzero_ps();
+            let mut acc_1_3 = _mm512_setzero_ps();
+            if c1 == 16 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c1) - 1) as u16,
+                        brow.add(16),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_ps(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_ps(ar, b1, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+            } else if c0 == 16 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_ps(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_ps(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_ps(ar, b0, acc_1_2);
+                    }
                 }
             }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_1_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_ps(
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_ps(
+                        vb,
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
+                }
+            }
+            j += 32;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        acc_1_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_1_2),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
-                        vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
-                }
-            }
-        }
-        j += 32;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -7495,7 +10848,11 @@ pub unsafe fn gemm_small_low_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7525,294 +10882,615 @@ pub unsafe fn gemm_small_low_f64(
     let vb = _mm512_set1_pd(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(16);
-        let c0 = cols.min(8);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_pd();
-        let mut acc_0_1 = _mm512_setzero_pd();
-        let mut acc_0_2 = _mm512_setzero_pd();
-        let mut acc_0_3 = _mm512_setzero_pd();
-        let mut acc_1_0 = _mm512_setzero_pd();
-        let mut acc_1_1 = _mm512_setzero_pd();
-        let mut acc_1_2 = _mm512_setzero_pd();
-        let mut acc_1_3 = _mm512_setzero_pd();
-        if c1 == 8 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_loadu_pd(brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = _mm512_setzero_pd();
+                let mut acc_0_1 = _mm512_setzero_pd();
+                let mut acc_0_2 = _mm512_setzero_pd();
+                let mut acc_0_3 = _mm512_setzero_pd();
+                let mut acc_1_0 = _mm512_setzero_pd();
+                let mut acc_1_1 = _mm512_setzero_pd();
+                let mut acc_1_2 = _mm512_setzero_pd();
+                let mut acc_1_3 = _mm512_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    let b2 = _mm512_loadu_pd(brow.add(16));
+                    let b3 = _mm512_loadu_pd(brow.add(24));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                        acc_0_2 = _mm512_fmadd_pd(ar, b2, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b3, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                        acc_1_2 = _mm512_fmadd_pd(ar, b2, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b3, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                    acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                    acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                    acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_0_0);
+                        _mm512_storeu_pd(crow.add(8), acc_0_1);
+                        _mm512_storeu_pd(crow.add(16), acc_0_2);
+                        _mm512_storeu_pd(crow.add(24), acc_0_3);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, acc_1_0);
+                        _mm512_storeu_pd(crow.add(8), acc_1_1);
+                        _mm512_storeu_pd(crow.add(16), acc_1_2);
+                        _mm512_storeu_pd(crow.add(24), acc_1_3);
+                    }
+                } else if beta == 0.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_0_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_0_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_0_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_0_3));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm512_storeu_pd(crow, _mm512_mul_pd(va, acc_1_0));
+                        _mm512_storeu_pd(crow.add(8), _mm512_mul_pd(va, acc_1_1));
+                        _mm512_storeu_pd(crow.add(16), _mm512_mul_pd(va, acc_1_2));
+                        _mm512_storeu_pd(crow.add(24), _mm512_mul_pd(va, acc_1_3));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_0_3),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_2),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm512_storeu_pd(
+                                cv,
+                                _mm512_fmadd_pd(
+                                    vb,
+                                    _mm512_loadu_pd(cv),
+                                    _mm512_mul_pd(va, acc_1_3),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 8 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
-                }
-            }
+            j += 32;
         } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_pd(
-                    ((1u32 << c0) - 1) as u8,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_pd();
+            let mut acc_0_1 = _mm512_setzero_pd();
+            let mut acc_0_2 = _mm512_setzero_pd();
+            let mut acc_0_3 = _mm512_setzero_pd();
+            let mut acc_1_0 = _mm512_setzero_pd();
+            let mut acc_1_1 = _mm512_setzero_pd();
+            let mut acc_1_2 = _mm512_setzero_pd();
+            let mut acc_1_3 = _mm512_setzero_pd();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
-                    acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c1) - 1) as u8,
+                        brow.add(8),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                        acc_0_3 = _mm512_fmadd_pd(ar, b1, acc_0_3);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm512_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                        acc_1_3 = _mm512_fmadd_pd(ar, b1, acc_1_3);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
-                    acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
                 }
-                {
-                    let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
-                    acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(rs_a + p * cs_a));
+                        acc_0_2 = _mm512_fmadd_pd(ar, b0, acc_0_2);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(2 * rs_a + p * cs_a));
+                        acc_1_0 = _mm512_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm512_set1_pd(*a.add(3 * rs_a + p * cs_a));
+                        acc_1_2 = _mm512_fmadd_pd(ar, b0, acc_1_2);
+                    }
                 }
             }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_1,
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_3,
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_1,
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_1_3,
+                        );
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm512_mask_storeu_pd(
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_0),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm512_fmadd_pd(
+                        vb,
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_1_2),
+                    );
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_1_3),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
+                }
+            }
+            j += 16;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_1,
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_0_3,
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_1,
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_1_2);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        acc_1_3,
-                    );
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_1),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_1_2),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
-                        vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_1_3),
-                    );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
-                }
-            }
-        }
-        j += 16;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -7831,7 +11509,11 @@ pub unsafe fn gemm_small_low_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7861,102 +11543,107 @@ pub unsafe fn gemm_small_row_f32(
     let vb = _mm512_set1_ps(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(32);
-        let c0 = cols.min(16);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_ps();
-        let mut acc_0_1 = _mm512_setzero_ps();
-        if c1 == 16 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_loadu_ps(brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(32);
+            let c0 = cols.min(16);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_ps();
+            let mut acc_0_1 = _mm512_setzero_ps();
+            if c1 == 16 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_loadu_ps(brow.add(16));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
                 }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_ps(brow);
-                let b1 = _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, brow.add(16));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
-                }
-            }
-        } else if c0 == 16 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_ps(
-                    ((1u32 << c0) - 1) as u16,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_ps(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_ps(
-                        crow.add(16),
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_ps(brow);
+                    let b1 = _mm512_maskz_loadu_ps(
                         ((1u32 << c1) - 1) as u16,
-                        acc_0_1,
+                        brow.add(16),
                     );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 16 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_ps(
+                        ((1u32 << c0) - 1) as u16,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_ps(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_ps(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_ps(
-                    crow,
-                    ((1u32 << c0) - 1) as u16,
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                if c1 > 0 {
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            acc_0_1,
+                        );
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
                     _mm512_mask_storeu_ps(
-                        crow.add(16),
-                        ((1u32 << c1) - 1) as u16,
-                        _mm512_mul_ps(va, acc_0_1),
+                        crow,
+                        ((1u32 << c0) - 1) as u16,
+                        _mm512_mul_ps(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_ps(
+                            crow.add(16),
+                            ((1u32 << c1) - 1) as u16,
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                    }
                 }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_ps(
-                    vb,
-                    _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
-                    _mm512_mul_ps(va, acc_0_0),
-                );
-                _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(16);
-                    let x1 = _mm512_fmadd_ps(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_ps(
                         vb,
-                        _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
-                        _mm512_mul_ps(va, acc_0_1),
+                        _mm512_maskz_loadu_ps(((1u32 << c0) - 1) as u16, crow),
+                        _mm512_mul_ps(va, acc_0_0),
                     );
-                    _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    _mm512_mask_storeu_ps(crow, ((1u32 << c0) - 1) as u16, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(16);
+                        let x1 = _mm512_fmadd_ps(
+                            vb,
+                            _mm512_maskz_loadu_ps(((1u32 << c1) - 1) as u16, crow1),
+                            _mm512_mul_ps(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_ps(crow1, ((1u32 << c1) - 1) as u16, x1);
+                    }
                 }
             }
+            j += 32;
         }
-        j += 32;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -7975,7 +11662,11 @@ pub unsafe fn gemm_small_row_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8005,102 +11696,107 @@ pub unsafe fn gemm_small_row_f64(
     let vb = _mm512_set1_pd(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(16);
-        let c0 = cols.min(8);
-        let c1 = cols - c0;
-        let mut acc_0_0 = _mm512_setzero_pd();
-        let mut acc_0_1 = _mm512_setzero_pd();
-        if c1 == 8 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_loadu_pd(brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm512_setzero_pd();
+            let mut acc_0_1 = _mm512_setzero_pd();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_loadu_pd(brow.add(8));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
                 }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = _mm512_loadu_pd(brow);
-                let b1 = _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, brow.add(8));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                    acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
-                }
-            }
-        } else if c0 == 8 {
-            for p in 0..k {
-                let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = _mm512_maskz_loadu_pd(
-                    ((1u32 << c0) - 1) as u8,
-                    b.add(p * rs_b + j),
-                );
-                {
-                    let ar = _mm512_set1_pd(*a.add(p * cs_a));
-                    acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
-                if c1 > 0 {
-                    _mm512_mask_storeu_pd(
-                        crow.add(8),
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm512_loadu_pd(brow);
+                    let b1 = _mm512_maskz_loadu_pd(
                         ((1u32 << c1) - 1) as u8,
-                        acc_0_1,
+                        brow.add(8),
                     );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm512_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm512_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm512_maskz_loadu_pd(
+                        ((1u32 << c0) - 1) as u8,
+                        b.add(p * rs_b + j),
+                    );
+                    {
+                        let ar = _mm512_set1_pd(*a.add(p * cs_a));
+                        acc_0_0 = _mm512_fmadd_pd(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                _mm512_mask_storeu_pd(
-                    crow,
-                    ((1u32 << c0) - 1) as u8,
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                if c1 > 0 {
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, acc_0_0);
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            acc_0_1,
+                        );
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
                     _mm512_mask_storeu_pd(
-                        crow.add(8),
-                        ((1u32 << c1) - 1) as u8,
-                        _mm512_mul_pd(va, acc_0_1),
+                        crow,
+                        ((1u32 << c0) - 1) as u8,
+                        _mm512_mul_pd(va, acc_0_0),
                     );
+                    if c1 > 0 {
+                        _mm512_mask_storeu_pd(
+                            crow.add(8),
+                            ((1u32 << c1) - 1) as u8,
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                    }
                 }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = _mm512_fmadd_pd(
-                    vb,
-                    _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
-                    _mm512_mul_pd(va, acc_0_0),
-                );
-                _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
-                if c1 > 0 {
-                    let crow1 = crow.add(8);
-                    let x1 = _mm512_fmadd_pd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm512_fmadd_pd(
                         vb,
-                        _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
-                        _mm512_mul_pd(va, acc_0_1),
+                        _mm512_maskz_loadu_pd(((1u32 << c0) - 1) as u8, crow),
+                        _mm512_mul_pd(va, acc_0_0),
                     );
-                    _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    _mm512_mask_storeu_pd(crow, ((1u32 << c0) - 1) as u8, x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm512_fmadd_pd(
+                            vb,
+                            _mm512_maskz_loadu_pd(((1u32 << c1) - 1) as u8, crow1),
+                            _mm512_mul_pd(va, acc_0_1),
+                        );
+                        _mm512_mask_storeu_pd(crow1, ((1u32 << c1) - 1) as u8, x1);
+                    }
                 }
             }
+            j += 16;
         }
-        j += 16;
     }
 }
 /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous

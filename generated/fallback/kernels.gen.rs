@@ -3232,7 +3232,11 @@ pub unsafe fn microkernel_dot_bf16(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3261,491 +3265,873 @@ pub unsafe fn gemm_small_f32(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f32;
-        let mut acc_0_1 = 0.0f32;
-        let mut acc_0_2 = 0.0f32;
-        let mut acc_0_3 = 0.0f32;
-        let mut acc_1_0 = 0.0f32;
-        let mut acc_1_1 = 0.0f32;
-        let mut acc_1_2 = 0.0f32;
-        let mut acc_1_3 = 0.0f32;
-        let mut acc_2_0 = 0.0f32;
-        let mut acc_2_1 = 0.0f32;
-        let mut acc_2_2 = 0.0f32;
-        let mut acc_2_3 = 0.0f32;
-        let mut acc_3_0 = 0.0f32;
-        let mut acc_3_1 = 0.0f32;
-        let mut acc_3_2 = 0.0f32;
-        let mut acc_3_3 = 0.0f32;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                let mut acc_1_0 = 0.0f32;
+                let mut acc_1_1 = 0.0f32;
+                let mut acc_1_2 = 0.0f32;
+                let mut acc_1_3 = 0.0f32;
+                let mut acc_2_0 = 0.0f32;
+                let mut acc_2_1 = 0.0f32;
+                let mut acc_2_2 = 0.0f32;
+                let mut acc_2_3 = 0.0f32;
+                let mut acc_3_0 = 0.0f32;
+                let mut acc_3_1 = 0.0f32;
+                let mut acc_3_2 = 0.0f32;
+                let mut acc_3_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                    acc_2_3 = ar * b1 + acc_2_3;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                    acc_3_3 = ar * b1 + acc_3_3;
-                }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                    acc_2_3 = ar * b1 + acc_2_3;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                    acc_3_3 = ar * b1 + acc_3_3;
-                }
-            }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                }
-            }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
                         *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_1_0;
                         *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
                     }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = acc_2_0;
                         *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
                     }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_2_3;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_3_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = acc_3_0;
                         *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
                     }
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_3_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_3_3;
-                    }
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
                         *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_1_0;
                         *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
                     }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = va * acc_2_0;
                         *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
                     }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_2_3;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_3_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = va * acc_3_0;
                         *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
                     }
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_3_2;
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                let mut acc_1_0 = 0.0f32;
+                let mut acc_1_1 = 0.0f32;
+                let mut acc_1_2 = 0.0f32;
+                let mut acc_1_3 = 0.0f32;
+                let mut acc_2_0 = 0.0f32;
+                let mut acc_2_1 = 0.0f32;
+                let mut acc_2_2 = 0.0f32;
+                let mut acc_2_3 = 0.0f32;
+                let mut acc_3_0 = 0.0f32;
+                let mut acc_3_1 = 0.0f32;
+                let mut acc_3_2 = 0.0f32;
+                let mut acc_3_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
                 }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_3_3;
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
                     }
                 }
             }
+            j += 4;
         } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            let mut acc_1_0 = 0.0f32;
+            let mut acc_1_1 = 0.0f32;
+            let mut acc_1_2 = 0.0f32;
+            let mut acc_1_3 = 0.0f32;
+            let mut acc_2_0 = 0.0f32;
+            let mut acc_2_1 = 0.0f32;
+            let mut acc_2_2 = 0.0f32;
+            let mut acc_2_3 = 0.0f32;
+            let mut acc_3_0 = 0.0f32;
+            let mut acc_3_1 = 0.0f32;
+            let mut acc_3_2 = 0.0f32;
+            let mut acc_3_3 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
                 }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_3);
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_3_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_1_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_1_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_2_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_2_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_3_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_3_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
+            j += 2;
         }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -3764,7 +4150,11 @@ pub unsafe fn gemm_small_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3793,491 +4183,873 @@ pub unsafe fn gemm_small_f64(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f64;
-        let mut acc_0_1 = 0.0f64;
-        let mut acc_0_2 = 0.0f64;
-        let mut acc_0_3 = 0.0f64;
-        let mut acc_1_0 = 0.0f64;
-        let mut acc_1_1 = 0.0f64;
-        let mut acc_1_2 = 0.0f64;
-        let mut acc_1_3 = 0.0f64;
-        let mut acc_2_0 = 0.0f64;
-        let mut acc_2_1 = 0.0f64;
-        let mut acc_2_2 = 0.0f64;
-        let mut acc_2_3 = 0.0f64;
-        let mut acc_3_0 = 0.0f64;
-        let mut acc_3_1 = 0.0f64;
-        let mut acc_3_2 = 0.0f64;
-        let mut acc_3_3 = 0.0f64;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                let mut acc_1_0 = 0.0f64;
+                let mut acc_1_1 = 0.0f64;
+                let mut acc_1_2 = 0.0f64;
+                let mut acc_1_3 = 0.0f64;
+                let mut acc_2_0 = 0.0f64;
+                let mut acc_2_1 = 0.0f64;
+                let mut acc_2_2 = 0.0f64;
+                let mut acc_2_3 = 0.0f64;
+                let mut acc_3_0 = 0.0f64;
+                let mut acc_3_1 = 0.0f64;
+                let mut acc_3_2 = 0.0f64;
+                let mut acc_3_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                    acc_2_3 = ar * b1 + acc_2_3;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                    acc_3_3 = ar * b1 + acc_3_3;
-                }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                    acc_2_3 = ar * b1 + acc_2_3;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                    acc_3_1 = ar * b1 + acc_3_1;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                    acc_3_3 = ar * b1 + acc_3_3;
-                }
-            }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-                {
-                    let ar = *a.add(5 * rs_a + p * cs_a);
-                    acc_2_2 = ar * b0 + acc_2_2;
-                }
-                {
-                    let ar = *a.add(6 * rs_a + p * cs_a);
-                    acc_3_0 = ar * b0 + acc_3_0;
-                }
-                {
-                    let ar = *a.add(7 * rs_a + p * cs_a);
-                    acc_3_2 = ar * b0 + acc_3_2;
-                }
-            }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
                         *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_1_0;
                         *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
                     }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = acc_2_0;
                         *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
                     }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_2_3;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_3_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = acc_3_0;
                         *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
                     }
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_3_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_3_3;
-                    }
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
                         *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_1_0;
                         *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
                     }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = va * acc_2_0;
                         *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
                     }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_2_3;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_3_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = va * acc_3_0;
                         *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
                     }
                 }
             }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_3_2;
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                let mut acc_1_0 = 0.0f64;
+                let mut acc_1_1 = 0.0f64;
+                let mut acc_1_2 = 0.0f64;
+                let mut acc_1_3 = 0.0f64;
+                let mut acc_2_0 = 0.0f64;
+                let mut acc_2_1 = 0.0f64;
+                let mut acc_2_2 = 0.0f64;
+                let mut acc_2_3 = 0.0f64;
+                let mut acc_3_0 = 0.0f64;
+                let mut acc_3_1 = 0.0f64;
+                let mut acc_3_2 = 0.0f64;
+                let mut acc_3_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
                 }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_3_3;
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
                     }
                 }
             }
+            j += 4;
         } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            let mut acc_1_0 = 0.0f64;
+            let mut acc_1_1 = 0.0f64;
+            let mut acc_1_2 = 0.0f64;
+            let mut acc_1_3 = 0.0f64;
+            let mut acc_2_0 = 0.0f64;
+            let mut acc_2_1 = 0.0f64;
+            let mut acc_2_2 = 0.0f64;
+            let mut acc_2_3 = 0.0f64;
+            let mut acc_3_0 = 0.0f64;
+            let mut acc_3_1 = 0.0f64;
+            let mut acc_3_2 = 0.0f64;
+            let mut acc_3_3 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
                 }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_3);
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_3_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_1_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_1_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_2_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 5 >= skip {
-                let crow = c.add(5 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_2_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 6 >= skip {
-                let crow = c.add(6 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_3_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 7 >= skip {
-                let crow = c.add(7 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_3_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
+            j += 2;
         }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -4296,7 +5068,11 @@ pub unsafe fn gemm_small_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4325,320 +5101,322 @@ pub unsafe fn gemm_small_mid_f32(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f32;
-        let mut acc_0_1 = 0.0f32;
-        let mut acc_0_2 = 0.0f32;
-        let mut acc_0_3 = 0.0f32;
-        let mut acc_1_0 = 0.0f32;
-        let mut acc_1_1 = 0.0f32;
-        let mut acc_1_2 = 0.0f32;
-        let mut acc_1_3 = 0.0f32;
-        let mut acc_2_0 = 0.0f32;
-        let mut acc_2_1 = 0.0f32;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            let mut acc_1_0 = 0.0f32;
+            let mut acc_1_1 = 0.0f32;
+            let mut acc_1_2 = 0.0f32;
+            let mut acc_1_3 = 0.0f32;
+            let mut acc_2_0 = 0.0f32;
+            let mut acc_2_1 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
                 }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
                 }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
                 }
             }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-            }
+            j += 2;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_2_1;
-                    }
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_2_1;
-                    }
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_1_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_1_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_2_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-        }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -4657,7 +5435,11 @@ pub unsafe fn gemm_small_mid_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4686,320 +5468,322 @@ pub unsafe fn gemm_small_mid_f64(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f64;
-        let mut acc_0_1 = 0.0f64;
-        let mut acc_0_2 = 0.0f64;
-        let mut acc_0_3 = 0.0f64;
-        let mut acc_1_0 = 0.0f64;
-        let mut acc_1_1 = 0.0f64;
-        let mut acc_1_2 = 0.0f64;
-        let mut acc_1_3 = 0.0f64;
-        let mut acc_2_0 = 0.0f64;
-        let mut acc_2_1 = 0.0f64;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            let mut acc_1_0 = 0.0f64;
+            let mut acc_1_1 = 0.0f64;
+            let mut acc_1_2 = 0.0f64;
+            let mut acc_1_3 = 0.0f64;
+            let mut acc_2_0 = 0.0f64;
+            let mut acc_2_1 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
                 }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
                 }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                    acc_1_1 = ar * b1 + acc_1_1;
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                    acc_1_3 = ar * b1 + acc_1_3;
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
                 }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                    acc_2_1 = ar * b1 + acc_2_1;
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
                 }
             }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-                {
-                    let ar = *a.add(2 * rs_a + p * cs_a);
-                    acc_1_0 = ar * b0 + acc_1_0;
-                }
-                {
-                    let ar = *a.add(3 * rs_a + p * cs_a);
-                    acc_1_2 = ar * b0 + acc_1_2;
-                }
-                {
-                    let ar = *a.add(4 * rs_a + p * cs_a);
-                    acc_2_0 = ar * b0 + acc_2_0;
-                }
-            }
+            j += 2;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_2_1;
-                    }
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_1_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_1_3;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_2_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_2_1;
-                    }
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_1_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_1_3);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-            if 4 >= skip {
-                let crow = c.add(4 * rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_2_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-        }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5018,7 +5802,11 @@ pub unsafe fn gemm_small_mid_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5047,149 +5835,267 @@ pub unsafe fn gemm_small_low_f32(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f32;
-        let mut acc_0_1 = 0.0f32;
-        let mut acc_0_2 = 0.0f32;
-        let mut acc_0_3 = 0.0f32;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-            }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-            }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
                         *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
                         *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
                 }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
                     }
                 }
             }
+            j += 4;
         } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
                 }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_3);
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }
+            j += 2;
         }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5208,7 +6114,11 @@ pub unsafe fn gemm_small_low_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5237,149 +6147,267 @@ pub unsafe fn gemm_small_low_f64(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f64;
-        let mut acc_0_1 = 0.0f64;
-        let mut acc_0_2 = 0.0f64;
-        let mut acc_0_3 = 0.0f64;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
                 }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-            }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                    acc_0_3 = ar * b1 + acc_0_3;
-                }
-            }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-                {
-                    let ar = *a.add(rs_a + p * cs_a);
-                    acc_0_2 = ar * b0 + acc_0_2;
-                }
-            }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
                         *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
                     }
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = acc_0_2;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_3;
-                    }
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
                         *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                if c0 > 0 {
-                    *crow = va * acc_0_2;
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
                 }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_3;
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
                     }
                 }
             }
+            j += 4;
         } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
                 }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
                     }
                 }
             }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_3);
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
                     if c1 > 0 {
-                        *crow1 = x1;
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
                     }
                 }
             }
+            j += 2;
         }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5398,7 +6426,11 @@ pub unsafe fn gemm_small_low_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5427,92 +6459,94 @@ pub unsafe fn gemm_small_row_f32(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f32;
-        let mut acc_0_1 = 0.0f32;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
                 }
             }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-            }
+            j += 2;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_1;
-                    }
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_1;
-                    }
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-        }
-        j += 2;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -5531,7 +6565,11 @@ pub unsafe fn gemm_small_row_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5560,92 +6598,94 @@ pub unsafe fn gemm_small_row_f64(
     let vb = beta;
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(2);
-        let c0 = cols.min(1);
-        let c1 = cols - c0;
-        let mut acc_0_0 = 0.0f64;
-        let mut acc_0_1 = 0.0f64;
-        if c1 == 1 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = *brow.add(1);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = *brow;
-                let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                    acc_0_1 = ar * b1 + acc_0_1;
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
                 }
             }
-        } else if c0 == 1 {
-            for p in 0..k {
-                let b0 = *b.add(p * rs_b + j);
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
-                {
-                    let ar = *a.add(p * cs_a);
-                    acc_0_0 = ar * b0 + acc_0_0;
-                }
-            }
+            j += 2;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = acc_0_1;
-                    }
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                if c0 > 0 {
-                    *crow = va * acc_0_0;
-                }
-                if c1 > 0 {
-                    if c1 > 0 {
-                        *crow.add(1) = va * acc_0_1;
-                    }
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                if c0 > 0 {
-                    *crow = x0;
-                }
-                if c1 > 0 {
-                    let crow1 = crow.add(1);
-                    let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                        + (va * acc_0_1);
-                    if c1 > 0 {
-                        *crow1 = x1;
-                    }
-                }
-            }
-        }
-        j += 2;
     }
 }
 /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous

@@ -2956,7 +2956,11 @@ pub unsafe fn microkernel_dot_u8i8(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -2986,243 +2990,581 @@ pub unsafe fn gemm_small_f32(
     let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(8);
-        let c0 = cols.min(4);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f32x4_splat(0.0);
-        let mut acc_0_1 = f32x4_splat(0.0);
-        let mut acc_1_0 = f32x4_splat(0.0);
-        let mut acc_1_1 = f32x4_splat(0.0);
-        let mut acc_2_0 = f32x4_splat(0.0);
-        let mut acc_2_1 = f32x4_splat(0.0);
-        let mut acc_3_0 = f32x4_splat(0.0);
-        let mut acc_3_1 = f32x4_splat(0.0);
-        if c1 == 4 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(4) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                let mut acc_2_0 = f32x4_splat(0.0);
+                let mut acc_2_1 = f32x4_splat(0.0);
+                let mut acc_3_0 = f32x4_splat(0.0);
+                let mut acc_3_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
+                        acc_3_0 = f32x4_relaxed_madd(ar, b2, acc_3_0);
+                        acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
-                    acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
-                    acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
-                    acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
-                    acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(4) as *mut v128, acc_2_1);
+                        v128_store(crow.add(8) as *mut v128, acc_3_0);
+                        v128_store(crow.add(12) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f32(brow.add(4), c1);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                let mut acc_2_0 = f32x4_splat(0.0);
+                let mut acc_2_1 = f32x4_splat(0.0);
+                let mut acc_3_0 = f32x4_splat(0.0);
+                let mut acc_3_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
+                        acc_3_0 = f32x4_relaxed_madd(ar, b2, acc_3_0);
+                        acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
-                    acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
-                    acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
-                    acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
-                    acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(4) as *mut v128, acc_2_1);
+                        v128_store(crow.add(8) as *mut v128, acc_3_0);
+                        v128_store(crow.add(12) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 4 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
-                    acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
-                    acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
-                }
-            }
+            j += 16;
         } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            let mut acc_1_0 = f32x4_splat(0.0);
+            let mut acc_1_1 = f32x4_splat(0.0);
+            let mut acc_2_0 = f32x4_splat(0.0);
+            let mut acc_2_1 = f32x4_splat(0.0);
+            let mut acc_3_0 = f32x4_splat(0.0);
+            let mut acc_3_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+                        acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+                        acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(2 * rs_a + p * cs_a) as *const u32);
-                    acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(3 * rs_a + p * cs_a) as *const u32);
-                    acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
+                    }
                 }
             }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_3_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_2_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = f32x4_relaxed_madd(
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_3_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
         }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, acc_1_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                ops::store_partial_f32(crow, acc_2_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_2_1, c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_3_1, c1);
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_0_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_0_1),
-                    );
-                    ops::store_partial_f32(crow1, x1, c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_1_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_1_1),
-                    );
-                    ops::store_partial_f32(crow1, x1, c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_2_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_2_1),
-                    );
-                    ops::store_partial_f32(crow1, x1, c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_3_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_3_1),
-                    );
-                    ops::store_partial_f32(crow1, x1, c1);
-                }
-            }
-        }
-        j += 8;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -3241,7 +3583,11 @@ pub unsafe fn gemm_small_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3271,243 +3617,581 @@ pub unsafe fn gemm_small_f64(
     let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(4);
-        let c0 = cols.min(2);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f64x2_splat(0.0);
-        let mut acc_0_1 = f64x2_splat(0.0);
-        let mut acc_1_0 = f64x2_splat(0.0);
-        let mut acc_1_1 = f64x2_splat(0.0);
-        let mut acc_2_0 = f64x2_splat(0.0);
-        let mut acc_2_1 = f64x2_splat(0.0);
-        let mut acc_3_0 = f64x2_splat(0.0);
-        let mut acc_3_1 = f64x2_splat(0.0);
-        if c1 == 2 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(2) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                let mut acc_2_0 = f64x2_splat(0.0);
+                let mut acc_2_1 = f64x2_splat(0.0);
+                let mut acc_3_0 = f64x2_splat(0.0);
+                let mut acc_3_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
+                        acc_3_0 = f64x2_relaxed_madd(ar, b2, acc_3_0);
+                        acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
-                    acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
-                    acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
-                    acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
-                    acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(2) as *mut v128, acc_2_1);
+                        v128_store(crow.add(4) as *mut v128, acc_3_0);
+                        v128_store(crow.add(6) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f64(brow.add(2), c1);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                let mut acc_2_0 = f64x2_splat(0.0);
+                let mut acc_2_1 = f64x2_splat(0.0);
+                let mut acc_3_0 = f64x2_splat(0.0);
+                let mut acc_3_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
+                        acc_3_0 = f64x2_relaxed_madd(ar, b2, acc_3_0);
+                        acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
-                    acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
-                    acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
-                    acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
-                    acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(2) as *mut v128, acc_2_1);
+                        v128_store(crow.add(4) as *mut v128, acc_3_0);
+                        v128_store(crow.add(6) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 2 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
-                    acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
-                    acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
-                }
-            }
+            j += 8;
         } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            let mut acc_1_0 = f64x2_splat(0.0);
+            let mut acc_1_1 = f64x2_splat(0.0);
+            let mut acc_2_0 = f64x2_splat(0.0);
+            let mut acc_2_1 = f64x2_splat(0.0);
+            let mut acc_3_0 = f64x2_splat(0.0);
+            let mut acc_3_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+                        acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                        acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+                        acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(2 * rs_a + p * cs_a) as *const u64);
-                    acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(3 * rs_a + p * cs_a) as *const u64);
-                    acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
+                    }
                 }
             }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_3_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_2_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = f64x2_relaxed_madd(
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_3_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
         }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, acc_1_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                ops::store_partial_f64(crow, acc_2_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_2_1, c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, acc_3_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_3_1, c1);
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_0_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_0_1),
-                    );
-                    ops::store_partial_f64(crow1, x1, c1);
-                }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_1_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_1_1),
-                    );
-                    ops::store_partial_f64(crow1, x1, c1);
-                }
-            }
-            if 2 >= skip {
-                let crow = c.add(2 * rs_c + j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_2_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_2_1),
-                    );
-                    ops::store_partial_f64(crow1, x1, c1);
-                }
-            }
-            if 3 >= skip {
-                let crow = c.add(3 * rs_c + j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_3_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_3_1),
-                    );
-                    ops::store_partial_f64(crow1, x1, c1);
-                }
-            }
-        }
-        j += 4;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -3526,7 +4210,11 @@ pub unsafe fn gemm_small_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3556,139 +4244,313 @@ pub unsafe fn gemm_small_mid_f32(
     let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(8);
-        let c0 = cols.min(4);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f32x4_splat(0.0);
-        let mut acc_0_1 = f32x4_splat(0.0);
-        let mut acc_1_0 = f32x4_splat(0.0);
-        let mut acc_1_1 = f32x4_splat(0.0);
-        if c1 == 4 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(4) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f32(brow.add(4), c1);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 4 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
-                }
-            }
+            j += 16;
         } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            let mut acc_1_0 = f32x4_splat(0.0);
+            let mut acc_1_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
-                    acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
+                    }
                 }
             }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, acc_1_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    }
                 }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                    }
                 }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_0_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_relaxed_madd(
                         vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_0_1),
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f32(crow1, x1, c1);
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_1_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f32x4_relaxed_madd(
                         vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_1_1),
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_1_0),
                     );
-                    ops::store_partial_f32(crow1, x1, c1);
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
             }
+            j += 8;
         }
-        j += 8;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -3707,7 +4569,11 @@ pub unsafe fn gemm_small_mid_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3737,139 +4603,313 @@ pub unsafe fn gemm_small_mid_f64(
     let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(4);
-        let c0 = cols.min(2);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f64x2_splat(0.0);
-        let mut acc_0_1 = f64x2_splat(0.0);
-        let mut acc_1_0 = f64x2_splat(0.0);
-        let mut acc_1_1 = f64x2_splat(0.0);
-        if c1 == 2 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(2) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f64(brow.add(2), c1);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                    acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_relaxed_madd(
+                                    vb,
+                                    v128_load(cv as *const v128),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
                 }
             }
-        } else if c0 == 2 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
-                }
-            }
+            j += 8;
         } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            let mut acc_1_0 = f64x2_splat(0.0);
+            let mut acc_1_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                    }
                 }
-                {
-                    let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
-                    acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                        acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
+                    }
                 }
             }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, acc_1_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    }
                 }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                    }
                 }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_0_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_relaxed_madd(
                         vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_0_1),
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f64(crow1, x1, c1);
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
-            }
-            if 1 >= skip {
-                let crow = c.add(rs_c + j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_1_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f64x2_relaxed_madd(
                         vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_1_1),
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_1_0),
                     );
-                    ops::store_partial_f64(crow1, x1, c1);
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
             }
+            j += 4;
         }
-        j += 4;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -3888,7 +4928,11 @@ pub unsafe fn gemm_small_mid_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3918,87 +4962,89 @@ pub unsafe fn gemm_small_low_f32(
     let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(8);
-        let c0 = cols.min(4);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f32x4_splat(0.0);
-        let mut acc_0_1 = f32x4_splat(0.0);
-        if c1 == 4 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(4) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f32(brow.add(4), c1);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
                 }
-            }
-        } else if c0 == 4 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_0_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_relaxed_madd(
                         vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_0_1),
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f32(crow1, x1, c1);
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
             }
+            j += 8;
         }
-        j += 8;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -4017,7 +5063,11 @@ pub unsafe fn gemm_small_low_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4047,87 +5097,89 @@ pub unsafe fn gemm_small_low_f64(
     let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(4);
-        let c0 = cols.min(2);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f64x2_splat(0.0);
-        let mut acc_0_1 = f64x2_splat(0.0);
-        if c1 == 2 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(2) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f64(brow.add(2), c1);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
                 }
-            }
-        } else if c0 == 2 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_0_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_relaxed_madd(
                         vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_0_1),
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f64(crow1, x1, c1);
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
             }
+            j += 4;
         }
-        j += 4;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -4146,7 +5198,11 @@ pub unsafe fn gemm_small_low_f64(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4176,87 +5232,89 @@ pub unsafe fn gemm_small_row_f32(
     let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(8);
-        let c0 = cols.min(4);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f32x4_splat(0.0);
-        let mut acc_0_1 = f32x4_splat(0.0);
-        if c1 == 4 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(4) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f32(brow.add(4), c1);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
                 }
-            }
-        } else if c0 == 4 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                    acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f32 && alpha == 1.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), acc_0_1, c1);
-                }
-            }
-        } else if beta == 0.0f32 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f32x4_relaxed_madd(
-                    vb,
-                    ops::load_partial_f32(crow, c0),
-                    f32x4_mul(va, acc_0_0),
-                );
-                ops::store_partial_f32(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(4);
-                    let x1 = f32x4_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_relaxed_madd(
                         vb,
-                        ops::load_partial_f32(crow1, c1),
-                        f32x4_mul(va, acc_0_1),
+                        ops::load_partial_f32(crow, c0),
+                        f32x4_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f32(crow1, x1, c1);
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_relaxed_madd(
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
                 }
             }
+            j += 8;
         }
-        j += 8;
     }
 }
 /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
@@ -4275,7 +5333,11 @@ pub unsafe fn gemm_small_row_f32(
 /// `skip` set to the rows it overlaps: those are computed again but not stored,
 /// so no row count known only at run time reaches the `k` loop.
 ///
-/// Columns go in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4305,87 +5367,89 @@ pub unsafe fn gemm_small_row_f64(
     let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
-        let cols = (n - j).min(4);
-        let c0 = cols.min(2);
-        let c1 = cols - c0;
-        let mut acc_0_0 = f64x2_splat(0.0);
-        let mut acc_0_1 = f64x2_splat(0.0);
-        if c1 == 2 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = v128_load(brow.add(2) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+        {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+                    }
                 }
             }
-        } else if c1 > 0 {
-            for p in 0..k {
-                let brow = b.add(p * rs_b + j);
-                let b0 = v128_load(brow as *const v128);
-                let b1 = ops::load_partial_f64(brow.add(2), c1);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
                 }
-            }
-        } else if c0 == 2 {
-            for p in 0..k {
-                let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
                 }
-            }
-        } else {
-            for p in 0..k {
-                let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                {
-                    let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                    acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                }
-            }
-        }
-        if beta == 0.0f64 && alpha == 1.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, acc_0_0, c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), acc_0_1, c1);
-                }
-            }
-        } else if beta == 0.0f64 {
-            if 0 >= skip {
-                let crow = c.add(j);
-                ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                if c1 > 0 {
-                    ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
-                }
-            }
-        } else {
-            if 0 >= skip {
-                let crow = c.add(j);
-                let x0 = f64x2_relaxed_madd(
-                    vb,
-                    ops::load_partial_f64(crow, c0),
-                    f64x2_mul(va, acc_0_0),
-                );
-                ops::store_partial_f64(crow, x0, c0);
-                if c1 > 0 {
-                    let crow1 = crow.add(2);
-                    let x1 = f64x2_relaxed_madd(
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_relaxed_madd(
                         vb,
-                        ops::load_partial_f64(crow1, c1),
-                        f64x2_mul(va, acc_0_1),
+                        ops::load_partial_f64(crow, c0),
+                        f64x2_mul(va, acc_0_0),
                     );
-                    ops::store_partial_f64(crow1, x1, c1);
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_relaxed_madd(
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
                 }
             }
+            j += 4;
         }
-        j += 4;
     }
 }
 /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous

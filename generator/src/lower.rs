@@ -643,6 +643,18 @@ impl VisitMut for Fold<'_, '_> {
                     (Rem(_), _, Some(1)) if is_pure(&b.left) => Some(int_lit(0)),
                     _ => None,
                 };
+                // Boolean identities, so that a constant condition next to a run-time
+                // one (`ROWS / 2 * 2 == ROWS && n - j >= ..`) leaves just the latter.
+                let (bl, br) = (const_bool(&b.left), const_bool(&b.right));
+                let keep = keep.or(match (b.op, bl, br) {
+                    (And(_), Some(true), _) | (Or(_), Some(false), _) => Some((*b.right).clone()),
+                    (And(_), _, Some(true)) | (Or(_), _, Some(false)) => Some((*b.left).clone()),
+                    (And(_), Some(false), _) => Some(syn::parse_quote!(false)),
+                    (Or(_), Some(true), _) => Some(syn::parse_quote!(true)),
+                    (And(_), _, Some(false)) if is_pure(&b.left) => Some(syn::parse_quote!(false)),
+                    (Or(_), _, Some(true)) if is_pure(&b.left) => Some(syn::parse_quote!(true)),
+                    _ => None,
+                });
                 if let Some(k) = keep {
                     *e = k;
                 }

@@ -1,0 +1,58 @@
+//! Constant folding around run-time conditions: a constant operand of `&&` or
+//! `||` folds away, and takes the whole `if` with it where it decides it.
+
+use generator::{Workspace, default_root};
+
+const PROBE: &str = r#"
+use crate::vec::FloatVec;
+use kernel_macros::kernel;
+
+#[kernel(fold_even(ROWS = 2), fold_odd(ROWS = 1))]
+pub unsafe fn base_fold<V: FloatVec, const ROWS: usize>(n: usize, c: *mut V::Elem) {
+    if ROWS / 2 * 2 == ROWS && n > 0 {
+        V::store(c, V::zero());
+    } else {
+        V::store(c.add(1), V::zero());
+    }
+    if ROWS == 1 || n > 3 {
+        V::store(c.add(2), V::zero());
+    }
+}
+"#;
+
+/// The probe's emitted code on the fallback target, split into its two
+/// instances (f32 and f64 each).
+fn render() -> (String, String) {
+    let code = Workspace::load(default_root())
+        .expect("kernel sources")
+        .with_source("kernels/src/fold_probe.rs", PROBE)
+        .render_filtered(Some("fold"), Some("fallback"))
+        .expect("lowers");
+    let (mut even, mut odd) = (String::new(), String::new());
+    for f in code.split("pub unsafe fn ").skip(1) {
+        if f.starts_with("fold_even") {
+            even.push_str(f);
+        } else if f.starts_with("fold_odd") {
+            odd.push_str(f);
+        }
+    }
+    assert!(!even.is_empty() && !odd.is_empty(), "instances missing:\n{code}");
+    (even, odd)
+}
+
+#[test]
+fn constant_operands_of_and_and_or_fold_away() {
+    let (even, odd) = render();
+    assert!(even.contains("if n > 0 {"), "`true && n > 0` is `n > 0`:\n{even}");
+    assert!(even.contains("if n > 3 {"), "`false || n > 3` is `n > 3`:\n{even}");
+    assert!(
+        !even.contains("true") && !even.contains("false"),
+        "a constant is left:\n{even}"
+    );
+    assert!(!odd.contains("n > 0"), "`false && n > 0` decides the `if`:\n{odd}");
+    assert!(!odd.contains("n > 3"), "`true || n > 3` decides the `if`:\n{odd}");
+    assert!(
+        odd.contains("c.add(1)") && odd.contains("c.add(2)"),
+        "the taken branches stay:\n{odd}"
+    );
+}
