@@ -909,6 +909,11 @@ unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Opt
     let p = &ctx.p;
     let (m, k, j0, lanes) = (p.m, p.k, p.n - w, ctx.shape.lanes);
     let rows = ElemKernels::<T>::dot_rows(ctx.shape);
+    // The sums of the widest instance fill a quarter of the tile's slots times four.
+    debug_assert!(
+        rows * 4 * lanes <= ctx.bufs.tile_len,
+        "edge tile too small for the sums"
+    );
     let in_place = p.rsb == 1;
     // The closures reach pointers only through `ctx` (Sync).
     let copy = |_: usize, _: usize| {
