@@ -689,11 +689,16 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     64.0 * 2.0 * (mr * nr * k) as f64 / secs / 1e9
 }
 
-/// `peak`: the FMA peak of one core, and of `--threads` cores busy at once.
-fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
+/// `peak`: the f32 FMA peak of one core in FLOP/s, for the micro-kernel line
+/// (the table's shares are paired with each round's own peak, see `run_shape`).
+fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
     let target = gemmkit::active().expect("HWY_TARGET");
+    // The FMA loop runs f32 lanes; an element twice as wide halves the peak.
+    let per_f32 = 4.0 / std::mem::size_of::<T>() as f64;
     let micro = microkernel_gflops::<T>(target, args.samples);
-    let pct = peak.map_or(String::new(), |p| format!(" ({:.0}% of peak)", 100.0 * micro / p.0));
+    let pct = peak.map_or(String::new(), |p| {
+        format!(" ({:.0}% of peak)", 100.0 * micro * 1e9 / (p * per_f32))
+    });
     println!(
         "\n{} micro-kernel alone, cache-resident panels: {micro:.1} GFLOP/s{pct}",
         T::NAME
@@ -701,8 +706,6 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<(f64, f64)>) {
     let peers: Vec<&str> = args.peers.iter().map(String::as_str).collect();
     let t = args.threads;
     let layout = if args.a_transposed { ", A transposed" } else { "" };
-    // The FMA loop runs f32 lanes; an element twice as wide halves the peak.
-    let per_f32 = 4.0 / std::mem::size_of::<T>() as f64;
     if t == 1 {
         println!(
             "\n### {} GEMM, 1 thread{layout}, GFLOP/s (median of {})\n",
@@ -862,7 +865,7 @@ fn main() {
     let peak_all = if args.threads > 1 {
         peak::measure(args.threads, PEAK_ROUNDS)
     } else {
-        peak
+        None
     };
     println!("## gemm-bench\n");
     println!("- CPU: {cpu}; caches {:?}", gemmkit::CacheSizes::detect());
@@ -878,8 +881,7 @@ fn main() {
         ),
         None => println!("- FMA peak: not measured on this architecture"),
     }
-    let both = peak.zip(peak_all).map(|((one, _), (all, _))| (one, all));
-    if let (Some((one, all)), true) = (both, args.threads > 1) {
+    if let (Some((one, _)), Some((all, _)), true) = (peak, peak_all, args.threads > 1) {
         println!(
             "- measured FMA peak, {} cores at once: {:.1} GFLOP/s f32 ({:.2}x one core)",
             args.threads,
@@ -887,11 +889,12 @@ fn main() {
             all / one
         );
     }
+    let one_core = peak.map(|(flops, _)| flops);
     if args.f32 {
-        table::<f32>(&args, &libs, both.map(|(one, all)| (one / 1e9, all / 1e9)));
+        table::<f32>(&args, &libs, one_core);
     }
     if args.f64 {
-        table::<f64>(&args, &libs, both.map(|(one, all)| (one / 2e9, all / 2e9)));
+        table::<f64>(&args, &libs, one_core);
     }
     // A shared machine can change under a run: measure the peak again and say
     // how far it moved, so a disturbed run can be recognised.
