@@ -274,11 +274,13 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -620,11 +622,13 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -966,11 +970,13 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1171,11 +1177,13 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1376,11 +1384,13 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1524,11 +1534,13 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1672,11 +1684,13 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2018,11 +2032,13 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2364,11 +2380,13 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2569,11 +2587,13 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2774,11 +2794,13 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2922,11 +2944,13 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -3070,11 +3094,13 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -3422,11 +3448,13 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):

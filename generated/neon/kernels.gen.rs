@@ -214,11 +214,13 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -494,11 +496,13 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -774,11 +778,13 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -946,11 +952,13 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1118,11 +1126,13 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1270,11 +1280,13 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1422,11 +1434,13 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1702,11 +1716,13 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1982,11 +1998,13 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2154,11 +2172,13 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2326,11 +2346,13 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2478,11 +2500,13 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2630,11 +2654,13 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2915,11 +2941,13 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):

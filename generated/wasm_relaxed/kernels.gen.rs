@@ -256,11 +256,13 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -484,11 +486,13 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -712,11 +716,13 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -858,11 +864,13 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1004,11 +1012,13 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1148,11 +1158,13 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1292,11 +1304,13 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1520,11 +1534,13 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1748,11 +1764,13 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -1894,11 +1912,13 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2040,11 +2060,13 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2184,11 +2206,13 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2328,11 +2352,13 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
@@ -2563,11 +2589,13 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Six instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (257 columns end in a strip of 1). Without them
+/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
+/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
+/// read in place, and this one only for a packed A). Without them
 /// the full kernel would spend its time on zero padding. Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
