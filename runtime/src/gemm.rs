@@ -898,7 +898,8 @@ fn dot_edge_cols<T>(p: &Problem<T>, shape: Shape) -> usize {
 /// the instances' height, the last block moved up to end at row m (the rows it
 /// overlaps are computed again but not stored), columns in chunks of up to four.
 /// Each instance leaves its sums lane by lane in the worker's edge tile; they are
-/// added here, lane 0 first, and scaled into C. B's columns are read in place
+/// added here, lane 0 first, and go to C through the output step (`apply_tile`),
+/// as an edge tile of the micro-kernel does. B's columns are read in place
 /// when B is column-major, else copied into `bt` first (one pack item).
 ///
 /// # Safety
@@ -938,14 +939,31 @@ unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Opt
         while c0 < w {
             let cols = (w - c0).min(4);
             unsafe { (ctx.kern.dot[cols - 1])(k, a, p.rsa, btp.wrapping_add(c0 * ldbt), ldbt, out) };
-            for r in g * rows - start..rows {
-                for c in 0..cols {
-                    let sums = unsafe { std::slice::from_raw_parts(out.add((r * cols + c) * lanes), lanes) };
-                    let x = p.alpha * sums.iter().fold(T::ZERO, |s, &v| s + v);
-                    let dst = unsafe { &mut *p.c.add((start + r) * p.rsc + (j0 + c0 + c) * p.csc) };
-                    *dst = if p.beta == T::ZERO { x } else { x + p.beta * *dst };
-                }
+            // Each slot's lanes added, lane 0 first, into slot `s` of `out` (read
+            // from `s * lanes` on, at or past where it is written), so the sums form
+            // a packed `rows x cols` tile for the output step.
+            for s in 0..rows * cols {
+                let parts = unsafe { std::slice::from_raw_parts(out.add(s * lanes), lanes) };
+                let sum = parts.iter().fold(T::ZERO, |acc, &v| acc + v);
+                unsafe { *out.add(s) = sum };
             }
+            let skip = g * rows - start;
+            let cij = p.c.wrapping_add((start + skip) * p.rsc + (j0 + c0) * p.csc);
+            let sums = unsafe { out.add(skip * cols) };
+            unsafe {
+                apply_tile(
+                    &ctx.kern,
+                    rows - skip,
+                    cols,
+                    p.alpha,
+                    sums,
+                    cols,
+                    p.beta,
+                    cij,
+                    p.rsc,
+                    p.csc,
+                )
+            };
             c0 += cols;
         }
     };
@@ -1257,17 +1275,39 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         } else {
                             let edge = micro.for_edge(h, w, mr, ctx.shape.lanes);
                             unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, nr, null_mut(), T::ZERO, tile, nr) };
-                            if unit_cols {
-                                unsafe { (kern.apply)(h, w, alpha, tile, nr, beta, cij, rsc) };
-                            } else {
-                                unsafe { apply_strided(h, w, alpha, tile, nr, beta, cij, rsc, csc) };
-                            }
+                            unsafe { apply_tile(&kern, h, w, alpha, tile, nr, beta, cij, rsc, csc) };
                         }
                     }
                 };
                 par_phases(threads, pool, lanes, packs, pack, panels, fuse, compute);
             }
         }
+    }
+}
+
+/// `C = alpha * P + beta * C` for an `h x w` tile `P` (row stride `ldp`): the
+/// generated output kernel where C has unit column stride, else `apply_strided`.
+///
+/// # Safety
+/// As for `apply_packed_output`, with C at strides `(rsc, csc)`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn apply_tile<T: Element>(
+    kern: &ElemKernels<T>,
+    h: usize,
+    w: usize,
+    alpha: T,
+    p: *const T,
+    ldp: usize,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+) {
+    if csc == 1 {
+        unsafe { (kern.apply)(h, w, alpha, p, ldp, beta, c, rsc) };
+    } else {
+        unsafe { apply_strided(h, w, alpha, p, ldp, beta, c, rsc, csc) };
     }
 }
 
