@@ -695,39 +695,65 @@ unsafe fn drive<'a, T: Element>(
         unsafe { scale(*p) };
         return;
     }
+    let kern = T::kernels(target);
+    let limit = small_limit();
+    if p.m <= limit && p.n <= limit && p.k <= limit {
+        // The small kernel writes rows of C with unit column stride and reads rows
+        // of B; a column-major C is the transposed product (B^T A^T), which reads
+        // A's columns as rows. Two calls rather than one on arguments swapped by
+        // conditional moves, which went through the stack (2-3% of an 8^3 call).
+        // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
+        if p.csc == 1 && p.csb == 1 {
+            unsafe {
+                small(
+                    &kern,
+                    T::shape(target),
+                    p.m,
+                    p.n,
+                    p.k,
+                    p.alpha,
+                    p.a,
+                    p.rsa,
+                    p.csa,
+                    p.b,
+                    p.rsb,
+                    p.beta,
+                    p.c,
+                    p.rsc,
+                )
+            };
+            return;
+        }
+        if p.rsc == 1 && p.rsa == 1 {
+            unsafe {
+                small(
+                    &kern,
+                    T::shape(target),
+                    p.n,
+                    p.m,
+                    p.k,
+                    p.alpha,
+                    p.b,
+                    p.csb,
+                    p.rsb,
+                    p.a,
+                    p.csa,
+                    p.beta,
+                    p.c,
+                    p.csc,
+                )
+            };
+            return;
+        }
+    }
     // The micro-kernel writes rows of C with unit column stride; a column-major C
-    // is the transposed product. (Fields are read one by one rather than copying
-    // the whole problem: tiny calls are dominated by such copies.)
+    // is the transposed product.
     let t = p.csc != 1 && p.rsc == 1;
     let (m, n, a, rsa, csa, b, rsb, csb, rsc, csc) = if t {
         (p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.rsa, p.csc, p.rsc)
     } else {
         (p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.csb, p.rsc, p.csc)
     };
-    let kern = T::kernels(target);
-    let limit = small_limit();
-    if csc == 1 && csb == 1 && m <= limit && n <= limit && p.k <= limit {
-        // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
-        unsafe {
-            small(
-                &kern,
-                T::shape(target),
-                m,
-                n,
-                p.k,
-                p.alpha,
-                a,
-                rsa,
-                csa,
-                b,
-                rsb,
-                p.beta,
-                p.c,
-                rsc,
-            )
-        };
-        return;
-    }
     let p = Problem {
         m,
         n,
@@ -777,38 +803,66 @@ unsafe fn small<T: Element>(
     rsc: usize,
 ) {
     let blocks = kern.small_blocks(shape);
-    let mut i = 0;
-    while i < m {
-        let left = m - i;
-        let (start, rows, block) = match blocks.iter().rev().find(|&&(rows, _)| rows >= left && rows <= m) {
-            Some(&(rows, f)) => (m - rows, rows, f),
-            None => {
-                let &(rows, f) = blocks
-                    .iter()
-                    .find(|&&(rows, _)| rows <= left)
-                    .expect("a one-row instance");
-                (i, rows, f)
+    let [(tall, f_tall), (mid, f_mid), (low, f_low), (_, f_row)] = blocks;
+    debug_assert!(low >= 1, "every instance has rows");
+    // One block: rows `start .. start + rows` of A and C, stored from `i` on. (A
+    // macro: as a closure it was not inlined, and its captures went through memory.)
+    macro_rules! block {
+        ($f:expr, $start:expr, $i:expr) => {{
+            let (f, start, i): (SmallFn<T>, usize, usize) = ($f, $start, $i);
+            // SAFETY: every block's rows are rows of A and C (`start + rows <= m`).
+            unsafe {
+                f(
+                    i - start,
+                    n,
+                    k,
+                    alpha,
+                    a.add(start * rsa),
+                    rsa,
+                    csa,
+                    b,
+                    rsb,
+                    beta,
+                    c.add(start * rsc),
+                    rsc,
+                )
             }
+        }};
+    }
+    let mut i = 0;
+    // Straight-line choices on the four row counts rather than a search of the
+    // table, which went through the stack (1-3% of an 8^3 call).
+    loop {
+        let left = m - i;
+        if left > tall {
+            block!(f_tall, i, i);
+            i += tall;
+            continue;
+        }
+        // The smallest instance that covers the rows left, moved up to end at row
+        // `m` if the problem is that tall; else the tallest that fits, and again.
+        let (rows, f) = if left <= 1 {
+            (1, f_row)
+        } else if left <= low {
+            (low, f_low)
+        } else if left <= mid {
+            (mid, f_mid)
+        } else {
+            (tall, f_tall)
         };
-        // SAFETY: the block's rows `start .. start + rows` are rows of A and C,
-        // and it stores only those from `i` on.
-        unsafe {
-            block(
-                i - start,
-                n,
-                k,
-                alpha,
-                a.add(start * rsa),
-                rsa,
-                csa,
-                b,
-                rsb,
-                beta,
-                c.add(start * rsc),
-                rsc,
-            )
+        if rows <= m {
+            block!(f, m - rows, i);
+            return;
+        }
+        let (rows, f) = if left >= mid {
+            (mid, f_mid)
+        } else if left >= low {
+            (low, f_low)
+        } else {
+            (1, f_row)
         };
-        i = start + rows;
+        block!(f, i, i);
+        i += rows;
     }
 }
 
