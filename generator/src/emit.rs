@@ -180,31 +180,48 @@ pub fn target_file(
         .unwrap_or_default();
     let mut items = shape_consts(target, api)?;
     let mut kept = vec![];
+    // An instance whose code is an earlier one's on this target (a `const`
+    // parameter that comes out the same here: two vectors of a two-vector tile)
+    // is that function under its own name.
+    let mut first: BTreeMap<String, &syn::Ident> = BTreeMap::new();
     for (inst, l) in lowered {
+        let name = &l.item.sig.ident;
+        let key = code_key(target, l);
         match parent {
-            Some((p, _)) if parent_code.get(inst.fn_name.as_str()) == Some(&code_key(target, l)) => {
-                let (module, name) = (
-                    syn::Ident::new(p.name, proc_macro2::Span::call_site()),
-                    &l.item.sig.ident,
-                );
+            Some((p, _)) if parent_code.get(inst.fn_name.as_str()) == Some(&key) => {
+                let module = syn::Ident::new(p.name, proc_macro2::Span::call_site());
                 let note = format!(
                     " The same code as on `{}`: this level adds nothing `{name}` uses.",
                     p.name
                 );
                 items.push(syn::parse_quote!(#[doc = #note] pub use super::#module::#name;));
+                continue;
             }
-            _ => kept.push(l),
+            _ => {}
+        }
+        match first.get(&key) {
+            Some(same) => {
+                let note = format!(" The same code as `{same}`: on this target its constants come out the same.");
+                items.push(syn::parse_quote!(#[doc = #note] pub use self::#same as #name;));
+            }
+            None => {
+                first.insert(key, name);
+                kept.push(l);
+            }
         }
     }
     let body = render_functions(target, &kept, items, Some(doc))?;
     Ok(format!("{HEADER}\n{body}"))
 }
 
-/// What makes a lowered kernel the same on two targets: its signature and body,
-/// and the source of every helper it calls (a helper may differ while the call
-/// reads the same). Attributes (docs, target features) are left out.
+/// What makes two lowered kernels the same code: their signatures but for the
+/// name, their bodies, and the source of every helper they call (a helper may
+/// differ between targets while the call reads the same). Attributes (docs,
+/// target features) are left out.
 fn code_key(target: &Target, l: &Lowered) -> String {
-    let mut key = format!("{} {}", l.item.sig.to_token_stream(), l.item.block.to_token_stream());
+    let mut sig = l.item.sig.clone();
+    sig.ident = syn::Ident::new("kernel", sig.ident.span());
+    let mut key = format!("{} {}", sig.to_token_stream(), l.item.block.to_token_stream());
     for h in &l.helpers {
         key.push_str(target.helper(h).unwrap_or(""));
     }
