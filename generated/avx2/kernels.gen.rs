@@ -31,6 +31,22 @@ pub const F64_LANES: usize = 4;
 pub const F64_MR: usize = 6;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 8;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_two_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_two_f64;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_three_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_three_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_two_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_two_packed_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_three_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -262,14 +278,17 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -278,7 +297,7 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -478,14 +497,17 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -494,7 +516,7 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -694,14 +716,17 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -710,7 +735,7 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -835,14 +860,17 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -851,7 +879,7 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -976,14 +1004,17 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -992,7 +1023,7 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1126,14 +1157,17 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1142,7 +1176,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1276,14 +1310,17 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1292,7 +1329,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1492,14 +1529,17 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1508,7 +1548,7 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1708,14 +1748,17 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1724,7 +1767,7 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1849,14 +1892,17 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1865,7 +1911,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1990,14 +2036,17 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2006,7 +2055,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2140,14 +2189,17 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2156,7 +2208,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2290,14 +2342,17 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2306,7 +2361,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2510,14 +2565,17 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2526,7 +2584,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of

@@ -31,6 +31,14 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 8;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 6;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_three_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_three_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_three_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -214,14 +222,17 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -230,7 +241,7 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -496,14 +507,17 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -512,7 +526,7 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -778,14 +792,17 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -794,7 +811,7 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -952,14 +969,17 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -968,7 +988,7 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1126,14 +1146,17 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1142,7 +1165,7 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1280,14 +1303,17 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1296,7 +1322,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1434,14 +1460,17 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1450,7 +1479,449 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = (V::NR / V::LANES) . min (2), PACKED = 0, PACK_B = 0.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_two_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 12 };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_6_1 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    let mut acc_7_1 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+            acc_0_1 = vfmaq_f32(acc_0_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+            acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+            acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+            acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
+            acc_4_1 = vfmaq_f32(acc_4_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
+            acc_5_1 = vfmaq_f32(acc_5_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
+            acc_6_1 = vfmaq_f32(acc_6_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
+            acc_7_1 = vfmaq_f32(acc_7_1, ai, vld1q_f32(bp.add(4)));
+        }
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(4), vmulq_f32(va, acc_0_1));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(ldc + 4), vmulq_f32(va, acc_1_1));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(2 * ldc + 4), vmulq_f32(va, acc_2_1));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(3 * ldc + 4), vmulq_f32(va, acc_3_1));
+        vst1q_f32(c.add(4 * ldc), vmulq_f32(va, acc_4_0));
+        vst1q_f32(c.add(4 * ldc + 4), vmulq_f32(va, acc_4_1));
+        vst1q_f32(c.add(5 * ldc), vmulq_f32(va, acc_5_0));
+        vst1q_f32(c.add(5 * ldc + 4), vmulq_f32(va, acc_5_1));
+        vst1q_f32(c.add(6 * ldc), vmulq_f32(va, acc_6_0));
+        vst1q_f32(c.add(6 * ldc + 4), vmulq_f32(va, acc_6_1));
+        vst1q_f32(c.add(7 * ldc), vmulq_f32(va, acc_7_0));
+        vst1q_f32(c.add(7 * ldc + 4), vmulq_f32(va, acc_7_1));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = (V::NR / V::LANES) . min (2), PACKED = 0, PACK_B = 0.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_two_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { 6 };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 2) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_6_1 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    let mut acc_7_1 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+            acc_0_1 = vfmaq_f64(acc_0_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+            acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+            acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+            acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
+            acc_4_1 = vfmaq_f64(acc_4_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
+            acc_5_1 = vfmaq_f64(acc_5_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
+            acc_6_1 = vfmaq_f64(acc_6_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
+            acc_7_1 = vfmaq_f64(acc_7_1, ai, vld1q_f64(bp.add(2)));
+        }
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(2), vmulq_f64(va, acc_0_1));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(ldc + 2), vmulq_f64(va, acc_1_1));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(2 * ldc + 2), vmulq_f64(va, acc_2_1));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(3 * ldc + 2), vmulq_f64(va, acc_3_1));
+        vst1q_f64(c.add(4 * ldc), vmulq_f64(va, acc_4_0));
+        vst1q_f64(c.add(4 * ldc + 2), vmulq_f64(va, acc_4_1));
+        vst1q_f64(c.add(5 * ldc), vmulq_f64(va, acc_5_0));
+        vst1q_f64(c.add(5 * ldc + 2), vmulq_f64(va, acc_5_1));
+        vst1q_f64(c.add(6 * ldc), vmulq_f64(va, acc_6_0));
+        vst1q_f64(c.add(6 * ldc + 2), vmulq_f64(va, acc_6_1));
+        vst1q_f64(c.add(7 * ldc), vmulq_f64(va, acc_7_0));
+        vst1q_f64(c.add(7 * ldc + 2), vmulq_f64(va, acc_7_1));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1716,14 +2187,17 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1732,7 +2206,7 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1998,14 +2472,17 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2014,7 +2491,7 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2172,14 +2649,17 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2188,7 +2668,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2346,14 +2826,17 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2362,7 +2845,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2500,14 +2983,17 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2516,7 +3002,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2654,14 +3140,17 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2670,7 +3159,449 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = (V::NR / V::LANES) . min (2), PACKED = 1, PACK_B = 0.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_two_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 12 };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_6_1 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    let mut acc_7_1 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+            acc_0_1 = vfmaq_f32(acc_0_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+            acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+            acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+            acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
+            acc_4_1 = vfmaq_f32(acc_4_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
+            acc_5_1 = vfmaq_f32(acc_5_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
+            acc_6_1 = vfmaq_f32(acc_6_1, ai, vld1q_f32(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
+            acc_7_1 = vfmaq_f32(acc_7_1, ai, vld1q_f32(bp.add(4)));
+        }
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(4), vmulq_f32(va, acc_0_1));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(ldc + 4), vmulq_f32(va, acc_1_1));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(2 * ldc + 4), vmulq_f32(va, acc_2_1));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(3 * ldc + 4), vmulq_f32(va, acc_3_1));
+        vst1q_f32(c.add(4 * ldc), vmulq_f32(va, acc_4_0));
+        vst1q_f32(c.add(4 * ldc + 4), vmulq_f32(va, acc_4_1));
+        vst1q_f32(c.add(5 * ldc), vmulq_f32(va, acc_5_0));
+        vst1q_f32(c.add(5 * ldc + 4), vmulq_f32(va, acc_5_1));
+        vst1q_f32(c.add(6 * ldc), vmulq_f32(va, acc_6_0));
+        vst1q_f32(c.add(6 * ldc + 4), vmulq_f32(va, acc_6_1));
+        vst1q_f32(c.add(7 * ldc), vmulq_f32(va, acc_7_0));
+        vst1q_f32(c.add(7 * ldc + 4), vmulq_f32(va, acc_7_1));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
+/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
+/// so that the first tile of a strip packs it for the others without a pass of
+/// its own. The other instances read a packed strip and ignore `ldb` and
+/// `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = (V::NR / V::LANES) . min (2), PACKED = 1, PACK_B = 0.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_two_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { 6 };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 2) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_6_1 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    let mut acc_7_1 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+            acc_0_1 = vfmaq_f64(acc_0_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+            acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+            acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+            acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
+            acc_4_1 = vfmaq_f64(acc_4_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
+            acc_5_1 = vfmaq_f64(acc_5_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
+            acc_6_1 = vfmaq_f64(acc_6_1, ai, vld1q_f64(bp.add(2)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
+            acc_7_1 = vfmaq_f64(acc_7_1, ai, vld1q_f64(bp.add(2)));
+        }
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(2), vmulq_f64(va, acc_0_1));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(ldc + 2), vmulq_f64(va, acc_1_1));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(2 * ldc + 2), vmulq_f64(va, acc_2_1));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(3 * ldc + 2), vmulq_f64(va, acc_3_1));
+        vst1q_f64(c.add(4 * ldc), vmulq_f64(va, acc_4_0));
+        vst1q_f64(c.add(4 * ldc + 2), vmulq_f64(va, acc_4_1));
+        vst1q_f64(c.add(5 * ldc), vmulq_f64(va, acc_5_0));
+        vst1q_f64(c.add(5 * ldc + 2), vmulq_f64(va, acc_5_1));
+        vst1q_f64(c.add(6 * ldc), vmulq_f64(va, acc_6_0));
+        vst1q_f64(c.add(6 * ldc + 2), vmulq_f64(va, acc_6_1));
+        vst1q_f64(c.add(7 * ldc), vmulq_f64(va, acc_7_0));
+        vst1q_f64(c.add(7 * ldc + 2), vmulq_f64(va, acc_7_1));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2941,14 +3872,17 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2957,7 +3891,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of

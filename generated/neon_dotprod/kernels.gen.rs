@@ -47,6 +47,14 @@ pub use super::neon::microkernel_short_f64;
 pub use super::neon::microkernel_narrow_f32;
 /// The same code as on `neon`: this level adds nothing `microkernel_narrow_f64` uses.
 pub use super::neon::microkernel_narrow_f64;
+/// The same code as on `neon`: this level adds nothing `microkernel_two_f32` uses.
+pub use super::neon::microkernel_two_f32;
+/// The same code as on `neon`: this level adds nothing `microkernel_two_f64` uses.
+pub use super::neon::microkernel_two_f64;
+/// The same code as on `neon`: this level adds nothing `microkernel_three_f32` uses.
+pub use super::neon::microkernel_three_f32;
+/// The same code as on `neon`: this level adds nothing `microkernel_three_f64` uses.
+pub use super::neon::microkernel_three_f64;
 /// The same code as on `neon`: this level adds nothing `microkernel_packed_f32` uses.
 pub use super::neon::microkernel_packed_f32;
 /// The same code as on `neon`: this level adds nothing `microkernel_packed_f64` uses.
@@ -59,6 +67,14 @@ pub use super::neon::microkernel_short_packed_f64;
 pub use super::neon::microkernel_narrow_packed_f32;
 /// The same code as on `neon`: this level adds nothing `microkernel_narrow_packed_f64` uses.
 pub use super::neon::microkernel_narrow_packed_f64;
+/// The same code as on `neon`: this level adds nothing `microkernel_two_packed_f32` uses.
+pub use super::neon::microkernel_two_packed_f32;
+/// The same code as on `neon`: this level adds nothing `microkernel_two_packed_f64` uses.
+pub use super::neon::microkernel_two_packed_f64;
+/// The same code as on `neon`: this level adds nothing `microkernel_three_packed_f32` uses.
+pub use super::neon::microkernel_three_packed_f32;
+/// The same code as on `neon`: this level adds nothing `microkernel_three_packed_f64` uses.
+pub use super::neon::microkernel_three_packed_f64;
 /// The same code as on `neon`: this level adds nothing `microkernel_pack_b_f32` uses.
 pub use super::neon::microkernel_pack_b_f32;
 /// The same code as on `neon`: this level adds nothing `microkernel_pack_b_f64` uses.

@@ -31,6 +31,22 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_two_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_two_f64;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_three_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_three_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_two_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_two_packed_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_three_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 /// The same code as `gemm_small_low_f32`: on this target its constants come out the same.
 pub use self::gemm_small_low_f32 as gemm_small_row_f32;
 /// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
@@ -250,14 +266,17 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -266,7 +285,7 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -468,14 +487,17 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -484,7 +506,7 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -686,14 +708,17 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -702,7 +727,7 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -828,14 +853,17 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -844,7 +872,7 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -970,14 +998,17 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -986,7 +1017,7 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1112,14 +1143,17 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1128,7 +1162,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1254,14 +1288,17 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1270,7 +1307,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1472,14 +1509,17 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1488,7 +1528,7 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1690,14 +1730,17 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1706,7 +1749,7 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1832,14 +1875,17 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1848,7 +1894,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1974,14 +2020,17 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1990,7 +2039,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2116,14 +2165,17 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2132,7 +2184,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2258,14 +2310,17 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2274,7 +2329,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2483,14 +2538,17 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2499,7 +2557,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of

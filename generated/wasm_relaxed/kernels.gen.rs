@@ -31,6 +31,22 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_two_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_two_f64;
+/// The same code as `microkernel_f32`: on this target its constants come out the same.
+pub use self::microkernel_f32 as microkernel_three_f32;
+/// The same code as `microkernel_f64`: on this target its constants come out the same.
+pub use self::microkernel_f64 as microkernel_three_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_two_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_two_packed_f64;
+/// The same code as `microkernel_packed_f32`: on this target its constants come out the same.
+pub use self::microkernel_packed_f32 as microkernel_three_packed_f32;
+/// The same code as `microkernel_packed_f64`: on this target its constants come out the same.
+pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 /// The same code as on `wasm128`: this level adds nothing `microkernel_dot_bf16` uses.
 pub use super::wasm128::microkernel_dot_bf16;
 /// The same code as `gemm_small_low_f32`: on this target its constants come out the same.
@@ -260,14 +276,17 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -276,7 +295,7 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -490,14 +509,17 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -506,7 +528,7 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -720,14 +742,17 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -736,7 +761,7 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -868,14 +893,17 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -884,7 +912,7 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1016,14 +1044,17 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1032,7 +1063,7 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1162,14 +1193,17 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1178,7 +1212,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1308,14 +1342,17 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1324,7 +1361,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1538,14 +1575,17 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1554,7 +1594,7 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1768,14 +1808,17 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1784,7 +1827,7 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -1916,14 +1959,17 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1932,7 +1978,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2064,14 +2110,17 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2080,7 +2129,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2210,14 +2259,17 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2226,7 +2278,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2356,14 +2408,17 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2372,7 +2427,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of
@@ -2593,14 +2648,17 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Seven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
-/// `microkernel_narrow` the first vector of columns, for the last strip of a B
-/// block at most one vector wide (AVX-512 f32: 9 to 16 columns; a strip of at
-/// most half a vector, as 257's one column, takes `base_dot_edge` where A is
-/// read in place, and this one only for a packed A). Without them
-/// the full kernel would spend its time on zero padding. Each has a `_packed`
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
 /// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
 /// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2609,7 +2667,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The seventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
+/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
 /// it reads a row-major B in place (row stride `ldb`, unit column stride) and
 /// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
 /// so that the first tile of a strip packs it for the others without a pass of

@@ -21,12 +21,12 @@
 //! ```
 //!
 //! Interior tiles are stored straight into C; edge tiles (and C with no unit
-//! stride) go through a packed tile and the output kernel. A last strip of B at
-//! most one vector wide takes the narrow micro-kernel, which computes only that
-//! vector (a quarter of a full strip with AVX-512 f32's 64-column strips instead
-//! of all of it), and a last panel of A of at most `MR / 2` rows the short one,
-//! which computes only those rows; each has an instance for A in place and one
-//! for a packed panel. Where A is read in place and the last strip is at most
+//! stride) go through a packed tile and the output kernel. A last strip of B of
+//! one, two or three vectors takes the micro-kernel instance that computes only
+//! those vectors (with AVX-512 f32's 64-column strips, 160 columns are not
+//! computed as 192), and a last panel of A of at most `MR / 2` rows the short
+//! one, which computes only those rows; each has an instance for A in place and
+//! one for a packed panel. Where A is read in place and the last strip is at most
 //! half a vector (the 1 column of 257), its columns skip the loops: dot products
 //! along the whole of k compute only those columns, after the loops
 //! (`dot_edge`; 257^3 f32 went from 0.95-1.00 of the best peer to 1.03-1.08,
@@ -97,24 +97,32 @@ pub struct ElemKernels<T> {
 }
 
 /// One set of micro-kernel instances: the whole tile, its first vector of
-/// columns, and its first `MR / 2` rows.
+/// columns, its first two and three vectors (the whole tile where it has no
+/// more), and its first `MR / 2` rows.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Micro<T> {
     pub full: MicroFn<T>,
     pub narrow: MicroFn<T>,
+    pub two: MicroFn<T>,
+    pub three: MicroFn<T>,
     pub short: MicroFn<T>,
 }
 
 impl<T> Micro<T> {
     /// The instance for an `h x w` edge tile (computed into the packed tile): a
-    /// strip of at most one vector computes only that vector, a panel of at most
-    /// half the rows only those rows.
+    /// strip of one, two or three vectors computes only those vectors, a panel of
+    /// at most half the rows (and a strip wider than one vector) only those rows.
     fn for_edge(&self, h: usize, w: usize, mr: usize, vector_width: usize) -> MicroFn<T> {
-        if w <= vector_width {
+        let vectors = w.div_ceil(vector_width);
+        if vectors <= 1 {
             self.narrow
         } else if 2 * h <= mr {
             self.short
+        } else if vectors == 2 {
+            self.two
+        } else if vectors == 3 {
+            self.three
         } else {
             self.full
         }
@@ -162,7 +170,8 @@ pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 /// `Element` for one type, from the names of its generated kernels (in the
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $ms:ident], [$pk:ident, $pn:ident, $ps:ident],
+    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident],
+     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident],
      $pb:ident, $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
@@ -172,8 +181,8 @@ macro_rules! element {
                 ElemKernels {
                     pack_lhs: k.$pl,
                     pack_rhs: k.$pr,
-                    in_place: Micro { full: k.$mk, narrow: k.$mn, short: k.$ms },
-                    packed: Micro { full: k.$pk, narrow: k.$pn, short: k.$ps },
+                    in_place: Micro { full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms },
+                    packed: Micro { full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps },
                     pack_b: k.$pb,
                     apply: k.$ap,
                     small: [$(k.$sm),*],
@@ -190,10 +199,18 @@ element!(
     f32,
     pack_lhs_f32,
     pack_rhs_f32,
-    [microkernel_f32, microkernel_narrow_f32, microkernel_short_f32],
+    [
+        microkernel_f32,
+        microkernel_narrow_f32,
+        microkernel_two_f32,
+        microkernel_three_f32,
+        microkernel_short_f32
+    ],
     [
         microkernel_packed_f32,
         microkernel_narrow_packed_f32,
+        microkernel_two_packed_f32,
+        microkernel_three_packed_f32,
         microkernel_short_packed_f32
     ],
     microkernel_pack_b_f32,
@@ -212,10 +229,18 @@ element!(
     f64,
     pack_lhs_f64,
     pack_rhs_f64,
-    [microkernel_f64, microkernel_narrow_f64, microkernel_short_f64],
+    [
+        microkernel_f64,
+        microkernel_narrow_f64,
+        microkernel_two_f64,
+        microkernel_three_f64,
+        microkernel_short_f64
+    ],
     [
         microkernel_packed_f64,
         microkernel_narrow_packed_f64,
+        microkernel_two_packed_f64,
+        microkernel_three_packed_f64,
         microkernel_short_packed_f64
     ],
     microkernel_pack_b_f64,
@@ -1079,8 +1104,8 @@ struct Buffers<T> {
 /// workers write disjoint tiles of C and disjoint parts of the buffers.
 struct Ctx<T> {
     kern: ElemKernels<T>,
-    /// The tile: strips at most one vector (`lanes` columns) wide take the narrow
-    /// kernel.
+    /// The tile: an edge strip takes the instance of its count of vectors
+    /// (`lanes` columns each).
     shape: Shape,
     blk: Blocking,
     p: Problem<T>,

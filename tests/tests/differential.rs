@@ -161,8 +161,9 @@ where
 }
 
 /// The micro-kernel instance computing `ROWS` x `VECS` vectors of the tile
-/// (`microkernel`, `microkernel_short`, `microkernel_narrow`, their `_packed`
-/// twins, `PACKED = 1`, and `microkernel_pack_b`, `PACK_B = 1`) against
+/// (`microkernel`, `microkernel_short`, `microkernel_narrow`, `microkernel_two`,
+/// `microkernel_three`, their `_packed` twins, `PACKED = 1`, and
+/// `microkernel_pack_b`, `PACK_B = 1`) against
 /// `base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>` on the reference: that
 /// part of the tile within a K-scaled tolerance, and nothing written outside
 /// it; with `PACK_B`, B read in place at a padded row stride and its packed
@@ -471,6 +472,19 @@ macro_rules! target_tests {
                     check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1, 0>(NAME, k.microkernel_short_packed_f64);
                     check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f32);
                     check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f64);
+                    // `two` and `three`: that many vectors, or the whole tile where it has fewer.
+                    const TWO32: usize = if V32 < 2 { V32 } else { 2 };
+                    const TWO64: usize = if V64 < 2 { V64 } else { 2 };
+                    const THREE32: usize = if V32 < 3 { V32 } else { 3 };
+                    const THREE64: usize = if V64 < 3 { V64 } else { 3 };
+                    check_microkernel::<F32, { g::F32_MR }, TWO32, 0, 0>(NAME, k.microkernel_two_f32);
+                    check_microkernel::<F64, { g::F64_MR }, TWO64, 0, 0>(NAME, k.microkernel_two_f64);
+                    check_microkernel::<F32, { g::F32_MR }, THREE32, 0, 0>(NAME, k.microkernel_three_f32);
+                    check_microkernel::<F64, { g::F64_MR }, THREE64, 0, 0>(NAME, k.microkernel_three_f64);
+                    check_microkernel::<F32, { g::F32_MR }, TWO32, 1, 0>(NAME, k.microkernel_two_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, TWO64, 1, 0>(NAME, k.microkernel_two_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, THREE32, 1, 0>(NAME, k.microkernel_three_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, THREE64, 1, 0>(NAME, k.microkernel_three_packed_f64);
                     check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(NAME, k.microkernel_pack_b_f32);
                     check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(NAME, k.microkernel_pack_b_f64);
                 }

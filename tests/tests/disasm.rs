@@ -106,6 +106,15 @@ fn avx512_narrow_microkernel_inner_loop_is_zmm_fma_without_spills() {
 }
 
 #[test]
+fn avx512_two_and_three_vector_microkernels_inner_loops_are_zmm_fma_without_spills() {
+    use gemmkit::generated::avx512::{F32_MR, microkernel_three_f32, microkernel_two_f32};
+    std::hint::black_box(microkernel_two_f32 as *const ());
+    std::hint::black_box(microkernel_three_f32 as *const ());
+    check_fma_loop("microkernel_two_f32", F32_MR * 2);
+    check_fma_loop("microkernel_three_f32", F32_MR * 3);
+}
+
+#[test]
 fn avx512_short_microkernel_inner_loop_is_zmm_fma_without_spills() {
     use gemmkit::generated::avx512::{F32_LANES, F32_MR, F32_NR, microkernel_short_f32};
     std::hint::black_box(microkernel_short_f32 as *const ());
