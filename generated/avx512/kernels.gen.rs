@@ -274,7 +274,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -293,12 +293,12 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -625,7 +625,7 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -644,12 +644,12 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -976,7 +976,7 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -995,12 +995,12 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1186,7 +1186,7 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1205,12 +1205,12 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1396,7 +1396,7 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1415,12 +1415,12 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1549,7 +1549,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1568,12 +1568,12 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1702,7 +1702,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1721,12 +1721,12 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1921,7 +1921,7 @@ pub unsafe fn microkernel_two_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1940,12 +1940,12 @@ pub unsafe fn microkernel_two_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2140,7 +2140,7 @@ pub unsafe fn microkernel_two_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2159,12 +2159,12 @@ pub unsafe fn microkernel_two_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2425,7 +2425,7 @@ pub unsafe fn microkernel_three_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2444,12 +2444,12 @@ pub unsafe fn microkernel_three_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2710,7 +2710,7 @@ pub unsafe fn microkernel_three_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2729,12 +2729,12 @@ pub unsafe fn microkernel_three_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3061,7 +3061,7 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3080,12 +3080,12 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3412,7 +3412,7 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3431,12 +3431,12 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3622,7 +3622,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3641,12 +3641,12 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3832,7 +3832,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3851,12 +3851,12 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3985,7 +3985,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -4004,12 +4004,12 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4138,7 +4138,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -4157,12 +4157,12 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4357,7 +4357,7 @@ pub unsafe fn microkernel_two_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -4376,12 +4376,12 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4576,7 +4576,7 @@ pub unsafe fn microkernel_two_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -4595,12 +4595,12 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4861,7 +4861,7 @@ pub unsafe fn microkernel_three_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -4880,12 +4880,12 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5146,7 +5146,7 @@ pub unsafe fn microkernel_three_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -5165,12 +5165,12 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5503,7 +5503,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -5522,12 +5522,12 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5558,6 +5558,720 @@ pub unsafe fn microkernel_pack_b_f64(
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(24) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 24) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 24) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 24) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 24) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 8) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 24) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_pd();
+    let mut acc_0_1 = _mm512_setzero_pd();
+    let mut acc_0_2 = _mm512_setzero_pd();
+    let mut acc_0_3 = _mm512_setzero_pd();
+    let mut acc_1_0 = _mm512_setzero_pd();
+    let mut acc_1_1 = _mm512_setzero_pd();
+    let mut acc_1_2 = _mm512_setzero_pd();
+    let mut acc_1_3 = _mm512_setzero_pd();
+    let mut acc_2_0 = _mm512_setzero_pd();
+    let mut acc_2_1 = _mm512_setzero_pd();
+    let mut acc_2_2 = _mm512_setzero_pd();
+    let mut acc_2_3 = _mm512_setzero_pd();
+    let mut acc_3_0 = _mm512_setzero_pd();
+    let mut acc_3_1 = _mm512_setzero_pd();
+    let mut acc_3_2 = _mm512_setzero_pd();
+    let mut acc_3_3 = _mm512_setzero_pd();
+    let mut acc_4_0 = _mm512_setzero_pd();
+    let mut acc_4_1 = _mm512_setzero_pd();
+    let mut acc_4_2 = _mm512_setzero_pd();
+    let mut acc_4_3 = _mm512_setzero_pd();
+    let mut acc_5_0 = _mm512_setzero_pd();
+    let mut acc_5_1 = _mm512_setzero_pd();
+    let mut acc_5_2 = _mm512_setzero_pd();
+    let mut acc_5_3 = _mm512_setzero_pd();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = _mm512_set1_pd(*ap);
+            acc_0_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_0_3);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_1_3);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_2_3);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_3_3);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_4_3);
+        }
+        {
+            let ai = _mm512_set1_pd(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(8)), acc_5_1);
+            acc_5_2 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(16)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_pd(ai, _mm512_loadu_pd(bp.add(24)), acc_5_3);
+        }
+        {
+            _mm512_storeu_pd(b_pack.add(p * 32), _mm512_loadu_pd(bp));
+            _mm512_storeu_pd(b_pack.add(p * 32 + 8), _mm512_loadu_pd(bp.add(8)));
+            _mm512_storeu_pd(b_pack.add(p * 32 + 16), _mm512_loadu_pd(bp.add(16)));
+            _mm512_storeu_pd(b_pack.add(p * 32 + 24), _mm512_loadu_pd(bp.add(24)));
+        }
+    }
+    let va = _mm512_set1_pd(alpha);
+    if beta == 0.0f64 {
+        _mm512_storeu_pd(c, _mm512_mul_pd(va, acc_0_0));
+        _mm512_storeu_pd(c.add(8), _mm512_mul_pd(va, acc_0_1));
+        _mm512_storeu_pd(c.add(16), _mm512_mul_pd(va, acc_0_2));
+        _mm512_storeu_pd(c.add(24), _mm512_mul_pd(va, acc_0_3));
+        _mm512_storeu_pd(c.add(ldc), _mm512_mul_pd(va, acc_1_0));
+        _mm512_storeu_pd(c.add(ldc + 8), _mm512_mul_pd(va, acc_1_1));
+        _mm512_storeu_pd(c.add(ldc + 16), _mm512_mul_pd(va, acc_1_2));
+        _mm512_storeu_pd(c.add(ldc + 24), _mm512_mul_pd(va, acc_1_3));
+        _mm512_storeu_pd(c.add(2 * ldc), _mm512_mul_pd(va, acc_2_0));
+        _mm512_storeu_pd(c.add(2 * ldc + 8), _mm512_mul_pd(va, acc_2_1));
+        _mm512_storeu_pd(c.add(2 * ldc + 16), _mm512_mul_pd(va, acc_2_2));
+        _mm512_storeu_pd(c.add(2 * ldc + 24), _mm512_mul_pd(va, acc_2_3));
+        _mm512_storeu_pd(c.add(3 * ldc), _mm512_mul_pd(va, acc_3_0));
+        _mm512_storeu_pd(c.add(3 * ldc + 8), _mm512_mul_pd(va, acc_3_1));
+        _mm512_storeu_pd(c.add(3 * ldc + 16), _mm512_mul_pd(va, acc_3_2));
+        _mm512_storeu_pd(c.add(3 * ldc + 24), _mm512_mul_pd(va, acc_3_3));
+        _mm512_storeu_pd(c.add(4 * ldc), _mm512_mul_pd(va, acc_4_0));
+        _mm512_storeu_pd(c.add(4 * ldc + 8), _mm512_mul_pd(va, acc_4_1));
+        _mm512_storeu_pd(c.add(4 * ldc + 16), _mm512_mul_pd(va, acc_4_2));
+        _mm512_storeu_pd(c.add(4 * ldc + 24), _mm512_mul_pd(va, acc_4_3));
+        _mm512_storeu_pd(c.add(5 * ldc), _mm512_mul_pd(va, acc_5_0));
+        _mm512_storeu_pd(c.add(5 * ldc + 8), _mm512_mul_pd(va, acc_5_1));
+        _mm512_storeu_pd(c.add(5 * ldc + 16), _mm512_mul_pd(va, acc_5_2));
+        _mm512_storeu_pd(c.add(5 * ldc + 24), _mm512_mul_pd(va, acc_5_3));
+    } else {
+        let vb = _mm512_set1_pd(beta);
+        {
+            let cij = c;
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_0_3)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_1_3)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_2_3)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_3_3)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_4_3)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 16);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_2)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 24);
+            _mm512_storeu_pd(
+                cij,
+                _mm512_fmadd_pd(vb, _mm512_loadu_pd(cij), _mm512_mul_pd(va, acc_5_3)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_pack_b_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
+    let ldb = { ldb };
+    _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(48) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc + 48) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc + 48) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(3 * ldc + 48) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4 * ldc + 48) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 16) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 32) as *const i8);
+    _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(5 * ldc + 48) as *const i8);
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_0_2 = _mm512_setzero_ps();
+    let mut acc_0_3 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_1_2 = _mm512_setzero_ps();
+    let mut acc_1_3 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_2_2 = _mm512_setzero_ps();
+    let mut acc_2_3 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_3_2 = _mm512_setzero_ps();
+    let mut acc_3_3 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_4_2 = _mm512_setzero_ps();
+    let mut acc_4_3 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_5_2 = _mm512_setzero_ps();
+    let mut acc_5_3 = _mm512_setzero_ps();
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = _mm512_set1_ps(*ap);
+            acc_0_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_0_0);
+            acc_0_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_0_1);
+            acc_0_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_0_2);
+            acc_0_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_0_3);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(rs_a));
+            acc_1_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_1_0);
+            acc_1_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_1_1);
+            acc_1_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_1_2);
+            acc_1_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_1_3);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(2 * rs_a));
+            acc_2_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_2_0);
+            acc_2_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_2_1);
+            acc_2_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_2_2);
+            acc_2_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_2_3);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(3 * rs_a));
+            acc_3_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_3_0);
+            acc_3_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_3_1);
+            acc_3_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_3_2);
+            acc_3_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_3_3);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(4 * rs_a));
+            acc_4_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_4_0);
+            acc_4_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_4_1);
+            acc_4_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_4_2);
+            acc_4_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_4_3);
+        }
+        {
+            let ai = _mm512_set1_ps(*ap.add(5 * rs_a));
+            acc_5_0 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp), acc_5_0);
+            acc_5_1 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(16)), acc_5_1);
+            acc_5_2 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(32)), acc_5_2);
+            acc_5_3 = _mm512_fmadd_ps(ai, _mm512_loadu_ps(bp.add(48)), acc_5_3);
+        }
+        {
+            _mm512_storeu_ps(b_pack.add(p * 64), _mm512_loadu_ps(bp));
+            _mm512_storeu_ps(b_pack.add(p * 64 + 16), _mm512_loadu_ps(bp.add(16)));
+            _mm512_storeu_ps(b_pack.add(p * 64 + 32), _mm512_loadu_ps(bp.add(32)));
+            _mm512_storeu_ps(b_pack.add(p * 64 + 48), _mm512_loadu_ps(bp.add(48)));
+        }
+    }
+    let va = _mm512_set1_ps(alpha);
+    if beta == 0.0f32 {
+        _mm512_storeu_ps(c, _mm512_mul_ps(va, acc_0_0));
+        _mm512_storeu_ps(c.add(16), _mm512_mul_ps(va, acc_0_1));
+        _mm512_storeu_ps(c.add(32), _mm512_mul_ps(va, acc_0_2));
+        _mm512_storeu_ps(c.add(48), _mm512_mul_ps(va, acc_0_3));
+        _mm512_storeu_ps(c.add(ldc), _mm512_mul_ps(va, acc_1_0));
+        _mm512_storeu_ps(c.add(ldc + 16), _mm512_mul_ps(va, acc_1_1));
+        _mm512_storeu_ps(c.add(ldc + 32), _mm512_mul_ps(va, acc_1_2));
+        _mm512_storeu_ps(c.add(ldc + 48), _mm512_mul_ps(va, acc_1_3));
+        _mm512_storeu_ps(c.add(2 * ldc), _mm512_mul_ps(va, acc_2_0));
+        _mm512_storeu_ps(c.add(2 * ldc + 16), _mm512_mul_ps(va, acc_2_1));
+        _mm512_storeu_ps(c.add(2 * ldc + 32), _mm512_mul_ps(va, acc_2_2));
+        _mm512_storeu_ps(c.add(2 * ldc + 48), _mm512_mul_ps(va, acc_2_3));
+        _mm512_storeu_ps(c.add(3 * ldc), _mm512_mul_ps(va, acc_3_0));
+        _mm512_storeu_ps(c.add(3 * ldc + 16), _mm512_mul_ps(va, acc_3_1));
+        _mm512_storeu_ps(c.add(3 * ldc + 32), _mm512_mul_ps(va, acc_3_2));
+        _mm512_storeu_ps(c.add(3 * ldc + 48), _mm512_mul_ps(va, acc_3_3));
+        _mm512_storeu_ps(c.add(4 * ldc), _mm512_mul_ps(va, acc_4_0));
+        _mm512_storeu_ps(c.add(4 * ldc + 16), _mm512_mul_ps(va, acc_4_1));
+        _mm512_storeu_ps(c.add(4 * ldc + 32), _mm512_mul_ps(va, acc_4_2));
+        _mm512_storeu_ps(c.add(4 * ldc + 48), _mm512_mul_ps(va, acc_4_3));
+        _mm512_storeu_ps(c.add(5 * ldc), _mm512_mul_ps(va, acc_5_0));
+        _mm512_storeu_ps(c.add(5 * ldc + 16), _mm512_mul_ps(va, acc_5_1));
+        _mm512_storeu_ps(c.add(5 * ldc + 32), _mm512_mul_ps(va, acc_5_2));
+        _mm512_storeu_ps(c.add(5 * ldc + 48), _mm512_mul_ps(va, acc_5_3));
+    } else {
+        let vb = _mm512_set1_ps(beta);
+        {
+            let cij = c;
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_0)),
+            );
+        }
+        {
+            let cij = c.add(16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_1)),
+            );
+        }
+        {
+            let cij = c.add(32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_2)),
+            );
+        }
+        {
+            let cij = c.add(48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_0_3)),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_0)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_1)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_2)),
+            );
+        }
+        {
+            let cij = c.add(ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_1_3)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_0)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_1)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_2)),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_2_3)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_0)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_1)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_2)),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_3_3)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_0)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_1)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_2)),
+            );
+        }
+        {
+            let cij = c.add(4 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_4_3)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_0)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 16);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_1)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 32);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_2)),
+            );
+        }
+        {
+            let cij = c.add(5 * ldc + 48);
+            _mm512_storeu_ps(
+                cij,
+                _mm512_fmadd_ps(vb, _mm512_loadu_ps(cij), _mm512_mul_ps(va, acc_5_3)),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `avx512` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+pub unsafe fn microkernel_pack_b_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 6) };
     let ldb = { ldb };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);

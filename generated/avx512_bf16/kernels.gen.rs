@@ -79,6 +79,10 @@ pub use super::avx512_vnni::microkernel_three_packed_f64;
 pub use super::avx512_vnni::microkernel_pack_b_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_pack_b_f64` uses.
 pub use super::avx512_vnni::microkernel_pack_b_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_pack_b_packed_f32` uses.
+pub use super::avx512_vnni::microkernel_pack_b_packed_f32;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_pack_b_packed_f64` uses.
+pub use super::avx512_vnni::microkernel_pack_b_packed_f64;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_u8i8` uses.
 pub use super::avx512_vnni::microkernel_dot_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f32` uses.

@@ -79,6 +79,10 @@ pub use super::avx512::microkernel_three_packed_f64;
 pub use super::avx512::microkernel_pack_b_f32;
 /// The same code as on `avx512`: this level adds nothing `microkernel_pack_b_f64` uses.
 pub use super::avx512::microkernel_pack_b_f64;
+/// The same code as on `avx512`: this level adds nothing `microkernel_pack_b_packed_f32` uses.
+pub use super::avx512::microkernel_pack_b_packed_f32;
+/// The same code as on `avx512`: this level adds nothing `microkernel_pack_b_packed_f64` uses.
+pub use super::avx512::microkernel_pack_b_packed_f64;
 /// The same code as on `avx512`: this level adds nothing `microkernel_dot_bf16` uses.
 pub use super::avx512::microkernel_dot_bf16;
 /// The same code as on `avx512`: this level adds nothing `gemm_small_f32` uses.

@@ -213,7 +213,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -232,12 +232,12 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -453,7 +453,7 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -472,12 +472,12 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -693,7 +693,7 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -712,12 +712,12 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -847,7 +847,7 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -866,12 +866,12 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1001,7 +1001,7 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1020,12 +1020,12 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1121,7 +1121,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1140,12 +1140,12 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1241,7 +1241,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1260,12 +1260,12 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1401,7 +1401,7 @@ pub unsafe fn microkernel_two_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1420,12 +1420,12 @@ pub unsafe fn microkernel_two_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1561,7 +1561,7 @@ pub unsafe fn microkernel_two_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1580,12 +1580,12 @@ pub unsafe fn microkernel_two_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1761,7 +1761,7 @@ pub unsafe fn microkernel_three_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1780,12 +1780,12 @@ pub unsafe fn microkernel_three_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1961,7 +1961,7 @@ pub unsafe fn microkernel_three_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1980,12 +1980,12 @@ pub unsafe fn microkernel_three_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2201,7 +2201,7 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2220,12 +2220,12 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2441,7 +2441,7 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2460,12 +2460,12 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2595,7 +2595,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2614,12 +2614,12 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2749,7 +2749,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2768,12 +2768,12 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2869,7 +2869,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2888,12 +2888,12 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2989,7 +2989,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3008,12 +3008,12 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3149,7 +3149,7 @@ pub unsafe fn microkernel_two_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3168,12 +3168,12 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3309,7 +3309,7 @@ pub unsafe fn microkernel_two_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3328,12 +3328,12 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3509,7 +3509,7 @@ pub unsafe fn microkernel_three_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3528,12 +3528,12 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3709,7 +3709,7 @@ pub unsafe fn microkernel_three_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3728,12 +3728,12 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3955,7 +3955,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3974,12 +3974,12 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4009,6 +4009,498 @@ pub unsafe fn microkernel_pack_b_f64(
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut acc_2_0 = 0.0f64;
+    let mut acc_2_1 = 0.0f64;
+    let mut acc_2_2 = 0.0f64;
+    let mut acc_2_3 = 0.0f64;
+    let mut acc_3_0 = 0.0f64;
+    let mut acc_3_1 = 0.0f64;
+    let mut acc_3_2 = 0.0f64;
+    let mut acc_3_3 = 0.0f64;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+        {
+            *b_pack.add(p * 4) = *bp;
+            *b_pack.add(p * 4 + 1) = *bp.add(1);
+            *b_pack.add(p * 4 + 2) = *bp.add(2);
+            *b_pack.add(p * 4 + 3) = *bp.add(3);
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f64 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+pub unsafe fn microkernel_pack_b_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(1);
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(3);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 3);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 1);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 3);
+    };
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_2_2 = 0.0f32;
+    let mut acc_2_3 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    let mut acc_3_2 = 0.0f32;
+    let mut acc_3_3 = 0.0f32;
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = *ap;
+            acc_0_0 = ai * (*bp) + acc_0_0;
+            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+        }
+        {
+            let ai = *ap.add(rs_a);
+            acc_1_0 = ai * (*bp) + acc_1_0;
+            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+        }
+        {
+            let ai = *ap.add(2 * rs_a);
+            acc_2_0 = ai * (*bp) + acc_2_0;
+            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+        }
+        {
+            let ai = *ap.add(3 * rs_a);
+            acc_3_0 = ai * (*bp) + acc_3_0;
+            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
+            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
+            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+        }
+        {
+            *b_pack.add(p * 4) = *bp;
+            *b_pack.add(p * 4 + 1) = *bp.add(1);
+            *b_pack.add(p * 4 + 2) = *bp.add(2);
+            *b_pack.add(p * 4 + 3) = *bp.add(3);
+        }
+    }
+    let va = alpha;
+    if beta == 0.0f32 {
+        *c = va * acc_0_0;
+        *c.add(1) = va * acc_0_1;
+        *c.add(2) = va * acc_0_2;
+        *c.add(3) = va * acc_0_3;
+        *c.add(ldc) = va * acc_1_0;
+        *c.add(ldc + 1) = va * acc_1_1;
+        *c.add(ldc + 2) = va * acc_1_2;
+        *c.add(ldc + 3) = va * acc_1_3;
+        *c.add(2 * ldc) = va * acc_2_0;
+        *c.add(2 * ldc + 1) = va * acc_2_1;
+        *c.add(2 * ldc + 2) = va * acc_2_2;
+        *c.add(2 * ldc + 3) = va * acc_2_3;
+        *c.add(3 * ldc) = va * acc_3_0;
+        *c.add(3 * ldc + 1) = va * acc_3_1;
+        *c.add(3 * ldc + 2) = va * acc_3_2;
+        *c.add(3 * ldc + 3) = va * acc_3_3;
+    } else {
+        let vb = beta;
+        {
+            let cij = c;
+            *cij = vb * (*cij) + (va * acc_0_0);
+        }
+        {
+            let cij = c.add(1);
+            *cij = vb * (*cij) + (va * acc_0_1);
+        }
+        {
+            let cij = c.add(2);
+            *cij = vb * (*cij) + (va * acc_0_2);
+        }
+        {
+            let cij = c.add(3);
+            *cij = vb * (*cij) + (va * acc_0_3);
+        }
+        {
+            let cij = c.add(ldc);
+            *cij = vb * (*cij) + (va * acc_1_0);
+        }
+        {
+            let cij = c.add(ldc + 1);
+            *cij = vb * (*cij) + (va * acc_1_1);
+        }
+        {
+            let cij = c.add(ldc + 2);
+            *cij = vb * (*cij) + (va * acc_1_2);
+        }
+        {
+            let cij = c.add(ldc + 3);
+            *cij = vb * (*cij) + (va * acc_1_3);
+        }
+        {
+            let cij = c.add(2 * ldc);
+            *cij = vb * (*cij) + (va * acc_2_0);
+        }
+        {
+            let cij = c.add(2 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_2_1);
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_2_2);
+        }
+        {
+            let cij = c.add(2 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_2_3);
+        }
+        {
+            let cij = c.add(3 * ldc);
+            *cij = vb * (*cij) + (va * acc_3_0);
+        }
+        {
+            let cij = c.add(3 * ldc + 1);
+            *cij = vb * (*cij) + (va * acc_3_1);
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            *cij = vb * (*cij) + (va * acc_3_2);
+        }
+        {
+            let cij = c.add(3 * ldc + 3);
+            *cij = vb * (*cij) + (va * acc_3_3);
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `fallback` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+pub unsafe fn microkernel_pack_b_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
     let ldb = { ldb };
     {
         let _ = c;

@@ -222,7 +222,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -241,12 +241,12 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -507,7 +507,7 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -526,12 +526,12 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -792,7 +792,7 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -811,12 +811,12 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -969,7 +969,7 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -988,12 +988,12 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1146,7 +1146,7 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1165,12 +1165,12 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1303,7 +1303,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1322,12 +1322,12 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1460,7 +1460,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1479,12 +1479,12 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1681,7 +1681,7 @@ pub unsafe fn microkernel_two_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1700,12 +1700,12 @@ pub unsafe fn microkernel_two_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1902,7 +1902,7 @@ pub unsafe fn microkernel_two_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1921,12 +1921,12 @@ pub unsafe fn microkernel_two_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2187,7 +2187,7 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2206,12 +2206,12 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2472,7 +2472,7 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2491,12 +2491,12 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2649,7 +2649,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2668,12 +2668,12 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2826,7 +2826,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2845,12 +2845,12 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2983,7 +2983,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3002,12 +3002,12 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3140,7 +3140,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3159,12 +3159,12 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3361,7 +3361,7 @@ pub unsafe fn microkernel_two_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3380,12 +3380,12 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3582,7 +3582,7 @@ pub unsafe fn microkernel_two_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3601,12 +3601,12 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3872,7 +3872,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -3891,12 +3891,12 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3927,6 +3927,586 @@ pub unsafe fn microkernel_pack_b_f64(
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(2) as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 2) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut acc_2_2 = vdupq_n_f64(0.0);
+    let mut acc_3_0 = vdupq_n_f64(0.0);
+    let mut acc_3_1 = vdupq_n_f64(0.0);
+    let mut acc_3_2 = vdupq_n_f64(0.0);
+    let mut acc_4_0 = vdupq_n_f64(0.0);
+    let mut acc_4_1 = vdupq_n_f64(0.0);
+    let mut acc_4_2 = vdupq_n_f64(0.0);
+    let mut acc_5_0 = vdupq_n_f64(0.0);
+    let mut acc_5_1 = vdupq_n_f64(0.0);
+    let mut acc_5_2 = vdupq_n_f64(0.0);
+    let mut acc_6_0 = vdupq_n_f64(0.0);
+    let mut acc_6_1 = vdupq_n_f64(0.0);
+    let mut acc_6_2 = vdupq_n_f64(0.0);
+    let mut acc_7_0 = vdupq_n_f64(0.0);
+    let mut acc_7_1 = vdupq_n_f64(0.0);
+    let mut acc_7_2 = vdupq_n_f64(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f64(ap);
+            acc_0_0 = vfmaq_f64(acc_0_0, ai, vld1q_f64(bp));
+            acc_0_1 = vfmaq_f64(acc_0_1, ai, vld1q_f64(bp.add(2)));
+            acc_0_2 = vfmaq_f64(acc_0_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(rs_a));
+            acc_1_0 = vfmaq_f64(acc_1_0, ai, vld1q_f64(bp));
+            acc_1_1 = vfmaq_f64(acc_1_1, ai, vld1q_f64(bp.add(2)));
+            acc_1_2 = vfmaq_f64(acc_1_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f64(acc_2_0, ai, vld1q_f64(bp));
+            acc_2_1 = vfmaq_f64(acc_2_1, ai, vld1q_f64(bp.add(2)));
+            acc_2_2 = vfmaq_f64(acc_2_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f64(acc_3_0, ai, vld1q_f64(bp));
+            acc_3_1 = vfmaq_f64(acc_3_1, ai, vld1q_f64(bp.add(2)));
+            acc_3_2 = vfmaq_f64(acc_3_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f64(acc_4_0, ai, vld1q_f64(bp));
+            acc_4_1 = vfmaq_f64(acc_4_1, ai, vld1q_f64(bp.add(2)));
+            acc_4_2 = vfmaq_f64(acc_4_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f64(acc_5_0, ai, vld1q_f64(bp));
+            acc_5_1 = vfmaq_f64(acc_5_1, ai, vld1q_f64(bp.add(2)));
+            acc_5_2 = vfmaq_f64(acc_5_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f64(acc_6_0, ai, vld1q_f64(bp));
+            acc_6_1 = vfmaq_f64(acc_6_1, ai, vld1q_f64(bp.add(2)));
+            acc_6_2 = vfmaq_f64(acc_6_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            let ai = vld1q_dup_f64(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f64(acc_7_0, ai, vld1q_f64(bp));
+            acc_7_1 = vfmaq_f64(acc_7_1, ai, vld1q_f64(bp.add(2)));
+            acc_7_2 = vfmaq_f64(acc_7_2, ai, vld1q_f64(bp.add(4)));
+        }
+        {
+            vst1q_f64(b_pack.add(p * 6), vld1q_f64(bp));
+            vst1q_f64(b_pack.add(p * 6 + 2), vld1q_f64(bp.add(2)));
+            vst1q_f64(b_pack.add(p * 6 + 4), vld1q_f64(bp.add(4)));
+        }
+    }
+    let va = vdupq_n_f64(alpha);
+    if beta == 0.0f64 {
+        vst1q_f64(c, vmulq_f64(va, acc_0_0));
+        vst1q_f64(c.add(2), vmulq_f64(va, acc_0_1));
+        vst1q_f64(c.add(4), vmulq_f64(va, acc_0_2));
+        vst1q_f64(c.add(ldc), vmulq_f64(va, acc_1_0));
+        vst1q_f64(c.add(ldc + 2), vmulq_f64(va, acc_1_1));
+        vst1q_f64(c.add(ldc + 4), vmulq_f64(va, acc_1_2));
+        vst1q_f64(c.add(2 * ldc), vmulq_f64(va, acc_2_0));
+        vst1q_f64(c.add(2 * ldc + 2), vmulq_f64(va, acc_2_1));
+        vst1q_f64(c.add(2 * ldc + 4), vmulq_f64(va, acc_2_2));
+        vst1q_f64(c.add(3 * ldc), vmulq_f64(va, acc_3_0));
+        vst1q_f64(c.add(3 * ldc + 2), vmulq_f64(va, acc_3_1));
+        vst1q_f64(c.add(3 * ldc + 4), vmulq_f64(va, acc_3_2));
+        vst1q_f64(c.add(4 * ldc), vmulq_f64(va, acc_4_0));
+        vst1q_f64(c.add(4 * ldc + 2), vmulq_f64(va, acc_4_1));
+        vst1q_f64(c.add(4 * ldc + 4), vmulq_f64(va, acc_4_2));
+        vst1q_f64(c.add(5 * ldc), vmulq_f64(va, acc_5_0));
+        vst1q_f64(c.add(5 * ldc + 2), vmulq_f64(va, acc_5_1));
+        vst1q_f64(c.add(5 * ldc + 4), vmulq_f64(va, acc_5_2));
+        vst1q_f64(c.add(6 * ldc), vmulq_f64(va, acc_6_0));
+        vst1q_f64(c.add(6 * ldc + 2), vmulq_f64(va, acc_6_1));
+        vst1q_f64(c.add(6 * ldc + 4), vmulq_f64(va, acc_6_2));
+        vst1q_f64(c.add(7 * ldc), vmulq_f64(va, acc_7_0));
+        vst1q_f64(c.add(7 * ldc + 2), vmulq_f64(va, acc_7_1));
+        vst1q_f64(c.add(7 * ldc + 4), vmulq_f64(va, acc_7_2));
+    } else {
+        let vb = vdupq_n_f64(beta);
+        {
+            let cij = c;
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_5_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_6_2), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 2);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f64(cij, vfmaq_f64(vmulq_f64(va, acc_7_2), vb, vld1q_f64(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_pack_b_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 8) };
+    let ldb = { ldb };
+    ops::prefetch(c as *const u8);
+    ops::prefetch(c.wrapping_add(4) as *const u8);
+    ops::prefetch(c.wrapping_add(8) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(2 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(3 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(4 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(5 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(6 * ldc + 8) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 4) as *const u8);
+    ops::prefetch(c.wrapping_add(7 * ldc + 8) as *const u8);
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut acc_2_2 = vdupq_n_f32(0.0);
+    let mut acc_3_0 = vdupq_n_f32(0.0);
+    let mut acc_3_1 = vdupq_n_f32(0.0);
+    let mut acc_3_2 = vdupq_n_f32(0.0);
+    let mut acc_4_0 = vdupq_n_f32(0.0);
+    let mut acc_4_1 = vdupq_n_f32(0.0);
+    let mut acc_4_2 = vdupq_n_f32(0.0);
+    let mut acc_5_0 = vdupq_n_f32(0.0);
+    let mut acc_5_1 = vdupq_n_f32(0.0);
+    let mut acc_5_2 = vdupq_n_f32(0.0);
+    let mut acc_6_0 = vdupq_n_f32(0.0);
+    let mut acc_6_1 = vdupq_n_f32(0.0);
+    let mut acc_6_2 = vdupq_n_f32(0.0);
+    let mut acc_7_0 = vdupq_n_f32(0.0);
+    let mut acc_7_1 = vdupq_n_f32(0.0);
+    let mut acc_7_2 = vdupq_n_f32(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = vld1q_dup_f32(ap);
+            acc_0_0 = vfmaq_f32(acc_0_0, ai, vld1q_f32(bp));
+            acc_0_1 = vfmaq_f32(acc_0_1, ai, vld1q_f32(bp.add(4)));
+            acc_0_2 = vfmaq_f32(acc_0_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(rs_a));
+            acc_1_0 = vfmaq_f32(acc_1_0, ai, vld1q_f32(bp));
+            acc_1_1 = vfmaq_f32(acc_1_1, ai, vld1q_f32(bp.add(4)));
+            acc_1_2 = vfmaq_f32(acc_1_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(2 * rs_a));
+            acc_2_0 = vfmaq_f32(acc_2_0, ai, vld1q_f32(bp));
+            acc_2_1 = vfmaq_f32(acc_2_1, ai, vld1q_f32(bp.add(4)));
+            acc_2_2 = vfmaq_f32(acc_2_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(3 * rs_a));
+            acc_3_0 = vfmaq_f32(acc_3_0, ai, vld1q_f32(bp));
+            acc_3_1 = vfmaq_f32(acc_3_1, ai, vld1q_f32(bp.add(4)));
+            acc_3_2 = vfmaq_f32(acc_3_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(4 * rs_a));
+            acc_4_0 = vfmaq_f32(acc_4_0, ai, vld1q_f32(bp));
+            acc_4_1 = vfmaq_f32(acc_4_1, ai, vld1q_f32(bp.add(4)));
+            acc_4_2 = vfmaq_f32(acc_4_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(5 * rs_a));
+            acc_5_0 = vfmaq_f32(acc_5_0, ai, vld1q_f32(bp));
+            acc_5_1 = vfmaq_f32(acc_5_1, ai, vld1q_f32(bp.add(4)));
+            acc_5_2 = vfmaq_f32(acc_5_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(6 * rs_a));
+            acc_6_0 = vfmaq_f32(acc_6_0, ai, vld1q_f32(bp));
+            acc_6_1 = vfmaq_f32(acc_6_1, ai, vld1q_f32(bp.add(4)));
+            acc_6_2 = vfmaq_f32(acc_6_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            let ai = vld1q_dup_f32(ap.add(7 * rs_a));
+            acc_7_0 = vfmaq_f32(acc_7_0, ai, vld1q_f32(bp));
+            acc_7_1 = vfmaq_f32(acc_7_1, ai, vld1q_f32(bp.add(4)));
+            acc_7_2 = vfmaq_f32(acc_7_2, ai, vld1q_f32(bp.add(8)));
+        }
+        {
+            vst1q_f32(b_pack.add(p * 12), vld1q_f32(bp));
+            vst1q_f32(b_pack.add(p * 12 + 4), vld1q_f32(bp.add(4)));
+            vst1q_f32(b_pack.add(p * 12 + 8), vld1q_f32(bp.add(8)));
+        }
+    }
+    let va = vdupq_n_f32(alpha);
+    if beta == 0.0f32 {
+        vst1q_f32(c, vmulq_f32(va, acc_0_0));
+        vst1q_f32(c.add(4), vmulq_f32(va, acc_0_1));
+        vst1q_f32(c.add(8), vmulq_f32(va, acc_0_2));
+        vst1q_f32(c.add(ldc), vmulq_f32(va, acc_1_0));
+        vst1q_f32(c.add(ldc + 4), vmulq_f32(va, acc_1_1));
+        vst1q_f32(c.add(ldc + 8), vmulq_f32(va, acc_1_2));
+        vst1q_f32(c.add(2 * ldc), vmulq_f32(va, acc_2_0));
+        vst1q_f32(c.add(2 * ldc + 4), vmulq_f32(va, acc_2_1));
+        vst1q_f32(c.add(2 * ldc + 8), vmulq_f32(va, acc_2_2));
+        vst1q_f32(c.add(3 * ldc), vmulq_f32(va, acc_3_0));
+        vst1q_f32(c.add(3 * ldc + 4), vmulq_f32(va, acc_3_1));
+        vst1q_f32(c.add(3 * ldc + 8), vmulq_f32(va, acc_3_2));
+        vst1q_f32(c.add(4 * ldc), vmulq_f32(va, acc_4_0));
+        vst1q_f32(c.add(4 * ldc + 4), vmulq_f32(va, acc_4_1));
+        vst1q_f32(c.add(4 * ldc + 8), vmulq_f32(va, acc_4_2));
+        vst1q_f32(c.add(5 * ldc), vmulq_f32(va, acc_5_0));
+        vst1q_f32(c.add(5 * ldc + 4), vmulq_f32(va, acc_5_1));
+        vst1q_f32(c.add(5 * ldc + 8), vmulq_f32(va, acc_5_2));
+        vst1q_f32(c.add(6 * ldc), vmulq_f32(va, acc_6_0));
+        vst1q_f32(c.add(6 * ldc + 4), vmulq_f32(va, acc_6_1));
+        vst1q_f32(c.add(6 * ldc + 8), vmulq_f32(va, acc_6_2));
+        vst1q_f32(c.add(7 * ldc), vmulq_f32(va, acc_7_0));
+        vst1q_f32(c.add(7 * ldc + 4), vmulq_f32(va, acc_7_1));
+        vst1q_f32(c.add(7 * ldc + 8), vmulq_f32(va, acc_7_2));
+    } else {
+        let vb = vdupq_n_f32(beta);
+        {
+            let cij = c;
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(2 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(3 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(4 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(5 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_5_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(6 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_6_2), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 4);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cij)));
+        }
+        {
+            let cij = c.add(7 * ldc + 8);
+            vst1q_f32(cij, vfmaq_f32(vmulq_f32(va, acc_7_2), vb, vld1q_f32(cij)));
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `neon` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn microkernel_pack_b_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 8) };
     let ldb = { ldb };
     ops::prefetch(c as *const u8);
     ops::prefetch(c.wrapping_add(2) as *const u8);

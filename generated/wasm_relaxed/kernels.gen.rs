@@ -276,7 +276,7 @@ pub unsafe fn apply_packed_output_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -295,12 +295,12 @@ pub unsafe fn apply_packed_output_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -509,7 +509,7 @@ pub unsafe fn microkernel_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -528,12 +528,12 @@ pub unsafe fn microkernel_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -742,7 +742,7 @@ pub unsafe fn microkernel_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -761,12 +761,12 @@ pub unsafe fn microkernel_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -893,7 +893,7 @@ pub unsafe fn microkernel_short_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -912,12 +912,12 @@ pub unsafe fn microkernel_short_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1044,7 +1044,7 @@ pub unsafe fn microkernel_short_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1063,12 +1063,12 @@ pub unsafe fn microkernel_short_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1193,7 +1193,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1212,12 +1212,12 @@ pub unsafe fn microkernel_narrow_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1342,7 +1342,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1361,12 +1361,12 @@ pub unsafe fn microkernel_narrow_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1575,7 +1575,7 @@ pub unsafe fn microkernel_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1594,12 +1594,12 @@ pub unsafe fn microkernel_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1808,7 +1808,7 @@ pub unsafe fn microkernel_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1827,12 +1827,12 @@ pub unsafe fn microkernel_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1959,7 +1959,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -1978,12 +1978,12 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2110,7 +2110,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2129,12 +2129,12 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2259,7 +2259,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2278,12 +2278,12 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2408,7 +2408,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2427,12 +2427,12 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2648,7 +2648,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -2667,12 +2667,12 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2703,6 +2703,486 @@ pub unsafe fn microkernel_pack_b_f64(
     ldc: usize,
 ) {
     let (rs_a, cs_a) = { (rs_a, cs_a) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(2);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 2);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 2);
+    };
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    let mut acc_3_1 = f64x2_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = v128_load64_splat(ap as *const u64);
+            acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f64x2_relaxed_madd(
+                ai,
+                v128_load(bp.add(2) as *const v128),
+                acc_3_1,
+            );
+        }
+        {
+            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+            v128_store(
+                b_pack.add(p * 4 + 2) as *mut v128,
+                v128_load(bp.add(2) as *const v128),
+            );
+        }
+    }
+    let va = f64x2_splat(alpha);
+    if beta == 0.0f64 {
+        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+    } else {
+        let vb = f64x2_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 2);
+            v128_store(
+                cij as *mut v128,
+                f64x2_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f64x2_mul(va, acc_3_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_pack_b_packed_f32(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    b_pack: *mut f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
+    let ldb = { ldb };
+    {
+        let _ = c;
+    };
+    {
+        let _ = c.wrapping_add(4);
+    };
+    {
+        let _ = c.wrapping_add(ldc);
+    };
+    {
+        let _ = c.wrapping_add(ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(2 * ldc + 4);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc);
+    };
+    {
+        let _ = c.wrapping_add(3 * ldc + 4);
+    };
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    for p in 0..k {
+        let ap = a.add(p * cs_a);
+        let bp = b.add(p * ldb);
+        {
+            let ai = v128_load32_splat(ap as *const u32);
+            acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_0_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
+            acc_1_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_1_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
+            acc_2_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_2_1,
+            );
+        }
+        {
+            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
+            acc_3_1 = f32x4_relaxed_madd(
+                ai,
+                v128_load(bp.add(4) as *const v128),
+                acc_3_1,
+            );
+        }
+        {
+            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+            v128_store(
+                b_pack.add(p * 8 + 4) as *mut v128,
+                v128_load(bp.add(4) as *const v128),
+            );
+        }
+    }
+    let va = f32x4_splat(alpha);
+    if beta == 0.0f32 {
+        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+    } else {
+        let vb = f32x4_splat(beta);
+        {
+            let cij = c;
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_0_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_1_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(2 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_2_1),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_0),
+                ),
+            );
+        }
+        {
+            let cij = c.add(3 * ldc + 4);
+            v128_store(
+                cij as *mut v128,
+                f32x4_relaxed_madd(
+                    vb,
+                    v128_load(cij as *const v128),
+                    f32x4_mul(va, acc_3_1),
+                ),
+            );
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
+/// tile, accumulated in registers.
+///
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
+/// the first `MR / 2` rows, for the last panel of an A block whose height is not
+/// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
+/// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
+/// two and three vectors of columns (the whole tile where it has fewer), for the
+/// last strip of a B block that is that many vectors wide (AVX-512 f32: 9 to 16,
+/// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
+/// 257's one column, takes `base_dot_edge` where A is read in place, and the
+/// narrow one only for a packed A). Without them the full kernel would spend its
+/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
+/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
+/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// it reads A at constant offsets from one pointer, where the others, given the
+/// strides at run time, spend an address computation per row and step of `k`
+/// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
+/// 12-row tile it had before). The driver uses them for every packed panel (a
+/// transposed A, and the ragged last panel of one read in place).
+///
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
+///
+/// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
+/// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
+/// (`b[p * NR + j]`, see `base_pack_rhs`), or with `PACK_B` in place at
+/// `b[p * ldb + j]`. C is row-major with row stride `ldc`.
+/// `beta == 0` never reads C. Per step of `k`: `VECS` vector loads of B, `ROWS`
+/// broadcasts of A, `ROWS * VECS` fused multiply-adds.
+///
+/// # Safety
+/// `a` readable at `i * rs_a + p * cs_a` for `i < ROWS`, `p < k`; `b` readable for
+/// `k * NR` elements (with `PACK_B`, `VECS * LANES` elements of each of `k` rows
+/// `ldb` apart, and `b_pack` writable for `k * NR`); `c` readable and writable
+/// for `ROWS` rows of `VECS * LANES`. `ROWS <= MR` and `VECS <= NR / LANES`.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_pack_b_packed_f64(
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    ldb: usize,
+    b_pack: *mut f64,
+    beta: f64,
+    c: *mut f64,
+    ldc: usize,
+) {
+    let (rs_a, cs_a) = { (1, 4) };
     let ldb = { ldb };
     {
         let _ = c;

@@ -6,7 +6,7 @@ use kernel_macros::kernel;
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///
-/// Eleven instances. `microkernel` computes the whole tile; `microkernel_short`
+/// Twelve instances. `microkernel` computes the whole tile; `microkernel_short`
 /// the first `MR / 2` rows, for the last panel of an A block whose height is not
 /// a multiple of `MR` (63 rows with AVX-512's `MR` = 6 end in a panel of 3);
 /// `microkernel_narrow`, `microkernel_two` and `microkernel_three` the first one,
@@ -25,12 +25,12 @@ use kernel_macros::kernel;
 /// 12-row tile it had before). The driver uses them for every packed panel (a
 /// transposed A, and the ragged last panel of one read in place).
 ///
-/// The eleventh, `microkernel_pack_b` (`PACK_B = 1`), packs B while it computes:
-/// it reads a row-major B in place (row stride `ldb`, unit column stride) and
-/// stores each row of the strip it loads to `b_pack` as `base_pack_rhs` would,
-/// so that the first tile of a strip packs it for the others without a pass of
-/// its own. The other instances read a packed strip and ignore `ldb` and
-/// `b_pack`.
+/// The last two, `microkernel_pack_b` and its packed twin (`PACK_B = 1`), pack B
+/// while they compute the whole tile: they read a row-major B in place (row
+/// stride `ldb`, unit column stride) and store each row of the strip they load
+/// to `b_pack` as `base_pack_rhs` would, so that the first tile of a strip packs
+/// it for the others without a pass of its own. The other instances read a
+/// packed strip and ignore `ldb` and `b_pack`.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -55,7 +55,8 @@ use kernel_macros::kernel;
     microkernel_narrow_packed(ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0),
     microkernel_two_packed(ROWS = V::MR, VECS = (V::NR / V::LANES).min(2), PACKED = 1, PACK_B = 0),
     microkernel_three_packed(ROWS = V::MR, VECS = (V::NR / V::LANES).min(3), PACKED = 1, PACK_B = 0),
-    microkernel_pack_b(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1)
+    microkernel_pack_b(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1),
+    microkernel_pack_b_packed(ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1)
 )]
 pub unsafe fn base_microkernel<
     V: FloatVec,

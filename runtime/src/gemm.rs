@@ -85,9 +85,6 @@ pub struct ElemKernels<T> {
     pub in_place: Micro<T>,
     /// The same for a packed panel of A (strides fixed, arguments ignored).
     pub packed: Micro<T>,
-    /// The whole tile for A in place and B read in place while it is packed
-    /// (`microkernel_pack_b`, see `five_loops`).
-    pub pack_b: MicroFn<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
     pub small: [SmallFn<T>; 4],
@@ -107,6 +104,9 @@ pub struct Micro<T> {
     pub two: MicroFn<T>,
     pub three: MicroFn<T>,
     pub short: MicroFn<T>,
+    /// The whole tile, reading B in place while it packs it
+    /// (`microkernel_pack_b`, see `five_loops`).
+    pub pack_b: MicroFn<T>,
 }
 
 impl<T> Micro<T> {
@@ -170,9 +170,8 @@ pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 /// `Element` for one type, from the names of its generated kernels (in the
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
-    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident],
-     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident],
-     $pb:ident, $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
+    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident, $mb:ident],
+     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident, $pb:ident], $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -181,9 +180,8 @@ macro_rules! element {
                 ElemKernels {
                     pack_lhs: k.$pl,
                     pack_rhs: k.$pr,
-                    in_place: Micro { full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms },
-                    packed: Micro { full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps },
-                    pack_b: k.$pb,
+                    in_place: Micro { full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms, pack_b: k.$mb },
+                    packed: Micro { full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps, pack_b: k.$pb },
                     apply: k.$ap,
                     small: [$(k.$sm),*],
                     dot: [$(k.$dt),*],
@@ -204,16 +202,17 @@ element!(
         microkernel_narrow_f32,
         microkernel_two_f32,
         microkernel_three_f32,
-        microkernel_short_f32
+        microkernel_short_f32,
+        microkernel_pack_b_f32
     ],
     [
         microkernel_packed_f32,
         microkernel_narrow_packed_f32,
         microkernel_two_packed_f32,
         microkernel_three_packed_f32,
-        microkernel_short_packed_f32
+        microkernel_short_packed_f32,
+        microkernel_pack_b_packed_f32
     ],
-    microkernel_pack_b_f32,
     apply_packed_output_f32,
     [
         gemm_small_f32,
@@ -234,16 +233,17 @@ element!(
         microkernel_narrow_f64,
         microkernel_two_f64,
         microkernel_three_f64,
-        microkernel_short_f64
+        microkernel_short_f64,
+        microkernel_pack_b_f64
     ],
     [
         microkernel_packed_f64,
         microkernel_narrow_packed_f64,
         microkernel_two_packed_f64,
         microkernel_three_packed_f64,
-        microkernel_short_packed_f64
+        microkernel_short_packed_f64,
+        microkernel_pack_b_packed_f64
     ],
-    microkernel_pack_b_f64,
     apply_packed_output_f64,
     [
         gemm_small_f64,
@@ -1065,17 +1065,20 @@ fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
     p.csa == 1
 }
 
-/// Whether the first tile of each strip packs it (`microkernel_pack_b`) instead
-/// of a packing pass over B's block: A read in place, B row-major, C with unit
-/// column stride, and all of B within half the L2 cache. Measured (same process,
-/// alternating, 15-41 rounds, one thread, AVX-512 f32, median speed fused over
-/// a packing pass): 192^3 1.028, 255^3 1.014, 256^3 1.019-1.023, 257^3 1.018-1.021,
-/// 320^3 1.012, 384^3 1.009, 512^3 1.004; on two threads 256^3 1.042, 257^3 1.036,
-/// 512^3 1.025. Where B is far (L3 or memory) the first tiles wait for it:
-/// 1024^3 0.974, 64x4096x4096 0.76, 128x2048x2048 0.82, 300x1000x1000 0.91.
+/// Whether the first tile of each strip packs it (`microkernel_pack_b`, or its
+/// `_packed` twin for a packed A) instead of a packing pass over B's block: B
+/// row-major, C with unit column stride, and all of B within half the L2 cache.
+/// Measured (same process, alternating, 15-41 rounds, one thread, AVX-512 f32,
+/// median speed fused over a packing pass), A read in place: 192^3 1.028, 255^3
+/// 1.014, 256^3 1.019-1.023, 257^3 1.018-1.021, 320^3 1.012, 384^3 1.009, 512^3
+/// 1.004; on two threads 256^3 1.042, 257^3 1.036, 512^3 1.025. A transposed
+/// (packed): 192^3-384^3 1.006-1.021, two threads 256^3-512^3 1.013-1.031, f64
+/// 160^3-320^3 0.998-1.030. Where B is far (L3 or memory) the first tiles wait
+/// for it: 1024^3 0.974, 64x4096x4096 0.76, 128x2048x2048 0.82, 300x1000x1000
+/// 0.91.
 fn packs_b_in_first_tiles<T>(p: &Problem<T>) -> bool {
     let b_bytes = p.k as f64 * p.n as f64 * size_of::<T>() as f64;
-    reads_a_in_place(p) && p.csb == 1 && p.csc == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64
+    p.csb == 1 && p.csc == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64
 }
 
 /// Whether a problem is big enough to share between threads.
@@ -1295,11 +1298,12 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // Chunk `c` of the depth: its first index and its length.
                 let chunk = |c: usize| (c * PACK_CHUNK, PACK_CHUNK.min(kc - c * PACK_CHUNK));
                 let a_items = |l: usize| if part(a_packs, lanes, l).is_empty() { 0 } else { chunks };
-                // With `fuse`, the tile of the first panel of A (in place) and each
-                // whole strip packs that strip as it reads it (`kern.pack_b`), so B
-                // needs no pass of its own: only a ragged last strip is packed here.
-                // The lane's other tiles wait for that first item (`par_phases`).
-                let fuse = fuse_b && a_first > 0;
+                // With `fuse`, the tile of the first panel of A (a whole one, in
+                // place or packed by then) and each whole strip packs that strip as
+                // it reads it (`micro.pack_b`), so B needs no pass of its own: only
+                // a ragged last strip is packed here. The lane's other tiles wait
+                // for that first item (`par_phases`).
+                let fuse = fuse_b && mc >= mr;
                 let whole = nc / nr;
                 let b_strips = |l: usize| {
                     let lane = part(strips, lanes, l);
@@ -1348,7 +1352,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         if fuse && pi == 0 && w == nr {
                             let src = ctx.p.b.wrapping_add(pc * ctx.p.rsb + jc + jr);
                             let dst = unsafe { ctx.bufs.b.add(sj * kc * nr) };
-                            unsafe { (kern.pack_b)(kc, alpha, ap, rs_ap, 1, src, ctx.p.rsb, dst, beta, cij, rsc) };
+                            unsafe { (micro.pack_b)(kc, alpha, ap, rs_ap, cs_ap, src, ctx.p.rsb, dst, beta, cij, rsc) };
                         } else if unit_cols && h == mr && w == nr {
                             unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, nr, null_mut(), beta, cij, rsc) };
                         } else {

@@ -162,8 +162,8 @@ where
 
 /// The micro-kernel instance computing `ROWS` x `VECS` vectors of the tile
 /// (`microkernel`, `microkernel_short`, `microkernel_narrow`, `microkernel_two`,
-/// `microkernel_three`, their `_packed` twins, `PACKED = 1`, and
-/// `microkernel_pack_b`, `PACK_B = 1`) against
+/// `microkernel_three`, `microkernel_pack_b` (`PACK_B = 1`), and their
+/// `_packed` twins, `PACKED = 1`) against
 /// `base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>` on the reference: that
 /// part of the tile within a K-scaled tolerance, and nothing written outside
 /// it; with `PACK_B`, B read in place at a padded row stride and its packed
@@ -487,6 +487,8 @@ macro_rules! target_tests {
                     check_microkernel::<F64, { g::F64_MR }, THREE64, 1, 0>(NAME, k.microkernel_three_packed_f64);
                     check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(NAME, k.microkernel_pack_b_f32);
                     check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(NAME, k.microkernel_pack_b_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 1>(NAME, k.microkernel_pack_b_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 1>(NAME, k.microkernel_pack_b_packed_f64);
                 }
             }
 
