@@ -3586,12 +3586,21 @@ pub unsafe fn microkernel_dot_bf16(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -3607,6 +3616,7 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
     let mut j = 0;
@@ -4492,12 +4502,21 @@ pub unsafe fn gemm_small_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -4513,6 +4532,7 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
     let mut j = 0;
@@ -5398,12 +5418,21 @@ pub unsafe fn gemm_small_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -5419,6 +5448,7 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
     let mut j = 0;
@@ -6040,12 +6070,21 @@ pub unsafe fn gemm_small_mid_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -6061,6 +6100,7 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
     let mut j = 0;
@@ -6682,12 +6722,21 @@ pub unsafe fn gemm_small_mid_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -6703,6 +6752,7 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
     let mut j = 0;
@@ -7060,12 +7110,21 @@ pub unsafe fn gemm_small_low_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -7081,6 +7140,7 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
     let mut j = 0;
@@ -7438,12 +7498,21 @@ pub unsafe fn gemm_small_low_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_row_f32(
     skip: usize,
@@ -7459,6 +7528,7 @@ pub unsafe fn gemm_small_row_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
     let mut j = 0;
@@ -7584,12 +7654,21 @@ pub unsafe fn gemm_small_row_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1.
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn gemm_small_row_f64(
     skip: usize,
@@ -7605,6 +7684,7 @@ pub unsafe fn gemm_small_row_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = _mm256_set1_pd(alpha);
     let vb = _mm256_set1_pd(beta);
     let mut j = 0;
@@ -7696,6 +7776,3918 @@ pub unsafe fn gemm_small_row_f64(
                             vb,
                             _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
                             _mm256_mul_pd(va, acc_0_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_ps(alpha);
+    let vb = _mm256_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                let mut acc_2_0 = _mm256_setzero_ps();
+                let mut acc_2_1 = _mm256_setzero_ps();
+                let mut acc_3_0 = _mm256_setzero_ps();
+                let mut acc_3_1 = _mm256_setzero_ps();
+                let mut acc_4_0 = _mm256_setzero_ps();
+                let mut acc_4_1 = _mm256_setzero_ps();
+                let mut acc_5_0 = _mm256_setzero_ps();
+                let mut acc_5_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                        acc_5_0 = _mm256_fmadd_ps(ar, b2, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, acc_2_0);
+                        _mm256_storeu_ps(crow.add(8), acc_2_1);
+                        _mm256_storeu_ps(crow.add(16), acc_3_0);
+                        _mm256_storeu_ps(crow.add(24), acc_3_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_4_0);
+                        _mm256_storeu_ps(crow.add(8), acc_4_1);
+                        _mm256_storeu_ps(crow.add(16), acc_5_0);
+                        _mm256_storeu_ps(crow.add(24), acc_5_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_5_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                let mut acc_2_0 = _mm256_setzero_ps();
+                let mut acc_2_1 = _mm256_setzero_ps();
+                let mut acc_3_0 = _mm256_setzero_ps();
+                let mut acc_3_1 = _mm256_setzero_ps();
+                let mut acc_4_0 = _mm256_setzero_ps();
+                let mut acc_4_1 = _mm256_setzero_ps();
+                let mut acc_5_0 = _mm256_setzero_ps();
+                let mut acc_5_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                        acc_5_0 = _mm256_fmadd_ps(ar, b2, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_2_0);
+                        _mm256_storeu_ps(crow.add(8), acc_2_1);
+                        _mm256_storeu_ps(crow.add(16), acc_3_0);
+                        _mm256_storeu_ps(crow.add(24), acc_3_1);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_4_0);
+                        _mm256_storeu_ps(crow.add(8), acc_4_1);
+                        _mm256_storeu_ps(crow.add(16), acc_5_0);
+                        _mm256_storeu_ps(crow.add(24), acc_5_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
+                    }
+                } else {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_5_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 32;
+        } else {
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_ps();
+            let mut acc_0_1 = _mm256_setzero_ps();
+            let mut acc_1_0 = _mm256_setzero_ps();
+            let mut acc_1_1 = _mm256_setzero_ps();
+            let mut acc_2_0 = _mm256_setzero_ps();
+            let mut acc_2_1 = _mm256_setzero_ps();
+            let mut acc_3_0 = _mm256_setzero_ps();
+            let mut acc_3_1 = _mm256_setzero_ps();
+            let mut acc_4_0 = _mm256_setzero_ps();
+            let mut acc_4_1 = _mm256_setzero_ps();
+            let mut acc_5_0 = _mm256_setzero_ps();
+            let mut acc_5_1 = _mm256_setzero_ps();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_maskload_ps(brow.add(8), ops::mask_i32x8(c1));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
+                    }
+                }
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_ps(
+                        b.add(p * rs_b + j),
+                        ops::mask_i32x8(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_4_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_4_1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_5_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_5_1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_5_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_2_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_3_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_4_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_4_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_5_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_5_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+            }
+            j += 16;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_pd(alpha);
+    let vb = _mm256_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                let mut acc_2_0 = _mm256_setzero_pd();
+                let mut acc_2_1 = _mm256_setzero_pd();
+                let mut acc_3_0 = _mm256_setzero_pd();
+                let mut acc_3_1 = _mm256_setzero_pd();
+                let mut acc_4_0 = _mm256_setzero_pd();
+                let mut acc_4_1 = _mm256_setzero_pd();
+                let mut acc_5_0 = _mm256_setzero_pd();
+                let mut acc_5_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                        acc_5_0 = _mm256_fmadd_pd(ar, b2, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, acc_2_0);
+                        _mm256_storeu_pd(crow.add(4), acc_2_1);
+                        _mm256_storeu_pd(crow.add(8), acc_3_0);
+                        _mm256_storeu_pd(crow.add(12), acc_3_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_4_0);
+                        _mm256_storeu_pd(crow.add(4), acc_4_1);
+                        _mm256_storeu_pd(crow.add(8), acc_5_0);
+                        _mm256_storeu_pd(crow.add(12), acc_5_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_5_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                let mut acc_2_0 = _mm256_setzero_pd();
+                let mut acc_2_1 = _mm256_setzero_pd();
+                let mut acc_3_0 = _mm256_setzero_pd();
+                let mut acc_3_1 = _mm256_setzero_pd();
+                let mut acc_4_0 = _mm256_setzero_pd();
+                let mut acc_4_1 = _mm256_setzero_pd();
+                let mut acc_5_0 = _mm256_setzero_pd();
+                let mut acc_5_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                        acc_5_0 = _mm256_fmadd_pd(ar, b2, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_2_0);
+                        _mm256_storeu_pd(crow.add(4), acc_2_1);
+                        _mm256_storeu_pd(crow.add(8), acc_3_0);
+                        _mm256_storeu_pd(crow.add(12), acc_3_1);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_4_0);
+                        _mm256_storeu_pd(crow.add(4), acc_4_1);
+                        _mm256_storeu_pd(crow.add(8), acc_5_0);
+                        _mm256_storeu_pd(crow.add(12), acc_5_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
+                    }
+                } else {
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_4_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_4_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_5_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_5_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_pd();
+            let mut acc_0_1 = _mm256_setzero_pd();
+            let mut acc_1_0 = _mm256_setzero_pd();
+            let mut acc_1_1 = _mm256_setzero_pd();
+            let mut acc_2_0 = _mm256_setzero_pd();
+            let mut acc_2_1 = _mm256_setzero_pd();
+            let mut acc_3_0 = _mm256_setzero_pd();
+            let mut acc_3_1 = _mm256_setzero_pd();
+            let mut acc_4_0 = _mm256_setzero_pd();
+            let mut acc_4_1 = _mm256_setzero_pd();
+            let mut acc_5_0 = _mm256_setzero_pd();
+            let mut acc_5_1 = _mm256_setzero_pd();
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_maskload_pd(brow.add(4), ops::mask_i64x4(c1));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                        acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                        acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_pd(
+                        b.add(p * rs_b + j),
+                        ops::mask_i64x4(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_4_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_4_1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_5_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_5_1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_4_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_4_1),
+                        );
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_5_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_5_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_2_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_3_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_4_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_4_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_5_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_5_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_mid_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_ps(alpha);
+    let vb = _mm256_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                let mut acc_2_0 = _mm256_setzero_ps();
+                let mut acc_2_1 = _mm256_setzero_ps();
+                let mut acc_3_0 = _mm256_setzero_ps();
+                let mut acc_3_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, acc_2_0);
+                        _mm256_storeu_ps(crow.add(8), acc_2_1);
+                        _mm256_storeu_ps(crow.add(16), acc_3_0);
+                        _mm256_storeu_ps(crow.add(24), acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                let mut acc_2_0 = _mm256_setzero_ps();
+                let mut acc_2_1 = _mm256_setzero_ps();
+                let mut acc_3_0 = _mm256_setzero_ps();
+                let mut acc_3_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_ps(crow, acc_2_0);
+                        _mm256_storeu_ps(crow.add(8), acc_2_1);
+                        _mm256_storeu_ps(crow.add(16), acc_3_0);
+                        _mm256_storeu_ps(crow.add(24), acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 32;
+        } else {
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_ps();
+            let mut acc_0_1 = _mm256_setzero_ps();
+            let mut acc_1_0 = _mm256_setzero_ps();
+            let mut acc_1_1 = _mm256_setzero_ps();
+            let mut acc_2_0 = _mm256_setzero_ps();
+            let mut acc_2_1 = _mm256_setzero_ps();
+            let mut acc_3_0 = _mm256_setzero_ps();
+            let mut acc_3_1 = _mm256_setzero_ps();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_maskload_ps(brow.add(8), ops::mask_i32x8(c1));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
+                    }
+                }
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_ps(
+                        b.add(p * rs_b + j),
+                        ops::mask_i32x8(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_2_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_2_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_3_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_3_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+            }
+            j += 16;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_mid_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_pd(alpha);
+    let vb = _mm256_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                let mut acc_2_0 = _mm256_setzero_pd();
+                let mut acc_2_1 = _mm256_setzero_pd();
+                let mut acc_3_0 = _mm256_setzero_pd();
+                let mut acc_3_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, acc_2_0);
+                        _mm256_storeu_pd(crow.add(4), acc_2_1);
+                        _mm256_storeu_pd(crow.add(8), acc_3_0);
+                        _mm256_storeu_pd(crow.add(12), acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                let mut acc_2_0 = _mm256_setzero_pd();
+                let mut acc_2_1 = _mm256_setzero_pd();
+                let mut acc_3_0 = _mm256_setzero_pd();
+                let mut acc_3_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                        acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_pd(crow, acc_2_0);
+                        _mm256_storeu_pd(crow.add(4), acc_2_1);
+                        _mm256_storeu_pd(crow.add(8), acc_3_0);
+                        _mm256_storeu_pd(crow.add(12), acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_pd();
+            let mut acc_0_1 = _mm256_setzero_pd();
+            let mut acc_1_0 = _mm256_setzero_pd();
+            let mut acc_1_1 = _mm256_setzero_pd();
+            let mut acc_2_0 = _mm256_setzero_pd();
+            let mut acc_2_1 = _mm256_setzero_pd();
+            let mut acc_3_0 = _mm256_setzero_pd();
+            let mut acc_3_1 = _mm256_setzero_pd();
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_maskload_pd(brow.add(4), ops::mask_i64x4(c1));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                        acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                        acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_pd(
+                        b.add(p * rs_b + j),
+                        ops::mask_i64x4(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_2_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_3_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_2_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_2_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_3_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_3_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_low_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_ps(alpha);
+    let vb = _mm256_set1_ps(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 32 {
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_ps();
+                let mut acc_0_1 = _mm256_setzero_ps();
+                let mut acc_1_0 = _mm256_setzero_ps();
+                let mut acc_1_1 = _mm256_setzero_ps();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    let b2 = _mm256_loadu_ps(brow.add(16));
+                    let b3 = _mm256_loadu_ps(brow.add(24));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, acc_0_0);
+                        _mm256_storeu_ps(crow.add(8), acc_0_1);
+                        _mm256_storeu_ps(crow.add(16), acc_1_0);
+                        _mm256_storeu_ps(crow.add(24), acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
+                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
+                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
+                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(16);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(24);
+                            _mm256_storeu_ps(
+                                cv,
+                                _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_loadu_ps(cv),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 32;
+        } else {
+            let cols = (n - j).min(16);
+            let c0 = cols.min(8);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_ps();
+            let mut acc_0_1 = _mm256_setzero_ps();
+            let mut acc_1_0 = _mm256_setzero_ps();
+            let mut acc_1_1 = _mm256_setzero_ps();
+            if c1 == 8 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_loadu_ps(brow.add(8));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_ps(brow);
+                    let b1 = _mm256_maskload_ps(brow.add(8), ops::mask_i32x8(c1));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c0 == 8 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_ps(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_ps(
+                        b.add(p * rs_b + j),
+                        ops::mask_i32x8(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_ps(
+                        crow,
+                        ops::mask_i32x8(c0),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_ps(
+                            crow.add(8),
+                            ops::mask_i32x8(c1),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_0_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_0_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_ps(
+                        vb,
+                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
+                        _mm256_mul_ps(va, acc_1_0),
+                    );
+                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(8);
+                        let x1 = _mm256_fmadd_ps(
+                            vb,
+                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
+                            _mm256_mul_ps(va, acc_1_1),
+                        );
+                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                    }
+                }
+            }
+            j += 16;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_small_low_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = _mm256_set1_pd(alpha);
+    let vb = _mm256_set1_pd(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = _mm256_setzero_pd();
+                let mut acc_0_1 = _mm256_setzero_pd();
+                let mut acc_1_0 = _mm256_setzero_pd();
+                let mut acc_1_1 = _mm256_setzero_pd();
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    let b2 = _mm256_loadu_pd(brow.add(8));
+                    let b3 = _mm256_loadu_pd(brow.add(12));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                        acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, acc_0_0);
+                        _mm256_storeu_pd(crow.add(4), acc_0_1);
+                        _mm256_storeu_pd(crow.add(8), acc_1_0);
+                        _mm256_storeu_pd(crow.add(12), acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
+                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
+                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
+                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            _mm256_storeu_pd(
+                                cv,
+                                _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_loadu_pd(cv),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = _mm256_setzero_pd();
+            let mut acc_0_1 = _mm256_setzero_pd();
+            let mut acc_1_0 = _mm256_setzero_pd();
+            let mut acc_1_1 = _mm256_setzero_pd();
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_loadu_pd(brow.add(4));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = _mm256_loadu_pd(brow);
+                    let b1 = _mm256_maskload_pd(brow.add(4), ops::mask_i64x4(c1));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                        acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                        acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = _mm256_loadu_pd(b.add(p * rs_b + j));
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = _mm256_maskload_pd(
+                        b.add(p * rs_b + j),
+                        ops::mask_i64x4(c0),
+                    );
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(p * cs_a));
+                        acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
+                    }
+                    {
+                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    _mm256_maskstore_pd(
+                        crow,
+                        ops::mask_i64x4(c0),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    if c1 > 0 {
+                        _mm256_maskstore_pd(
+                            crow.add(4),
+                            ops::mask_i64x4(c1),
+                            _mm256_mul_pd(va, acc_1_1),
+                        );
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_0_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_0_1),
+                        );
+                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = _mm256_fmadd_pd(
+                        vb,
+                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
+                        _mm256_mul_pd(va, acc_1_0),
+                    );
+                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = _mm256_fmadd_pd(
+                            vb,
+                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
+                            _mm256_mul_pd(va, acc_1_1),
                         );
                         _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
                     }

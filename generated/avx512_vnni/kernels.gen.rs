@@ -101,6 +101,18 @@ pub use super::avx512::gemm_small_low_f64;
 pub use super::avx512::gemm_small_row_f32;
 /// The same code as on `avx512`: this level adds nothing `gemm_small_row_f64` uses.
 pub use super::avx512::gemm_small_row_f64;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_t_f32` uses.
+pub use super::avx512::gemm_small_t_f32;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_t_f64` uses.
+pub use super::avx512::gemm_small_t_f64;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_mid_t_f32` uses.
+pub use super::avx512::gemm_small_mid_t_f32;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_mid_t_f64` uses.
+pub use super::avx512::gemm_small_mid_t_f64;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_low_t_f32` uses.
+pub use super::avx512::gemm_small_low_t_f32;
+/// The same code as on `avx512`: this level adds nothing `gemm_small_low_t_f64` uses.
+pub use super::avx512::gemm_small_low_t_f64;
 /// The same code as on `avx512`: this level adds nothing `dot_edge_1_f32` uses.
 pub use super::avx512::dot_edge_1_f32;
 /// The same code as on `avx512`: this level adds nothing `dot_edge_1_f64` uses.

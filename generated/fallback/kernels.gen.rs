@@ -5243,12 +5243,21 @@ pub unsafe fn microkernel_dot_bf16(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 pub unsafe fn gemm_small_f32(
     skip: usize,
     n: usize,
@@ -5263,6 +5272,7 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -6161,12 +6171,21 @@ pub unsafe fn gemm_small_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 pub unsafe fn gemm_small_f64(
     skip: usize,
     n: usize,
@@ -6181,6 +6200,7 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -7079,12 +7099,21 @@ pub unsafe fn gemm_small_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
     n: usize,
@@ -7099,6 +7128,7 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -7446,12 +7476,21 @@ pub unsafe fn gemm_small_mid_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
     n: usize,
@@ -7466,6 +7505,7 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -7813,12 +7853,21 @@ pub unsafe fn gemm_small_mid_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
     n: usize,
@@ -7833,6 +7882,7 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -8125,12 +8175,21 @@ pub unsafe fn gemm_small_low_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
     n: usize,
@@ -8145,6 +8204,7 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -8437,12 +8497,21 @@ pub unsafe fn gemm_small_low_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 pub unsafe fn gemm_small_row_f32(
     skip: usize,
     n: usize,
@@ -8457,6 +8526,7 @@ pub unsafe fn gemm_small_row_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -8576,12 +8646,21 @@ pub unsafe fn gemm_small_row_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1.
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 pub unsafe fn gemm_small_row_f64(
     skip: usize,
     n: usize,
@@ -8596,6 +8675,7 @@ pub unsafe fn gemm_small_row_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = alpha;
     let vb = beta;
     let mut j = 0;
@@ -8680,6 +8760,3260 @@ pub unsafe fn gemm_small_row_f64(
                         let crow1 = crow.add(1);
                         let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
                             + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+pub unsafe fn gemm_small_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                let mut acc_1_0 = 0.0f32;
+                let mut acc_1_1 = 0.0f32;
+                let mut acc_1_2 = 0.0f32;
+                let mut acc_1_3 = 0.0f32;
+                let mut acc_2_0 = 0.0f32;
+                let mut acc_2_1 = 0.0f32;
+                let mut acc_2_2 = 0.0f32;
+                let mut acc_2_3 = 0.0f32;
+                let mut acc_3_0 = 0.0f32;
+                let mut acc_3_1 = 0.0f32;
+                let mut acc_3_2 = 0.0f32;
+                let mut acc_3_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                let mut acc_1_0 = 0.0f32;
+                let mut acc_1_1 = 0.0f32;
+                let mut acc_1_2 = 0.0f32;
+                let mut acc_1_3 = 0.0f32;
+                let mut acc_2_0 = 0.0f32;
+                let mut acc_2_1 = 0.0f32;
+                let mut acc_2_2 = 0.0f32;
+                let mut acc_2_3 = 0.0f32;
+                let mut acc_3_0 = 0.0f32;
+                let mut acc_3_1 = 0.0f32;
+                let mut acc_3_2 = 0.0f32;
+                let mut acc_3_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
+                    }
+                }
+            }
+            j += 4;
+        } else {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            let mut acc_1_0 = 0.0f32;
+            let mut acc_1_1 = 0.0f32;
+            let mut acc_1_2 = 0.0f32;
+            let mut acc_1_3 = 0.0f32;
+            let mut acc_2_0 = 0.0f32;
+            let mut acc_2_1 = 0.0f32;
+            let mut acc_2_2 = 0.0f32;
+            let mut acc_2_3 = 0.0f32;
+            let mut acc_3_0 = 0.0f32;
+            let mut acc_3_1 = 0.0f32;
+            let mut acc_3_2 = 0.0f32;
+            let mut acc_3_3 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_3_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+pub unsafe fn gemm_small_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                let mut acc_1_0 = 0.0f64;
+                let mut acc_1_1 = 0.0f64;
+                let mut acc_1_2 = 0.0f64;
+                let mut acc_1_3 = 0.0f64;
+                let mut acc_2_0 = 0.0f64;
+                let mut acc_2_1 = 0.0f64;
+                let mut acc_2_2 = 0.0f64;
+                let mut acc_2_3 = 0.0f64;
+                let mut acc_3_0 = 0.0f64;
+                let mut acc_3_1 = 0.0f64;
+                let mut acc_3_2 = 0.0f64;
+                let mut acc_3_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                let mut acc_1_0 = 0.0f64;
+                let mut acc_1_1 = 0.0f64;
+                let mut acc_1_2 = 0.0f64;
+                let mut acc_1_3 = 0.0f64;
+                let mut acc_2_0 = 0.0f64;
+                let mut acc_2_1 = 0.0f64;
+                let mut acc_2_2 = 0.0f64;
+                let mut acc_2_3 = 0.0f64;
+                let mut acc_3_0 = 0.0f64;
+                let mut acc_3_1 = 0.0f64;
+                let mut acc_3_2 = 0.0f64;
+                let mut acc_3_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_2 = ar * b2 + acc_1_2;
+                        acc_1_3 = ar * b3 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_2 = ar * b2 + acc_2_2;
+                        acc_2_3 = ar * b3 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_2 = ar * b2 + acc_3_2;
+                        acc_3_3 = ar * b3 + acc_3_3;
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = acc_1_0;
+                        *crow.add(1) = acc_1_1;
+                        *crow.add(2) = acc_1_2;
+                        *crow.add(3) = acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = acc_2_0;
+                        *crow.add(1) = acc_2_1;
+                        *crow.add(2) = acc_2_2;
+                        *crow.add(3) = acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = acc_3_0;
+                        *crow.add(1) = acc_3_1;
+                        *crow.add(2) = acc_3_2;
+                        *crow.add(3) = acc_3_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        *crow = va * acc_1_0;
+                        *crow.add(1) = va * acc_1_1;
+                        *crow.add(2) = va * acc_1_2;
+                        *crow.add(3) = va * acc_1_3;
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        *crow = va * acc_2_0;
+                        *crow.add(1) = va * acc_2_1;
+                        *crow.add(2) = va * acc_2_2;
+                        *crow.add(3) = va * acc_2_3;
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        *crow = va * acc_3_0;
+                        *crow.add(1) = va * acc_3_1;
+                        *crow.add(2) = va * acc_3_2;
+                        *crow.add(3) = va * acc_3_3;
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_1_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_1_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_1_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_1_3);
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_2_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_2_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_2_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_2_3);
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_3_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_3_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_3_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_3_3);
+                        }
+                    }
+                }
+            }
+            j += 4;
+        } else {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            let mut acc_1_0 = 0.0f64;
+            let mut acc_1_1 = 0.0f64;
+            let mut acc_1_2 = 0.0f64;
+            let mut acc_1_3 = 0.0f64;
+            let mut acc_2_0 = 0.0f64;
+            let mut acc_2_1 = 0.0f64;
+            let mut acc_2_2 = 0.0f64;
+            let mut acc_2_3 = 0.0f64;
+            let mut acc_3_0 = 0.0f64;
+            let mut acc_3_1 = 0.0f64;
+            let mut acc_3_2 = 0.0f64;
+            let mut acc_3_3 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_3 = ar * b1 + acc_2_3;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_1 = ar * b1 + acc_3_1;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_3 = ar * b1 + acc_3_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                    {
+                        let ar = *a.add(5 * rs_a + p * cs_a);
+                        acc_2_2 = ar * b0 + acc_2_2;
+                    }
+                    {
+                        let ar = *a.add(6 * rs_a + p * cs_a);
+                        acc_3_0 = ar * b0 + acc_3_0;
+                    }
+                    {
+                        let ar = *a.add(7 * rs_a + p * cs_a);
+                        acc_3_2 = ar * b0 + acc_3_2;
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_3_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_3;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_3_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_3_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_3_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_3_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+pub unsafe fn gemm_small_mid_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            let mut acc_1_0 = 0.0f32;
+            let mut acc_1_1 = 0.0f32;
+            let mut acc_1_2 = 0.0f32;
+            let mut acc_1_3 = 0.0f32;
+            let mut acc_2_0 = 0.0f32;
+            let mut acc_2_1 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+pub unsafe fn gemm_small_mid_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            let mut acc_1_0 = 0.0f64;
+            let mut acc_1_1 = 0.0f64;
+            let mut acc_1_2 = 0.0f64;
+            let mut acc_1_3 = 0.0f64;
+            let mut acc_2_0 = 0.0f64;
+            let mut acc_2_1 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_1 = ar * b1 + acc_1_1;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_3 = ar * b1 + acc_1_3;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_1 = ar * b1 + acc_2_1;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                    {
+                        let ar = *a.add(2 * rs_a + p * cs_a);
+                        acc_1_0 = ar * b0 + acc_1_0;
+                    }
+                    {
+                        let ar = *a.add(3 * rs_a + p * cs_a);
+                        acc_1_2 = ar * b0 + acc_1_2;
+                    }
+                    {
+                        let ar = *a.add(4 * rs_a + p * cs_a);
+                        acc_2_0 = ar * b0 + acc_2_0;
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_2_1;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_1_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_1_3;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_2_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_2_1;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_1_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_2_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+pub unsafe fn gemm_small_low_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = 0.0f32;
+                let mut acc_0_1 = 0.0f32;
+                let mut acc_0_2 = 0.0f32;
+                let mut acc_0_3 = 0.0f32;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                }
+            }
+            j += 4;
+        } else {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f32;
+            let mut acc_0_1 = 0.0f32;
+            let mut acc_0_2 = 0.0f32;
+            let mut acc_0_3 = 0.0f32;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
+                            + (va * acc_0_3);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+pub unsafe fn gemm_small_low_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = alpha;
+    let vb = beta;
+    let mut j = 0;
+    while j < n {
+        if n - j >= 4 {
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = 0.0f64;
+                let mut acc_0_1 = 0.0f64;
+                let mut acc_0_2 = 0.0f64;
+                let mut acc_0_3 = 0.0f64;
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    let b2 = *brow.add(2);
+                    let b3 = *brow.add(3);
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_2 = ar * b2 + acc_0_2;
+                        acc_0_3 = ar * b3 + acc_0_3;
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = acc_0_0;
+                        *crow.add(1) = acc_0_1;
+                        *crow.add(2) = acc_0_2;
+                        *crow.add(3) = acc_0_3;
+                    }
+                } else if beta == 0.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        *crow = va * acc_0_0;
+                        *crow.add(1) = va * acc_0_1;
+                        *crow.add(2) = va * acc_0_2;
+                        *crow.add(3) = va * acc_0_3;
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            *cv = vb * (*cv) + (va * acc_0_0);
+                        }
+                        {
+                            let cv = crow.add(1);
+                            *cv = vb * (*cv) + (va * acc_0_1);
+                        }
+                        {
+                            let cv = crow.add(2);
+                            *cv = vb * (*cv) + (va * acc_0_2);
+                        }
+                        {
+                            let cv = crow.add(3);
+                            *cv = vb * (*cv) + (va * acc_0_3);
+                        }
+                    }
+                }
+            }
+            j += 4;
+        } else {
+            let cols = (n - j).min(2);
+            let c0 = cols.min(1);
+            let c1 = cols - c0;
+            let mut acc_0_0 = 0.0f64;
+            let mut acc_0_1 = 0.0f64;
+            let mut acc_0_2 = 0.0f64;
+            let mut acc_0_3 = 0.0f64;
+            if c1 == 1 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = *brow.add(1);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = *brow;
+                    let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_1 = ar * b1 + acc_0_1;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_3 = ar * b1 + acc_0_3;
+                    }
+                }
+            } else if c0 == 1 {
+                for p in 0..k {
+                    let b0 = *b.add(p * rs_b + j);
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
+                    {
+                        let ar = *a.add(p * cs_a);
+                        acc_0_0 = ar * b0 + acc_0_0;
+                    }
+                    {
+                        let ar = *a.add(rs_a + p * cs_a);
+                        acc_0_2 = ar * b0 + acc_0_2;
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = acc_0_3;
+                        }
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_0;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    if c0 > 0 {
+                        *crow = va * acc_0_2;
+                    }
+                    if c1 > 0 {
+                        if c1 > 0 {
+                            *crow.add(1) = va * acc_0_3;
+                        }
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_1);
+                        if c1 > 0 {
+                            *crow1 = x1;
+                        }
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
+                    if c0 > 0 {
+                        *crow = x0;
+                    }
+                    if c1 > 0 {
+                        let crow1 = crow.add(1);
+                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
+                            + (va * acc_0_3);
                         if c1 > 0 {
                             *crow1 = x1;
                         }

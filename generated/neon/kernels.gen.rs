@@ -5030,12 +5030,21 @@ pub unsafe fn microkernel_dot_bf16(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -5051,6 +5060,7 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f32(alpha);
     let vb = vdupq_n_f32(beta);
     let mut j = 0;
@@ -6437,12 +6447,21 @@ pub unsafe fn gemm_small_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -6458,6 +6477,7 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f64(alpha);
     let vb = vdupq_n_f64(beta);
     let mut j = 0;
@@ -7844,12 +7864,21 @@ pub unsafe fn gemm_small_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -7865,6 +7894,7 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f32(alpha);
     let vb = vdupq_n_f32(beta);
     let mut j = 0;
@@ -8819,12 +8849,21 @@ pub unsafe fn gemm_small_mid_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -8840,6 +8879,7 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f64(alpha);
     let vb = vdupq_n_f64(beta);
     let mut j = 0;
@@ -9794,12 +9834,21 @@ pub unsafe fn gemm_small_mid_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -9815,6 +9864,7 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f32(alpha);
     let vb = vdupq_n_f32(beta);
     let mut j = 0;
@@ -10337,12 +10387,21 @@ pub unsafe fn gemm_small_low_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -10358,6 +10417,7 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f64(alpha);
     let vb = vdupq_n_f64(beta);
     let mut j = 0;
@@ -10880,12 +10940,21 @@ pub unsafe fn gemm_small_low_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_row_f32(
     skip: usize,
@@ -10901,6 +10970,7 @@ pub unsafe fn gemm_small_row_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f32(alpha);
     let vb = vdupq_n_f32(beta);
     let mut j = 0;
@@ -11015,12 +11085,21 @@ pub unsafe fn gemm_small_row_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1.
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "neon")]
 pub unsafe fn gemm_small_row_f64(
     skip: usize,
@@ -11036,6 +11115,7 @@ pub unsafe fn gemm_small_row_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = vdupq_n_f64(alpha);
     let vb = vdupq_n_f64(beta);
     let mut j = 0;
@@ -11114,6 +11194,5916 @@ pub unsafe fn gemm_small_row_f64(
                         let crow1 = crow.add(2);
                         let x1 = vfmaq_f64(
                             vmulq_f64(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f32(alpha);
+    let vb = vdupq_n_f32(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                let mut acc_2_2 = vdupq_n_f32(0.0);
+                let mut acc_3_0 = vdupq_n_f32(0.0);
+                let mut acc_3_1 = vdupq_n_f32(0.0);
+                let mut acc_3_2 = vdupq_n_f32(0.0);
+                let mut acc_4_0 = vdupq_n_f32(0.0);
+                let mut acc_4_1 = vdupq_n_f32(0.0);
+                let mut acc_4_2 = vdupq_n_f32(0.0);
+                let mut acc_5_0 = vdupq_n_f32(0.0);
+                let mut acc_5_1 = vdupq_n_f32(0.0);
+                let mut acc_5_2 = vdupq_n_f32(0.0);
+                let mut acc_6_0 = vdupq_n_f32(0.0);
+                let mut acc_6_1 = vdupq_n_f32(0.0);
+                let mut acc_6_2 = vdupq_n_f32(0.0);
+                let mut acc_7_0 = vdupq_n_f32(0.0);
+                let mut acc_7_1 = vdupq_n_f32(0.0);
+                let mut acc_7_2 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b2);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b2);
+                        acc_7_2 = vfmaq_f32(acc_7_2, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, acc_2_2);
+                        vst1q_f32(crow.add(4), acc_3_0);
+                        vst1q_f32(crow.add(8), acc_3_1);
+                        vst1q_f32(crow.add(12), acc_3_2);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, acc_4_0);
+                        vst1q_f32(crow.add(4), acc_4_1);
+                        vst1q_f32(crow.add(8), acc_4_2);
+                        vst1q_f32(crow.add(12), acc_5_0);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f32(crow, acc_5_1);
+                        vst1q_f32(crow.add(4), acc_5_2);
+                        vst1q_f32(crow.add(8), acc_6_0);
+                        vst1q_f32(crow.add(12), acc_6_1);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f32(crow, acc_6_2);
+                        vst1q_f32(crow.add(4), acc_7_0);
+                        vst1q_f32(crow.add(8), acc_7_1);
+                        vst1q_f32(crow.add(12), acc_7_2);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_2_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_3_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_3_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_3_2));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_4_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_4_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_4_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_5_0));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_5_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_5_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_6_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_6_1));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_6_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_7_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_7_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_7_2));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                let mut acc_2_2 = vdupq_n_f32(0.0);
+                let mut acc_3_0 = vdupq_n_f32(0.0);
+                let mut acc_3_1 = vdupq_n_f32(0.0);
+                let mut acc_3_2 = vdupq_n_f32(0.0);
+                let mut acc_4_0 = vdupq_n_f32(0.0);
+                let mut acc_4_1 = vdupq_n_f32(0.0);
+                let mut acc_4_2 = vdupq_n_f32(0.0);
+                let mut acc_5_0 = vdupq_n_f32(0.0);
+                let mut acc_5_1 = vdupq_n_f32(0.0);
+                let mut acc_5_2 = vdupq_n_f32(0.0);
+                let mut acc_6_0 = vdupq_n_f32(0.0);
+                let mut acc_6_1 = vdupq_n_f32(0.0);
+                let mut acc_6_2 = vdupq_n_f32(0.0);
+                let mut acc_7_0 = vdupq_n_f32(0.0);
+                let mut acc_7_1 = vdupq_n_f32(0.0);
+                let mut acc_7_2 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b2);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b2);
+                        acc_7_2 = vfmaq_f32(acc_7_2, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        vst1q_f32(crow, acc_2_2);
+                        vst1q_f32(crow.add(4), acc_3_0);
+                        vst1q_f32(crow.add(8), acc_3_1);
+                        vst1q_f32(crow.add(12), acc_3_2);
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        vst1q_f32(crow, acc_4_0);
+                        vst1q_f32(crow.add(4), acc_4_1);
+                        vst1q_f32(crow.add(8), acc_4_2);
+                        vst1q_f32(crow.add(12), acc_5_0);
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        vst1q_f32(crow, acc_5_1);
+                        vst1q_f32(crow.add(4), acc_5_2);
+                        vst1q_f32(crow.add(8), acc_6_0);
+                        vst1q_f32(crow.add(12), acc_6_1);
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        vst1q_f32(crow, acc_6_2);
+                        vst1q_f32(crow.add(4), acc_7_0);
+                        vst1q_f32(crow.add(8), acc_7_1);
+                        vst1q_f32(crow.add(12), acc_7_2);
+                    }
+                } else if beta == 0.0f32 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_2_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_3_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_3_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_3_2));
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_4_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_4_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_4_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_5_0));
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_5_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_5_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_6_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_6_1));
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_6_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_7_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_7_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_7_2));
+                    }
+                } else {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_6_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_7_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f32(0.0);
+            let mut acc_0_1 = vdupq_n_f32(0.0);
+            let mut acc_0_2 = vdupq_n_f32(0.0);
+            let mut acc_1_0 = vdupq_n_f32(0.0);
+            let mut acc_1_1 = vdupq_n_f32(0.0);
+            let mut acc_1_2 = vdupq_n_f32(0.0);
+            let mut acc_2_0 = vdupq_n_f32(0.0);
+            let mut acc_2_1 = vdupq_n_f32(0.0);
+            let mut acc_2_2 = vdupq_n_f32(0.0);
+            let mut acc_3_0 = vdupq_n_f32(0.0);
+            let mut acc_3_1 = vdupq_n_f32(0.0);
+            let mut acc_3_2 = vdupq_n_f32(0.0);
+            let mut acc_4_0 = vdupq_n_f32(0.0);
+            let mut acc_4_1 = vdupq_n_f32(0.0);
+            let mut acc_4_2 = vdupq_n_f32(0.0);
+            let mut acc_5_0 = vdupq_n_f32(0.0);
+            let mut acc_5_1 = vdupq_n_f32(0.0);
+            let mut acc_5_2 = vdupq_n_f32(0.0);
+            let mut acc_6_0 = vdupq_n_f32(0.0);
+            let mut acc_6_1 = vdupq_n_f32(0.0);
+            let mut acc_6_2 = vdupq_n_f32(0.0);
+            let mut acc_7_0 = vdupq_n_f32(0.0);
+            let mut acc_7_1 = vdupq_n_f32(0.0);
+            let mut acc_7_2 = vdupq_n_f32(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                        acc_7_2 = vfmaq_f32(acc_7_2, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f32(acc_5_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f32(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f32(acc_7_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                        acc_7_2 = vfmaq_f32(acc_7_2, ar, b1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = vld1q_f32(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f32(acc_5_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f32(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f32(acc_6_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f32(acc_7_1, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_0, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_3_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_2, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_4_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_4_1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_4_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_5_0, c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_5_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_5_2, c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_6_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_6_1, c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_6_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_7_0, c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_7_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_7_2, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_0), c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_3_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_2), c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_4_1), c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_0), c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_5_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_2), c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_6_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_6_1), c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_6_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_7_0), c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_7_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_7_2), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_3_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_3_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_3_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_5_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_5_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_5_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_6_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_6_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_6_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_7_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_7_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_7_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f64(alpha);
+    let vb = vdupq_n_f64(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                let mut acc_2_2 = vdupq_n_f64(0.0);
+                let mut acc_3_0 = vdupq_n_f64(0.0);
+                let mut acc_3_1 = vdupq_n_f64(0.0);
+                let mut acc_3_2 = vdupq_n_f64(0.0);
+                let mut acc_4_0 = vdupq_n_f64(0.0);
+                let mut acc_4_1 = vdupq_n_f64(0.0);
+                let mut acc_4_2 = vdupq_n_f64(0.0);
+                let mut acc_5_0 = vdupq_n_f64(0.0);
+                let mut acc_5_1 = vdupq_n_f64(0.0);
+                let mut acc_5_2 = vdupq_n_f64(0.0);
+                let mut acc_6_0 = vdupq_n_f64(0.0);
+                let mut acc_6_1 = vdupq_n_f64(0.0);
+                let mut acc_6_2 = vdupq_n_f64(0.0);
+                let mut acc_7_0 = vdupq_n_f64(0.0);
+                let mut acc_7_1 = vdupq_n_f64(0.0);
+                let mut acc_7_2 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b2);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b2);
+                        acc_7_2 = vfmaq_f64(acc_7_2, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, acc_2_2);
+                        vst1q_f64(crow.add(2), acc_3_0);
+                        vst1q_f64(crow.add(4), acc_3_1);
+                        vst1q_f64(crow.add(6), acc_3_2);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, acc_4_0);
+                        vst1q_f64(crow.add(2), acc_4_1);
+                        vst1q_f64(crow.add(4), acc_4_2);
+                        vst1q_f64(crow.add(6), acc_5_0);
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f64(crow, acc_5_1);
+                        vst1q_f64(crow.add(2), acc_5_2);
+                        vst1q_f64(crow.add(4), acc_6_0);
+                        vst1q_f64(crow.add(6), acc_6_1);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f64(crow, acc_6_2);
+                        vst1q_f64(crow.add(2), acc_7_0);
+                        vst1q_f64(crow.add(4), acc_7_1);
+                        vst1q_f64(crow.add(6), acc_7_2);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_2_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_3_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_3_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_3_2));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_4_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_4_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_4_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_5_0));
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_5_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_5_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_6_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_6_1));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_6_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_7_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_7_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_7_2));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                let mut acc_2_2 = vdupq_n_f64(0.0);
+                let mut acc_3_0 = vdupq_n_f64(0.0);
+                let mut acc_3_1 = vdupq_n_f64(0.0);
+                let mut acc_3_2 = vdupq_n_f64(0.0);
+                let mut acc_4_0 = vdupq_n_f64(0.0);
+                let mut acc_4_1 = vdupq_n_f64(0.0);
+                let mut acc_4_2 = vdupq_n_f64(0.0);
+                let mut acc_5_0 = vdupq_n_f64(0.0);
+                let mut acc_5_1 = vdupq_n_f64(0.0);
+                let mut acc_5_2 = vdupq_n_f64(0.0);
+                let mut acc_6_0 = vdupq_n_f64(0.0);
+                let mut acc_6_1 = vdupq_n_f64(0.0);
+                let mut acc_6_2 = vdupq_n_f64(0.0);
+                let mut acc_7_0 = vdupq_n_f64(0.0);
+                let mut acc_7_1 = vdupq_n_f64(0.0);
+                let mut acc_7_2 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b2);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b2);
+                        acc_7_2 = vfmaq_f64(acc_7_2, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        vst1q_f64(crow, acc_2_2);
+                        vst1q_f64(crow.add(2), acc_3_0);
+                        vst1q_f64(crow.add(4), acc_3_1);
+                        vst1q_f64(crow.add(6), acc_3_2);
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        vst1q_f64(crow, acc_4_0);
+                        vst1q_f64(crow.add(2), acc_4_1);
+                        vst1q_f64(crow.add(4), acc_4_2);
+                        vst1q_f64(crow.add(6), acc_5_0);
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        vst1q_f64(crow, acc_5_1);
+                        vst1q_f64(crow.add(2), acc_5_2);
+                        vst1q_f64(crow.add(4), acc_6_0);
+                        vst1q_f64(crow.add(6), acc_6_1);
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        vst1q_f64(crow, acc_6_2);
+                        vst1q_f64(crow.add(2), acc_7_0);
+                        vst1q_f64(crow.add(4), acc_7_1);
+                        vst1q_f64(crow.add(6), acc_7_2);
+                    }
+                } else if beta == 0.0f64 {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_2_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_3_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_3_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_3_2));
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_4_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_4_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_4_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_5_0));
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_5_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_5_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_6_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_6_1));
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_6_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_7_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_7_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_7_2));
+                    }
+                } else {
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 8 >= skip {
+                        let crow = c.add(8 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 9 >= skip {
+                        let crow = c.add(9 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 10 >= skip {
+                        let crow = c.add(10 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 11 >= skip {
+                        let crow = c.add(11 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_6_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_7_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 8;
+        } else {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f64(0.0);
+            let mut acc_0_1 = vdupq_n_f64(0.0);
+            let mut acc_0_2 = vdupq_n_f64(0.0);
+            let mut acc_1_0 = vdupq_n_f64(0.0);
+            let mut acc_1_1 = vdupq_n_f64(0.0);
+            let mut acc_1_2 = vdupq_n_f64(0.0);
+            let mut acc_2_0 = vdupq_n_f64(0.0);
+            let mut acc_2_1 = vdupq_n_f64(0.0);
+            let mut acc_2_2 = vdupq_n_f64(0.0);
+            let mut acc_3_0 = vdupq_n_f64(0.0);
+            let mut acc_3_1 = vdupq_n_f64(0.0);
+            let mut acc_3_2 = vdupq_n_f64(0.0);
+            let mut acc_4_0 = vdupq_n_f64(0.0);
+            let mut acc_4_1 = vdupq_n_f64(0.0);
+            let mut acc_4_2 = vdupq_n_f64(0.0);
+            let mut acc_5_0 = vdupq_n_f64(0.0);
+            let mut acc_5_1 = vdupq_n_f64(0.0);
+            let mut acc_5_2 = vdupq_n_f64(0.0);
+            let mut acc_6_0 = vdupq_n_f64(0.0);
+            let mut acc_6_1 = vdupq_n_f64(0.0);
+            let mut acc_6_2 = vdupq_n_f64(0.0);
+            let mut acc_7_0 = vdupq_n_f64(0.0);
+            let mut acc_7_1 = vdupq_n_f64(0.0);
+            let mut acc_7_2 = vdupq_n_f64(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                        acc_7_2 = vfmaq_f64(acc_7_2, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                        acc_5_2 = vfmaq_f64(acc_5_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                        acc_6_1 = vfmaq_f64(acc_6_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                        acc_7_0 = vfmaq_f64(acc_7_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                        acc_7_2 = vfmaq_f64(acc_7_2, ar, b1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = vld1q_f64(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(8 * rs_a + p * cs_a));
+                        acc_5_1 = vfmaq_f64(acc_5_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(9 * rs_a + p * cs_a));
+                        acc_6_0 = vfmaq_f64(acc_6_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(10 * rs_a + p * cs_a));
+                        acc_6_2 = vfmaq_f64(acc_6_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(11 * rs_a + p * cs_a));
+                        acc_7_1 = vfmaq_f64(acc_7_1, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_0, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_3_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_2, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_4_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_4_1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_4_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_5_0, c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_5_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_5_2, c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_6_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_6_1, c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_6_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_7_0, c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_7_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_7_2, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_0), c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_3_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_2), c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_4_1), c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_0), c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_5_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_2), c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_6_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_6_1), c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_6_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_7_0), c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_7_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_7_2), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_3_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_3_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_3_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_5_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 8 >= skip {
+                    let crow = c.add(8 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_5_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_5_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 9 >= skip {
+                    let crow = c.add(9 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_6_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_6_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 10 >= skip {
+                    let crow = c.add(10 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_6_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_7_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 11 >= skip {
+                    let crow = c.add(11 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_7_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_7_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_mid_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f32(alpha);
+    let vb = vdupq_n_f32(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                let mut acc_2_2 = vdupq_n_f32(0.0);
+                let mut acc_3_0 = vdupq_n_f32(0.0);
+                let mut acc_3_1 = vdupq_n_f32(0.0);
+                let mut acc_3_2 = vdupq_n_f32(0.0);
+                let mut acc_4_0 = vdupq_n_f32(0.0);
+                let mut acc_4_1 = vdupq_n_f32(0.0);
+                let mut acc_4_2 = vdupq_n_f32(0.0);
+                let mut acc_5_0 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, acc_2_2);
+                        vst1q_f32(crow.add(4), acc_3_0);
+                        vst1q_f32(crow.add(8), acc_3_1);
+                        vst1q_f32(crow.add(12), acc_3_2);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, acc_4_0);
+                        vst1q_f32(crow.add(4), acc_4_1);
+                        vst1q_f32(crow.add(8), acc_4_2);
+                        vst1q_f32(crow.add(12), acc_5_0);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_2_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_3_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_3_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_3_2));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_4_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_4_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_4_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_5_0));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                let mut acc_2_2 = vdupq_n_f32(0.0);
+                let mut acc_3_0 = vdupq_n_f32(0.0);
+                let mut acc_3_1 = vdupq_n_f32(0.0);
+                let mut acc_3_2 = vdupq_n_f32(0.0);
+                let mut acc_4_0 = vdupq_n_f32(0.0);
+                let mut acc_4_1 = vdupq_n_f32(0.0);
+                let mut acc_4_2 = vdupq_n_f32(0.0);
+                let mut acc_5_0 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f32(crow, acc_2_2);
+                        vst1q_f32(crow.add(4), acc_3_0);
+                        vst1q_f32(crow.add(8), acc_3_1);
+                        vst1q_f32(crow.add(12), acc_3_2);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f32(crow, acc_4_0);
+                        vst1q_f32(crow.add(4), acc_4_1);
+                        vst1q_f32(crow.add(8), acc_4_2);
+                        vst1q_f32(crow.add(12), acc_5_0);
+                    }
+                } else if beta == 0.0f32 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_2_2));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_3_0));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_3_1));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_3_2));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_4_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_4_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_4_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_5_0));
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_3_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_4_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_5_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f32(0.0);
+            let mut acc_0_1 = vdupq_n_f32(0.0);
+            let mut acc_0_2 = vdupq_n_f32(0.0);
+            let mut acc_1_0 = vdupq_n_f32(0.0);
+            let mut acc_1_1 = vdupq_n_f32(0.0);
+            let mut acc_1_2 = vdupq_n_f32(0.0);
+            let mut acc_2_0 = vdupq_n_f32(0.0);
+            let mut acc_2_1 = vdupq_n_f32(0.0);
+            let mut acc_2_2 = vdupq_n_f32(0.0);
+            let mut acc_3_0 = vdupq_n_f32(0.0);
+            let mut acc_3_1 = vdupq_n_f32(0.0);
+            let mut acc_3_2 = vdupq_n_f32(0.0);
+            let mut acc_4_0 = vdupq_n_f32(0.0);
+            let mut acc_4_1 = vdupq_n_f32(0.0);
+            let mut acc_4_2 = vdupq_n_f32(0.0);
+            let mut acc_5_0 = vdupq_n_f32(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f32(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f32(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f32(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f32(acc_5_0, ar, b1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = vld1q_f32(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f32(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f32(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f32(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f32(acc_4_2, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_0, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_3_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_2, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_4_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_4_1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_4_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_5_0, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_0), c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_3_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_3_2), c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_4_1), c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_4_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_5_0), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_3_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_3_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_3_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_4_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_5_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_mid_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f64(alpha);
+    let vb = vdupq_n_f64(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                let mut acc_2_2 = vdupq_n_f64(0.0);
+                let mut acc_3_0 = vdupq_n_f64(0.0);
+                let mut acc_3_1 = vdupq_n_f64(0.0);
+                let mut acc_3_2 = vdupq_n_f64(0.0);
+                let mut acc_4_0 = vdupq_n_f64(0.0);
+                let mut acc_4_1 = vdupq_n_f64(0.0);
+                let mut acc_4_2 = vdupq_n_f64(0.0);
+                let mut acc_5_0 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, acc_2_2);
+                        vst1q_f64(crow.add(2), acc_3_0);
+                        vst1q_f64(crow.add(4), acc_3_1);
+                        vst1q_f64(crow.add(6), acc_3_2);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, acc_4_0);
+                        vst1q_f64(crow.add(2), acc_4_1);
+                        vst1q_f64(crow.add(4), acc_4_2);
+                        vst1q_f64(crow.add(6), acc_5_0);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_2_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_3_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_3_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_3_2));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_4_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_4_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_4_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_5_0));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                let mut acc_2_2 = vdupq_n_f64(0.0);
+                let mut acc_3_0 = vdupq_n_f64(0.0);
+                let mut acc_3_1 = vdupq_n_f64(0.0);
+                let mut acc_3_2 = vdupq_n_f64(0.0);
+                let mut acc_4_0 = vdupq_n_f64(0.0);
+                let mut acc_4_1 = vdupq_n_f64(0.0);
+                let mut acc_4_2 = vdupq_n_f64(0.0);
+                let mut acc_5_0 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b2);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b2);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f64(crow, acc_2_2);
+                        vst1q_f64(crow.add(2), acc_3_0);
+                        vst1q_f64(crow.add(4), acc_3_1);
+                        vst1q_f64(crow.add(6), acc_3_2);
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f64(crow, acc_4_0);
+                        vst1q_f64(crow.add(2), acc_4_1);
+                        vst1q_f64(crow.add(4), acc_4_2);
+                        vst1q_f64(crow.add(6), acc_5_0);
+                    }
+                } else if beta == 0.0f64 {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_2_2));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_3_0));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_3_1));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_3_2));
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_4_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_4_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_4_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_5_0));
+                    }
+                } else {
+                    if 4 >= skip {
+                        let crow = c.add(4 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 5 >= skip {
+                        let crow = c.add(5 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 6 >= skip {
+                        let crow = c.add(6 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_3_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 7 >= skip {
+                        let crow = c.add(7 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_4_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_5_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 8;
+        } else {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f64(0.0);
+            let mut acc_0_1 = vdupq_n_f64(0.0);
+            let mut acc_0_2 = vdupq_n_f64(0.0);
+            let mut acc_1_0 = vdupq_n_f64(0.0);
+            let mut acc_1_1 = vdupq_n_f64(0.0);
+            let mut acc_1_2 = vdupq_n_f64(0.0);
+            let mut acc_2_0 = vdupq_n_f64(0.0);
+            let mut acc_2_1 = vdupq_n_f64(0.0);
+            let mut acc_2_2 = vdupq_n_f64(0.0);
+            let mut acc_3_0 = vdupq_n_f64(0.0);
+            let mut acc_3_1 = vdupq_n_f64(0.0);
+            let mut acc_3_2 = vdupq_n_f64(0.0);
+            let mut acc_4_0 = vdupq_n_f64(0.0);
+            let mut acc_4_1 = vdupq_n_f64(0.0);
+            let mut acc_4_2 = vdupq_n_f64(0.0);
+            let mut acc_5_0 = vdupq_n_f64(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                        acc_3_0 = vfmaq_f64(acc_3_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                        acc_3_2 = vfmaq_f64(acc_3_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                        acc_4_1 = vfmaq_f64(acc_4_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                        acc_5_0 = vfmaq_f64(acc_5_0, ar, b1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = vld1q_f64(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(4 * rs_a + p * cs_a));
+                        acc_2_2 = vfmaq_f64(acc_2_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(5 * rs_a + p * cs_a));
+                        acc_3_1 = vfmaq_f64(acc_3_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(6 * rs_a + p * cs_a));
+                        acc_4_0 = vfmaq_f64(acc_4_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(7 * rs_a + p * cs_a));
+                        acc_4_2 = vfmaq_f64(acc_4_2, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_0, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_3_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_2, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_4_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_4_1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_4_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_5_0, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_0), c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_3_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_3_2), c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_4_1), c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_4_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_5_0), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 4 >= skip {
+                    let crow = c.add(4 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_3_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 5 >= skip {
+                    let crow = c.add(5 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_3_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_3_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 6 >= skip {
+                    let crow = c.add(6 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_4_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 7 >= skip {
+                    let crow = c.add(7 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_4_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_5_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_low_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f32(alpha);
+    let vb = vdupq_n_f32(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f32(0.0);
+                let mut acc_0_1 = vdupq_n_f32(0.0);
+                let mut acc_0_2 = vdupq_n_f32(0.0);
+                let mut acc_1_0 = vdupq_n_f32(0.0);
+                let mut acc_1_1 = vdupq_n_f32(0.0);
+                let mut acc_1_2 = vdupq_n_f32(0.0);
+                let mut acc_2_0 = vdupq_n_f32(0.0);
+                let mut acc_2_1 = vdupq_n_f32(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    let b2 = vld1q_f32(brow.add(8));
+                    let b3 = vld1q_f32(brow.add(12));
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b3);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, acc_0_0);
+                        vst1q_f32(crow.add(4), acc_0_1);
+                        vst1q_f32(crow.add(8), acc_0_2);
+                        vst1q_f32(crow.add(12), acc_1_0);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, acc_1_1);
+                        vst1q_f32(crow.add(4), acc_1_2);
+                        vst1q_f32(crow.add(8), acc_2_0);
+                        vst1q_f32(crow.add(12), acc_2_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_0_0));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_0_1));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_0_2));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_1_0));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f32(crow, vmulq_f32(va, acc_1_1));
+                        vst1q_f32(crow.add(4), vmulq_f32(va, acc_1_2));
+                        vst1q_f32(crow.add(8), vmulq_f32(va, acc_2_0));
+                        vst1q_f32(crow.add(12), vmulq_f32(va, acc_2_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_0_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_1_2), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_0), vb, vld1q_f32(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            vst1q_f32(
+                                cv,
+                                vfmaq_f32(vmulq_f32(va, acc_2_1), vb, vld1q_f32(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f32(0.0);
+            let mut acc_0_1 = vdupq_n_f32(0.0);
+            let mut acc_0_2 = vdupq_n_f32(0.0);
+            let mut acc_1_0 = vdupq_n_f32(0.0);
+            let mut acc_1_1 = vdupq_n_f32(0.0);
+            let mut acc_1_2 = vdupq_n_f32(0.0);
+            let mut acc_2_0 = vdupq_n_f32(0.0);
+            let mut acc_2_1 = vdupq_n_f32(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = vld1q_f32(brow.add(4));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f32(brow);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f32(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f32(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f32(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f32(acc_2_1, ar, b1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = vld1q_f32(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f32(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f32(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f32(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f32(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f32(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f32(acc_2_0, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, vmulq_f32(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), vmulq_f32(va, acc_2_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f32(
+                        vmulq_f32(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f32(crow, c0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = vfmaq_f32(
+                            vmulq_f32(va, acc_2_1),
+                            vb,
+                            ops::load_partial_f32(crow1, c1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemm_small_low_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = vdupq_n_f64(alpha);
+    let vb = vdupq_n_f64(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = vdupq_n_f64(0.0);
+                let mut acc_0_1 = vdupq_n_f64(0.0);
+                let mut acc_0_2 = vdupq_n_f64(0.0);
+                let mut acc_1_0 = vdupq_n_f64(0.0);
+                let mut acc_1_1 = vdupq_n_f64(0.0);
+                let mut acc_1_2 = vdupq_n_f64(0.0);
+                let mut acc_2_0 = vdupq_n_f64(0.0);
+                let mut acc_2_1 = vdupq_n_f64(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    let b2 = vld1q_f64(brow.add(4));
+                    let b3 = vld1q_f64(brow.add(6));
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b2);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b3);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b2);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b3);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, acc_0_0);
+                        vst1q_f64(crow.add(2), acc_0_1);
+                        vst1q_f64(crow.add(4), acc_0_2);
+                        vst1q_f64(crow.add(6), acc_1_0);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, acc_1_1);
+                        vst1q_f64(crow.add(2), acc_1_2);
+                        vst1q_f64(crow.add(4), acc_2_0);
+                        vst1q_f64(crow.add(6), acc_2_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_0_0));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_0_1));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_0_2));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_1_0));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        vst1q_f64(crow, vmulq_f64(va, acc_1_1));
+                        vst1q_f64(crow.add(2), vmulq_f64(va, acc_1_2));
+                        vst1q_f64(crow.add(4), vmulq_f64(va, acc_2_0));
+                        vst1q_f64(crow.add(6), vmulq_f64(va, acc_2_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_0_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_1_2), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_0), vb, vld1q_f64(cv)),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            vst1q_f64(
+                                cv,
+                                vfmaq_f64(vmulq_f64(va, acc_2_1), vb, vld1q_f64(cv)),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 8;
+        } else {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = vdupq_n_f64(0.0);
+            let mut acc_0_1 = vdupq_n_f64(0.0);
+            let mut acc_0_2 = vdupq_n_f64(0.0);
+            let mut acc_1_0 = vdupq_n_f64(0.0);
+            let mut acc_1_1 = vdupq_n_f64(0.0);
+            let mut acc_1_2 = vdupq_n_f64(0.0);
+            let mut acc_2_0 = vdupq_n_f64(0.0);
+            let mut acc_2_1 = vdupq_n_f64(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = vld1q_f64(brow.add(2));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = vld1q_f64(brow);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                        acc_0_1 = vfmaq_f64(acc_0_1, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                        acc_1_0 = vfmaq_f64(acc_1_0, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                        acc_1_2 = vfmaq_f64(acc_1_2, ar, b1);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                        acc_2_1 = vfmaq_f64(acc_2_1, ar, b1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = vld1q_f64(b.add(p * rs_b + j));
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = vld1q_dup_f64(a.add(p * cs_a));
+                        acc_0_0 = vfmaq_f64(acc_0_0, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(rs_a + p * cs_a));
+                        acc_0_2 = vfmaq_f64(acc_0_2, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(2 * rs_a + p * cs_a));
+                        acc_1_1 = vfmaq_f64(acc_1_1, ar, b0);
+                    }
+                    {
+                        let ar = vld1q_dup_f64(a.add(3 * rs_a + p * cs_a));
+                        acc_2_0 = vfmaq_f64(acc_2_0, ar, b0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_0_2, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_0, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_1, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_2, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_0_2), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_0), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_1_1), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_1_2), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, vmulq_f64(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), vmulq_f64(va, acc_2_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_0_1),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_0_2),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_0),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_1_1),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_1_2),
+                            vb,
+                            ops::load_partial_f64(crow1, c1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = vfmaq_f64(
+                        vmulq_f64(va, acc_2_0),
+                        vb,
+                        ops::load_partial_f64(crow, c0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = vfmaq_f64(
+                            vmulq_f64(va, acc_2_1),
                             vb,
                             ops::load_partial_f64(crow1, c1),
                         );

@@ -101,6 +101,18 @@ pub use super::neon_dotprod::gemm_small_low_f64;
 pub use super::neon_dotprod::gemm_small_row_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_row_f64` uses.
 pub use super::neon_dotprod::gemm_small_row_f64;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_t_f32` uses.
+pub use super::neon_dotprod::gemm_small_t_f32;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_t_f64` uses.
+pub use super::neon_dotprod::gemm_small_t_f64;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_mid_t_f32` uses.
+pub use super::neon_dotprod::gemm_small_mid_t_f32;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_mid_t_f64` uses.
+pub use super::neon_dotprod::gemm_small_mid_t_f64;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_low_t_f32` uses.
+pub use super::neon_dotprod::gemm_small_low_t_f32;
+/// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_low_t_f64` uses.
+pub use super::neon_dotprod::gemm_small_low_t_f64;
 /// The same code as on `neon_dotprod`: this level adds nothing `dot_edge_1_f32` uses.
 pub use super::neon_dotprod::dot_edge_1_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `dot_edge_1_f64` uses.

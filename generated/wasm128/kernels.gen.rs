@@ -3534,12 +3534,21 @@ pub unsafe fn microkernel_dot_bf16(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_f32(
     skip: usize,
@@ -3555,6 +3564,7 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = f32x4_splat(alpha);
     let vb = f32x4_splat(beta);
     let mut j = 0;
@@ -4137,12 +4147,21 @@ pub unsafe fn gemm_small_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_f64(
     skip: usize,
@@ -4158,6 +4177,7 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = f64x2_splat(alpha);
     let vb = f64x2_splat(beta);
     let mut j = 0;
@@ -4740,12 +4760,21 @@ pub unsafe fn gemm_small_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_mid_f32(
     skip: usize,
@@ -4761,6 +4790,7 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = f32x4_splat(alpha);
     let vb = f32x4_splat(beta);
     let mut j = 0;
@@ -5087,12 +5117,21 @@ pub unsafe fn gemm_small_mid_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_mid_f64(
     skip: usize,
@@ -5108,6 +5147,7 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = f64x2_splat(alpha);
     let vb = f64x2_splat(beta);
     let mut j = 0;
@@ -5434,12 +5474,21 @@ pub unsafe fn gemm_small_mid_f64(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_low_f32(
     skip: usize,
@@ -5455,6 +5504,7 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
     let va = f32x4_splat(alpha);
     let vb = f32x4_splat(beta);
     let mut j = 0;
@@ -5567,12 +5617,21 @@ pub unsafe fn gemm_small_low_f32(
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
 ///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
 /// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`), B (`k x n` at
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
 /// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
 /// be valid; C must not overlap A or B.
 ///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6.
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn gemm_small_low_f64(
     skip: usize,
@@ -5588,6 +5647,2233 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
+    let rs_a = { rs_a };
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                let mut acc_2_0 = f32x4_splat(0.0);
+                let mut acc_2_1 = f32x4_splat(0.0);
+                let mut acc_3_0 = f32x4_splat(0.0);
+                let mut acc_3_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b2), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(4) as *mut v128, acc_2_1);
+                        v128_store(crow.add(8) as *mut v128, acc_3_0);
+                        v128_store(crow.add(12) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                let mut acc_2_0 = f32x4_splat(0.0);
+                let mut acc_2_1 = f32x4_splat(0.0);
+                let mut acc_3_0 = f32x4_splat(0.0);
+                let mut acc_3_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b2), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(4) as *mut v128, acc_2_1);
+                        v128_store(crow.add(8) as *mut v128, acc_3_0);
+                        v128_store(crow.add(12) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            let mut acc_1_0 = f32x4_splat(0.0);
+            let mut acc_1_1 = f32x4_splat(0.0);
+            let mut acc_2_0 = f32x4_splat(0.0);
+            let mut acc_2_1 = f32x4_splat(0.0);
+            let mut acc_3_0 = f32x4_splat(0.0);
+            let mut acc_3_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u32,
+                        );
+                        acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, acc_3_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_2_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_3_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                let mut acc_2_0 = f64x2_splat(0.0);
+                let mut acc_2_1 = f64x2_splat(0.0);
+                let mut acc_3_0 = f64x2_splat(0.0);
+                let mut acc_3_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b2), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(2) as *mut v128, acc_2_1);
+                        v128_store(crow.add(4) as *mut v128, acc_3_0);
+                        v128_store(crow.add(6) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                let mut acc_2_0 = f64x2_splat(0.0);
+                let mut acc_2_1 = f64x2_splat(0.0);
+                let mut acc_3_0 = f64x2_splat(0.0);
+                let mut acc_3_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b2), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, acc_2_0);
+                        v128_store(crow.add(2) as *mut v128, acc_2_1);
+                        v128_store(crow.add(4) as *mut v128, acc_3_0);
+                        v128_store(crow.add(6) as *mut v128, acc_3_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
+                    }
+                } else {
+                    if 2 >= skip {
+                        let crow = c.add(2 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                    if 3 >= skip {
+                        let crow = c.add(3 * rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_2_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_2_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_3_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_3_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 8;
+        } else {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            let mut acc_1_0 = f64x2_splat(0.0);
+            let mut acc_1_1 = f64x2_splat(0.0);
+            let mut acc_2_0 = f64x2_splat(0.0);
+            let mut acc_2_1 = f64x2_splat(0.0);
+            let mut acc_3_0 = f64x2_splat(0.0);
+            let mut acc_3_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                        acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                        acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(2 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(
+                            a.add(3 * rs_a + p * cs_a) as *const u64,
+                        );
+                        acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_2_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, acc_3_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 2 >= skip {
+                    let crow = c.add(2 * rs_c + j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_2_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_2_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 3 >= skip {
+                    let crow = c.add(3 * rs_c + j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_3_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_3_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_mid_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 16 {
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = f32x4_splat(0.0);
+                let mut acc_0_1 = f32x4_splat(0.0);
+                let mut acc_1_0 = f32x4_splat(0.0);
+                let mut acc_1_1 = f32x4_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    let b2 = v128_load(brow.add(8) as *const v128);
+                    let b3 = v128_load(brow.add(12) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
+                    }
+                }
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(4) as *mut v128, acc_0_1);
+                        v128_store(crow.add(8) as *mut v128, acc_1_0);
+                        v128_store(crow.add(12) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f32 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
+                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(8);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(12);
+                            v128_store(
+                                cv as *mut v128,
+                                f32x4_add(
+                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 16;
+        } else {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            let mut acc_1_0 = f32x4_splat(0.0);
+            let mut acc_1_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_mid_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = f64x2_splat(alpha);
+    let vb = f64x2_splat(beta);
+    let mut j = 0;
+    while j < n {
+        if n - j >= 8 {
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 0 >= skip {
+                        let crow = c.add(j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            {
+                let mut acc_0_0 = f64x2_splat(0.0);
+                let mut acc_0_1 = f64x2_splat(0.0);
+                let mut acc_1_0 = f64x2_splat(0.0);
+                let mut acc_1_1 = f64x2_splat(0.0);
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    let b2 = v128_load(brow.add(4) as *const v128);
+                    let b3 = v128_load(brow.add(6) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
+                    }
+                }
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, acc_0_0);
+                        v128_store(crow.add(2) as *mut v128, acc_0_1);
+                        v128_store(crow.add(4) as *mut v128, acc_1_0);
+                        v128_store(crow.add(6) as *mut v128, acc_1_1);
+                    }
+                } else if beta == 0.0f64 {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
+                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                    }
+                } else {
+                    if 1 >= skip {
+                        let crow = c.add(rs_c + j);
+                        {
+                            let cv = crow;
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(2);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_0_1),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(4);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_0),
+                                ),
+                            );
+                        }
+                        {
+                            let cv = crow.add(6);
+                            v128_store(
+                                cv as *mut v128,
+                                f64x2_add(
+                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(va, acc_1_1),
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            j += 8;
+        } else {
+            let cols = (n - j).min(4);
+            let c0 = cols.min(2);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f64x2_splat(0.0);
+            let mut acc_0_1 = f64x2_splat(0.0);
+            let mut acc_1_0 = f64x2_splat(0.0);
+            let mut acc_1_1 = f64x2_splat(0.0);
+            if c1 == 2 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(2) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f64(brow.add(2), c1);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                        acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
+                    }
+                }
+            } else if c0 == 2 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
+                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
+                    }
+                    {
+                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
+                    }
+                }
+            }
+            if beta == 0.0f64 && alpha == 1.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, acc_1_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    }
+                }
+            } else if beta == 0.0f64 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+                if 1 >= skip {
+                    let crow = c.add(rs_c + j);
+                    let x0 = f64x2_add(
+                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
+                        f64x2_mul(va, acc_1_0),
+                    );
+                    ops::store_partial_f64(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(2);
+                        let x1 = f64x2_add(
+                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
+                            f64x2_mul(va, acc_1_1),
+                        );
+                        ops::store_partial_f64(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 4;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_low_t_f32(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f32,
+    rs_b: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
+    let va = f32x4_splat(alpha);
+    let vb = f32x4_splat(beta);
+    let mut j = 0;
+    while j < n {
+        {
+            let cols = (n - j).min(8);
+            let c0 = cols.min(4);
+            let c1 = cols - c0;
+            let mut acc_0_0 = f32x4_splat(0.0);
+            let mut acc_0_1 = f32x4_splat(0.0);
+            if c1 == 4 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = v128_load(brow.add(4) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                }
+            } else if c1 > 0 {
+                for p in 0..k {
+                    let brow = b.add(p * rs_b + j);
+                    let b0 = v128_load(brow as *const v128);
+                    let b1 = ops::load_partial_f32(brow.add(4), c1);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
+                    }
+                }
+            } else if c0 == 4 {
+                for p in 0..k {
+                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                }
+            } else {
+                for p in 0..k {
+                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
+                    {
+                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
+                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
+                    }
+                }
+            }
+            if beta == 0.0f32 && alpha == 1.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, acc_0_0, c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+                    }
+                }
+            } else if beta == 0.0f32 {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
+                    if c1 > 0 {
+                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                    }
+                }
+            } else {
+                if 0 >= skip {
+                    let crow = c.add(j);
+                    let x0 = f32x4_add(
+                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
+                        f32x4_mul(va, acc_0_0),
+                    );
+                    ops::store_partial_f32(crow, x0, c0);
+                    if c1 > 0 {
+                        let crow1 = crow.add(4);
+                        let x1 = f32x4_add(
+                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
+                            f32x4_mul(va, acc_0_1),
+                        );
+                        ops::store_partial_f32(crow1, x1, c1);
+                    }
+                }
+            }
+            j += 8;
+        }
+    }
+}
+/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
+/// problem, without packing, storing all but the first `skip` rows.
+///
+/// For sizes where packing would cost as much as the product (all dimensions up
+/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
+/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
+/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
+/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
+/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
+/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
+/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
+/// are five blocks of 12 and one of 4. A remainder that no instance fits
+/// exactly takes the next larger one, moved up to end at the last row, with
+/// `skip` set to the rows it overlaps: those are computed again but not stored,
+/// so no row count known only at run time reaches the `k` loop.
+///
+/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
+/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
+/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
+/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// B and C are read and written in place and must have unit column stride; the
+/// ragged last column block uses partial loads and stores. `beta == 0` never
+/// reads C.
+///
+/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
+/// argument ignored, as for a transposed A): a step of k broadcasts the block's
+/// rows from adjacent elements at constant offsets, where the others compute a
+/// row address per row and step. (A one-row block has no row stride; the
+/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
+/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
+/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+///
+/// # Safety
+/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
+/// `COL_A`), B (`k x n` at
+/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
+/// be valid; C must not overlap A or B.
+///
+/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn gemm_small_low_t_f64(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: f64,
+    a: *const f64,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const f64,
+    rs_b: usize,
+    beta: f64,
+    c: *mut f64,
+    rs_c: usize,
+) {
+    let rs_a = { 1 };
     let va = f64x2_splat(alpha);
     let vb = f64x2_splat(beta);
     let mut j = 0;

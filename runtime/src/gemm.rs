@@ -88,6 +88,9 @@ pub struct ElemKernels<T> {
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
     /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
     pub small: [SmallFn<T>; 4],
+    /// The same for a column-major A (`rs_a == 1`, the argument ignored; the
+    /// one-row block has no row stride and is `small`'s).
+    pub small_t: [SmallFn<T>; 4],
     /// The dot-product edge kernel's instances for 1 to 4 columns (see
     /// [`ElemKernels::dot_rows`]).
     pub dot: [DotFn<T>; 4],
@@ -133,9 +136,9 @@ impl<T> ElemKernels<T> {
     /// The small kernel's instances with their row counts, tallest first, as
     /// their `#[kernel(..)]` list computes them from the tile (`shape`):
     /// `R = MR * (NR / LANES) / 2`, two thirds and a third of it, and one.
-    fn small_blocks(&self, shape: Shape) -> [(usize, SmallFn<T>); 4] {
+    fn small_blocks(&self, shape: Shape, col_a: bool) -> [(usize, SmallFn<T>); 4] {
         let slots = tile_slots(shape);
-        let [tall, mid, low, row] = self.small;
+        let [tall, mid, low, row] = if col_a { self.small_t } else { self.small };
         [(slots / 2, tall), (slots / 3, mid), (slots / 6, low), (1, row)]
     }
 
@@ -171,7 +174,8 @@ pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
     ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident, $mb:ident],
-     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident, $pb:ident], $ap:ident, [$($sm:ident),*], [$($dt:ident),*], $shape:ident) => {
+     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident, $pb:ident], $ap:ident,
+     [$($sm:ident),*], [$($st:ident),*], [$($dt:ident),*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -184,6 +188,7 @@ macro_rules! element {
                     packed: Micro { full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps, pack_b: k.$pb },
                     apply: k.$ap,
                     small: [$(k.$sm),*],
+                    small_t: [$(k.$st),*],
                     dot: [$(k.$dt),*],
                 }
             }
@@ -220,6 +225,12 @@ element!(
         gemm_small_low_f32,
         gemm_small_row_f32
     ],
+    [
+        gemm_small_t_f32,
+        gemm_small_mid_t_f32,
+        gemm_small_low_t_f32,
+        gemm_small_row_f32
+    ],
     [dot_edge_1_f32, dot_edge_2_f32, dot_edge_3_f32, dot_edge_4_f32],
     f32
 );
@@ -249,6 +260,12 @@ element!(
         gemm_small_f64,
         gemm_small_mid_f64,
         gemm_small_low_f64,
+        gemm_small_row_f64
+    ],
+    [
+        gemm_small_t_f64,
+        gemm_small_mid_t_f64,
+        gemm_small_low_t_f64,
         gemm_small_row_f64
     ],
     [dot_edge_1_f64, dot_edge_2_f64, dot_edge_3_f64, dot_edge_4_f64],
@@ -827,7 +844,9 @@ unsafe fn small<T: Element>(
     c: *mut T,
     rsc: usize,
 ) {
-    let blocks = kern.small_blocks(shape);
+    // A column-major A has its own instances, which address it at constant
+    // offsets (rows are adjacent elements) rather than a row stride.
+    let blocks = kern.small_blocks(shape, rsa == 1);
     let [(tall, f_tall), (mid, f_mid), (low, f_low), (_, f_row)] = blocks;
     debug_assert!(low >= 1, "every instance has rows");
     // One block: rows `start .. start + rows` of A and C, stored from `i` on. (A

@@ -156,7 +156,7 @@ fn squares_f64() {
 /// Every row count the small path splits into instance blocks (whole blocks,
 /// exact remainders, remainders moved up over rows already stored, and one-row
 /// blocks), with ragged and whole column vectors, beta zero and not, in both
-/// precisions and in both orientations of C.
+/// precisions, with A row- and column-major and in both orientations of C.
 #[test]
 fn small_path_every_row_count() {
     for t in targets() {
@@ -169,6 +169,9 @@ fn small_path_every_row_count() {
                 for (alpha, beta) in [(1.0, 0.0), (0.7, 0.0), (-1.0, 0.7)] {
                     check(t, alpha, &a, &b, beta, &c, &format!("small {m}x{n}x{k}"));
                 }
+                // A column-major: the instances that address it at constant offsets.
+                let a = Stored::<f32>::new(&mut rng, m, k, Layout::ColMajor { pad: 1 });
+                check(t, -1.0, &a, &b, 0.7, &c, &format!("small {m}x{n}x{k}, A column-major"));
                 let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 2 });
                 let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
                 let c = Stored::<f64>::new(&mut rng, m, n, Layout::RowMajor { pad: 0 });
