@@ -288,9 +288,9 @@ pub unsafe fn apply_packed_output_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -507,9 +507,9 @@ pub unsafe fn microkernel_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -726,9 +726,9 @@ pub unsafe fn microkernel_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -870,9 +870,9 @@ pub unsafe fn microkernel_short_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1014,9 +1014,9 @@ pub unsafe fn microkernel_short_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1167,9 +1167,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1320,9 +1320,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1539,9 +1539,9 @@ pub unsafe fn microkernel_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1758,9 +1758,9 @@ pub unsafe fn microkernel_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1902,9 +1902,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2046,9 +2046,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2199,9 +2199,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2352,9 +2352,9 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2575,9 +2575,9 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2798,9 +2798,9 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3021,9 +3021,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3596,9 +3596,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -4512,9 +4511,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -5428,9 +5426,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -6080,9 +6077,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -6732,9 +6728,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -7120,9 +7115,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -7508,9 +7502,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -7664,9 +7657,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx2,fma")]
@@ -7820,9 +7812,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]
@@ -8736,9 +8727,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]
@@ -9652,9 +9642,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]
@@ -10304,9 +10293,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]
@@ -10956,9 +10944,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]
@@ -11344,9 +11331,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx2` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "avx2,fma")]

@@ -284,9 +284,9 @@ pub unsafe fn apply_packed_output_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -635,9 +635,9 @@ pub unsafe fn microkernel_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -986,9 +986,9 @@ pub unsafe fn microkernel_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1196,9 +1196,9 @@ pub unsafe fn microkernel_short_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1406,9 +1406,9 @@ pub unsafe fn microkernel_short_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1559,9 +1559,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1712,9 +1712,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1931,9 +1931,9 @@ pub unsafe fn microkernel_two_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2150,9 +2150,9 @@ pub unsafe fn microkernel_two_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2435,9 +2435,9 @@ pub unsafe fn microkernel_three_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2720,9 +2720,9 @@ pub unsafe fn microkernel_three_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3071,9 +3071,9 @@ pub unsafe fn microkernel_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3422,9 +3422,9 @@ pub unsafe fn microkernel_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3632,9 +3632,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3842,9 +3842,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3995,9 +3995,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4148,9 +4148,9 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4367,9 +4367,9 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4586,9 +4586,9 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4871,9 +4871,9 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -5156,9 +5156,9 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -5513,9 +5513,9 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -5870,9 +5870,9 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -6227,9 +6227,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -7098,9 +7098,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -8857,9 +8856,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -10616,9 +10614,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -11831,9 +11828,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -13046,9 +13042,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -13717,9 +13712,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -14388,9 +14382,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -14551,9 +14544,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -14714,9 +14706,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -16473,9 +16464,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -18232,9 +18222,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -19447,9 +19436,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -20662,9 +20650,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
@@ -21333,9 +21320,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `avx512` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]

@@ -223,9 +223,9 @@ pub unsafe fn apply_packed_output_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -463,9 +463,9 @@ pub unsafe fn microkernel_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -703,9 +703,9 @@ pub unsafe fn microkernel_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -857,9 +857,9 @@ pub unsafe fn microkernel_short_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1011,9 +1011,9 @@ pub unsafe fn microkernel_short_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1131,9 +1131,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1251,9 +1251,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1411,9 +1411,9 @@ pub unsafe fn microkernel_two_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1571,9 +1571,9 @@ pub unsafe fn microkernel_two_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1771,9 +1771,9 @@ pub unsafe fn microkernel_three_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1971,9 +1971,9 @@ pub unsafe fn microkernel_three_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2211,9 +2211,9 @@ pub unsafe fn microkernel_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2451,9 +2451,9 @@ pub unsafe fn microkernel_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2605,9 +2605,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2759,9 +2759,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2879,9 +2879,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2999,9 +2999,9 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3159,9 +3159,9 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3319,9 +3319,9 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3519,9 +3519,9 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3719,9 +3719,9 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3965,9 +3965,9 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4211,9 +4211,9 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4457,9 +4457,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -5253,9 +5253,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 pub unsafe fn gemm_small_f32(
@@ -6181,9 +6180,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 pub unsafe fn gemm_small_f64(
@@ -7109,9 +7107,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 pub unsafe fn gemm_small_mid_f32(
@@ -7486,9 +7483,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 pub unsafe fn gemm_small_mid_f64(
@@ -7863,9 +7859,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 pub unsafe fn gemm_small_low_f32(
@@ -8185,9 +8180,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 pub unsafe fn gemm_small_low_f64(
@@ -8507,9 +8501,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 pub unsafe fn gemm_small_row_f32(
@@ -8656,9 +8649,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 pub unsafe fn gemm_small_row_f64(
@@ -8805,9 +8797,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 pub unsafe fn gemm_small_t_f32(
@@ -9733,9 +9724,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 pub unsafe fn gemm_small_t_f64(
@@ -10661,9 +10651,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 pub unsafe fn gemm_small_mid_t_f32(
@@ -11038,9 +11027,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 pub unsafe fn gemm_small_mid_t_f64(
@@ -11415,9 +11403,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 pub unsafe fn gemm_small_low_t_f32(
@@ -11737,9 +11724,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `fallback` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 pub unsafe fn gemm_small_low_t_f64(

@@ -232,9 +232,9 @@ pub unsafe fn apply_packed_output_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -517,9 +517,9 @@ pub unsafe fn microkernel_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -802,9 +802,9 @@ pub unsafe fn microkernel_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -979,9 +979,9 @@ pub unsafe fn microkernel_short_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1156,9 +1156,9 @@ pub unsafe fn microkernel_short_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1313,9 +1313,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1470,9 +1470,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1691,9 +1691,9 @@ pub unsafe fn microkernel_two_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1912,9 +1912,9 @@ pub unsafe fn microkernel_two_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2197,9 +2197,9 @@ pub unsafe fn microkernel_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2482,9 +2482,9 @@ pub unsafe fn microkernel_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2659,9 +2659,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2836,9 +2836,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2993,9 +2993,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3150,9 +3150,9 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3371,9 +3371,9 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3592,9 +3592,9 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3882,9 +3882,9 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4172,9 +4172,9 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -4462,9 +4462,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -5040,9 +5040,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -6457,9 +6456,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -7874,9 +7872,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -8859,9 +8856,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -9844,9 +9840,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -10397,9 +10392,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -10950,9 +10944,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -11095,9 +11088,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = 1, COL_A = 0.
 #[target_feature(enable = "neon")]
@@ -11240,9 +11232,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "neon")]
@@ -12657,9 +12648,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "neon")]
@@ -14074,9 +14064,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "neon")]
@@ -15059,9 +15048,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "neon")]
@@ -16044,9 +16032,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "neon")]
@@ -16597,9 +16584,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `neon` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "neon")]

@@ -286,9 +286,9 @@ pub unsafe fn apply_packed_output_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -519,9 +519,9 @@ pub unsafe fn microkernel_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -752,9 +752,9 @@ pub unsafe fn microkernel_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -903,9 +903,9 @@ pub unsafe fn microkernel_short_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1054,9 +1054,9 @@ pub unsafe fn microkernel_short_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1203,9 +1203,9 @@ pub unsafe fn microkernel_narrow_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1352,9 +1352,9 @@ pub unsafe fn microkernel_narrow_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1585,9 +1585,9 @@ pub unsafe fn microkernel_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1818,9 +1818,9 @@ pub unsafe fn microkernel_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -1969,9 +1969,9 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2120,9 +2120,9 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2269,9 +2269,9 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2418,9 +2418,9 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2658,9 +2658,9 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -2898,9 +2898,9 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3138,9 +3138,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
 /// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed`
-/// twin (`PACKED = 1`) for a packed panel of A, whose strides are fixed
-/// (`rs_a == 1`, `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
+/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
+/// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
 /// strides at run time, spend an address computation per row and step of `k`
 /// (6 of about 45 instructions a step with AVX-512's 6-row tile, 12 with the
@@ -3545,9 +3545,8 @@ pub unsafe fn microkernel_dot_u8i8(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -4182,9 +4181,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -4819,9 +4817,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -5188,9 +5185,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -5557,9 +5553,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -5702,9 +5697,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -5847,9 +5841,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -6484,9 +6477,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -7121,9 +7113,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -7490,9 +7481,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -7859,9 +7849,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
@@ -8004,9 +7993,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at
-/// `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n` at `c + i * rs_c + j`) must
-/// be valid; C must not overlap A or B.
+/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
+/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
 ///
 /// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
 #[target_feature(enable = "simd128,relaxed-simd")]
