@@ -98,7 +98,7 @@ pub struct ElemKernels<T> {
 
 /// One set of micro-kernel instances: the whole tile, its first vector of
 /// columns, its first two and three vectors (the whole tile where it has no
-/// more), and its first `MR / 2` rows.
+/// more), its first `MR / 2` rows, and the whole tile packing B as it reads it.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Micro<T> {
@@ -135,7 +135,8 @@ impl<T> Micro<T> {
 impl<T> ElemKernels<T> {
     /// The small kernel's instances with their row counts, tallest first, as
     /// their `#[kernel(..)]` list computes them from the tile (`shape`):
-    /// `R = MR * (NR / LANES) / 2`, two thirds and a third of it, and one.
+    /// `R = MR * (NR / LANES) / 2`, two thirds and a third of it, and one; the
+    /// `_t` set for a column-major A (`col_a`).
     fn small_blocks(&self, shape: Shape, col_a: bool) -> [(usize, SmallFn<T>); 4] {
         let slots = tile_slots(shape);
         let [tall, mid, low, row] = if col_a { self.small_t } else { self.small };
@@ -822,7 +823,8 @@ unsafe fn drive<'a, T: Element>(
 /// where an instance covers them and the problem is tall enough, take the
 /// smallest such, moved up to end at row `m` and skipping the rows it overlaps.
 /// (13 rows with `R` = 12: 12 + 1; 7 rows: 4, then 4 from row 3 skipping one;
-/// 3 rows: three of one.)
+/// 3 rows: three of one.) A column-major A (`rsa == 1`) takes the `_t`
+/// instances, which read its rows at constant offsets.
 ///
 /// # Safety
 /// As for `base_gemm_small`, for the whole `m x n x k` problem.
