@@ -1148,16 +1148,17 @@ unsafe impl<T: Send> Sync for Ctx<T> {}
 /// workers: the calling thread (always, even outside any pool) and tasks spawned
 /// into `pool`, or into the rayon pool the caller is in, one fork-join per call.
 ///
-/// Each worker has a home lane and claims its items from that lane's counter
-/// first, then takes what is left in the other lanes, so a slow or busy worker
-/// simply takes fewer items while a lane's data (the B strips it packs and
-/// multiplies) tends to stay in one core's cache. A worker that runs out of pack
-/// items waits until every pack item is finished before computing: all of them
-/// have been claimed by then, by threads that are running them, so the wait
-/// always ends, even when the pool is busy and the caller is the only worker.
-/// With `first_gates`, a lane's first compute item also finishes before any
-/// other of that lane starts (it packs what they read); it is claimed before
-/// them, so that wait ends too.
+/// Each worker has a home lane and claims its items, in shrinking runs (see
+/// `Counter::claim`), from that lane's counter first, then takes what is left in
+/// the other lanes, so a slow or busy worker simply takes fewer items while a
+/// lane's data (the B strips it packs and multiplies) tends to stay in one
+/// core's cache. A worker that runs out of pack items waits until every pack
+/// item is finished before computing: all of them have been claimed by then, by
+/// threads that are running them, so the wait always ends, even when the pool
+/// is busy and the caller is the only worker. With `first_gates`, a lane's first
+/// compute item also finishes before any other of that lane starts (it packs
+/// what they read); it heads the first run claimed, and runs first in it, so
+/// that wait ends too.
 #[allow(clippy::too_many_arguments)]
 fn par_phases(
     threads: usize,
@@ -1186,26 +1187,30 @@ fn par_phases(
     let work = || {
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let order = (0..lanes).map(|d| (id + d) % lanes);
+        // Runs of items per claim: see `Counter::claim`.
+        let share = 4 * workers;
         for l in order.clone() {
-            let n = packs(l);
-            while let Some(j) = next_pack[l].claim(n) {
-                pack(l, j);
-                packed.fetch_add(1, Ordering::Release);
+            while let Some(run) = next_pack[l].claim(packs(l), share) {
+                let done = run.len();
+                run.for_each(|j| pack(l, j));
+                packed.fetch_add(done, Ordering::Release);
             }
         }
         while packed.load(Ordering::Acquire) < total_packs {
             std::hint::spin_loop();
         }
         for l in order {
-            while let Some(j) = next_compute[l].claim(computes) {
-                if first_gates && j > 0 {
-                    while !first_done[l].load(Ordering::Acquire) {
-                        std::hint::spin_loop();
+            while let Some(run) = next_compute[l].claim(computes, share) {
+                for j in run {
+                    if first_gates && j > 0 {
+                        while !first_done[l].load(Ordering::Acquire) {
+                            std::hint::spin_loop();
+                        }
                     }
-                }
-                compute(l, j, id);
-                if first_gates && j == 0 {
-                    first_done[l].store(true, Ordering::Release);
+                    compute(l, j, id);
+                    if first_gates && j == 0 {
+                        first_done[l].store(true, Ordering::Release);
+                    }
                 }
             }
         }
@@ -1232,14 +1237,28 @@ const MAX_LANES: usize = 16;
 struct Counter(AtomicUsize);
 
 impl Counter {
-    /// Claims the next of `n` items, or `None` when all are taken.
-    fn claim(&self, n: usize) -> Option<usize> {
+    /// Claims a run of the next of `n` items: a `1 / share` part of those left
+    /// (at least one), or `None` when all are taken. One atomic add per run
+    /// rather than per item: on x86 it is a locked instruction, which waits
+    /// for the tiles of C still in the store buffer to be written, where they
+    /// would otherwise drain under the next item's arithmetic. With one claim per
+    /// item that wait was 3.8% of 256^3 on two threads (perf, cpu-clock); with
+    /// runs of a `4 * workers`-th of the rest it is 1.6%, and measured (same
+    /// process, alternating, 21-31 rounds, AVX-512 f32, two threads) runs over
+    /// single items were 1.02-1.03 at 255^3-320^3 and 1024^3, even at 384^3-2048^3.
+    /// The runs shrink as the lane empties, so its last items are still taken
+    /// one at a time by whichever worker is free, and a worker that stalls holds
+    /// at most a `share`-th of a lane (an eighth on two threads). Packing takes
+    /// its items in runs the same way (even there, within the noise).
+    fn claim(&self, n: usize, share: usize) -> Option<std::ops::Range<usize>> {
         // Cheap check first: once a lane is exhausted, stop bumping its counter.
-        if self.0.load(Ordering::Relaxed) >= n {
+        let seen = self.0.load(Ordering::Relaxed);
+        if seen >= n {
             return None;
         }
-        let j = self.0.fetch_add(1, Ordering::Relaxed);
-        (j < n).then_some(j)
+        let len = ((n - seen) / share).max(1);
+        let j = self.0.fetch_add(len, Ordering::Relaxed);
+        (j < n).then(|| j..(j + len).min(n))
     }
 }
 
@@ -1463,6 +1482,25 @@ mod tests {
                 assert_eq!(s.nr % s.lanes, 0, "{}: {s:?}", t.name);
                 assert_eq!(super::tile_slots(s), s.mr * (s.nr / s.lanes), "{}", t.name);
             }
+        }
+    }
+
+    /// Runs from one counter cover every item once, in order, each a `share`-th
+    /// of what was left (at least one), and nothing past the end.
+    #[test]
+    fn claims_are_shrinking_runs_covering_every_item_once() {
+        for (n, share) in [(0, 8), (1, 8), (7, 8), (43, 8), (43, 4), (1000, 16)] {
+            let counter = super::Counter::default();
+            let (mut next, mut lens) = (0, vec![]);
+            while let Some(run) = counter.claim(n, share) {
+                assert_eq!(run.start, next, "n {n} share {share}");
+                assert_eq!(run.len(), ((n - next) / share).max(1), "n {n} share {share}");
+                next = run.end;
+                lens.push(run.len());
+            }
+            assert_eq!(next, n);
+            assert!(lens.windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
+            assert!(counter.claim(n, share).is_none());
         }
     }
 }
