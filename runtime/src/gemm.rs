@@ -39,8 +39,8 @@
 //!
 //! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
 //! L2-sized lane per thread; each worker packs its lane's strips and multiplies
-//! them by every A panel, claiming items from its lane's counter first and then
-//! from the others' (see `par_phases`). Each tile of C is computed by one thread
+//! them by every A panel, claiming items in shrinking runs from its lane's
+//! counter first and then from the others' (see `par_phases`). Each tile of C is computed by one thread
 //! with the same operations as on one thread, so results are bit-identical for
 //! any thread count.
 
@@ -1295,6 +1295,16 @@ fn balanced(total: usize, max: usize, unit: usize) -> usize {
 /// (and then the helpers, asleep by the next call) costs tens of microseconds on
 /// a virtual machine: 256^3 on two threads went from 1.3x to 1.5x. A helper
 /// that starts later finds no work, and the scope still waits for it.
+///
+/// With a caller outside a pool of N threads, the pool's N-th thread has no
+/// part, but rayon wakes a sleeping thread as a thief whenever an idle one
+/// takes a job, and that thread sometimes takes the next helper's job on the
+/// caller's core. On the two-core VM the helpers started 38-426 microseconds
+/// after the spawn on average at 512^3-2048^3 (2-9 with a pool of one thread,
+/// where there is no such thread). Running the whole call on the pool's threads
+/// instead, the caller blocked, measured 0.97 at 256^3 and 0.99-1.06 from 384^3
+/// to 2049^3 (BENCHMARKS.md): not taken, since the caller would no longer
+/// compute.
 fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsize, work: &'s (impl Fn() + Sync)) {
     for _ in 1..workers {
         s.spawn(move |_| {
