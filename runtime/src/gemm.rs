@@ -40,9 +40,9 @@
 //! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
 //! L2-sized lane per thread; each worker packs its lane's strips and multiplies
 //! them by every A panel, claiming items in shrinking runs from its lane's
-//! counter first and then from the others' (see `par_phases`). Each tile of C is computed by one thread
-//! with the same operations as on one thread, so results are bit-identical for
-//! any thread count.
+//! counter first and then from the others' (see `par_phases`). Each tile of C
+//! is computed by one thread with the same operations as on one thread, so
+//! results are bit-identical for any thread count.
 
 use crate::blocking::{Blocking, CacheSizes};
 use crate::error::GemmError;
@@ -1255,11 +1255,12 @@ impl Counter {
     /// item that wait was 3.8% of 256^3 on two threads (perf, cpu-clock); with
     /// runs of a `4 * workers`-th of the rest it is 1.6%, and measured (same
     /// process, alternating, 21-31 rounds, AVX-512 f32, two threads) runs over
-    /// single items were 1.02-1.03 at 255^3-320^3 and 1024^3, even at 384^3-2048^3.
-    /// The runs shrink as the lane empties, so its last items are still taken
-    /// one at a time by whichever worker is free, and a worker that stalls holds
-    /// at most a `share`-th of a lane (an eighth on two threads). Packing takes
-    /// its items in runs the same way (even there, within the noise).
+    /// single items were 1.02-1.03 at 255^3-320^3 and 1024^3, even at 384^3,
+    /// 512^3 and 2048^3. The runs shrink as the lane empties, so its last items
+    /// are still taken one at a time by whichever worker is free, and a worker
+    /// that stalls holds at most a `share`-th of a lane (an eighth on two
+    /// threads). Packing takes its items in runs the same way (even there,
+    /// within the noise).
     fn claim(&self, n: usize, share: usize) -> Option<std::ops::Range<usize>> {
         // Cheap check first: once a lane is exhausted, stop bumping its counter.
         let seen = self.0.load(Ordering::Relaxed);
