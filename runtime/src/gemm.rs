@@ -755,48 +755,36 @@ unsafe fn drive<'a, T: Element>(
         // of B; a column-major C is the transposed product (B^T A^T), which reads
         // A's columns as rows. Two calls rather than one on arguments swapped by
         // conditional moves, which went through the stack (2-3% of an 8^3 call).
-        // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
+        // `(m, n, A, rs_a, cs_a, B, rs_b, rs_c)` of the product the kernel computes.
+        macro_rules! small_call {
+            ($m:expr, $n:expr, $a:expr, $rsa:expr, $csa:expr, $b:expr, $rsb:expr, $rsc:expr) => {{
+                // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
+                unsafe {
+                    small(
+                        &kern,
+                        T::shape(target),
+                        $m,
+                        $n,
+                        p.k,
+                        p.alpha,
+                        $a,
+                        $rsa,
+                        $csa,
+                        $b,
+                        $rsb,
+                        p.beta,
+                        p.c,
+                        $rsc,
+                    )
+                };
+                return;
+            }};
+        }
         if p.csc == 1 && p.csb == 1 {
-            unsafe {
-                small(
-                    &kern,
-                    T::shape(target),
-                    p.m,
-                    p.n,
-                    p.k,
-                    p.alpha,
-                    p.a,
-                    p.rsa,
-                    p.csa,
-                    p.b,
-                    p.rsb,
-                    p.beta,
-                    p.c,
-                    p.rsc,
-                )
-            };
-            return;
+            small_call!(p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.rsc);
         }
         if p.rsc == 1 && p.rsa == 1 {
-            unsafe {
-                small(
-                    &kern,
-                    T::shape(target),
-                    p.n,
-                    p.m,
-                    p.k,
-                    p.alpha,
-                    p.b,
-                    p.csb,
-                    p.rsb,
-                    p.a,
-                    p.csa,
-                    p.beta,
-                    p.c,
-                    p.csc,
-                )
-            };
-            return;
+            small_call!(p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.csc);
         }
     }
     // The micro-kernel writes rows of C with unit column stride; a column-major C

@@ -22,6 +22,12 @@ const SENTINEL: f64 = 12345.0;
 /// with NaN in C.
 const ALPHA_BETA: &[(f64, f64)] = &[(1.0, 0.0), (0.7, 0.0), (1.0, 1.0), (-1.0, 1.0), (0.7, -0.3), (0.0, 1.5)];
 
+/// `vecs`, or `tile` where the tile has fewer vectors (`(NR / LANES).min(vecs)`,
+/// in a const context).
+const fn upto(tile: usize, vecs: usize) -> usize {
+    if tile < vecs { tile } else { vecs }
+}
+
 fn random<E: Float>(rng: &mut Rng, n: usize) -> Vec<E> {
     (0..n).map(|_| E::of(rng.unit())).collect()
 }
@@ -473,18 +479,20 @@ macro_rules! target_tests {
                     check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f32);
                     check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f64);
                     // `two` and `three`: that many vectors, or the whole tile where it has fewer.
-                    const TWO32: usize = if V32 < 2 { V32 } else { 2 };
-                    const TWO64: usize = if V64 < 2 { V64 } else { 2 };
-                    const THREE32: usize = if V32 < 3 { V32 } else { 3 };
-                    const THREE64: usize = if V64 < 3 { V64 } else { 3 };
-                    check_microkernel::<F32, { g::F32_MR }, TWO32, 0, 0>(NAME, k.microkernel_two_f32);
-                    check_microkernel::<F64, { g::F64_MR }, TWO64, 0, 0>(NAME, k.microkernel_two_f64);
-                    check_microkernel::<F32, { g::F32_MR }, THREE32, 0, 0>(NAME, k.microkernel_three_f32);
-                    check_microkernel::<F64, { g::F64_MR }, THREE64, 0, 0>(NAME, k.microkernel_three_f64);
-                    check_microkernel::<F32, { g::F32_MR }, TWO32, 1, 0>(NAME, k.microkernel_two_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, TWO64, 1, 0>(NAME, k.microkernel_two_packed_f64);
-                    check_microkernel::<F32, { g::F32_MR }, THREE32, 1, 0>(NAME, k.microkernel_three_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, THREE64, 1, 0>(NAME, k.microkernel_three_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 0, 0>(NAME, k.microkernel_two_f32);
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 0, 0>(NAME, k.microkernel_two_f64);
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 0, 0>(NAME, k.microkernel_three_f32);
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 0, 0>(NAME, k.microkernel_three_f64);
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 1, 0>(NAME, k.microkernel_two_packed_f32);
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 1, 0>(NAME, k.microkernel_two_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 1, 0>(
+                        NAME,
+                        k.microkernel_three_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 1, 0>(
+                        NAME,
+                        k.microkernel_three_packed_f64,
+                    );
                     check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(NAME, k.microkernel_pack_b_f32);
                     check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(NAME, k.microkernel_pack_b_f64);
                     check_microkernel::<F32, { g::F32_MR }, V32, 1, 1>(NAME, k.microkernel_pack_b_packed_f32);
