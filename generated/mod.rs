@@ -72,6 +72,135 @@ pub struct Shapes {
     pub f64: Shape,
     pub u8i8: Shape,
 }
+/// The `const` parameters of one instance of `base_dot_edge` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DotEdgeConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `COLS`.
+    pub cols: usize,
+}
+/// The `const` parameters of one instance of `base_gemm_small` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmSmallConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `COL_A`.
+    pub col_a: usize,
+}
+/// The `const` parameters of one instance of `base_microkernel` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MicrokernelConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `VECS`.
+    pub vecs: usize,
+    /// `PACKED`.
+    pub packed: usize,
+    /// `PACK_B`.
+    pub pack_b: usize,
+}
+/// The `const` values of every kernel instance that has `const` parameters,
+/// so the runtime reads what an instance covers (the rows of a `gemm_small`
+/// block) instead of repeating its formula.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consts {
+    /// `microkernel_f32`.
+    pub microkernel_f32: MicrokernelConsts,
+    /// `microkernel_f64`.
+    pub microkernel_f64: MicrokernelConsts,
+    /// `microkernel_short_f32`.
+    pub microkernel_short_f32: MicrokernelConsts,
+    /// `microkernel_short_f64`.
+    pub microkernel_short_f64: MicrokernelConsts,
+    /// `microkernel_narrow_f32`.
+    pub microkernel_narrow_f32: MicrokernelConsts,
+    /// `microkernel_narrow_f64`.
+    pub microkernel_narrow_f64: MicrokernelConsts,
+    /// `microkernel_two_f32`.
+    pub microkernel_two_f32: MicrokernelConsts,
+    /// `microkernel_two_f64`.
+    pub microkernel_two_f64: MicrokernelConsts,
+    /// `microkernel_three_f32`.
+    pub microkernel_three_f32: MicrokernelConsts,
+    /// `microkernel_three_f64`.
+    pub microkernel_three_f64: MicrokernelConsts,
+    /// `microkernel_packed_f32`.
+    pub microkernel_packed_f32: MicrokernelConsts,
+    /// `microkernel_packed_f64`.
+    pub microkernel_packed_f64: MicrokernelConsts,
+    /// `microkernel_short_packed_f32`.
+    pub microkernel_short_packed_f32: MicrokernelConsts,
+    /// `microkernel_short_packed_f64`.
+    pub microkernel_short_packed_f64: MicrokernelConsts,
+    /// `microkernel_narrow_packed_f32`.
+    pub microkernel_narrow_packed_f32: MicrokernelConsts,
+    /// `microkernel_narrow_packed_f64`.
+    pub microkernel_narrow_packed_f64: MicrokernelConsts,
+    /// `microkernel_two_packed_f32`.
+    pub microkernel_two_packed_f32: MicrokernelConsts,
+    /// `microkernel_two_packed_f64`.
+    pub microkernel_two_packed_f64: MicrokernelConsts,
+    /// `microkernel_three_packed_f32`.
+    pub microkernel_three_packed_f32: MicrokernelConsts,
+    /// `microkernel_three_packed_f64`.
+    pub microkernel_three_packed_f64: MicrokernelConsts,
+    /// `microkernel_pack_b_f32`.
+    pub microkernel_pack_b_f32: MicrokernelConsts,
+    /// `microkernel_pack_b_f64`.
+    pub microkernel_pack_b_f64: MicrokernelConsts,
+    /// `microkernel_pack_b_packed_f32`.
+    pub microkernel_pack_b_packed_f32: MicrokernelConsts,
+    /// `microkernel_pack_b_packed_f64`.
+    pub microkernel_pack_b_packed_f64: MicrokernelConsts,
+    /// `gemm_small_f32`.
+    pub gemm_small_f32: GemmSmallConsts,
+    /// `gemm_small_f64`.
+    pub gemm_small_f64: GemmSmallConsts,
+    /// `gemm_small_mid_f32`.
+    pub gemm_small_mid_f32: GemmSmallConsts,
+    /// `gemm_small_mid_f64`.
+    pub gemm_small_mid_f64: GemmSmallConsts,
+    /// `gemm_small_low_f32`.
+    pub gemm_small_low_f32: GemmSmallConsts,
+    /// `gemm_small_low_f64`.
+    pub gemm_small_low_f64: GemmSmallConsts,
+    /// `gemm_small_row_f32`.
+    pub gemm_small_row_f32: GemmSmallConsts,
+    /// `gemm_small_row_f64`.
+    pub gemm_small_row_f64: GemmSmallConsts,
+    /// `gemm_small_t_f32`.
+    pub gemm_small_t_f32: GemmSmallConsts,
+    /// `gemm_small_t_f64`.
+    pub gemm_small_t_f64: GemmSmallConsts,
+    /// `gemm_small_mid_t_f32`.
+    pub gemm_small_mid_t_f32: GemmSmallConsts,
+    /// `gemm_small_mid_t_f64`.
+    pub gemm_small_mid_t_f64: GemmSmallConsts,
+    /// `gemm_small_low_t_f32`.
+    pub gemm_small_low_t_f32: GemmSmallConsts,
+    /// `gemm_small_low_t_f64`.
+    pub gemm_small_low_t_f64: GemmSmallConsts,
+    /// `dot_edge_1_f32`.
+    pub dot_edge_1_f32: DotEdgeConsts,
+    /// `dot_edge_1_f64`.
+    pub dot_edge_1_f64: DotEdgeConsts,
+    /// `dot_edge_2_f32`.
+    pub dot_edge_2_f32: DotEdgeConsts,
+    /// `dot_edge_2_f64`.
+    pub dot_edge_2_f64: DotEdgeConsts,
+    /// `dot_edge_3_f32`.
+    pub dot_edge_3_f32: DotEdgeConsts,
+    /// `dot_edge_3_f64`.
+    pub dot_edge_3_f64: DotEdgeConsts,
+    /// `dot_edge_4_f32`.
+    pub dot_edge_4_f32: DotEdgeConsts,
+    /// `dot_edge_4_f64`.
+    pub dot_edge_4_f64: DotEdgeConsts,
+}
 /// One function pointer per generated kernel instance.
 ///
 /// Every pointer is an `unsafe fn` compiled with its target's features: call it
@@ -790,6 +919,8 @@ pub struct Target {
     pub(crate) detect: fn() -> bool,
     /// Tile shapes of its micro-kernels.
     pub shapes: Shapes,
+    /// The `const` values of its kernel instances.
+    pub consts: Consts,
     /// Its kernels.
     pub kernels: Kernels,
 }
@@ -822,6 +953,216 @@ pub static TARGETS: &[Target] = &[
             f32: Shape { lanes: 16, mr: 6, nr: 64 },
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
+        },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx512_bf16::apply_packed_output_f32,
@@ -906,6 +1247,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: avx512_vnni::apply_packed_output_f32,
             apply_packed_output_f64: avx512_vnni::apply_packed_output_f64,
@@ -980,6 +1531,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 6, nr: 32 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: avx512::apply_packed_output_f32,
             apply_packed_output_f64: avx512::apply_packed_output_f64,
@@ -1052,6 +1813,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
             u8i8: Shape { lanes: 8, mr: 6, nr: 16 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 6,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 6,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 6,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 6,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 3, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 3, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 3, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 3, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 3, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 3, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 3, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 3, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: avx_vnni::apply_packed_output_f32,
             apply_packed_output_f64: avx_vnni::apply_packed_output_f64,
@@ -1122,6 +2093,216 @@ pub static TARGETS: &[Target] = &[
             f32: Shape { lanes: 8, mr: 6, nr: 16 },
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
             u8i8: Shape { lanes: 8, mr: 4, nr: 16 },
+        },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 3,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 6,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 6,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 6,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 6,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 6,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 3, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 3, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 3, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 3, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 3, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 3, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 3, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 3, cols: 4 },
         },
         kernels: Kernels {
             apply_packed_output_f32: avx2::apply_packed_output_f32,
@@ -1195,6 +2376,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: neon_i8mm::apply_packed_output_f32,
             apply_packed_output_f64: neon_i8mm::apply_packed_output_f64,
@@ -1264,6 +2655,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: neon_dotprod::apply_packed_output_f32,
             apply_packed_output_f64: neon_dotprod::apply_packed_output_f64,
@@ -1332,6 +2933,216 @@ pub static TARGETS: &[Target] = &[
             f32: Shape { lanes: 4, mr: 8, nr: 12 },
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
+        },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 8,
+                vecs: 3,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 12,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
         },
         kernels: Kernels {
             apply_packed_output_f32: neon::apply_packed_output_f32,
@@ -1408,6 +3219,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 2, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 2, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 2, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 2, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 2, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 2, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 2, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 2, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: wasm_relaxed::apply_packed_output_f32,
             apply_packed_output_f64: wasm_relaxed::apply_packed_output_f64,
@@ -1477,6 +3498,216 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 4,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 2, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 2, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 2, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 2, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 2, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 2, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 2, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 2, cols: 4 },
+        },
         kernels: Kernels {
             apply_packed_output_f32: wasm128::apply_packed_output_f32,
             apply_packed_output_f64: wasm128::apply_packed_output_f64,
@@ -1544,6 +3775,216 @@ pub static TARGETS: &[Target] = &[
             f32: Shape { lanes: 1, mr: 4, nr: 4 },
             f64: Shape { lanes: 1, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 1, mr: 4, nr: 4 },
+        },
+        consts: Consts {
+            microkernel_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_short_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 4,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_narrow_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_two_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_three_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 0,
+                pack_b: 0,
+            },
+            microkernel_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f32: MicrokernelConsts {
+                rows: 2,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_short_packed_f64: MicrokernelConsts {
+                rows: 2,
+                vecs: 4,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_narrow_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 1,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_two_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 2,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_three_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 3,
+                packed: 1,
+                pack_b: 0,
+            },
+            microkernel_pack_b_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 0,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f32: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            microkernel_pack_b_packed_f64: MicrokernelConsts {
+                rows: 4,
+                vecs: 4,
+                packed: 1,
+                pack_b: 1,
+            },
+            gemm_small_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 0,
+            },
+            gemm_small_mid_f32: GemmSmallConsts {
+                rows: 5,
+                col_a: 0,
+            },
+            gemm_small_mid_f64: GemmSmallConsts {
+                rows: 5,
+                col_a: 0,
+            },
+            gemm_small_low_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_low_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 0,
+            },
+            gemm_small_row_f32: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_row_f64: GemmSmallConsts {
+                rows: 1,
+                col_a: 0,
+            },
+            gemm_small_t_f32: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_t_f64: GemmSmallConsts {
+                rows: 8,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f32: GemmSmallConsts {
+                rows: 5,
+                col_a: 1,
+            },
+            gemm_small_mid_t_f64: GemmSmallConsts {
+                rows: 5,
+                col_a: 1,
+            },
+            gemm_small_low_t_f32: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            gemm_small_low_t_f64: GemmSmallConsts {
+                rows: 2,
+                col_a: 1,
+            },
+            dot_edge_1_f32: DotEdgeConsts { rows: 4, cols: 1 },
+            dot_edge_1_f64: DotEdgeConsts { rows: 4, cols: 1 },
+            dot_edge_2_f32: DotEdgeConsts { rows: 4, cols: 2 },
+            dot_edge_2_f64: DotEdgeConsts { rows: 4, cols: 2 },
+            dot_edge_3_f32: DotEdgeConsts { rows: 4, cols: 3 },
+            dot_edge_3_f64: DotEdgeConsts { rows: 4, cols: 3 },
+            dot_edge_4_f32: DotEdgeConsts { rows: 4, cols: 4 },
+            dot_edge_4_f64: DotEdgeConsts { rows: 4, cols: 4 },
         },
         kernels: Kernels {
             apply_packed_output_f32: fallback::apply_packed_output_f32,

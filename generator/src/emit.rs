@@ -235,12 +235,36 @@ fn arch_of(t: &Target) -> &'static str {
         .unwrap_or("any")
 }
 
-/// The dispatch tables (`generated/mod.rs`).
-/// The signatures are the same on every target; they are read from `portable`,
-/// the fallback's lowering.
-pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Api) -> Result<String, Error> {
+/// The dispatch tables (`generated/mod.rs`), from every target's lowering
+/// (`lowered`, by target name). The signatures are the same on every target;
+/// they are read from the fallback's lowering. The `const` values of the
+/// instances differ per target; each table lists its own.
+pub fn dispatch_file(
+    targets: &[&Target],
+    lowered: &BTreeMap<&str, Vec<(Instance<'_>, Lowered)>>,
+    api: &Api,
+) -> Result<String, Error> {
+    let lowered_on = |t: &Target| {
+        lowered
+            .get(t.name)
+            .ok_or_else(|| Error::Target(format!("`{}` was not lowered", t.name)))
+    };
+    let portable = lowered_on(&crate::targets::FALLBACK)?;
     let mut kvals = vec![];
+    // One struct per kernel with `const` parameters, named after it.
+    let mut const_structs: BTreeMap<String, Value> = BTreeMap::new();
     for (inst, l) in portable {
+        let consts_struct = (!l.consts.is_empty()).then(|| consts_struct_name(&inst.kernel.name));
+        if let Some(name) = &consts_struct {
+            let fields: Vec<String> = l.consts.iter().map(|(c, _)| c.clone()).collect();
+            const_structs.entry(name.clone()).or_insert_with(|| {
+                Value::from(BTreeMap::from([
+                    ("name", Value::from(name.clone())),
+                    ("kernel", Value::from(inst.kernel.name.clone())),
+                    ("fields", Value::from(fields)),
+                ]))
+            });
+        }
         let sig = &l.item.sig;
         let params: Vec<String> = sig.inputs.iter().map(|a| a.to_token_stream().to_string()).collect();
         let ret = match &sig.output {
@@ -253,6 +277,7 @@ pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Ap
             ("params", Value::from(params.join(", "))),
             ("ret", Value::from(ret)),
             ("doc", Value::from(doc)),
+            ("consts_struct", Value::from(consts_struct)),
         ]));
     }
     let mut elems: Vec<&str> = api.traits.values().flat_map(|t| t.spec.elems.iter().copied()).collect();
@@ -290,7 +315,29 @@ pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Ap
                 ]))
             })
             .collect();
+        let consts: Vec<Value> = lowered_on(t)?
+            .iter()
+            .filter(|(_, l)| !l.consts.is_empty())
+            .map(|(inst, l)| {
+                let values: Vec<Value> = l
+                    .consts
+                    .iter()
+                    .map(|(c, v)| {
+                        Value::from(BTreeMap::from([
+                            ("name", Value::from(c.as_str())),
+                            ("value", Value::from(*v)),
+                        ]))
+                    })
+                    .collect();
+                Value::from(BTreeMap::from([
+                    ("name", Value::from(inst.fn_name.clone())),
+                    ("struct", Value::from(consts_struct_name(&inst.kernel.name))),
+                    ("values", Value::from(values)),
+                ]))
+            })
+            .collect();
         tvals.push(BTreeMap::from([
+            ("consts", Value::from(consts)),
             ("name", Value::from(t.name)),
             ("summary", Value::from(t.summary)),
             ("cfg", Value::from(t.cfg)),
@@ -304,7 +351,14 @@ pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Ap
     let mut env = minijinja::Environment::new();
     env.add_template("dispatch", include_str!("../templates/dispatch.rs.j2"))
         .map_err(|e| Error::Target(format!("dispatch template: {e}")))?;
-    let ctx = minijinja::context! { targets => tvals, kernels => kvals, elems => elems, shape_fields => shape_fields };
+    let const_structs: Vec<Value> = const_structs.into_values().collect();
+    let ctx = minijinja::context! {
+        targets => tvals,
+        kernels => kvals,
+        elems => elems,
+        shape_fields => shape_fields,
+        const_structs => const_structs,
+    };
     let text = env
         .get_template("dispatch")
         .and_then(|t| t.render(ctx))
@@ -312,6 +366,22 @@ pub fn dispatch_file(targets: &[&Target], portable: &LoweredTarget<'_>, api: &Ap
     let file: syn::File =
         syn::parse_file(&text).map_err(|e| Error::Target(format!("rendered dispatch table does not parse: {e}")))?;
     Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
+}
+
+/// The name of the struct of a kernel's `const` values: `gemm_small` ->
+/// `GemmSmallConsts`.
+fn consts_struct_name(kernel: &str) -> String {
+    let camel: String = kernel
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{camel}Consts")
 }
 
 fn first_doc_line(attrs: &[syn::Attribute]) -> Option<String> {

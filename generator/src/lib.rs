@@ -147,10 +147,9 @@ impl Workspace {
                 emit::target_file(t, &lowered[t.name], parent, &parsed.api)?,
             );
         }
-        let portable = &lowered[targets::FALLBACK.name];
         files.insert(
             emit::DISPATCH_PATH.to_string(),
-            emit::dispatch_file(targets::TARGETS, portable, &parsed.api)?,
+            emit::dispatch_file(targets::TARGETS, &lowered, &parsed.api)?,
         );
         Ok(Generated { files })
     }

@@ -32,10 +32,13 @@ use syn::{Block, Expr, Stmt};
 /// Unrolling more copies than this is almost certainly a mistake.
 const MAX_UNROLL: i128 = 256;
 
-/// A lowered kernel and the target helpers (`ops::name`) it calls.
+/// A lowered kernel, the target helpers (`ops::name`) it calls, and the value of
+/// each of its instance's `const` parameters on the target, in the kernel's
+/// order (`("ROWS", 6)`), for the dispatch table.
 pub struct Lowered {
     pub item: syn::ItemFn,
     pub helpers: BTreeSet<String>,
+    pub consts: Vec<(String, usize)>,
 }
 
 /// What a vector type parameter is bound to in this instance.
@@ -114,12 +117,14 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         helpers: BTreeSet::new(),
     };
     let mut body = (*kernel.item.block).clone();
-    // `const` parameters first: their values are expressions over `V::..`
-    // constants, which the passes below fold like any written in the body.
-    for (var, value) in &inst.consts {
+    // `const` parameters first: each value is an expression over `V::..`
+    // constants, evaluated here for the target (the dispatch table lists the
+    // values) and substituted into the body as its literal.
+    let consts = const_values(&mut cx, inst);
+    for (var, value) in &consts {
         SubstVar {
             var,
-            value: syn::parse_quote!((#value)),
+            value: int_lit(*value as i128),
         }
         .visit_block_mut(&mut body);
     }
@@ -156,7 +161,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     sig.ident = syn::Ident::new(&inst.fn_name, sig.ident.span());
     sig.unsafety = Some(Default::default());
     let mut attrs: Vec<syn::Attribute> = kernel.item.attrs.iter().filter_map(unlinked_doc).collect();
-    let consts = inst
+    let settings = inst
         .consts
         .iter()
         .map(|(c, v)| format!("{c} = {}", v.to_token_stream().to_string().replace(" :: ", "::")));
@@ -164,7 +169,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         .bindings
         .iter()
         .map(|(i, _, e)| format!("{i} = {e}"))
-        .chain(consts)
+        .chain(settings)
         .collect();
     let origin = format!(
         " Generated for `{}` from `base_{}` in `{}`{}.",
@@ -192,7 +197,30 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     Ok(Lowered {
         item,
         helpers: cx.helpers,
+        consts,
     })
+}
+
+/// The value of each of the instance's `const` parameters on the target. A value
+/// that is not a constant, or not a `usize` there, is an error at the value.
+fn const_values(cx: &mut Ctx<'_>, inst: &Instance<'_>) -> Vec<(String, usize)> {
+    const HELP: &str = "a `const` value is an integer expression over the vector constants, \
+                        such as `V::MR / 2` or `(V::NR / V::LANES).min(2)`";
+    let mut out = vec![];
+    for (var, value) in &inst.consts {
+        let mut e = value.clone();
+        Consts { cx: &mut *cx }.visit_expr_mut(&mut e);
+        let text = value.to_token_stream().to_string().replace(" :: ", "::");
+        match const_int(&e).map(|v| (v, usize::try_from(v))) {
+            Some((_, Ok(v))) => out.push((var.clone(), v)),
+            Some((v, Err(_))) => {
+                let msg = format!("`{var} = {text}` is {v} on `{}`, not a `usize`", cx.target.name);
+                cx.error(value.span(), msg, HELP)
+            }
+            None => cx.error(value.span(), format!("`{var} = {text}` is not a constant"), HELP),
+        }
+    }
+    out
 }
 
 /// A doc attribute with its intra-doc links turned into plain code spans: they

@@ -86,19 +86,24 @@ pub struct ElemKernels<T> {
     /// The same for a packed panel of A (strides fixed, arguments ignored).
     pub packed: Micro<T>,
     pub apply: unsafe fn(usize, usize, T, *const T, usize, T, *mut T, usize),
-    /// The small kernel's instances, tallest first (see [`ElemKernels::small_blocks`]).
-    pub small: [SmallFn<T>; 4],
+    /// The small kernel's instances with the rows each computes (its `ROWS`),
+    /// tallest first, down to one row (see `small`).
+    pub small: [(usize, SmallFn<T>); 4],
     /// The same for a column-major A (`rs_a == 1`, the argument ignored; the
     /// one-row block has no row stride and is `small`'s).
-    pub small_t: [SmallFn<T>; 4],
+    pub small_t: [(usize, SmallFn<T>); 4],
     /// The dot-product edge kernel's instances for 1 to 4 columns (see
-    /// [`ElemKernels::dot_rows`]).
+    /// `dot_edge`).
     pub dot: [DotFn<T>; 4],
+    /// The rows of A each of them takes (their `ROWS`, the same for all four).
+    pub dot_rows: usize,
 }
 
 /// One set of micro-kernel instances: the whole tile, its first vector of
 /// columns, its first two and three vectors (the whole tile where it has no
-/// more), its first `MR / 2` rows, and the whole tile packing B as it reads it.
+/// more), its first `MR / 2` rows, and the whole tile packing B as it reads it;
+/// with what the edge instances cover (their `VECS` and `ROWS`, from the
+/// dispatch table).
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Micro<T> {
@@ -110,52 +115,31 @@ pub struct Micro<T> {
     /// The whole tile, reading B in place while it packs it
     /// (`microkernel_pack_b`, see `five_loops`).
     pub pack_b: MicroFn<T>,
+    /// The vectors of columns `narrow`, `two` and `three` compute.
+    pub vecs: [usize; 3],
+    /// The rows `short` computes.
+    pub short_rows: usize,
 }
 
 impl<T> Micro<T> {
     /// The instance for an `h x w` edge tile (computed into the packed tile): a
     /// strip of one, two or three vectors computes only those vectors, a panel of
     /// at most half the rows (and a strip wider than one vector) only those rows.
-    fn for_edge(&self, h: usize, w: usize, mr: usize, vector_width: usize) -> MicroFn<T> {
+    fn for_edge(&self, h: usize, w: usize, vector_width: usize) -> MicroFn<T> {
         let vectors = w.div_ceil(vector_width);
-        if vectors <= 1 {
+        let [narrow, two, three] = self.vecs;
+        if vectors <= narrow {
             self.narrow
-        } else if 2 * h <= mr {
+        } else if h <= self.short_rows {
             self.short
-        } else if vectors == 2 {
+        } else if vectors <= two {
             self.two
-        } else if vectors == 3 {
+        } else if vectors <= three {
             self.three
         } else {
             self.full
         }
     }
-}
-
-impl<T> ElemKernels<T> {
-    /// The small kernel's instances with their row counts, tallest first, as
-    /// their `#[kernel(..)]` list computes them from the tile (`shape`):
-    /// `R = MR * (NR / LANES) / 2`, two thirds and a third of it, and one; the
-    /// `_t` set for a column-major A (`col_a`).
-    fn small_blocks(&self, shape: Shape, col_a: bool) -> [(usize, SmallFn<T>); 4] {
-        let slots = tile_slots(shape);
-        let [tall, mid, low, row] = if col_a { self.small_t } else { self.small };
-        [(slots / 2, tall), (slots / 3, mid), (slots / 6, low), (1, row)]
-    }
-
-    /// The rows of A each dot-product edge instance takes, as its `#[kernel(..)]`
-    /// list computes them: a quarter of the tile's slots, 6 on AVX-512.
-    fn dot_rows(shape: Shape) -> usize {
-        tile_slots(shape) / 4
-    }
-}
-
-/// The vectors in a register tile, `MR * (NR / LANES)`. `LANES` is a power of
-/// two on every target (see the test), so the division is a shift: a `div` here
-/// was about a tenth of an 8^3 call's time outside the kernel.
-#[inline(always)]
-fn tile_slots(shape: Shape) -> usize {
-    shape.mr * (shape.nr >> shape.lanes.trailing_zeros())
 }
 
 /// `micro(k, alpha, a, rs_a, cs_a, b, beta, c, ldc)`.
@@ -176,21 +160,30 @@ pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 macro_rules! element {
     ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident, $mb:ident],
      [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident, $pb:ident], $ap:ident,
-     [$($sm:ident),*], [$($st:ident),*], [$($dt:ident),*], $shape:ident) => {
+     [$($sm:ident),*], [$($st:ident),*], [$dt0:ident $(, $dt:ident)*], $shape:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             fn kernels(t: &Target) -> ElemKernels<Self> {
-                let k = &t.kernels;
+                let (k, c) = (&t.kernels, &t.consts);
                 ElemKernels {
                     pack_lhs: k.$pl,
                     pack_rhs: k.$pr,
-                    in_place: Micro { full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms, pack_b: k.$mb },
-                    packed: Micro { full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps, pack_b: k.$pb },
+                    in_place: Micro {
+                        full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms, pack_b: k.$mb,
+                        vecs: [c.$mn.vecs, c.$m2.vecs, c.$m3.vecs],
+                        short_rows: c.$ms.rows,
+                    },
+                    packed: Micro {
+                        full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps, pack_b: k.$pb,
+                        vecs: [c.$pn.vecs, c.$p2.vecs, c.$p3.vecs],
+                        short_rows: c.$ps.rows,
+                    },
                     apply: k.$ap,
-                    small: [$(k.$sm),*],
-                    small_t: [$(k.$st),*],
-                    dot: [$(k.$dt),*],
+                    small: [$((c.$sm.rows, k.$sm)),*],
+                    small_t: [$((c.$st.rows, k.$st)),*],
+                    dot: [k.$dt0 $(, k.$dt)*],
+                    dot_rows: c.$dt0.rows,
                 }
             }
             fn shape(t: &Target) -> Shape {
@@ -761,20 +754,7 @@ unsafe fn drive<'a, T: Element>(
                 // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
                 unsafe {
                     small(
-                        &kern,
-                        T::shape(target),
-                        $m,
-                        $n,
-                        p.k,
-                        p.alpha,
-                        $a,
-                        $rsa,
-                        $csa,
-                        $b,
-                        $rsb,
-                        p.beta,
-                        p.c,
-                        $rsc,
+                        &kern, $m, $n, p.k, p.alpha, $a, $rsa, $csa, $b, $rsb, p.beta, p.c, $rsc,
                     )
                 };
                 return;
@@ -816,7 +796,8 @@ unsafe fn drive<'a, T: Element>(
 }
 
 /// The small path: `m` rows in blocks of the `gemm_small` instances (`R`, `2R/3`,
-/// `R/3` and 1 rows for `R = MR * (NR / LANES) / 2`, see `base_gemm_small`).
+/// `R/3` and 1 rows for `R = MR * (NR / LANES) / 2`, see `base_gemm_small`; the
+/// counts come from the dispatch table).
 /// Whole blocks of the largest instance that fits the rows left; the last rows,
 /// where an instance covers them and the problem is tall enough, take the
 /// smallest such, moved up to end at row `m` and skipping the rows it overlaps.
@@ -830,7 +811,6 @@ unsafe fn drive<'a, T: Element>(
 #[allow(clippy::too_many_arguments)]
 unsafe fn small<T: Element>(
     kern: &ElemKernels<T>,
-    shape: Shape,
     m: usize,
     n: usize,
     k: usize,
@@ -846,7 +826,7 @@ unsafe fn small<T: Element>(
 ) {
     // A column-major A has its own instances, which address it at constant
     // offsets (rows are adjacent elements) rather than a row stride.
-    let blocks = kern.small_blocks(shape, rsa == 1);
+    let blocks = if rsa == 1 { kern.small_t } else { kern.small };
     let [(tall, f_tall), (mid, f_mid), (low, f_low), (_, f_row)] = blocks;
     debug_assert!(low >= 1, "every instance has rows");
     // One block: rows `start .. start + rows` of A and C, stored from `i` on. (A
@@ -920,7 +900,7 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
     let (mr, nr) = (shape.mr, shape.nr);
     // The last few columns by dot products (see `dot_edge_cols`); the five loops
     // take the rest.
-    let edge = dot_edge_cols(&p, shape);
+    let edge = dot_edge_cols(&p, shape, kern.dot_rows);
     let (full, p) = (p, Problem { n: p.n - edge, ..p });
     let blk = Blocking::for_shape(shape, size_of::<T>());
     // Balanced blocks: k = 2049 with KC = 1024 is 2 blocks of 1025, not 2 of 1024
@@ -986,9 +966,9 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
 /// 257^3 0.95-1.00 -> 1.03-1.08 (against faer), 264^3 and
 /// 1032^3 even; past half a vector the narrow strip wins again
 /// (2048x12x2048 1.65 -> 1.37 with dot products).
-fn dot_edge_cols<T>(p: &Problem<T>, shape: Shape) -> usize {
+fn dot_edge_cols<T>(p: &Problem<T>, shape: Shape, dot_rows: usize) -> usize {
     let w = p.n % shape.nr;
-    let usable = reads_a_in_place(p) && p.m >= ElemKernels::<T>::dot_rows(shape);
+    let usable = reads_a_in_place(p) && p.m >= dot_rows;
     if usable && w > 0 && 2 * w <= shape.lanes { w } else { 0 }
 }
 
@@ -1007,7 +987,7 @@ fn dot_edge_cols<T>(p: &Problem<T>, shape: Shape) -> usize {
 unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let p = &ctx.p;
     let (m, k, j0, lanes) = (p.m, p.k, p.n - w, ctx.shape.lanes);
-    let rows = ElemKernels::<T>::dot_rows(ctx.shape);
+    let rows = ctx.kern.dot_rows;
     // The sums of the widest instance fill a quarter of the tile's slots times four.
     debug_assert!(
         rows * 4 * lanes <= ctx.bufs.tile_len,
@@ -1405,7 +1385,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                         } else if unit_cols && h == mr && w == nr {
                             unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, nr, null_mut(), beta, cij, rsc) };
                         } else {
-                            let edge = micro.for_edge(h, w, mr, ctx.shape.lanes);
+                            let edge = micro.for_edge(h, w, ctx.shape.lanes);
                             unsafe { edge(kc, T::ONE, ap, rs_ap, cs_ap, bp, nr, null_mut(), T::ZERO, tile, nr) };
                             unsafe { apply_tile(&kern, h, w, alpha, tile, nr, beta, cij, rsc, csc) };
                         }
@@ -1481,16 +1461,40 @@ unsafe fn scale<T: Element>(p: Problem<T>) {
 
 #[cfg(test)]
 mod tests {
-    /// `tile_slots` shifts by `LANES`: every compiled target's tiles are whole
-    /// vectors of a power-of-two lane count.
+    use super::Element;
+
+    /// What the loops assume of the instance constants they read (the dispatch
+    /// table's `consts`; the differential test checks each against the
+    /// instance's own): the small blocks shrink to one row; the edge instances
+    /// `Micro::for_edge` picks cover 1 to 3 vectors in order and the short one
+    /// fewer rows than the tile; the dot-product sums fit the edge tile.
+    fn instances_fit_the_loops<T: Element>(t: &crate::Target) {
+        let (k, s) = (T::kernels(t), T::shape(t));
+        for blocks in [k.small, k.small_t] {
+            let rows = blocks.map(|(r, _)| r);
+            assert!(
+                rows.windows(2).all(|w| w[0] >= w[1]) && rows[3] == 1,
+                "{}: {rows:?}",
+                t.name
+            );
+        }
+        for m in [k.in_place, k.packed] {
+            let [narrow, two, three] = m.vecs;
+            assert!(
+                1 <= narrow && narrow <= two && two <= three && three <= s.nr / s.lanes,
+                "{}",
+                t.name
+            );
+            assert!(m.short_rows < s.mr, "{}", t.name);
+        }
+        assert!(k.dot_rows >= 1 && k.dot_rows * 4 * s.lanes <= s.mr * s.nr, "{}", t.name);
+    }
+
     #[test]
-    fn tiles_are_whole_vectors_of_power_of_two_lanes() {
+    fn instance_constants_fit_the_loops() {
         for t in crate::compiled() {
-            for s in [t.shapes.f32, t.shapes.f64] {
-                assert!(s.lanes.is_power_of_two(), "{}: {s:?}", t.name);
-                assert_eq!(s.nr % s.lanes, 0, "{}: {s:?}", t.name);
-                assert_eq!(super::tile_slots(s), s.mr * (s.nr / s.lanes), "{}", t.name);
-            }
+            instances_fit_the_loops::<f32>(t);
+            instances_fit_the_loops::<f64>(t);
         }
     }
 

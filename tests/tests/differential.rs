@@ -6,6 +6,7 @@
 //! CPU cannot run prints `NOT EXECUTED` on stderr (outside the output capture) and
 //! passes: it is still compiled here and snapshot-tested.
 
+use gemmkit::generated::{Consts, DotEdgeConsts, MicrokernelConsts};
 use gemmkit::{Kernels, TargetError};
 use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
 use workspace_tests::{Float, Rng, not_executed};
@@ -37,9 +38,9 @@ fn same<E: Float>(a: E, b: E) -> bool {
 }
 
 /// The table for `name`, or `None` (after saying so) when this CPU cannot run it.
-fn table(name: &str) -> Option<&'static Kernels> {
+fn table(name: &str) -> Option<(&'static Kernels, &'static Consts)> {
     match gemmkit::target(name) {
-        Ok(t) => Some(&t.kernels),
+        Ok(t) => Some((&t.kernels, &t.consts)),
         Err(e @ TargetError::Unsupported { .. }) => {
             not_executed(name, &e.to_string());
             None
@@ -174,12 +175,23 @@ where
 /// part of the tile within a K-scaled tolerance, and nothing written outside
 /// it; with `PACK_B`, B read in place at a padded row stride and its packed
 /// copy exactly B's rows, nothing written past them.
+///
+/// `consts`, the instance's row in the dispatch table, must hold those values:
+/// what the runtime reads of the instance is what it computes.
 fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize, const PACK_B: usize>(
     target: &str,
     kern: MicroFn<V::Elem>,
+    consts: MicrokernelConsts,
 ) where
     V::Elem: Float,
 {
+    let want = MicrokernelConsts {
+        rows: ROWS,
+        vecs: VECS,
+        packed: PACKED,
+        pack_b: PACK_B,
+    };
+    assert_eq!(consts, want, "{target}: the dispatch table's constants");
     let (mr, nr) = (V::MR, V::NR);
     let (rows, cols) = (ROWS, VECS * V::LANES);
     let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>;
@@ -268,11 +280,17 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
 /// The dot-product edge instance for `ROWS` rows and `COLS` columns against
 /// `base_dot_edge::<V, ROWS, COLS>` on the reference: every lane's partial sum
 /// within a K-scaled tolerance, every sum (over the lanes) likewise against the
-/// f64 dot product, and nothing written past `ROWS * COLS` vectors.
-fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(target: &str, kern: DotEdgeFn<V::Elem>)
-where
+/// f64 dot product, and nothing written past `ROWS * COLS` vectors; `consts`
+/// (the dispatch table's) must hold `ROWS` and `COLS`.
+fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(
+    target: &str,
+    kern: DotEdgeFn<V::Elem>,
+    consts: DotEdgeConsts,
+) where
     V::Elem: Float,
 {
+    let want = DotEdgeConsts { rows: ROWS, cols: COLS };
+    assert_eq!(consts, want, "{target}: the dispatch table's constants");
     let l = V::LANES;
     let mut rng = Rng::new(11);
     for k in [0, 1, l - 1, l, l + 1, 3 * l + 2, 257] {
@@ -438,7 +456,7 @@ macro_rules! target_tests {
 
             #[test]
             fn pack_rhs() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, _)) = table(NAME) {
                     check_pack_rhs::<F32>(NAME, k.pack_rhs_f32);
                     check_pack_rhs::<F64>(NAME, k.pack_rhs_f64);
                 }
@@ -446,7 +464,7 @@ macro_rules! target_tests {
 
             #[test]
             fn pack_lhs() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, _)) = table(NAME) {
                     check_pack_lhs::<F32>(NAME, k.pack_lhs_f32);
                     check_pack_lhs::<F64>(NAME, k.pack_lhs_f64);
                 }
@@ -454,7 +472,7 @@ macro_rules! target_tests {
 
             #[test]
             fn apply_packed_output() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, _)) = table(NAME) {
                     check_apply::<F32>(NAME, k.apply_packed_output_f32);
                     check_apply::<F64>(NAME, k.apply_packed_output_f64);
                 }
@@ -463,70 +481,152 @@ macro_rules! target_tests {
             /// The instances listed in `base_microkernel`'s `#[kernel(..)]`.
             #[test]
             fn microkernel() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, c)) = table(NAME) {
                     const V32: usize = g::F32_NR / g::F32_LANES;
                     const V64: usize = g::F64_NR / g::F64_LANES;
-                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 0>(NAME, k.microkernel_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 0>(NAME, k.microkernel_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0, 0>(NAME, k.microkernel_short_f32);
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0, 0>(NAME, k.microkernel_short_f64);
-                    check_microkernel::<F32, { g::F32_MR }, 1, 0, 0>(NAME, k.microkernel_narrow_f32);
-                    check_microkernel::<F64, { g::F64_MR }, 1, 0, 0>(NAME, k.microkernel_narrow_f64);
-                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 0>(NAME, k.microkernel_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 0>(NAME, k.microkernel_packed_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1, 0>(NAME, k.microkernel_short_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1, 0>(NAME, k.microkernel_short_packed_f64);
-                    check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(NAME, k.microkernel_narrow_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 0>(NAME, k.microkernel_f32, c.microkernel_f32);
+                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 0>(NAME, k.microkernel_f64, c.microkernel_f64);
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0, 0>(
+                        NAME,
+                        k.microkernel_short_f32,
+                        c.microkernel_short_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0, 0>(
+                        NAME,
+                        k.microkernel_short_f64,
+                        c.microkernel_short_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, 1, 0, 0>(
+                        NAME,
+                        k.microkernel_narrow_f32,
+                        c.microkernel_narrow_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, 1, 0, 0>(
+                        NAME,
+                        k.microkernel_narrow_f64,
+                        c.microkernel_narrow_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 0>(
+                        NAME,
+                        k.microkernel_packed_f32,
+                        c.microkernel_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 0>(
+                        NAME,
+                        k.microkernel_packed_f64,
+                        c.microkernel_packed_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1, 0>(
+                        NAME,
+                        k.microkernel_short_packed_f32,
+                        c.microkernel_short_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1, 0>(
+                        NAME,
+                        k.microkernel_short_packed_f64,
+                        c.microkernel_short_packed_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(
+                        NAME,
+                        k.microkernel_narrow_packed_f32,
+                        c.microkernel_narrow_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(
+                        NAME,
+                        k.microkernel_narrow_packed_f64,
+                        c.microkernel_narrow_packed_f64,
+                    );
                     // `two` and `three`: that many vectors, or the whole tile where it has fewer.
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 0, 0>(NAME, k.microkernel_two_f32);
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 0, 0>(NAME, k.microkernel_two_f64);
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 0, 0>(NAME, k.microkernel_three_f32);
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 0, 0>(NAME, k.microkernel_three_f64);
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 1, 0>(NAME, k.microkernel_two_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 1, 0>(NAME, k.microkernel_two_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 0, 0>(
+                        NAME,
+                        k.microkernel_two_f32,
+                        c.microkernel_two_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 0, 0>(
+                        NAME,
+                        k.microkernel_two_f64,
+                        c.microkernel_two_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 0, 0>(
+                        NAME,
+                        k.microkernel_three_f32,
+                        c.microkernel_three_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 0, 0>(
+                        NAME,
+                        k.microkernel_three_f64,
+                        c.microkernel_three_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 1, 0>(
+                        NAME,
+                        k.microkernel_two_packed_f32,
+                        c.microkernel_two_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 1, 0>(
+                        NAME,
+                        k.microkernel_two_packed_f64,
+                        c.microkernel_two_packed_f64,
+                    );
                     check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 1, 0>(
                         NAME,
                         k.microkernel_three_packed_f32,
+                        c.microkernel_three_packed_f32,
                     );
                     check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 1, 0>(
                         NAME,
                         k.microkernel_three_packed_f64,
+                        c.microkernel_three_packed_f64,
                     );
-                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(NAME, k.microkernel_pack_b_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(NAME, k.microkernel_pack_b_f64);
-                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 1>(NAME, k.microkernel_pack_b_packed_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 1>(NAME, k.microkernel_pack_b_packed_f64);
+                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(
+                        NAME,
+                        k.microkernel_pack_b_f32,
+                        c.microkernel_pack_b_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(
+                        NAME,
+                        k.microkernel_pack_b_f64,
+                        c.microkernel_pack_b_f64,
+                    );
+                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 1>(
+                        NAME,
+                        k.microkernel_pack_b_packed_f32,
+                        c.microkernel_pack_b_packed_f32,
+                    );
+                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 1>(
+                        NAME,
+                        k.microkernel_pack_b_packed_f64,
+                        c.microkernel_pack_b_packed_f64,
+                    );
                 }
             }
 
             /// The instances listed in `base_dot_edge`'s `#[kernel(..)]`.
             #[test]
             fn dot_edge() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, c)) = table(NAME) {
                     const R32: usize = g::F32_MR * (g::F32_NR / g::F32_LANES) / 4;
                     const R64: usize = g::F64_MR * (g::F64_NR / g::F64_LANES) / 4;
-                    check_dot_edge::<F32, R32, 1>(NAME, k.dot_edge_1_f32);
-                    check_dot_edge::<F32, R32, 2>(NAME, k.dot_edge_2_f32);
-                    check_dot_edge::<F32, R32, 3>(NAME, k.dot_edge_3_f32);
-                    check_dot_edge::<F32, R32, 4>(NAME, k.dot_edge_4_f32);
-                    check_dot_edge::<F64, R64, 1>(NAME, k.dot_edge_1_f64);
-                    check_dot_edge::<F64, R64, 2>(NAME, k.dot_edge_2_f64);
-                    check_dot_edge::<F64, R64, 3>(NAME, k.dot_edge_3_f64);
-                    check_dot_edge::<F64, R64, 4>(NAME, k.dot_edge_4_f64);
+                    check_dot_edge::<F32, R32, 1>(NAME, k.dot_edge_1_f32, c.dot_edge_1_f32);
+                    check_dot_edge::<F32, R32, 2>(NAME, k.dot_edge_2_f32, c.dot_edge_2_f32);
+                    check_dot_edge::<F32, R32, 3>(NAME, k.dot_edge_3_f32, c.dot_edge_3_f32);
+                    check_dot_edge::<F32, R32, 4>(NAME, k.dot_edge_4_f32, c.dot_edge_4_f32);
+                    check_dot_edge::<F64, R64, 1>(NAME, k.dot_edge_1_f64, c.dot_edge_1_f64);
+                    check_dot_edge::<F64, R64, 2>(NAME, k.dot_edge_2_f64, c.dot_edge_2_f64);
+                    check_dot_edge::<F64, R64, 3>(NAME, k.dot_edge_3_f64, c.dot_edge_3_f64);
+                    check_dot_edge::<F64, R64, 4>(NAME, k.dot_edge_4_f64, c.dot_edge_4_f64);
                 }
             }
 
             #[test]
             fn microkernel_dot_u8i8() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, _)) = table(NAME) {
                     check_microkernel_dot_u8i8::<U8I8>(NAME, k.microkernel_dot_u8i8);
                 }
             }
 
             #[test]
             fn microkernel_dot_bf16() {
-                if let Some(k) = table(NAME) {
+                if let Some((k, _)) = table(NAME) {
                     check_microkernel_dot_bf16::<BF16>(NAME, k.microkernel_dot_bf16);
                 }
             }
