@@ -1136,7 +1136,14 @@ unsafe impl<T: Send> Sync for Ctx<T> {}
 /// is busy and the caller is the only worker. With `first_gates`, a lane's first
 /// compute item also finishes before any other of that lane starts (it packs
 /// what they read); it heads the first run claimed, and runs first in it, so
-/// that wait ends too.
+/// that wait ends too. A worker out of items stays (spinning) until the last
+/// item is done, so a helper leaves when the caller does and is still awake,
+/// in the pool's idle loop, when the next block or call spawns: returning
+/// early, it could fall asleep and need waking (tens of microseconds on the
+/// VM; see `spawn_and_work`). Timed in one process on two threads (f32, the
+/// caller in the pool): at 1024^3, two blocks, a helper started 43-58
+/// microseconds after the spawn on average without this wait and 8 with it; at
+/// 2048^3, eight blocks, 9-13 with it.
 #[allow(clippy::too_many_arguments)]
 fn par_phases(
     threads: usize,
@@ -1160,7 +1167,7 @@ fn par_phases(
     let next_pack: [Counter; MAX_LANES] = Default::default();
     let next_compute: [Counter; MAX_LANES] = Default::default();
     let first_done: [AtomicBool; MAX_LANES] = Default::default();
-    let packed = AtomicUsize::new(0);
+    let (packed, computed) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let (ids, busy) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let work = || {
         let id = ids.fetch_add(1, Ordering::Relaxed);
@@ -1179,6 +1186,7 @@ fn par_phases(
         }
         for l in order {
             while let Some(run) = next_compute[l].claim(computes, share) {
+                let done = run.len();
                 for j in run {
                     if first_gates && j > 0 {
                         while !first_done[l].load(Ordering::Acquire) {
@@ -1190,7 +1198,14 @@ fn par_phases(
                         first_done[l].store(true, Ordering::Release);
                     }
                 }
+                computed.fetch_add(done, Ordering::Relaxed);
             }
+        }
+        // Out of items: stay until the last one is done rather than go back to
+        // the pool, where an idle thread soon sleeps and the next block's spawn
+        // would have to wake it (see `spawn_and_work`).
+        while computed.load(Ordering::Relaxed) < lanes * computes {
+            std::hint::spin_loop();
         }
     };
     // `in_place_scope`: the closure runs on this thread, which claims items like
@@ -1273,7 +1288,11 @@ fn balanced(total: usize, max: usize, unit: usize) -> usize {
 /// where there is no such thread). Running the whole call on the pool's threads
 /// instead, the caller blocked, measured 0.97 at 256^3 and 0.99-1.06 from 384^3
 /// to 2049^3 (BENCHMARKS.md): not taken, since the caller would no longer
-/// compute.
+/// compute. A caller that is itself one of the pool's threads (a pool built
+/// with `use_current_thread`, or a call from a rayon task) leaves no thread
+/// idle: its helpers started 3-6 microseconds after the spawn at 512^3 (5-190
+/// from outside the pool, mostly over 30). The
+/// benchmark runs that way (README, Threads).
 fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsize, work: &'s (impl Fn() + Sync)) {
     for _ in 1..workers {
         s.spawn(move |_| {
