@@ -22,7 +22,15 @@
 //! symbols) and pinned to one thread. With `--threads N` every library runs with N
 //! threads and each cell also shows the speedup over the same library on one
 //! thread (matrixmultiply fixes its thread count at start-up, so it has no
-//! speedup column).
+//! speedup column). N threads means N in all, the calling thread among them,
+//! for every library: OpenBLAS and BLIS start N - 1 threads of their own, and the
+//! rayon-based ones (gemmkit, faer, gemm) share rayon's global pool of N
+//! threads, built with the bench's main thread as its thread 0
+//! (`use_current_thread`). A pool of N threads beside the caller would leave one
+//! of them idle, and rayon wakes an idle thread whenever another finds work; on
+//! the 2-core VM it then took the caller's core now and then, and at 512^3 a
+//! helper started 5-190 microseconds after its spawn on average over a run,
+//! over 30 in most runs (3-6 with the caller in the pool; see BENCHMARKS.md).
 //!
 //! The share of the peak is paired too: every round starts with one timing of
 //! the FMA loop (on `--threads` cores), and the column is the median over rounds
@@ -453,14 +461,12 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
     let mut runners: Vec<Runner> = vec![];
     for &threads in &thread_counts {
         let nz = std::num::NonZeroUsize::new(threads).expect("threads >= 1");
+        // Many threads: rayon's global pool, which `main` built with this thread in
+        // it (see the module doc).
         let par = if threads == 1 {
             gemmkit::Parallelism::Sequential
         } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("thread pool");
-            gemmkit::Parallelism::Pool(std::sync::Arc::new(pool))
+            gemmkit::Parallelism::Rayon
         };
         let nothing = || -> Prepare { Box::new(|| {}) };
         runners.push(Runner {
@@ -812,6 +818,18 @@ fn main() {
             // SAFETY: single-threaded so far; the libraries read it when loaded.
             unsafe { std::env::set_var(var, choice) };
             eprintln!("note: {var}={choice} (set it yourself to override)");
+        }
+    }
+    // The rayon-based libraries' pool: `--threads` threads, this one the first, so
+    // a call from here runs on exactly that many (see the module doc).
+    if args.threads > 1 {
+        let global = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .use_current_thread()
+            .build_global();
+        if let Err(e) = global {
+            eprintln!("error: rayon's global pool: {e}");
+            std::process::exit(2);
         }
     }
     // matrixmultiply reads its thread count once, at its first call.
