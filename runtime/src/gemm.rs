@@ -288,6 +288,27 @@ fn small_limit() -> usize {
 
 /// How a GEMM call may use threads. rayon is the engine; there is no pool of
 /// our own.
+///
+/// The calling thread always computes, beside up to `threads - 1` of the
+/// pool's. Called from a thread outside the pool, that leaves one of the
+/// pool's threads with no part, and rayon wakes it whenever another finds
+/// work, where it can take a core from the caller. For the best speedup, call
+/// from one of the pool's threads: from a rayon task, or from the thread that
+/// built the pool with `ThreadPoolBuilder::use_current_thread()`:
+///
+/// ```
+/// let pool = rayon::ThreadPoolBuilder::new()
+///     .num_threads(2)
+///     .use_current_thread()
+///     .build()
+///     .unwrap();
+/// let par = gemmkit::Parallelism::Pool(std::sync::Arc::new(pool));
+/// let (a, b, mut c) = (vec![1.0f32; 64 * 64], vec![1.0f32; 64 * 64], vec![0.0f32; 64 * 64]);
+/// let target = gemmkit::active().unwrap();
+/// let (av, bv) = (gemmkit::MatRef::row_major(&a, 64, 64), gemmkit::MatRef::row_major(&b, 64, 64));
+/// gemmkit::gemm_with(target, &par, 1.0, av, bv, 0.0, gemmkit::MatMut::row_major(&mut c, 64, 64)).unwrap();
+/// assert_eq!(c[0], 64.0);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub enum Parallelism {
     /// The calling thread only.
