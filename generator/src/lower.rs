@@ -1,7 +1,8 @@
 //! Lowering: one kernel instance to one plain-intrinsics function for one target.
 //!
 //! Passes, in order, each a small AST walk (after a kernel's `const` parameters
-//! are replaced by the instance's values, `(V::MR / 2)`):
+//! are replaced by the instance's values on the target, each evaluated first:
+//! `V::MR / 2` becomes `3`, and the dispatch table lists it):
 //! 1. **check**: reject what the generator cannot see through (macros, closures,
 //!    nested items, `#[unroll]` on anything but a `for` loop);
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;

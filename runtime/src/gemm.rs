@@ -155,6 +155,23 @@ pub type SmallFn<T> = unsafe fn(usize, usize, usize, T, *const T, usize, usize, 
 #[doc(hidden)]
 pub type DotFn<T> = unsafe fn(usize, *const T, usize, *const T, usize, *mut T);
 
+/// One `Micro` set from its instances' names: the function pointers from the
+/// table's kernels `k`, what the edge instances cover from its constants `c`.
+macro_rules! micro {
+    ($k:ident, $c:ident, $full:ident, $narrow:ident, $two:ident, $three:ident, $short:ident, $pack_b:ident) => {
+        Micro {
+            full: $k.$full,
+            narrow: $k.$narrow,
+            two: $k.$two,
+            three: $k.$three,
+            short: $k.$short,
+            pack_b: $k.$pack_b,
+            vecs: [$c.$narrow.vecs, $c.$two.vecs, $c.$three.vecs],
+            short_rows: $c.$short.rows,
+        }
+    };
+}
+
 /// `Element` for one type, from the names of its generated kernels (in the
 /// order of the `ElemKernels` fields; instance sets in brackets).
 macro_rules! element {
@@ -169,16 +186,8 @@ macro_rules! element {
                 ElemKernels {
                     pack_lhs: k.$pl,
                     pack_rhs: k.$pr,
-                    in_place: Micro {
-                        full: k.$mk, narrow: k.$mn, two: k.$m2, three: k.$m3, short: k.$ms, pack_b: k.$mb,
-                        vecs: [c.$mn.vecs, c.$m2.vecs, c.$m3.vecs],
-                        short_rows: c.$ms.rows,
-                    },
-                    packed: Micro {
-                        full: k.$pk, narrow: k.$pn, two: k.$p2, three: k.$p3, short: k.$ps, pack_b: k.$pb,
-                        vecs: [c.$pn.vecs, c.$p2.vecs, c.$p3.vecs],
-                        short_rows: c.$ps.rows,
-                    },
+                    in_place: micro!(k, c, $mk, $mn, $m2, $m3, $ms, $mb),
+                    packed: micro!(k, c, $pk, $pn, $p2, $p3, $ps, $pb),
                     apply: k.$ap,
                     small: [$((c.$sm.rows, k.$sm)),*],
                     small_t: [$((c.$st.rows, k.$st)),*],
@@ -1312,8 +1321,8 @@ fn balanced(total: usize, max: usize, unit: usize) -> usize {
 /// compute. A caller that is itself one of the pool's threads (a pool built
 /// with `use_current_thread`, or a call from a rayon task) leaves no thread
 /// idle: its helpers started 3-6 microseconds after the spawn at 512^3 (5-190
-/// from outside the pool, mostly over 30). The
-/// benchmark runs that way (README, Threads).
+/// from outside the pool, mostly over 30). The benchmark runs that way
+/// (README, Threads).
 fn spawn_and_work<'s>(s: &rayon::Scope<'s>, workers: usize, busy: &'s AtomicUsize, work: &'s (impl Fn() + Sync)) {
     for _ in 1..workers {
         s.spawn(move |_| {
