@@ -14,7 +14,8 @@
 //!   for pc in 0..k step KC          place, a transposed one packed in MR-row panels
 //!                                   (columns of MR contiguous)
 //!     pack A[ic.., pc..]            (beta applies on the first K block only)
-//!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2)
+//!     for jc in 0..n step NC        B block  KC x NC, packed in NR-wide strips (L2,
+//!                                   or L3 where 16 strips overflow the L2)
 //!       pack B[pc.., jc..]
 //!       for ir in 0..MC step MR     A micro-panel MR x KC (L1)
 //!         for jr in 0..NC step NR   micro-kernel: MR x NR tile of C in registers
@@ -38,8 +39,8 @@
 //! balanced: no dimension ends in a sliver.
 //!
 //! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
-//! L2-sized lane per thread; each worker packs its lane's strips and multiplies
-//! them by every A panel, claiming items in shrinking runs from its lane's
+//! lane per thread, each as wide as a single thread's block; each worker packs
+//! its lane's strips and multiplies them by every A panel, claiming items in shrinking runs from its lane's
 //! counter first and then from the others' (see `par_phases`). Each tile of C
 //! is computed by one thread with the same operations as on one thread, so
 //! results are bit-identical for any thread count.
@@ -935,7 +936,7 @@ unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usi
     let blk = Blocking::for_shape(shape, size_of::<T>());
     // Balanced blocks: k = 2049 with KC = 1024 is 2 blocks of 1025, not 2 of 1024
     // and a last one of depth 1 that would cost a whole pass over C. B's block is as
-    // wide as one per lane: each worker keeps its own lane of it in its own L2
+    // wide as one per lane: each worker keeps its own lane of it near its core
     // (see `five_loops`).
     let blk = Blocking {
         kc: balanced(p.k, blk.kc, 1),
@@ -1360,7 +1361,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // Lanes: lane `l` owns a part of B's strips, which it packs (with a
                 // share of the A panels to pack, once per pc, with the first jc
                 // block) and then multiplies by every A panel, one compute item per
-                // panel. So a worker's strips stay in its own L2 while A streams
+                // panel. So a worker's strips stay near its core while A streams
                 // from the shared L3, and each A panel stays in L1 across the strips.
                 let lanes = threads.min(strips).min(MAX_LANES);
                 // The A panels to pack: all, or with A in place only a ragged last
