@@ -194,6 +194,50 @@ fn small_path_every_row_count() {
     }
 }
 
+/// Small problems big enough to split their rows between the threads of the
+/// test's rayon pool (`small_par`), in every orientation the small path takes:
+/// A row- and column-major, C row-major and column-major (the transposed
+/// product, whose rows are C's columns), with row counts that end in a partial
+/// item.
+#[test]
+fn small_path_split_between_threads() {
+    for t in targets() {
+        let mut rng = Rng::new(11);
+        for (m, n, k) in [(100, 97, 128), (128, 128, 128), (85, 120, 99)] {
+            for (la, lc) in [
+                (Layout::RowMajor { pad: 1 }, Layout::RowMajor { pad: 2 }),
+                (Layout::ColMajor { pad: 0 }, Layout::RowMajor { pad: 0 }),
+                (Layout::ColMajor { pad: 3 }, Layout::ColMajor { pad: 1 }),
+            ] {
+                let a = Stored::<f32>::new(&mut rng, m, k, la);
+                let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
+                let c = Stored::<f32>::new(&mut rng, m, n, lc);
+                check(
+                    t,
+                    0.7,
+                    &a,
+                    &b,
+                    -1.0,
+                    &c,
+                    &format!("small split {m}x{n}x{k} {la:?} {lc:?}"),
+                );
+                let a = Stored::<f64>::new(&mut rng, m, k, la);
+                let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
+                let c = Stored::<f64>::new(&mut rng, m, n, lc);
+                check(
+                    t,
+                    1.0,
+                    &a,
+                    &b,
+                    0.0,
+                    &c,
+                    &format!("small split f64 {m}x{n}x{k} {la:?} {lc:?}"),
+                );
+            }
+        }
+    }
+}
+
 /// B's last few columns by dot products (`dot_edge`): every column count up to
 /// half a vector after zero, one and two whole strips; row counts that are one
 /// block, end in a block moved up over rows already stored, or in a whole one;

@@ -49,7 +49,16 @@ fn product_t(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32, ta:
     c
 }
 
-const SHAPES: &[(usize, usize, usize)] = &[(300, 301, 302), (513, 257, 129), (200, 1100, 700), (1030, 60, 600)];
+/// Blocked shapes, and small ones (every dimension at most 128, the small
+/// path's) big enough to split their rows between threads.
+const SHAPES: &[(usize, usize, usize)] = &[
+    (300, 301, 302),
+    (513, 257, 129),
+    (200, 1100, 700),
+    (1030, 60, 600),
+    (128, 100, 90),
+    (97, 128, 127),
+];
 
 #[test]
 fn results_are_bit_identical_for_any_thread_count() {
