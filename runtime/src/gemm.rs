@@ -756,6 +756,27 @@ pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads
     unsafe { drive(target, &p, || (threads, None)) }
 }
 
+/// Runs `body` on the small kernel's view of `p` where it has one, with
+/// `(m, n, a, rsa, csa, b, rsb, rsc)` bound to the product the kernel computes:
+/// the kernel writes rows of C with unit column stride and reads rows of B, and
+/// a column-major C is the transposed product (B^T A^T), which reads A's
+/// columns as rows. `body` ends in a `return`. Two branches rather than one on
+/// arguments swapped by conditional moves, which went through the stack (2-3%
+/// of an 8^3 call).
+macro_rules! small_oriented {
+    ($p:expr, |$m:ident, $n:ident, $a:ident, $rsa:ident, $csa:ident, $b:ident, $rsb:ident, $rsc:ident| $body:block) => {{
+        let p = $p;
+        if p.csc == 1 && p.csb == 1 {
+            let ($m, $n, $a, $rsa, $csa, $b, $rsb, $rsc) = (p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.rsc);
+            $body
+        }
+        if p.rsc == 1 && p.rsa == 1 {
+            let ($m, $n, $a, $rsa, $csa, $b, $rsb, $rsc) = (p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.csc);
+            $body
+        }
+    }};
+}
+
 /// The driver's cheap front: empty problems, scaling only, the orientation of C
 /// and the small path. It is inlined into the API calls, so a tiny product runs
 /// from values in registers. Only a product big enough to be blocked is stored
@@ -765,7 +786,7 @@ pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads
 unsafe fn drive<'a, T: Element>(
     target: &Target,
     p: &Problem<T>,
-    threads: impl FnOnce() -> (usize, Option<&'a rayon::ThreadPool>),
+    threads: impl Fn() -> (usize, Option<&'a rayon::ThreadPool>),
 ) {
     if p.m == 0 || p.n == 0 {
         return;
@@ -776,37 +797,19 @@ unsafe fn drive<'a, T: Element>(
     }
     let kern = T::kernels(target);
     let limit = small_limit();
-    if p.m <= limit && p.n <= limit && p.k <= limit {
-        // The small kernel writes rows of C with unit column stride and reads rows
-        // of B; a column-major C is the transposed product (B^T A^T), which reads
-        // A's columns as rows. Two calls rather than one on arguments swapped by
-        // conditional moves, which went through the stack (2-3% of an 8^3 call).
-        // `(m, n, A, rs_a, cs_a, B, rs_b, rs_c)` of the product the kernel computes.
-        // Big enough ones split their rows between threads (`small_par`).
-        let par = p.m as f64 * p.n as f64 * p.k as f64 >= PARALLEL_SMALL_MIN_VOLUME;
-        macro_rules! small_call {
-            ($m:expr, $n:expr, $a:expr, $rsa:expr, $csa:expr, $b:expr, $rsb:expr, $rsc:expr) => {{
-                let (m, n, a, rsa, csa, b, rsb, rsc) = ($m, $n, $a, $rsa, $csa, $b, $rsb, $rsc);
-                // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
-                unsafe {
-                    if par {
-                        let (threads, pool) = threads();
-                        small_par(
-                            &kern, threads, pool, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc,
-                        )
-                    } else {
-                        small(&kern, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc)
-                    }
-                };
-                return;
-            }};
-        }
-        if p.csc == 1 && p.csb == 1 {
-            small_call!(p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.rsc);
-        }
-        if p.rsc == 1 && p.rsa == 1 {
-            small_call!(p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.csc);
-        }
+    // Small problems big enough to split between threads take the small path
+    // in `drive_blocked`, out of line: a call to it from here cost 8^3 and 16^3
+    // f32 3-25%, whatever went into it.
+    if p.m <= limit
+        && p.n <= limit
+        && p.k <= limit
+        && p.m.saturating_mul(p.n).saturating_mul(p.k) < PARALLEL_SMALL_MIN_VOLUME
+    {
+        small_oriented!(p, |m, n, a, rsa, csa, b, rsb, rsc| {
+            // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
+            unsafe { small(&kern, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc) };
+            return;
+        });
     }
     // The micro-kernel writes rows of C with unit column stride; a column-major C
     // is the transposed product.
@@ -937,7 +940,7 @@ unsafe fn small<T: Element>(
 /// 1.62x / 1.75x / 1.79x / 1.81x (the gemm crate on two threads 0.90x / 1.63x
 /// / 1.71x / 1.69x of our one), f64 1.67x-1.84x; 64^3 stays on one thread (the
 /// issue's bound: no slowdown up to 64).
-const PARALLEL_SMALL_MIN_VOLUME: f64 = 80.0 * 80.0 * 80.0;
+const PARALLEL_SMALL_MIN_VOLUME: usize = 80 * 80 * 80;
 
 /// [`small`] on up to `threads` threads: the rows of C in items of the tallest
 /// block's height, claimed from a shared counter (`par_phases`, one lane, no
@@ -946,7 +949,7 @@ const PARALLEL_SMALL_MIN_VOLUME: f64 = 80.0 * 80.0 * 80.0;
 ///
 /// # Safety
 /// As for [`small`].
-#[inline(never)]
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn small_par<T: Element>(
     kern: &ElemKernels<T>,
@@ -995,10 +998,23 @@ unsafe fn small_par<T: Element>(
 }
 
 /// The blocked driver (`drive` after the small path): `threads` workers share
-/// each block when the problem is worth it.
+/// each block when the problem is worth it. Small problems that `drive` left
+/// for their size take the small path here, on `threads` (`small_par`).
 #[inline(never)]
 unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let kern = T::kernels(target);
+    let limit = small_limit();
+    if p.m <= limit && p.n <= limit && p.k <= limit {
+        small_oriented!(p, |m, n, a, rsa, csa, b, rsb, rsc| {
+            // SAFETY: as for `drive`; `small_par` stays inside the m x n x k problem.
+            unsafe {
+                small_par(
+                    &kern, threads, pool, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc,
+                )
+            };
+            return;
+        });
+    }
     let threads = if worth_threads(&p) { threads.max(1) } else { 1 };
     let shape = T::shape(target);
     let (mr, nr) = (shape.mr, shape.nr);
