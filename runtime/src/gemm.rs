@@ -40,12 +40,13 @@
 //!
 //! Threads (rayon): each `(pc, jc)` block is one fork-join. B's block is one
 //! lane per thread, each as wide as a single thread's block; each worker packs
-//! its lane's strips and multiplies them by every A panel, claiming items in shrinking runs from its lane's
-//! counter first and then from the others' (see `par_phases`). Each tile of C
-//! is computed by one thread with the same operations as on one thread, so
-//! results are bit-identical for any thread count. Small problems from 80^3
-//! split their rows between threads in blocks of the small kernel's height
-//! (`small_par`); the blocked path shares blocks from 160^3.
+//! its lane's strips and multiplies them by every A panel, claiming items in
+//! shrinking runs from its lane's counter first and then from the others' (see
+//! `par_phases`). Each tile of C is computed by one thread with the same
+//! operations as on one thread, so results are bit-identical for any thread
+//! count. Small problems from 80^3 split their rows between threads in blocks
+//! of the small kernel's height (`small_par`); the blocked path shares blocks
+//! from 160^3.
 
 use crate::blocking::{Blocking, CacheSizes};
 use crate::error::GemmError;
@@ -975,7 +976,8 @@ unsafe fn small_par<T: Element>(
     let (a, b, c) = (a as usize, b as usize, c as usize);
     let rows = |j: usize| {
         let i = j * tall;
-        // SAFETY: rows `i .. i + h` of A and C are in the caller's problem.
+        // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the caller's
+        // problem.
         unsafe {
             small(
                 kern,
