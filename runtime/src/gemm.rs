@@ -288,6 +288,13 @@ element!(
 /// through `GEMMKIT_SMALL`.
 pub const SMALL: usize = 128;
 
+/// Whether every dimension of `p` is within the small path's limit.
+#[inline(always)]
+fn is_small<T>(p: &Problem<T>) -> bool {
+    let limit = small_limit();
+    p.m <= limit && p.n <= limit && p.k <= limit
+}
+
 #[inline]
 fn small_limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -358,12 +365,20 @@ pub fn set_num_threads(threads: usize) {
     MAX_THREADS.store(threads, Ordering::Relaxed);
 }
 
-/// Problems of a batch, shared with the threads that run them: the caller keeps
-/// the borrows alive and waits for them.
+/// A problem shared with the threads that run it (a batch's problems, or the
+/// rows of a small one): the caller keeps the borrows alive and waits for them.
 struct SharedProblem<T>(Problem<T>);
-// SAFETY: see `gemm_unchecked`'s contract; the batch call is synchronous and its
-// problems write distinct C views.
+// SAFETY: see `gemm_unchecked`'s contract; the calls are synchronous, and the
+// threads write distinct parts of C (distinct problems, or distinct rows).
 unsafe impl<T: Sync> Sync for SharedProblem<T> {}
+
+impl<T> SharedProblem<T> {
+    /// The problem; a method, so that a closure captures the whole wrapper (a
+    /// field access would capture the field, which is not `Sync`).
+    fn get(&self) -> &Problem<T> {
+        &self.0
+    }
+}
 
 /// Runs a checked problem with the requested parallelism.
 ///
@@ -787,7 +802,7 @@ macro_rules! small_oriented {
 unsafe fn drive<'a, T: Element>(
     target: &Target,
     p: &Problem<T>,
-    threads: impl Fn() -> (usize, Option<&'a rayon::ThreadPool>),
+    threads: impl FnOnce() -> (usize, Option<&'a rayon::ThreadPool>),
 ) {
     if p.m == 0 || p.n == 0 {
         return;
@@ -797,15 +812,10 @@ unsafe fn drive<'a, T: Element>(
         return;
     }
     let kern = T::kernels(target);
-    let limit = small_limit();
     // Small problems big enough to split between threads take the small path
     // in `drive_blocked`, out of line: a call to it from here cost 8^3 and 16^3
     // f32 3-25%, whatever went into it.
-    if p.m <= limit
-        && p.n <= limit
-        && p.k <= limit
-        && p.m.saturating_mul(p.n).saturating_mul(p.k) < PARALLEL_SMALL_MIN_VOLUME
-    {
+    if is_small(p) && p.m.saturating_mul(p.n).saturating_mul(p.k) < PARALLEL_SMALL_MIN_VOLUME {
         small_oriented!(p, |m, n, a, rsa, csa, b, rsb, rsc| {
             // SAFETY: as for `drive`; `small` stays inside the m x n x k problem.
             unsafe { small(&kern, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc) };
@@ -943,60 +953,56 @@ unsafe fn small<T: Element>(
 /// issue's bound: no slowdown up to 64).
 const PARALLEL_SMALL_MIN_VOLUME: usize = 80 * 80 * 80;
 
-/// [`small`] on up to `threads` threads: the rows of C in items of the tallest
-/// block's height, claimed from a shared counter (`par_phases`, one lane, no
-/// packing). Every element of C is computed by the same instance code as on one
-/// thread, so results are bit-identical for any thread count.
+/// [`small`] on up to `threads` threads for a problem already in the small
+/// kernel's orientation (see `small_oriented`): the rows of C in items of the
+/// tallest block's height, claimed from a shared counter (`par_phases`, one
+/// lane, no packing). Every element of C is computed by the same instance code
+/// as on one thread, so results are bit-identical for any thread count.
 ///
 /// # Safety
-/// As for [`small`].
+/// As for [`small`], for the whole problem.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 unsafe fn small_par<T: Element>(
     kern: &ElemKernels<T>,
     threads: usize,
     pool: Option<&rayon::ThreadPool>,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: T,
-    a: *const T,
-    rsa: usize,
-    csa: usize,
-    b: *const T,
-    rsb: usize,
-    beta: T,
-    c: *mut T,
-    rsc: usize,
+    p: Problem<T>,
 ) {
-    let tall = if rsa == 1 { kern.small_t[0].0 } else { kern.small[0].0 };
-    let items = m.div_ceil(tall);
-    // Raw pointers as addresses: each item reads its own rows of A and writes its
-    // own rows of C; B is only read.
-    let (a, b, c) = (a as usize, b as usize, c as usize);
+    let tall = if p.rsa == 1 { kern.small_t[0].0 } else { kern.small[0].0 };
+    // Each item reads its own rows of A and writes its own rows of C; B is only
+    // read.
+    let shared = SharedProblem(p);
     let rows = |j: usize| {
-        let i = j * tall;
-        // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the caller's
-        // problem.
+        let (p, i) = (shared.get(), j * tall);
+        // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the problem.
         unsafe {
             small(
                 kern,
-                tall.min(m - i),
-                n,
-                k,
-                alpha,
-                (a as *const T).add(i * rsa),
-                rsa,
-                csa,
-                b as *const T,
-                rsb,
-                beta,
-                (c as *mut T).add(i * rsc),
-                rsc,
+                tall.min(p.m - i),
+                p.n,
+                p.k,
+                p.alpha,
+                p.a.add(i * p.rsa),
+                p.rsa,
+                p.csa,
+                p.b,
+                p.rsb,
+                p.beta,
+                p.c.add(i * p.rsc),
+                p.rsc,
             )
         }
     };
-    par_phases(threads, pool, 1, |_| 0, |_, _| {}, items, false, |_, j, _| rows(j));
+    par_phases(
+        threads,
+        pool,
+        1,
+        |_| 0,
+        |_, _| {},
+        p.m.div_ceil(tall),
+        false,
+        |_, j, _| rows(j),
+    );
 }
 
 /// The blocked driver (`drive` after the small path): `threads` workers share
@@ -1005,15 +1011,24 @@ unsafe fn small_par<T: Element>(
 #[inline(never)]
 unsafe fn drive_blocked<T: Element>(target: &Target, p: Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let kern = T::kernels(target);
-    let limit = small_limit();
-    if p.m <= limit && p.n <= limit && p.k <= limit {
+    if is_small(&p) {
         small_oriented!(p, |m, n, a, rsa, csa, b, rsb, rsc| {
-            // SAFETY: as for `drive`; `small_par` stays inside the m x n x k problem.
-            unsafe {
-                small_par(
-                    &kern, threads, pool, m, n, p.k, p.alpha, a, rsa, csa, b, rsb, p.beta, p.c, rsc,
-                )
+            let q = Problem {
+                m,
+                n,
+                a,
+                rsa,
+                csa,
+                b,
+                rsb,
+                csb: 1,
+                rsc,
+                csc: 1,
+                ..p
             };
+            // SAFETY: as for `drive`; `q` is the same product, seen as the small
+            // kernel computes it.
+            unsafe { small_par(&kern, threads, pool, q) };
             return;
         });
     }

@@ -201,38 +201,24 @@ fn small_path_every_row_count() {
 /// item.
 #[test]
 fn small_path_split_between_threads() {
+    fn case<T: Num>(t: &Target, rng: &mut Rng, (m, n, k): (usize, usize, usize), la: Layout, lc: Layout) {
+        let a = Stored::<T>::new(rng, m, k, la);
+        let b = Stored::<T>::new(rng, k, n, Layout::RowMajor { pad: 0 });
+        let c = Stored::<T>::new(rng, m, n, lc);
+        let what = format!("small split {m}x{n}x{k} {la:?} {lc:?}");
+        check(t, 0.7, &a, &b, -1.0, &c, &what);
+        check(t, 1.0, &a, &b, 0.0, &c, &what);
+    }
     for t in targets() {
         let mut rng = Rng::new(11);
-        for (m, n, k) in [(100, 97, 128), (128, 128, 128), (85, 120, 99)] {
+        for shape in [(100, 97, 128), (128, 128, 128), (85, 120, 99)] {
             for (la, lc) in [
                 (Layout::RowMajor { pad: 1 }, Layout::RowMajor { pad: 2 }),
                 (Layout::ColMajor { pad: 0 }, Layout::RowMajor { pad: 0 }),
                 (Layout::ColMajor { pad: 3 }, Layout::ColMajor { pad: 1 }),
             ] {
-                let a = Stored::<f32>::new(&mut rng, m, k, la);
-                let b = Stored::<f32>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
-                let c = Stored::<f32>::new(&mut rng, m, n, lc);
-                check(
-                    t,
-                    0.7,
-                    &a,
-                    &b,
-                    -1.0,
-                    &c,
-                    &format!("small split {m}x{n}x{k} {la:?} {lc:?}"),
-                );
-                let a = Stored::<f64>::new(&mut rng, m, k, la);
-                let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
-                let c = Stored::<f64>::new(&mut rng, m, n, lc);
-                check(
-                    t,
-                    1.0,
-                    &a,
-                    &b,
-                    0.0,
-                    &c,
-                    &format!("small split f64 {m}x{n}x{k} {la:?} {lc:?}"),
-                );
+                case::<f32>(t, &mut rng, shape, la, lc);
+                case::<f64>(t, &mut rng, shape, la, lc);
             }
         }
     }
