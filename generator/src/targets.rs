@@ -175,6 +175,8 @@ pub static FALLBACK: Target = Target {
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
         ("f32.prefetch", "{ let _ = $0; }"),
         ("f64.prefetch", "{ let _ = $0; }"),
+        ("f32.prefetch_far", "{ let _ = $0; }"),
+        ("f64.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
         (
@@ -276,6 +278,8 @@ pub static AVX2: Target = Target {
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
         ("f32.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
         ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
+        ("f32.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
+        ("f64.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -431,6 +435,8 @@ pub static AVX512: Target = Target {
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
         ("f32.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
         ("f64.prefetch", "_mm_prefetch::<_MM_HINT_T0>($0 as *const i8)"),
+        ("f32.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
+        ("f64.prefetch_far", "_mm_prefetch::<_MM_HINT_T1>($0 as *const i8)"),
     ],
     helpers: &[
         (
@@ -592,6 +598,8 @@ pub static NEON: Target = Target {
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
         ("f32.prefetch", "ops::prefetch($0 as *const u8)"),
         ("f64.prefetch", "ops::prefetch($0 as *const u8)"),
+        ("f32.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
+        ("f64.prefetch_far", "ops::prefetch_far($0 as *const u8)"),
     ],
     helpers: &[
         (
@@ -599,6 +607,13 @@ pub static NEON: Target = Target {
             "/// `prfm pldl1keep`: the prefetch intrinsic is unstable.
             pub fn prefetch(p: *const u8) {
                 core::arch::asm!(\"prfm pldl1keep, [{0}]\", in(reg) p, options(nostack, readonly, preserves_flags));
+            }",
+        ),
+        (
+            "prefetch_far",
+            "/// `prfm pldl2keep`: into L2, for data used after this call.
+            pub fn prefetch_far(p: *const u8) {
+                core::arch::asm!(\"prfm pldl2keep, [{0}]\", in(reg) p, options(nostack, readonly, preserves_flags));
             }",
         ),
         (
@@ -791,6 +806,8 @@ pub static WASM128: Target = Target {
         ("bf16.dot", "ops::dot_bf16($0, $1, $2)"),
         ("f32.prefetch", "{ let _ = $0; }"),
         ("f64.prefetch", "{ let _ = $0; }"),
+        ("f32.prefetch_far", "{ let _ = $0; }"),
+        ("f64.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
         (

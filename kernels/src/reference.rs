@@ -107,6 +107,7 @@ macro_rules! float_ref {
                 unsafe { write_lanes(p, &v.0, n) }
             }
             fn prefetch(_p: *const $t) {}
+            fn prefetch_far(_p: *const $t) {}
             fn add(a: Self, b: Self) -> Self {
                 Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))
             }

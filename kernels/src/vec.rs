@@ -81,6 +81,11 @@ pub trait FloatVec: Copy {
     /// results, never faults (any address is allowed); a no-op where the target
     /// has no prefetch instruction.
     fn prefetch(p: *const Self::Elem);
+    /// Hints that the cache line holding `p` will be used later, not in this
+    /// call: it is fetched into the outer caches (L2) and not into L1, so a
+    /// stream of these does not evict what the caller works on. Never faults;
+    /// a no-op where the target has no prefetch instruction.
+    fn prefetch_far(p: *const Self::Elem);
     /// Lane-wise `a + b`.
     fn add(a: Self, b: Self) -> Self;
     /// Lane-wise `a * b`.
