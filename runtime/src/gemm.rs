@@ -1366,6 +1366,11 @@ const LINE: usize = 64;
 /// At most this many lanes per block; more workers share lanes.
 const MAX_LANES: usize = 16;
 
+/// The lanes of a block of `strips` strips of B on `threads` workers.
+fn lanes_for(threads: usize, strips: usize) -> usize {
+    threads.min(strips).min(MAX_LANES)
+}
+
 /// A lane's next unclaimed item, alone on its cache line.
 #[derive(Default)]
 #[repr(align(64))]
@@ -1474,7 +1479,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // block) and then multiplies by every A panel, one compute item per
                 // panel. So a worker's strips stay near its core while A streams
                 // from the shared L3, and each A panel stays in L1 across the strips.
-                let lanes = threads.min(strips).min(MAX_LANES);
+                let lanes = lanes_for(threads, strips);
                 // The A panels to pack: all, or with A in place only a ragged last
                 // one, in the buffer's first slot.
                 let a_first = if a_in_place { mc / mr } else { 0 };
@@ -1523,8 +1528,9 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                     }
                 };
                 // B's next block in the loop order (the first again after the
-                // last, for the next A block), fetched into L2 while this one is
-                // computed, where B is row-major, so that its packing reads it from
+                // last, for the next A block; none after the call's last block),
+                // fetched into L2 while this one is computed, where B is
+                // row-major, so that its packing reads it from
                 // the caches, not from memory (each row of a wide B starts a page,
                 // which the hardware prefetchers do not cross). Each lane fetches
                 // the part of it that it will pack: its `t`-th micro-kernel call
@@ -1533,20 +1539,21 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // width fetch their own strip, which is there already.
                 // 1 thread, in-process paired over 15-21 rounds: 32x4096x4096
                 // 1.13, 64x4096x4096 1.07, square 512-2049 0.99-1.01.
-                let (far_pc, far_jc) = if jc + nc < n {
-                    (pc, jc + nc)
+                let (far_pc, far_jc, last) = if jc + nc < n {
+                    (pc, jc + nc, false)
                 } else if pc + kc < k {
-                    (pc + kc, 0)
+                    (pc + kc, 0, false)
                 } else {
-                    (0, 0)
+                    (0, 0, ic + mc >= m)
                 };
                 let far_nc = blk.nc.min(n - far_jc);
                 let far_strips = far_nc.div_ceil(nr);
-                let far_lanes = threads.min(far_strips).min(MAX_LANES);
+                let far_lanes = lanes_for(threads, far_strips);
                 let far = |l: usize, t: usize, bp: *const T| {
                     let cols = part(far_strips, far_lanes, l.min(far_lanes - 1));
                     let (j0, j1) = (cols.start * nr, (cols.end * nr).min(far_nc));
-                    if ctx.p.csb == 1 && l < far_lanes && t < ((j1 - j0) * size_of::<T>()).div_ceil(LINE) {
+                    let lines = ((j1 - j0) * size_of::<T>()).div_ceil(LINE);
+                    if ctx.p.csb == 1 && !last && l < far_lanes && t < lines {
                         let line = far_jc + j0 + t * LINE / size_of::<T>();
                         (ctx.p.b.wrapping_add(far_pc * ctx.p.rsb + line).cast_mut(), ctx.p.rsb)
                     } else {
