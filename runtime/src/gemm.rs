@@ -282,13 +282,18 @@ element!(
 );
 
 /// Problems with every dimension at most this take the no-packing path (where
-/// B and C have unit column stride): packing would cost as much as the product.
-/// Chosen by measurement (gemm-bench against OpenBLAS, paired ratios, AVX-512:
-/// with the small kernel's row-block instances the small path wins at f32 100,
-/// 112 and 128 cubed (128: 1.08-1.15 blocked, 1.29-1.34 small) and loses from 144
-/// on; f64 gains at 100 and 112 and is even at 128); overridable for tuning
-/// through `GEMMKIT_SMALL`.
-pub const SMALL: usize = 128;
+/// B and C have unit column stride): up to here packing costs more than it
+/// saves. Chosen by measurement
+/// (gemm-bench, alternating runs, paired ratio to faer or OpenBLAS, AVX-512 on
+/// a Zen 4 core with 1 MiB of L2): one thread, f32 144^3-256^3 0.95-0.99 blocked
+/// against 0.99-1.03 small (256^3 0.95-0.98 against 0.99-1.01), 256x256x32,
+/// 32x256x256, 256x32x256 0.94-1.00 against 1.03-1.10, A transposed 160^3-256^3
+/// 0.88-0.94 against 0.99-1.03; f64 144^3-256^3 even to 1.04 (255^3 0.96-0.97
+/// against 0.98-1.00), 256x256x64 and 64x256x256 0.94-0.98 against 0.98-1.05;
+/// two threads (`small_par`), f32 192^3-256^3 1.10x-1.72x against 1.78x-1.94x.
+/// 257^3 loses 4% on the small path. An earlier Intel machine (2 MiB L2) had
+/// the crossover at 128. Overridable for tuning through `GEMMKIT_SMALL`.
+pub const SMALL: usize = 256;
 
 /// Whether every dimension of `p` is within the small path's limit.
 #[inline(always)]

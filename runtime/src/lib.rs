@@ -74,7 +74,7 @@ pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use error::GemmError;
 pub use gemm::{
-    BatchLayout, Element, Parallelism, Problem, gemm, gemm_batch, gemm_batch_strided, gemm_on, gemm_unchecked,
+    BatchLayout, Element, Parallelism, Problem, SMALL, gemm, gemm_batch, gemm_batch_strided, gemm_on, gemm_unchecked,
     gemm_with, matmul, num_threads, run, set_num_threads,
 };
 pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target};

@@ -211,7 +211,7 @@ fn small_path_split_between_threads() {
     }
     for t in targets() {
         let mut rng = Rng::new(11);
-        for shape in [(100, 97, 128), (128, 128, 128), (85, 120, 99)] {
+        for shape in [(100, 97, 128), (128, 128, 128), (85, 120, 99), (250, 256, 201)] {
             for (la, lc) in [
                 (Layout::RowMajor { pad: 1 }, Layout::RowMajor { pad: 2 }),
                 (Layout::ColMajor { pad: 0 }, Layout::RowMajor { pad: 0 }),
@@ -236,7 +236,13 @@ fn dot_edge_cases<T: Num>(t: &Target, s: gemmkit::Shape) {
         for strips in [0, 1, 2] {
             let n = strips * s.nr + w;
             // k past the small path's limit, so every case takes the blocked path.
-            for (m, k) in [(rows, 129), (rows + 1, 144), (2 * rows - 1, 143), (3 * rows, 130)] {
+            let s = gemmkit::SMALL;
+            for (m, k) in [
+                (rows, s + 1),
+                (rows + 1, s + 16),
+                (2 * rows - 1, s + 15),
+                (3 * rows, s + 2),
+            ] {
                 let cases = [
                     (Layout::RowMajor { pad: 1 }, Layout::RowMajor { pad: 0 }, 1.0, 0.0),
                     (Layout::ColMajor { pad: 2 }, Layout::RowMajor { pad: 3 }, 0.7, -1.0),
@@ -300,7 +306,15 @@ fn scalar() -> impl Strategy<Value = f64> {
 }
 
 fn dim() -> impl Strategy<Value = usize> {
-    prop_oneof![Just(0usize), Just(1), 1usize..70, Just(127), Just(129)]
+    // Up to and past the small path's limit.
+    prop_oneof![
+        Just(0usize),
+        Just(1),
+        1usize..70,
+        Just(127),
+        Just(gemmkit::SMALL),
+        Just(gemmkit::SMALL + 1)
+    ]
 }
 
 proptest! {
@@ -519,7 +533,8 @@ fn blocking_override_is_validated_and_used() {
     // this process may run meanwhile with the override: still correct, only slower.
     gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 7, mc: 13, nc: 5 })).expect("valid blocking");
     let mut rng = Rng::new(9);
-    let (m, n, k) = (131, 150, 97);
+    // m past the small path's limit, so the blocked path takes it.
+    let (m, n, k) = (gemmkit::SMALL + 3, 150, 97);
     for t in targets() {
         let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 1 });
         let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 3 });

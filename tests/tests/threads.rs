@@ -49,8 +49,8 @@ fn product_t(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32, ta:
     c
 }
 
-/// Blocked shapes, and small ones (every dimension at most 128, the small
-/// path's) big enough to split their rows between threads.
+/// Blocked shapes, and small ones (every dimension at most `gemmkit::SMALL`)
+/// big enough to split their rows between threads.
 const SHAPES: &[(usize, usize, usize)] = &[
     (300, 301, 302),
     (513, 257, 129),
@@ -58,6 +58,7 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (1030, 60, 600),
     (128, 100, 90),
     (97, 128, 127),
+    (256, 250, 255),
 ];
 
 #[test]
