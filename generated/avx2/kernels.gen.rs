@@ -304,11 +304,11 @@ pub unsafe fn apply_packed_output_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -534,11 +534,11 @@ pub unsafe fn microkernel_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -764,11 +764,11 @@ pub unsafe fn microkernel_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -919,11 +919,11 @@ pub unsafe fn microkernel_short_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1074,11 +1074,11 @@ pub unsafe fn microkernel_short_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1238,11 +1238,11 @@ pub unsafe fn microkernel_narrow_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1402,11 +1402,11 @@ pub unsafe fn microkernel_narrow_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1632,11 +1632,11 @@ pub unsafe fn microkernel_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1862,11 +1862,11 @@ pub unsafe fn microkernel_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2017,11 +2017,11 @@ pub unsafe fn microkernel_short_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2172,11 +2172,11 @@ pub unsafe fn microkernel_short_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2336,11 +2336,11 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2500,11 +2500,11 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2731,11 +2731,11 @@ pub unsafe fn microkernel_pack_b_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2962,11 +2962,11 @@ pub unsafe fn microkernel_pack_b_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3193,11 +3193,11 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

@@ -300,11 +300,11 @@ pub unsafe fn apply_packed_output_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -662,11 +662,11 @@ pub unsafe fn microkernel_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1024,11 +1024,11 @@ pub unsafe fn microkernel_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1245,11 +1245,11 @@ pub unsafe fn microkernel_short_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1466,11 +1466,11 @@ pub unsafe fn microkernel_short_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1630,11 +1630,11 @@ pub unsafe fn microkernel_narrow_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1794,11 +1794,11 @@ pub unsafe fn microkernel_narrow_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2024,11 +2024,11 @@ pub unsafe fn microkernel_two_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2254,11 +2254,11 @@ pub unsafe fn microkernel_two_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2550,11 +2550,11 @@ pub unsafe fn microkernel_three_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2846,11 +2846,11 @@ pub unsafe fn microkernel_three_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3208,11 +3208,11 @@ pub unsafe fn microkernel_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3570,11 +3570,11 @@ pub unsafe fn microkernel_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3791,11 +3791,11 @@ pub unsafe fn microkernel_short_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4012,11 +4012,11 @@ pub unsafe fn microkernel_short_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4176,11 +4176,11 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4340,11 +4340,11 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4570,11 +4570,11 @@ pub unsafe fn microkernel_two_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4800,11 +4800,11 @@ pub unsafe fn microkernel_two_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5096,11 +5096,11 @@ pub unsafe fn microkernel_three_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5392,11 +5392,11 @@ pub unsafe fn microkernel_three_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -5757,11 +5757,11 @@ pub unsafe fn microkernel_pack_b_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -6122,11 +6122,11 @@ pub unsafe fn microkernel_pack_b_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -6487,11 +6487,11 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

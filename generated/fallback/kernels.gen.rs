@@ -239,11 +239,11 @@ pub unsafe fn apply_packed_output_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -492,11 +492,11 @@ pub unsafe fn microkernel_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -745,11 +745,11 @@ pub unsafe fn microkernel_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -912,11 +912,11 @@ pub unsafe fn microkernel_short_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1079,11 +1079,11 @@ pub unsafe fn microkernel_short_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1212,11 +1212,11 @@ pub unsafe fn microkernel_narrow_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1345,11 +1345,11 @@ pub unsafe fn microkernel_narrow_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1518,11 +1518,11 @@ pub unsafe fn microkernel_two_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1691,11 +1691,11 @@ pub unsafe fn microkernel_two_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1904,11 +1904,11 @@ pub unsafe fn microkernel_three_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2117,11 +2117,11 @@ pub unsafe fn microkernel_three_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2370,11 +2370,11 @@ pub unsafe fn microkernel_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2623,11 +2623,11 @@ pub unsafe fn microkernel_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2790,11 +2790,11 @@ pub unsafe fn microkernel_short_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2957,11 +2957,11 @@ pub unsafe fn microkernel_short_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3090,11 +3090,11 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3223,11 +3223,11 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3396,11 +3396,11 @@ pub unsafe fn microkernel_two_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3569,11 +3569,11 @@ pub unsafe fn microkernel_two_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3782,11 +3782,11 @@ pub unsafe fn microkernel_three_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3995,11 +3995,11 @@ pub unsafe fn microkernel_three_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4249,11 +4249,11 @@ pub unsafe fn microkernel_pack_b_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4503,11 +4503,11 @@ pub unsafe fn microkernel_pack_b_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4757,11 +4757,11 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

@@ -248,11 +248,11 @@ pub unsafe fn apply_packed_output_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -544,11 +544,11 @@ pub unsafe fn microkernel_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -840,11 +840,11 @@ pub unsafe fn microkernel_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1028,11 +1028,11 @@ pub unsafe fn microkernel_short_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1216,11 +1216,11 @@ pub unsafe fn microkernel_short_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1384,11 +1384,11 @@ pub unsafe fn microkernel_narrow_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1552,11 +1552,11 @@ pub unsafe fn microkernel_narrow_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -1784,11 +1784,11 @@ pub unsafe fn microkernel_two_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2016,11 +2016,11 @@ pub unsafe fn microkernel_two_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2312,11 +2312,11 @@ pub unsafe fn microkernel_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2608,11 +2608,11 @@ pub unsafe fn microkernel_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2796,11 +2796,11 @@ pub unsafe fn microkernel_short_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -2984,11 +2984,11 @@ pub unsafe fn microkernel_short_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3152,11 +3152,11 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3320,11 +3320,11 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3552,11 +3552,11 @@ pub unsafe fn microkernel_two_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -3784,11 +3784,11 @@ pub unsafe fn microkernel_two_packed_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4082,11 +4082,11 @@ pub unsafe fn microkernel_pack_b_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4380,11 +4380,11 @@ pub unsafe fn microkernel_pack_b_f64(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`
@@ -4678,11 +4678,11 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

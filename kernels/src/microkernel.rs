@@ -32,11 +32,11 @@ use kernel_macros::kernel;
 /// it for the others without a pass of its own. The other instances read a
 /// packed strip, write nothing but C, and take `b_pack` and `ldb` as data to
 /// fetch for later: each step `p` of `k` fetches the line holding
-/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column of
-/// lines of B's next block, which its packing pass then reads from the caches:
-/// 1.07-1.13x at 32x4096x4096 and 64x4096x4096 f32 on one thread). Any address
-/// will do (a fetch never faults); the strip itself, with `ldb = NR`, when there
-/// is nothing to fetch.
+/// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
+/// of lines of B's next block, which its packing pass then reads from the
+/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
+/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
 /// a row-major A read in place (`cs_a == 1`). B is packed as `k` rows of `NR`

@@ -37,7 +37,7 @@
 //! (`microkernel_pack_b`, see `packs_b_in_first_tiles`); elsewhere, for a
 //! row-major B, the micro-kernels fetch B's next block into L2 as they compute
 //! this one, a line a step of k, so that its packing pass does not wait on
-//! memory (32x4096x4096 f32 1.13x on one thread). Problems with
+//! memory (32x4096x4096 f32 1.05-1.13x on one thread). Problems with
 //! every dimension up to [`SMALL`] skip packing (`gemm_small`). Blocks are
 //! balanced: no dimension ends in a sliver.
 //!
@@ -1211,14 +1211,17 @@ fn reads_a_in_place<T>(p: &Problem<T>) -> bool {
 /// Whether the first tile of each strip packs it (`microkernel_pack_b`, or its
 /// `_packed` twin for a packed A) instead of a packing pass over B's block: B
 /// row-major, C with unit column stride, and all of B within half the L2 cache.
-/// Measured (same process, alternating, 15-41 rounds, one thread, AVX-512 f32,
-/// median speed fused over a packing pass), A read in place: 192^3 1.028, 255^3
+/// Measured when the small path stopped at 128 (shapes up to 256 now skip
+/// packing altogether; same process, alternating, 15-41 rounds, one thread,
+/// AVX-512 f32, median speed fused over a packing pass), A read in place: 192^3 1.028, 255^3
 /// 1.014, 256^3 1.019-1.023, 257^3 1.018-1.021, 320^3 1.012, 384^3 1.009, 512^3
 /// 1.004; on two threads 256^3 1.042, 257^3 1.036, 512^3 1.025. A transposed
 /// (packed): 192^3-384^3 1.006-1.021, two threads 256^3-512^3 1.013-1.031, f64
 /// 160^3-320^3 0.998-1.030. Where B is far (L3 or memory) the first tiles wait
 /// for it: 1024^3 0.974, 64x4096x4096 0.76, 128x2048x2048 0.82, 300x1000x1000
-/// 0.91.
+/// 0.91; with B's next block fetched ahead by the micro-kernels (in-process, one
+/// thread, 15 rounds) still 1024^3 0.986, 2048^3 0.998, 64x4096x4096 0.991,
+/// 128x2048x2048 0.975.
 fn packs_b_in_first_tiles<T>(p: &Problem<T>) -> bool {
     let b_bytes = p.k as f64 * p.n as f64 * size_of::<T>() as f64;
     p.csb == 1 && p.csc == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64
@@ -1535,35 +1538,41 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                 // B's next block in the loop order (the first again after the
                 // last, for the next A block; none after the call's last block),
                 // fetched into L2 while this one is computed, where B is
-                // row-major, so that its packing reads it from
-                // the caches, not from memory (each row of a wide B starts a page,
-                // which the hardware prefetchers do not cross). Each lane fetches
-                // the part of it that it will pack: its `t`-th micro-kernel call
-                // (counted panel by panel over the lane's strips) fetches the
-                // `t`-th line of every row of that part, and calls past the part's
-                // width fetch their own strip, which is there already.
-                // 1 thread, in-process paired over 15-21 rounds: 32x4096x4096
-                // 1.13, 64x4096x4096 1.07, square 512-2049 0.99-1.01.
-                let (far_pc, far_jc, last) = if jc + nc < n {
-                    (pc, jc + nc, false)
+                // row-major, so that its packing reads it from the caches, not
+                // from memory (each row of a wide B starts a page, which the
+                // hardware prefetchers do not cross). Each lane fetches the part
+                // of it that it will pack: its `t`-th micro-kernel call (counted
+                // panel by panel over the lane's strips) fetches the `t`-th line
+                // of every row of that part, and calls past the part's width fetch
+                // their own strip, which is there already. One thread, in-process
+                // paired over 15-21 rounds: 32x4096x4096 1.05-1.13, 64x4096x4096
+                // 1.07, square 512-2049 0.99-1.01.
+                let far = if jc + nc < n {
+                    Some((pc, jc + nc))
                 } else if pc + kc < k {
-                    (pc + kc, 0, false)
+                    Some((pc + kc, 0))
+                } else if ic + mc < m {
+                    Some((0, 0))
                 } else {
-                    (0, 0, ic + mc >= m)
+                    None
                 };
-                let far_nc = blk.nc.min(n - far_jc);
-                let far_strips = far_nc.div_ceil(nr);
-                let far_lanes = lanes_for(threads, far_strips);
-                let far = |l: usize, t: usize, bp: *const T| {
-                    let cols = part(far_strips, far_lanes, l.min(far_lanes - 1));
-                    let (j0, j1) = (cols.start * nr, (cols.end * nr).min(far_nc));
-                    let lines = ((j1 - j0) * size_of::<T>()).div_ceil(LINE);
-                    if ctx.p.csb == 1 && !last && l < far_lanes && t < lines {
-                        let line = far_jc + j0 + t * LINE / size_of::<T>();
-                        (ctx.p.b.wrapping_add(far_pc * ctx.p.rsb + line).cast_mut(), ctx.p.rsb)
-                    } else {
-                        (bp.cast_mut(), nr)
+                let far = far.filter(|_| ctx.p.csb == 1);
+                // Lane `l`'s part of the next block: its first line and its width
+                // in lines (zero where the lane has none).
+                let far_lane = |l: usize| {
+                    let Some((far_pc, far_jc)) = far else {
+                        return (ctx.p.b, 0);
+                    };
+                    let far_nc = blk.nc.min(n - far_jc);
+                    let far_strips = far_nc.div_ceil(nr);
+                    let far_lanes = lanes_for(threads, far_strips);
+                    if l >= far_lanes {
+                        return (ctx.p.b, 0);
                     }
+                    let cols = part(far_strips, far_lanes, l);
+                    let (j0, j1) = (cols.start * nr, (cols.end * nr).min(far_nc));
+                    let first = ctx.p.b.wrapping_add(far_pc * ctx.p.rsb + far_jc + j0);
+                    (first, ((j1 - j0) * size_of::<T>()).div_ceil(LINE))
                 };
                 let compute = |l: usize, pi: usize, worker: usize| {
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
@@ -1578,10 +1587,16 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, threads: usize, pool: Option<&ray
                     };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
                     let lane = part(strips, lanes, l);
+                    let (far_first, far_lines) = far_lane(l);
                     for sj in lane.clone() {
                         let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
                         let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
-                        let (far, far_ld) = far(l, pi * lane.len() + sj - lane.start, bp);
+                        let t = pi * lane.len() + sj - lane.start;
+                        let (far, far_ld) = if t < far_lines {
+                            (far_first.wrapping_add(t * LINE / size_of::<T>()).cast_mut(), ctx.p.rsb)
+                        } else {
+                            (bp, nr)
+                        };
                         let cij = ctx.p.c.wrapping_add((ic + ir) * ctx.p.rsc + (jc + jr) * ctx.p.csc);
                         let (alpha, rsc, csc) = (ctx.p.alpha, ctx.p.rsc, ctx.p.csc);
                         if fuse && pi == 0 && w == nr {

@@ -97,7 +97,7 @@ fn avx512_microkernel_inner_loop_is_zmm_fma_without_spills() {
     std::hint::black_box(microkernel_f32 as *const ());
     let body = check_fma_loop("microkernel_f32", F32_MR * F32_NR / F32_LANES);
     // One fetch of B's next block into L2 a step of k (`prefetch_far`).
-    let steps = body.iter().filter(|i| i.text.starts_with("vfmadd231ps")).count() / (F32_MR * F32_NR / F32_LANES);
+    let steps = k_steps(&body, F32_MR * F32_NR / F32_LANES);
     let far = body.iter().filter(|i| i.text.starts_with("prefetcht1")).count();
     assert_eq!(far, steps, "expected one prefetcht1 a step of k:\n{}", listing(&body));
 }
@@ -141,13 +141,17 @@ fn avx512_packed_microkernel_reads_a_at_constant_offsets() {
                 .any(|p| i.text.starts_with(p))
         })
         .count();
-    let fmas = body.iter().filter(|i| i.text.starts_with("vfmadd")).count();
-    let steps = fmas / (F32_MR * F32_NR / F32_LANES);
+    let steps = k_steps(&body, F32_MR * F32_NR / F32_LANES);
     assert!(
         address_ops <= 4 * steps,
         "{address_ops} address operations for {steps} k steps:\n{}",
         listing(&body)
     );
+}
+
+/// Steps of k in a loop `body` of a kernel with `shape` FMAs a step.
+fn k_steps(body: &[Insn], shape: usize) -> usize {
+    body.iter().filter(|i| i.text.starts_with("vfmadd")).count() / shape
 }
 
 /// The hottest loop of the AVX-512 kernel `function` is a multiple of `shape` zmm
