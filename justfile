@@ -51,12 +51,16 @@ show kernel target:
 ci:
     bash .ci/run
 
-# The BLAS ABI: a C program against the header, then the netlib reference BLAS
+# The BLAS ABI: a C program against the header, the fork tests (C, and Debian's
+# numpy with multiprocessing: apt python3-numpy), then the netlib reference BLAS
 # level-3 testers for GEMM with gemmkit preloaded (apt: libblas-test).
 blas-test:
     cargo build --release -p gemmkit-blas
     cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L target/release -lgemmkit_blas -o target/release/capi-smoke
     LD_LIBRARY_PATH=target/release target/release/capi-smoke
+    cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L target/release -lgemmkit_blas -o target/release/capi-fork
+    LD_LIBRARY_PATH=target/release target/release/capi-fork
+    RAYON_NUM_THREADS=3 LD_PRELOAD="$PWD/target/release/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py
     scripts/netlib-blas-test.sh target/release/libgemmkit_blas.so
 
 # The benchmark: gemmkit next to OpenBLAS, BLIS, faer, gemm and matrixmultiply

@@ -143,8 +143,16 @@ const MIN_STRIPS: usize = 16;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
 
+impl Blocking {
+    /// The largest block size [`set_blocking`] accepts, for each field: far
+    /// past any cache, and small enough that a block rounded up to the tile, or
+    /// one per thread, cannot overflow. (Blocks never exceed the problem's
+    /// dimensions either, so a large one allocates no more than the operands.)
+    pub const MAX: usize = 1 << 20;
+}
+
 /// Overrides the block sizes of every later GEMM call (`None` returns to the
-/// model). All three must be at least 1. They are targets, as the model's are:
+/// model). All three must be between 1 and [`Blocking::MAX`]. They are targets, as the model's are:
 /// each dimension is split into equal blocks, which may exceed the size by up
 /// to a sixteenth rather than leave a sliver (k = 2049 with KC = 1024 is two
 /// blocks of 1025).
@@ -153,6 +161,9 @@ pub fn set_blocking(blocking: Option<Blocking>) -> Result<(), GemmError> {
         for (field, v) in [("kc", b.kc), ("mc", b.mc), ("nc", b.nc)] {
             if v == 0 {
                 return Err(GemmError::InvalidBlocking { field });
+            }
+            if v > Blocking::MAX {
+                return Err(GemmError::BlockingTooLarge { field, value: v });
             }
         }
     }

@@ -44,6 +44,27 @@ pub enum GemmError {
     },
     /// A blocking override with a zero block size.
     InvalidBlocking { field: &'static str },
+    /// A blocking override with a block size over [`crate::Blocking::MAX`].
+    BlockingTooLarge { field: &'static str, value: usize },
+    /// A shape whose element count does not fit in `usize`.
+    ShapeOverflow {
+        arg: &'static str,
+        rows: usize,
+        cols: usize,
+    },
+    /// A strided batch whose last matrix starts past `usize`.
+    BatchOverflow {
+        arg: &'static str,
+        count: usize,
+        batch_stride: usize,
+    },
+    /// A batch operand with a different number of matrices than C.
+    CountMismatch {
+        arg: &'static str,
+        /// The number of matrices of C.
+        expected: usize,
+        found: usize,
+    },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
@@ -94,6 +115,28 @@ impl fmt::Display for GemmError {
                 write!(f, "{arg}: slice has {found} elements but the shape needs {expected}")
             }
             GemmError::InvalidBlocking { field } => write!(f, "blocking: {field} must be at least 1"),
+            GemmError::BlockingTooLarge { field, value } => write!(
+                f,
+                "blocking: {field} = {value} is over the largest block, {}",
+                crate::Blocking::MAX
+            ),
+            GemmError::ShapeOverflow { arg, rows, cols } => {
+                write!(
+                    f,
+                    "{arg}: a {rows} x {cols} matrix has more elements than usize can count"
+                )
+            }
+            GemmError::BatchOverflow {
+                arg,
+                count,
+                batch_stride,
+            } => write!(
+                f,
+                "{arg}: {count} matrices at a batch stride of {batch_stride} reach past usize"
+            ),
+            GemmError::CountMismatch { arg, expected, found } => {
+                write!(f, "{arg}: {found} matrices in the batch but c has {expected}")
+            }
             GemmError::Target(e) => write!(f, "target: {e}"),
             GemmError::InBatch { index, error } => write!(f, "batch problem {index}: {error}"),
         }

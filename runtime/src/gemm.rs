@@ -336,6 +336,13 @@ fn small_limit() -> usize {
 /// gemmkit::gemm_with(target, &par, 1.0, av, bv, 0.0, gemmkit::MatMut::row_major(&mut c, 64, 64)).unwrap();
 /// assert_eq!(c[0], 64.0);
 /// ```
+///
+/// A process that forks after a threaded call (Python's `multiprocessing` does,
+/// with numpy calling the C ABI) computes correctly in the child: rayon's
+/// threads are not copied into it, so a `Rayon` call there from outside any
+/// pool runs on a pool built in the child. A `Pool` built before the fork has
+/// no threads in the child, for gemmkit as for any rayon user: build pools
+/// after forking.
 #[derive(Clone, Debug, Default)]
 pub enum Parallelism {
     /// The calling thread only.
@@ -348,13 +355,26 @@ pub enum Parallelism {
     Pool(std::sync::Arc<rayon::ThreadPool>),
 }
 
+impl Parallelism {
+    /// The workers a call may use and the pool it spawns them into (`None`:
+    /// the pool the caller is in), fork-safe (see `pool`).
+    #[inline]
+    fn workers(&self) -> (usize, Option<&rayon::ThreadPool>) {
+        match self {
+            Parallelism::Sequential => (1, None),
+            Parallelism::Rayon => crate::pool::usable(num_threads(), None),
+            Parallelism::Pool(pool) => (pool.current_num_threads(), Some(&**pool)),
+        }
+    }
+}
+
 /// Cap on the threads of [`Parallelism::Rayon`]; 0 means none (the pool's size).
 static MAX_THREADS: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// The most threads a [`Parallelism::Rayon`] call uses: [`set_num_threads`], else
 /// `GEMMKIT_NUM_THREADS`, else the size of the current rayon pool.
 pub fn num_threads() -> usize {
-    let pool = rayon::current_num_threads();
+    let pool = crate::pool::current_num_threads();
     let mut cap = MAX_THREADS.load(Ordering::Relaxed);
     if cap == usize::MAX {
         cap = std::env::var("GEMMKIT_NUM_THREADS")
@@ -394,12 +414,7 @@ impl<T> SharedProblem<T> {
 #[doc(hidden)]
 #[inline(always)]
 pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
-    let threads = || match parallelism {
-        Parallelism::Sequential => (1, None),
-        Parallelism::Rayon => (num_threads(), None),
-        Parallelism::Pool(pool) => (pool.current_num_threads(), Some(&**pool)),
-    };
-    unsafe { drive(target, &p, threads) }
+    unsafe { drive(target, &p, || parallelism.workers()) }
 }
 
 /// `C = alpha * A * B + beta * C` on the active target (see [`crate::active`]).
@@ -472,16 +487,9 @@ pub fn gemm_with<T: Element>(
     Ok(())
 }
 
-/// Validates one product's shapes and views and turns it into a [`Problem`]
-/// whose pointers stay valid while the borrows do.
+/// Checks that A, B and a `c_rows x c_cols` C agree on every dimension.
 #[inline(always)]
-fn checked<T: Element>(
-    alpha: T,
-    a: &MatRef<'_, T>,
-    b: &MatRef<'_, T>,
-    beta: T,
-    c: &mut MatMut<'_, T>,
-) -> Result<Problem<T>, GemmError> {
+fn check_shapes<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c_rows: usize, c_cols: usize) -> Result<(), GemmError> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let mismatch = |arg, dim, expected, found, because: String| {
         Err(GemmError::DimensionMismatch {
@@ -495,12 +503,27 @@ fn checked<T: Element>(
     if b.rows != k {
         return mismatch("b", "rows", k, b.rows, format!("a (with {k} columns)"));
     }
-    if c.rows != m {
-        return mismatch("c", "rows", m, c.rows, format!("a (with {m} rows)"));
+    if c_rows != m {
+        return mismatch("c", "rows", m, c_rows, format!("a (with {m} rows)"));
     }
-    if c.cols != n {
-        return mismatch("c", "cols", n, c.cols, format!("b (with {n} columns)"));
+    if c_cols != n {
+        return mismatch("c", "cols", n, c_cols, format!("b (with {n} columns)"));
     }
+    Ok(())
+}
+
+/// Validates one product's shapes and views and turns it into a [`Problem`]
+/// whose pointers stay valid while the borrows do.
+#[inline(always)]
+fn checked<T: Element>(
+    alpha: T,
+    a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
+    beta: T,
+    c: &mut MatMut<'_, T>,
+) -> Result<Problem<T>, GemmError> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    check_shapes(a, b, c.rows, c.cols)?;
     a.check_bounds("a")?;
     b.check_bounds("b")?;
     c.check_output("c")?;
@@ -540,7 +563,7 @@ pub fn gemm_batch<T: Element>(
     let target = crate::active()?;
     for (arg, len) in [("a", a.len()), ("b", b.len())] {
         if len != c.len() {
-            return Err(GemmError::LengthMismatch {
+            return Err(GemmError::CountMismatch {
                 arg,
                 expected: c.len(),
                 found: len,
@@ -555,31 +578,44 @@ pub fn gemm_batch<T: Element>(
         })?;
         problems.push(SharedProblem(p));
     }
-    let threads = match parallelism {
-        Parallelism::Sequential => 1,
-        Parallelism::Rayon => num_threads(),
-        Parallelism::Pool(pool) => pool.current_num_threads(),
-    };
-    if threads > 1 && problems.len() >= 2 * threads {
+    // SAFETY: checked above; distinct C views cannot overlap (each is a distinct
+    // `&mut` borrow), and the borrows outlive this call.
+    unsafe { run_batch(target, parallelism, problems.len(), |i| *problems[i].get()) };
+    Ok(())
+}
+
+/// Runs problems `0..count` (`problem(i)` builds the `i`-th): with at least
+/// twice as many problems as threads, split across threads, one problem per
+/// task on one thread each; otherwise in turn, each split across the threads.
+///
+/// # Safety
+/// Every problem is valid as for [`gemm_unchecked`], and no two write the same
+/// element of C.
+unsafe fn run_batch<T: Element>(
+    target: &Target,
+    parallelism: &Parallelism,
+    count: usize,
+    problem: impl Fn(usize) -> Problem<T> + Sync,
+) {
+    let (threads, pool) = parallelism.workers();
+    if threads > 1 && count >= 2 * threads {
         let split = || {
             use rayon::prelude::*;
-            // SAFETY: checked above; distinct C views cannot overlap (each is a
-            // distinct `&mut` borrow), and the borrows outlive this call.
-            problems
-                .par_iter()
-                .for_each(|sp| unsafe { gemm_unchecked(target, sp.0, 1) });
+            // SAFETY: the caller's contract.
+            (0..count)
+                .into_par_iter()
+                .for_each(|i| unsafe { gemm_unchecked(target, problem(i), 1) });
         };
-        match parallelism {
-            Parallelism::Pool(pool) => pool.install(split),
-            _ => split(),
+        match pool {
+            Some(pool) => pool.install(split),
+            None => split(),
         }
     } else {
-        for sp in &problems {
-            // SAFETY: as above.
-            unsafe { run(target, parallelism, sp.0) };
+        for i in 0..count {
+            // SAFETY: the caller's contract.
+            unsafe { run(target, parallelism, problem(i)) };
         }
     }
-    Ok(())
 }
 
 /// The layout of a strided batch: `count` matrices of `rows x cols` with the
@@ -596,6 +632,8 @@ pub struct BatchLayout {
 
 impl BatchLayout {
     /// `count` contiguous row-major `rows x cols` matrices, one after another.
+    /// (A `rows x cols` past `usize` gives a batch stride of `usize::MAX`,
+    /// which [`gemm_batch_strided`] refuses for a batch of more than one.)
     pub fn row_major(count: usize, rows: usize, cols: usize) -> Self {
         BatchLayout {
             count,
@@ -603,7 +641,9 @@ impl BatchLayout {
             cols,
             row_stride: cols,
             col_stride: 1,
-            batch_stride: rows * cols,
+            // Saturating: a shape past `usize` is then refused by the call
+            // that uses the layout, rather than wrapping to a wrong stride.
+            batch_stride: rows.saturating_mul(cols),
         }
     }
 
@@ -635,100 +675,113 @@ pub fn gemm_batch_strided<T: Element>(
     c: &mut [T],
     c_layout: BatchLayout,
 ) -> Result<(), GemmError> {
+    let target = crate::active()?;
     let count = c_layout.count;
     for (arg, l) in [("a", &a_layout), ("b", &b_layout)] {
         if l.count != count {
-            return Err(GemmError::LengthMismatch {
+            return Err(GemmError::CountMismatch {
                 arg,
                 expected: count,
                 found: l.count,
             });
         }
     }
-    let overflow = |arg, l: &BatchLayout| GemmError::StrideOverflow {
-        arg,
-        rows: l.rows,
-        cols: l.cols,
-        strides: (l.row_stride, l.col_stride),
-    };
-    let c_extent = c_layout.extent().ok_or_else(|| overflow("c", &c_layout))?;
+    let c_extent = c_layout.extent().ok_or(GemmError::StrideOverflow {
+        arg: "c",
+        rows: c_layout.rows,
+        cols: c_layout.cols,
+        strides: (c_layout.row_stride, c_layout.col_stride),
+    })?;
     if count > 1 && c_layout.batch_stride < c_extent {
         return Err(GemmError::OverlappingOutput {
             arg: "c",
             strides: (c_layout.row_stride, c_layout.col_stride),
         });
     }
-    let view = |data: &'_ [T], l: &BatchLayout, i: usize, arg| -> Result<usize, GemmError> {
-        let start = i.checked_mul(l.batch_stride).ok_or_else(|| overflow(arg, l))?;
-        if start > data.len() {
-            return Err(GemmError::OutOfBounds {
-                arg,
-                rows: l.rows,
-                cols: l.cols,
-                strides: (l.row_stride, l.col_stride),
-                needed: start,
-                len: data.len(),
-            });
-        }
-        Ok(start)
-    };
-    let mut av = Vec::with_capacity(count);
-    let mut bv = Vec::with_capacity(count);
-    for i in 0..count {
-        let (sa, sb) = (view(a, &a_layout, i, "a")?, view(b, &b_layout, i, "b")?);
-        av.push(MatRef::strided(
-            &a[sa..],
-            a_layout.rows,
-            a_layout.cols,
-            a_layout.row_stride,
-            a_layout.col_stride,
-        ));
-        bv.push(MatRef::strided(
-            &b[sb..],
-            b_layout.rows,
-            b_layout.cols,
-            b_layout.row_stride,
-            b_layout.col_stride,
-        ));
+    if count == 0 {
+        return Ok(());
     }
-    // Disjoint mutable views of C: one chunk of `batch_stride` per matrix.
-    let mut cv = Vec::with_capacity(count);
-    let mut rest: &mut [T] = c;
-    for i in 0..count {
-        let take = if i + 1 == count {
-            rest.len()
-        } else {
-            c_layout.batch_stride.min(rest.len())
+    // Matrix `i` starts at `i * batch_stride`; the starts grow with `i`, so
+    // matrices 0 and `count - 1` in bounds put every one in bounds. Checked in
+    // constant time and memory, whatever the count.
+    let last = count - 1;
+    fn view<'s, T>(data: &'s [T], l: &BatchLayout, i: usize, arg: &'static str) -> Result<MatRef<'s, T>, GemmError> {
+        let start = i.checked_mul(l.batch_stride).ok_or(GemmError::BatchOverflow {
+            arg,
+            count: l.count,
+            batch_stride: l.batch_stride,
+        })?;
+        let data = data.get(start..).ok_or(GemmError::OutOfBounds {
+            arg,
+            rows: l.rows,
+            cols: l.cols,
+            strides: (l.row_stride, l.col_stride),
+            needed: start.saturating_add(1),
+            len: data.len(),
+        })?;
+        Ok(MatRef::strided(data, l.rows, l.cols, l.row_stride, l.col_stride))
+    }
+    let in_batch = |index| {
+        move |error| GemmError::InBatch {
+            index,
+            error: Box::new(error),
+        }
+    };
+    for i in [0, last] {
+        let check = || {
+            let (a, b, c) = (
+                view(a, &a_layout, i, "a")?,
+                view(b, &b_layout, i, "b")?,
+                view(&*c, &c_layout, i, "c")?,
+            );
+            check_shapes(&a, &b, c.rows, c.cols)?;
+            a.check_bounds("a")?;
+            b.check_bounds("b")?;
+            c.check_bounds("c")
         };
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(take);
-        cv.push(MatMut::strided(
-            head,
+        check().map_err(in_batch(i))?;
+    }
+    if c_extent == 0 {
+        // No element of C: nothing to compute for any of the `count` problems.
+        return Ok(());
+    }
+    let first = {
+        let mut c0 = MatMut::strided(
+            &mut c[..],
             c_layout.rows,
             c_layout.cols,
             c_layout.row_stride,
             c_layout.col_stride,
-        ));
-        rest = tail;
-    }
-    gemm_batch(parallelism, alpha, &av, &bv, beta, &mut cv)
+        );
+        let (a0, b0) = (view(a, &a_layout, 0, "a"), view(b, &b_layout, 0, "b"));
+        checked(alpha, &a0?, &b0?, beta, &mut c0).map_err(in_batch(0))?
+    };
+    let base = SharedProblem(first);
+    let step = |l: &BatchLayout, i: usize| i * l.batch_stride;
+    // SAFETY: every problem's views are in bounds (first and last checked
+    // above); C's matrices do not overlap (`batch_stride >= extent`), and the
+    // borrows of `a`, `b` and `c` outlive this call.
+    unsafe {
+        run_batch(target, parallelism, count, |i| {
+            let p = base.get();
+            Problem {
+                a: p.a.add(step(&a_layout, i)),
+                b: p.b.add(step(&b_layout, i)),
+                c: p.c.add(step(&c_layout, i)),
+                ..*p
+            }
+        })
+    };
+    Ok(())
 }
 
 /// `C = A * B` for contiguous row-major slices: A is `m x k`, B is `k x n`, C is
 /// `m x n` (overwritten).
 pub fn matmul<T: Element>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T]) -> Result<(), GemmError> {
-    for (arg, len, need) in [
-        ("a", a.len(), m.checked_mul(k)),
-        ("b", b.len(), k.checked_mul(n)),
-        ("c", c.len(), m.checked_mul(n)),
-    ] {
+    for (arg, len, (rows, cols)) in [("a", a.len(), (m, k)), ("b", b.len(), (k, n)), ("c", c.len(), (m, n))] {
         // (Built only on failure: an error built eagerly is dropped on every call.)
-        let Some(need) = need else {
-            return Err(GemmError::StrideOverflow {
-                arg,
-                rows: m,
-                cols: n,
-                strides: (0, 0),
-            });
+        let Some(need) = rows.checked_mul(cols) else {
+            return Err(GemmError::ShapeOverflow { arg, rows, cols });
         };
         if len != need {
             return Err(GemmError::LengthMismatch {
@@ -776,7 +829,7 @@ pub struct Problem<T> {
 #[doc(hidden)]
 #[inline(always)]
 pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
-    unsafe { drive(target, &p, || (threads, None)) }
+    unsafe { drive(target, &p, || crate::pool::usable(threads, None)) }
 }
 
 /// Runs `body` on the small kernel's view of `p` where it has one, with

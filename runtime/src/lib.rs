@@ -47,6 +47,7 @@ mod dispatch;
 mod error;
 mod gemm;
 mod mat;
+mod pool;
 mod scratch;
 
 /// The generated kernels: one module per compiled-in target and the dispatch

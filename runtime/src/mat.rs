@@ -5,6 +5,24 @@
 use crate::error::GemmError;
 
 /// A read-only `rows` x `cols` view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+///
+/// Any strides that stay inside the slice are allowed, including ones that make
+/// elements share memory: a stride of 0 repeats a row or column (broadcast), and
+/// a leading dimension below the row length makes rows overlap (a sliding
+/// window over a signal). Inputs are only read, so each element simply reads
+/// the memory its offset names.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, gemm};
+/// // Rows 0..3 of a sliding window of width 3 over x: row i is x[i..i + 3].
+/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0];
+/// let windows = MatRef::row_major_ld(&x, 3, 3, 1);
+/// let ones = [1.0f32; 3];
+/// let mut sums = [0.0f32; 3];
+/// gemm(1.0, windows, MatRef::col_major(&ones, 3, 1), 0.0, MatMut::col_major(&mut sums, 3, 1))?;
+/// assert_eq!(sums, [6.0, 9.0, 12.0]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a, T> {
     pub(crate) data: &'a [T],
@@ -15,6 +33,11 @@ pub struct MatRef<'a, T> {
 }
 
 /// A mutable `rows` x `cols` view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+///
+/// As an output, no two of its elements may share memory (the result would
+/// depend on the order of the writes): an operation refuses such a view with
+/// [`GemmError::OverlappingOutput`]. Any other strides are allowed, interleaved
+/// ones included (2 x 3 with strides (3, 2) touches offsets 0, 2, 4, 3, 5, 7).
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
     pub(crate) data: &'a mut [T],
@@ -37,7 +60,9 @@ macro_rules! view_common {
                     cs: col_stride,
                 }
             }
-            /// A row-major view with leading dimension `ld` (`ld >= cols`).
+            /// A row-major view with leading dimension `ld`: row `i` starts at
+            /// `data[i * ld]`. Usually `ld >= cols`; a smaller `ld` makes rows
+            /// overlap, which an input may do and an output may not (see the type).
             pub fn row_major_ld(data: $slice, rows: usize, cols: usize, ld: usize) -> Self {
                 Self::strided(data, rows, cols, ld, 1)
             }
@@ -45,7 +70,9 @@ macro_rules! view_common {
             pub fn row_major(data: $slice, rows: usize, cols: usize) -> Self {
                 Self::strided(data, rows, cols, cols, 1)
             }
-            /// A column-major view with leading dimension `ld` (`ld >= rows`).
+            /// A column-major view with leading dimension `ld`: column `j` starts
+            /// at `data[j * ld]`. Usually `ld >= rows`; a smaller `ld` makes
+            /// columns overlap, which an input may do and an output may not.
             pub fn col_major_ld(data: $slice, rows: usize, cols: usize, ld: usize) -> Self {
                 Self::strided(data, rows, cols, 1, ld)
             }
@@ -152,18 +179,19 @@ impl<'a, T> MatMut<'a, T> {
         {
             return Ok(());
         }
-        // Order the two dimensions by stride; the inner one must step by at least
-        // one element and the outer one past the whole inner extent (a dimension
-        // of extent 1 constrains nothing). No allocation: this runs on every call.
-        let (mut inner, mut outer) = ((self.rows, self.rs), (self.cols, self.cs));
-        if inner.1 > outer.1 {
-            std::mem::swap(&mut inner, &mut outer);
-        }
-        let ok = match (inner.0 > 1, outer.0 > 1) {
-            (false, false) => true,
-            (true, false) => inner.1 >= 1,
-            (false, true) => outer.1 >= 1,
-            (true, true) => inner.1 >= 1 && inner.0.checked_mul(inner.1).is_some_and(|extent| outer.1 >= extent),
+        // Elements (i1, j1) and (i2, j2) share memory exactly when
+        // di * rs == dj * cs for di = i1 - i2, dj = j2 - j1, not both zero; the
+        // strides are unsigned, so di and dj have one sign. A zero stride over
+        // more than one element collides at once; otherwise the smallest
+        // solution is di = cs / g, dj = rs / g with g = gcd(rs, cs), and the
+        // view is free of overlap exactly when it is out of range. Exact, so an
+        // interleaved view such as 2 x 3 with strides (3, 2) is accepted; no
+        // allocation, since this runs on every call.
+        let ok = if self.rs == 0 || self.cs == 0 {
+            (self.rs != 0 || self.rows == 1) && (self.cs != 0 || self.cols == 1)
+        } else {
+            let g = gcd(self.rs, self.cs);
+            self.cs / g >= self.rows || self.rs / g >= self.cols
         };
         if ok {
             Ok(())
@@ -172,6 +200,45 @@ impl<'a, T> MatMut<'a, T> {
                 arg,
                 strides: (self.rs, self.cs),
             })
+        }
+    }
+}
+
+/// Greatest common divisor, both arguments non-zero.
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The overlap test is exact: it refuses a view exactly when two of its
+    /// elements have the same offset (checked by listing them).
+    #[test]
+    fn output_overlap_test_is_exact() {
+        let mut data = vec![0u8; 64];
+        for rows in 1..6 {
+            for cols in 1..6 {
+                for rs in 0..9 {
+                    for cs in 0..9 {
+                        let mut offsets: Vec<usize> = (0..rows)
+                            .flat_map(|i| (0..cols).map(move |j| i * rs + j * cs))
+                            .collect();
+                        offsets.sort_unstable();
+                        let distinct = offsets.windows(2).all(|w| w[0] != w[1]);
+                        let view = MatMut::strided(&mut data, rows, cols, rs, cs);
+                        assert_eq!(
+                            view.check_output("c").is_ok(),
+                            distinct,
+                            "{rows} x {cols}, strides ({rs}, {cs})"
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -543,3 +543,128 @@ fn blocking_override_is_validated_and_used() {
     }
     gemmkit::set_blocking(None).expect("back to the model");
 }
+
+/// Inputs a hostile caller tried: each is a typed error naming its argument, or
+/// is computed correctly, and none panics.
+#[test]
+fn hostile_inputs_are_typed_errors_not_panics() {
+    use gemmkit::{BatchLayout, Blocking, Parallelism};
+    // A block size whose rounding or per-thread multiple would overflow.
+    for (field, b) in [
+        (
+            "nc",
+            Blocking {
+                kc: 64,
+                mc: 64,
+                nc: usize::MAX,
+            },
+        ),
+        (
+            "kc",
+            Blocking {
+                kc: Blocking::MAX + 1,
+                mc: 64,
+                nc: 64,
+            },
+        ),
+        (
+            "mc",
+            Blocking {
+                kc: 64,
+                mc: usize::MAX,
+                nc: 64,
+            },
+        ),
+    ] {
+        let msg = err(gemmkit::set_blocking(Some(b)));
+        assert!(msg.starts_with(&format!("blocking: {field} =")), "{msg}");
+    }
+    // The largest accepted blocks still compute (the blocks shrink to the problem).
+    let (m, n, k) = (gemmkit::SMALL + 5, 33, 41);
+    let t = gemmkit::best();
+    let mut rng = Rng::new(33);
+    let a = Stored::<f64>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });
+    let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 0 });
+    let c = Stored::<f64>::new(&mut rng, m, n, Layout::RowMajor { pad: 0 });
+    let max = Blocking::MAX;
+    gemmkit::set_blocking(Some(Blocking {
+        kc: max,
+        mc: max,
+        nc: max,
+    }))
+    .expect("largest blocks");
+    check(t, 1.0, &a, &b, 0.5, &c, "largest blocking override");
+    gemmkit::set_blocking(None).expect("back to the model");
+
+    // A strided batch of usize::MAX empty problems: nothing to do, in no time
+    // and no memory.
+    let empty = BatchLayout {
+        count: usize::MAX,
+        rows: 0,
+        cols: 0,
+        row_stride: 0,
+        col_stride: 0,
+        batch_stride: 0,
+    };
+    let seq = Parallelism::Sequential;
+    let mut none: [f32; 0] = [];
+    gemmkit::gemm_batch_strided(&seq, 1.0f32, &[], empty, &[], empty, 0.0, &mut none, empty).expect("empty batch");
+    // ... and of usize::MAX real ones: their last matrix is past any slice.
+    let ones = BatchLayout::row_major(usize::MAX, 1, 1);
+    let (x, mut y) = ([1.0f32; 4], [0.0f32; 4]);
+    let msg = err(gemmkit::gemm_batch_strided(
+        &seq, 1.0, &x, ones, &x, ones, 0.0, &mut y, ones,
+    ));
+    assert!(msg.contains(&format!("batch problem {}: a:", usize::MAX - 1)), "{msg}");
+    let far = BatchLayout {
+        batch_stride: usize::MAX / 2,
+        ..BatchLayout::row_major(4, 1, 1)
+    };
+    let msg = err(gemmkit::gemm_batch_strided(
+        &seq, 1.0, &x, far, &x, far, 0.0, &mut y, far,
+    ));
+    assert!(
+        msg.contains("a: 4 matrices at a batch stride") && msg.contains("past usize"),
+        "{msg}"
+    );
+    assert_eq!(y, [0.0; 4], "a rejected batch wrote C");
+    // A shape past usize saturates its batch stride, which is then refused.
+    let side = 1usize << (usize::BITS / 2 + 1);
+    let l = BatchLayout::row_major(2, side, side);
+    assert_eq!(l.batch_stride, usize::MAX);
+    let msg = err(gemmkit::gemm_batch_strided(&seq, 1.0, &x, l, &x, l, 0.0, &mut y, l));
+    assert!(msg.starts_with("c:") && msg.contains("overflows usize"), "{msg}");
+
+    // An interleaved C (2 x 3, strides (3, 2): offsets 0, 2, 4, 3, 5, 7) has
+    // no two elements in one place: accepted, and computed.
+    let a = Stored::<f64>::new(&mut rng, 2, 5, Layout::RowMajor { pad: 0 });
+    let b = Stored::<f64>::new(&mut rng, 5, 3, Layout::RowMajor { pad: 0 });
+    let mut c = vec![7.0f64; 8];
+    gemm_on(t, 1.0, a.view(), b.view(), 0.0, MatMut::strided(&mut c, 2, 3, 3, 2)).expect("interleaved C");
+    for (i, j) in (0..2).flat_map(|i| (0..3).map(move |j| (i, j))) {
+        let want: f64 = (0..5).map(|p| a.at(i, p) * b.at(p, j)).sum();
+        assert!((c[3 * i + 2 * j] - want).abs() < 1e-12, "({i}, {j})");
+    }
+    assert_eq!((c[1], c[6]), (7.0, 7.0), "wrote outside the view");
+    // Rows that overlap (strides (2, 1): row 1 starts at row 0's last element).
+    let msg = err(gemm_on(
+        t,
+        1.0,
+        a.view(),
+        b.view(),
+        0.0,
+        MatMut::strided(&mut c, 2, 3, 2, 1),
+    ));
+    assert!(msg.starts_with("c:") && msg.contains("share memory"), "{msg}");
+
+    // Messages that say what is wrong.
+    let huge = usize::MAX / 2;
+    let msg = err(gemmkit::matmul(huge, 1, 3, &[0.0f32], &[0.0; 3], &mut [0.0]));
+    assert_eq!(
+        msg,
+        format!("a: a {huge} x 3 matrix has more elements than usize can count")
+    );
+    let one = [MatRef::row_major(&x[..1], 1, 1)];
+    let msg = err(gemmkit::gemm_batch(&seq, 1.0, &one, &one, 0.0, &mut []));
+    assert_eq!(msg, "a: 1 matrices in the batch but c has 0");
+}
