@@ -1,7 +1,6 @@
 # Recipes for the common workflows. `just --list` shows them all.
 
 qemu := "qemu-aarch64 -L /usr/aarch64-linux-gnu"
-wasm_flags := "-C target-feature=+simd128,+relaxed-simd"
 
 # Regenerate generated/ from kernels/src.
 gen:
@@ -23,16 +22,27 @@ test:
 snapshots:
     INSTA_UPDATE=always cargo test -p workspace-tests --test snapshots --test diagnostics
 
+# The runtime's tests (all but the host-only text checks: snapshots, diagnostics,
+# freshness; and the fork test, which qemu-user cannot run) and doctests, as CI
+# runs them on the cross targets.
+cross_tests := "-p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test threads --test disasm"
+
 # aarch64 under qemu-user: -cpu max (dotprod + i8mm), neoverse-n1 (dotprod), cortex-a53 (neither).
 test-neon:
     for cpu in max neoverse-n1 cortex-a53; do \
-      CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="{{qemu}} -cpu $cpu" \
-      cargo test --target aarch64-unknown-linux-gnu -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test threads || exit 1; \
+      export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="{{qemu}} -cpu $cpu"; \
+      cargo test --target aarch64-unknown-linux-gnu {{cross_tests}} && \
+      cargo test --target aarch64-unknown-linux-gnu -p gemmkit --doc || exit 1; \
     done
 
-# wasm32-wasip1 with simd128 and relaxed-simd under wasmtime (PyPI, in .venv).
+# wasm32-wasip1 under wasmtime (PyPI, in .venv), built twice: SIMD128 alone and
+# with relaxed-simd.
 test-wasm: setup-wasm
-    RUSTFLAGS="{{wasm_flags}}" cargo test --target wasm32-wasip1 -p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test threads
+    for f in +simd128 +simd128,+relaxed-simd; do \
+      export RUSTFLAGS="-C target-feature=$f" RUSTDOCFLAGS="-C target-feature=$f"; \
+      cargo test --target wasm32-wasip1 {{cross_tests}} && \
+      cargo test --target wasm32-wasip1 -p gemmkit --doc || exit 1; \
+    done
 
 # The wasmtime runner's venv.
 setup-wasm:

@@ -324,12 +324,13 @@ fn small_limit() -> usize {
 /// built the pool with `ThreadPoolBuilder::use_current_thread()`:
 ///
 /// ```
-/// let pool = rayon::ThreadPoolBuilder::new()
-///     .num_threads(2)
-///     .use_current_thread()
-///     .build()
-///     .unwrap();
-/// let par = gemmkit::Parallelism::Pool(std::sync::Arc::new(pool));
+/// use gemmkit::Parallelism;
+/// // Two threads, this one among them; this thread alone where no thread can
+/// // be started (wasm32-wasip1, for one).
+/// let par = match rayon::ThreadPoolBuilder::new().num_threads(2).use_current_thread().build() {
+///     Ok(pool) => Parallelism::Pool(std::sync::Arc::new(pool)),
+///     Err(_) => Parallelism::Sequential,
+/// };
 /// let (a, b, mut c) = (vec![1.0f32; 64 * 64], vec![1.0f32; 64 * 64], vec![0.0f32; 64 * 64]);
 /// let target = gemmkit::active().unwrap();
 /// let (av, bv) = (gemmkit::MatRef::row_major(&a, 64, 64), gemmkit::MatRef::row_major(&b, 64, 64));

@@ -2,7 +2,9 @@
 //! it, and a call that waited on them would never return. Python's
 //! `multiprocessing` forks this way after numpy has used our threads.
 //!
-//! One test per binary: the fork happens with no other test running.
+//! One test per binary: the fork happens with no other test running. Not run
+//! under qemu-user, which aborts when a forked child of a threaded guest starts
+//! threads (see .ci/run).
 #![cfg(unix)]
 
 use gemmkit::{MatMut, MatRef, Parallelism, gemm_batch, gemm_with};
