@@ -42,13 +42,20 @@
 //! [`set_active`]; [`target`] looks one up without changing the default, and
 //! [`gemm_on`] runs on it.
 
+mod api;
+mod batch;
 mod blocking;
 mod dispatch;
+mod driver;
+mod edge;
+mod element;
 mod error;
-mod gemm;
 mod mat;
-mod pool;
+mod output;
+mod parallel;
+mod problem;
 mod scratch;
+mod small;
 
 /// The generated kernels: one module per compiled-in target and the dispatch
 /// tables. Everything in it is `unsafe` to call: a kernel may only run on a CPU
@@ -71,12 +78,14 @@ mod scratch;
 )]
 pub mod generated;
 
+pub use api::{gemm, gemm_on, gemm_unchecked, gemm_with, matmul, run};
+pub use batch::{BatchLayout, gemm_batch, gemm_batch_strided};
 pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
+pub use element::Element;
 pub use error::GemmError;
-pub use gemm::{
-    BatchLayout, Element, Parallelism, Problem, SMALL, gemm, gemm_batch, gemm_batch_strided, gemm_on, gemm_unchecked,
-    gemm_with, matmul, num_threads, run, set_num_threads,
-};
 pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target};
 pub use mat::{MatMut, MatRef};
+pub use parallel::{Parallelism, num_threads, set_num_threads};
+pub use problem::Problem;
+pub use small::SMALL;

@@ -1,0 +1,239 @@
+//! Batched GEMM: slices of views, or strided batches in one slice each.
+
+use crate::api::{check_shapes, checked, gemm_unchecked, run};
+use crate::element::Element;
+use crate::error::GemmError;
+use crate::generated::Target;
+use crate::mat::{MatMut, MatRef};
+use crate::parallel::Parallelism;
+use crate::problem::{Problem, SharedProblem};
+
+/// `C[i] = alpha * A[i] * B[i] + beta * C[i]` for every `i`, on the active target.
+///
+/// The problems may have different shapes. With at least twice as many problems
+/// as threads the batch is split across threads, one problem per task on one
+/// thread each; otherwise the problems run in turn, each split across the
+/// threads. Results are bit-identical either way. Every problem is checked before
+/// any is computed: on error nothing is written, and the error names the index.
+pub fn gemm_batch<T: Element>(
+    parallelism: &Parallelism,
+    alpha: T,
+    a: &[MatRef<'_, T>],
+    b: &[MatRef<'_, T>],
+    beta: T,
+    c: &mut [MatMut<'_, T>],
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    for (arg, len) in [("a", a.len()), ("b", b.len())] {
+        if len != c.len() {
+            return Err(GemmError::CountMismatch {
+                arg,
+                expected: c.len(),
+                found: len,
+            });
+        }
+    }
+    let mut problems = Vec::with_capacity(c.len());
+    for (index, ((a, b), c)) in a.iter().zip(b).zip(c.iter_mut()).enumerate() {
+        let p = checked(alpha, a, b, beta, c).map_err(|error| GemmError::InBatch {
+            index,
+            error: Box::new(error),
+        })?;
+        problems.push(SharedProblem(p));
+    }
+    // SAFETY: checked above; distinct C views cannot overlap (each is a distinct
+    // `&mut` borrow), and the borrows outlive this call.
+    unsafe { run_batch(target, parallelism, problems.len(), |i| *problems[i].get()) };
+    Ok(())
+}
+
+/// Runs problems `0..count` (`problem(i)` builds the `i`-th): with at least
+/// twice as many problems as threads, split across threads, one problem per
+/// task on one thread each; otherwise in turn, each split across the threads.
+///
+/// # Safety
+/// Every problem is valid as for [`gemm_unchecked`], and no two write the same
+/// element of C.
+pub(crate) unsafe fn run_batch<T: Element>(
+    target: &Target,
+    parallelism: &Parallelism,
+    count: usize,
+    problem: impl Fn(usize) -> Problem<T> + Sync,
+) {
+    let (threads, pool) = parallelism.workers();
+    if threads > 1 && count >= 2 * threads {
+        let split = || {
+            use rayon::prelude::*;
+            // SAFETY: the caller's contract.
+            (0..count)
+                .into_par_iter()
+                .for_each(|i| unsafe { gemm_unchecked(target, problem(i), 1) });
+        };
+        match pool {
+            Some(pool) => pool.install(split),
+            None => split(),
+        }
+    } else {
+        for i in 0..count {
+            // SAFETY: the caller's contract.
+            unsafe { run(target, parallelism, problem(i)) };
+        }
+    }
+}
+
+/// The layout of a strided batch: `count` matrices of `rows x cols` with the
+/// given row and column strides, matrix `i` starting at element `i * batch_stride`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLayout {
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub row_stride: usize,
+    pub col_stride: usize,
+    pub batch_stride: usize,
+}
+
+impl BatchLayout {
+    /// `count` contiguous row-major `rows x cols` matrices, one after another.
+    /// (A `rows x cols` past `usize` gives a batch stride of `usize::MAX`,
+    /// which [`gemm_batch_strided`] refuses for a batch of more than one.)
+    pub fn row_major(count: usize, rows: usize, cols: usize) -> Self {
+        BatchLayout {
+            count,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+            // Saturating: a shape past `usize` is then refused by the call
+            // that uses the layout, rather than wrapping to a wrong stride.
+            batch_stride: rows.saturating_mul(cols),
+        }
+    }
+
+    /// Elements one matrix spans (0 when empty).
+    fn extent(&self) -> Option<usize> {
+        if self.rows == 0 || self.cols == 0 {
+            return Some(0);
+        }
+        (self.rows - 1)
+            .checked_mul(self.row_stride)?
+            .checked_add((self.cols - 1).checked_mul(self.col_stride)?)?
+            .checked_add(1)
+    }
+}
+
+/// [`gemm_batch`] for strided batches: `C[i] = alpha * A[i] * B[i] + beta * C[i]`
+/// where each operand is one slice holding equally shaped matrices at a fixed
+/// stride. The output matrices must not overlap each other
+/// (`batch_stride >= extent`), inputs may (a stride of 0 reuses one matrix).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_batch_strided<T: Element>(
+    parallelism: &Parallelism,
+    alpha: T,
+    a: &[T],
+    a_layout: BatchLayout,
+    b: &[T],
+    b_layout: BatchLayout,
+    beta: T,
+    c: &mut [T],
+    c_layout: BatchLayout,
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    let count = c_layout.count;
+    for (arg, l) in [("a", &a_layout), ("b", &b_layout)] {
+        if l.count != count {
+            return Err(GemmError::CountMismatch {
+                arg,
+                expected: count,
+                found: l.count,
+            });
+        }
+    }
+    let c_extent = c_layout.extent().ok_or(GemmError::StrideOverflow {
+        arg: "c",
+        rows: c_layout.rows,
+        cols: c_layout.cols,
+        strides: (c_layout.row_stride, c_layout.col_stride),
+    })?;
+    if count > 1 && c_layout.batch_stride < c_extent {
+        return Err(GemmError::OverlappingOutput {
+            arg: "c",
+            strides: (c_layout.row_stride, c_layout.col_stride),
+        });
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    // Matrix `i` starts at `i * batch_stride`; the starts grow with `i`, so
+    // matrices 0 and `count - 1` in bounds put every one in bounds. Checked in
+    // constant time and memory, whatever the count.
+    let last = count - 1;
+    fn view<'s, T>(data: &'s [T], l: &BatchLayout, i: usize, arg: &'static str) -> Result<MatRef<'s, T>, GemmError> {
+        let start = i.checked_mul(l.batch_stride).ok_or(GemmError::BatchOverflow {
+            arg,
+            count: l.count,
+            batch_stride: l.batch_stride,
+        })?;
+        let data = data.get(start..).ok_or(GemmError::OutOfBounds {
+            arg,
+            rows: l.rows,
+            cols: l.cols,
+            strides: (l.row_stride, l.col_stride),
+            needed: start.saturating_add(1),
+            len: data.len(),
+        })?;
+        Ok(MatRef::strided(data, l.rows, l.cols, l.row_stride, l.col_stride))
+    }
+    let in_batch = |index| {
+        move |error| GemmError::InBatch {
+            index,
+            error: Box::new(error),
+        }
+    };
+    for i in [0, last] {
+        let check = || {
+            let (a, b, c) = (
+                view(a, &a_layout, i, "a")?,
+                view(b, &b_layout, i, "b")?,
+                view(&*c, &c_layout, i, "c")?,
+            );
+            check_shapes(&a, &b, c.rows, c.cols)?;
+            a.check_bounds("a")?;
+            b.check_bounds("b")?;
+            c.check_bounds("c")
+        };
+        check().map_err(in_batch(i))?;
+    }
+    if c_extent == 0 {
+        // No element of C: nothing to compute for any of the `count` problems.
+        return Ok(());
+    }
+    let first = {
+        let mut c0 = MatMut::strided(
+            &mut c[..],
+            c_layout.rows,
+            c_layout.cols,
+            c_layout.row_stride,
+            c_layout.col_stride,
+        );
+        let (a0, b0) = (view(a, &a_layout, 0, "a"), view(b, &b_layout, 0, "b"));
+        checked(alpha, &a0?, &b0?, beta, &mut c0).map_err(in_batch(0))?
+    };
+    let base = SharedProblem(first);
+    let step = |l: &BatchLayout, i: usize| i * l.batch_stride;
+    // SAFETY: every problem's views are in bounds (first and last checked
+    // above); C's matrices do not overlap (`batch_stride >= extent`), and the
+    // borrows of `a`, `b` and `c` outlive this call.
+    unsafe {
+        run_batch(target, parallelism, count, |i| {
+            let p = base.get();
+            Problem {
+                a: p.a.add(step(&a_layout, i)),
+                b: p.b.add(step(&b_layout, i)),
+                c: p.c.add(step(&c_layout, i)),
+                ..*p
+            }
+        })
+    };
+    Ok(())
+}
