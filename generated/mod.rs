@@ -923,6 +923,28 @@ pub struct Target {
     pub consts: Consts,
     /// Its kernels.
     pub kernels: Kernels,
+    /// The thresholds the runtime's plan uses on it (`Tuning::of`).
+    pub tuning: Tuning,
+}
+/// The thresholds of the runtime's plan, from each target's description in the
+/// generator (`tuning.*` entries). Override them with `set_tuning`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Problems with every dimension at most this skip packing (the small
+    /// path): up to here packing costs more than it saves.
+    pub small: usize,
+    /// Small problems from this many multiply-adds split their rows between
+    /// threads; below it a second thread costs more than it saves.
+    pub small_split_volume: usize,
+    /// Blocked problems from this many multiply-adds share their blocks between
+    /// threads.
+    pub blocked_split_volume: usize,
+    /// Rows of B (or columns of A) per pack item: long reads, yet enough items
+    /// for a lane's packing to split between workers.
+    pub pack_chunk: usize,
+    /// At most this many lanes per block, each one worker's part of B's block
+    /// (more workers share lanes); at most `Tuning::MAX_LANES`.
+    pub max_lanes: usize,
 }
 /// The targets compiled into this build, best first; `fallback` is last.
 pub static TARGETS: &[Target] = &[
@@ -1220,6 +1242,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: avx512_bf16::pack_lhs_f32,
             pack_lhs_f64: avx512_bf16::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "x86_64")]
     Target {
@@ -1513,6 +1542,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: avx512_vnni::pack_lhs_f32,
             pack_lhs_f64: avx512_vnni::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "x86_64")]
     Target {
@@ -1797,6 +1833,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: avx512::pack_lhs_f32,
             pack_lhs_f64: avx512::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "x86_64")]
     Target {
@@ -2079,6 +2122,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: avx_vnni::pack_lhs_f32,
             pack_lhs_f64: avx_vnni::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "x86_64")]
     Target {
@@ -2359,6 +2409,13 @@ pub static TARGETS: &[Target] = &[
             pack_rhs_f64: avx2::pack_rhs_f64,
             pack_lhs_f32: avx2::pack_lhs_f32,
             pack_lhs_f64: avx2::pack_lhs_f64,
+        },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
         },
     },
     #[cfg(target_arch = "aarch64")]
@@ -2642,6 +2699,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: neon_i8mm::pack_lhs_f32,
             pack_lhs_f64: neon_i8mm::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "aarch64")]
     Target {
@@ -2921,6 +2985,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: neon_dotprod::pack_lhs_f32,
             pack_lhs_f64: neon_dotprod::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(target_arch = "aarch64")]
     Target {
@@ -3199,6 +3270,13 @@ pub static TARGETS: &[Target] = &[
             pack_rhs_f64: neon::pack_rhs_f64,
             pack_lhs_f32: neon::pack_lhs_f32,
             pack_lhs_f64: neon::pack_lhs_f64,
+        },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
         },
     },
     #[cfg(
@@ -3485,6 +3563,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: wasm_relaxed::pack_lhs_f32,
             pack_lhs_f64: wasm_relaxed::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     Target {
@@ -3764,6 +3849,13 @@ pub static TARGETS: &[Target] = &[
             pack_lhs_f32: wasm128::pack_lhs_f32,
             pack_lhs_f64: wasm128::pack_lhs_f64,
         },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
+        },
     },
     Target {
         name: "fallback",
@@ -4041,6 +4133,13 @@ pub static TARGETS: &[Target] = &[
             pack_rhs_f64: fallback::pack_rhs_f64,
             pack_lhs_f32: fallback::pack_lhs_f32,
             pack_lhs_f64: fallback::pack_lhs_f64,
+        },
+        tuning: Tuning {
+            small: 256,
+            small_split_volume: 512000,
+            blocked_split_volume: 4096000,
+            pack_chunk: 64,
+            max_lanes: 16,
         },
     },
 ];

@@ -14,7 +14,7 @@
 
 #![allow(clippy::missing_safety_doc)] // the C header and the BLAS documentation are the contract
 
-use gemmkit::{Element, Problem, Target};
+use gemmkit::{Element, Target};
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
@@ -189,24 +189,27 @@ unsafe fn colmajor<T: Element>(
     // Element (i, p) of op(A): A is column-major with leading dimension lda.
     let (rsa, csa) = if ta { (lda, 1) } else { (1, lda) };
     let (rsb, csb) = if tb { (ldb, 1) } else { (1, ldb) };
-    let p = Problem {
-        m,
-        n,
-        k,
-        alpha,
-        a,
-        rsa,
-        csa,
-        b,
-        rsb,
-        csb,
-        beta,
-        c,
-        rsc: 1,
-        csc: ldc,
-    };
     // SAFETY: the caller passed BLAS-conforming buffers for these dimensions.
-    unsafe { gemmkit::run(target(), &gemmkit::Parallelism::Rayon, p) };
+    unsafe {
+        gemmkit::gemm_raw(
+            target(),
+            &gemmkit::Parallelism::Rayon,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            rsa,
+            csa,
+            b,
+            rsb,
+            csb,
+            beta,
+            c,
+            1,
+            ldc,
+        )
+    };
 }
 
 macro_rules! blas_gemm {

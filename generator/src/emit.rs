@@ -149,6 +149,33 @@ fn shape_values(target: &Target, api: &Api) -> Result<Vec<(&'static str, String,
     Ok(out)
 }
 
+/// The fields of the runtime's `Tuning`, each a `tuning.<field>` entry of every
+/// target (see `targets.rs`).
+pub const TUNING_FIELDS: &[&str] = &[
+    "small",
+    "small_split_volume",
+    "blocked_split_volume",
+    "pack_chunk",
+    "max_lanes",
+];
+
+/// `(field, value)` for each of [`TUNING_FIELDS`] on `target`.
+fn tuning_values(target: &Target) -> Result<Vec<(&'static str, usize)>, Error> {
+    TUNING_FIELDS
+        .iter()
+        .map(|&field| {
+            let key = format!("tuning.{field}");
+            let text = target
+                .entry(&key)
+                .ok_or_else(|| Error::Target(format!("`{}` does not define `{key}`", target.name)))?;
+            let value = text
+                .parse::<usize>()
+                .map_err(|_| Error::Target(format!("`{}`: `{key}` = `{text}` is not a usize literal", target.name)))?;
+            Ok((field, value))
+        })
+        .collect()
+}
+
 /// Every kernel instance of one target, lowered.
 pub type LoweredTarget<'k> = [(Instance<'k>, Lowered)];
 
@@ -336,7 +363,17 @@ pub fn dispatch_file(
                 ]))
             })
             .collect();
+        let tuning: Vec<Value> = tuning_values(t)?
+            .into_iter()
+            .map(|(name, value)| {
+                Value::from(BTreeMap::from([
+                    ("name", Value::from(name)),
+                    ("value", Value::from(value)),
+                ]))
+            })
+            .collect();
         tvals.push(BTreeMap::from([
+            ("tuning", Value::from(tuning)),
             ("consts", Value::from(consts)),
             ("name", Value::from(t.name)),
             ("summary", Value::from(t.summary)),

@@ -8,7 +8,9 @@
 //! - `<elem>.<CONST>`: an associated const (`f32.LANES` is `16`);
 //! - `<elem>.<op>`: an expression template; `$0`, `$1`, .. are the lowered
 //!   arguments (parenthesised when they are not atomic). A template uses each
-//!   argument at most once; an op that needs more is a helper function.
+//!   argument at most once; an op that needs more is a helper function;
+//! - `tuning.<field>`: a threshold of the runtime's plan (`gemmkit::Tuning`),
+//!   emitted into the target's dispatch entry.
 //!
 //! `helpers` are functions emitted once per target file inside `mod ops`, only when
 //! a template that names them (`ops::name`) is used. The emitter adds `#[inline]`
@@ -102,6 +104,15 @@ static COMMON: Target = Target {
         ("bf16.A", "u16"),
         ("bf16.B", "u16"),
         ("bf16.DEPTH", "2"),
+        // The runtime's thresholds (`gemmkit::Tuning`), one set per target; a
+        // target that measures others lists its own. These were measured with
+        // AVX-512 on a Zen 4 core (BENCHMARKS.md, "Why the plan decides as it
+        // does") and stand for every target until it is measured.
+        ("tuning.small", "256"),
+        ("tuning.small_split_volume", "512000"),    // 80^3
+        ("tuning.blocked_split_volume", "4096000"), // 160^3
+        ("tuning.pack_chunk", "64"),
+        ("tuning.max_lanes", "16"),
     ],
     helpers: &[],
 };

@@ -6,7 +6,7 @@ use crate::error::GemmError;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
 use crate::parallel::Parallelism;
-use crate::problem::Problem;
+use crate::problem::{Operand, Problem};
 
 /// `C = alpha * A * B + beta * C` on the active target (see [`crate::active`]).
 ///
@@ -78,25 +78,86 @@ pub fn gemm_with<T: Element>(
     Ok(())
 }
 
-/// Runs a checked problem with the requested parallelism.
+/// `C = alpha * A * B + beta * C` on raw pointers and element strides, without
+/// any checks: the entry for callers that validated their arguments their own
+/// way, such as the BLAS ABI (`gemmkit-blas`). Element `(i, j)` of A is at
+/// `a + i * rsa + j * csa`, and likewise for B and C. BLAS semantics as for
+/// [`gemm`]: `beta == 0` never reads C, `alpha == 0` or `k == 0` reads neither A
+/// nor B.
 ///
 /// # Safety
-/// As [`gemm_unchecked`].
-#[doc(hidden)]
+/// - Every element of A (`m x k`) and B (`k x n`) at the given strides is valid
+///   to read, and every element of C (`m x n`) valid to read and write, for the
+///   whole call (no other thread writes them meanwhile).
+/// - No two elements of C share memory, and C does not overlap A or B.
+/// - `target` is supported by this CPU (it came from [`crate::active`],
+///   [`crate::best`] or [`crate::available`]).
+///
+/// ```
+/// let (a, b, mut c) = ([1.0f64, 2.0, 3.0, 4.0], [1.0f64, 1.0], [0.0f64; 2]);
+/// // A 2 x 2 column-major, B a 2 x 1 column, C a 2 x 1 column.
+/// unsafe {
+///     gemmkit::gemm_raw(
+///         gemmkit::best(), &gemmkit::Parallelism::Sequential, 2, 1, 2,
+///         1.0, a.as_ptr(), 1, 2, b.as_ptr(), 1, 1, 0.0, c.as_mut_ptr(), 1, 2,
+///     )
+/// };
+/// assert_eq!(c, [4.0, 6.0]);
+/// ```
+#[allow(clippy::too_many_arguments)] // the BLAS argument list, strides apart
+#[inline]
+pub unsafe fn gemm_raw<T: Element>(
+    target: &Target,
+    parallelism: &Parallelism,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: *const T,
+    rsa: usize,
+    csa: usize,
+    b: *const T,
+    rsb: usize,
+    csb: usize,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+) {
+    let operand = |ptr, rs, cs| Operand { ptr, rs, cs };
+    let p = Problem {
+        m,
+        n,
+        k,
+        alpha,
+        a: operand(a, rsa, csa),
+        b: operand(b, rsb, csb),
+        beta,
+        c: Operand {
+            ptr: c,
+            rs: rsc,
+            cs: csc,
+        },
+    };
+    // SAFETY: the caller's contract.
+    unsafe { run(target, parallelism, p) }
+}
+
+/// Runs a problem with the requested parallelism.
+///
+/// # Safety
+/// As [`gemm_raw`].
 #[inline(always)]
-pub unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
+pub(crate) unsafe fn run<T: Element>(target: &Target, parallelism: &Parallelism, p: Problem<T>) {
     unsafe { drive(target, &p, || parallelism.workers()) }
 }
 
-/// The GEMM driver, without any checks.
+/// Runs a problem on up to `threads` workers of the pool the caller is in.
 ///
 /// # Safety
-/// Every element of A (`m x k`), B (`k x n`) and C (`m x n`) at the given strides
-/// must be valid to read (and C to write); C must not overlap A, B or itself;
-/// the target must be supported by this CPU.
-#[doc(hidden)]
+/// As [`gemm_raw`].
 #[inline(always)]
-pub unsafe fn gemm_unchecked<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
+pub(crate) unsafe fn run_on<T: Element>(target: &Target, p: Problem<T>, threads: usize) {
     unsafe { drive(target, &p, || crate::parallel::usable(threads, None)) }
 }
 
@@ -140,27 +201,46 @@ pub(crate) fn checked<T: Element>(
     beta: T,
     c: &mut MatMut<'_, T>,
 ) -> Result<Problem<T>, GemmError> {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
     check_shapes(a, b, c.rows, c.cols)?;
     a.check_bounds("a")?;
     b.check_bounds("b")?;
     c.check_output("c")?;
-    Ok(Problem {
-        m,
-        n,
-        k,
+    Ok(problem(alpha, a, b, beta, c.data.as_mut_ptr(), c.rs, c.cs))
+}
+
+/// The problem on these views, C given as its pointer and strides.
+#[inline(always)]
+pub(crate) fn problem<T>(
+    alpha: T,
+    a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
+    beta: T,
+    c: *mut T,
+    rsc: usize,
+    csc: usize,
+) -> Problem<T> {
+    Problem {
+        m: a.rows,
+        n: b.cols,
+        k: a.cols,
         alpha,
-        a: a.data.as_ptr(),
-        rsa: a.rs,
-        csa: a.cs,
-        b: b.data.as_ptr(),
-        rsb: b.rs,
-        csb: b.cs,
+        a: Operand {
+            ptr: a.data.as_ptr(),
+            rs: a.rs,
+            cs: a.cs,
+        },
+        b: Operand {
+            ptr: b.data.as_ptr(),
+            rs: b.rs,
+            cs: b.cs,
+        },
         beta,
-        c: c.data.as_mut_ptr(),
-        rsc: c.rs,
-        csc: c.cs,
-    })
+        c: Operand {
+            ptr: c,
+            rs: rsc,
+            cs: csc,
+        },
+    }
 }
 
 /// `C = A * B` for contiguous row-major slices: A is `m x k`, B is `k x n`, C is

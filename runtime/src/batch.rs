@@ -1,12 +1,12 @@
 //! Batched GEMM: slices of views, or strided batches in one slice each.
 
-use crate::api::{check_shapes, checked, gemm_unchecked, run};
+use crate::api::{check_shapes, checked, run, run_on};
 use crate::element::Element;
 use crate::error::GemmError;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
 use crate::parallel::Parallelism;
-use crate::problem::{Problem, SharedProblem};
+use crate::problem::{Operand, Problem, SharedProblem};
 
 /// `C[i] = alpha * A[i] * B[i] + beta * C[i]` for every `i`, on the active target.
 ///
@@ -52,7 +52,7 @@ pub fn gemm_batch<T: Element>(
 /// task on one thread each; otherwise in turn, each split across the threads.
 ///
 /// # Safety
-/// Every problem is valid as for [`gemm_unchecked`], and no two write the same
+/// Every problem is valid as for [`crate::gemm_raw`], and no two write the same
 /// element of C.
 pub(crate) unsafe fn run_batch<T: Element>(
     target: &Target,
@@ -67,7 +67,7 @@ pub(crate) unsafe fn run_batch<T: Element>(
             // SAFETY: the caller's contract.
             (0..count)
                 .into_par_iter()
-                .for_each(|i| unsafe { gemm_unchecked(target, problem(i), 1) });
+                .for_each(|i| unsafe { run_on(target, problem(i), 1) });
         };
         match pool {
             Some(pool) => pool.install(split),
@@ -228,9 +228,18 @@ pub fn gemm_batch_strided<T: Element>(
         run_batch(target, parallelism, count, |i| {
             let p = base.get();
             Problem {
-                a: p.a.add(step(&a_layout, i)),
-                b: p.b.add(step(&b_layout, i)),
-                c: p.c.add(step(&c_layout, i)),
+                a: Operand {
+                    ptr: p.a.ptr.add(step(&a_layout, i)),
+                    ..p.a
+                },
+                b: Operand {
+                    ptr: p.b.ptr.add(step(&b_layout, i)),
+                    ..p.b
+                },
+                c: Operand {
+                    ptr: p.c.ptr.add(step(&c_layout, i)),
+                    ..p.c
+                },
                 ..*p
             }
         })

@@ -3,6 +3,7 @@
 //! dispatch table once per call.
 
 use crate::generated::{Shape, Target};
+use crate::plan::Tile;
 use std::ops::{Add, Mul};
 
 /// The element types GEMM supports: `f32` and `f64`.
@@ -74,22 +75,15 @@ pub struct Micro<T> {
 }
 
 impl<T> Micro<T> {
-    /// The instance for an `h x w` edge tile (computed into the packed tile): a
-    /// strip of one, two or three vectors computes only those vectors, a panel of
-    /// at most half the rows (and a strip wider than one vector) only those rows.
-    pub(crate) fn for_edge(&self, h: usize, w: usize, vector_width: usize) -> MicroFn<T> {
-        let vectors = w.div_ceil(vector_width);
-        let [narrow, two, three] = self.vecs;
-        if vectors <= narrow {
-            self.narrow
-        } else if h <= self.short_rows {
-            self.short
-        } else if vectors <= two {
-            self.two
-        } else if vectors <= three {
-            self.three
-        } else {
-            self.full
+    /// The instance of a kind of tile (the plan's choice for an edge).
+    #[inline(always)]
+    pub(crate) fn get(&self, tile: Tile) -> MicroFn<T> {
+        match tile {
+            Tile::Full => self.full,
+            Tile::Narrow => self.narrow,
+            Tile::Two => self.two,
+            Tile::Three => self.three,
+            Tile::Short => self.short,
         }
     }
 }

@@ -44,6 +44,8 @@ pub enum GemmError {
     },
     /// A blocking override with a zero block size.
     InvalidBlocking { field: &'static str },
+    /// A tuning override with a field out of range (see [`crate::set_tuning`]).
+    InvalidTuning { field: &'static str },
     /// A blocking override with a block size over [`crate::Blocking::MAX`].
     BlockingTooLarge { field: &'static str, value: usize },
     /// A shape whose element count does not fit in `usize`.
@@ -115,6 +117,11 @@ impl fmt::Display for GemmError {
                 write!(f, "{arg}: slice has {found} elements but the shape needs {expected}")
             }
             GemmError::InvalidBlocking { field } => write!(f, "blocking: {field} must be at least 1"),
+            GemmError::InvalidTuning { field } => write!(
+                f,
+                "tuning: {field} out of range (pack_chunk at least 1, max_lanes 1 to {})",
+                crate::Tuning::MAX_LANES
+            ),
             GemmError::BlockingTooLarge { field, value } => write!(
                 f,
                 "blocking: {field} = {value} is over the largest block, {}",

@@ -53,6 +53,7 @@ mod error;
 mod mat;
 mod output;
 mod parallel;
+mod plan;
 mod problem;
 mod scratch;
 mod small;
@@ -78,14 +79,13 @@ mod small;
 )]
 pub mod generated;
 
-pub use api::{gemm, gemm_on, gemm_unchecked, gemm_with, matmul, run};
+pub use api::{gemm, gemm_on, gemm_raw, gemm_with, matmul};
 pub use batch::{BatchLayout, gemm_batch, gemm_batch_strided};
 pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use element::Element;
 pub use error::GemmError;
-pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target};
+pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target, Tuning};
 pub use mat::{MatMut, MatRef};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
-pub use problem::Problem;
-pub use small::SMALL;
+pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};

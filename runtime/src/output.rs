@@ -32,7 +32,7 @@ pub(crate) unsafe fn apply_tile<T: Element>(
 
 /// `C = alpha * P + beta * C` for a C with no unit stride (rare: both strides > 1).
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn apply_strided<T: Element>(
+unsafe fn apply_strided<T: Element>(
     m: usize,
     n: usize,
     alpha: T,
@@ -54,13 +54,13 @@ pub(crate) unsafe fn apply_strided<T: Element>(
 
 /// `C = beta * C` (k == 0 or alpha == 0): A and B are not read; `beta == 0`
 /// writes zeros without reading C.
-pub(crate) unsafe fn scale<T: Element>(p: Problem<T>) {
+pub(crate) unsafe fn scale<T: Element>(p: &Problem<T>) {
     if p.beta == T::ONE {
         return;
     }
     for i in 0..p.m {
         for j in 0..p.n {
-            let dst = unsafe { &mut *p.c.add(i * p.rsc + j * p.csc) };
+            let dst = unsafe { &mut *p.c.at(i, j) };
             *dst = if p.beta == T::ZERO { T::ZERO } else { p.beta * *dst };
         }
     }

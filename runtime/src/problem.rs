@@ -1,31 +1,88 @@
-//! One GEMM call as raw pointers and element strides.
+//! One GEMM call as raw pointers and element strides, and its transpose.
 
-/// One GEMM call with raw pointers and element strides.
-#[doc(hidden)]
+/// A matrix operand: element `(i, j)` is at `ptr + i * rs + j * cs` (strides in
+/// elements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Operand<P> {
+    pub(crate) ptr: P,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+impl<P> Operand<P> {
+    /// The transpose: the same elements, rows and columns swapped.
+    #[inline(always)]
+    pub(crate) fn t(self) -> Self {
+        Operand {
+            ptr: self.ptr,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+impl<T> Operand<*const T> {
+    /// The address of element `(i, j)`. Formed with wrapping arithmetic and not
+    /// dereferenced: only the kernels read through it.
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize, j: usize) -> *const T {
+        self.ptr.wrapping_add(i * self.rs + j * self.cs)
+    }
+}
+
+impl<T> Operand<*mut T> {
+    /// The address of element `(i, j)` (see the `*const` form).
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize, j: usize) -> *mut T {
+        self.ptr.wrapping_add(i * self.rs + j * self.cs)
+    }
+}
+
+/// One GEMM call, `C = alpha * A * B + beta * C` with A `m x k`, B `k x n` and
+/// C `m x n`, checked or trusted.
 #[derive(Clone, Copy)]
-pub struct Problem<T> {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub alpha: T,
-    pub a: *const T,
-    pub rsa: usize,
-    pub csa: usize,
-    pub b: *const T,
-    pub rsb: usize,
-    pub csb: usize,
-    pub beta: T,
-    pub c: *mut T,
-    pub rsc: usize,
-    pub csc: usize,
+pub(crate) struct Problem<T> {
+    pub(crate) m: usize,
+    pub(crate) n: usize,
+    pub(crate) k: usize,
+    pub(crate) alpha: T,
+    pub(crate) a: Operand<*const T>,
+    pub(crate) b: Operand<*const T>,
+    pub(crate) beta: T,
+    pub(crate) c: Operand<*mut T>,
+}
+
+impl<T: Copy> Problem<T> {
+    /// The same product seen as `Cᵀ = Bᵀ Aᵀ`: the kernels write rows of C with
+    /// unit column stride, and a column-major C has its unit stride along the
+    /// columns, which are the rows of `Cᵀ`.
+    #[inline(always)]
+    pub(crate) fn transposed(&self) -> Self {
+        Problem {
+            m: self.n,
+            n: self.m,
+            k: self.k,
+            alpha: self.alpha,
+            a: self.b.t(),
+            b: self.a.t(),
+            beta: self.beta,
+            c: self.c.t(),
+        }
+    }
+
+    /// Multiply-adds, in floating point so that no product overflows.
+    #[inline(always)]
+    pub(crate) fn volume(&self) -> f64 {
+        self.m as f64 * self.n as f64 * self.k as f64
+    }
 }
 
 /// A problem shared with the threads that run it (a batch's problems, or the
 /// rows of a small one): the caller keeps the borrows alive and waits for them.
 pub(crate) struct SharedProblem<T>(pub(crate) Problem<T>);
 
-// SAFETY: see `gemm_unchecked`'s contract; the calls are synchronous, and the
-// threads write distinct parts of C (distinct problems, or distinct rows).
+// SAFETY: see `gemm_raw`'s contract; the calls are synchronous, and the threads
+// write distinct parts of C (distinct problems, or distinct rows).
 unsafe impl<T: Sync> Sync for SharedProblem<T> {}
 
 impl<T> SharedProblem<T> {

@@ -1,63 +1,10 @@
-//! The small path: problems with every dimension up to [`SMALL`] skip packing
-//! (`gemm_small`), on one thread or with their rows split between threads.
+//! The small path: problems with every dimension up to [`crate::Tuning::small`]
+//! skip packing (`gemm_small`), on one thread or with their rows split between
+//! threads.
 
 use crate::element::{ElemKernels, Element, SmallFn};
 use crate::parallel::par_phases;
-use crate::problem::{Problem, SharedProblem};
-
-/// Problems with every dimension at most this take the no-packing path (where
-/// B and C have unit column stride): up to here packing costs more than it
-/// saves. Chosen by measurement
-/// (gemm-bench, alternating runs, paired ratio to faer or OpenBLAS, AVX-512 on
-/// a Zen 4 core with 1 MiB of L2): one thread, f32 144^3-256^3 0.95-0.99 blocked
-/// against 0.99-1.03 small (256^3 0.95-0.98 against 0.99-1.01), 256x256x32,
-/// 32x256x256, 256x32x256 0.94-1.00 against 1.03-1.10, A transposed 160^3-256^3
-/// 0.88-0.94 against 0.99-1.03; f64 144^3-256^3 even to 1.04 (255^3 0.96-0.97
-/// against 0.98-1.00), 256x256x64 and 64x256x256 0.94-0.98 against 0.98-1.05;
-/// two threads (`small_par`), f32 192^3-256^3 1.10x-1.72x against 1.78x-1.94x.
-/// 257^3 loses 4% on the small path. An earlier Intel machine (2 MiB L2) had
-/// the crossover at 128. Overridable for tuning through `GEMMKIT_SMALL`.
-pub const SMALL: usize = 256;
-
-/// Whether every dimension of `p` is within the small path's limit.
-#[inline(always)]
-pub(crate) fn is_small<T>(p: &Problem<T>) -> bool {
-    let limit = small_limit();
-    p.m <= limit && p.n <= limit && p.k <= limit
-}
-
-#[inline]
-pub(crate) fn small_limit() -> usize {
-    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        std::env::var("GEMMKIT_SMALL")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(SMALL)
-    })
-}
-
-/// Runs `body` on the small kernel's view of `p` where it has one, with
-/// `(m, n, a, rsa, csa, b, rsb, rsc)` bound to the product the kernel computes:
-/// the kernel writes rows of C with unit column stride and reads rows of B, and
-/// a column-major C is the transposed product (B^T A^T), which reads A's
-/// columns as rows. `body` ends in a `return`. Two branches rather than one on
-/// arguments swapped by conditional moves, which went through the stack (2-3%
-/// of an 8^3 call).
-macro_rules! small_oriented {
-    ($p:expr, |$m:ident, $n:ident, $a:ident, $rsa:ident, $csa:ident, $b:ident, $rsb:ident, $rsc:ident| $body:block) => {{
-        let p = $p;
-        if p.csc == 1 && p.csb == 1 {
-            let ($m, $n, $a, $rsa, $csa, $b, $rsb, $rsc) = (p.m, p.n, p.a, p.rsa, p.csa, p.b, p.rsb, p.rsc);
-            $body
-        }
-        if p.rsc == 1 && p.rsa == 1 {
-            let ($m, $n, $a, $rsa, $csa, $b, $rsb, $rsc) = (p.n, p.m, p.b, p.csb, p.rsb, p.a, p.csa, p.csc);
-            $body
-        }
-    }};
-}
-pub(crate) use small_oriented;
+use crate::problem::{Operand, Problem, SharedProblem};
 
 /// The small path: `m` rows in blocks of the `gemm_small` instances (`R`, `2R/3`,
 /// `R/3` and 1 rows for `R = MR * (NR / LANES) / 2`, see `base_gemm_small`; the
@@ -70,24 +17,15 @@ pub(crate) use small_oriented;
 /// instances, which read its rows at constant offsets.
 ///
 /// # Safety
-/// As for `base_gemm_small`, for the whole `m x n x k` problem.
+/// As for `base_gemm_small`, for the whole `m x n x k` problem, whose B and C
+/// have unit column stride.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn small<T: Element>(
-    kern: &ElemKernels<T>,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: T,
-    a: *const T,
-    rsa: usize,
-    csa: usize,
-    b: *const T,
-    rsb: usize,
-    beta: T,
-    c: *mut T,
-    rsc: usize,
-) {
+pub(crate) unsafe fn small<T: Element>(kern: &ElemKernels<T>, p: &Problem<T>) {
+    // Locals, as the kernels take them: B and C have unit column stride.
+    let Problem {
+        m, n, k, alpha, beta, ..
+    } = *p;
+    let (a, rsa, csa, b, rsb, c, rsc) = (p.a.ptr, p.a.rs, p.a.cs, p.b.ptr, p.b.rs, p.c.ptr, p.c.rs);
     // A column-major A has its own instances, which address it at constant
     // offsets (rows are adjacent elements) rather than a row stride.
     let blocks = if rsa == 1 { kern.small_t } else { kern.small };
@@ -154,16 +92,8 @@ pub(crate) unsafe fn small<T: Element>(
     }
 }
 
-/// Small problems from this many multiply-adds split their rows between
-/// threads (`small_par`). Measured in-process on two Zen 4 cores (AVX-512,
-/// paired with one thread, 31 rounds): f32 80^3 / 96^3 / 112^3 / 128^3 ran
-/// 1.62x / 1.75x / 1.79x / 1.81x (the gemm crate on two threads 0.90x / 1.63x
-/// / 1.71x / 1.69x of our one), f64 1.67x-1.84x; 64^3 stays on one thread (the
-/// issue's bound: no slowdown up to 64).
-pub(crate) const PARALLEL_SMALL_MIN_VOLUME: usize = 80 * 80 * 80;
-
 /// [`small`] on up to `threads` threads for a problem already in the small
-/// kernel's orientation (see `small_oriented`): the rows of C in items of the
+/// kernel's orientation (B and C with unit column stride): the rows of C in items of the
 /// tallest block's height, claimed from a shared counter (`par_phases`, one
 /// lane, no packing). Every element of C is computed by the same instance code
 /// as on one thread, so results are bit-identical for any thread count.
@@ -177,30 +107,30 @@ pub(crate) unsafe fn small_par<T: Element>(
     pool: Option<&rayon::ThreadPool>,
     p: Problem<T>,
 ) {
-    let tall = if p.rsa == 1 { kern.small_t[0].0 } else { kern.small[0].0 };
+    let tall = if p.a.rs == 1 {
+        kern.small_t[0].0
+    } else {
+        kern.small[0].0
+    };
     // Each item reads its own rows of A and writes its own rows of C; B is only
     // read.
     let shared = SharedProblem(p);
     let rows = |j: usize| {
         let (p, i) = (shared.get(), j * tall);
+        let rows = Problem {
+            m: tall.min(p.m - i),
+            a: Operand {
+                ptr: p.a.at(i, 0),
+                ..p.a
+            },
+            c: Operand {
+                ptr: p.c.at(i, 0),
+                ..p.c
+            },
+            ..*p
+        };
         // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the problem.
-        unsafe {
-            small(
-                kern,
-                tall.min(p.m - i),
-                p.n,
-                p.k,
-                p.alpha,
-                p.a.add(i * p.rsa),
-                p.rsa,
-                p.csa,
-                p.b,
-                p.rsb,
-                p.beta,
-                p.c.add(i * p.rsc),
-                p.rsc,
-            )
-        }
+        unsafe { small(kern, &rows) }
     };
     par_phases(
         threads,

@@ -11,8 +11,9 @@ use gemmkit::{MatMut, MatRef, Parallelism, gemm_batch, gemm_with};
 use std::time::{Duration, Instant};
 use workspace_tests::Rng;
 
-/// Blocked (every dimension over `gemmkit::SMALL`) and big enough to share.
-const N: usize = gemmkit::SMALL + 45;
+/// Blocked (every dimension over the small path's limit, checked below) and
+/// big enough to share.
+const N: usize = 301;
 
 struct Inputs {
     a: Vec<f32>,
@@ -87,6 +88,10 @@ fn forked_children_compute_threaded_gemms() {
     // Three threads, whatever the machine, so the calls below do spawn helpers.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(3).build_global();
     assert!(gemmkit::num_threads() >= 2, "the global pool must be threaded");
+    assert!(
+        N > gemmkit::tuning(gemmkit::best()).small,
+        "N must take the blocked path"
+    );
     let x = inputs();
     let expected = product(&x, &Parallelism::Sequential);
     // The parent's helpers run (and so exist) before the fork.

@@ -236,7 +236,7 @@ fn dot_edge_cases<T: Num>(t: &Target, s: gemmkit::Shape) {
         for strips in [0, 1, 2] {
             let n = strips * s.nr + w;
             // k past the small path's limit, so every case takes the blocked path.
-            let s = gemmkit::SMALL;
+            let s = gemmkit::tuning(gemmkit::best()).small;
             for (m, k) in [
                 (rows, s + 1),
                 (rows + 1, s + 16),
@@ -312,8 +312,8 @@ fn dim() -> impl Strategy<Value = usize> {
         Just(1),
         1usize..70,
         Just(127),
-        Just(gemmkit::SMALL),
-        Just(gemmkit::SMALL + 1)
+        Just(gemmkit::tuning(gemmkit::best()).small),
+        Just(gemmkit::tuning(gemmkit::best()).small + 1)
     ]
 }
 
@@ -534,7 +534,7 @@ fn blocking_override_is_validated_and_used() {
     gemmkit::set_blocking(Some(gemmkit::Blocking { kc: 7, mc: 13, nc: 5 })).expect("valid blocking");
     let mut rng = Rng::new(9);
     // m past the small path's limit, so the blocked path takes it.
-    let (m, n, k) = (gemmkit::SMALL + 3, 150, 97);
+    let (m, n, k) = (gemmkit::tuning(gemmkit::best()).small + 3, 150, 97);
     for t in targets() {
         let a = Stored::<f64>::new(&mut rng, m, k, Layout::ColMajor { pad: 1 });
         let b = Stored::<f64>::new(&mut rng, k, n, Layout::RowMajor { pad: 3 });
@@ -580,7 +580,7 @@ fn hostile_inputs_are_typed_errors_not_panics() {
         assert!(msg.starts_with(&format!("blocking: {field} =")), "{msg}");
     }
     // The largest accepted blocks still compute (the blocks shrink to the problem).
-    let (m, n, k) = (gemmkit::SMALL + 5, 33, 41);
+    let (m, n, k) = (gemmkit::tuning(gemmkit::best()).small + 5, 33, 41);
     let t = gemmkit::best();
     let mut rng = Rng::new(33);
     let a = Stored::<f64>::new(&mut rng, m, k, Layout::RowMajor { pad: 0 });

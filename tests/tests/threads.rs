@@ -49,7 +49,7 @@ fn product_t(par: &Parallelism, (m, n, k): (usize, usize, usize), beta: f32, ta:
     c
 }
 
-/// Blocked shapes, and small ones (every dimension at most `gemmkit::SMALL`)
+/// Blocked shapes, and small ones (every dimension at most `Tuning::small`)
 /// big enough to split their rows between threads.
 const SHAPES: &[(usize, usize, usize)] = &[
     (300, 301, 302),

@@ -183,13 +183,8 @@ pub(crate) fn par_phases(
     }
 }
 
-/// At most this many lanes per block; more workers share lanes.
-pub(crate) const MAX_LANES: usize = 16;
-
-/// The lanes of a block of `strips` strips of B on `threads` workers.
-pub(crate) fn lanes_for(threads: usize, strips: usize) -> usize {
-    threads.min(strips).min(MAX_LANES)
-}
+/// At most this many lanes per block (the plan's `lanes` never exceed it).
+const MAX_LANES: usize = crate::Tuning::MAX_LANES;
 
 /// A lane's next unclaimed item, alone on its cache line.
 #[derive(Default)]

@@ -1,0 +1,398 @@
+//! The plan of a GEMM call: every decision the call makes, made once from the
+//! problem, the target, the thread count and the [`Tuning`], then executed by
+//! the driver without deciding anything again.
+//!
+//! The figures behind each threshold and choice are in BENCHMARKS.md, section
+//! "Why the plan decides as it does"; the comments here give the reasons.
+
+use crate::blocking::{Blocking, CacheSizes};
+use crate::element::{Element, Micro};
+use crate::error::GemmError;
+use crate::generated::{Shape, Target, Tuning};
+use crate::problem::Problem;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+impl Tuning {
+    /// The most lanes a block can have (the scheduler's fixed arrays).
+    pub const MAX_LANES: usize = 16;
+
+    /// The target's own thresholds, from its description in the generator.
+    ///
+    /// ```
+    /// let target = gemmkit::best();
+    /// let mut t = gemmkit::tuning(target);
+    /// t.small = 64; // pack everything with a dimension over 64
+    /// gemmkit::set_tuning(Some(t))?;
+    /// assert_eq!(gemmkit::tuning(target).small, 64);
+    /// gemmkit::set_tuning(None)?; // back to the target's own
+    /// assert_eq!(gemmkit::tuning(target), gemmkit::Tuning::of(target));
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
+    #[inline(always)]
+    pub fn of(target: &Target) -> Tuning {
+        target.tuning
+    }
+
+    fn check(&self) -> Result<(), GemmError> {
+        let bad = |field| Err(GemmError::InvalidTuning { field });
+        if self.pack_chunk == 0 {
+            return bad("pack_chunk");
+        }
+        if !(1..=Tuning::MAX_LANES).contains(&self.max_lanes) {
+            return bad("max_lanes");
+        }
+        Ok(())
+    }
+}
+
+/// The override [`set_tuning`] installed, or null. Each installed value is
+/// leaked: a call may still be reading the one before, and an atomic pointer
+/// keeps the read on every call to one load.
+static OVERRIDE: AtomicPtr<Tuning> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The thresholds the calls on `target` use: the override if one is set, else
+/// the target's own.
+#[inline(always)]
+pub fn tuning(target: &Target) -> Tuning {
+    // SAFETY: a non-null pointer is a leaked, never-freed `Tuning`.
+    match unsafe { OVERRIDE.load(Ordering::Acquire).as_ref() } {
+        Some(t) => *t,
+        None => Tuning::of(target),
+    }
+}
+
+/// Overrides the thresholds of every later GEMM call on every target (`None`
+/// returns each to its own). `pack_chunk` must be at least 1 and `max_lanes`
+/// between 1 and [`Tuning::MAX_LANES`]. Results stay bit-identical for any
+/// thread count whatever the tuning; they may change with `small` (the small
+/// path sums in another order).
+pub fn set_tuning(tuning: Option<Tuning>) -> Result<(), GemmError> {
+    let new = match tuning {
+        Some(t) => {
+            t.check()?;
+            Box::into_raw(Box::new(t))
+        }
+        None => std::ptr::null_mut(),
+    };
+    OVERRIDE.store(new, Ordering::Release);
+    Ok(())
+}
+
+/// Every decision of one GEMM call. Build one with [`plan`] and print it to
+/// see why a shape takes its path:
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path};
+/// let (a, b, mut c) = (vec![0.0f32; 300 * 200], vec![0.0f32; 200 * 100], vec![0.0f32; 300 * 100]);
+/// let plan = gemmkit::plan(
+///     gemmkit::best(),
+///     &Parallelism::Sequential,
+///     MatRef::row_major(&a, 300, 200),
+///     MatRef::row_major(&b, 200, 100),
+///     &MatMut::row_major(&mut c, 300, 100),
+/// )?;
+/// println!("{plan:#?}");
+/// assert!(matches!(plan.path, Path::Blocked(_)));
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Whether the product is computed as `Cᵀ = Bᵀ Aᵀ`, so that C's unit stride
+    /// runs along the rows the kernels write.
+    pub transposed: bool,
+    /// The dimensions of the product as computed (swapped when transposed).
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    /// How it is computed.
+    pub path: Path,
+}
+
+/// The ways a product is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// `m` or `n` is zero: nothing to compute.
+    Empty,
+    /// `alpha` or `k` is zero: `C = beta * C`, A and B not read.
+    Scale,
+    /// Every dimension within [`Tuning::small`], B and C with unit column
+    /// stride: no packing (the `gemm_small` kernels).
+    Small {
+        /// A is column-major: the `_t` instances, which read its rows at
+        /// constant offsets.
+        a_columns: bool,
+        /// Workers sharing the rows (1: the calling thread alone).
+        threads: usize,
+        /// Rows per work item: the tallest instance's.
+        rows_per_item: usize,
+    },
+    /// The five loops around the micro-kernel.
+    Blocked(Blocked),
+}
+
+/// The decisions of the blocked path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// Workers sharing each block (1: the calling thread alone).
+    pub threads: usize,
+    /// Balanced block sizes: no dimension ends in a sliver.
+    pub blocks: Blocking,
+    /// Lanes of a block as wide as `blocks.nc` (fewer where a block has fewer
+    /// strips): each worker's part of B's block.
+    pub lanes: usize,
+    /// Full panels of a row-major A are read in place; others are packed.
+    pub a_in_place: bool,
+    /// The first tile of each whole strip packs it as it reads it (where the
+    /// block's first panel of A is whole), instead of a packing pass over B.
+    pub pack_b_in_first_tiles: bool,
+    /// The micro-kernels fetch B's next block into L2 as they compute.
+    pub fetch_next_b: bool,
+    /// C's last columns computed by dot products along the whole of k rather
+    /// than in a narrow strip (0: none).
+    pub dot_edge: usize,
+    /// Interior tiles are stored straight into C (unit column stride); else
+    /// every tile goes through the packed tile and the output kernel.
+    pub direct: bool,
+    /// The micro-kernel instance of each kind of edge tile.
+    pub edges: Edges,
+    /// Rows of B (columns of A) per pack item.
+    pub pack_chunk: usize,
+}
+
+/// The micro-kernel instance for the tiles at the edges of C: the last strip
+/// of B (`right`, `n % NR` columns), the last panel of A (`bottom`, `m % MR`
+/// rows) and their corner. Each computes only the vectors and rows there are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edges {
+    pub right: Tile,
+    pub bottom: Tile,
+    pub corner: Tile,
+}
+
+/// A micro-kernel instance of the tile set (see `base_microkernel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// The whole tile.
+    Full,
+    /// One vector of columns.
+    Narrow,
+    /// Two vectors of columns.
+    Two,
+    /// Three vectors of columns.
+    Three,
+    /// The first `MR / 2` rows.
+    Short,
+}
+
+/// The plan for `C = alpha * A * B + beta * C` on these views with this
+/// parallelism, checked as [`crate::gemm_with`] checks them. (The plan does not
+/// depend on alpha and beta, except that a zero alpha only scales C: it is
+/// planned with alpha 1.)
+pub fn plan<T: Element>(
+    target: &Target,
+    parallelism: &crate::Parallelism,
+    a: crate::MatRef<'_, T>,
+    b: crate::MatRef<'_, T>,
+    c: &crate::MatMut<'_, T>,
+) -> Result<Plan, GemmError> {
+    crate::api::check_shapes(&a, &b, c.rows, c.cols)?;
+    a.check_bounds("a")?;
+    b.check_bounds("b")?;
+    c.check_output("c")?;
+    let p = crate::api::problem(T::ONE, &a, &b, T::ZERO, c.as_ref().data.as_ptr().cast_mut(), c.rs, c.cs);
+    let tuning = tuning(target);
+    let as_given = |path| Plan {
+        transposed: false,
+        m: p.m,
+        n: p.n,
+        k: p.k,
+        path,
+    };
+    Ok(match front(&tuning, &p) {
+        Front::Empty => as_given(Path::Empty),
+        Front::Scale => as_given(Path::Scale),
+        // `rest` plans a small problem as `front` does, with the thread count.
+        Front::Small { .. } | Front::Rest => rest(target, &tuning, &p, parallelism.workers().0),
+    })
+}
+
+/// The cheap part of a plan, decided inline on every call: everything a tiny
+/// product needs, without asking for threads or reading the caches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Front {
+    Empty,
+    Scale,
+    /// The small path on this thread, transposed or not.
+    Small {
+        transposed: bool,
+    },
+    /// Anything else: see [`rest`].
+    Rest,
+}
+
+/// The front of the plan. Inlined into every call: a tiny product is decided
+/// from values in registers.
+#[inline(always)]
+pub(crate) fn front<T: Element>(tuning: &Tuning, p: &Problem<T>) -> Front {
+    if p.m == 0 || p.n == 0 {
+        return Front::Empty;
+    }
+    if p.alpha == T::ZERO || p.k == 0 {
+        return Front::Scale;
+    }
+    // Small problems big enough to split between threads are planned by `rest`,
+    // out of line, with the thread count.
+    if is_small(tuning, p) && p.m.saturating_mul(p.n).saturating_mul(p.k) < tuning.small_split_volume {
+        match small_orientation(p) {
+            Some(transposed) => return Front::Small { transposed },
+            None => return Front::Rest,
+        }
+    }
+    Front::Rest
+}
+
+/// Whether every dimension is within the small path's limit.
+#[inline(always)]
+fn is_small<T>(tuning: &Tuning, p: &Problem<T>) -> bool {
+    p.m <= tuning.small && p.n <= tuning.small && p.k <= tuning.small
+}
+
+/// The small kernel writes rows of C with unit column stride and reads rows of
+/// B: a product has that form as given (`Some(false)`), as `Cᵀ = Bᵀ Aᵀ`
+/// (`Some(true)`: C column-major, and A's columns are `Bᵀ`'s rows), or not at
+/// all (`None`: the blocked path packs it).
+#[inline(always)]
+fn small_orientation<T>(p: &Problem<T>) -> Option<bool> {
+    if p.c.cs == 1 && p.b.cs == 1 {
+        Some(false)
+    } else if p.c.rs == 1 && p.a.rs == 1 {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The plan of a problem [`front`] left to the rest (`Front::Rest`), on up to
+/// `threads` workers. Out of line: only products big enough to be worth
+/// blocking or threading get here.
+pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>, threads: usize) -> Plan {
+    let threads = threads.max(1);
+    let kern = T::kernels(target);
+    if is_small(tuning, p)
+        && let Some(transposed) = small_orientation(p)
+    {
+        let q = if transposed { p.transposed() } else { *p };
+        let a_columns = q.a.rs == 1;
+        let split = q.m.saturating_mul(q.n).saturating_mul(q.k) >= tuning.small_split_volume;
+        return Plan {
+            transposed,
+            m: q.m,
+            n: q.n,
+            k: q.k,
+            path: Path::Small {
+                a_columns,
+                threads: if split { threads } else { 1 },
+                rows_per_item: if a_columns { kern.small_t[0].0 } else { kern.small[0].0 },
+            },
+        };
+    }
+    // The micro-kernel writes rows of C with unit column stride; a column-major
+    // C is the transposed product.
+    let transposed = p.c.cs != 1 && p.c.rs == 1;
+    let q = if transposed { p.transposed() } else { *p };
+    let threads = if q.volume() >= tuning.blocked_split_volume as f64 {
+        threads
+    } else {
+        1
+    };
+    let shape = T::shape(target);
+    let a_in_place = q.a.cs == 1;
+    // The dot-product edge: the `n % NR` columns of the last strip where they
+    // are at most half a vector, A is read in place and there is at least one
+    // block of rows. The narrow micro-kernel computes a whole vector of columns
+    // (16 on AVX-512 f32 for the one column of 257); dot products compute only
+    // the columns there are, at the price of another pass over A.
+    let w = q.n % shape.nr;
+    let dot_edge = if a_in_place && q.m >= kern.dot_rows && w > 0 && 2 * w <= shape.lanes {
+        w
+    } else {
+        0
+    };
+    let n = q.n - dot_edge;
+    let lanes = threads.min(tuning.max_lanes);
+    // Balanced blocks: k = 2049 with KC = 1024 is 2 blocks of 1025, not 2 of
+    // 1024 and a last one of depth 1 that would cost a whole pass over C. B's
+    // block is one model-sized block per lane: each worker keeps its own lane of
+    // it near its core.
+    let model = Blocking::for_shape(shape, size_of::<T>());
+    let blocks = Blocking {
+        kc: balanced(q.k, model.kc, 1),
+        mc: balanced(q.m, model.mc, shape.mr),
+        nc: balanced(n, model.nc * lanes, shape.nr),
+    };
+    // B packed by the first tiles where all of it fits half the L2: it is then
+    // near, and a packing pass of its own would cost more than the first tiles
+    // waiting for it. B row-major, and C too (the fused instance stores whole
+    // tiles straight).
+    let b_bytes = q.k as f64 * n as f64 * size_of::<T>() as f64;
+    let pack_b_in_first_tiles = q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
+    let (h, w) = (q.m % shape.mr, n % shape.nr);
+    let edge = |h: usize, w: usize| edge_tile(&kern.in_place, h, w, shape);
+    Plan {
+        transposed,
+        m: q.m,
+        n: q.n,
+        k: q.k,
+        path: Path::Blocked(Blocked {
+            threads,
+            blocks,
+            lanes,
+            a_in_place,
+            pack_b_in_first_tiles,
+            // Only a row-major B has rows to fetch a line of at a time.
+            fetch_next_b: q.b.cs == 1,
+            dot_edge,
+            direct: q.c.cs == 1,
+            edges: Edges {
+                right: edge(shape.mr, w),
+                bottom: edge(h, shape.nr),
+                corner: edge(h, w),
+            },
+            pack_chunk: tuning.pack_chunk,
+        }),
+    }
+}
+
+/// The instance for an `h x w` edge tile (0 meaning none: the whole tile):
+/// a strip of one, two or three vectors computes only those vectors, a panel
+/// of at most half the rows (and a strip wider than one vector) only those
+/// rows. The in-place and packed sets cover the same vectors and rows.
+fn edge_tile<T>(set: &Micro<T>, h: usize, w: usize, shape: Shape) -> Tile {
+    let (h, w) = (if h == 0 { shape.mr } else { h }, if w == 0 { shape.nr } else { w });
+    let vectors = w.div_ceil(shape.lanes);
+    let [narrow, two, three] = set.vecs;
+    if h == shape.mr && w == shape.nr {
+        Tile::Full
+    } else if vectors <= narrow {
+        Tile::Narrow
+    } else if h <= set.short_rows {
+        Tile::Short
+    } else if vectors <= two {
+        Tile::Two
+    } else if vectors <= three {
+        Tile::Three
+    } else {
+        Tile::Full
+    }
+}
+
+/// The step that splits `total` into as few blocks of about `max` as possible,
+/// all about equal, rounded up to a multiple of `unit` (`max` is one). A block
+/// may exceed `max` by a sixteenth (rounded down to `unit`) rather than leave a
+/// sliver that costs a whole pass over C; the blocking model leaves each block
+/// half its cache, so the slack still fits.
+pub(crate) fn balanced(total: usize, max: usize, unit: usize) -> usize {
+    let cap = ((max + max / 16) / unit * unit).max(max);
+    let blocks = total.div_ceil(cap).max(1);
+    (total.div_ceil(blocks).div_ceil(unit) * unit).clamp(unit, cap)
+}

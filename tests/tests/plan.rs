@@ -1,0 +1,139 @@
+//! The plan: every decision of a call, printable and asserted before anything
+//! runs (`gemmkit::plan`), and the tuning that moves its thresholds.
+
+use gemmkit::{MatMut, MatRef, Parallelism, Path, Plan, Tile, Tuning};
+use std::sync::{Arc, Mutex};
+
+/// The tests here share the process-wide tuning override: one at a time.
+static TUNING: Mutex<()> = Mutex::new(());
+
+fn plan_for(par: &Parallelism, (m, n, k): (usize, usize, usize), a_t: bool, c_cols: bool) -> Plan {
+    let (a, b) = (vec![0.0f32; m * k], vec![0.0f32; k * n]);
+    let mut c = vec![0.0f32; m * n];
+    let a = if a_t {
+        MatRef::col_major(&a, m, k)
+    } else {
+        MatRef::row_major(&a, m, k)
+    };
+    let c = if c_cols {
+        MatMut::col_major(&mut c, m, n)
+    } else {
+        MatMut::row_major(&mut c, m, n)
+    };
+    let plan = gemmkit::plan(gemmkit::best(), par, a, MatRef::row_major(&b, k, n), &c).expect("plan");
+    // Every plan prints, with every decision named.
+    let text = format!("{plan:?}");
+    assert!(text.contains("path"), "{text}");
+    plan
+}
+
+fn blocked(plan: &Plan) -> gemmkit::Blocked {
+    match plan.path {
+        Path::Blocked(b) => b,
+        other => panic!("expected the blocked path, got {other:?}"),
+    }
+}
+
+#[test]
+fn plans_name_each_path_and_orientation() {
+    let _one = TUNING.lock().unwrap_or_else(|e| e.into_inner());
+    let seq = Parallelism::Sequential;
+    let small = gemmkit::tuning(gemmkit::best()).small;
+    assert_eq!(plan_for(&seq, (0, 5, 5), false, false).path, Path::Empty);
+    assert_eq!(plan_for(&seq, (5, 5, 0), false, false).path, Path::Scale);
+    let p = plan_for(&seq, (8, 8, 8), false, false);
+    assert!(!p.transposed);
+    assert!(
+        matches!(
+            p.path,
+            Path::Small {
+                threads: 1,
+                a_columns: false,
+                ..
+            }
+        ),
+        "{p:?}"
+    );
+    // A column-major C is computed transposed: its columns are the rows written,
+    // and the A of that product is B transposed, which is column-major.
+    let p = plan_for(&seq, (8, 9, 10), true, true);
+    assert!(p.transposed && (p.m, p.n, p.k) == (9, 8, 10), "{p:?}");
+    assert!(matches!(p.path, Path::Small { a_columns: true, .. }), "{p:?}");
+    // With a row-major A, that product's B would not have unit column stride:
+    // no small orientation, so the blocked path packs it.
+    let p = plan_for(&seq, (8, 9, 10), false, true);
+    assert!(p.transposed && matches!(p.path, Path::Blocked(_)), "{p:?}");
+    // Past the small limit: blocked, A read in place, interior tiles direct.
+    let (m, n, k) = (small + 44, 200, 100);
+    let p = plan_for(&seq, (m, n, k), false, false);
+    let b = blocked(&p);
+    assert_eq!((b.threads, b.lanes), (1, 1), "{p:?}");
+    assert!(b.a_in_place && b.direct && b.fetch_next_b, "{p:?}");
+    assert!(b.blocks.kc >= 1 && b.blocks.kc <= k && b.blocks.mc >= 1, "{p:?}");
+    // A transposed is packed.
+    assert!(!blocked(&plan_for(&seq, (m, n, k), true, false)).a_in_place);
+}
+
+#[test]
+fn plans_choose_threads_edges_and_the_dot_edge() {
+    let _one = TUNING.lock().unwrap_or_else(|e| e.into_inner());
+    let target = gemmkit::best();
+    let (shape, small) = (target.shapes.f32, gemmkit::tuning(target).small);
+    let two = match rayon::ThreadPoolBuilder::new().num_threads(2).build() {
+        Ok(pool) => Parallelism::Pool(Arc::new(pool)),
+        Err(_) => return, // no threads here (wasm): nothing to plan on two
+    };
+    let n = 8 * shape.nr + 1;
+    let b = blocked(&plan_for(&two, (512, n, 512), false, false));
+    assert_eq!((b.threads, b.lanes), (2, 2), "{b:?}");
+    // One column past whole strips, A in place: that column by dot products
+    // where it is at most half a vector.
+    assert_eq!(b.dot_edge, if 2 <= shape.lanes { 1 } else { 0 }, "{b:?}");
+    // A last strip of one column takes the one-vector instance, at the right
+    // edge and in the corner; a transposed A (packed: no dot edge) shows it.
+    let b = blocked(&plan_for(&two, (small + 1, n, 64), true, false));
+    assert_eq!(b.dot_edge, 0);
+    assert_eq!((b.edges.right, b.edges.corner), (Tile::Narrow, Tile::Narrow), "{b:?}");
+    // Too small to be worth a second thread: one, whatever the pool.
+    let tiny = blocked(&plan_for(&two, (small + 1, 2, 2), false, false));
+    assert_eq!(tiny.threads, 1, "{tiny:?}");
+}
+
+#[test]
+fn tuning_moves_the_thresholds_and_is_validated() {
+    let _one = TUNING.lock().unwrap_or_else(|e| e.into_inner());
+    let target = gemmkit::best();
+    let own = Tuning::of(target);
+    assert_eq!(gemmkit::tuning(target), own);
+    let seq = Parallelism::Sequential;
+    assert!(matches!(
+        plan_for(&seq, (100, 100, 100), false, false).path,
+        Path::Small { .. }
+    ));
+    gemmkit::set_tuning(Some(Tuning { small: 64, ..own })).expect("valid tuning");
+    assert_eq!(gemmkit::tuning(target).small, 64);
+    let p = plan_for(&seq, (100, 100, 100), false, false);
+    assert!(matches!(p.path, Path::Blocked(_)), "{p:?}");
+    // Computed correctly under the override too.
+    let (a, b) = (vec![1.0f32; 100 * 100], vec![2.0f32; 100 * 100]);
+    let mut c = vec![0.0f32; 100 * 100];
+    gemmkit::matmul(100, 100, 100, &a, &b, &mut c).expect("gemm");
+    assert!(c.iter().all(|&x| x == 200.0));
+    for (field, bad) in [
+        ("pack_chunk", Tuning { pack_chunk: 0, ..own }),
+        ("max_lanes", Tuning { max_lanes: 0, ..own }),
+        (
+            "max_lanes",
+            Tuning {
+                max_lanes: Tuning::MAX_LANES + 1,
+                ..own
+            },
+        ),
+    ] {
+        let msg = gemmkit::set_tuning(Some(bad)).expect_err("invalid tuning").to_string();
+        assert!(msg.starts_with(&format!("tuning: {field}")), "{msg}");
+    }
+    assert_eq!(gemmkit::tuning(target).small, 64, "a refused tuning changed nothing");
+    gemmkit::set_tuning(None).expect("back to the target's");
+    assert_eq!(gemmkit::tuning(target), own);
+}
