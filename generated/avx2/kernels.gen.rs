@@ -287,8 +287,8 @@ pub unsafe fn apply_packed_output_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -306,8 +306,7 @@ pub unsafe fn apply_packed_output_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -517,8 +516,8 @@ pub unsafe fn microkernel_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -536,8 +535,7 @@ pub unsafe fn microkernel_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -747,8 +745,8 @@ pub unsafe fn microkernel_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -766,8 +764,7 @@ pub unsafe fn microkernel_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -902,8 +899,8 @@ pub unsafe fn microkernel_short_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -921,8 +918,7 @@ pub unsafe fn microkernel_short_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1057,8 +1053,8 @@ pub unsafe fn microkernel_short_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1076,8 +1072,7 @@ pub unsafe fn microkernel_short_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1221,8 +1216,8 @@ pub unsafe fn microkernel_narrow_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1240,8 +1235,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1385,8 +1379,8 @@ pub unsafe fn microkernel_narrow_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1404,8 +1398,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1615,8 +1608,8 @@ pub unsafe fn microkernel_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1634,8 +1627,7 @@ pub unsafe fn microkernel_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1845,8 +1837,8 @@ pub unsafe fn microkernel_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1864,8 +1856,7 @@ pub unsafe fn microkernel_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2000,8 +1991,8 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2019,8 +2010,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2155,8 +2145,8 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2174,8 +2164,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2319,8 +2308,8 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2338,8 +2327,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2483,8 +2471,8 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2502,8 +2490,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2714,8 +2701,8 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2733,8 +2720,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2945,8 +2931,8 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2964,8 +2950,7 @@ pub unsafe fn microkernel_pack_b_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3176,8 +3161,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3195,8 +3180,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3743,9 +3727,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3754,9 +3737,7 @@ pub unsafe fn microkernel_dot_bf16(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -4658,9 +4639,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4669,9 +4649,7 @@ pub unsafe fn gemm_small_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -5573,9 +5551,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5584,9 +5561,7 @@ pub unsafe fn gemm_small_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -6224,9 +6199,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6235,9 +6209,7 @@ pub unsafe fn gemm_small_mid_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -6875,9 +6847,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6886,9 +6857,7 @@ pub unsafe fn gemm_small_mid_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7262,9 +7231,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7273,9 +7241,7 @@ pub unsafe fn gemm_small_low_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7649,9 +7615,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7660,9 +7625,7 @@ pub unsafe fn gemm_small_low_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7804,9 +7767,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7815,9 +7777,7 @@ pub unsafe fn gemm_small_row_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7959,9 +7919,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7970,9 +7929,7 @@ pub unsafe fn gemm_small_row_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8874,9 +8831,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8885,9 +8841,7 @@ pub unsafe fn gemm_small_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -9789,9 +9743,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -9800,9 +9753,7 @@ pub unsafe fn gemm_small_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -10440,9 +10391,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -10451,9 +10401,7 @@ pub unsafe fn gemm_small_mid_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -11091,9 +11039,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -11102,9 +11049,7 @@ pub unsafe fn gemm_small_mid_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -11478,9 +11423,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -11489,9 +11433,7 @@ pub unsafe fn gemm_small_low_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -12780,8 +12722,7 @@ pub unsafe fn dot_edge_4_f64(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety
@@ -12866,8 +12807,7 @@ pub unsafe fn pack_rhs_f32(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety

@@ -283,8 +283,8 @@ pub unsafe fn apply_packed_output_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -302,8 +302,7 @@ pub unsafe fn apply_packed_output_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -645,8 +644,8 @@ pub unsafe fn microkernel_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -664,8 +663,7 @@ pub unsafe fn microkernel_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1007,8 +1005,8 @@ pub unsafe fn microkernel_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1026,8 +1024,7 @@ pub unsafe fn microkernel_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1228,8 +1225,8 @@ pub unsafe fn microkernel_short_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1247,8 +1244,7 @@ pub unsafe fn microkernel_short_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1449,8 +1445,8 @@ pub unsafe fn microkernel_short_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1468,8 +1464,7 @@ pub unsafe fn microkernel_short_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1613,8 +1608,8 @@ pub unsafe fn microkernel_narrow_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1632,8 +1627,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1777,8 +1771,8 @@ pub unsafe fn microkernel_narrow_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1796,8 +1790,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2007,8 +2000,8 @@ pub unsafe fn microkernel_two_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2026,8 +2019,7 @@ pub unsafe fn microkernel_two_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2237,8 +2229,8 @@ pub unsafe fn microkernel_two_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2256,8 +2248,7 @@ pub unsafe fn microkernel_two_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2533,8 +2524,8 @@ pub unsafe fn microkernel_three_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2552,8 +2543,7 @@ pub unsafe fn microkernel_three_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2829,8 +2819,8 @@ pub unsafe fn microkernel_three_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2848,8 +2838,7 @@ pub unsafe fn microkernel_three_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3191,8 +3180,8 @@ pub unsafe fn microkernel_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3210,8 +3199,7 @@ pub unsafe fn microkernel_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3553,8 +3541,8 @@ pub unsafe fn microkernel_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3572,8 +3560,7 @@ pub unsafe fn microkernel_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3774,8 +3761,8 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3793,8 +3780,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3995,8 +3981,8 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4014,8 +4000,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4159,8 +4144,8 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4178,8 +4163,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4323,8 +4307,8 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4342,8 +4326,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4553,8 +4536,8 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4572,8 +4555,7 @@ pub unsafe fn microkernel_two_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4783,8 +4765,8 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4802,8 +4784,7 @@ pub unsafe fn microkernel_two_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -5079,8 +5060,8 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -5098,8 +5079,7 @@ pub unsafe fn microkernel_three_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -5375,8 +5355,8 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -5394,8 +5374,7 @@ pub unsafe fn microkernel_three_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -5740,8 +5719,8 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -5759,8 +5738,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -6105,8 +6083,8 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -6124,8 +6102,7 @@ pub unsafe fn microkernel_pack_b_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -6470,8 +6447,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -6489,8 +6466,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -7333,9 +7309,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7344,9 +7319,7 @@ pub unsafe fn microkernel_dot_bf16(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -9091,9 +9064,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -9102,9 +9074,7 @@ pub unsafe fn gemm_small_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -10849,9 +10819,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -10860,9 +10829,7 @@ pub unsafe fn gemm_small_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -12063,9 +12030,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -12074,9 +12040,7 @@ pub unsafe fn gemm_small_mid_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -13277,9 +13241,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -13288,9 +13251,7 @@ pub unsafe fn gemm_small_mid_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -13947,9 +13908,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -13958,9 +13918,7 @@ pub unsafe fn gemm_small_low_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -14617,9 +14575,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -14628,9 +14585,7 @@ pub unsafe fn gemm_small_low_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -14779,9 +14734,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -14790,9 +14744,7 @@ pub unsafe fn gemm_small_row_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -14941,9 +14893,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -14952,9 +14903,7 @@ pub unsafe fn gemm_small_row_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -16699,9 +16648,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -16710,9 +16658,7 @@ pub unsafe fn gemm_small_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -18457,9 +18403,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -18468,9 +18413,7 @@ pub unsafe fn gemm_small_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -19671,9 +19614,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -19682,9 +19624,7 @@ pub unsafe fn gemm_small_mid_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -20885,9 +20825,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -20896,9 +20835,7 @@ pub unsafe fn gemm_small_mid_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -21555,9 +21492,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -21566,9 +21502,7 @@ pub unsafe fn gemm_small_low_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -24088,8 +24022,7 @@ pub unsafe fn dot_edge_4_f64(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety
@@ -24216,8 +24149,7 @@ pub unsafe fn pack_rhs_f32(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety

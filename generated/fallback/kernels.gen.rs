@@ -222,8 +222,8 @@ pub unsafe fn apply_packed_output_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -241,8 +241,7 @@ pub unsafe fn apply_packed_output_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -475,8 +474,8 @@ pub unsafe fn microkernel_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -494,8 +493,7 @@ pub unsafe fn microkernel_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -728,8 +726,8 @@ pub unsafe fn microkernel_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -747,8 +745,7 @@ pub unsafe fn microkernel_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -895,8 +892,8 @@ pub unsafe fn microkernel_short_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -914,8 +911,7 @@ pub unsafe fn microkernel_short_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1062,8 +1058,8 @@ pub unsafe fn microkernel_short_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1081,8 +1077,7 @@ pub unsafe fn microkernel_short_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1195,8 +1190,8 @@ pub unsafe fn microkernel_narrow_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1214,8 +1209,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1328,8 +1322,8 @@ pub unsafe fn microkernel_narrow_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1347,8 +1341,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1501,8 +1494,8 @@ pub unsafe fn microkernel_two_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1520,8 +1513,7 @@ pub unsafe fn microkernel_two_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1674,8 +1666,8 @@ pub unsafe fn microkernel_two_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1693,8 +1685,7 @@ pub unsafe fn microkernel_two_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1887,8 +1878,8 @@ pub unsafe fn microkernel_three_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1906,8 +1897,7 @@ pub unsafe fn microkernel_three_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2100,8 +2090,8 @@ pub unsafe fn microkernel_three_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2119,8 +2109,7 @@ pub unsafe fn microkernel_three_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2353,8 +2342,8 @@ pub unsafe fn microkernel_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2372,8 +2361,7 @@ pub unsafe fn microkernel_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2606,8 +2594,8 @@ pub unsafe fn microkernel_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2625,8 +2613,7 @@ pub unsafe fn microkernel_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2773,8 +2760,8 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2792,8 +2779,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2940,8 +2926,8 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2959,8 +2945,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3073,8 +3058,8 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3092,8 +3077,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3206,8 +3190,8 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3225,8 +3209,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3379,8 +3362,8 @@ pub unsafe fn microkernel_two_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3398,8 +3381,7 @@ pub unsafe fn microkernel_two_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3552,8 +3534,8 @@ pub unsafe fn microkernel_two_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3571,8 +3553,7 @@ pub unsafe fn microkernel_two_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3765,8 +3746,8 @@ pub unsafe fn microkernel_three_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3784,8 +3765,7 @@ pub unsafe fn microkernel_three_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3978,8 +3958,8 @@ pub unsafe fn microkernel_three_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3997,8 +3977,7 @@ pub unsafe fn microkernel_three_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4232,8 +4211,8 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4251,8 +4230,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4486,8 +4464,8 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4505,8 +4483,7 @@ pub unsafe fn microkernel_pack_b_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -4740,8 +4717,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -4759,8 +4736,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -5528,9 +5504,8 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5539,9 +5514,7 @@ pub unsafe fn microkernel_dot_bf16(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -6455,9 +6428,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6466,9 +6438,7 @@ pub unsafe fn gemm_small_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7382,9 +7352,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7393,9 +7362,7 @@ pub unsafe fn gemm_small_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7758,9 +7725,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7769,9 +7735,7 @@ pub unsafe fn gemm_small_mid_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8134,9 +8098,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8145,9 +8108,7 @@ pub unsafe fn gemm_small_mid_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8455,9 +8416,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8466,9 +8426,7 @@ pub unsafe fn gemm_small_low_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8776,9 +8734,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8787,9 +8744,7 @@ pub unsafe fn gemm_small_low_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8924,9 +8879,8 @@ pub unsafe fn gemm_small_row_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8935,9 +8889,7 @@ pub unsafe fn gemm_small_row_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -9072,9 +9024,8 @@ pub unsafe fn gemm_small_row_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -9083,9 +9034,7 @@ pub unsafe fn gemm_small_row_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -9999,9 +9948,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -10010,9 +9958,7 @@ pub unsafe fn gemm_small_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -10926,9 +10872,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -10937,9 +10882,7 @@ pub unsafe fn gemm_small_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -11302,9 +11245,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -11313,9 +11255,7 @@ pub unsafe fn gemm_small_mid_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -11678,9 +11618,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -11689,9 +11628,7 @@ pub unsafe fn gemm_small_mid_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -11999,9 +11936,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -12010,9 +11946,7 @@ pub unsafe fn gemm_small_low_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -13343,8 +13277,7 @@ pub unsafe fn dot_edge_4_f64(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety
@@ -13446,8 +13379,7 @@ pub unsafe fn pack_rhs_f32(
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety

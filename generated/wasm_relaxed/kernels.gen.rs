@@ -285,8 +285,8 @@ pub unsafe fn apply_packed_output_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -304,8 +304,7 @@ pub unsafe fn apply_packed_output_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -531,8 +530,8 @@ pub unsafe fn microkernel_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -550,8 +549,7 @@ pub unsafe fn microkernel_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -777,8 +775,8 @@ pub unsafe fn microkernel_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -796,8 +794,7 @@ pub unsafe fn microkernel_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -941,8 +938,8 @@ pub unsafe fn microkernel_short_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -960,8 +957,7 @@ pub unsafe fn microkernel_short_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1105,8 +1101,8 @@ pub unsafe fn microkernel_short_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1124,8 +1120,7 @@ pub unsafe fn microkernel_short_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1267,8 +1262,8 @@ pub unsafe fn microkernel_narrow_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1286,8 +1281,7 @@ pub unsafe fn microkernel_narrow_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1429,8 +1423,8 @@ pub unsafe fn microkernel_narrow_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1448,8 +1442,7 @@ pub unsafe fn microkernel_narrow_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1675,8 +1668,8 @@ pub unsafe fn microkernel_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1694,8 +1687,7 @@ pub unsafe fn microkernel_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -1921,8 +1913,8 @@ pub unsafe fn microkernel_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -1940,8 +1932,7 @@ pub unsafe fn microkernel_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2085,8 +2076,8 @@ pub unsafe fn microkernel_short_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2104,8 +2095,7 @@ pub unsafe fn microkernel_short_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2249,8 +2239,8 @@ pub unsafe fn microkernel_short_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2268,8 +2258,7 @@ pub unsafe fn microkernel_short_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2411,8 +2400,8 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2430,8 +2419,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2573,8 +2561,8 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2592,8 +2580,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -2821,8 +2808,8 @@ pub unsafe fn microkernel_pack_b_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -2840,8 +2827,7 @@ pub unsafe fn microkernel_pack_b_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3069,8 +3055,8 @@ pub unsafe fn microkernel_pack_b_f64(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3088,8 +3074,7 @@ pub unsafe fn microkernel_pack_b_f64(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3317,8 +3302,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes `base_dot_edge` where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -3336,8 +3321,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -3716,9 +3700,8 @@ pub unsafe fn microkernel_dot_u8i8(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -3727,9 +3710,7 @@ pub unsafe fn microkernel_dot_u8i8(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -4352,9 +4333,8 @@ pub unsafe fn gemm_small_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4363,9 +4343,7 @@ pub unsafe fn gemm_small_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -4988,9 +4966,8 @@ pub unsafe fn gemm_small_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -4999,9 +4976,7 @@ pub unsafe fn gemm_small_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -5356,9 +5331,8 @@ pub unsafe fn gemm_small_mid_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5367,9 +5341,7 @@ pub unsafe fn gemm_small_mid_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -5724,9 +5696,8 @@ pub unsafe fn gemm_small_mid_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5735,9 +5706,7 @@ pub unsafe fn gemm_small_mid_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -5868,9 +5837,8 @@ pub unsafe fn gemm_small_low_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -5879,9 +5847,7 @@ pub unsafe fn gemm_small_low_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -6012,9 +5978,8 @@ pub unsafe fn gemm_small_low_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6023,9 +5988,7 @@ pub unsafe fn gemm_small_low_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -6648,9 +6611,8 @@ pub unsafe fn gemm_small_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -6659,9 +6621,7 @@ pub unsafe fn gemm_small_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7284,9 +7244,8 @@ pub unsafe fn gemm_small_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7295,9 +7254,7 @@ pub unsafe fn gemm_small_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -7652,9 +7609,8 @@ pub unsafe fn gemm_small_mid_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -7663,9 +7619,7 @@ pub unsafe fn gemm_small_mid_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8020,9 +7974,8 @@ pub unsafe fn gemm_small_mid_t_f64(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8031,9 +7984,7 @@ pub unsafe fn gemm_small_mid_t_f64(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -8164,9 +8115,8 @@ pub unsafe fn gemm_small_low_t_f32(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -8175,9 +8125,7 @@ pub unsafe fn gemm_small_low_t_f32(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with

@@ -106,7 +106,7 @@ static COMMON: Target = Target {
         ("bf16.DEPTH", "2"),
         // The runtime's thresholds (`gemmkit::Tuning`), one set per target; a
         // target that measures others lists its own. These were measured with
-        // AVX-512 on a Zen 4 core (BENCHMARKS.md, "Why the plan decides as it
+        // AVX-512 on a Zen 4 core (BENCHMARKS.md, "Why the code decides as it
         // does") and stand for every target until it is measured.
         ("tuning.small", "256"),
         ("tuning.small_split_volume", "512000"),    // 80^3
@@ -366,9 +366,7 @@ pub static AVX512: Target = Target {
         // 6 x 4 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm. Per step
         // of k: 6 broadcasts and 4 loads for 24 FMAs (12 x 2 needs 12 and 2), and
         // 6 row addresses where A is read in place. Chosen by measurement
-        // (gemm-bench, paired ratio to the best peer, against 12 x 2): 256^3
-        // 0.89-0.98 -> 0.97-1.04, 2048^3 0.98-1.05 -> 1.02-1.08, 4096x64x4096
-        // 0.95-1.13 -> 1.26-1.30.
+        // against 12 x 2 (BENCHMARKS.md, "Why the code decides as it does").
         ("f32.MR", "6"),
         ("f32.NR", "64"),
         ("f32.zero", "_mm512_setzero_ps()"),
@@ -389,9 +387,8 @@ pub static AVX512: Target = Target {
         ("f32.mul_add", "_mm512_fmadd_ps($0, $1, $2)"),
         ("f64.vec", "__m512d"),
         ("f64.LANES", "8"),
-        // 6 x 4 as for f32 (measured against 12 x 2 and 8 x 3: 256^3 0.92-0.98
-        // -> 0.98-1.01, 2048^3 0.92-0.93 -> 0.95-1.01, 4096x64x4096 0.76-0.87
-        // -> 1.02-1.10; 8 x 3 in between).
+        // 6 x 4 as for f32 (measured against 12 x 2 and 8 x 3, see
+        // BENCHMARKS.md, "Why the code decides as it does").
         ("f64.MR", "6"),
         ("f64.NR", "32"),
         ("f64.zero", "_mm512_setzero_pd()"),

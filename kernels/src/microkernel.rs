@@ -15,8 +15,8 @@ use kernel_macros::kernel;
 /// 17 to 32 and 33 to 48 of the 64 columns; a strip of at most half a vector, as
 /// 257's one column, takes [`base_dot_edge`] where A is read in place, and the
 /// narrow one only for a packed A). Without them the full kernel would spend its
-/// time on zero padding: 160 columns computed as 192 (160^3 f32 went from
-/// 0.81-0.85 of faer to 0.94-0.95). Each has a `_packed` twin (`PACKED = 1`)
+/// time on zero padding: 160 columns computed as 192 (figures: BENCHMARKS.md,
+/// "Why the code decides as it does"). Each has a `_packed` twin (`PACKED = 1`)
 /// for a packed panel of A, whose strides are fixed (`rs_a == 1`,
 /// `cs_a == MR`, see `base_pack_lhs`; the arguments are ignored):
 /// it reads A at constant offsets from one pointer, where the others, given the
@@ -34,8 +34,7 @@ use kernel_macros::kernel;
 /// fetch for later: each step `p` of `k` fetches the line holding
 /// `b_pack[p * ldb]` into L2 (`prefetch_far`; the driver points it at a column
 /// of lines of B's next block, which its packing pass then reads from the
-/// caches: 1.05-1.13x at 32x4096x4096 and 1.07x at 64x4096x4096 f32 on one
-/// thread). Any address will do (a fetch never faults); the strip itself, with
+/// caches rather than memory). Any address will do (a fetch never faults); the strip itself, with
 /// `ldb = NR`, when there is nothing to fetch.
 ///
 /// Element `(i, p)` of A is at `a[i * rs_a + p * cs_a]`: a packed panel or rows of
@@ -209,9 +208,8 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
 ///
 /// Columns go in blocks of `4 * LANES` while four whole vectors are left and
 /// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds (64^3 f32
-/// on AVX-512 went from 0.92 of OpenBLAS to 1.02-1.09, f64 from 0.90-0.94 to
-/// 0.99-1.06), then in blocks of `2 * LANES`. A is broadcast in place from any strides,
+/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
+/// blocks of `2 * LANES`. A is broadcast in place from any strides,
 /// B and C are read and written in place and must have unit column stride; the
 /// ragged last column block uses partial loads and stores. `beta == 0` never
 /// reads C.
@@ -220,9 +218,7 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
 /// argument ignored, as for a transposed A): a step of k broadcasts the block's
 /// rows from adjacent elements at constant offsets, where the others compute a
 /// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.) With A transposed, f32 on AVX-512,
-/// paired ratio to OpenBLAS: 12^3 0.73-0.86 -> 0.97-1.03, 16^3 0.72-0.82 ->
-/// 0.86-0.90, 48^3 0.87-0.93 -> 1.02-1.10.
+/// runtime uses `gemm_small_row` for both.)
 ///
 /// # Safety
 /// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
@@ -323,8 +319,8 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
             let c1 = cols - c0;
             let mut acc = V::zero_tile();
             // Four variants of the same loop, so that neither a second vector of
-            // zero columns nor a masked load where the vector is whole (masked loads
-            // cost about 10% at 96x64x64 on AVX-512) costs anything.
+            // zero columns nor a masked load where the vector is whole (masked
+            // loads are slower than plain ones) costs anything.
             if c1 == V::LANES {
                 for p in 0..k {
                     let brow = b.add(p * rs_b + j);

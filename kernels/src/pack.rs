@@ -12,8 +12,7 @@ use kernel_macros::kernel;
 /// beforehand. A row-major B is read row by row across all the strips, so each
 /// read is as long as the block is wide (a strip at a time reads `NR` elements
 /// per row, one row per page when B is wide, where the hardware prefetchers
-/// stop: packing a 4096-wide f64 B ran at 4.5 GB/s that way, 45% of a
-/// sequential read). Full strips move whole vectors, the last one partial
+/// stop; see BENCHMARKS.md, "Why the code decides as it does"). Full strips move whole vectors, the last one partial
 /// loads; other strides copy element by element.
 ///
 /// # Safety

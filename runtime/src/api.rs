@@ -54,13 +54,11 @@ pub fn gemm_on<T: Element>(
 /// computed by one thread with the same sequence of operations (K is never
 /// split). Safe to call from inside a rayon task (the calling thread works too
 /// and nothing waits on a busy pool) and from many threads at once.
-// Inlined into the caller, with the checks and the small path (`drive`): the
-// views arrive in registers, and the strides a caller's constructors fix (the
-// unit column stride of `row_major`) fold the orientation tests away. Measured
-// (gemm-bench, paired ratio to OpenBLAS, AVX-512 f32, three alternating runs
-// each): 8^3 0.95-0.96 -> 1.05-1.08, 16^3 0.99-1.05 -> 1.06-1.18, 32^3
-// 0.99-1.02 -> 1.02-1.08; A transposed (in-process, 150 rounds) 16^3
-// 0.88-0.92 -> 0.94-0.98. The blocked driver stays out of line.
+// Inlined into the caller, with the checks, the plan's front and the small path
+// (`drive`): the views arrive in registers, and the strides a caller's
+// constructors fix (the unit column stride of `row_major`) fold the
+// orientation tests away (BENCHMARKS.md, "inline front"). The rest stays out
+// of line.
 #[inline]
 pub fn gemm_with<T: Element>(
     target: &Target,

@@ -133,12 +133,9 @@ impl Blocking {
     }
 }
 
-/// The fewest strips of B the model's B block holds (see [`Blocking::model`]).
-/// Measured on a Zen 4 core (1 MiB L2, AVX-512 6 x 64 f32 and 6 x 32 f64 tiles,
-/// where half the L2 holds 3 and 6 strips): in-process paired ratios over the
-/// L2-sized block, 11-15 rounds, f32 at 1024 and 2048 rose 7-8% and 6-7% with
-/// 16 to 32 strips, f64 (16 to 64 strips) 5-9.5% at both and 3-6% at 512; 8
-/// strips (f32) gained 3-4%.
+/// The fewest strips of B the model's B block holds (see [`Blocking::model`]):
+/// each A micro-panel's trip from L3 to L1 is then shared by enough
+/// micro-kernel calls (BENCHMARKS.md, "MIN_STRIPS").
 const MIN_STRIPS: usize = 16;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);

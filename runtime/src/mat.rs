@@ -103,8 +103,8 @@ macro_rules! view_common {
                 }
             }
             /// Checks that every element is inside the slice. (The errors are
-            /// built only on failure: this runs on every call, and constructing
-            /// and dropping an unused error showed up at 8^3.)
+            /// built only on failure: this runs on every call, where building
+            /// and dropping an unused error costs a tiny product time.)
             #[inline]
             pub(crate) fn check_bounds(&self, arg: &'static str) -> Result<(), GemmError> {
                 if self.rows == 0 || self.cols == 0 {

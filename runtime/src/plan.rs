@@ -3,7 +3,8 @@
 //! the driver without deciding anything again.
 //!
 //! The figures behind each threshold and choice are in BENCHMARKS.md, section
-//! "Why the plan decides as it does"; the comments here give the reasons.
+//! "Why the code decides as it does", under the name a comment quotes; the
+//! comments here give the reasons.
 
 use crate::blocking::{Blocking, CacheSizes};
 use crate::element::{Element, Micro};
@@ -306,12 +307,15 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
         1
     };
     let shape = T::shape(target);
+    // Full panels of a row-major A read in place: streaming each row of a panel
+    // costs little over a packed panel once it is in L1, and saves a copy of A
+    // per block ("a_in_place").
     let a_in_place = q.a.cs == 1;
     // The dot-product edge: the `n % NR` columns of the last strip where they
     // are at most half a vector, A is read in place and there is at least one
     // block of rows. The narrow micro-kernel computes a whole vector of columns
     // (16 on AVX-512 f32 for the one column of 257); dot products compute only
-    // the columns there are, at the price of another pass over A.
+    // the columns there are, at the price of another pass over A ("dot_edge").
     let w = q.n % shape.nr;
     let dot_edge = if a_in_place && q.m >= kern.dot_rows && w > 0 && 2 * w <= shape.lanes {
         w
@@ -321,9 +325,9 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
     let n = q.n - dot_edge;
     let lanes = threads.min(tuning.max_lanes);
     // Balanced blocks: k = 2049 with KC = 1024 is 2 blocks of 1025, not 2 of
-    // 1024 and a last one of depth 1 that would cost a whole pass over C. B's
-    // block is one model-sized block per lane: each worker keeps its own lane of
-    // it near its core.
+    // 1024 and a last one of depth 1 that would cost a whole pass over C
+    // ("balanced"). B's block is one model-sized block per lane: each worker
+    // keeps its own lane of it near its core.
     let model = Blocking::for_shape(shape, size_of::<T>());
     let blocks = Blocking {
         kc: balanced(q.k, model.kc, 1),
@@ -332,8 +336,8 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
     };
     // B packed by the first tiles where all of it fits half the L2: it is then
     // near, and a packing pass of its own would cost more than the first tiles
-    // waiting for it. B row-major, and C too (the fused instance stores whole
-    // tiles straight).
+    // waiting for it ("pack_b_in_first_tiles"). B row-major, and C too (the
+    // fused instance stores whole tiles straight).
     let b_bytes = q.k as f64 * n as f64 * size_of::<T>() as f64;
     let pack_b_in_first_tiles = q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
     let (h, w) = (q.m % shape.mr, n % shape.nr);

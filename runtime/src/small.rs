@@ -57,7 +57,7 @@ pub(crate) unsafe fn small<T: Element>(kern: &ElemKernels<T>, p: &Problem<T>) {
     }
     let mut i = 0;
     // Straight-line choices on the four row counts rather than a search of the
-    // table, which went through the stack (1-3% of an 8^3 call).
+    // table, which went through the stack (BENCHMARKS.md, "inline front").
     loop {
         let left = m - i;
         if left > tall {

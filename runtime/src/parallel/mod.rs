@@ -106,11 +106,8 @@ pub fn set_num_threads(threads: usize) {
 /// that wait ends too. A worker out of items stays (spinning) until the last
 /// item is done, so a helper leaves when the caller does and is still awake,
 /// in the pool's idle loop, when the next block or call spawns: returning
-/// early, it could fall asleep and need waking (tens of microseconds on the
-/// VM; see `spawn_and_work`). Timed in one process on two threads (f32, the
-/// caller in the pool): at 1024^3, two blocks, a helper started 43-58
-/// microseconds after the spawn on average without this wait and 8 with it; at
-/// 2048^3, eight blocks, 9-13 with it.
+/// early, it could fall asleep and need waking (see `spawn_and_work`;
+/// BENCHMARKS.md, "workers stay until the last item").
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn par_phases(
     threads: usize,
@@ -196,16 +193,11 @@ impl Counter {
     /// (at least one), or `None` when all are taken. One atomic add per run
     /// rather than per item: on x86 it is a locked instruction, which waits
     /// for the tiles of C still in the store buffer to be written, where they
-    /// would otherwise drain under the next item's arithmetic. With one claim per
-    /// item that wait was 3.8% of 256^3 on two threads (perf, cpu-clock); with
-    /// runs of a `4 * workers`-th of the rest it is 1.6%, and measured (same
-    /// process, alternating, 21-31 rounds, AVX-512 f32, two threads) runs over
-    /// single items were 1.02-1.03 at 255^3-320^3 and 1024^3, even at 384^3,
-    /// 512^3 and 2048^3. The runs shrink as the lane empties, so its last items
+    /// would otherwise drain under the next item's arithmetic (BENCHMARKS.md,
+    /// "claims in runs"). The runs shrink as the lane empties, so its last items
     /// are still taken one at a time by whichever worker is free, and a worker
     /// that stalls holds at most a `share`-th of a lane (an eighth on two
-    /// threads). Packing takes its items in runs the same way (even there,
-    /// within the noise).
+    /// threads). Packing takes its items in runs the same way.
     fn claim(&self, n: usize, share: usize) -> Option<std::ops::Range<usize>> {
         // Cheap check first: once a lane is exhausted, stop bumping its counter.
         let seen = self.0.load(Ordering::Relaxed);
@@ -227,22 +219,18 @@ pub(crate) fn part(n: usize, lanes: usize, l: usize) -> std::ops::Range<usize> {
 /// spins until the helpers that started are done. Blocking in the scope instead
 /// would put this thread to sleep for the last few microseconds, and waking it
 /// (and then the helpers, asleep by the next call) costs tens of microseconds on
-/// a virtual machine: 256^3 on two threads went from 1.3x to 1.5x. A helper
-/// that starts later finds no work, and the scope still waits for it.
+/// a virtual machine. A helper that starts later finds no work, and the scope
+/// still waits for it.
 ///
 /// With a caller outside a pool of N threads, the pool's N-th thread has no
 /// part, but rayon wakes a sleeping thread as a thief whenever an idle one
 /// takes a job, and that thread sometimes takes the next helper's job on the
-/// caller's core. On the two-core VM the helpers started 38-426 microseconds
-/// after the spawn on average at 512^3-2048^3 (2-9 with a pool of one thread,
-/// where there is no such thread). Running the whole call on the pool's threads
-/// instead, the caller blocked, measured 0.97 at 256^3 and 0.99-1.06 from 384^3
-/// to 2049^3 (BENCHMARKS.md): not taken, since the caller would no longer
-/// compute. A caller that is itself one of the pool's threads (a pool built
-/// with `use_current_thread`, or a call from a rayon task) leaves no thread
-/// idle: its helpers started 3-6 microseconds after the spawn at 512^3 (5-190
-/// from outside the pool, mostly over 30). The benchmark runs that way
-/// (README, Threads).
+/// caller's core, which delays the helpers. Running the whole call on the
+/// pool's threads instead would stop the caller computing. A caller that is
+/// itself one of the pool's threads (a pool built with `use_current_thread`,
+/// or a call from a rayon task) leaves no thread idle; the benchmark runs that
+/// way (README, Threads). Figures: BENCHMARKS.md, "the caller spins, and
+/// computes".
 pub(crate) fn spawn_and_work<'s>(
     s: &rayon::Scope<'s>,
     workers: usize,
