@@ -1,8 +1,8 @@
 //! The safe API: checked views in, typed errors out.
 
 use crate::driver::drive;
-use crate::element::Element;
 use crate::error::GemmError;
+use crate::family::Element;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
 use crate::parallel::Parallelism;
@@ -123,7 +123,7 @@ pub unsafe fn gemm_raw<T: Element>(
     csc: usize,
 ) {
     let operand = |ptr, rs, cs| Operand { ptr, rs, cs };
-    let p = Problem {
+    let p: Problem<T> = Problem {
         m,
         n,
         k,
@@ -208,7 +208,7 @@ pub(crate) fn checked<T: Element>(
 
 /// The problem on these views, C given as its pointer and strides.
 #[inline(always)]
-pub(crate) fn problem<T>(
+pub(crate) fn problem<T: Element>(
     alpha: T,
     a: &MatRef<'_, T>,
     b: &MatRef<'_, T>,

@@ -1,8 +1,8 @@
 //! Batched GEMM: slices of views, or strided batches in one slice each.
 
 use crate::api::{check_shapes, checked, run, run_on};
-use crate::element::Element;
 use crate::error::GemmError;
+use crate::family::Element;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
 use crate::parallel::Parallelism;

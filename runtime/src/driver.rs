@@ -37,11 +37,11 @@
 //! as on one thread, so results are bit-identical for any thread count.
 
 use crate::edge::dot_edge;
-use crate::element::{ElemKernels, Element};
+use crate::family::{Family, Kernels};
 use crate::generated::{Shape, Target};
 use crate::output::{apply_tile, scale};
 use crate::parallel::{par_phases, part};
-use crate::plan::{Blocked, Front, Path, Plan, Tile, front, rest, tuning};
+use crate::plan::{Blocked, Front, Path, Plan, Tile, front, oriented, rest, tuning};
 use crate::problem::Problem;
 use crate::scratch::with_scratch;
 use crate::small::{small, small_par};
@@ -55,19 +55,28 @@ use crate::small::{small, small_par};
 /// # Safety
 /// As [`crate::gemm_raw`].
 #[inline(always)]
-pub(crate) unsafe fn drive<'a, T: Element>(
+pub(crate) unsafe fn drive<'a, F: Family>(
     target: &Target,
-    p: &Problem<T>,
+    p: &Problem<F>,
     workers: impl FnOnce() -> (usize, Option<&'a rayon::ThreadPool>),
 ) {
-    let tuning = tuning(target);
-    match front(&tuning, p) {
+    let (tuning, kern) = (tuning(target), F::kernels(target));
+    match front(&tuning, &kern, p) {
         Front::Empty => {}
         Front::Scale => unsafe { scale(p) },
         // Two call sites rather than one on a problem swapped by conditional
-        // moves, which went through the stack.
-        Front::Small { transposed: false } => unsafe { small(&T::kernels(target), p) },
-        Front::Small { transposed: true } => unsafe { small(&T::kernels(target), &p.transposed()) },
+        // moves, which went through the stack. (`front` plans the small path
+        // only for a family that has one, transposed only where it can be.)
+        Front::Small { transposed: false } => {
+            if let Some(set) = kern.small {
+                unsafe { small(&set, p) }
+            }
+        }
+        Front::Small { transposed: true } => {
+            if let (Some(set), Some(q)) = (kern.small, F::transposed(p)) {
+                unsafe { small(&set, &q) }
+            }
+        }
         Front::Rest => {
             let (threads, pool) = workers();
             unsafe { drive_rest(target, p, threads, pool) }
@@ -77,7 +86,7 @@ pub(crate) unsafe fn drive<'a, T: Element>(
 
 /// The rest of the plan and its execution, out of line.
 #[inline(never)]
-unsafe fn drive_rest<T: Element>(target: &Target, p: &Problem<T>, threads: usize, pool: Option<&rayon::ThreadPool>) {
+unsafe fn drive_rest<F: Family>(target: &Target, p: &Problem<F>, threads: usize, pool: Option<&rayon::ThreadPool>) {
     let plan = rest(target, &tuning(target), p, threads);
     unsafe { execute(target, &plan, p, pool) }
 }
@@ -87,46 +96,48 @@ unsafe fn drive_rest<T: Element>(target: &Target, p: &Problem<T>, threads: usize
 ///
 /// # Safety
 /// As [`crate::gemm_raw`]; `plan` was made for `p` on this target.
-unsafe fn execute<T: Element>(target: &Target, plan: &Plan, p: &Problem<T>, pool: Option<&rayon::ThreadPool>) {
-    let q = if plan.transposed { p.transposed() } else { *p };
+unsafe fn execute<F: Family>(target: &Target, plan: &Plan, p: &Problem<F>, pool: Option<&rayon::ThreadPool>) {
+    let q = oriented(p, plan.transposed);
     match plan.path {
         Path::Empty => {}
         Path::Scale => unsafe { scale(&q) },
-        Path::Small { threads, .. } => unsafe { small_par(&T::kernels(target), threads, pool, q) },
+        Path::Small { threads, .. } => {
+            if let Some(set) = F::kernels(target).small {
+                unsafe { small_par(&set, threads, pool, q) }
+            }
+        }
         Path::Blocked(b) => unsafe { blocked(target, &b, q, pool) },
     }
 }
 
 /// The blocked path: scratch for the plan's blocks, then the five loops over
 /// all but the dot-product edge's columns, then that edge.
-unsafe fn blocked<T: Element>(target: &Target, plan: &Blocked, p: Problem<T>, pool: Option<&rayon::ThreadPool>) {
-    let (kern, shape) = (T::kernels(target), T::shape(target));
+unsafe fn blocked<F: Family>(target: &Target, plan: &Blocked, p: Problem<F>, pool: Option<&rayon::ThreadPool>) {
+    let (kern, shape) = (F::kernels(target), F::shape(target));
     let (mr, nr, blk, threads) = (shape.mr, shape.nr, plan.blocks, plan.threads);
     let edge = plan.dot_edge;
     let (full, p) = (p, Problem { n: p.n - edge, ..p });
     // Room for the packed A block, or for one ragged panel when A is read in
-    // place.
+    // place; the packed B block; one edge tile per worker; and the edge columns
+    // of a B that is not column-major, copied contiguous along k. Each region
+    // starts on a 64-byte boundary.
     let a_rows = if plan.a_in_place { mr } else { blk.mc };
-    let a_len = (a_rows * blk.kc).div_ceil(16) * 16;
-    let b_len = (blk.kc * blk.nc).div_ceil(16) * 16;
     let tile_len = (mr * nr).div_ceil(16) * 16;
-    // The edge columns of a B that is not column-major, copied contiguous along k.
-    let bt_len = if edge > 0 && full.b.rs != 1 {
-        (edge * full.k).div_ceil(16) * 16
-    } else {
-        0
-    };
-    let bytes = (a_len + b_len + threads * tile_len + bt_len) * size_of::<T>();
-    with_scratch(bytes, |buf| {
-        let buf = buf.cast::<T>();
-        // A block, B block, one edge tile per worker, the edge columns of B, each
-        // 64-byte aligned.
+    let bt_len = if edge > 0 && full.b.rs != 1 { edge * full.k } else { 0 };
+    let region = |elems: usize, size: usize| (elems * size).div_ceil(64) * 64;
+    let a_bytes = region(a_rows * blk.kc, size_of::<F::PackedA>());
+    let b_bytes = region(blk.kc * blk.nc, size_of::<F::PackedB>());
+    let tiles_bytes = region(threads * tile_len, size_of::<F::C>());
+    let bt_bytes = region(bt_len, size_of::<F::B>());
+    with_scratch(a_bytes + b_bytes + tiles_bytes + bt_bytes, |buf| {
+        // SAFETY: the regions above, in order, within the scratch.
+        let at = |offset: usize| unsafe { buf.add(offset) };
         let bufs = Buffers {
-            a: buf,
-            b: unsafe { buf.add(a_len) },
-            tiles: unsafe { buf.add(a_len + b_len) },
+            a: at(0).cast(),
+            b: at(a_bytes).cast(),
+            tiles: at(a_bytes + b_bytes).cast(),
             tile_len,
-            bt: unsafe { buf.add(a_len + b_len + threads * tile_len) },
+            bt: at(a_bytes + b_bytes + tiles_bytes).cast(),
         };
         let ctx = Ctx {
             kern,
@@ -138,49 +149,56 @@ unsafe fn blocked<T: Element>(target: &Target, plan: &Blocked, p: Problem<T>, po
         if p.n > 0 {
             unsafe { five_loops(&ctx, pool) };
         }
-        if edge > 0 {
+        // (The plan leaves no dot edge to a family without one.)
+        if let (true, Some(set)) = (edge > 0, ctx.kern.dot) {
             let ctx = Ctx { p: full, ..ctx };
-            unsafe { dot_edge(&ctx, edge, pool) };
+            unsafe { dot_edge(&ctx, &set, edge, pool) };
         }
     });
 }
 
 /// The packing buffers of one call (shared by its workers) and the per-worker
 /// edge tiles.
-#[derive(Clone, Copy)]
-pub(crate) struct Buffers<T> {
-    pub(crate) a: *mut T,
-    pub(crate) b: *mut T,
-    pub(crate) tiles: *mut T,
+pub(crate) struct Buffers<F: Family> {
+    pub(crate) a: *mut F::PackedA,
+    pub(crate) b: *mut F::PackedB,
+    pub(crate) tiles: *mut F::C,
     pub(crate) tile_len: usize,
     /// The dot-product edge's columns of B, contiguous along k (see `dot_edge`).
-    pub(crate) bt: *mut T,
+    pub(crate) bt: *mut F::B,
 }
 
 /// Everything the loops share. Raw pointers into A, B, C and the buffers: the
 /// workers write disjoint tiles of C and disjoint parts of the buffers.
-pub(crate) struct Ctx<T> {
-    pub(crate) kern: ElemKernels<T>,
+pub(crate) struct Ctx<F: Family> {
+    pub(crate) kern: Kernels<F>,
     /// The tile: an edge strip takes the instance of its count of vectors
     /// (`lanes` columns each).
     pub(crate) shape: Shape,
     pub(crate) plan: Blocked,
-    pub(crate) p: Problem<T>,
-    pub(crate) bufs: Buffers<T>,
+    pub(crate) p: Problem<F>,
+    pub(crate) bufs: Buffers<F>,
 }
+
+impl<F: Family> Clone for Buffers<F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F: Family> Copy for Buffers<F> {}
 
 // SAFETY: the pointers are only dereferenced inside `five_loops`, where each work
 // item touches its own part of C and of the packing buffers, and the phases are
 // ordered: packing finishes (Release) before any compute item starts (Acquire),
 // and each scope ends before the next block reuses the buffers.
-unsafe impl<T: Send> Sync for Ctx<T> {}
+unsafe impl<F: Family> Sync for Ctx<F> {}
 
 /// Bytes in a cache line (the unit of the micro-kernels' fetch of B's next block).
 const LINE: usize = 64;
 
 /// The five loops. Each `(ic, pc, jc)` block is one fork-join on the plan's
 /// threads (`par_phases`): pack items, then one compute item per panel of A.
-unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, pool: Option<&rayon::ThreadPool>) {
+unsafe fn five_loops<F: Family>(ctx: &Ctx<F>, pool: Option<&rayon::ThreadPool>) {
     let (kern, plan, p) = (&ctx.kern, &ctx.plan, &ctx.p);
     let (mr, nr, blk) = (ctx.shape.mr, ctx.shape.nr, plan.blocks);
     let (m, n, k) = (p.m, p.n, p.k);
@@ -197,7 +215,7 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, pool: Option<&rayon::ThreadPool>)
         // Loop 4 (pc): blocks of KC of the depth; beta applies on the first only.
         for pc in (0..k).step_by(blk.kc) {
             let kc = blk.kc.min(k - pc);
-            let beta = if pc == 0 { p.beta } else { T::ONE };
+            let beta = if pc == 0 { p.beta } else { F::ONE };
             // Loop 3 (jc): blocks of NC columns of B and C, packed and shared by
             // the workers. Loops 2 (panels of A) and 1 (strips of B) are the
             // compute items below.
@@ -285,53 +303,86 @@ unsafe fn five_loops<T: Element>(ctx: &Ctx<T>, pool: Option<&rayon::ThreadPool>)
                     let (j0, j1) = (cols.start * nr, (cols.end * nr).min(next_nc));
                     (
                         p.b.at(next_pc, next_jc + j0),
-                        ((j1 - j0) * size_of::<T>()).div_ceil(LINE),
+                        ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
                     )
                 };
                 // Compute items: panel `pi` of A by every strip of lane `l`.
                 let compute = |l: usize, pi: usize, worker: usize| {
                     let p = &ctx.p;
                     let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                    // A's panel in place (rows at their stride) or packed (columns
-                    // of MR), with the micro-kernel instances for each.
-                    let (ap, rs_ap, cs_ap, micro) = if pi < a_first {
-                        (p.a.at(ic + ir, pc), p.a.rs, 1, &kern.in_place)
-                    } else {
-                        (unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), 1, mr, &kern.packed)
-                    };
                     let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
                     let lane = part(strips, lanes, l);
                     let (next_first, next_lines) = next_lane(l);
-                    for sj in lane.clone() {
-                        let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
-                        let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
-                        let t = pi * lane.len() + sj - lane.start;
-                        let (far, far_ld) = if t < next_lines {
-                            (next_first.wrapping_add(t * LINE / size_of::<T>()).cast_mut(), p.b.rs)
-                        } else {
-                            (bp, nr)
-                        };
-                        let cij = p.c.at(ic + ir, jc + jr);
-                        let (alpha, rsc, csc) = (p.alpha, p.c.rs, p.c.cs);
-                        // The tile's instance: an edge tile takes the plan's for
-                        // its edge (the whole tile's too, where no narrower one
-                        // covers it) and goes through the packed tile.
-                        let (whole, kind) = match (h == mr, w == nr) {
-                            (true, true) => (true, Tile::Full),
-                            (true, false) => (false, plan.edges.right),
-                            (false, true) => (false, plan.edges.bottom),
-                            (false, false) => (false, plan.edges.corner),
-                        };
-                        if fuse && pi == 0 && w == nr {
-                            let (src, dst) = (p.b.at(pc, jc + jr), bp);
-                            unsafe { (micro.pack_b)(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, dst, beta, cij, rsc) };
-                        } else if plan.direct && whole {
-                            unsafe { (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, far_ld, far, beta, cij, rsc) };
-                        } else {
-                            let f = micro.get(kind);
-                            unsafe { f(kc, T::ONE, ap, rs_ap, cs_ap, bp, far_ld, far, T::ZERO, tile, nr) };
-                            unsafe { apply_tile(kern, h, w, alpha, tile, nr, beta, cij, rsc, csc) };
-                        }
+                    // The strips of the lane against a panel `ap` with strides
+                    // `(rs_ap, cs_ap)` and its set of micro-kernel instances
+                    // (a macro: the two kinds of panel hold different types).
+                    macro_rules! strips {
+                        ($micro:expr, $ap:expr, $rs_ap:expr, $cs_ap:expr) => {{
+                            let (micro, ap, rs_ap, cs_ap) = ($micro, $ap, $rs_ap, $cs_ap);
+                            for sj in lane.clone() {
+                                let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
+                                let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
+                                let t = pi * lane.len() + sj - lane.start;
+                                let (far, far_ld) = if t < next_lines {
+                                    (
+                                        next_first
+                                            .wrapping_add(t * LINE / size_of::<F::B>())
+                                            .cast_mut()
+                                            .cast(),
+                                        p.b.rs,
+                                    )
+                                } else {
+                                    (bp, nr)
+                                };
+                                let cij = p.c.at(ic + ir, jc + jr);
+                                let (alpha, rsc, csc) = (p.alpha, p.c.rs, p.c.cs);
+                                // The tile's instance: an edge tile takes the plan's
+                                // for its edge (the whole tile's too, where no
+                                // narrower one covers it) and goes through the
+                                // packed tile.
+                                let (whole, kind) = match (h == mr, w == nr) {
+                                    (true, true) => (true, Tile::Full),
+                                    (true, false) => (false, plan.edges.right),
+                                    (false, true) => (false, plan.edges.bottom),
+                                    (false, false) => (false, plan.edges.corner),
+                                };
+                                match micro.pack_b {
+                                    Some(pack_b) if fuse && pi == 0 && w == nr => {
+                                        let src = p.b.at(pc, jc + jr);
+                                        unsafe { pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, bp, beta, cij, rsc) };
+                                    }
+                                    _ if plan.direct && whole => unsafe {
+                                        (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, far_ld, far, beta, cij, rsc)
+                                    },
+                                    _ => {
+                                        let f = micro.get(kind);
+                                        unsafe {
+                                            f(
+                                                kc,
+                                                F::ONE,
+                                                ap,
+                                                rs_ap,
+                                                cs_ap,
+                                                bp,
+                                                far_ld,
+                                                far,
+                                                F::ZERO,
+                                                tile,
+                                                nr,
+                                            )
+                                        };
+                                        unsafe { apply_tile(kern, h, w, alpha, tile, nr, beta, cij, rsc, csc) };
+                                    }
+                                }
+                            }
+                        }};
+                    }
+                    // A's panel in place (rows at their stride) or packed (columns
+                    // of MR). (The plan reads A in place only for a family that
+                    // has the instances.)
+                    match &kern.in_place {
+                        Some(micro) if pi < a_first => strips!(micro, p.a.at(ic + ir, pc), p.a.rs, 1),
+                        _ => strips!(&kern.packed, unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), 1, mr),
                     }
                 };
                 par_phases(plan.threads, pool, lanes, packs, pack, panels, fuse, compute);

@@ -2,7 +2,7 @@
 //! of k, where a narrow strip would compute a whole vector of columns.
 
 use crate::driver::Ctx;
-use crate::element::Element;
+use crate::family::{DotSet, Family};
 use crate::output::apply_tile;
 use crate::parallel::par_phases;
 
@@ -19,10 +19,10 @@ use crate::parallel::par_phases;
 /// As `five_loops`, with `ctx.p` the whole problem, A read in place, `m` at
 /// least the instances' height, and `ctx.bufs.bt` writable for `w * k` elements
 /// unless B is column-major.
-pub(crate) unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, pool: Option<&rayon::ThreadPool>) {
+pub(crate) unsafe fn dot_edge<F: Family>(ctx: &Ctx<F>, set: &DotSet<F>, w: usize, pool: Option<&rayon::ThreadPool>) {
     let p = &ctx.p;
     let (m, k, j0, lanes) = (p.m, p.k, p.n - w, ctx.shape.lanes);
-    let rows = ctx.kern.dot_rows;
+    let rows = set.rows;
     // The sums of the widest instance fill a quarter of the tile's slots times four.
     debug_assert!(
         rows * 4 * lanes <= ctx.bufs.tile_len,
@@ -51,14 +51,13 @@ pub(crate) unsafe fn dot_edge<T: Element>(ctx: &Ctx<T>, w: usize, pool: Option<&
         let mut c0 = 0;
         while c0 < w {
             let cols = (w - c0).min(4);
-            unsafe { (ctx.kern.dot[cols - 1])(k, a, p.a.rs, btp.wrapping_add(c0 * ldbt), ldbt, out) };
+            unsafe { (set.cols[cols - 1])(k, a, p.a.rs, btp.wrapping_add(c0 * ldbt), ldbt, out) };
             // Each slot's lanes added, lane 0 first, into slot `s` of `out` (read
             // from `s * lanes` on, at or past where it is written), so the sums form
             // a packed `rows x cols` tile for the output step.
             for s in 0..rows * cols {
                 let parts = unsafe { std::slice::from_raw_parts(out.add(s * lanes), lanes) };
-                let sum = parts.iter().fold(T::ZERO, |acc, &v| acc + v);
-                unsafe { *out.add(s) = sum };
+                unsafe { *out.add(s) = F::sum(parts) };
             }
             let skip = g * rows - start;
             let cij = p.c.at(start + skip, j0 + c0);

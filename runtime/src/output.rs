@@ -1,7 +1,7 @@
 //! The output step: `C = alpha * P + beta * C` for a computed tile, and the
 //! scale-only path.
 
-use crate::element::{ElemKernels, Element};
+use crate::family::{Family, Kernels};
 use crate::problem::Problem;
 
 /// `C = alpha * P + beta * C` for an `h x w` tile `P` (row stride `ldp`): the
@@ -11,57 +11,61 @@ use crate::problem::Problem;
 /// As for `apply_packed_output`, with C at strides `(rsc, csc)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-pub(crate) unsafe fn apply_tile<T: Element>(
-    kern: &ElemKernels<T>,
+pub(crate) unsafe fn apply_tile<F: Family>(
+    kern: &Kernels<F>,
     h: usize,
     w: usize,
-    alpha: T,
-    p: *const T,
+    alpha: F::Scalar,
+    p: *const F::C,
     ldp: usize,
-    beta: T,
-    c: *mut T,
+    beta: F::Scalar,
+    c: *mut F::C,
     rsc: usize,
     csc: usize,
 ) {
     if csc == 1 {
         unsafe { (kern.apply)(h, w, alpha, p, ldp, beta, c, rsc) };
     } else {
-        unsafe { apply_strided(h, w, alpha, p, ldp, beta, c, rsc, csc) };
+        unsafe { apply_strided::<F>(h, w, alpha, p, ldp, beta, c, rsc, csc) };
     }
 }
 
 /// `C = alpha * P + beta * C` for a C with no unit stride (rare: both strides > 1).
 #[allow(clippy::too_many_arguments)]
-unsafe fn apply_strided<T: Element>(
+unsafe fn apply_strided<F: Family>(
     m: usize,
     n: usize,
-    alpha: T,
-    p: *const T,
+    alpha: F::Scalar,
+    p: *const F::C,
     ldp: usize,
-    beta: T,
-    c: *mut T,
+    beta: F::Scalar,
+    c: *mut F::C,
     rsc: usize,
     csc: usize,
 ) {
     for i in 0..m {
         for j in 0..n {
-            let x = alpha * unsafe { *p.add(i * ldp + j) };
+            let x = unsafe { *p.add(i * ldp + j) };
             let dst = unsafe { &mut *c.add(i * rsc + j * csc) };
-            *dst = if beta == T::ZERO { x } else { x + beta * *dst };
+            *dst = F::combine(alpha, x, beta, (beta != F::ZERO).then_some(*dst));
         }
     }
 }
 
 /// `C = beta * C` (k == 0 or alpha == 0): A and B are not read; `beta == 0`
 /// writes zeros without reading C.
-pub(crate) unsafe fn scale<T: Element>(p: &Problem<T>) {
-    if p.beta == T::ONE {
+pub(crate) unsafe fn scale<F: Family>(p: &Problem<F>) {
+    if p.beta == F::ONE {
         return;
     }
     for i in 0..p.m {
         for j in 0..p.n {
             let dst = unsafe { &mut *p.c.at(i, j) };
-            *dst = if p.beta == T::ZERO { T::ZERO } else { p.beta * *dst };
+            *dst = if p.beta == F::ZERO {
+                F::C_ZERO
+            } else {
+                F::scale(p.beta, *dst)
+            };
         }
     }
 }

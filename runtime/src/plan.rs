@@ -7,8 +7,8 @@
 //! comments here give the reasons.
 
 use crate::blocking::{Blocking, CacheSizes};
-use crate::element::{Element, Micro};
 use crate::error::GemmError;
+use crate::family::{Family, Kernels, Micro};
 use crate::generated::{Shape, Target, Tuning};
 use crate::problem::Problem;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -189,7 +189,7 @@ pub enum Tile {
 /// parallelism, checked as [`crate::gemm_with`] checks them. (The plan does not
 /// depend on alpha and beta, except that a zero alpha only scales C: it is
 /// planned with alpha 1.)
-pub fn plan<T: Element>(
+pub fn plan<T: crate::Element>(
     target: &Target,
     parallelism: &crate::Parallelism,
     a: crate::MatRef<'_, T>,
@@ -209,7 +209,7 @@ pub fn plan<T: Element>(
         k: p.k,
         path,
     };
-    Ok(match front(&tuning, &p) {
+    Ok(match front(&tuning, &T::kernels(target), &p) {
         Front::Empty => as_given(Path::Empty),
         Front::Scale => as_given(Path::Scale),
         // `rest` plans a small problem as `front` does, with the thread count.
@@ -234,16 +234,19 @@ pub(crate) enum Front {
 /// The front of the plan. Inlined into every call: a tiny product is decided
 /// from values in registers.
 #[inline(always)]
-pub(crate) fn front<T: Element>(tuning: &Tuning, p: &Problem<T>) -> Front {
+pub(crate) fn front<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F>) -> Front {
     if p.m == 0 || p.n == 0 {
         return Front::Empty;
     }
-    if p.alpha == T::ZERO || p.k == 0 {
+    if p.alpha == F::ZERO || p.k == 0 {
         return Front::Scale;
     }
     // Small problems big enough to split between threads are planned by `rest`,
     // out of line, with the thread count.
-    if is_small(tuning, p) && p.m.saturating_mul(p.n).saturating_mul(p.k) < tuning.small_split_volume {
+    if kern.small.is_some()
+        && is_small(tuning, p)
+        && p.m.saturating_mul(p.n).saturating_mul(p.k) < tuning.small_split_volume
+    {
         match small_orientation(p) {
             Some(transposed) => return Front::Small { transposed },
             None => return Front::Rest,
@@ -254,19 +257,20 @@ pub(crate) fn front<T: Element>(tuning: &Tuning, p: &Problem<T>) -> Front {
 
 /// Whether every dimension is within the small path's limit.
 #[inline(always)]
-fn is_small<T>(tuning: &Tuning, p: &Problem<T>) -> bool {
+fn is_small<F: Family>(tuning: &Tuning, p: &Problem<F>) -> bool {
     p.m <= tuning.small && p.n <= tuning.small && p.k <= tuning.small
 }
 
 /// The small kernel writes rows of C with unit column stride and reads rows of
 /// B: a product has that form as given (`Some(false)`), as `Cᵀ = Bᵀ Aᵀ`
 /// (`Some(true)`: C column-major, and A's columns are `Bᵀ`'s rows), or not at
-/// all (`None`: the blocked path packs it).
+/// all (`None`: the blocked path packs it). The transposed form needs a
+/// family whose A and B are one type.
 #[inline(always)]
-fn small_orientation<T>(p: &Problem<T>) -> Option<bool> {
+fn small_orientation<F: Family>(p: &Problem<F>) -> Option<bool> {
     if p.c.cs == 1 && p.b.cs == 1 {
         Some(false)
-    } else if p.c.rs == 1 && p.a.rs == 1 {
+    } else if p.c.rs == 1 && p.a.rs == 1 && F::transposed(p).is_some() {
         Some(true)
     } else {
         None
@@ -276,13 +280,14 @@ fn small_orientation<T>(p: &Problem<T>) -> Option<bool> {
 /// The plan of a problem [`front`] left to the rest (`Front::Rest`), on up to
 /// `threads` workers. Out of line: only products big enough to be worth
 /// blocking or threading get here.
-pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>, threads: usize) -> Plan {
+pub(crate) fn rest<F: Family>(target: &Target, tuning: &Tuning, p: &Problem<F>, threads: usize) -> Plan {
     let threads = threads.max(1);
-    let kern = T::kernels(target);
-    if is_small(tuning, p)
+    let kern = F::kernels(target);
+    if let Some(small) = kern.small
+        && is_small(tuning, p)
         && let Some(transposed) = small_orientation(p)
     {
-        let q = if transposed { p.transposed() } else { *p };
+        let q = oriented(p, transposed);
         let a_columns = q.a.rs == 1;
         let split = q.m.saturating_mul(q.n).saturating_mul(q.k) >= tuning.small_split_volume;
         return Plan {
@@ -293,34 +298,33 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
             path: Path::Small {
                 a_columns,
                 threads: if split { threads } else { 1 },
-                rows_per_item: if a_columns { kern.small_t[0].0 } else { kern.small[0].0 },
+                rows_per_item: if a_columns { small.cols[0].0 } else { small.rows[0].0 },
             },
         };
     }
     // The micro-kernel writes rows of C with unit column stride; a column-major
-    // C is the transposed product.
-    let transposed = p.c.cs != 1 && p.c.rs == 1;
-    let q = if transposed { p.transposed() } else { *p };
+    // C is the transposed product, where the family has one.
+    let transposed = p.c.cs != 1 && p.c.rs == 1 && F::transposed(p).is_some();
+    let q = oriented(p, transposed);
     let threads = if q.volume() >= tuning.blocked_split_volume as f64 {
         threads
     } else {
         1
     };
-    let shape = T::shape(target);
+    let shape = F::shape(target);
     // Full panels of a row-major A read in place: streaming each row of a panel
     // costs little over a packed panel once it is in L1, and saves a copy of A
     // per block ("a_in_place").
-    let a_in_place = q.a.cs == 1;
+    let a_in_place = q.a.cs == 1 && kern.in_place.is_some();
     // The dot-product edge: the `n % NR` columns of the last strip where they
     // are at most half a vector, A is read in place and there is at least one
     // block of rows. The narrow micro-kernel computes a whole vector of columns
     // (16 on AVX-512 f32 for the one column of 257); dot products compute only
     // the columns there are, at the price of another pass over A ("dot_edge").
     let w = q.n % shape.nr;
-    let dot_edge = if a_in_place && q.m >= kern.dot_rows && w > 0 && 2 * w <= shape.lanes {
-        w
-    } else {
-        0
+    let dot_edge = match kern.dot {
+        Some(dot) if a_in_place && q.m >= dot.rows && w > 0 && 2 * w <= shape.lanes => w,
+        _ => 0,
     };
     let n = q.n - dot_edge;
     let lanes = threads.min(tuning.max_lanes);
@@ -328,7 +332,7 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
     // 1024 and a last one of depth 1 that would cost a whole pass over C
     // ("balanced"). B's block is one model-sized block per lane: each worker
     // keeps its own lane of it near its core.
-    let model = Blocking::for_shape(shape, size_of::<T>());
+    let model = Blocking::for_shape(shape, size_of::<F::PackedB>());
     let blocks = Blocking {
         kc: balanced(q.k, model.kc, 1),
         mc: balanced(q.m, model.mc, shape.mr),
@@ -338,10 +342,14 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
     // near, and a packing pass of its own would cost more than the first tiles
     // waiting for it ("pack_b_in_first_tiles"). B row-major, and C too (the
     // fused instance stores whole tiles straight).
-    let b_bytes = q.k as f64 * n as f64 * size_of::<T>() as f64;
-    let pack_b_in_first_tiles = q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
+    // (Only where both sets of instances can.)
+    let b_bytes = q.k as f64 * n as f64 * size_of::<F::B>() as f64;
+    let fusable = kern.packed.pack_b.is_some() && kern.in_place.is_none_or(|m| m.pack_b.is_some());
+    let pack_b_in_first_tiles =
+        fusable && q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
     let (h, w) = (q.m % shape.mr, n % shape.nr);
-    let edge = |h: usize, w: usize| edge_tile(&kern.in_place, h, w, shape);
+    // The in-place and packed sets cover the same vectors and rows.
+    let edge = |h: usize, w: usize| edge_tile(&kern.packed, h, w, shape);
     Plan {
         transposed,
         m: q.m,
@@ -370,8 +378,8 @@ pub(crate) fn rest<T: Element>(target: &Target, tuning: &Tuning, p: &Problem<T>,
 /// The instance for an `h x w` edge tile (0 meaning none: the whole tile):
 /// a strip of one, two or three vectors computes only those vectors, a panel
 /// of at most half the rows (and a strip wider than one vector) only those
-/// rows. The in-place and packed sets cover the same vectors and rows.
-fn edge_tile<T>(set: &Micro<T>, h: usize, w: usize, shape: Shape) -> Tile {
+/// rows.
+fn edge_tile<F: Family, AP>(set: &Micro<F, AP>, h: usize, w: usize, shape: Shape) -> Tile {
     let (h, w) = (if h == 0 { shape.mr } else { h }, if w == 0 { shape.nr } else { w });
     let vectors = w.div_ceil(shape.lanes);
     let [narrow, two, three] = set.vecs;
@@ -387,6 +395,16 @@ fn edge_tile<T>(set: &Micro<T>, h: usize, w: usize, shape: Shape) -> Tile {
         Tile::Three
     } else {
         Tile::Full
+    }
+}
+
+/// `p` as computed: as given, or transposed where the plan says so (and the
+/// family can).
+#[inline(always)]
+pub(crate) fn oriented<F: Family>(p: &Problem<F>, transposed: bool) -> Problem<F> {
+    match F::transposed(p) {
+        Some(q) if transposed => q,
+        _ => *p,
     }
 }
 

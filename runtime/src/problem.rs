@@ -1,5 +1,7 @@
 //! One GEMM call as raw pointers and element strides, and its transpose.
 
+use crate::family::{Element, Family};
+
 /// A matrix operand: element `(i, j)` is at `ptr + i * rs + j * cs` (strides in
 /// elements).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,21 +40,37 @@ impl<T> Operand<*mut T> {
     }
 }
 
-/// One GEMM call, `C = alpha * A * B + beta * C` with A `m x k`, B `k x n` and
-/// C `m x n`, checked or trusted.
-#[derive(Clone, Copy)]
-pub(crate) struct Problem<T> {
+/// One GEMM call of family `F`, `C = alpha * A * B + beta * C` with A `m x k`,
+/// B `k x n` and C `m x n`, checked or trusted.
+pub struct Problem<F: Family> {
     pub(crate) m: usize,
     pub(crate) n: usize,
     pub(crate) k: usize,
-    pub(crate) alpha: T,
-    pub(crate) a: Operand<*const T>,
-    pub(crate) b: Operand<*const T>,
-    pub(crate) beta: T,
-    pub(crate) c: Operand<*mut T>,
+    pub(crate) alpha: F::Scalar,
+    pub(crate) a: Operand<*const F::A>,
+    pub(crate) b: Operand<*const F::B>,
+    pub(crate) beta: F::Scalar,
+    pub(crate) c: Operand<*mut F::C>,
 }
 
-impl<T: Copy> Problem<T> {
+// By hand: a derive would ask `F: Clone` of the family, not of its types.
+impl<F: Family> Clone for Problem<F> {
+    #[inline(always)]
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<F: Family> Copy for Problem<F> {}
+
+impl<F: Family> Problem<F> {
+    /// Multiply-adds, in floating point so that no product overflows.
+    #[inline(always)]
+    pub(crate) fn volume(&self) -> f64 {
+        self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+impl<T: Element> Problem<T> {
     /// The same product seen as `Cᵀ = Bᵀ Aᵀ`: the kernels write rows of C with
     /// unit column stride, and a column-major C has its unit stride along the
     /// columns, which are the rows of `Cᵀ`.
@@ -69,26 +87,20 @@ impl<T: Copy> Problem<T> {
             c: self.c.t(),
         }
     }
-
-    /// Multiply-adds, in floating point so that no product overflows.
-    #[inline(always)]
-    pub(crate) fn volume(&self) -> f64 {
-        self.m as f64 * self.n as f64 * self.k as f64
-    }
 }
 
 /// A problem shared with the threads that run it (a batch's problems, or the
 /// rows of a small one): the caller keeps the borrows alive and waits for them.
-pub(crate) struct SharedProblem<T>(pub(crate) Problem<T>);
+pub(crate) struct SharedProblem<F: Family>(pub(crate) Problem<F>);
 
 // SAFETY: see `gemm_raw`'s contract; the calls are synchronous, and the threads
 // write distinct parts of C (distinct problems, or distinct rows).
-unsafe impl<T: Sync> Sync for SharedProblem<T> {}
+unsafe impl<F: Family> Sync for SharedProblem<F> {}
 
-impl<T> SharedProblem<T> {
+impl<F: Family> SharedProblem<F> {
     /// The problem; a method, so that a closure captures the whole wrapper (a
     /// field access would capture the field, which is not `Sync`).
-    pub(crate) fn get(&self) -> &Problem<T> {
+    pub(crate) fn get(&self) -> &Problem<F> {
         &self.0
     }
 }

@@ -2,7 +2,7 @@
 //! skip packing (`gemm_small`), on one thread or with their rows split between
 //! threads.
 
-use crate::element::{ElemKernels, Element, SmallFn};
+use crate::family::{Family, SmallFn, SmallSet};
 use crate::parallel::par_phases;
 use crate::problem::{Operand, Problem, SharedProblem};
 
@@ -20,7 +20,7 @@ use crate::problem::{Operand, Problem, SharedProblem};
 /// As for `base_gemm_small`, for the whole `m x n x k` problem, whose B and C
 /// have unit column stride.
 #[inline(always)]
-pub(crate) unsafe fn small<T: Element>(kern: &ElemKernels<T>, p: &Problem<T>) {
+pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
     // Locals, as the kernels take them: B and C have unit column stride.
     let Problem {
         m, n, k, alpha, beta, ..
@@ -28,14 +28,14 @@ pub(crate) unsafe fn small<T: Element>(kern: &ElemKernels<T>, p: &Problem<T>) {
     let (a, rsa, csa, b, rsb, c, rsc) = (p.a.ptr, p.a.rs, p.a.cs, p.b.ptr, p.b.rs, p.c.ptr, p.c.rs);
     // A column-major A has its own instances, which address it at constant
     // offsets (rows are adjacent elements) rather than a row stride.
-    let blocks = if rsa == 1 { kern.small_t } else { kern.small };
+    let blocks = if rsa == 1 { set.cols } else { set.rows };
     let [(tall, f_tall), (mid, f_mid), (low, f_low), (_, f_row)] = blocks;
     debug_assert!(low >= 1, "every instance has rows");
     // One block: rows `start .. start + rows` of A and C, stored from `i` on. (A
     // macro: as a closure it was not inlined, and its captures went through memory.)
     macro_rules! block {
         ($f:expr, $start:expr, $i:expr) => {{
-            let (f, start, i): (SmallFn<T>, usize, usize) = ($f, $start, $i);
+            let (f, start, i): (SmallFn<F>, usize, usize) = ($f, $start, $i);
             // SAFETY: every block's rows are rows of A and C (`start + rows <= m`).
             unsafe {
                 f(
@@ -101,17 +101,13 @@ pub(crate) unsafe fn small<T: Element>(kern: &ElemKernels<T>, p: &Problem<T>) {
 /// # Safety
 /// As for [`small`], for the whole problem.
 #[inline(always)]
-pub(crate) unsafe fn small_par<T: Element>(
-    kern: &ElemKernels<T>,
+pub(crate) unsafe fn small_par<F: Family>(
+    set: &SmallSet<F>,
     threads: usize,
     pool: Option<&rayon::ThreadPool>,
-    p: Problem<T>,
+    p: Problem<F>,
 ) {
-    let tall = if p.a.rs == 1 {
-        kern.small_t[0].0
-    } else {
-        kern.small[0].0
-    };
+    let tall = if p.a.rs == 1 { set.cols[0].0 } else { set.rows[0].0 };
     // Each item reads its own rows of A and writes its own rows of C; B is only
     // read.
     let shared = SharedProblem(p);
@@ -130,7 +126,7 @@ pub(crate) unsafe fn small_par<T: Element>(
             ..*p
         };
         // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the problem.
-        unsafe { small(kern, &rows) }
+        unsafe { small(set, &rows) }
     };
     par_phases(
         threads,
