@@ -104,27 +104,41 @@ impl Blocking {
     /// The analytical model for a micro-kernel of shape `shape` on elements of
     /// `elem` bytes.
     pub fn model(caches: CacheSizes, shape: Shape, elem: usize) -> Blocking {
+        Blocking::model_for_width(caches, shape, elem, usize::MAX)
+    }
+
+    /// [`Blocking::model`] for a B of `n` columns: B's block is no wider than
+    /// B, so a narrow B fits the L2 at a greater depth (fewer passes over C).
+    pub fn model_for_width(caches: CacheSizes, shape: Shape, elem: usize, n: usize) -> Blocking {
         let (mr, nr) = (shape.mr.max(1), shape.nr.max(1));
-        // A micro-panel (MR x KC) in half of L1.
-        let kc = (caches.l1d / 2 / (mr * elem)).clamp(64, 1024) / 8 * 8;
+        // A micro-panel (MR x KC) in half of L1 ...
+        let kc_l1 = (caches.l1d / 2 / (mr * elem)).clamp(64, 1024) / 8 * 8;
+        // ... but no deeper than lets `MIN_STRIPS` strips of B fit in half of
+        // the L2, where that leaves at least `MIN_KC`: B's block then stays in
+        // the L2, as the model wants it. An L2 too small for that at a useful
+        // depth (1 MiB with 64-column strips) keeps the L1's depth, and B's
+        // block streams from L3 (BENCHMARKS.md, "MIN_STRIPS" and "MIN_KC").
+        let width = (MIN_STRIPS * nr).min(n.div_ceil(nr).saturating_mul(nr));
+        let kc_l2 = caches.l2 / 2 / (width.max(nr) * elem) / 8 * 8;
+        let kc = if kc_l2 >= MIN_KC { kc_l1.min(kc_l2) } else { kc_l1 };
         // B block (KC x NC) in half of L2, but at least `MIN_STRIPS` strips wide:
         // each A micro-panel comes into L1 from L3 once per B block, and is then
-        // reused by one micro-kernel call per strip; past L2, B's strips stream
-        // from L3, which costs less than the A panel's trips with fewer strips.
+        // reused by one micro-kernel call per strip.
         let nc = round_down((caches.l2 / 2 / (kc * elem)).max(MIN_STRIPS * nr).clamp(nr, 8192), nr);
         // A block (MC x KC) in half of L3, at most 4096 rows.
         let mc = round_down((caches.l3 / 2 / (kc * elem)).clamp(mr, 4096), mr);
         Blocking { kc, mc, nc }
     }
 
-    /// What a GEMM call on `shape` uses: the override if one is set, else the model
-    /// for this machine's caches. MC and NC are rounded up to the tile.
-    pub(crate) fn for_shape(shape: Shape, elem: usize) -> Blocking {
+    /// What a GEMM call on `shape` with a B of `n` columns uses: the override if
+    /// one is set, else the model for this machine's caches. MC and NC are
+    /// rounded up to the tile.
+    pub(crate) fn for_shape(shape: Shape, elem: usize, n: usize) -> Blocking {
         let b = OVERRIDE
             .read()
             .ok()
             .and_then(|o| *o)
-            .unwrap_or_else(|| Blocking::model(CacheSizes::detect(), shape, elem));
+            .unwrap_or_else(|| Blocking::model_for_width(CacheSizes::detect(), shape, elem, n));
         Blocking {
             kc: b.kc,
             mc: round_up(b.mc, shape.mr.max(1)),
@@ -137,6 +151,11 @@ impl Blocking {
 /// each A micro-panel's trip from L3 to L1 is then shared by enough
 /// micro-kernel calls (BENCHMARKS.md, "MIN_STRIPS").
 const MIN_STRIPS: usize = 16;
+
+/// The shallowest block depth the model chooses to keep B's block in the L2:
+/// each KC block is a pass over C, which a shallower block pays for with too
+/// few multiply-adds.
+const MIN_KC: usize = 256;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
 
@@ -207,6 +226,31 @@ mod tests {
         assert!(b.kc * shape.mr * 4 <= c.l1d / 2, "{b:?}");
         assert!(b.nc * b.kc * 4 <= c.l2 / 2 && b.nc.is_multiple_of(shape.nr), "{b:?}");
         assert!(b.mc * b.kc * 4 <= c.l3 / 2 && b.mc.is_multiple_of(shape.mr), "{b:?}");
+    }
+
+    #[test]
+    fn model_keeps_b_in_a_large_l2_at_a_shallower_depth() {
+        // 48 KiB L1d and 2 MiB L2 (an Intel Xeon core) with AVX-512's 6 x 64 f32
+        // and 6 x 32 f64 tiles: the L1 alone would give KC 1024 and 512, and 16
+        // strips of B would then take twice the L2.
+        let c = CacheSizes {
+            l1d: 48 << 10,
+            l2: 2 << 20,
+            l3: 32 << 20,
+        };
+        for (nr, elem) in [(64, 4), (32, 8)] {
+            let shape = Shape {
+                lanes: 64 / elem,
+                mr: 6,
+                nr,
+            };
+            let b = Blocking::model(c, shape, elem);
+            assert_eq!(b.kc, MIN_KC, "{b:?}");
+            assert!(b.nc >= MIN_STRIPS * nr && b.kc * b.nc * elem <= c.l2 / 2, "{b:?}");
+            // A B of one strip fits the L2 at the L1's depth.
+            let narrow = Blocking::model_for_width(c, shape, elem, nr);
+            assert_eq!(narrow.kc, (c.l1d / 2 / (6 * elem)).min(1024), "{narrow:?}");
+        }
     }
 
     #[test]

@@ -332,7 +332,7 @@ pub(crate) fn rest<F: Family>(target: &Target, tuning: &Tuning, p: &Problem<F>, 
     // 1024 and a last one of depth 1 that would cost a whole pass over C
     // ("balanced"). B's block is one model-sized block per lane: each worker
     // keeps its own lane of it near its core.
-    let model = Blocking::for_shape(shape, size_of::<F::PackedB>());
+    let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n);
     let blocks = Blocking {
         kc: balanced(q.k, model.kc, 1),
         mc: balanced(q.m, model.mc, shape.mr),
