@@ -91,6 +91,8 @@ pub enum Error {
     Io { path: String, message: String },
     /// A command-line filter matched nothing.
     Filter(String),
+    /// No workspace root was given and none holds the current directory.
+    Root(String),
     /// The vector API in `kernels/src` is incomplete.
     Api(String),
     /// A target description is inconsistent (a bug in `targets.rs`, reported, not panicked on).
@@ -115,7 +117,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::Io { path, message } => write!(f, "error: {path}: {message}"),
-            Error::Filter(msg) => write!(f, "error: {msg}"),
+            Error::Filter(msg) | Error::Root(msg) => write!(f, "error: {msg}"),
             Error::Api(msg) => write!(f, "error: vector API: {msg}"),
             Error::Target(msg) => write!(f, "error: target description: {msg}"),
         }

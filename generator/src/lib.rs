@@ -316,7 +316,34 @@ fn rel(root: &Path, p: &Path) -> String {
         .join("/")
 }
 
-/// The workspace this generator was built in (the default `--root`).
-pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// The workspace root that holds `start`: `start` itself or its nearest ancestor
+/// with a `Cargo.toml` that declares a `[workspace]` and a [`KERNELS_DIR`] folder.
+///
+/// This is the default `--root`, resolved at run time from the current directory,
+/// so a generator binary built in one clone works on whichever clone it is run
+/// in (and does not depend on the clone it was built in still existing).
+pub fn find_root(start: &Path) -> Result<PathBuf, Error> {
+    start
+        .ancestors()
+        .find(|dir| is_workspace_root(dir))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            Error::Root(format!(
+                "no workspace found in `{}` or any folder above it (looked for a `Cargo.toml` with `[workspace]` next to `{KERNELS_DIR}`); \
+                 run the generator from inside the workspace or pass `--root <DIR>`",
+                start.display()
+            ))
+        })
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    // A member crate's manifest has no `[workspace]` table (and a workspace
+    // without kernels is some other project), so the search goes on upwards.
+    dir.join(KERNELS_DIR).is_dir()
+        && fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|manifest| {
+            manifest.lines().any(|l| {
+                let l = l.trim();
+                l == "[workspace]" || l.starts_with("[workspace.")
+            })
+        })
 }

@@ -1,7 +1,7 @@
 //! Constant folding around run-time conditions: a constant operand of `&&` or
 //! `||` folds away, and takes the whole `if` with it where it decides it.
 
-use generator::{Workspace, default_root};
+use generator::Workspace;
 
 const PROBE: &str = r#"
 use crate::vec::FloatVec;
@@ -23,7 +23,7 @@ pub unsafe fn base_fold<V: FloatVec, const ROWS: usize>(n: usize, c: *mut V::Ele
 /// The probe's emitted code on the fallback target, split into its two
 /// instances (f32 and f64 each).
 fn render() -> (String, String) {
-    let code = Workspace::load(default_root())
+    let code = Workspace::load(root())
         .expect("kernel sources")
         .with_source("kernels/src/fold_probe.rs", PROBE)
         .render_filtered(Some("fold"), Some("fallback"))
@@ -55,4 +55,9 @@ fn constant_operands_of_and_and_or_fold_away() {
         odd.contains("c.add(1)") && odd.contains("c.add(2)"),
         "the taken branches stay:\n{odd}"
     );
+}
+
+/// This checkout's workspace root.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
