@@ -7,7 +7,9 @@
 //!    nested items, `#[unroll]` on anything but a `for` loop);
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
 //! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
-//!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`;
+//!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`
+//!    (at most [`MAX_UNROLLED_STMTS`] statements per instance, counted before
+//!    each copy is made);
 //! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
 //!    `acc_<row>_<col>`, and every `acc[(row, col)]` or `acc[slot]` (constant now,
 //!    `slot = row * cols + col`) names one;
@@ -30,8 +32,11 @@ use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Stmt};
 
-/// Unrolling more copies than this is almost certainly a mistake.
-const MAX_UNROLL: i128 = 256;
+/// The most statements the `#[unroll]` loops of one kernel instance may expand to,
+/// counted at every depth of every copy. A register-blocked kernel needs a few
+/// hundred; the cap keeps a mistaken bound (three nested loops over `0..256`)
+/// from taking minutes and gigabytes, and is checked before each copy is made.
+pub const MAX_UNROLLED_STMTS: usize = 4096;
 
 /// A lowered kernel, the target helpers (`ops::name`) it calls, and the value of
 /// each of its instance's `const` parameters on the target, in the kernel's
@@ -140,7 +145,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         return Err(cx.diags);
     }
     Consts { cx: &mut cx }.visit_block_mut(&mut body);
-    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    Fold::new(&mut cx).visit_block_mut(&mut body);
     scalarize_tiles(&mut cx, &mut body);
     let mut ops = Ops {
         cx: &mut cx,
@@ -150,7 +155,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     let mut sig = kernel.item.sig.clone();
     sig.generics = syn::Generics::default();
     ops.visit_signature_mut(&mut sig);
-    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    Fold::new(&mut cx).visit_block_mut(&mut body);
     // An op that failed to lower is still in the tree; report it once, not twice.
     if cx.diags.is_empty() {
         Leftovers { cx: &mut cx }.visit_block(&body);
@@ -529,35 +534,55 @@ fn is_pure(e: &Expr) -> bool {
 
 struct Fold<'c, 'a> {
     cx: &'c mut Ctx<'a>,
+    /// Statements the `#[unroll]` loops may still produce in this instance.
+    budget: usize,
+    /// Set once the budget is spent: the error is reported, nothing more unrolls.
+    exhausted: bool,
+    /// Where each `#[unroll]` loop being expanded starts, outermost first.
+    nest: Vec<Span>,
 }
 
-impl Fold<'_, '_> {
+impl<'c, 'a> Fold<'c, 'a> {
+    fn new(cx: &'c mut Ctx<'a>) -> Self {
+        Fold {
+            cx,
+            budget: MAX_UNROLLED_STMTS,
+            exhausted: false,
+            nest: vec![],
+        }
+    }
+
+    /// Reports the spent budget once, at the outermost loop of the nest that
+    /// spent it: that is the loop to shrink or turn back into a run-time loop.
+    fn over_budget(&mut self, here: Span) {
+        self.exhausted = true;
+        let at = self.nest.first().copied().unwrap_or(here);
+        self.cx.error(
+            at,
+            format!("`#[unroll]` would expand to more than {MAX_UNROLLED_STMTS} statements"),
+            "unroll only the innermost, register-blocked loops; keep the outer ones as run-time loops",
+        );
+    }
+
     /// Replaces an `#[unroll]` loop by its copies, appended to `out`.
     fn unroll(&mut self, mut f: syn::ExprForLoop, out: &mut Vec<Stmt>) {
-        self.visit_expr_mut(&mut f.expr);
-        let syn::Pat::Ident(var) = &*f.pat else {
-            self.cx.error(
-                f.pat.span(),
-                "an `#[unroll]` loop needs a plain loop variable",
-                "write `for i in A..B`",
-            );
+        if self.exhausted {
             return;
+        }
+        self.visit_expr_mut(&mut f.expr);
+        let var = match &*f.pat {
+            syn::Pat::Ident(var) => Some(var.ident.to_string()),
+            syn::Pat::Wild(_) => None,
+            _ => {
+                self.cx.error(
+                    f.pat.span(),
+                    "an `#[unroll]` loop needs a plain loop variable",
+                    "write `for i in A..B` (or `for _ in A..B`)",
+                );
+                return;
+            }
         };
-        let bounds = match &*f.expr {
-            Expr::Range(r) => match (
-                r.start.as_deref().and_then(const_int),
-                r.end.as_deref().and_then(const_int),
-            ) {
-                (Some(a), Some(b)) => Some(if matches!(r.limits, syn::RangeLimits::Closed(_)) {
-                    (a, b + 1)
-                } else {
-                    (a, b)
-                }),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((start, end)) = bounds else {
+        let Some((start, end)) = unroll_bounds(&f.expr) else {
             self.cx.error(
                 f.expr.span(),
                 format!(
@@ -569,23 +594,32 @@ impl Fold<'_, '_> {
             );
             return;
         };
-        if end - start > MAX_UNROLL {
-            self.cx.error(
-                f.expr.span(),
-                format!("`#[unroll]` would make {} copies (limit {MAX_UNROLL})", end - start),
-                "unroll a smaller inner loop",
-            );
+        let header = f.for_token.span.join(f.expr.span()).unwrap_or(f.for_token.span);
+        // Before any copy: the trip counts of this loop and of the constant-bound
+        // loops inside it, multiplied out, must fit what is left.
+        let cost = UnrollCost::of(&f.body);
+        let per_copy = cost.own.max(1);
+        if trip_count(start, end).saturating_mul(cost.per_copy()) > self.budget {
+            self.over_budget(header);
             return;
         }
-        let var = var.ident.to_string();
-        for v in start..end {
-            let mut body = f.body.clone();
-            SubstVar {
-                var: &var,
-                value: int_lit(v),
+        self.nest.push(header);
+        let mut v = start;
+        while v < end {
+            // Inner loops whose bounds depend on `var` charge for themselves.
+            if per_copy > self.budget {
+                self.over_budget(header);
+                break;
             }
-            .visit_block_mut(&mut body);
+            self.budget -= per_copy;
+            let mut body = f.body.clone();
+            if let Some(var) = &var {
+                SubstVar { var, value: int_lit(v) }.visit_block_mut(&mut body);
+            }
             self.visit_block_mut(&mut body);
+            if self.exhausted {
+                break;
+            }
             if body.stmts.iter().any(|s| matches!(s, Stmt::Local(_))) {
                 out.push(Stmt::Expr(
                     Expr::Block(syn::ExprBlock {
@@ -598,7 +632,66 @@ impl Fold<'_, '_> {
             } else {
                 out.extend(body.stmts.into_iter().map(terminate));
             }
+            v += 1;
         }
+        self.nest.pop();
+    }
+}
+
+/// `(start, end)` of a constant `A..B` or `A..=B` range, end exclusive.
+fn unroll_bounds(e: &Expr) -> Option<(i128, i128)> {
+    let Expr::Range(r) = e else { return None };
+    let (a, b) = (const_int(r.start.as_deref()?)?, const_int(r.end.as_deref()?)?);
+    Some(match r.limits {
+        syn::RangeLimits::Closed(_) => (a, b.saturating_add(1)),
+        syn::RangeLimits::HalfOpen(_) => (a, b),
+    })
+}
+
+fn trip_count(start: i128, end: i128) -> usize {
+    usize::try_from(end.saturating_sub(start).max(0)).unwrap_or(usize::MAX)
+}
+
+/// What one copy of an `#[unroll]` body costs: its own statements, at any
+/// depth, at least one (so that a long loop of empty copies is bounded too),
+/// plus at least what the `#[unroll]` loops in it expand to (their trip counts
+/// multiplied out where the bounds are constant before substitution; bounds that
+/// depend on an outer loop variable count nothing here, and are charged when
+/// those loops expand).
+#[derive(Default)]
+struct UnrollCost {
+    own: usize,
+    inner: usize,
+}
+
+impl UnrollCost {
+    fn of(block: &Block) -> Self {
+        let mut c = UnrollCost::default();
+        c.visit_block(block);
+        c
+    }
+
+    fn per_copy(&self) -> usize {
+        self.own.max(1).saturating_add(self.inner)
+    }
+}
+
+impl<'ast> Visit<'ast> for UnrollCost {
+    fn visit_stmt(&mut self, s: &'ast Stmt) {
+        // An `#[unroll]` loop is replaced by its copies; the copies are what count.
+        if !matches!(s, Stmt::Expr(Expr::ForLoop(f), _) if f.attrs.iter().any(is_unroll)) {
+            self.own = self.own.saturating_add(1);
+        }
+        syn::visit::visit_stmt(self, s);
+    }
+
+    fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
+        if !f.attrs.iter().any(is_unroll) {
+            return syn::visit::visit_expr_for_loop(self, f);
+        }
+        let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
+        let body = UnrollCost::of(&f.body);
+        self.inner = self.inner.saturating_add(trip.saturating_mul(body.per_copy()));
     }
 }
 
