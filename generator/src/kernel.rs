@@ -272,6 +272,8 @@ fn variants(src: &Source, f: &syn::ItemFn, consts: &[syn::Ident], diags: &mut Ve
                     nv.path.span(),
                     format!("instance `{name}` sets `{c}` twice"),
                 )),
+                // Parsed from the attribute here, after the file's depth check.
+                Some(_) if let Some(d) = crate::limits::expr_depth(src, &nv.value) => diags.push(d),
                 Some(c) => set.push((c.to_string(), nv.value.clone())),
                 None => diags.push(
                     Diagnostic::at(

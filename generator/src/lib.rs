@@ -9,12 +9,13 @@
 //! (`generated/mod.rs`) with minijinja.
 //!
 //! Errors in kernels are [`Diagnostic`]s with `path:line:col`; the generator never
-//! panics on any input.
+//! panics on any input, and never runs out of stack on one ([`limits`]).
 
 pub mod api;
 pub mod diag;
 pub mod emit;
 pub mod kernel;
+pub mod limits;
 pub mod lower;
 pub mod targets;
 
@@ -95,12 +96,32 @@ impl Workspace {
     }
 
     /// Parse step: syntax trees, the vector API and the kernels.
+    ///
+    /// The trees are built on the calling thread (syn's trees cannot move to
+    /// another), after a first parse on a thread with a big stack
+    /// ([`limits::on_big_stack`]) has checked the nesting limits: within them,
+    /// parsing here takes well under a MiB of stack.
     pub fn parse(&self) -> Result<Parsed, Error> {
+        limits::on_big_stack(|| self.parse_here().map(drop))?;
+        self.parse_here()
+    }
+
+    /// [`Workspace::parse`] on this thread, which must have a big stack unless
+    /// the sources are known to be within the nesting limits.
+    fn parse_here(&self) -> Result<Parsed, Error> {
         let mut files = vec![];
         let mut diags = vec![];
         for s in &self.sources {
+            // syn recurses once per nesting level: bound that before it parses.
+            if let Some(d) = limits::token_nesting(s) {
+                diags.push(d);
+                continue;
+            }
             match syn::parse_file(&s.text) {
-                Ok(f) => files.push((s.clone(), f)),
+                Ok(f) => match limits::tree_depth(s, &f) {
+                    Some(d) => diags.push(d),
+                    None => files.push((s.clone(), f)),
+                },
                 Err(e) => diags.push(
                     Diagnostic::at(s, e.span(), format!("cannot parse kernel source: {e}"))
                         .help("kernels must be valid Rust"),
@@ -116,8 +137,15 @@ impl Workspace {
     }
 
     /// Everything `generated/` should contain.
+    ///
+    /// Runs on a thread of its own with a big stack ([`limits::on_big_stack`]),
+    /// so no input can overflow the caller's.
     pub fn generate(&self) -> Result<Generated, Error> {
-        let parsed = self.parse()?;
+        limits::on_big_stack(|| self.generate_here())
+    }
+
+    fn generate_here(&self) -> Result<Generated, Error> {
+        let parsed = self.parse_here()?;
         // Lower every target once; files, feature-level re-exports and the
         // dispatch table's signatures all read from this.
         let mut lowered = BTreeMap::new();
@@ -156,9 +184,14 @@ impl Workspace {
 
     /// The lowered code of the kernels and targets that match the filters, for
     /// reading on stdout. A kernel filter matches `pack_rhs`, `base_pack_rhs` or an
-    /// instance name such as `pack_rhs_f32`.
+    /// instance name such as `pack_rhs_f32`. Runs on a big stack, as
+    /// [`Workspace::generate`] does.
     pub fn render_filtered(&self, kernel: Option<&str>, target: Option<&str>) -> Result<String, Error> {
-        let parsed = self.parse()?;
+        limits::on_big_stack(|| self.render_filtered_here(kernel, target))
+    }
+
+    fn render_filtered_here(&self, kernel: Option<&str>, target: Option<&str>) -> Result<String, Error> {
+        let parsed = self.parse_here()?;
         let targets: Vec<&targets::Target> = targets::TARGETS
             .iter()
             .copied()

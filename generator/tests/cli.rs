@@ -204,3 +204,24 @@ fn outside_a_workspace_the_generator_asks_for_a_root() {
     assert!(out.status.success(), "{}", text(&out));
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let dir = scratch("deep");
+    let n = 1300;
+    fs::write(
+        dir.join("kernels/src/deep.rs"),
+        format!(
+            "pub unsafe fn base_deep<V: FloatVec>(x: *mut V::Elem, n: usize) {{\n{}V::store(x, V::zero());\n{}}}\n",
+            "if n > 0 {\n".repeat(n),
+            "}\n".repeat(n)
+        ),
+    )
+    .unwrap();
+    let out = run(&["--check", "--root", dir.to_str().unwrap()]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: nested too deeply"), "{msg}");
+    assert!(msg.contains("--> kernels/src/deep.rs:"), "{msg}");
+    let _ = fs::remove_dir_all(&dir);
+}
