@@ -285,6 +285,17 @@ impl Check<'_, '_> {
 }
 
 impl<'ast> Visit<'ast> for Check<'_, '_> {
+    fn visit_attribute(&mut self, attr: &'ast syn::Attribute) {
+        if is_unroll(attr) && !matches!(attr.meta, syn::Meta::Path(_)) {
+            self.cx.error(
+                attr.span(),
+                "`#[unroll]` takes no arguments",
+                "`#[unroll]` makes one copy of the body per iteration; to unroll by a factor, loop over \
+                 blocks at run time and `#[unroll]` an inner `for j in 0..4`",
+            );
+        }
+    }
+
     fn visit_expr(&mut self, e: &'ast Expr) {
         let attrs: &[syn::Attribute] = match e {
             Expr::ForLoop(f) => &f.attrs,
