@@ -149,18 +149,25 @@ impl Workspace {
         // Lower every target once; files, feature-level re-exports and the
         // dispatch table's signatures all read from this.
         let mut lowered = BTreeMap::new();
-        let mut diags = vec![];
+        let mut diags: Vec<Diagnostic> = vec![];
         for t in targets::TARGETS {
             match emit::lower_all(&parsed.kernels, t, &parsed.api) {
                 Ok(l) => {
                     lowered.insert(t.name, l);
                 }
-                // Report each kernel error once, not once per target.
-                Err(Error::Kernels(d)) => d.into_iter().for_each(|d| {
-                    if !diags.contains(&d) {
-                        diags.push(d)
+                // Report each kernel error once, not once per instance and target:
+                // errors at the same place are the same mistake, lowered with
+                // other constants (`16 - 100` on one target, `8 - 100` on another).
+                Err(Error::Kernels(d)) => {
+                    for d in d {
+                        if !diags
+                            .iter()
+                            .any(|o| (&o.path, o.line, o.col) == (&d.path, d.line, d.col))
+                        {
+                            diags.push(d)
+                        }
                     }
-                }),
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -61,3 +61,23 @@ fn constant_operands_of_and_and_or_fold_away() {
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+#[test]
+fn constant_arithmetic_is_checked_in_usize() {
+    use generator::lower::{ArithError, USIZE_MAX, const_arith};
+    let op = |s: &str| -> syn::BinOp { syn::parse_str(s).expect("an operator") };
+    assert_eq!(const_arith(16, &op("-"), 4), Ok(Some(12)));
+    assert_eq!(const_arith(4, &op("-"), 16), Err(ArithError::Underflow));
+    assert_eq!(const_arith(USIZE_MAX, &op("+"), 1), Err(ArithError::Overflow));
+    assert_eq!(const_arith(USIZE_MAX, &op("*"), USIZE_MAX), Err(ArithError::Overflow));
+    assert_eq!(const_arith(16, &op("/"), 0), Err(ArithError::DivisionByZero));
+    assert_eq!(const_arith(16, &op("%"), 0), Err(ArithError::DivisionByZero));
+    // Shifts as in Rust: bits shifted out are lost, a shift by the width overflows.
+    assert_eq!(const_arith(3, &op("<<"), 63), Ok(Some(1 << 63)));
+    assert_eq!(const_arith(1, &op("<<"), 64), Err(ArithError::Overflow));
+    assert_eq!(const_arith(1, &op(">>"), 64), Err(ArithError::Overflow));
+    // A negative operand is signed arithmetic, as before.
+    assert_eq!(const_arith(-1, &op("+"), 2), Ok(Some(1)));
+    // Not arithmetic: left alone.
+    assert_eq!(const_arith(1, &op("&"), 2), Ok(None));
+}
