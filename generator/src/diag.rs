@@ -13,6 +13,43 @@ pub struct Source {
     pub text: String,
 }
 
+impl Source {
+    /// A source from the bytes of a file; text that is not UTF-8 is an error at
+    /// its first invalid byte.
+    pub fn from_bytes(path: impl Into<String>, bytes: Vec<u8>) -> Result<Source, Diagnostic> {
+        let path = path.into();
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Source { path, text }),
+            Err(e) => {
+                let bytes = e.as_bytes();
+                let bad = e.utf8_error().valid_up_to();
+                let line_start = bytes[..bad].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let line_end = bytes[bad..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(bytes.len(), |i| bad + i);
+                // Everything before `bad` is valid, so this counts characters.
+                let col = String::from_utf8_lossy(&bytes[line_start..bad]).chars().count() + 1;
+                let snippet = String::from_utf8_lossy(&bytes[line_start..line_end])
+                    .trim_end_matches('\r')
+                    .to_string();
+                Err(Diagnostic {
+                    path,
+                    line: bytes[..bad].iter().filter(|b| **b == b'\n').count() + 1,
+                    col,
+                    width: 1,
+                    message: format!(
+                        "kernel source is not valid UTF-8: byte 0x{:02x} at offset {bad}",
+                        bytes[bad]
+                    ),
+                    snippet,
+                    help: Some("Rust sources are UTF-8 text; save the file as UTF-8".to_string()),
+                })
+            }
+        }
+    }
+}
+
 /// One error in a kernel, pointing at the code that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {

@@ -73,12 +73,16 @@ impl Workspace {
         collect_rs(&root.join(KERNELS_DIR), &mut paths)?;
         paths.sort();
         let mut sources = vec![];
+        let mut diags = vec![];
         for p in paths {
-            let text = fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
-            sources.push(Source {
-                path: rel(&root, &p),
-                text,
-            });
+            let bytes = fs::read(&p).map_err(|e| io_err(&p, e))?;
+            match Source::from_bytes(rel(&root, &p), bytes) {
+                Ok(s) => sources.push(s),
+                Err(d) => diags.push(d),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Error::Kernels(diags));
         }
         Ok(Workspace { root, sources })
     }

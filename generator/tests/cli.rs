@@ -225,3 +225,15 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(msg.contains("--> kernels/src/deep.rs:"), "{msg}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_source_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+    let dir = scratch("latin1");
+    fs::write(dir.join("kernels/src/latin1.rs"), b"// ok\n// caf\xe9 au lait\n").unwrap();
+    let out = run(&["--check", "--root", dir.to_str().unwrap()]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: kernel source is not valid UTF-8"), "{msg}");
+    assert!(msg.contains("--> kernels/src/latin1.rs:2:7"), "{msg}");
+    let _ = fs::remove_dir_all(&dir);
+}
