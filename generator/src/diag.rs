@@ -119,6 +119,40 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The candidate closest to `name` by edit distance (insertions, deletions,
+/// substitutions and swaps of neighbours, one each), if it is close enough to be
+/// a misspelling: at most a third of `name`'s length away, and at least one.
+/// Ties go to the first candidate.
+pub fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal-string-alignment distance: Levenshtein plus swaps of two neighbours.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // rows[i][j]: distance between a[..i] and b[..j]; three rows suffice.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before[j - 2] + 1);
+            }
+        }
+        before = std::mem::replace(&mut prev, row);
+    }
+    prev[b.len()]
+}
+
 /// Everything that can stop the generator. Never a panic.
 #[derive(Debug)]
 pub enum Error {
@@ -162,3 +196,28 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, edit_distance};
+
+    #[test]
+    fn edit_distance_counts_each_kind_of_edit_once() {
+        assert_eq!(edit_distance("mul_add", "mul_add"), 0);
+        assert_eq!(edit_distance("mul_ad", "mul_add"), 1);
+        assert_eq!(edit_distance("mlu_add", "mul_add"), 1);
+        assert_eq!(edit_distance("mul_sub", "mul_add"), 3);
+        assert_eq!(edit_distance("", "add"), 3);
+        assert_eq!(edit_distance("add", ""), 3);
+    }
+
+    #[test]
+    fn closest_suggests_only_near_misses() {
+        let ops = ["add", "load", "mul", "mul_add", "store"];
+        assert_eq!(closest("mul_ad", ops), Some("mul_add"));
+        assert_eq!(closest("stroe", ops), Some("store"));
+        assert_eq!(closest("ad", ops), Some("add"));
+        assert_eq!(closest("fmadd", ops), None);
+        assert_eq!(closest("shuffle", ops), None);
+    }
+}

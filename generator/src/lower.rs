@@ -21,7 +21,7 @@
 //! Every error is a [`Diagnostic`] at the offending code; nothing here panics.
 
 use crate::api::{Api, TILE_INIT, TraitApi};
-use crate::diag::{Diagnostic, Source};
+use crate::diag::{Diagnostic, Source, closest};
 use crate::kernel::Instance;
 use crate::targets::Target;
 use proc_macro2::Span;
@@ -452,10 +452,14 @@ impl VisitMut for Consts<'_, '_> {
                     .chain(&api.elem_consts)
                     .map(String::as_str)
                     .collect();
+                let items = consts.iter().copied().chain(api.types.iter().map(String::as_str));
+                let guess = closest(&name_s, items)
+                    .map(|c| format!("did you mean `{}::{c}`? ", p.path.segments[0].ident))
+                    .unwrap_or_default();
                 self.cx.error(
                     span,
                     format!("`{}` has no associated item `{name_s}`", api.spec.name),
-                    format!("constants: {}; ops: {}", consts.join(", "), api.op_list()),
+                    format!("{guess}constants: {}; ops: {}", consts.join(", "), api.op_list()),
                 );
             }
             return;
@@ -1296,10 +1300,15 @@ impl Ops<'_, '_> {
         let (b, op) = self.cx.assoc(&p.path)?;
         let (api, elem, op) = (b.api, b.elem, op.to_string());
         let Some(sig) = api.ops.get(&op) else {
+            let v = &p.path.segments[0].ident;
+            let ops = api.ops.keys().map(String::as_str).filter(|o| *o != TILE_INIT);
+            let guess = closest(&op, ops)
+                .map(|o| format!("did you mean `{v}::{o}`? "))
+                .unwrap_or_default();
             self.cx.error(
                 span,
-                format!("unknown vector op `{}::{op}`", p.path.segments[0].ident),
-                format!("`{}` ops are: {}", api.spec.name, api.op_list()),
+                format!("unknown vector op `{v}::{op}`"),
+                format!("{guess}`{}` ops are: {}", api.spec.name, api.op_list()),
             );
             return None;
         };
