@@ -87,6 +87,25 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
     let mut kernels = vec![];
     let mut diags = vec![];
     for (src, file) in files {
+        misplaced_kernel_attrs(src, file, &mut diags);
+    }
+    // Every `base_*` function is a kernel, also one with errors of its own.
+    let kernel_names: std::collections::BTreeSet<String> = files
+        .iter()
+        .flat_map(|(_, file)| &file.items)
+        .filter_map(|item| match item {
+            syn::Item::Fn(f) if is_kernel_name(&f.sig.ident) => Some(f.sig.ident.to_string()),
+            _ => None,
+        })
+        .collect();
+    for (src, file) in files {
+        for item in &file.items {
+            if let syn::Item::Fn(f) = item
+                && is_kernel_name(&f.sig.ident)
+            {
+                kernel_calls(src, f, &kernel_names, &mut diags);
+            }
+        }
         for item in &file.items {
             let syn::Item::Fn(f) = item else { continue };
             let Some(name) = f.sig.ident.to_string().strip_prefix("base_").map(str::to_string) else {
@@ -118,6 +137,93 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
         }
     }
     if diags.is_empty() { Ok(kernels) } else { Err(diags) }
+}
+
+fn is_kernel_name(ident: &syn::Ident) -> bool {
+    ident.to_string().starts_with("base_")
+}
+
+fn is_kernel_attr(attr: &syn::Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == "kernel")
+}
+
+/// `#[kernel]` anywhere but on a `base_*` function at the top level of a file:
+/// the generator only looks there, so the attribute would be silently ignored.
+fn misplaced_kernel_attrs(src: &Source, file: &syn::File, diags: &mut Vec<Diagnostic>) {
+    struct Finder<'a> {
+        src: &'a Source,
+        diags: &'a mut Vec<Diagnostic>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_attribute(&mut self, attr: &'ast syn::Attribute) {
+            if is_kernel_attr(attr) {
+                self.diags.push(
+                    Diagnostic::at(
+                        self.src,
+                        attr.span(),
+                        "`#[kernel]` marks only `base_*` functions at the top level of a file",
+                    )
+                    .help(
+                        "kernels are `pub unsafe fn base_<name><V: ...>(..)` items directly in a file under \
+                         kernels/src; remove the attribute here",
+                    ),
+                );
+            }
+        }
+    }
+    let mut finder = Finder { src, diags };
+    for item in &file.items {
+        match item {
+            // The one place the attribute belongs: check the rest of the kernel.
+            syn::Item::Fn(f) if is_kernel_name(&f.sig.ident) => {
+                finder.visit_signature(&f.sig);
+                finder.visit_block(&f.block);
+            }
+            item => finder.visit_item(item),
+        }
+    }
+}
+
+/// A kernel that names a kernel (calls it, or takes it as a value): each kernel
+/// becomes functions of other names per target and instance, so the call could
+/// only fail to compile in `generated/`.
+fn kernel_calls(
+    src: &Source,
+    f: &syn::ItemFn,
+    kernels: &std::collections::BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    struct Finder<'a> {
+        src: &'a Source,
+        this: &'a syn::Ident,
+        kernels: &'a std::collections::BTreeSet<String>,
+        diags: &'a mut Vec<Diagnostic>,
+    }
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if let Some(last) = p.path.segments.last()
+                && self.kernels.contains(&last.ident.to_string())
+            {
+                let msg = if last.ident == *self.this {
+                    format!("kernel `{}` calls itself", self.this)
+                } else {
+                    format!("kernel `{}` calls the kernel `{}`", self.this, last.ident)
+                };
+                self.diags.push(Diagnostic::at(self.src, p.span(), msg).help(
+                    "kernels cannot call kernels: each one is generated on its own, per target and \
+                     instance; write the code out in this kernel",
+                ));
+            }
+            syn::visit::visit_expr_path(self, p);
+        }
+    }
+    Finder {
+        src,
+        this: &f.sig.ident,
+        kernels,
+        diags,
+    }
+    .visit_block(&f.block);
 }
 
 fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, Vec<Variant>), Vec<Diagnostic>> {
@@ -272,6 +378,8 @@ fn variants(src: &Source, f: &syn::ItemFn, consts: &[syn::Ident], diags: &mut Ve
                     nv.path.span(),
                     format!("instance `{name}` sets `{c}` twice"),
                 )),
+                // Parsed from the attribute here, after the file's depth check.
+                Some(_) if let Some(d) = crate::limits::expr_depth(src, &nv.value) => diags.push(d),
                 Some(c) => set.push((c.to_string(), nv.value.clone())),
                 None => diags.push(
                     Diagnostic::at(

@@ -9,12 +9,13 @@
 //! (`generated/mod.rs`) with minijinja.
 //!
 //! Errors in kernels are [`Diagnostic`]s with `path:line:col`; the generator never
-//! panics on any input.
+//! panics on any input, and never runs out of stack on one ([`limits`]).
 
 pub mod api;
 pub mod diag;
 pub mod emit;
 pub mod kernel;
+pub mod limits;
 pub mod lower;
 pub mod targets;
 
@@ -72,12 +73,16 @@ impl Workspace {
         collect_rs(&root.join(KERNELS_DIR), &mut paths)?;
         paths.sort();
         let mut sources = vec![];
+        let mut diags = vec![];
         for p in paths {
-            let text = fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
-            sources.push(Source {
-                path: rel(&root, &p),
-                text,
-            });
+            let bytes = fs::read(&p).map_err(|e| io_err(&p, e))?;
+            match Source::from_bytes(rel(&root, &p), bytes) {
+                Ok(s) => sources.push(s),
+                Err(d) => diags.push(d),
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Error::Kernels(diags));
         }
         Ok(Workspace { root, sources })
     }
@@ -95,12 +100,32 @@ impl Workspace {
     }
 
     /// Parse step: syntax trees, the vector API and the kernels.
+    ///
+    /// The trees are built on the calling thread (syn's trees cannot move to
+    /// another), after a first parse on a thread with a big stack
+    /// ([`limits::on_big_stack`]) has checked the nesting limits: within them,
+    /// parsing here takes well under a MiB of stack.
     pub fn parse(&self) -> Result<Parsed, Error> {
+        limits::on_big_stack(|| self.parse_here().map(drop))?;
+        self.parse_here()
+    }
+
+    /// [`Workspace::parse`] on this thread, which must have a big stack unless
+    /// the sources are known to be within the nesting limits.
+    fn parse_here(&self) -> Result<Parsed, Error> {
         let mut files = vec![];
         let mut diags = vec![];
         for s in &self.sources {
+            // syn recurses once per nesting level: bound that before it parses.
+            if let Some(d) = limits::token_nesting(s) {
+                diags.push(d);
+                continue;
+            }
             match syn::parse_file(&s.text) {
-                Ok(f) => files.push((s.clone(), f)),
+                Ok(f) => match limits::tree_depth(s, &f) {
+                    Some(d) => diags.push(d),
+                    None => files.push((s.clone(), f)),
+                },
                 Err(e) => diags.push(
                     Diagnostic::at(s, e.span(), format!("cannot parse kernel source: {e}"))
                         .help("kernels must be valid Rust"),
@@ -116,23 +141,37 @@ impl Workspace {
     }
 
     /// Everything `generated/` should contain.
+    ///
+    /// Runs on a thread of its own with a big stack ([`limits::on_big_stack`]),
+    /// so no input can overflow the caller's.
     pub fn generate(&self) -> Result<Generated, Error> {
-        let parsed = self.parse()?;
+        limits::on_big_stack(|| self.generate_here())
+    }
+
+    fn generate_here(&self) -> Result<Generated, Error> {
+        let parsed = self.parse_here()?;
         // Lower every target once; files, feature-level re-exports and the
         // dispatch table's signatures all read from this.
         let mut lowered = BTreeMap::new();
-        let mut diags = vec![];
+        let mut diags: Vec<Diagnostic> = vec![];
         for t in targets::TARGETS {
             match emit::lower_all(&parsed.kernels, t, &parsed.api) {
                 Ok(l) => {
                     lowered.insert(t.name, l);
                 }
-                // Report each kernel error once, not once per target.
-                Err(Error::Kernels(d)) => d.into_iter().for_each(|d| {
-                    if !diags.contains(&d) {
-                        diags.push(d)
+                // Report each kernel error once, not once per instance and target:
+                // errors at the same place are the same mistake, lowered with
+                // other constants (`16 - 100` on one target, `8 - 100` on another).
+                Err(Error::Kernels(d)) => {
+                    for d in d {
+                        if !diags
+                            .iter()
+                            .any(|o| (&o.path, o.line, o.col) == (&d.path, d.line, d.col))
+                        {
+                            diags.push(d)
+                        }
                     }
-                }),
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -156,9 +195,14 @@ impl Workspace {
 
     /// The lowered code of the kernels and targets that match the filters, for
     /// reading on stdout. A kernel filter matches `pack_rhs`, `base_pack_rhs` or an
-    /// instance name such as `pack_rhs_f32`.
+    /// instance name such as `pack_rhs_f32`. Runs on a big stack, as
+    /// [`Workspace::generate`] does.
     pub fn render_filtered(&self, kernel: Option<&str>, target: Option<&str>) -> Result<String, Error> {
-        let parsed = self.parse()?;
+        limits::on_big_stack(|| self.render_filtered_here(kernel, target))
+    }
+
+    fn render_filtered_here(&self, kernel: Option<&str>, target: Option<&str>) -> Result<String, Error> {
+        let parsed = self.parse_here()?;
         let targets: Vec<&targets::Target> = targets::TARGETS
             .iter()
             .copied()
@@ -316,7 +360,34 @@ fn rel(root: &Path, p: &Path) -> String {
         .join("/")
 }
 
-/// The workspace this generator was built in (the default `--root`).
-pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+/// The workspace root that holds `start`: `start` itself or its nearest ancestor
+/// with a `Cargo.toml` that declares a `[workspace]` and a [`KERNELS_DIR`] folder.
+///
+/// This is the default `--root`, resolved at run time from the current directory,
+/// so a generator binary built in one clone works on whichever clone it is run
+/// in (and does not depend on the clone it was built in still existing).
+pub fn find_root(start: &Path) -> Result<PathBuf, Error> {
+    start
+        .ancestors()
+        .find(|dir| is_workspace_root(dir))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| {
+            Error::Root(format!(
+                "no workspace found in `{}` or any folder above it (looked for a `Cargo.toml` with `[workspace]` next to `{KERNELS_DIR}`); \
+                 run the generator from inside the workspace or pass `--root <DIR>`",
+                start.display()
+            ))
+        })
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    // A member crate's manifest has no `[workspace]` table (and a workspace
+    // without kernels is some other project), so the search goes on upwards.
+    dir.join(KERNELS_DIR).is_dir()
+        && fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|manifest| {
+            manifest.lines().any(|l| {
+                let l = l.trim();
+                l == "[workspace]" || l.starts_with("[workspace.")
+            })
+        })
 }

@@ -7,7 +7,9 @@
 //!    nested items, `#[unroll]` on anything but a `for` loop);
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
 //! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
-//!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`;
+//!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`
+//!    (at most [`MAX_UNROLLED_STMTS`] statements per instance, counted before
+//!    each copy is made);
 //! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
 //!    `acc_<row>_<col>`, and every `acc[(row, col)]` or `acc[slot]` (constant now,
 //!    `slot = row * cols + col`) names one;
@@ -19,7 +21,7 @@
 //! Every error is a [`Diagnostic`] at the offending code; nothing here panics.
 
 use crate::api::{Api, TILE_INIT, TraitApi};
-use crate::diag::{Diagnostic, Source};
+use crate::diag::{Diagnostic, Source, closest};
 use crate::kernel::Instance;
 use crate::targets::Target;
 use proc_macro2::Span;
@@ -30,8 +32,11 @@ use syn::visit::Visit;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Stmt};
 
-/// Unrolling more copies than this is almost certainly a mistake.
-const MAX_UNROLL: i128 = 256;
+/// The most statements the `#[unroll]` loops of one kernel instance may expand to,
+/// counted at every depth of every copy. A register-blocked kernel needs a few
+/// hundred; the cap keeps a mistaken bound (three nested loops over `0..256`)
+/// from taking minutes and gigabytes, and is checked before each copy is made.
+pub const MAX_UNROLLED_STMTS: usize = 4096;
 
 /// A lowered kernel, the target helpers (`ops::name`) it calls, and the value of
 /// each of its instance's `const` parameters on the target, in the kernel's
@@ -51,6 +56,8 @@ struct Binding<'a> {
 struct Ctx<'a> {
     src: &'a Source,
     target: &'a Target,
+    /// The instance being lowered (`microkernel_f32`), for messages.
+    instance: &'a str,
     bindings: BTreeMap<String, Binding<'a>>,
     diags: Vec<Diagnostic>,
     helpers: BTreeSet<String>,
@@ -94,6 +101,21 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The source text `span` covers, if it is on one line.
+    fn source_text(&self, span: Span) -> Option<String> {
+        let (start, end) = (span.start(), span.end());
+        if start.line != end.line || end.column <= start.column {
+            return None;
+        }
+        let line = self.src.text.lines().nth(start.line.checked_sub(1)?)?;
+        let text: String = line
+            .chars()
+            .skip(start.column)
+            .take(end.column - start.column)
+            .collect();
+        (!text.is_empty()).then_some(text)
+    }
+
     /// A usize entry such as `f32.MR`.
     fn usize_entry(&mut self, elem: &str, name: &str, span: Span) -> Option<usize> {
         let e: Expr = self.entry(elem, name, span)?;
@@ -113,6 +135,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     let mut cx = Ctx {
         src: &kernel.source,
         target,
+        instance: &inst.fn_name,
         bindings,
         diags: vec![],
         helpers: BTreeSet::new(),
@@ -125,7 +148,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     for (var, value) in &consts {
         SubstVar {
             var,
-            value: int_lit(*value as i128),
+            value: *value as i128,
         }
         .visit_block_mut(&mut body);
     }
@@ -140,7 +163,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         return Err(cx.diags);
     }
     Consts { cx: &mut cx }.visit_block_mut(&mut body);
-    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    Fold::new(&mut cx).visit_block_mut(&mut body);
     scalarize_tiles(&mut cx, &mut body);
     let mut ops = Ops {
         cx: &mut cx,
@@ -150,7 +173,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     let mut sig = kernel.item.sig.clone();
     sig.generics = syn::Generics::default();
     ops.visit_signature_mut(&mut sig);
-    Fold { cx: &mut cx }.visit_block_mut(&mut body);
+    Fold::refold(&mut cx).visit_block_mut(&mut body);
     // An op that failed to lower is still in the tree; report it once, not twice.
     if cx.diags.is_empty() {
         Leftovers { cx: &mut cx }.visit_block(&body);
@@ -212,7 +235,7 @@ fn const_values(cx: &mut Ctx<'_>, inst: &Instance<'_>) -> Vec<(String, usize)> {
         let mut e = value.clone();
         Consts { cx: &mut *cx }.visit_expr_mut(&mut e);
         let text = value.to_token_stream().to_string().replace(" :: ", "::");
-        match const_int(&e).map(|v| (v, usize::try_from(v))) {
+        match const_int_signed(&e).map(|v| (v, usize::try_from(v))) {
             Some((_, Ok(v))) => out.push((var.clone(), v)),
             Some((v, Err(_))) => {
                 let msg = format!("`{var} = {text}` is {v} on `{}`, not a `usize`", cx.target.name);
@@ -280,6 +303,17 @@ impl Check<'_, '_> {
 }
 
 impl<'ast> Visit<'ast> for Check<'_, '_> {
+    fn visit_attribute(&mut self, attr: &'ast syn::Attribute) {
+        if is_unroll(attr) && !matches!(attr.meta, syn::Meta::Path(_)) {
+            self.cx.error(
+                attr.span(),
+                "`#[unroll]` takes no arguments",
+                "`#[unroll]` makes one copy of the body per iteration; to unroll by a factor, loop over \
+                 blocks at run time and `#[unroll]` an inner `for j in 0..4`",
+            );
+        }
+    }
+
     fn visit_expr(&mut self, e: &'ast Expr) {
         let attrs: &[syn::Attribute] = match e {
             Expr::ForLoop(f) => &f.attrs,
@@ -407,8 +441,9 @@ impl VisitMut for Consts<'_, '_> {
         {
             let (api, elem, name_s, span) = (b.api, b.elem, name.to_string(), p.span());
             if api.usize_consts.contains(&name_s) || api.elem_consts.contains(&name_s) {
-                if let Some(lit) = self.cx.entry::<Expr>(elem, &name_s, span) {
-                    *e = lit;
+                if let Some(value) = self.cx.entry::<Expr>(elem, &name_s, span) {
+                    // At the constant's place, for errors about the arithmetic on it.
+                    *e = syn::parse2(respan(value.to_token_stream(), span)).unwrap_or(value);
                 }
             } else if !api.ops.contains_key(&name_s) && !api.types.contains(&name_s) {
                 let consts: Vec<&str> = api
@@ -417,10 +452,14 @@ impl VisitMut for Consts<'_, '_> {
                     .chain(&api.elem_consts)
                     .map(String::as_str)
                     .collect();
+                let items = consts.iter().copied().chain(api.types.iter().map(String::as_str));
+                let guess = closest(&name_s, items)
+                    .map(|c| format!("did you mean `{}::{c}`? ", p.path.segments[0].ident))
+                    .unwrap_or_default();
                 self.cx.error(
                     span,
                     format!("`{}` has no associated item `{name_s}`", api.spec.name),
-                    format!("constants: {}; ops: {}", consts.join(", "), api.op_list()),
+                    format!("{guess}constants: {}; ops: {}", consts.join(", "), api.op_list()),
                 );
             }
             return;
@@ -429,26 +468,123 @@ impl VisitMut for Consts<'_, '_> {
     }
 }
 
+/// `tokens` with every span set to `span` (target entries are a few tokens).
+fn respan(tokens: proc_macro2::TokenStream, span: Span) -> proc_macro2::TokenStream {
+    use proc_macro2::TokenTree;
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut inner = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                inner.set_span(span);
+                t = TokenTree::Group(inner);
+            } else {
+                t.set_span(span);
+            }
+            t
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------
 // 3. fold + unroll
 
-/// The value of a constant integer expression.
-pub fn const_int(e: &Expr) -> Option<i128> {
+/// The largest `usize` of every target the generated code is built for (64-bit
+/// x86-64 and AArch64; wasm32 is narrower, and its builds check the rest).
+pub const USIZE_MAX: i128 = u64::MAX as i128;
+
+/// Why constant arithmetic has no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithError {
+    /// Above `usize::MAX`, or a shift by at least its width.
+    Overflow,
+    /// Below zero.
+    Underflow,
+    DivisionByZero,
+}
+
+/// `l op r` as the kernel language computes constants: in `usize` when both
+/// operands are non-negative (the vector constants and `const` parameters are
+/// `usize`s), as signed integers when one is negative. `Ok(None)` for an
+/// operator that is not arithmetic.
+pub fn const_arith(l: i128, op: &syn::BinOp, r: i128) -> Result<Option<i128>, ArithError> {
     use syn::BinOp::*;
+    if !matches!(op, Add(_) | Sub(_) | Mul(_) | Div(_) | Rem(_) | Shl(_) | Shr(_)) {
+        return Ok(None);
+    }
+    if matches!(op, Div(_) | Rem(_)) && r == 0 {
+        return Err(ArithError::DivisionByZero);
+    }
+    if l < 0 || r < 0 {
+        let v = match op {
+            Add(_) => l.checked_add(r),
+            Sub(_) => l.checked_sub(r),
+            Mul(_) => l.checked_mul(r),
+            Div(_) => l.checked_div(r),
+            Rem(_) => l.checked_rem(r),
+            Shl(_) => u32::try_from(r).ok().and_then(|r| l.checked_shl(r)),
+            _ => u32::try_from(r).ok().and_then(|r| l.checked_shr(r)),
+        };
+        return v.map(Some).ok_or(ArithError::Overflow);
+    }
+    let bits = USIZE_MAX.count_ones() as i128;
+    let v = match op {
+        Add(_) => l.checked_add(r),
+        Sub(_) if l < r => return Err(ArithError::Underflow),
+        Sub(_) => Some(l - r),
+        Mul(_) => l.checked_mul(r),
+        Div(_) => Some(l / r),
+        Rem(_) => Some(l % r),
+        // As in Rust: bits shifted out are lost; a shift by the width or more overflows.
+        Shl(_) if r < bits => Some((l << r) & USIZE_MAX),
+        Shr(_) if r < bits => Some(l >> r),
+        _ => None,
+    };
+    match v {
+        Some(v) if v <= USIZE_MAX => Ok(Some(v)),
+        _ => Err(ArithError::Overflow),
+    }
+}
+
+/// The value of an integer literal of the kernel language's constant arithmetic:
+/// unsuffixed or `usize`, and within `usize`. Other suffixes are left to rustc
+/// (folding would drop the type).
+fn int_value(i: &syn::LitInt) -> Option<i128> {
+    if !matches!(i.suffix(), "" | "usize") {
+        return None;
+    }
+    i.base10_parse::<i128>().ok().filter(|v| *v <= USIZE_MAX)
+}
+
+/// The value of a constant integer expression, computed as [`const_arith`]
+/// does; `None` where it is not constant or has no value (an overflow).
+pub fn const_int(e: &Expr) -> Option<i128> {
+    eval_int(e, &|l, op, r| const_arith(l, op, r).ok().flatten())
+}
+
+/// [`const_int`] in plain signed arithmetic, to say what a negative value is.
+fn const_int_signed(e: &Expr) -> Option<i128> {
+    eval_int(e, &|l, op, r| match const_arith(l, op, r) {
+        Err(ArithError::Underflow) => l.checked_sub(r),
+        v => v.ok().flatten(),
+    })
+}
+
+fn eval_int(e: &Expr, arith: &dyn Fn(i128, &syn::BinOp, i128) -> Option<i128>) -> Option<i128> {
     match e {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(i), ..
-        }) => i.base10_parse::<i128>().ok(),
-        Expr::Paren(p) => const_int(&p.expr),
-        Expr::Group(g) => const_int(&g.expr),
+        }) => int_value(i),
+        Expr::Paren(p) => eval_int(&p.expr, arith),
+        Expr::Group(g) => eval_int(&g.expr, arith),
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Neg(_),
             expr,
             ..
-        }) => const_int(expr).map(|v| -v),
+        }) => eval_int(expr, arith).and_then(i128::checked_neg),
         // `x.div_ceil(y)`, `x.min(y)`, `x.max(y)` on constants (`V::MR.div_ceil(V::LANES)`).
         Expr::MethodCall(m) if m.args.len() == 1 && m.turbofish.is_none() => {
-            let (l, r) = (const_int(&m.receiver)?, const_int(&m.args[0])?);
+            let (l, r) = (eval_int(&m.receiver, arith)?, eval_int(&m.args[0], arith)?);
             match m.method.to_string().as_str() {
                 "div_ceil" if l >= 0 && r > 0 => l.checked_add(r - 1).map(|x| x / r),
                 "min" => Some(l.min(r)),
@@ -457,17 +593,8 @@ pub fn const_int(e: &Expr) -> Option<i128> {
             }
         }
         Expr::Binary(b) => {
-            let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
-            match b.op {
-                Add(_) => l.checked_add(r),
-                Sub(_) => l.checked_sub(r),
-                Mul(_) => l.checked_mul(r),
-                Div(_) => l.checked_div(r),
-                Rem(_) => l.checked_rem(r),
-                Shl(_) => u32::try_from(r).ok().and_then(|r| l.checked_shl(r)),
-                Shr(_) => u32::try_from(r).ok().and_then(|r| l.checked_shr(r)),
-                _ => None,
-            }
+            let (l, r) = (eval_int(&b.left, arith)?, eval_int(&b.right, arith)?);
+            arith(l, &b.op, r)
         }
         _ => None,
     }
@@ -508,12 +635,32 @@ fn const_bool(e: &Expr) -> Option<bool> {
 }
 
 fn int_lit(v: i128) -> Expr {
-    let lit = syn::LitInt::new(&v.unsigned_abs().to_string(), Span::call_site());
+    int_lit_at(v, Span::call_site())
+}
+
+/// An integer literal that keeps the span of the code it replaces, so that
+/// errors about the expressions around it still point at the source.
+fn int_lit_at(v: i128, span: Span) -> Expr {
+    let lit = Expr::Lit(syn::ExprLit {
+        attrs: vec![],
+        lit: syn::Lit::Int(syn::LitInt::new(&v.unsigned_abs().to_string(), span)),
+    });
     if v < 0 {
-        syn::parse_quote!(-#lit)
+        Expr::Unary(syn::ExprUnary {
+            attrs: vec![],
+            op: syn::UnOp::Neg(syn::Token![-](span)),
+            expr: Box::new(lit),
+        })
     } else {
-        syn::parse_quote!(#lit)
+        lit
     }
+}
+
+fn bool_lit_at(v: bool, span: Span) -> Expr {
+    Expr::Lit(syn::ExprLit {
+        attrs: vec![],
+        lit: syn::Lit::Bool(syn::LitBool::new(v, span)),
+    })
 }
 
 /// No calls, no assignments: safe to drop (`x * 0`) or duplicate.
@@ -529,35 +676,138 @@ fn is_pure(e: &Expr) -> bool {
 
 struct Fold<'c, 'a> {
     cx: &'c mut Ctx<'a>,
+    /// Statements the `#[unroll]` loops may still produce in this instance.
+    budget: usize,
+    /// Set once the budget is spent: the error is reported, nothing more unrolls.
+    exhausted: bool,
+    /// Where each `#[unroll]` loop being expanded starts, outermost first.
+    nest: Vec<Span>,
+    /// Report constant arithmetic without a `usize` value. The pass after the
+    /// ops pass only folds what the templates leave.
+    check: bool,
 }
 
-impl Fold<'_, '_> {
+impl<'c, 'a> Fold<'c, 'a> {
+    fn new(cx: &'c mut Ctx<'a>) -> Self {
+        Fold {
+            cx,
+            budget: MAX_UNROLLED_STMTS,
+            exhausted: false,
+            nest: vec![],
+            check: true,
+        }
+    }
+
+    fn refold(cx: &'c mut Ctx<'a>) -> Self {
+        Fold {
+            check: false,
+            ..Fold::new(cx)
+        }
+    }
+
+    /// An error for `e` itself if it is constant arithmetic with no `usize`
+    /// value (its operands are folded already; one that had an error is not
+    /// constant, so an error is reported once, where it arises).
+    fn check_const(&mut self, e: &Expr) {
+        let (l, op, r, result) = match e {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i), ..
+            }) if matches!(i.suffix(), "" | "usize") && int_value(i).is_none() => {
+                self.cx.error(
+                    i.span(),
+                    format!("integer literal `{i}` is too big for `usize`"),
+                    format!("`usize` holds at most {USIZE_MAX}"),
+                );
+                return;
+            }
+            Expr::Binary(b) => match (const_int(&b.left), const_int(&b.right)) {
+                (Some(l), Some(r)) => (l, b.op.to_token_stream().to_string(), r, const_arith(l, &b.op, r)),
+                _ => return,
+            },
+            Expr::MethodCall(m) if m.method == "div_ceil" && m.args.len() == 1 => {
+                match (const_int(&m.receiver), const_int(&m.args[0])) {
+                    (Some(l), Some(0)) => (l, "div_ceil".to_string(), 0, Err(ArithError::DivisionByZero)),
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        let Err(why) = result else { return };
+        let span = e.span();
+        let folded = if op == "div_ceil" {
+            format!("{l}.div_ceil({r})")
+        } else {
+            format!("{l} {op} {r}")
+        };
+        // Say what the source's constants came to on this target, where they differ.
+        let what = match self.cx.source_text(span) {
+            Some(text) if text.split_whitespace().ne(folded.split_whitespace()) => {
+                format!(
+                    "`{text}` is `{folded}` in `{}` on `{}`",
+                    self.cx.instance, self.cx.target.name
+                )
+            }
+            _ => format!("`{folded}`"),
+        };
+        let (msg, help) = match why {
+            ArithError::Overflow => (
+                format!("constant arithmetic overflows `usize`: {what}"),
+                format!(
+                    "the vector constants and `const` parameters are `usize`s, and so is the arithmetic on \
+                     them: each step must stay within 0..={USIZE_MAX}, and a shift must be by less than {}",
+                    USIZE_MAX.count_ones()
+                ),
+            ),
+            ArithError::Underflow => (
+                format!("constant arithmetic underflows `usize` (goes below zero): {what}"),
+                "the vector constants and `const` parameters are `usize`s, and so is the arithmetic on them: \
+                 no step may go below zero (compare before subtracting, or reorder the terms)"
+                    .to_string(),
+            ),
+            ArithError::DivisionByZero => (
+                format!("division by zero in constant arithmetic: {what}"),
+                "the divisor is zero here; guard the division with a constant `if`, or fix the divisor".to_string(),
+            ),
+        };
+        self.cx.error(span, msg, help);
+    }
+
+    /// Reports the spent budget once, at the outermost loop of the nest that
+    /// spent it: that is the loop to shrink or turn back into a run-time loop.
+    fn over_budget(&mut self, here: Span) {
+        self.exhausted = true;
+        let at = self.nest.first().copied().unwrap_or(here);
+        self.cx.error(
+            at,
+            format!("`#[unroll]` would expand to more than {MAX_UNROLLED_STMTS} statements"),
+            "unroll only the innermost, register-blocked loops; keep the outer ones as run-time loops",
+        );
+    }
+
     /// Replaces an `#[unroll]` loop by its copies, appended to `out`.
     fn unroll(&mut self, mut f: syn::ExprForLoop, out: &mut Vec<Stmt>) {
-        self.visit_expr_mut(&mut f.expr);
-        let syn::Pat::Ident(var) = &*f.pat else {
-            self.cx.error(
-                f.pat.span(),
-                "an `#[unroll]` loop needs a plain loop variable",
-                "write `for i in A..B`",
-            );
+        if self.exhausted {
             return;
+        }
+        let reported = self.cx.diags.len();
+        self.visit_expr_mut(&mut f.expr);
+        if self.cx.diags.len() > reported {
+            // The bounds had an error of their own (a division by zero).
+            return;
+        }
+        let var = match &*f.pat {
+            syn::Pat::Ident(var) => Some(var.ident.to_string()),
+            syn::Pat::Wild(_) => None,
+            _ => {
+                self.cx.error(
+                    f.pat.span(),
+                    "an `#[unroll]` loop needs a plain loop variable",
+                    "write `for i in A..B` (or `for _ in A..B`)",
+                );
+                return;
+            }
         };
-        let bounds = match &*f.expr {
-            Expr::Range(r) => match (
-                r.start.as_deref().and_then(const_int),
-                r.end.as_deref().and_then(const_int),
-            ) {
-                (Some(a), Some(b)) => Some(if matches!(r.limits, syn::RangeLimits::Closed(_)) {
-                    (a, b + 1)
-                } else {
-                    (a, b)
-                }),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some((start, end)) = bounds else {
+        let Some((start, end)) = unroll_bounds(&f.expr) else {
             self.cx.error(
                 f.expr.span(),
                 format!(
@@ -569,23 +819,32 @@ impl Fold<'_, '_> {
             );
             return;
         };
-        if end - start > MAX_UNROLL {
-            self.cx.error(
-                f.expr.span(),
-                format!("`#[unroll]` would make {} copies (limit {MAX_UNROLL})", end - start),
-                "unroll a smaller inner loop",
-            );
+        let header = f.for_token.span.join(f.expr.span()).unwrap_or(f.for_token.span);
+        // Before any copy: the trip counts of this loop and of the constant-bound
+        // loops inside it, multiplied out, must fit what is left.
+        let cost = UnrollCost::of(&f.body);
+        let per_copy = cost.own.max(1);
+        if trip_count(start, end).saturating_mul(cost.per_copy()) > self.budget {
+            self.over_budget(header);
             return;
         }
-        let var = var.ident.to_string();
-        for v in start..end {
-            let mut body = f.body.clone();
-            SubstVar {
-                var: &var,
-                value: int_lit(v),
+        self.nest.push(header);
+        let mut v = start;
+        while v < end {
+            // Inner loops whose bounds depend on `var` charge for themselves.
+            if per_copy > self.budget {
+                self.over_budget(header);
+                break;
             }
-            .visit_block_mut(&mut body);
+            self.budget -= per_copy;
+            let mut body = f.body.clone();
+            if let Some(var) = &var {
+                SubstVar { var, value: v }.visit_block_mut(&mut body);
+            }
             self.visit_block_mut(&mut body);
+            if self.exhausted {
+                break;
+            }
             if body.stmts.iter().any(|s| matches!(s, Stmt::Local(_))) {
                 out.push(Stmt::Expr(
                     Expr::Block(syn::ExprBlock {
@@ -598,7 +857,66 @@ impl Fold<'_, '_> {
             } else {
                 out.extend(body.stmts.into_iter().map(terminate));
             }
+            v += 1;
         }
+        self.nest.pop();
+    }
+}
+
+/// `(start, end)` of a constant `A..B` or `A..=B` range, end exclusive.
+fn unroll_bounds(e: &Expr) -> Option<(i128, i128)> {
+    let Expr::Range(r) = e else { return None };
+    let (a, b) = (const_int(r.start.as_deref()?)?, const_int(r.end.as_deref()?)?);
+    Some(match r.limits {
+        syn::RangeLimits::Closed(_) => (a, b.saturating_add(1)),
+        syn::RangeLimits::HalfOpen(_) => (a, b),
+    })
+}
+
+fn trip_count(start: i128, end: i128) -> usize {
+    usize::try_from(end.saturating_sub(start).max(0)).unwrap_or(usize::MAX)
+}
+
+/// What one copy of an `#[unroll]` body costs: its own statements, at any
+/// depth, at least one (so that a long loop of empty copies is bounded too),
+/// plus at least what the `#[unroll]` loops in it expand to (their trip counts
+/// multiplied out where the bounds are constant before substitution; bounds that
+/// depend on an outer loop variable count nothing here, and are charged when
+/// those loops expand).
+#[derive(Default)]
+struct UnrollCost {
+    own: usize,
+    inner: usize,
+}
+
+impl UnrollCost {
+    fn of(block: &Block) -> Self {
+        let mut c = UnrollCost::default();
+        c.visit_block(block);
+        c
+    }
+
+    fn per_copy(&self) -> usize {
+        self.own.max(1).saturating_add(self.inner)
+    }
+}
+
+impl<'ast> Visit<'ast> for UnrollCost {
+    fn visit_stmt(&mut self, s: &'ast Stmt) {
+        // An `#[unroll]` loop is replaced by its copies; the copies are what count.
+        if !matches!(s, Stmt::Expr(Expr::ForLoop(f), _) if f.attrs.iter().any(is_unroll)) {
+            self.own = self.own.saturating_add(1);
+        }
+        syn::visit::visit_stmt(self, s);
+    }
+
+    fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
+        if !f.attrs.iter().any(is_unroll) {
+            return syn::visit::visit_expr_for_loop(self, f);
+        }
+        let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
+        let body = UnrollCost::of(&f.body);
+        self.inner = self.inner.saturating_add(trip.saturating_mul(body.per_copy()));
     }
 }
 
@@ -650,13 +968,16 @@ impl VisitMut for Fold<'_, '_> {
 
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         visit_mut::visit_expr_mut(self, e);
+        if self.check {
+            self.check_const(e);
+        }
         if matches!(e, Expr::Binary(_) | Expr::MethodCall(_)) {
             if let Some(v) = const_int(e) {
-                *e = int_lit(v);
+                *e = int_lit_at(v, e.span());
                 return;
             }
             if let Some(v) = const_bool(e) {
-                *e = syn::parse_quote!(#v);
+                *e = bool_lit_at(v, e.span());
                 return;
             }
         }
@@ -716,9 +1037,10 @@ impl VisitMut for Fold<'_, '_> {
     }
 }
 
+/// Replaces a variable by its value, a literal at the variable's place.
 struct SubstVar<'v> {
     var: &'v str,
-    value: Expr,
+    value: i128,
 }
 
 impl VisitMut for SubstVar<'_> {
@@ -727,7 +1049,7 @@ impl VisitMut for SubstVar<'_> {
             && p.qself.is_none()
             && p.path.is_ident(self.var)
         {
-            *e = self.value.clone();
+            *e = int_lit_at(self.value, p.span());
             return;
         }
         visit_mut::visit_expr_mut(self, e);
@@ -978,10 +1300,15 @@ impl Ops<'_, '_> {
         let (b, op) = self.cx.assoc(&p.path)?;
         let (api, elem, op) = (b.api, b.elem, op.to_string());
         let Some(sig) = api.ops.get(&op) else {
+            let v = &p.path.segments[0].ident;
+            let ops = api.ops.keys().map(String::as_str).filter(|o| *o != TILE_INIT);
+            let guess = closest(&op, ops)
+                .map(|o| format!("did you mean `{v}::{o}`? "))
+                .unwrap_or_default();
             self.cx.error(
                 span,
-                format!("unknown vector op `{}::{op}`", p.path.segments[0].ident),
-                format!("`{}` ops are: {}", api.spec.name, api.op_list()),
+                format!("unknown vector op `{v}::{op}`"),
+                format!("{guess}`{}` ops are: {}", api.spec.name, api.op_list()),
             );
             return None;
         };

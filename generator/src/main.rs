@@ -22,7 +22,7 @@ struct Cli {
     /// Only this target (`avx512`, `neon`, ...); implies --stdout.
     #[arg(long, value_name = "NAME")]
     target: Option<String>,
-    /// Workspace root (default: the workspace this generator was built in).
+    /// Workspace root (default: the workspace that holds the current directory).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
 }
@@ -39,7 +39,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Error> {
-    let ws = Workspace::load(cli.root.clone().unwrap_or_else(generator::default_root))?;
+    let root = match &cli.root {
+        Some(root) => root.clone(),
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| Error::Io {
+                path: ".".to_string(),
+                message: format!("cannot read the current directory: {e}"),
+            })?;
+            generator::find_root(&cwd)?
+        }
+    };
+    let ws = Workspace::load(root)?;
     if cli.stdout || cli.kernel.is_some() || cli.target.is_some() {
         print!("{}", ws.render_filtered(cli.kernel.as_deref(), cli.target.as_deref())?);
         return Ok(ExitCode::SUCCESS);

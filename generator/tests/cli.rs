@@ -5,13 +5,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// This checkout's workspace root.
 fn root() -> PathBuf {
-    generator::default_root()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs the generator from the workspace root.
 fn run(args: &[&str]) -> Output {
+    run_in(&root(), args)
+}
+
+fn run_in(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_generator"))
         .args(args)
+        .current_dir(cwd)
         .output()
         .expect("run generator")
 }
@@ -37,10 +44,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A scratch workspace with `kernels/src` and `generated/` copied in.
-fn scratch(name: &str) -> PathBuf {
+/// A scratch directory, empty.
+fn empty_scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("generator-cli-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A scratch workspace: a workspace manifest, `kernels/src` and `generated/`.
+fn scratch(name: &str) -> PathBuf {
+    let dir = empty_scratch(name);
+    fs::write(dir.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
     copy_dir(&root().join("kernels/src"), &dir.join("kernels/src"));
     copy_dir(&root().join("generated"), &dir.join("generated"));
     dir
@@ -143,5 +158,82 @@ fn a_bad_kernel_fails_with_its_location_and_writes_nothing() {
     assert!(msg.contains("--> kernels/src/bad.rs:2:17"), "{msg}");
     assert!(!msg.contains("panicked"), "{msg}");
     assert_eq!(fs::read_to_string(dir.join("generated/mod.rs")).unwrap(), before);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Without `--root` the generator works on the workspace that holds the current
+/// directory, found at run time, not on the one it was built in.
+#[test]
+fn the_default_root_is_the_workspace_around_the_working_directory() {
+    let dir = scratch("cwd");
+    let inside = dir.join("kernels/src");
+    let out = run_in(&inside, &["--check"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Stale in the copy only: a check from inside it must see that.
+    let victim = dir.join("generated/avx2/kernels.gen.rs");
+    let original = fs::read_to_string(&victim).unwrap();
+    fs::write(&victim, original.replace("_mm256_fmadd_ps", "_mm256_fmsub_ps")).unwrap();
+    let out = run_in(&inside, &["--check"]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("changed: generated/avx2/kernels.gen.rs"), "{msg}");
+
+    // Regenerating from inside the copy repairs the copy.
+    let out = run_in(&dir.join("generated"), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), original);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn outside_a_workspace_the_generator_asks_for_a_root() {
+    let dir = empty_scratch("nowhere");
+    // A workspace manifest without kernels is not a generator workspace.
+    fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    let out = run_in(&dir.join("sub"), &["--check"]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: no workspace found in"), "{msg}");
+    assert!(msg.contains("--root"), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+
+    // `--root` still works from anywhere.
+    let out = run_in(&dir, &["--check", "--root", root().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let dir = scratch("deep");
+    let n = 1300;
+    fs::write(
+        dir.join("kernels/src/deep.rs"),
+        format!(
+            "pub unsafe fn base_deep<V: FloatVec>(x: *mut V::Elem, n: usize) {{\n{}V::store(x, V::zero());\n{}}}\n",
+            "if n > 0 {\n".repeat(n),
+            "}\n".repeat(n)
+        ),
+    )
+    .unwrap();
+    let out = run(&["--check", "--root", dir.to_str().unwrap()]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: nested too deeply"), "{msg}");
+    assert!(msg.contains("--> kernels/src/deep.rs:"), "{msg}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_source_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
+    let dir = scratch("latin1");
+    fs::write(dir.join("kernels/src/latin1.rs"), b"// ok\n// caf\xe9 au lait\n").unwrap();
+    let out = run(&["--check", "--root", dir.to_str().unwrap()]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(msg.contains("error: kernel source is not valid UTF-8"), "{msg}");
+    assert!(msg.contains("--> kernels/src/latin1.rs:2:7"), "{msg}");
     let _ = fs::remove_dir_all(&dir);
 }

@@ -1,7 +1,7 @@
 //! Constant folding around run-time conditions: a constant operand of `&&` or
 //! `||` folds away, and takes the whole `if` with it where it decides it.
 
-use generator::{Workspace, default_root};
+use generator::Workspace;
 
 const PROBE: &str = r#"
 use crate::vec::FloatVec;
@@ -23,7 +23,7 @@ pub unsafe fn base_fold<V: FloatVec, const ROWS: usize>(n: usize, c: *mut V::Ele
 /// The probe's emitted code on the fallback target, split into its two
 /// instances (f32 and f64 each).
 fn render() -> (String, String) {
-    let code = Workspace::load(default_root())
+    let code = Workspace::load(root())
         .expect("kernel sources")
         .with_source("kernels/src/fold_probe.rs", PROBE)
         .render_filtered(Some("fold"), Some("fallback"))
@@ -55,4 +55,29 @@ fn constant_operands_of_and_and_or_fold_away() {
         odd.contains("c.add(1)") && odd.contains("c.add(2)"),
         "the taken branches stay:\n{odd}"
     );
+}
+
+/// This checkout's workspace root.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn constant_arithmetic_is_checked_in_usize() {
+    use generator::lower::{ArithError, USIZE_MAX, const_arith};
+    let op = |s: &str| -> syn::BinOp { syn::parse_str(s).expect("an operator") };
+    assert_eq!(const_arith(16, &op("-"), 4), Ok(Some(12)));
+    assert_eq!(const_arith(4, &op("-"), 16), Err(ArithError::Underflow));
+    assert_eq!(const_arith(USIZE_MAX, &op("+"), 1), Err(ArithError::Overflow));
+    assert_eq!(const_arith(USIZE_MAX, &op("*"), USIZE_MAX), Err(ArithError::Overflow));
+    assert_eq!(const_arith(16, &op("/"), 0), Err(ArithError::DivisionByZero));
+    assert_eq!(const_arith(16, &op("%"), 0), Err(ArithError::DivisionByZero));
+    // Shifts as in Rust: bits shifted out are lost, a shift by the width overflows.
+    assert_eq!(const_arith(3, &op("<<"), 63), Ok(Some(1 << 63)));
+    assert_eq!(const_arith(1, &op("<<"), 64), Err(ArithError::Overflow));
+    assert_eq!(const_arith(1, &op(">>"), 64), Err(ArithError::Overflow));
+    // A negative operand is signed arithmetic, as before.
+    assert_eq!(const_arith(-1, &op("+"), 2), Ok(Some(1)));
+    // Not arithmetic: left alone.
+    assert_eq!(const_arith(1, &op("&"), 2), Ok(None));
 }

@@ -2,26 +2,32 @@
 //! what is allowed instead), snapshotted; and no input makes the generator panic.
 #![cfg(not(target_family = "wasm"))]
 
-use generator::{Error, Workspace};
+use generator::{Error, Source, Workspace};
 use std::path::Path;
 
-fn fixtures() -> Vec<(String, String)> {
+/// Every fixture's name and bytes (one is not UTF-8 on purpose).
+fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = workspace_tests::workspace_root().join("tests/fixtures/bad");
-    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .map(|p| {
             let name = p.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
-            (name, std::fs::read_to_string(&p).expect("read fixture"))
+            (name, std::fs::read(&p).expect("read fixture"))
         })
         .collect();
     out.sort();
     out
 }
 
-/// The generator's error for the real kernels plus one bad file.
-fn error_for(name: &str, text: &str) -> String {
+/// The generator's error for the real kernels plus one bad file, read as
+/// `Workspace::load` reads a kernel source.
+fn error_for(name: &str, bytes: &[u8]) -> String {
+    let text = match Source::from_bytes(format!("tests/fixtures/bad/{name}.rs"), bytes.to_vec()) {
+        Ok(src) => src.text,
+        Err(d) => return Error::Kernels(vec![d]).to_string(),
+    };
     let ws = Workspace::load(workspace_tests::workspace_root())
         .expect("kernel sources")
         .with_source(format!("tests/fixtures/bad/{name}.rs"), text);
@@ -55,7 +61,10 @@ fn bad_kernels_get_located_diagnostics() {
 #[test]
 fn generator_never_panics_on_truncated_or_bad_input() {
     let root = workspace_tests::workspace_root();
-    let mut inputs: Vec<(String, String)> = fixtures();
+    let mut inputs: Vec<(String, String)> = fixtures()
+        .into_iter()
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
     for entry in std::fs::read_dir(root.join("kernels/src")).expect("kernels/src") {
         let p = entry.expect("entry").path();
         let text = std::fs::read_to_string(&p).expect("read");
