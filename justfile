@@ -18,7 +18,8 @@ check:
 test:
     cargo test --workspace
 
-# Accept changed snapshots after reviewing the diff.
+# Accept changed snapshots (the test corpus's emitted code, the diagnostics)
+# after reading the diff.
 snapshots:
     INSTA_UPDATE=always cargo test -p workspace-tests --test snapshots --test diagnostics
 

@@ -27,7 +27,7 @@ impl Rng {
 }
 
 /// Says, outside the test harness's output capture, that a target was compiled
-/// and snapshot-tested but not executed, so it shows in every test run.
+/// but not executed, so it shows in every test run.
 /// Printed once per target and process.
 pub fn not_executed(target: &str, why: &str) {
     static SAID: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -38,7 +38,7 @@ pub fn not_executed(target: &str, why: &str) {
     if first {
         let _ = writeln!(
             std::io::stderr().lock(),
-            "NOT EXECUTED: target `{target}`: {why} (compiled and snapshot-tested only)"
+            "NOT EXECUTED: target `{target}`: {why} (compiled only)"
         );
     }
 }
