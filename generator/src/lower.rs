@@ -168,6 +168,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     let mut ops = Ops {
         cx: &mut cx,
         vectors: BTreeSet::new(),
+        templates: BTreeMap::new(),
     };
     ops.visit_block_mut(&mut body);
     let mut sig = kernel.item.sig.clone();
@@ -600,37 +601,82 @@ fn eval_int(e: &Expr, arith: &dyn Fn(i128, &syn::BinOp, i128) -> Option<i128>) -
     }
 }
 
-/// The value of a constant boolean expression.
-fn const_bool(e: &Expr) -> Option<bool> {
-    use syn::BinOp::*;
+/// The value of a folded integer constant: a literal, perhaps negated or in
+/// parentheses. Folding works bottom-up, so by the time an expression is folded
+/// each constant operand is one of these; looking no deeper keeps folding
+/// linear (evaluating the whole operand at every level would be quadratic).
+fn folded_int(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i), ..
+        }) => int_value(i),
+        Expr::Paren(p) => folded_int(&p.expr),
+        Expr::Group(g) => folded_int(&g.expr),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => folded_int(expr).and_then(i128::checked_neg),
+        _ => None,
+    }
+}
+
+/// The value of a folded boolean constant: a literal, perhaps negated or in
+/// parentheses.
+fn folded_bool(e: &Expr) -> Option<bool> {
     match e {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Bool(b), ..
         }) => Some(b.value),
-        Expr::Paren(p) => const_bool(&p.expr),
-        Expr::Group(g) => const_bool(&g.expr),
+        Expr::Paren(p) => folded_bool(&p.expr),
+        Expr::Group(g) => folded_bool(&g.expr),
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Not(_),
             expr,
             ..
-        }) => const_bool(expr).map(|v| !v),
-        Expr::Binary(b) => match b.op {
-            And(_) => Some(const_bool(&b.left)? && const_bool(&b.right)?),
-            Or(_) => Some(const_bool(&b.left)? || const_bool(&b.right)?),
-            _ => {
-                let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
-                match b.op {
-                    Eq(_) => Some(l == r),
-                    Ne(_) => Some(l != r),
-                    Lt(_) => Some(l < r),
-                    Le(_) => Some(l <= r),
-                    Gt(_) => Some(l > r),
-                    Ge(_) => Some(l >= r),
-                    _ => None,
-                }
-            }
-        },
+        }) => folded_bool(expr).map(|v| !v),
         _ => None,
+    }
+}
+
+/// The integer `e` folds to, its operands folded already.
+fn fold_int(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Binary(b) => const_arith(folded_int(&b.left)?, &b.op, folded_int(&b.right)?)
+            .ok()
+            .flatten(),
+        Expr::MethodCall(m) if m.args.len() == 1 && m.turbofish.is_none() => {
+            let (l, r) = (folded_int(&m.receiver)?, folded_int(&m.args[0])?);
+            match m.method.to_string().as_str() {
+                "div_ceil" if l >= 0 && r > 0 => l.checked_add(r - 1).map(|x| x / r),
+                "min" => Some(l.min(r)),
+                "max" => Some(l.max(r)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The boolean `e` folds to, its operands folded already.
+fn fold_bool(e: &Expr) -> Option<bool> {
+    use syn::BinOp::*;
+    let Expr::Binary(b) = e else { return None };
+    match b.op {
+        And(_) => Some(folded_bool(&b.left)? && folded_bool(&b.right)?),
+        Or(_) => Some(folded_bool(&b.left)? || folded_bool(&b.right)?),
+        _ => {
+            let (l, r) = (folded_int(&b.left)?, folded_int(&b.right)?);
+            match b.op {
+                Eq(_) => Some(l == r),
+                Ne(_) => Some(l != r),
+                Lt(_) => Some(l < r),
+                Le(_) => Some(l <= r),
+                Gt(_) => Some(l > r),
+                Ge(_) => Some(l >= r),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -720,12 +766,12 @@ impl<'c, 'a> Fold<'c, 'a> {
                 );
                 return;
             }
-            Expr::Binary(b) => match (const_int(&b.left), const_int(&b.right)) {
+            Expr::Binary(b) => match (folded_int(&b.left), folded_int(&b.right)) {
                 (Some(l), Some(r)) => (l, b.op.to_token_stream().to_string(), r, const_arith(l, &b.op, r)),
                 _ => return,
             },
             Expr::MethodCall(m) if m.method == "div_ceil" && m.args.len() == 1 => {
-                match (const_int(&m.receiver), const_int(&m.args[0])) {
+                match (folded_int(&m.receiver), folded_int(&m.args[0])) {
                     (Some(l), Some(0)) => (l, "div_ceil".to_string(), 0, Err(ArithError::DivisionByZero)),
                     _ => return,
                 }
@@ -972,11 +1018,11 @@ impl VisitMut for Fold<'_, '_> {
             self.check_const(e);
         }
         if matches!(e, Expr::Binary(_) | Expr::MethodCall(_)) {
-            if let Some(v) = const_int(e) {
+            if let Some(v) = fold_int(e) {
                 *e = int_lit_at(v, e.span());
                 return;
             }
-            if let Some(v) = const_bool(e) {
+            if let Some(v) = fold_bool(e) {
                 *e = bool_lit_at(v, e.span());
                 return;
             }
@@ -984,7 +1030,7 @@ impl VisitMut for Fold<'_, '_> {
         match e {
             Expr::Binary(b) => {
                 use syn::BinOp::*;
-                let (l, r) = (const_int(&b.left), const_int(&b.right));
+                let (l, r) = (folded_int(&b.left), folded_int(&b.right));
                 let keep = match (b.op, l, r) {
                     (Add(_), Some(0), _) | (Mul(_), Some(1), _) => Some((*b.right).clone()),
                     (Add(_) | Sub(_), _, Some(0)) | (Mul(_) | Div(_), _, Some(1)) => Some((*b.left).clone()),
@@ -995,7 +1041,7 @@ impl VisitMut for Fold<'_, '_> {
                 };
                 // Boolean identities, so that a constant condition next to a run-time
                 // one (`ROWS / 2 * 2 == ROWS && n - j >= ..`) leaves just the latter.
-                let (bl, br) = (const_bool(&b.left), const_bool(&b.right));
+                let (bl, br) = (folded_bool(&b.left), folded_bool(&b.right));
                 let keep = keep.or(match (b.op, bl, br) {
                     (And(_), Some(true), _) | (Or(_), Some(false), _) => Some((*b.right).clone()),
                     (And(_), _, Some(true)) | (Or(_), _, Some(false)) => Some((*b.left).clone()),
@@ -1014,12 +1060,12 @@ impl VisitMut for Fold<'_, '_> {
             Expr::MethodCall(m)
                 if (m.method == "add" || m.method == "wrapping_add")
                     && m.args.len() == 1
-                    && const_int(&m.args[0]) == Some(0) =>
+                    && folded_int(&m.args[0]) == Some(0) =>
             {
                 *e = (*m.receiver).clone()
             }
             Expr::If(i) => {
-                if let Some(c) = const_bool(&i.cond) {
+                if let Some(c) = folded_bool(&i.cond) {
                     let taken = if c {
                         Some(Expr::Block(syn::ExprBlock {
                             attrs: vec![],
@@ -1284,6 +1330,8 @@ struct Ops<'c, 'a> {
     cx: &'c mut Ctx<'a>,
     /// Locals known to hold vectors (bound to an op that returns one).
     vectors: BTreeSet<String>,
+    /// Each op's template, parsed (by `elem.op`).
+    templates: BTreeMap<String, Expr>,
 }
 
 impl Ops<'_, '_> {
@@ -1295,7 +1343,8 @@ impl Ops<'_, '_> {
             .is_some_and(|(b, op)| b.api.ops.get(&op.to_string()).is_some_and(|o| o.returns_vector))
     }
 
-    fn lower_call(&mut self, call: &syn::ExprCall, span: Span) -> Option<Expr> {
+    /// The op call's lowering; it takes the (lowered) arguments out of `call`.
+    fn lower_call(&mut self, call: &mut syn::ExprCall, span: Span) -> Option<Expr> {
         let Expr::Path(p) = &*call.func else { return None };
         let (b, op) = self.cx.assoc(&p.path)?;
         let (api, elem, op) = (b.api, b.elem, op.to_string());
@@ -1358,7 +1407,15 @@ impl Ops<'_, '_> {
             }
             self.cx.helpers.insert(helper);
         }
-        match instantiate(template, &call.args.iter().collect::<Vec<_>>()) {
+        // Parsed once per op and instance: a kernel can make thousands of calls.
+        let parsed = match self.templates.get(&key) {
+            Some(t) => Ok(t.clone()),
+            None => parse_template(template, sig.arity).inspect(|t| {
+                self.templates.insert(key.clone(), t.clone());
+            }),
+        };
+        let args = std::mem::take(&mut call.args).into_iter().collect();
+        match parsed.and_then(|t| fill(template, t, args)) {
             Ok(e) => Some(e),
             Err(msg) => {
                 self.cx.error(
@@ -1398,12 +1455,19 @@ impl VisitMut for Ops<'_, '_> {
             );
             return;
         }
-        let span = e.span();
         visit_mut::visit_expr_mut(self, e);
-        if let Expr::Call(call) = e
-            && let Some(lowered) = self.lower_call(call, span)
-        {
-            *e = lowered;
+        if let Expr::Call(call) = e {
+            // From the op's name to its closing parenthesis: both keep their
+            // source spans when the arguments are lowered. (`e.span()` would
+            // walk the whole call, at every level of nested calls: quadratic.)
+            let span = call
+                .func
+                .span()
+                .join(call.paren_token.span.close())
+                .unwrap_or_else(|| call.func.span());
+            if let Some(lowered) = self.lower_call(call, span) {
+                *e = lowered;
+            }
         }
     }
 
@@ -1457,6 +1521,18 @@ pub fn helper_names(template: &str) -> Vec<String> {
 /// into the syntax tree, parenthesised only where the template's operator binds
 /// tighter than the argument (`$0 * $1` with `$0 = a + b`).
 pub fn instantiate(template: &str, args: &[&Expr]) -> Result<Expr, String> {
+    instantiate_owned(template, args.iter().map(|a| (*a).clone()).collect())
+}
+
+/// [`instantiate`] moving the arguments in: each is used once, so nothing is
+/// copied (copying every argument at every level of nested op calls would be
+/// quadratic in their depth). A template that uses an argument twice is an error.
+fn instantiate_owned(template: &str, args: Vec<Expr>) -> Result<Expr, String> {
+    fill(template, parse_template(template, args.len())?, args)
+}
+
+/// A template parsed, with placeholder identifiers for its arguments.
+fn parse_template(template: &str, arity: usize) -> Result<Expr, String> {
     let mut text = String::with_capacity(template.len() + 16);
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
@@ -1472,24 +1548,38 @@ pub fn instantiate(template: &str, args: &[&Expr]) -> Result<Expr, String> {
         let i: usize = digits
             .parse()
             .map_err(|_| "`$` not followed by an argument number".to_string())?;
-        if i >= args.len() {
-            return Err(format!("`${i}` but the op has {} arguments", args.len()));
+        if i >= arity {
+            return Err(format!("`${i}` but the op has {arity} arguments"));
         }
         text.push_str(&format!("{PLACEHOLDER}{i}"));
     }
-    let mut e = syn::parse_str::<Expr>(&text).map_err(|e| format!("`{template}` does not parse: {e}"))?;
-    Subst { args }.visit_expr_mut(&mut e);
-    Ok(e)
+    syn::parse_str::<Expr>(&text).map_err(|e| format!("`{template}` does not parse: {e}"))
+}
+
+/// The arguments put into a parsed template (`template` is its text, for errors).
+fn fill(template: &str, mut e: Expr, args: Vec<Expr>) -> Result<Expr, String> {
+    let mut subst = Subst {
+        args: args.into_iter().map(Some).collect(),
+        reused: None,
+    };
+    subst.visit_expr_mut(&mut e);
+    match subst.reused {
+        Some(i) => Err(format!("`{template}` uses `${i}` more than once")),
+        None => Ok(e),
+    }
 }
 
 const PLACEHOLDER: &str = "__hwy_arg";
 
-struct Subst<'a> {
-    args: &'a [&'a Expr],
+struct Subst {
+    /// Each argument until its placeholder takes it.
+    args: Vec<Option<Expr>>,
+    /// An argument whose placeholder appears again after it was taken.
+    reused: Option<usize>,
 }
 
-impl Subst<'_> {
-    fn placeholder(&self, e: &Expr) -> Option<Expr> {
+impl Subst {
+    fn placeholder(&mut self, e: &Expr) -> Option<Expr> {
         let Expr::Path(p) = e else { return None };
         let i: usize = p
             .path
@@ -1498,7 +1588,11 @@ impl Subst<'_> {
             .strip_prefix(PLACEHOLDER)?
             .parse()
             .ok()?;
-        self.args.get(i).map(|a| (*a).clone())
+        let arg = self.args.get_mut(i)?.take();
+        if arg.is_none() {
+            self.reused = Some(i);
+        }
+        arg
     }
 
     /// Fills `slot`; `tight` when the parent is an operator the argument must not split.
@@ -1517,7 +1611,7 @@ impl Subst<'_> {
     }
 }
 
-impl VisitMut for Subst<'_> {
+impl VisitMut for Subst {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         match e {
             Expr::Binary(b) => {
