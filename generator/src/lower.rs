@@ -8,8 +8,8 @@
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
 //! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
 //!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`
-//!    (at most [`MAX_UNROLLED_STMTS`] statements per instance, counted before
-//!    each copy is made);
+//!    (at most [`MAX_UNROLLED_STMTS`] statements and [`MAX_UNROLLED_EXPRS`]
+//!    expressions per instance, counted before each copy is made);
 //! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
 //!    `acc_<row>_<col>`, and every `acc[(row, col)]` or `acc[slot]` (constant now,
 //!    `slot = row * cols + col`) names one;
@@ -37,6 +37,11 @@ use syn::{Block, Expr, Stmt};
 /// hundred; the cap keeps a mistaken bound (three nested loops over `0..256`)
 /// from taking minutes and gigabytes, and is checked before each copy is made.
 pub const MAX_UNROLLED_STMTS: usize = 4096;
+
+/// The most expressions (every node, at every depth) the `#[unroll]` loops of
+/// one kernel instance may expand to, checked with [`MAX_UNROLLED_STMTS`]:
+/// statements alone do not bound the output when each is a deep expression.
+pub const MAX_UNROLLED_EXPRS: usize = 65536;
 
 /// A lowered kernel, the target helpers (`ops::name`) it calls, and the value of
 /// each of its instance's `const` parameters on the target, in the kernel's
@@ -722,8 +727,8 @@ fn is_pure(e: &Expr) -> bool {
 
 struct Fold<'c, 'a> {
     cx: &'c mut Ctx<'a>,
-    /// Statements the `#[unroll]` loops may still produce in this instance.
-    budget: usize,
+    /// What the `#[unroll]` loops may still produce in this instance.
+    budget: Cost,
     /// Set once the budget is spent: the error is reported, nothing more unrolls.
     exhausted: bool,
     /// Where each `#[unroll]` loop being expanded starts, outermost first.
@@ -737,7 +742,10 @@ impl<'c, 'a> Fold<'c, 'a> {
     fn new(cx: &'c mut Ctx<'a>) -> Self {
         Fold {
             cx,
-            budget: MAX_UNROLLED_STMTS,
+            budget: Cost {
+                stmts: MAX_UNROLLED_STMTS,
+                exprs: MAX_UNROLLED_EXPRS,
+            },
             exhausted: false,
             nest: vec![],
             check: true,
@@ -820,12 +828,17 @@ impl<'c, 'a> Fold<'c, 'a> {
 
     /// Reports the spent budget once, at the outermost loop of the nest that
     /// spent it: that is the loop to shrink or turn back into a run-time loop.
-    fn over_budget(&mut self, here: Span) {
+    fn over_budget(&mut self, here: Span, wanted: Cost) {
         self.exhausted = true;
         let at = self.nest.first().copied().unwrap_or(here);
+        let what = if wanted.stmts > self.budget.stmts {
+            format!("{MAX_UNROLLED_STMTS} statements")
+        } else {
+            format!("{MAX_UNROLLED_EXPRS} expressions")
+        };
         self.cx.error(
             at,
-            format!("`#[unroll]` would expand to more than {MAX_UNROLLED_STMTS} statements"),
+            format!("`#[unroll]` would expand to more than {what}"),
             "unroll only the innermost, register-blocked loops; keep the outer ones as run-time loops",
         );
     }
@@ -869,20 +882,21 @@ impl<'c, 'a> Fold<'c, 'a> {
         // Before any copy: the trip counts of this loop and of the constant-bound
         // loops inside it, multiplied out, must fit what is left.
         let cost = UnrollCost::of(&f.body);
-        let per_copy = cost.own.max(1);
-        if trip_count(start, end).saturating_mul(cost.per_copy()) > self.budget {
-            self.over_budget(header);
+        let all = cost.per_copy().times(trip_count(start, end));
+        if !all.fits(self.budget) {
+            self.over_budget(header, all);
             return;
         }
         self.nest.push(header);
+        let per_copy = cost.own();
         let mut v = start;
         while v < end {
             // Inner loops whose bounds depend on `var` charge for themselves.
-            if per_copy > self.budget {
-                self.over_budget(header);
+            if !per_copy.fits(self.budget) {
+                self.over_budget(header, per_copy);
                 break;
             }
-            self.budget -= per_copy;
+            self.budget = self.budget.minus(per_copy);
             let mut body = f.body.clone();
             if let Some(var) = &var {
                 SubstVar { var, value: v }.visit_block_mut(&mut body);
@@ -923,16 +937,51 @@ fn trip_count(start: i128, end: i128) -> usize {
     usize::try_from(end.saturating_sub(start).max(0)).unwrap_or(usize::MAX)
 }
 
-/// What one copy of an `#[unroll]` body costs: its own statements, at any
-/// depth, at least one (so that a long loop of empty copies is bounded too),
-/// plus at least what the `#[unroll]` loops in it expand to (their trip counts
-/// multiplied out where the bounds are constant before substitution; bounds that
-/// depend on an outer loop variable count nothing here, and are charged when
-/// those loops expand).
+/// An amount of unrolled code.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cost {
+    stmts: usize,
+    exprs: usize,
+}
+
+impl Cost {
+    fn plus(self, o: Cost) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_add(o.stmts),
+            exprs: self.exprs.saturating_add(o.exprs),
+        }
+    }
+
+    /// `self` less `o`, which fits in it.
+    fn minus(self, o: Cost) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_sub(o.stmts),
+            exprs: self.exprs.saturating_sub(o.exprs),
+        }
+    }
+
+    fn times(self, n: usize) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_mul(n),
+            exprs: self.exprs.saturating_mul(n),
+        }
+    }
+
+    fn fits(self, budget: Cost) -> bool {
+        self.stmts <= budget.stmts && self.exprs <= budget.exprs
+    }
+}
+
+/// What one copy of an `#[unroll]` body costs: its own statements and
+/// expressions, at any depth, at least one statement (so that a long loop of
+/// empty copies is bounded too), plus at least what the `#[unroll]` loops in it
+/// expand to (their trip counts multiplied out where the bounds are constant
+/// before substitution; bounds that depend on an outer loop variable count
+/// nothing here, and are charged when those loops expand).
 #[derive(Default)]
 struct UnrollCost {
-    own: usize,
-    inner: usize,
+    own: Cost,
+    inner: Cost,
 }
 
 impl UnrollCost {
@@ -942,8 +991,16 @@ impl UnrollCost {
         c
     }
 
-    fn per_copy(&self) -> usize {
-        self.own.max(1).saturating_add(self.inner)
+    /// What a copy charges itself; its inner loops charge as they expand.
+    fn own(&self) -> Cost {
+        Cost {
+            stmts: self.own.stmts.max(1),
+            exprs: self.own.exprs,
+        }
+    }
+
+    fn per_copy(&self) -> Cost {
+        self.own().plus(self.inner)
     }
 }
 
@@ -951,18 +1008,23 @@ impl<'ast> Visit<'ast> for UnrollCost {
     fn visit_stmt(&mut self, s: &'ast Stmt) {
         // An `#[unroll]` loop is replaced by its copies; the copies are what count.
         if !matches!(s, Stmt::Expr(Expr::ForLoop(f), _) if f.attrs.iter().any(is_unroll)) {
-            self.own = self.own.saturating_add(1);
+            self.own.stmts = self.own.stmts.saturating_add(1);
         }
         syn::visit::visit_stmt(self, s);
     }
 
-    fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
-        if !f.attrs.iter().any(is_unroll) {
-            return syn::visit::visit_expr_for_loop(self, f);
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        match e {
+            Expr::ForLoop(f) if f.attrs.iter().any(is_unroll) => {
+                let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
+                let body = UnrollCost::of(&f.body);
+                self.inner = self.inner.plus(body.per_copy().times(trip));
+            }
+            e => {
+                self.own.exprs = self.own.exprs.saturating_add(1);
+                syn::visit::visit_expr(self, e);
+            }
         }
-        let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
-        let body = UnrollCost::of(&f.body);
-        self.inner = self.inner.saturating_add(trip.saturating_mul(body.per_copy()));
     }
 }
 

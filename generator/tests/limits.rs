@@ -1,7 +1,7 @@
 //! Inputs that used to take minutes, gigabytes or the whole stack finish quickly
 //! with an error at the code that caused it.
 
-use generator::lower::MAX_UNROLLED_STMTS;
+use generator::lower::{MAX_UNROLLED_EXPRS, MAX_UNROLLED_STMTS};
 use generator::{Error, Workspace};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -261,4 +261,21 @@ fn unrolled_deep_expressions_lower_in_linear_time() {
         .recv_timeout(Duration::from_secs(30))
         .expect("the generator did not finish within 30 s");
     assert!(files.is_ok(), "{files:?}");
+}
+
+#[test]
+fn unrolled_expressions_past_their_budget_are_an_error() {
+    // Few statements, each a big expression: 1000 * 241 expressions.
+    let chain = format!("{}V::zero(){}", "V::add(".repeat(120), ", V::splat(s))".repeat(120));
+    let text = format!(
+        "use crate::vec::FloatVec;\n\n#[kernel]\npub unsafe fn base_probe<V: FloatVec>(x: *mut V::Elem, s: V::Elem) {{\n    #[unroll]\n    for i in 0..1000 {{\n        V::store(x.add(i * V::LANES), {chain});\n    }}\n}}\n"
+    );
+    let msg = lower_probe(text, 20).expect_err("over the expression budget");
+    assert!(
+        msg.contains(&format!(
+            "`#[unroll]` would expand to more than {MAX_UNROLLED_EXPRS} expressions"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("--> {PROBE_PATH}:6:5")), "{msg}");
 }
