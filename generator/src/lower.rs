@@ -8,8 +8,8 @@
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
 //! 3. **fold + unroll**: constant arithmetic and constant `if`s fold, and
 //!    `#[unroll] for i in a..b` loops are replaced by one copy per value of `i`
-//!    (at most [`MAX_UNROLLED_STMTS`] statements per instance, counted before
-//!    each copy is made);
+//!    (at most [`MAX_UNROLLED_STMTS`] statements and [`MAX_UNROLLED_EXPRS`]
+//!    expressions per instance, counted before each copy is made);
 //! 4. **tiles**: `let mut acc = V::zero_tile()` becomes `MR * NR / LANES` locals
 //!    `acc_<row>_<col>`, and every `acc[(row, col)]` or `acc[slot]` (constant now,
 //!    `slot = row * cols + col`) names one;
@@ -37,6 +37,11 @@ use syn::{Block, Expr, Stmt};
 /// hundred; the cap keeps a mistaken bound (three nested loops over `0..256`)
 /// from taking minutes and gigabytes, and is checked before each copy is made.
 pub const MAX_UNROLLED_STMTS: usize = 4096;
+
+/// The most expressions (every node, at every depth) the `#[unroll]` loops of
+/// one kernel instance may expand to, checked with [`MAX_UNROLLED_STMTS`]:
+/// statements alone do not bound the output when each is a deep expression.
+pub const MAX_UNROLLED_EXPRS: usize = 65536;
 
 /// A lowered kernel, the target helpers (`ops::name`) it calls, and the value of
 /// each of its instance's `const` parameters on the target, in the kernel's
@@ -168,6 +173,7 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
     let mut ops = Ops {
         cx: &mut cx,
         vectors: BTreeSet::new(),
+        templates: BTreeMap::new(),
     };
     ops.visit_block_mut(&mut body);
     let mut sig = kernel.item.sig.clone();
@@ -600,37 +606,82 @@ fn eval_int(e: &Expr, arith: &dyn Fn(i128, &syn::BinOp, i128) -> Option<i128>) -
     }
 }
 
-/// The value of a constant boolean expression.
-fn const_bool(e: &Expr) -> Option<bool> {
-    use syn::BinOp::*;
+/// The value of a folded integer constant: a literal, perhaps negated or in
+/// parentheses. Folding works bottom-up, so by the time an expression is folded
+/// each constant operand is one of these; looking no deeper keeps folding
+/// linear (evaluating the whole operand at every level would be quadratic).
+fn folded_int(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i), ..
+        }) => int_value(i),
+        Expr::Paren(p) => folded_int(&p.expr),
+        Expr::Group(g) => folded_int(&g.expr),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => folded_int(expr).and_then(i128::checked_neg),
+        _ => None,
+    }
+}
+
+/// The value of a folded boolean constant: a literal, perhaps negated or in
+/// parentheses.
+fn folded_bool(e: &Expr) -> Option<bool> {
     match e {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Bool(b), ..
         }) => Some(b.value),
-        Expr::Paren(p) => const_bool(&p.expr),
-        Expr::Group(g) => const_bool(&g.expr),
+        Expr::Paren(p) => folded_bool(&p.expr),
+        Expr::Group(g) => folded_bool(&g.expr),
         Expr::Unary(syn::ExprUnary {
             op: syn::UnOp::Not(_),
             expr,
             ..
-        }) => const_bool(expr).map(|v| !v),
-        Expr::Binary(b) => match b.op {
-            And(_) => Some(const_bool(&b.left)? && const_bool(&b.right)?),
-            Or(_) => Some(const_bool(&b.left)? || const_bool(&b.right)?),
-            _ => {
-                let (l, r) = (const_int(&b.left)?, const_int(&b.right)?);
-                match b.op {
-                    Eq(_) => Some(l == r),
-                    Ne(_) => Some(l != r),
-                    Lt(_) => Some(l < r),
-                    Le(_) => Some(l <= r),
-                    Gt(_) => Some(l > r),
-                    Ge(_) => Some(l >= r),
-                    _ => None,
-                }
-            }
-        },
+        }) => folded_bool(expr).map(|v| !v),
         _ => None,
+    }
+}
+
+/// The integer `e` folds to, its operands folded already.
+fn fold_int(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Binary(b) => const_arith(folded_int(&b.left)?, &b.op, folded_int(&b.right)?)
+            .ok()
+            .flatten(),
+        Expr::MethodCall(m) if m.args.len() == 1 && m.turbofish.is_none() => {
+            let (l, r) = (folded_int(&m.receiver)?, folded_int(&m.args[0])?);
+            match m.method.to_string().as_str() {
+                "div_ceil" if l >= 0 && r > 0 => l.checked_add(r - 1).map(|x| x / r),
+                "min" => Some(l.min(r)),
+                "max" => Some(l.max(r)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The boolean `e` folds to, its operands folded already.
+fn fold_bool(e: &Expr) -> Option<bool> {
+    use syn::BinOp::*;
+    let Expr::Binary(b) = e else { return None };
+    match b.op {
+        And(_) => Some(folded_bool(&b.left)? && folded_bool(&b.right)?),
+        Or(_) => Some(folded_bool(&b.left)? || folded_bool(&b.right)?),
+        _ => {
+            let (l, r) = (folded_int(&b.left)?, folded_int(&b.right)?);
+            match b.op {
+                Eq(_) => Some(l == r),
+                Ne(_) => Some(l != r),
+                Lt(_) => Some(l < r),
+                Le(_) => Some(l <= r),
+                Gt(_) => Some(l > r),
+                Ge(_) => Some(l >= r),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -676,8 +727,8 @@ fn is_pure(e: &Expr) -> bool {
 
 struct Fold<'c, 'a> {
     cx: &'c mut Ctx<'a>,
-    /// Statements the `#[unroll]` loops may still produce in this instance.
-    budget: usize,
+    /// What the `#[unroll]` loops may still produce in this instance.
+    budget: Cost,
     /// Set once the budget is spent: the error is reported, nothing more unrolls.
     exhausted: bool,
     /// Where each `#[unroll]` loop being expanded starts, outermost first.
@@ -691,7 +742,10 @@ impl<'c, 'a> Fold<'c, 'a> {
     fn new(cx: &'c mut Ctx<'a>) -> Self {
         Fold {
             cx,
-            budget: MAX_UNROLLED_STMTS,
+            budget: Cost {
+                stmts: MAX_UNROLLED_STMTS,
+                exprs: MAX_UNROLLED_EXPRS,
+            },
             exhausted: false,
             nest: vec![],
             check: true,
@@ -720,12 +774,12 @@ impl<'c, 'a> Fold<'c, 'a> {
                 );
                 return;
             }
-            Expr::Binary(b) => match (const_int(&b.left), const_int(&b.right)) {
+            Expr::Binary(b) => match (folded_int(&b.left), folded_int(&b.right)) {
                 (Some(l), Some(r)) => (l, b.op.to_token_stream().to_string(), r, const_arith(l, &b.op, r)),
                 _ => return,
             },
             Expr::MethodCall(m) if m.method == "div_ceil" && m.args.len() == 1 => {
-                match (const_int(&m.receiver), const_int(&m.args[0])) {
+                match (folded_int(&m.receiver), folded_int(&m.args[0])) {
                     (Some(l), Some(0)) => (l, "div_ceil".to_string(), 0, Err(ArithError::DivisionByZero)),
                     _ => return,
                 }
@@ -774,12 +828,17 @@ impl<'c, 'a> Fold<'c, 'a> {
 
     /// Reports the spent budget once, at the outermost loop of the nest that
     /// spent it: that is the loop to shrink or turn back into a run-time loop.
-    fn over_budget(&mut self, here: Span) {
+    fn over_budget(&mut self, here: Span, wanted: Cost) {
         self.exhausted = true;
         let at = self.nest.first().copied().unwrap_or(here);
+        let what = if wanted.stmts > self.budget.stmts {
+            format!("{MAX_UNROLLED_STMTS} statements")
+        } else {
+            format!("{MAX_UNROLLED_EXPRS} expressions")
+        };
         self.cx.error(
             at,
-            format!("`#[unroll]` would expand to more than {MAX_UNROLLED_STMTS} statements"),
+            format!("`#[unroll]` would expand to more than {what}"),
             "unroll only the innermost, register-blocked loops; keep the outer ones as run-time loops",
         );
     }
@@ -823,20 +882,21 @@ impl<'c, 'a> Fold<'c, 'a> {
         // Before any copy: the trip counts of this loop and of the constant-bound
         // loops inside it, multiplied out, must fit what is left.
         let cost = UnrollCost::of(&f.body);
-        let per_copy = cost.own.max(1);
-        if trip_count(start, end).saturating_mul(cost.per_copy()) > self.budget {
-            self.over_budget(header);
+        let all = cost.per_copy().times(trip_count(start, end));
+        if !all.fits(self.budget) {
+            self.over_budget(header, all);
             return;
         }
         self.nest.push(header);
+        let per_copy = cost.own();
         let mut v = start;
         while v < end {
             // Inner loops whose bounds depend on `var` charge for themselves.
-            if per_copy > self.budget {
-                self.over_budget(header);
+            if !per_copy.fits(self.budget) {
+                self.over_budget(header, per_copy);
                 break;
             }
-            self.budget -= per_copy;
+            self.budget = self.budget.minus(per_copy);
             let mut body = f.body.clone();
             if let Some(var) = &var {
                 SubstVar { var, value: v }.visit_block_mut(&mut body);
@@ -877,16 +937,51 @@ fn trip_count(start: i128, end: i128) -> usize {
     usize::try_from(end.saturating_sub(start).max(0)).unwrap_or(usize::MAX)
 }
 
-/// What one copy of an `#[unroll]` body costs: its own statements, at any
-/// depth, at least one (so that a long loop of empty copies is bounded too),
-/// plus at least what the `#[unroll]` loops in it expand to (their trip counts
-/// multiplied out where the bounds are constant before substitution; bounds that
-/// depend on an outer loop variable count nothing here, and are charged when
-/// those loops expand).
+/// An amount of unrolled code.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cost {
+    stmts: usize,
+    exprs: usize,
+}
+
+impl Cost {
+    fn plus(self, o: Cost) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_add(o.stmts),
+            exprs: self.exprs.saturating_add(o.exprs),
+        }
+    }
+
+    /// `self` less `o`, which fits in it.
+    fn minus(self, o: Cost) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_sub(o.stmts),
+            exprs: self.exprs.saturating_sub(o.exprs),
+        }
+    }
+
+    fn times(self, n: usize) -> Cost {
+        Cost {
+            stmts: self.stmts.saturating_mul(n),
+            exprs: self.exprs.saturating_mul(n),
+        }
+    }
+
+    fn fits(self, budget: Cost) -> bool {
+        self.stmts <= budget.stmts && self.exprs <= budget.exprs
+    }
+}
+
+/// What one copy of an `#[unroll]` body costs: its own statements and
+/// expressions, at any depth, at least one statement (so that a long loop of
+/// empty copies is bounded too), plus at least what the `#[unroll]` loops in it
+/// expand to (their trip counts multiplied out where the bounds are constant
+/// before substitution; bounds that depend on an outer loop variable count
+/// nothing here, and are charged when those loops expand).
 #[derive(Default)]
 struct UnrollCost {
-    own: usize,
-    inner: usize,
+    own: Cost,
+    inner: Cost,
 }
 
 impl UnrollCost {
@@ -896,8 +991,16 @@ impl UnrollCost {
         c
     }
 
-    fn per_copy(&self) -> usize {
-        self.own.max(1).saturating_add(self.inner)
+    /// What a copy charges itself; its inner loops charge as they expand.
+    fn own(&self) -> Cost {
+        Cost {
+            stmts: self.own.stmts.max(1),
+            exprs: self.own.exprs,
+        }
+    }
+
+    fn per_copy(&self) -> Cost {
+        self.own().plus(self.inner)
     }
 }
 
@@ -905,18 +1008,23 @@ impl<'ast> Visit<'ast> for UnrollCost {
     fn visit_stmt(&mut self, s: &'ast Stmt) {
         // An `#[unroll]` loop is replaced by its copies; the copies are what count.
         if !matches!(s, Stmt::Expr(Expr::ForLoop(f), _) if f.attrs.iter().any(is_unroll)) {
-            self.own = self.own.saturating_add(1);
+            self.own.stmts = self.own.stmts.saturating_add(1);
         }
         syn::visit::visit_stmt(self, s);
     }
 
-    fn visit_expr_for_loop(&mut self, f: &'ast syn::ExprForLoop) {
-        if !f.attrs.iter().any(is_unroll) {
-            return syn::visit::visit_expr_for_loop(self, f);
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        match e {
+            Expr::ForLoop(f) if f.attrs.iter().any(is_unroll) => {
+                let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
+                let body = UnrollCost::of(&f.body);
+                self.inner = self.inner.plus(body.per_copy().times(trip));
+            }
+            e => {
+                self.own.exprs = self.own.exprs.saturating_add(1);
+                syn::visit::visit_expr(self, e);
+            }
         }
-        let trip = unroll_bounds(&f.expr).map_or(0, |(a, b)| trip_count(a, b));
-        let body = UnrollCost::of(&f.body);
-        self.inner = self.inner.saturating_add(trip.saturating_mul(body.per_copy()));
     }
 }
 
@@ -972,11 +1080,11 @@ impl VisitMut for Fold<'_, '_> {
             self.check_const(e);
         }
         if matches!(e, Expr::Binary(_) | Expr::MethodCall(_)) {
-            if let Some(v) = const_int(e) {
+            if let Some(v) = fold_int(e) {
                 *e = int_lit_at(v, e.span());
                 return;
             }
-            if let Some(v) = const_bool(e) {
+            if let Some(v) = fold_bool(e) {
                 *e = bool_lit_at(v, e.span());
                 return;
             }
@@ -984,7 +1092,7 @@ impl VisitMut for Fold<'_, '_> {
         match e {
             Expr::Binary(b) => {
                 use syn::BinOp::*;
-                let (l, r) = (const_int(&b.left), const_int(&b.right));
+                let (l, r) = (folded_int(&b.left), folded_int(&b.right));
                 let keep = match (b.op, l, r) {
                     (Add(_), Some(0), _) | (Mul(_), Some(1), _) => Some((*b.right).clone()),
                     (Add(_) | Sub(_), _, Some(0)) | (Mul(_) | Div(_), _, Some(1)) => Some((*b.left).clone()),
@@ -995,7 +1103,7 @@ impl VisitMut for Fold<'_, '_> {
                 };
                 // Boolean identities, so that a constant condition next to a run-time
                 // one (`ROWS / 2 * 2 == ROWS && n - j >= ..`) leaves just the latter.
-                let (bl, br) = (const_bool(&b.left), const_bool(&b.right));
+                let (bl, br) = (folded_bool(&b.left), folded_bool(&b.right));
                 let keep = keep.or(match (b.op, bl, br) {
                     (And(_), Some(true), _) | (Or(_), Some(false), _) => Some((*b.right).clone()),
                     (And(_), _, Some(true)) | (Or(_), _, Some(false)) => Some((*b.left).clone()),
@@ -1014,12 +1122,12 @@ impl VisitMut for Fold<'_, '_> {
             Expr::MethodCall(m)
                 if (m.method == "add" || m.method == "wrapping_add")
                     && m.args.len() == 1
-                    && const_int(&m.args[0]) == Some(0) =>
+                    && folded_int(&m.args[0]) == Some(0) =>
             {
                 *e = (*m.receiver).clone()
             }
             Expr::If(i) => {
-                if let Some(c) = const_bool(&i.cond) {
+                if let Some(c) = folded_bool(&i.cond) {
                     let taken = if c {
                         Some(Expr::Block(syn::ExprBlock {
                             attrs: vec![],
@@ -1284,6 +1392,8 @@ struct Ops<'c, 'a> {
     cx: &'c mut Ctx<'a>,
     /// Locals known to hold vectors (bound to an op that returns one).
     vectors: BTreeSet<String>,
+    /// Each op's template, parsed (by `elem.op`).
+    templates: BTreeMap<String, Expr>,
 }
 
 impl Ops<'_, '_> {
@@ -1295,7 +1405,8 @@ impl Ops<'_, '_> {
             .is_some_and(|(b, op)| b.api.ops.get(&op.to_string()).is_some_and(|o| o.returns_vector))
     }
 
-    fn lower_call(&mut self, call: &syn::ExprCall, span: Span) -> Option<Expr> {
+    /// The op call's lowering; it takes the (lowered) arguments out of `call`.
+    fn lower_call(&mut self, call: &mut syn::ExprCall, span: Span) -> Option<Expr> {
         let Expr::Path(p) = &*call.func else { return None };
         let (b, op) = self.cx.assoc(&p.path)?;
         let (api, elem, op) = (b.api, b.elem, op.to_string());
@@ -1358,7 +1469,15 @@ impl Ops<'_, '_> {
             }
             self.cx.helpers.insert(helper);
         }
-        match instantiate(template, &call.args.iter().collect::<Vec<_>>()) {
+        // Parsed once per op and instance: a kernel can make thousands of calls.
+        let parsed = match self.templates.get(&key) {
+            Some(t) => Ok(t.clone()),
+            None => parse_template(template, sig.arity).inspect(|t| {
+                self.templates.insert(key.clone(), t.clone());
+            }),
+        };
+        let args = std::mem::take(&mut call.args).into_iter().collect();
+        match parsed.and_then(|t| fill(template, t, args)) {
             Ok(e) => Some(e),
             Err(msg) => {
                 self.cx.error(
@@ -1398,12 +1517,19 @@ impl VisitMut for Ops<'_, '_> {
             );
             return;
         }
-        let span = e.span();
         visit_mut::visit_expr_mut(self, e);
-        if let Expr::Call(call) = e
-            && let Some(lowered) = self.lower_call(call, span)
-        {
-            *e = lowered;
+        if let Expr::Call(call) = e {
+            // From the op's name to its closing parenthesis: both keep their
+            // source spans when the arguments are lowered. (`e.span()` would
+            // walk the whole call, at every level of nested calls: quadratic.)
+            let span = call
+                .func
+                .span()
+                .join(call.paren_token.span.close())
+                .unwrap_or_else(|| call.func.span());
+            if let Some(lowered) = self.lower_call(call, span) {
+                *e = lowered;
+            }
         }
     }
 
@@ -1457,6 +1583,18 @@ pub fn helper_names(template: &str) -> Vec<String> {
 /// into the syntax tree, parenthesised only where the template's operator binds
 /// tighter than the argument (`$0 * $1` with `$0 = a + b`).
 pub fn instantiate(template: &str, args: &[&Expr]) -> Result<Expr, String> {
+    instantiate_owned(template, args.iter().map(|a| (*a).clone()).collect())
+}
+
+/// [`instantiate`] moving the arguments in: each is used once, so nothing is
+/// copied (copying every argument at every level of nested op calls would be
+/// quadratic in their depth). A template that uses an argument twice is an error.
+fn instantiate_owned(template: &str, args: Vec<Expr>) -> Result<Expr, String> {
+    fill(template, parse_template(template, args.len())?, args)
+}
+
+/// A template parsed, with placeholder identifiers for its arguments.
+fn parse_template(template: &str, arity: usize) -> Result<Expr, String> {
     let mut text = String::with_capacity(template.len() + 16);
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
@@ -1472,24 +1610,38 @@ pub fn instantiate(template: &str, args: &[&Expr]) -> Result<Expr, String> {
         let i: usize = digits
             .parse()
             .map_err(|_| "`$` not followed by an argument number".to_string())?;
-        if i >= args.len() {
-            return Err(format!("`${i}` but the op has {} arguments", args.len()));
+        if i >= arity {
+            return Err(format!("`${i}` but the op has {arity} arguments"));
         }
         text.push_str(&format!("{PLACEHOLDER}{i}"));
     }
-    let mut e = syn::parse_str::<Expr>(&text).map_err(|e| format!("`{template}` does not parse: {e}"))?;
-    Subst { args }.visit_expr_mut(&mut e);
-    Ok(e)
+    syn::parse_str::<Expr>(&text).map_err(|e| format!("`{template}` does not parse: {e}"))
+}
+
+/// The arguments put into a parsed template (`template` is its text, for errors).
+fn fill(template: &str, mut e: Expr, args: Vec<Expr>) -> Result<Expr, String> {
+    let mut subst = Subst {
+        args: args.into_iter().map(Some).collect(),
+        reused: None,
+    };
+    subst.visit_expr_mut(&mut e);
+    match subst.reused {
+        Some(i) => Err(format!("`{template}` uses `${i}` more than once")),
+        None => Ok(e),
+    }
 }
 
 const PLACEHOLDER: &str = "__hwy_arg";
 
-struct Subst<'a> {
-    args: &'a [&'a Expr],
+struct Subst {
+    /// Each argument until its placeholder takes it.
+    args: Vec<Option<Expr>>,
+    /// An argument whose placeholder appears again after it was taken.
+    reused: Option<usize>,
 }
 
-impl Subst<'_> {
-    fn placeholder(&self, e: &Expr) -> Option<Expr> {
+impl Subst {
+    fn placeholder(&mut self, e: &Expr) -> Option<Expr> {
         let Expr::Path(p) = e else { return None };
         let i: usize = p
             .path
@@ -1498,7 +1650,11 @@ impl Subst<'_> {
             .strip_prefix(PLACEHOLDER)?
             .parse()
             .ok()?;
-        self.args.get(i).map(|a| (*a).clone())
+        let arg = self.args.get_mut(i)?.take();
+        if arg.is_none() {
+            self.reused = Some(i);
+        }
+        arg
     }
 
     /// Fills `slot`; `tight` when the parent is an operator the argument must not split.
@@ -1517,7 +1673,7 @@ impl Subst<'_> {
     }
 }
 
-impl VisitMut for Subst<'_> {
+impl VisitMut for Subst {
     fn visit_expr_mut(&mut self, e: &mut Expr) {
         match e {
             Expr::Binary(b) => {

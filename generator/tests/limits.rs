@@ -1,7 +1,7 @@
 //! Inputs that used to take minutes, gigabytes or the whole stack finish quickly
 //! with an error at the code that caused it.
 
-use generator::lower::MAX_UNROLLED_STMTS;
+use generator::lower::{MAX_UNROLLED_EXPRS, MAX_UNROLLED_STMTS};
 use generator::{Error, Workspace};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -233,4 +233,49 @@ fn parse_on_the_callers_thread_is_safe_too() {
         Err(e) => panic!("expected a kernel diagnostic, got: {e}"),
         Ok(_) => panic!("parsed 1,300 nested `if`s"),
     }
+}
+
+#[test]
+fn unrolled_deep_expressions_lower_in_linear_time() {
+    // 50 copies of a call nested 120 deep (600 expressions each), for every
+    // target: lowering each level used to copy (and measure) everything below
+    // it, quadratic in the depth, and took about a minute; now a few seconds.
+    let chain = format!("{}V::zero(){}", "V::add(".repeat(120), ", V::splat(s))".repeat(120));
+    let text = format!(
+        "use crate::vec::FloatVec;\n\n#[kernel]\npub unsafe fn base_probe<V: FloatVec>(x: *mut V::Elem, s: V::Elem) {{\n    #[unroll]\n    for i in 0..50 {{\n        V::store(x.add(i * V::LANES), {chain});\n    }}\n}}\n"
+    );
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Only the vector API and the probe: the probe's time is what counts.
+        let mut ws = Workspace::load(root()).expect("kernel sources");
+        for entry in std::fs::read_dir(root().join("kernels/src")).expect("kernels/src") {
+            let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") && name != "vec.rs" {
+                ws = ws.with_source(format!("kernels/src/{name}"), "");
+            }
+        }
+        let ws = ws.with_source(PROBE_PATH, text);
+        let _ = tx.send(ws.generate().map(|g| g.files.len()).map_err(|e| e.to_string()));
+    });
+    let files = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the generator did not finish within 30 s");
+    assert!(files.is_ok(), "{files:?}");
+}
+
+#[test]
+fn unrolled_expressions_past_their_budget_are_an_error() {
+    // Few statements, each a big expression: 1000 * 241 expressions.
+    let chain = format!("{}V::zero(){}", "V::add(".repeat(120), ", V::splat(s))".repeat(120));
+    let text = format!(
+        "use crate::vec::FloatVec;\n\n#[kernel]\npub unsafe fn base_probe<V: FloatVec>(x: *mut V::Elem, s: V::Elem) {{\n    #[unroll]\n    for i in 0..1000 {{\n        V::store(x.add(i * V::LANES), {chain});\n    }}\n}}\n"
+    );
+    let msg = lower_probe(text, 20).expect_err("over the expression budget");
+    assert!(
+        msg.contains(&format!(
+            "`#[unroll]` would expand to more than {MAX_UNROLLED_EXPRS} expressions"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("--> {PROBE_PATH}:6:5")), "{msg}");
 }
