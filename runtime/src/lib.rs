@@ -26,7 +26,15 @@
 //! [`Parallelism`] through [`gemm_with`]; [`set_num_threads`] caps them. Results
 //! are bit-identical for any thread count. [`gemm_batch`] and
 //! [`gemm_batch_strided`] run many problems. Cache blocking follows the cache
-//! sizes the machine reports ([`Blocking`], [`set_blocking`]).
+//! sizes the machine reports ([`Blocking`], [`set_blocking`]). A process that
+//! forks after a threaded call computes correctly in the child.
+//!
+//! Every call first makes a [`Plan`] (the orientation, the path, the blocks,
+//! the threads, the edge instances); [`plan`] returns it for printing, and its
+//! thresholds ([`Tuning`]) are each target's data, read with [`tuning`] and
+//! overridden with [`set_tuning`]. [`gemm_raw`] is the unchecked entry on raw
+//! pointers and strides, for callers that validated their arguments (the
+//! BLAS ABI).
 //!
 //! # Targets
 //!
