@@ -36,6 +36,17 @@
 //! pointers and strides, for callers that validated their arguments (the
 //! BLAS ABI).
 //!
+//! # Debug builds
+//!
+//! Built with Cargo's default `dev` profile, this crate is not optimised and
+//! GEMM runs two orders of magnitude slower than in release. Optimise it in
+//! your debug builds with, in your `Cargo.toml`:
+//!
+//! ```toml
+//! [profile.dev.package.gemmkit]
+//! opt-level = 3
+//! ```
+//!
 //! # Targets
 //!
 //! ```
