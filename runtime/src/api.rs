@@ -199,11 +199,18 @@ pub(crate) fn checked<T: Element>(
     beta: T,
     c: &mut MatMut<'_, T>,
 ) -> Result<Problem<T>, GemmError> {
+    validate(a, b, c)?;
+    Ok(problem(alpha, a, b, beta, c.data.as_mut_ptr(), c.rs, c.cs))
+}
+
+/// Every check a product's views get: shapes, bounds, and an output without
+/// overlap.
+#[inline(always)]
+pub(crate) fn validate<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &MatMut<'_, T>) -> Result<(), GemmError> {
     check_shapes(a, b, c.rows, c.cols)?;
     a.check_bounds("a")?;
     b.check_bounds("b")?;
-    c.check_output("c")?;
-    Ok(problem(alpha, a, b, beta, c.data.as_mut_ptr(), c.rs, c.cs))
+    c.check_output("c")
 }
 
 /// The problem on these views, C given as its pointer and strides.

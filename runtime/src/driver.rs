@@ -84,11 +84,16 @@ pub(crate) unsafe fn drive<'a, F: Family>(
     }
 }
 
-/// The rest of the plan and its execution, out of line.
+/// The rest of the plan and its execution, out of line. It reads the tuning
+/// and binds the kernels again rather than take the front's: passing them by
+/// reference puts them in memory on every call, tiny ones included
+/// (BENCHMARKS.md, "inline front"), where the front keeps only what it uses in
+/// registers.
 #[inline(never)]
 unsafe fn drive_rest<F: Family>(target: &Target, p: &Problem<F>, threads: usize, pool: Option<&rayon::ThreadPool>) {
-    let plan = rest(target, &tuning(target), p, threads);
-    unsafe { execute(target, &plan, p, pool) }
+    let kern = F::kernels(target);
+    let plan = rest(target, &tuning(target), &kern, p, threads);
+    unsafe { execute(target, &kern, &plan, p, pool) }
 }
 
 /// Runs `plan`, made for `p`, on its threads (spawned into `pool`, or the
@@ -96,24 +101,38 @@ unsafe fn drive_rest<F: Family>(target: &Target, p: &Problem<F>, threads: usize,
 ///
 /// # Safety
 /// As [`crate::gemm_raw`]; `plan` was made for `p` on this target.
-unsafe fn execute<F: Family>(target: &Target, plan: &Plan, p: &Problem<F>, pool: Option<&rayon::ThreadPool>) {
+unsafe fn execute<F: Family>(
+    target: &Target,
+    kern: &Kernels<F>,
+    plan: &Plan,
+    p: &Problem<F>,
+    pool: Option<&rayon::ThreadPool>,
+) {
     let q = oriented(p, plan.transposed);
     match plan.path {
         Path::Empty => {}
         Path::Scale => unsafe { scale(&q) },
-        Path::Small { threads, .. } => {
-            if let Some(set) = F::kernels(target).small {
-                unsafe { small_par(&set, threads, pool, q) }
+        Path::Small {
+            threads, rows_per_item, ..
+        } => {
+            if let Some(set) = &kern.small {
+                unsafe { small_par(set, threads, rows_per_item, pool, q) }
             }
         }
-        Path::Blocked(b) => unsafe { blocked(target, &b, q, pool) },
+        Path::Blocked(b) => unsafe { blocked(target, *kern, &b, q, pool) },
     }
 }
 
 /// The blocked path: scratch for the plan's blocks, then the five loops over
 /// all but the dot-product edge's columns, then that edge.
-unsafe fn blocked<F: Family>(target: &Target, plan: &Blocked, p: Problem<F>, pool: Option<&rayon::ThreadPool>) {
-    let (kern, shape) = (F::kernels(target), F::shape(target));
+unsafe fn blocked<F: Family>(
+    target: &Target,
+    kern: Kernels<F>,
+    plan: &Blocked,
+    p: Problem<F>,
+    pool: Option<&rayon::ThreadPool>,
+) {
+    let shape = F::shape(target);
     let (mr, nr, blk, threads) = (shape.mr, shape.nr, plan.blocks, plan.threads);
     let edge = plan.dot_edge;
     let (full, p) = (p, Problem { n: p.n - edge, ..p });
@@ -159,6 +178,7 @@ unsafe fn blocked<F: Family>(target: &Target, plan: &Blocked, p: Problem<F>, poo
 
 /// The packing buffers of one call (shared by its workers) and the per-worker
 /// edge tiles.
+#[derive(Clone, Copy)]
 pub(crate) struct Buffers<F: Family> {
     pub(crate) a: *mut F::PackedA,
     pub(crate) b: *mut F::PackedB,
@@ -179,13 +199,6 @@ pub(crate) struct Ctx<F: Family> {
     pub(crate) p: Problem<F>,
     pub(crate) bufs: Buffers<F>,
 }
-
-impl<F: Family> Clone for Buffers<F> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<F: Family> Copy for Buffers<F> {}
 
 // SAFETY: the pointers are only dereferenced inside `five_loops`, where each work
 // item touches its own part of C and of the packing buffers, and the phases are

@@ -152,15 +152,15 @@ pub type ApplyFn<F> = unsafe fn(
     usize,
 );
 
-/// `micro(k, alpha, a, rs_a, cs_a, b, ldb_far, far, beta, c, ldc)`: B a packed
-/// strip, `far` the line to fetch for later at each step (`far + p * ldb_far`).
-pub type MicroFn<F, AP> = unsafe fn(
+/// A micro-kernel instance: `(k, alpha, a, rs_a, cs_a, b, ldb, b2, beta, c,
+/// ldc)`, A's panel of `AP` and B of `BP`.
+pub type TileFn<F, AP, BP> = unsafe fn(
     usize,
     <F as Family>::Scalar,
     *const AP,
     usize,
     usize,
-    *const <F as Family>::PackedB,
+    *const BP,
     usize,
     *mut <F as Family>::PackedB,
     <F as Family>::Scalar,
@@ -168,21 +168,11 @@ pub type MicroFn<F, AP> = unsafe fn(
     usize,
 );
 
-/// `micro_pack_b(k, alpha, a, rs_a, cs_a, b, ldb, b_pack, beta, c, ldc)`: B
-/// read in place (row stride `ldb`) and packed to `b_pack` as it goes.
-pub type PackBFn<F, AP> = unsafe fn(
-    usize,
-    <F as Family>::Scalar,
-    *const AP,
-    usize,
-    usize,
-    *const <F as Family>::B,
-    usize,
-    *mut <F as Family>::PackedB,
-    <F as Family>::Scalar,
-    *mut <F as Family>::C,
-    usize,
-);
+/// B a packed strip; `b2 + p * ldb` the line to fetch for later at each step.
+pub type MicroFn<F, AP> = TileFn<F, AP, <F as Family>::PackedB>;
+
+/// B read in place (row stride `ldb`) and packed to `b2` as it goes.
+pub type PackBFn<F, AP> = TileFn<F, AP, <F as Family>::B>;
 
 /// `gemm_small(skip, n, k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, rs_c)`: one
 /// block of rows, the first `skip` not stored.

@@ -196,11 +196,9 @@ pub fn plan<T: crate::Element>(
     b: crate::MatRef<'_, T>,
     c: &crate::MatMut<'_, T>,
 ) -> Result<Plan, GemmError> {
-    crate::api::check_shapes(&a, &b, c.rows, c.cols)?;
-    a.check_bounds("a")?;
-    b.check_bounds("b")?;
-    c.check_output("c")?;
-    let p = crate::api::problem(T::ONE, &a, &b, T::ZERO, c.as_ref().data.as_ptr().cast_mut(), c.rs, c.cs);
+    crate::api::validate(&a, &b, c)?;
+    // C's address is only compared and offset here, never written through.
+    let p = crate::api::problem(T::ONE, &a, &b, T::ZERO, c.data.as_ptr().cast_mut(), c.rs, c.cs);
     let tuning = tuning(target);
     let as_given = |path| Plan {
         transposed: false,
@@ -209,11 +207,12 @@ pub fn plan<T: crate::Element>(
         k: p.k,
         path,
     };
-    Ok(match front(&tuning, &T::kernels(target), &p) {
+    let kern = T::kernels(target);
+    Ok(match front(&tuning, &kern, &p) {
         Front::Empty => as_given(Path::Empty),
         Front::Scale => as_given(Path::Scale),
         // `rest` plans a small problem as `front` does, with the thread count.
-        Front::Small { .. } | Front::Rest => rest(target, &tuning, &p, parallelism.workers().0),
+        Front::Small { .. } | Front::Rest => rest(target, &tuning, &kern, &p, parallelism.workers().0),
     })
 }
 
@@ -280,9 +279,14 @@ fn small_orientation<F: Family>(p: &Problem<F>) -> Option<bool> {
 /// The plan of a problem [`front`] left to the rest (`Front::Rest`), on up to
 /// `threads` workers. Out of line: only products big enough to be worth
 /// blocking or threading get here.
-pub(crate) fn rest<F: Family>(target: &Target, tuning: &Tuning, p: &Problem<F>, threads: usize) -> Plan {
+pub(crate) fn rest<F: Family>(
+    target: &Target,
+    tuning: &Tuning,
+    kern: &Kernels<F>,
+    p: &Problem<F>,
+    threads: usize,
+) -> Plan {
     let threads = threads.max(1);
-    let kern = F::kernels(target);
     if let Some(small) = kern.small
         && is_small(tuning, p)
         && let Some(transposed) = small_orientation(p)

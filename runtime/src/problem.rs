@@ -42,6 +42,7 @@ impl<T> Operand<*mut T> {
 
 /// One GEMM call of family `F`, `C = alpha * A * B + beta * C` with A `m x k`,
 /// B `k x n` and C `m x n`, checked or trusted.
+#[derive(Clone, Copy)]
 pub struct Problem<F: Family> {
     pub(crate) m: usize,
     pub(crate) n: usize,
@@ -52,15 +53,6 @@ pub struct Problem<F: Family> {
     pub(crate) beta: F::Scalar,
     pub(crate) c: Operand<*mut F::C>,
 }
-
-// By hand: a derive would ask `F: Clone` of the family, not of its types.
-impl<F: Family> Clone for Problem<F> {
-    #[inline(always)]
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<F: Family> Copy for Problem<F> {}
 
 impl<F: Family> Problem<F> {
     /// Multiply-adds, in floating point so that no product overflows.

@@ -93,8 +93,8 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
 }
 
 /// [`small`] on up to `threads` threads for a problem already in the small
-/// kernel's orientation (B and C with unit column stride): the rows of C in items of the
-/// tallest block's height, claimed from a shared counter (`par_phases`, one
+/// kernel's orientation (B and C with unit column stride): the rows of C in
+/// items of `tall` rows (the plan's `rows_per_item`), claimed from a shared counter (`par_phases`, one
 /// lane, no packing). Every element of C is computed by the same instance code
 /// as on one thread, so results are bit-identical for any thread count.
 ///
@@ -104,10 +104,10 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
 pub(crate) unsafe fn small_par<F: Family>(
     set: &SmallSet<F>,
     threads: usize,
+    tall: usize,
     pool: Option<&rayon::ThreadPool>,
     p: Problem<F>,
 ) {
-    let tall = if p.a.rs == 1 { set.cols[0].0 } else { set.rows[0].0 };
     // Each item reads its own rows of A and writes its own rows of C; B is only
     // read.
     let shared = SharedProblem(p);
