@@ -338,9 +338,7 @@ pub unsafe fn microkernel_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -366,141 +364,150 @@ pub unsafe fn microkernel_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(3 * ldc + 8), acc_3_1);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(4 * ldc + 8), acc_4_1);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_ps(c.add(5 * ldc + 8), acc_5_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+            _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -567,9 +574,7 @@ pub unsafe fn microkernel_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -595,141 +600,150 @@ pub unsafe fn microkernel_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(3 * ldc + 4), acc_3_1);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(4 * ldc + 4), acc_4_1);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_pd(c.add(5 * ldc + 4), acc_5_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+            _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -796,9 +810,7 @@ pub unsafe fn microkernel_short_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -812,78 +824,81 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_2_0 = _mm256_setzero_ps();
     let mut acc_2_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
         }
     }
 }
@@ -950,9 +965,7 @@ pub unsafe fn microkernel_short_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -966,78 +979,81 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_2_0 = _mm256_setzero_pd();
     let mut acc_2_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
         }
     }
 }
@@ -1104,9 +1120,7 @@ pub unsafe fn microkernel_narrow_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1120,87 +1134,90 @@ pub unsafe fn microkernel_narrow_f32(
     let mut acc_4_0 = _mm256_setzero_ps();
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
         }
     }
 }
@@ -1267,9 +1284,7 @@ pub unsafe fn microkernel_narrow_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -1283,87 +1298,90 @@ pub unsafe fn microkernel_narrow_f64(
     let mut acc_4_0 = _mm256_setzero_pd();
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
         }
     }
 }
@@ -1421,8 +1439,8 @@ pub unsafe fn microkernel_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -1430,9 +1448,7 @@ pub unsafe fn microkernel_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1458,141 +1474,150 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(3 * ldc + 8), acc_3_1);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(4 * ldc + 8), acc_4_1);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_ps(c.add(5 * ldc + 8), acc_5_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+            _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -1650,8 +1675,8 @@ pub unsafe fn microkernel_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -1659,9 +1684,7 @@ pub unsafe fn microkernel_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1687,141 +1710,150 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(3 * ldc + 4), acc_3_1);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(4 * ldc + 4), acc_4_1);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_pd(c.add(5 * ldc + 4), acc_5_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+            _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -1879,8 +1911,8 @@ pub unsafe fn microkernel_short_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -1888,9 +1920,7 @@ pub unsafe fn microkernel_short_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -1904,78 +1934,81 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_2_0 = _mm256_setzero_ps();
     let mut acc_2_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
         }
     }
 }
@@ -2033,8 +2066,8 @@ pub unsafe fn microkernel_short_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -2042,9 +2075,7 @@ pub unsafe fn microkernel_short_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -2058,78 +2089,81 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_2_0 = _mm256_setzero_pd();
     let mut acc_2_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
         }
     }
 }
@@ -2187,8 +2221,8 @@ pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -2196,9 +2230,7 @@ pub unsafe fn microkernel_narrow_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 16 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -2212,87 +2244,90 @@ pub unsafe fn microkernel_narrow_packed_f32(
     let mut acc_4_0 = _mm256_setzero_ps();
     let mut acc_5_0 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 16);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
         }
     }
 }
@@ -2350,8 +2385,8 @@ pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -2359,9 +2394,7 @@ pub unsafe fn microkernel_narrow_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
     let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 8 };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(2 * ldc) as *const i8);
@@ -2375,87 +2408,90 @@ pub unsafe fn microkernel_narrow_packed_f64(
     let mut acc_4_0 = _mm256_setzero_pd();
     let mut acc_5_0 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
         }
-        {
-            _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
-        }
+        _mm_prefetch::<_MM_HINT_T1>(far.wrapping_add(p * far_ld) as *const i8);
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
         }
     }
 }
@@ -2522,9 +2558,6 @@ pub unsafe fn microkernel_pack_b_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -2550,142 +2583,151 @@ pub unsafe fn microkernel_pack_b_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
         }
-        {
-            _mm256_storeu_ps(b_pack.add(p * 16), _mm256_loadu_ps(bp));
-            _mm256_storeu_ps(b_pack.add(p * 16 + 8), _mm256_loadu_ps(bp.add(8)));
-        }
+        _mm256_storeu_ps(b_pack.add(p * 16), _mm256_loadu_ps(bp));
+        _mm256_storeu_ps(b_pack.add(p * 16 + 8), _mm256_loadu_ps(bp.add(8)));
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(3 * ldc + 8), acc_3_1);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(4 * ldc + 8), acc_4_1);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_ps(c.add(5 * ldc + 8), acc_5_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+            _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -2752,9 +2794,6 @@ pub unsafe fn microkernel_pack_b_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -2780,142 +2819,151 @@ pub unsafe fn microkernel_pack_b_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(rs_a));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(2 * rs_a));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(3 * rs_a));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(4 * rs_a));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * cs_a).add(5 * rs_a));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
         }
-        {
-            _mm256_storeu_pd(b_pack.add(p * 8), _mm256_loadu_pd(bp));
-            _mm256_storeu_pd(b_pack.add(p * 8 + 4), _mm256_loadu_pd(bp.add(4)));
-        }
+        _mm256_storeu_pd(b_pack.add(p * 8), _mm256_loadu_pd(bp));
+        _mm256_storeu_pd(b_pack.add(p * 8 + 4), _mm256_loadu_pd(bp.add(4)));
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(3 * ldc + 4), acc_3_1);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(4 * ldc + 4), acc_4_1);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_pd(c.add(5 * ldc + 4), acc_5_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+            _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -2973,8 +3021,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -2982,9 +3030,6 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(8) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -3010,142 +3055,151 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     let mut acc_5_0 = _mm256_setzero_ps();
     let mut acc_5_1 = _mm256_setzero_ps();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = _mm256_broadcast_ss(&*ap);
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_ss(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_ss(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_ps(ai, _mm256_loadu_ps(bp.add(8)), acc_5_1);
         }
-        {
-            _mm256_storeu_ps(b_pack.add(p * 16), _mm256_loadu_ps(bp));
-            _mm256_storeu_ps(b_pack.add(p * 16 + 8), _mm256_loadu_ps(bp.add(8)));
-        }
+        _mm256_storeu_ps(b_pack.add(p * 16), _mm256_loadu_ps(bp));
+        _mm256_storeu_ps(b_pack.add(p * 16 + 8), _mm256_loadu_ps(bp.add(8)));
     }
-    let va = _mm256_set1_ps(alpha);
-    if beta == 0.0f32 {
-        _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
-        _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
-        _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
-        _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
-        _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
-        _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
-        _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
-        _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
-        _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
-        _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
-        _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
-        _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_ps(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_ps(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            _mm256_storeu_ps(c, acc_0_0);
+            _mm256_storeu_ps(c.add(8), acc_0_1);
+            _mm256_storeu_ps(c.add(ldc), acc_1_0);
+            _mm256_storeu_ps(c.add(ldc + 8), acc_1_1);
+            _mm256_storeu_ps(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_ps(c.add(2 * ldc + 8), acc_2_1);
+            _mm256_storeu_ps(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_ps(c.add(3 * ldc + 8), acc_3_1);
+            _mm256_storeu_ps(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_ps(c.add(4 * ldc + 8), acc_4_1);
+            _mm256_storeu_ps(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_ps(c.add(5 * ldc + 8), acc_5_1);
+        } else if beta == 0.0f32 {
+            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+            _mm256_storeu_ps(c.add(ldc), _mm256_mul_ps(va, acc_1_0));
+            _mm256_storeu_ps(c.add(ldc + 8), _mm256_mul_ps(va, acc_1_1));
+            _mm256_storeu_ps(c.add(2 * ldc), _mm256_mul_ps(va, acc_2_0));
+            _mm256_storeu_ps(c.add(2 * ldc + 8), _mm256_mul_ps(va, acc_2_1));
+            _mm256_storeu_ps(c.add(3 * ldc), _mm256_mul_ps(va, acc_3_0));
+            _mm256_storeu_ps(c.add(3 * ldc + 8), _mm256_mul_ps(va, acc_3_1));
+            _mm256_storeu_ps(c.add(4 * ldc), _mm256_mul_ps(va, acc_4_0));
+            _mm256_storeu_ps(c.add(4 * ldc + 8), _mm256_mul_ps(va, acc_4_1));
+            _mm256_storeu_ps(c.add(5 * ldc), _mm256_mul_ps(va, acc_5_0));
+            _mm256_storeu_ps(c.add(5 * ldc + 8), _mm256_mul_ps(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_ps(beta);
             _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_0)),
+                c,
+                _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), _mm256_mul_ps(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 8);
-            _mm256_storeu_ps(
-                cij,
-                _mm256_fmadd_ps(vb, _mm256_loadu_ps(cij), _mm256_mul_ps(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 8);
+                _mm256_storeu_ps(
+                    cv,
+                    _mm256_fmadd_ps(vb, _mm256_loadu_ps(cv), _mm256_mul_ps(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -3203,8 +3257,8 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -3212,9 +3266,6 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 6) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
     _mm_prefetch::<_MM_HINT_T0>(c as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(4) as *const i8);
     _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(ldc) as *const i8);
@@ -3240,142 +3291,151 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     let mut acc_5_0 = _mm256_setzero_pd();
     let mut acc_5_1 = _mm256_setzero_pd();
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = _mm256_broadcast_sd(&*ap);
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6));
             acc_0_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_0_0);
             acc_0_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_0_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(1));
             acc_1_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_1_0);
             acc_1_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_1_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(2 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(2));
             acc_2_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_2_0);
             acc_2_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_2_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(3 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(3));
             acc_3_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_3_0);
             acc_3_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_3_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(4 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(4));
             acc_4_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_4_0);
             acc_4_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_4_1);
         }
         {
-            let ai = _mm256_broadcast_sd(&*ap.add(5 * rs_a));
+            let ai = _mm256_broadcast_sd(&*a.add(p * 6).add(5));
             acc_5_0 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp), acc_5_0);
             acc_5_1 = _mm256_fmadd_pd(ai, _mm256_loadu_pd(bp.add(4)), acc_5_1);
         }
-        {
-            _mm256_storeu_pd(b_pack.add(p * 8), _mm256_loadu_pd(bp));
-            _mm256_storeu_pd(b_pack.add(p * 8 + 4), _mm256_loadu_pd(bp.add(4)));
-        }
+        _mm256_storeu_pd(b_pack.add(p * 8), _mm256_loadu_pd(bp));
+        _mm256_storeu_pd(b_pack.add(p * 8 + 4), _mm256_loadu_pd(bp.add(4)));
     }
-    let va = _mm256_set1_pd(alpha);
-    if beta == 0.0f64 {
-        _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
-        _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
-        _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
-        _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
-        _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
-        _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
-        _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
-        _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
-        _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
-        _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
-        _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
-        _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
-    } else {
-        let vb = _mm256_set1_pd(beta);
-        {
-            let cij = c;
+    {
+        let va = _mm256_set1_pd(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            _mm256_storeu_pd(c, acc_0_0);
+            _mm256_storeu_pd(c.add(4), acc_0_1);
+            _mm256_storeu_pd(c.add(ldc), acc_1_0);
+            _mm256_storeu_pd(c.add(ldc + 4), acc_1_1);
+            _mm256_storeu_pd(c.add(2 * ldc), acc_2_0);
+            _mm256_storeu_pd(c.add(2 * ldc + 4), acc_2_1);
+            _mm256_storeu_pd(c.add(3 * ldc), acc_3_0);
+            _mm256_storeu_pd(c.add(3 * ldc + 4), acc_3_1);
+            _mm256_storeu_pd(c.add(4 * ldc), acc_4_0);
+            _mm256_storeu_pd(c.add(4 * ldc + 4), acc_4_1);
+            _mm256_storeu_pd(c.add(5 * ldc), acc_5_0);
+            _mm256_storeu_pd(c.add(5 * ldc + 4), acc_5_1);
+        } else if beta == 0.0f64 {
+            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+            _mm256_storeu_pd(c.add(ldc), _mm256_mul_pd(va, acc_1_0));
+            _mm256_storeu_pd(c.add(ldc + 4), _mm256_mul_pd(va, acc_1_1));
+            _mm256_storeu_pd(c.add(2 * ldc), _mm256_mul_pd(va, acc_2_0));
+            _mm256_storeu_pd(c.add(2 * ldc + 4), _mm256_mul_pd(va, acc_2_1));
+            _mm256_storeu_pd(c.add(3 * ldc), _mm256_mul_pd(va, acc_3_0));
+            _mm256_storeu_pd(c.add(3 * ldc + 4), _mm256_mul_pd(va, acc_3_1));
+            _mm256_storeu_pd(c.add(4 * ldc), _mm256_mul_pd(va, acc_4_0));
+            _mm256_storeu_pd(c.add(4 * ldc + 4), _mm256_mul_pd(va, acc_4_1));
+            _mm256_storeu_pd(c.add(5 * ldc), _mm256_mul_pd(va, acc_5_0));
+            _mm256_storeu_pd(c.add(5 * ldc + 4), _mm256_mul_pd(va, acc_5_1));
+        } else {
+            let vb = _mm256_set1_pd(beta);
             _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_0)),
+                c,
+                _mm256_fmadd_pd(vb, _mm256_loadu_pd(c), _mm256_mul_pd(va, acc_0_0)),
             );
-        }
-        {
-            let cij = c.add(4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_0_1)),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_0)),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_1_1)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_0)),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_2_1)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_0)),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_3_1)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_0)),
-            );
-        }
-        {
-            let cij = c.add(4 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_4_1)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_0)),
-            );
-        }
-        {
-            let cij = c.add(5 * ldc + 4);
-            _mm256_storeu_pd(
-                cij,
-                _mm256_fmadd_pd(vb, _mm256_loadu_pd(cij), _mm256_mul_pd(va, acc_5_1)),
-            );
+            {
+                let cv = c.add(4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_0_1)),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_0)),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_1_1)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_0)),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_2_1)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_0)),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_3_1)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_0)),
+                );
+            }
+            {
+                let cv = c.add(4 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_4_1)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_0)),
+                );
+            }
+            {
+                let cv = c.add(5 * ldc + 4);
+                _mm256_storeu_pd(
+                    cv,
+                    _mm256_fmadd_pd(vb, _mm256_loadu_pd(cv), _mm256_mul_pd(va, acc_5_1)),
+                );
+            }
         }
     }
 }
@@ -3412,71 +3472,74 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_3_0 = _mm256_setzero_si256();
     let mut acc_3_1 = _mm256_setzero_si256();
     for p in 0..kd {
-        let ap = a.add(p * 4 * 4);
-        let bp = b.add(p * 16 * 4);
         {
-            let ai = _mm256_set1_epi32((ap as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 4) as *const i32).read_unaligned(),
+            );
             acc_0_0 = ops::dot_u8i8(
                 acc_0_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_0_1 = ops::dot_u8i8(
                 acc_0_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 4).add(4) as *const i32).read_unaligned(),
+            );
             acc_1_0 = ops::dot_u8i8(
                 acc_1_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_1_1 = ops::dot_u8i8(
                 acc_1_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(8) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 4).add(8) as *const i32).read_unaligned(),
+            );
             acc_2_0 = ops::dot_u8i8(
                 acc_2_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_2_1 = ops::dot_u8i8(
                 acc_2_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(12) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 4).add(12) as *const i32).read_unaligned(),
+            );
             acc_3_0 = ops::dot_u8i8(
                 acc_3_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_3_1 = ops::dot_u8i8(
                 acc_3_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            _mm256_storeu_si256(
-                cij as *mut __m256i,
-                _mm256_add_epi32(_mm256_loadu_si256(cij as *const __m256i), acc_0_0),
-            );
-        } else {
-            _mm256_storeu_si256(cij as *mut __m256i, acc_0_0);
-        }
+    if accumulate {
+        _mm256_storeu_si256(
+            c as *mut __m256i,
+            _mm256_add_epi32(_mm256_loadu_si256(c as *const __m256i), acc_0_0),
+        );
+    } else {
+        _mm256_storeu_si256(c as *mut __m256i, acc_0_0);
     }
     {
         let cij = c.add(8);
@@ -3589,68 +3652,71 @@ pub unsafe fn microkernel_dot_bf16(
     let mut acc_3_0 = _mm256_setzero_ps();
     let mut acc_3_1 = _mm256_setzero_ps();
     for p in 0..kd {
-        let ap = a.add(p * 4 * 2);
-        let bp = b.add(p * 16 * 2);
         {
-            let ai = _mm256_set1_epi32((ap as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 2) as *const i32).read_unaligned(),
+            );
             acc_0_0 = ops::dot_bf16(
                 acc_0_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2) as *const __m256i),
             );
             acc_0_1 = ops::dot_bf16(
                 acc_0_1,
                 ai,
-                _mm256_loadu_si256(bp.add(16) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2).add(16) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(2) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 2).add(2) as *const i32).read_unaligned(),
+            );
             acc_1_0 = ops::dot_bf16(
                 acc_1_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2) as *const __m256i),
             );
             acc_1_1 = ops::dot_bf16(
                 acc_1_1,
                 ai,
-                _mm256_loadu_si256(bp.add(16) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2).add(16) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 2).add(4) as *const i32).read_unaligned(),
+            );
             acc_2_0 = ops::dot_bf16(
                 acc_2_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2) as *const __m256i),
             );
             acc_2_1 = ops::dot_bf16(
                 acc_2_1,
                 ai,
-                _mm256_loadu_si256(bp.add(16) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2).add(16) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(6) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 4 * 2).add(6) as *const i32).read_unaligned(),
+            );
             acc_3_0 = ops::dot_bf16(
                 acc_3_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2) as *const __m256i),
             );
             acc_3_1 = ops::dot_bf16(
                 acc_3_1,
                 ai,
-                _mm256_loadu_si256(bp.add(16) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 2).add(16) as *const __m256i),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            _mm256_storeu_ps(cij, _mm256_add_ps(_mm256_loadu_ps(cij), acc_0_0));
-        } else {
-            _mm256_storeu_ps(cij, acc_0_0);
-        }
+    if accumulate {
+        _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), acc_0_0));
+    } else {
+        _mm256_storeu_ps(c, acc_0_0);
     }
     {
         let cij = c.add(8);
@@ -3760,9 +3826,6 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -3807,190 +3870,204 @@ pub unsafe fn gemm_small_f32(
                         acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_4_0);
-                        _mm256_storeu_ps(crow.add(8), acc_4_1);
-                        _mm256_storeu_ps(crow.add(16), acc_5_0);
-                        _mm256_storeu_ps(crow.add(24), acc_5_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_3_1);
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_ps(c.add(2 * rs_c), acc_4_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 8), acc_4_1);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 16), acc_5_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 24), acc_5_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_2_0));
                             _mm256_storeu_ps(
-                                cv,
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c),
+                                _mm256_mul_ps(va, acc_4_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_5_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_5_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
+                            _mm256_storeu_ps(
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_1),
-                                ),
-                            );
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4036,190 +4113,222 @@ pub unsafe fn gemm_small_f32(
                         acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_4_0);
-                        _mm256_storeu_ps(crow.add(8), acc_4_1);
-                        _mm256_storeu_ps(crow.add(16), acc_5_0);
-                        _mm256_storeu_ps(crow.add(24), acc_5_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
-                    }
-                } else {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 3 >= skip {
+                            _mm256_storeu_ps(c.add(3 * rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 24), acc_1_1);
+                        }
+                        if 4 >= skip {
+                            _mm256_storeu_ps(c.add(4 * rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 24), acc_3_1);
+                        }
+                        if 5 >= skip {
+                            _mm256_storeu_ps(c.add(5 * rs_c), acc_4_0);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 8), acc_4_1);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 16), acc_5_0);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 24), acc_5_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 3 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 4 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
+                                c.add(4 * rs_c),
+                                _mm256_mul_ps(va, acc_2_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(16);
+                        if 5 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
+                                c.add(5 * rs_c),
+                                _mm256_mul_ps(va, acc_4_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_5_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_5_1),
                             );
                         }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_1),
-                                ),
-                            );
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4373,247 +4482,329 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
-                    }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_4_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_4_1);
-                    }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_5_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_5_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_2_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_3_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                    if 4 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_3_1),
+                            c.add(4 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_4_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(4 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_4_1,
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_4_0),
-                    );
-                    if c1 > 0 {
+                    if 5 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_4_1),
+                            c.add(5 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_5_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(5 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_5_1,
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_5_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_5_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_2_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_3_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_3_1),
+                    if 4 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(4 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_4_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(4 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_4_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_4_1),
+                    if 5 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(5 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_5_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(5 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_5_1),
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_5_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_5_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_4_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_4_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_5_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_5_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -4672,9 +4863,6 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -4719,190 +4907,204 @@ pub unsafe fn gemm_small_f64(
                         acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_4_0);
-                        _mm256_storeu_pd(crow.add(4), acc_4_1);
-                        _mm256_storeu_pd(crow.add(8), acc_5_0);
-                        _mm256_storeu_pd(crow.add(12), acc_5_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_3_1);
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_pd(c.add(2 * rs_c), acc_4_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 4), acc_4_1);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 8), acc_5_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 12), acc_5_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_2_0));
                             _mm256_storeu_pd(
-                                cv,
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c),
+                                _mm256_mul_pd(va, acc_4_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_5_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_5_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
+                            _mm256_storeu_pd(
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_1),
-                                ),
-                            );
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4948,190 +5150,222 @@ pub unsafe fn gemm_small_f64(
                         acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_4_0);
-                        _mm256_storeu_pd(crow.add(4), acc_4_1);
-                        _mm256_storeu_pd(crow.add(8), acc_5_0);
-                        _mm256_storeu_pd(crow.add(12), acc_5_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
-                    }
-                } else {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 3 >= skip {
+                            _mm256_storeu_pd(c.add(3 * rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 12), acc_1_1);
+                        }
+                        if 4 >= skip {
+                            _mm256_storeu_pd(c.add(4 * rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 12), acc_3_1);
+                        }
+                        if 5 >= skip {
+                            _mm256_storeu_pd(c.add(5 * rs_c), acc_4_0);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 4), acc_4_1);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 8), acc_5_0);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 12), acc_5_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 3 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 4 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
+                                c.add(4 * rs_c),
+                                _mm256_mul_pd(va, acc_2_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 5 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
+                                c.add(5 * rs_c),
+                                _mm256_mul_pd(va, acc_4_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_5_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_5_1),
                             );
                         }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_1),
-                                ),
-                            );
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5285,247 +5519,329 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
-                    }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_4_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_4_1);
-                    }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_5_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_5_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_2_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_3_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                    if 4 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_3_1),
+                            c.add(4 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_4_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_4_1,
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_4_0),
-                    );
-                    if c1 > 0 {
+                    if 5 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_4_1),
+                            c.add(5 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_5_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(5 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_5_1,
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_5_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_5_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_2_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_3_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_3_1),
+                    if 4 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(4 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_4_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_4_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_4_1),
+                    if 5 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(5 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_5_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(5 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_5_1),
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_5_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_5_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_4_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_4_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_5_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_5_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -5584,9 +5900,6 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -5620,129 +5933,134 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_2_0));
                             _mm256_storeu_ps(
-                                cv,
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
+                            _mm256_storeu_ps(
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5777,129 +6095,152 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            _mm256_storeu_ps(c.add(2 * rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 24), acc_1_1);
+                        }
+                        if 3 >= skip {
+                            _mm256_storeu_ps(c.add(3 * rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 24), acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 3 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_ps(va, acc_2_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6013,167 +6354,221 @@ pub unsafe fn gemm_small_mid_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_2_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_3_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_3_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_2_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_3_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_3_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -6232,9 +6627,6 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -6268,129 +6660,134 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_2_0));
                             _mm256_storeu_pd(
-                                cv,
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
+                            _mm256_storeu_pd(
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6425,129 +6822,152 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            _mm256_storeu_pd(c.add(2 * rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 12), acc_1_1);
+                        }
+                        if 3 >= skip {
+                            _mm256_storeu_pd(c.add(3 * rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 12), acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_pd(va, acc_2_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6661,167 +7081,221 @@ pub unsafe fn gemm_small_mid_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_2_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_3_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_3_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_2_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_3_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_3_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -6880,9 +7354,6 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -6905,68 +7376,67 @@ pub unsafe fn gemm_small_low_f32(
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
                             _mm256_storeu_ps(
-                                cv,
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6990,68 +7460,79 @@ pub unsafe fn gemm_small_low_f32(
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_0_0));
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7125,87 +7606,113 @@ pub unsafe fn gemm_small_low_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -7264,9 +7771,6 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -7289,68 +7793,67 @@ pub unsafe fn gemm_small_low_f64(
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
                             _mm256_storeu_pd(
-                                cv,
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7374,68 +7877,79 @@ pub unsafe fn gemm_small_low_f64(
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_0_0));
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7509,87 +8023,113 @@ pub unsafe fn gemm_small_low_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -7640,17 +8180,14 @@ pub unsafe fn gemm_small_row_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
     beta: f32,
     c: *mut f32,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         {
@@ -7701,47 +8238,59 @@ pub unsafe fn gemm_small_row_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -7792,17 +8341,14 @@ pub unsafe fn gemm_small_row_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
     beta: f64,
     c: *mut f64,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         {
@@ -7853,47 +8399,59 @@ pub unsafe fn gemm_small_row_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -7944,7 +8502,7 @@ pub unsafe fn gemm_small_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -7952,9 +8510,6 @@ pub unsafe fn gemm_small_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -7985,204 +8540,218 @@ pub unsafe fn gemm_small_t_f32(
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
                         acc_5_0 = _mm256_fmadd_ps(ar, b2, acc_5_0);
                         acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_4_0);
-                        _mm256_storeu_ps(crow.add(8), acc_4_1);
-                        _mm256_storeu_ps(crow.add(16), acc_5_0);
-                        _mm256_storeu_ps(crow.add(24), acc_5_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_3_1);
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_ps(c.add(2 * rs_c), acc_4_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 8), acc_4_1);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 16), acc_5_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 24), acc_5_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_2_0));
                             _mm256_storeu_ps(
-                                cv,
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c),
+                                _mm256_mul_ps(va, acc_4_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_5_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_5_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
+                            _mm256_storeu_ps(
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_1),
-                                ),
-                            );
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -8207,211 +8776,243 @@ pub unsafe fn gemm_small_t_f32(
                     let b2 = _mm256_loadu_ps(brow.add(16));
                     let b3 = _mm256_loadu_ps(brow.add(24));
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(4 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(5 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
                         acc_5_0 = _mm256_fmadd_ps(ar, b2, acc_5_0);
                         acc_5_1 = _mm256_fmadd_ps(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_4_0);
-                        _mm256_storeu_ps(crow.add(8), acc_4_1);
-                        _mm256_storeu_ps(crow.add(16), acc_5_0);
-                        _mm256_storeu_ps(crow.add(24), acc_5_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_4_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_4_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_5_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_5_1));
-                    }
-                } else {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 3 >= skip {
+                            _mm256_storeu_ps(c.add(3 * rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 24), acc_1_1);
+                        }
+                        if 4 >= skip {
+                            _mm256_storeu_ps(c.add(4 * rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(4 * rs_c + 24), acc_3_1);
+                        }
+                        if 5 >= skip {
+                            _mm256_storeu_ps(c.add(5 * rs_c), acc_4_0);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 8), acc_4_1);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 16), acc_5_0);
+                            _mm256_storeu_ps(c.add(5 * rs_c + 24), acc_5_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 3 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 4 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
+                                c.add(4 * rs_c),
+                                _mm256_mul_ps(va, acc_2_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(4 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(16);
+                        if 5 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
+                                c.add(5 * rs_c),
+                                _mm256_mul_ps(va, acc_4_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_5_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(5 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_5_1),
                             );
                         }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_5_1),
-                                ),
-                            );
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -8444,27 +9045,27 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
                         acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
                     }
@@ -8480,27 +9081,27 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_ps(ar, b1, acc_4_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
                         acc_5_1 = _mm256_fmadd_ps(ar, b1, acc_5_1);
                     }
@@ -8513,23 +9114,23 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
                     }
                 }
@@ -8544,268 +9145,350 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_ps(ar, b0, acc_4_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_ps(ar, b0, acc_5_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
-                    }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_4_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_4_1);
-                    }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_5_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_5_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_2_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_3_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                    if 4 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_3_1),
+                            c.add(4 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_4_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(4 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_4_1,
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_4_0),
-                    );
-                    if c1 > 0 {
+                    if 5 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_4_1),
+                            c.add(5 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_5_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(5 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_5_1,
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_5_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_5_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_2_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_3_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_3_1),
+                    if 4 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(4 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_4_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(4 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_4_1),
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_4_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_4_1),
+                    if 5 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(5 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_5_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(5 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_5_1),
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_5_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_5_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_4_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_4_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_5_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_5_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -8856,7 +9539,7 @@ pub unsafe fn gemm_small_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -8864,9 +9547,6 @@ pub unsafe fn gemm_small_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -8897,204 +9577,218 @@ pub unsafe fn gemm_small_t_f64(
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
                         acc_5_0 = _mm256_fmadd_pd(ar, b2, acc_5_0);
                         acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_4_0);
-                        _mm256_storeu_pd(crow.add(4), acc_4_1);
-                        _mm256_storeu_pd(crow.add(8), acc_5_0);
-                        _mm256_storeu_pd(crow.add(12), acc_5_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_3_1);
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_pd(c.add(2 * rs_c), acc_4_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 4), acc_4_1);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 8), acc_5_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 12), acc_5_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_2_0));
                             _mm256_storeu_pd(
-                                cv,
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
+                        if 2 >= skip {
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c),
+                                _mm256_mul_pd(va, acc_4_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_5_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_5_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
+                            _mm256_storeu_pd(
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_1),
-                                ),
-                            );
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -9119,211 +9813,243 @@ pub unsafe fn gemm_small_t_f64(
                     let b2 = _mm256_loadu_pd(brow.add(8));
                     let b3 = _mm256_loadu_pd(brow.add(12));
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(4 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(5 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
                         acc_5_0 = _mm256_fmadd_pd(ar, b2, acc_5_0);
                         acc_5_1 = _mm256_fmadd_pd(ar, b3, acc_5_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_4_0);
-                        _mm256_storeu_pd(crow.add(4), acc_4_1);
-                        _mm256_storeu_pd(crow.add(8), acc_5_0);
-                        _mm256_storeu_pd(crow.add(12), acc_5_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_4_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_4_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_5_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_5_1));
-                    }
-                } else {
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 3 >= skip {
+                            _mm256_storeu_pd(c.add(3 * rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 12), acc_1_1);
+                        }
+                        if 4 >= skip {
+                            _mm256_storeu_pd(c.add(4 * rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(4 * rs_c + 12), acc_3_1);
+                        }
+                        if 5 >= skip {
+                            _mm256_storeu_pd(c.add(5 * rs_c), acc_4_0);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 4), acc_4_1);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 8), acc_5_0);
+                            _mm256_storeu_pd(c.add(5 * rs_c + 12), acc_5_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 3 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 4 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
+                                c.add(4 * rs_c),
+                                _mm256_mul_pd(va, acc_2_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(4 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 5 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
+                                c.add(5 * rs_c),
+                                _mm256_mul_pd(va, acc_4_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_5_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(5 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_5_1),
                             );
                         }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                    }
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_4_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_5_1),
-                                ),
-                            );
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_4_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_5_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -9356,27 +10082,27 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
                         acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
                     }
@@ -9392,27 +10118,27 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                         acc_4_1 = _mm256_fmadd_pd(ar, b1, acc_4_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
                         acc_5_1 = _mm256_fmadd_pd(ar, b1, acc_5_1);
                     }
@@ -9425,23 +10151,23 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
                     }
                 }
@@ -9456,268 +10182,350 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(4 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(4 + p * cs_a));
                         acc_4_0 = _mm256_fmadd_pd(ar, b0, acc_4_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(5 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(5 + p * cs_a));
                         acc_5_0 = _mm256_fmadd_pd(ar, b0, acc_5_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
-                    }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_4_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_4_1);
-                    }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_5_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_5_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_2_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_3_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                    if 4 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_3_1),
+                            c.add(4 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_4_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_4_1,
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_4_0),
-                    );
-                    if c1 > 0 {
+                    if 5 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_4_1),
+                            c.add(5 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_5_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(5 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_5_1,
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_5_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_5_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_2_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_3_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_3_1),
+                    if 4 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(4 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_4_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_4_1),
+                            );
+                        }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_4_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_4_1),
+                    if 5 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(5 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_5_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(5 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_5_1),
+                            );
+                        }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_5_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_5_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_4_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_4_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_5_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_5_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -9768,7 +10576,7 @@ pub unsafe fn gemm_small_mid_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -9776,9 +10584,6 @@ pub unsafe fn gemm_small_mid_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -9805,136 +10610,141 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_2_0));
                             _mm256_storeu_ps(
-                                cv,
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
+                            _mm256_storeu_ps(
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -9955,143 +10765,166 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b2 = _mm256_loadu_ps(brow.add(16));
                     let b3 = _mm256_loadu_ps(brow.add(24));
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_ps(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, acc_2_0);
-                        _mm256_storeu_ps(crow.add(8), acc_2_1);
-                        _mm256_storeu_ps(crow.add(16), acc_3_0);
-                        _mm256_storeu_ps(crow.add(24), acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_2_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_2_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_3_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            _mm256_storeu_ps(c.add(2 * rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(2 * rs_c + 24), acc_1_1);
+                        }
+                        if 3 >= skip {
+                            _mm256_storeu_ps(c.add(3 * rs_c), acc_2_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 8), acc_2_1);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 16), acc_3_0);
+                            _mm256_storeu_ps(c.add(3 * rs_c + 24), acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(2 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
+                        if 3 >= skip {
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_ps(va, acc_2_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 16),
+                                _mm256_mul_ps(va, acc_3_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(3 * rs_c + 24),
+                                _mm256_mul_ps(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -10120,17 +10953,17 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
                     }
@@ -10146,17 +10979,17 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_ps(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_ps(ar, b1, acc_3_1);
                     }
@@ -10169,15 +11002,15 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                     }
                 }
@@ -10192,180 +11025,234 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_ps(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_ps(ar, b0, acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_3_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_2_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_3_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_3_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(2 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_2_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(2 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_2_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(3 * rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_3_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(3 * rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_3_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_3_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_2_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_3_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -10416,7 +11303,7 @@ pub unsafe fn gemm_small_mid_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -10424,9 +11311,6 @@ pub unsafe fn gemm_small_mid_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -10453,136 +11337,141 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_2_0));
                             _mm256_storeu_pd(
-                                cv,
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
+                            _mm256_storeu_pd(
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -10603,143 +11492,166 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b2 = _mm256_loadu_pd(brow.add(8));
                     let b3 = _mm256_loadu_pd(brow.add(12));
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                         acc_3_0 = _mm256_fmadd_pd(ar, b2, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, acc_2_0);
-                        _mm256_storeu_pd(crow.add(4), acc_2_1);
-                        _mm256_storeu_pd(crow.add(8), acc_3_0);
-                        _mm256_storeu_pd(crow.add(12), acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_2_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_2_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_3_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            _mm256_storeu_pd(c.add(2 * rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(2 * rs_c + 12), acc_1_1);
+                        }
+                        if 3 >= skip {
+                            _mm256_storeu_pd(c.add(3 * rs_c), acc_2_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 4), acc_2_1);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 8), acc_3_0);
+                            _mm256_storeu_pd(c.add(3 * rs_c + 12), acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(2 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c),
+                                _mm256_mul_pd(va, acc_2_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 4),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 8),
+                                _mm256_mul_pd(va, acc_3_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(3 * rs_c + 12),
+                                _mm256_mul_pd(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -10768,17 +11680,17 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
                     }
@@ -10794,17 +11706,17 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                         acc_2_1 = _mm256_fmadd_pd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                         acc_3_1 = _mm256_fmadd_pd(ar, b1, acc_3_1);
                     }
@@ -10817,15 +11729,15 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                     }
                 }
@@ -10840,180 +11752,234 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(2 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(2 + p * cs_a));
                         acc_2_0 = _mm256_fmadd_pd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(3 * rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(3 + p * cs_a));
                         acc_3_0 = _mm256_fmadd_pd(ar, b0, acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_2_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_2_1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_3_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_3_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                    if 2 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_2_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_2_1,
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    if c1 > 0 {
+                    if 3 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_2_1),
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_3_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_3_1,
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_3_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
+                    if 2 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(2 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_2_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(2 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_2_1),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_2_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_2_1),
+                    if 3 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(3 * rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_3_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(3 * rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_3_1),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_3_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_3_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_2_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_3_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -11064,7 +12030,7 @@ pub unsafe fn gemm_small_low_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -11072,9 +12038,6 @@ pub unsafe fn gemm_small_low_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_ps(alpha);
-    let vb = _mm256_set1_ps(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 32 {
@@ -11097,68 +12060,67 @@ pub unsafe fn gemm_small_low_t_f32(
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, acc_0_0);
+                            _mm256_storeu_ps(c.add(8), acc_0_1);
+                            _mm256_storeu_ps(c.add(16), acc_1_0);
+                            _mm256_storeu_ps(c.add(24), acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            _mm256_storeu_ps(c, _mm256_mul_ps(va, acc_0_0));
+                            _mm256_storeu_ps(c.add(8), _mm256_mul_ps(va, acc_0_1));
+                            _mm256_storeu_ps(c.add(16), _mm256_mul_ps(va, acc_1_0));
+                            _mm256_storeu_ps(c.add(24), _mm256_mul_ps(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if skip == 0 {
                             _mm256_storeu_ps(
-                                cv,
+                                c,
                                 _mm256_fmadd_ps(
                                     vb,
-                                    _mm256_loadu_ps(cv),
+                                    _mm256_loadu_ps(c),
                                     _mm256_mul_ps(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -11175,75 +12137,86 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b2 = _mm256_loadu_ps(brow.add(16));
                     let b3 = _mm256_loadu_ps(brow.add(24));
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_ps(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, acc_0_0);
-                        _mm256_storeu_ps(crow.add(8), acc_0_1);
-                        _mm256_storeu_ps(crow.add(16), acc_1_0);
-                        _mm256_storeu_ps(crow.add(24), acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_ps(crow, _mm256_mul_ps(va, acc_0_0));
-                        _mm256_storeu_ps(crow.add(8), _mm256_mul_ps(va, acc_0_1));
-                        _mm256_storeu_ps(crow.add(16), _mm256_mul_ps(va, acc_1_0));
-                        _mm256_storeu_ps(crow.add(24), _mm256_mul_ps(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_ps(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), acc_0_0);
+                            _mm256_storeu_ps(c.add(rs_c + 8), acc_0_1);
+                            _mm256_storeu_ps(c.add(rs_c + 16), acc_1_0);
+                            _mm256_storeu_ps(c.add(rs_c + 24), acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            _mm256_storeu_ps(c.add(rs_c), _mm256_mul_ps(va, acc_0_0));
                             _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 8),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 16),
+                                _mm256_mul_ps(va, acc_1_0),
+                            );
+                            _mm256_storeu_ps(
+                                c.add(rs_c + 24),
+                                _mm256_mul_ps(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(16);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(24);
-                            _mm256_storeu_ps(
-                                cv,
-                                _mm256_fmadd_ps(
-                                    vb,
-                                    _mm256_loadu_ps(cv),
-                                    _mm256_mul_ps(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_ps(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 16);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 24);
+                                _mm256_storeu_ps(
+                                    cv,
+                                    _mm256_fmadd_ps(
+                                        vb,
+                                        _mm256_loadu_ps(cv),
+                                        _mm256_mul_ps(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -11268,7 +12241,7 @@ pub unsafe fn gemm_small_low_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
@@ -11284,7 +12257,7 @@ pub unsafe fn gemm_small_low_t_f32(
                         acc_0_1 = _mm256_fmadd_ps(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_ps(ar, b1, acc_1_1);
                     }
@@ -11297,7 +12270,7 @@ pub unsafe fn gemm_small_low_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                 }
@@ -11312,92 +12285,118 @@ pub unsafe fn gemm_small_low_t_f32(
                         acc_0_0 = _mm256_fmadd_ps(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_ss(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_ss(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_ps(ar, b0, acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_ps(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        _mm256_maskstore_ps(c, ops::mask_i32x8(cols.min(8)), acc_0_0);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_ps(crow.add(8), ops::mask_i32x8(c1), acc_1_1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            acc_1_0,
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_ps(
-                        crow,
-                        ops::mask_i32x8(c0),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
                         _mm256_maskstore_ps(
-                            crow.add(8),
-                            ops::mask_i32x8(c1),
-                            _mm256_mul_ps(va, acc_1_1),
+                            c,
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_0_0),
                         );
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_0_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_ps(
+                            c.add(rs_c),
+                            ops::mask_i32x8(cols.min(8)),
+                            _mm256_mul_ps(va, acc_1_0),
                         );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                        if 8 < cols {
+                            _mm256_maskstore_ps(
+                                c.add(rs_c + 8),
+                                ops::mask_i32x8((cols - 8).min(8)),
+                                _mm256_mul_ps(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_ps(
-                        vb,
-                        _mm256_maskload_ps(crow, ops::mask_i32x8(c0)),
-                        _mm256_mul_ps(va, acc_1_0),
-                    );
-                    _mm256_maskstore_ps(crow, ops::mask_i32x8(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(8);
-                        let x1 = _mm256_fmadd_ps(
-                            vb,
-                            _mm256_maskload_ps(crow1, ops::mask_i32x8(c1)),
-                            _mm256_mul_ps(va, acc_1_1),
-                        );
-                        _mm256_maskstore_ps(crow1, ops::mask_i32x8(c1), x1);
+                } else {
+                    let vb = _mm256_set1_ps(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(8);
+                            let x = _mm256_fmadd_ps(
+                                vb,
+                                _mm256_maskload_ps(c, ops::mask_i32x8(n)),
+                                _mm256_mul_ps(va, acc_0_0),
+                            );
+                            _mm256_maskstore_ps(c, ops::mask_i32x8(n), x);
+                        }
+                        {
+                            let cv = c.add(8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_0_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_0),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 8);
+                            if 8 < cols {
+                                let n = (cols - 8).min(8);
+                                let x = _mm256_fmadd_ps(
+                                    vb,
+                                    _mm256_maskload_ps(cv, ops::mask_i32x8(n)),
+                                    _mm256_mul_ps(va, acc_1_1),
+                                );
+                                _mm256_maskstore_ps(cv, ops::mask_i32x8(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -11448,7 +12447,7 @@ pub unsafe fn gemm_small_low_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -11456,9 +12455,6 @@ pub unsafe fn gemm_small_low_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = _mm256_set1_pd(alpha);
-    let vb = _mm256_set1_pd(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -11481,68 +12477,67 @@ pub unsafe fn gemm_small_low_t_f64(
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, acc_0_0);
+                            _mm256_storeu_pd(c.add(4), acc_0_1);
+                            _mm256_storeu_pd(c.add(8), acc_1_0);
+                            _mm256_storeu_pd(c.add(12), acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            _mm256_storeu_pd(c, _mm256_mul_pd(va, acc_0_0));
+                            _mm256_storeu_pd(c.add(4), _mm256_mul_pd(va, acc_0_1));
+                            _mm256_storeu_pd(c.add(8), _mm256_mul_pd(va, acc_1_0));
+                            _mm256_storeu_pd(c.add(12), _mm256_mul_pd(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if skip == 0 {
                             _mm256_storeu_pd(
-                                cv,
+                                c,
                                 _mm256_fmadd_pd(
                                     vb,
-                                    _mm256_loadu_pd(cv),
+                                    _mm256_loadu_pd(c),
                                     _mm256_mul_pd(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -11559,75 +12554,86 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b2 = _mm256_loadu_pd(brow.add(8));
                     let b3 = _mm256_loadu_pd(brow.add(12));
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                         acc_1_0 = _mm256_fmadd_pd(ar, b2, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, acc_0_0);
-                        _mm256_storeu_pd(crow.add(4), acc_0_1);
-                        _mm256_storeu_pd(crow.add(8), acc_1_0);
-                        _mm256_storeu_pd(crow.add(12), acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        _mm256_storeu_pd(crow, _mm256_mul_pd(va, acc_0_0));
-                        _mm256_storeu_pd(crow.add(4), _mm256_mul_pd(va, acc_0_1));
-                        _mm256_storeu_pd(crow.add(8), _mm256_mul_pd(va, acc_1_0));
-                        _mm256_storeu_pd(crow.add(12), _mm256_mul_pd(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = _mm256_set1_pd(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), acc_0_0);
+                            _mm256_storeu_pd(c.add(rs_c + 4), acc_0_1);
+                            _mm256_storeu_pd(c.add(rs_c + 8), acc_1_0);
+                            _mm256_storeu_pd(c.add(rs_c + 12), acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            _mm256_storeu_pd(c.add(rs_c), _mm256_mul_pd(va, acc_0_0));
                             _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 8),
+                                _mm256_mul_pd(va, acc_1_0),
+                            );
+                            _mm256_storeu_pd(
+                                c.add(rs_c + 12),
+                                _mm256_mul_pd(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            _mm256_storeu_pd(
-                                cv,
-                                _mm256_fmadd_pd(
-                                    vb,
-                                    _mm256_loadu_pd(cv),
-                                    _mm256_mul_pd(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = _mm256_set1_pd(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                _mm256_storeu_pd(
+                                    cv,
+                                    _mm256_fmadd_pd(
+                                        vb,
+                                        _mm256_loadu_pd(cv),
+                                        _mm256_mul_pd(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -11652,7 +12658,7 @@ pub unsafe fn gemm_small_low_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
@@ -11668,7 +12674,7 @@ pub unsafe fn gemm_small_low_t_f64(
                         acc_0_1 = _mm256_fmadd_pd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                         acc_1_1 = _mm256_fmadd_pd(ar, b1, acc_1_1);
                     }
@@ -11681,7 +12687,7 @@ pub unsafe fn gemm_small_low_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                 }
@@ -11696,92 +12702,118 @@ pub unsafe fn gemm_small_low_t_f64(
                         acc_0_0 = _mm256_fmadd_pd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = _mm256_broadcast_sd(&*a.add(rs_a + p * cs_a));
+                        let ar = _mm256_broadcast_sd(&*a.add(1 + p * cs_a));
                         acc_1_0 = _mm256_fmadd_pd(ar, b0, acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_0_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_0_1);
+            {
+                let c = c.add(j);
+                let va = _mm256_set1_pd(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        _mm256_maskstore_pd(c, ops::mask_i64x4(cols.min(4)), acc_0_0);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_0_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), acc_1_0);
-                    if c1 > 0 {
-                        _mm256_maskstore_pd(crow.add(4), ops::mask_i64x4(c1), acc_1_1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    if c1 > 0 {
+                    if 1 >= skip {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_0_1),
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            acc_1_0,
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                acc_1_1,
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    _mm256_maskstore_pd(
-                        crow,
-                        ops::mask_i64x4(c0),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    if c1 > 0 {
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
                         _mm256_maskstore_pd(
-                            crow.add(4),
-                            ops::mask_i64x4(c1),
-                            _mm256_mul_pd(va, acc_1_1),
+                            c,
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_0_0),
                         );
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_0_1),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_0_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_0_1),
+                    if 1 >= skip {
+                        _mm256_maskstore_pd(
+                            c.add(rs_c),
+                            ops::mask_i64x4(cols.min(4)),
+                            _mm256_mul_pd(va, acc_1_0),
                         );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                        if 4 < cols {
+                            _mm256_maskstore_pd(
+                                c.add(rs_c + 4),
+                                ops::mask_i64x4((cols - 4).min(4)),
+                                _mm256_mul_pd(va, acc_1_1),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = _mm256_fmadd_pd(
-                        vb,
-                        _mm256_maskload_pd(crow, ops::mask_i64x4(c0)),
-                        _mm256_mul_pd(va, acc_1_0),
-                    );
-                    _mm256_maskstore_pd(crow, ops::mask_i64x4(c0), x0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = _mm256_fmadd_pd(
-                            vb,
-                            _mm256_maskload_pd(crow1, ops::mask_i64x4(c1)),
-                            _mm256_mul_pd(va, acc_1_1),
-                        );
-                        _mm256_maskstore_pd(crow1, ops::mask_i64x4(c1), x1);
+                } else {
+                    let vb = _mm256_set1_pd(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = _mm256_fmadd_pd(
+                                vb,
+                                _mm256_maskload_pd(c, ops::mask_i64x4(n)),
+                                _mm256_mul_pd(va, acc_0_0),
+                            );
+                            _mm256_maskstore_pd(c, ops::mask_i64x4(n), x);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_0_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_0),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = _mm256_fmadd_pd(
+                                    vb,
+                                    _mm256_maskload_pd(cv, ops::mask_i64x4(n)),
+                                    _mm256_mul_pd(va, acc_1_1),
+                                );
+                                _mm256_maskstore_pd(cv, ops::mask_i64x4(n), x);
+                            }
+                        }
                     }
                 }
             }
@@ -11813,7 +12845,7 @@ pub unsafe fn dot_edge_1_f32(
     a: *const f32,
     lda: usize,
     bt: *const f32,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f32,
 ) {
     let mut acc_0_0 = _mm256_setzero_ps();
@@ -11888,7 +12920,7 @@ pub unsafe fn dot_edge_1_f64(
     a: *const f64,
     lda: usize,
     bt: *const f64,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f64,
 ) {
     let mut acc_0_0 = _mm256_setzero_pd();
@@ -12747,28 +13779,21 @@ pub unsafe fn pack_rhs_f32(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 16);
             for s in 0..full {
-                {
-                    let col = s * 16;
-                    _mm256_storeu_ps(
-                        out.add(s * strip_stride),
-                        _mm256_loadu_ps(src.add(col)),
-                    );
-                }
-                {
-                    let col = s * 16 + 8;
-                    _mm256_storeu_ps(
-                        out.add(s * strip_stride + 8),
-                        _mm256_loadu_ps(src.add(col)),
-                    );
-                }
+                _mm256_storeu_ps(
+                    out.add(s * strip_stride),
+                    _mm256_loadu_ps(src.add(s * 16)),
+                );
+                _mm256_storeu_ps(
+                    out.add(s * strip_stride + 8),
+                    _mm256_loadu_ps(src.add(s * 16 + 8)),
+                );
             }
             if full * 16 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 16;
                     let take = if n > col { (n - col).min(8) } else { 0 };
                     _mm256_storeu_ps(
-                        last,
+                        out.add(full * strip_stride),
                         _mm256_maskload_ps(src.wrapping_add(col), ops::mask_i32x8(take)),
                     );
                 }
@@ -12776,7 +13801,7 @@ pub unsafe fn pack_rhs_f32(
                     let col = full * 16 + 8;
                     let take = if n > col { (n - col).min(8) } else { 0 };
                     _mm256_storeu_ps(
-                        last.add(8),
+                        out.add(full * strip_stride).add(8),
                         _mm256_maskload_ps(src.wrapping_add(col), ops::mask_i32x8(take)),
                     );
                 }
@@ -12784,11 +13809,10 @@ pub unsafe fn pack_rhs_f32(
         }
     } else {
         for s in 0..n.div_ceil(16) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..16 {
                     let col = s * 16 + j;
-                    *out.add(p * 16 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 16 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f32
@@ -12832,28 +13856,21 @@ pub unsafe fn pack_rhs_f64(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 8);
             for s in 0..full {
-                {
-                    let col = s * 8;
-                    _mm256_storeu_pd(
-                        out.add(s * strip_stride),
-                        _mm256_loadu_pd(src.add(col)),
-                    );
-                }
-                {
-                    let col = s * 8 + 4;
-                    _mm256_storeu_pd(
-                        out.add(s * strip_stride + 4),
-                        _mm256_loadu_pd(src.add(col)),
-                    );
-                }
+                _mm256_storeu_pd(
+                    out.add(s * strip_stride),
+                    _mm256_loadu_pd(src.add(s * 8)),
+                );
+                _mm256_storeu_pd(
+                    out.add(s * strip_stride + 4),
+                    _mm256_loadu_pd(src.add(s * 8 + 4)),
+                );
             }
             if full * 8 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 8;
                     let take = if n > col { (n - col).min(4) } else { 0 };
                     _mm256_storeu_pd(
-                        last,
+                        out.add(full * strip_stride),
                         _mm256_maskload_pd(src.wrapping_add(col), ops::mask_i64x4(take)),
                     );
                 }
@@ -12861,7 +13878,7 @@ pub unsafe fn pack_rhs_f64(
                     let col = full * 8 + 4;
                     let take = if n > col { (n - col).min(4) } else { 0 };
                     _mm256_storeu_pd(
-                        last.add(4),
+                        out.add(full * strip_stride).add(4),
                         _mm256_maskload_pd(src.wrapping_add(col), ops::mask_i64x4(take)),
                     );
                 }
@@ -12869,11 +13886,10 @@ pub unsafe fn pack_rhs_f64(
         }
     } else {
         for s in 0..n.div_ceil(8) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..8 {
                     let col = s * 8 + j;
-                    *out.add(p * 8 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 8 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f64
@@ -12924,16 +13940,11 @@ pub unsafe fn pack_lhs_f32(
                         dst.add(q * panel_stride + p * 6),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(8) } else { 0 };
-                        let room = (6 - row).min(8);
+                        let take = if rows > 0 { rows.min(8) } else { 0 };
                         _mm256_maskstore_ps(
-                            out.add(row),
-                            ops::mask_i32x8(room),
-                            _mm256_maskload_ps(
-                                src.wrapping_add(row),
-                                ops::mask_i32x8(take),
-                            ),
+                            out,
+                            ops::mask_i32x8(6),
+                            _mm256_maskload_ps(src, ops::mask_i32x8(take)),
                         );
                     }
                 }
@@ -12942,11 +13953,10 @@ pub unsafe fn pack_lhs_f32(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 6).min(6);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..6 {
-                    *out.add(p * 6 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 6 + i) = if i < (m - q * 6).min(6)
+                    {
                         *a.add((q * 6 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f32
@@ -12997,27 +14007,20 @@ pub unsafe fn pack_lhs_f64(
                         dst.add(q * panel_stride + p * 6),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(4) } else { 0 };
-                        let room = (6 - row).min(4);
+                        let take = if rows > 0 { rows.min(4) } else { 0 };
                         _mm256_maskstore_pd(
-                            out.add(row),
-                            ops::mask_i64x4(room),
-                            _mm256_maskload_pd(
-                                src.wrapping_add(row),
-                                ops::mask_i64x4(take),
-                            ),
+                            out,
+                            ops::mask_i64x4(4),
+                            _mm256_maskload_pd(src, ops::mask_i64x4(take)),
                         );
                     }
                     {
-                        let row = 4;
-                        let take = if rows > row { (rows - row).min(4) } else { 0 };
-                        let room = (6 - row).min(4);
+                        let take = if rows > 4 { (rows - 4).min(4) } else { 0 };
                         _mm256_maskstore_pd(
-                            out.add(row),
-                            ops::mask_i64x4(room),
+                            out.add(4),
+                            ops::mask_i64x4(2),
                             _mm256_maskload_pd(
-                                src.wrapping_add(row),
+                                src.wrapping_add(4),
                                 ops::mask_i64x4(take),
                             ),
                         );
@@ -13028,11 +14031,10 @@ pub unsafe fn pack_lhs_f64(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 6).min(6);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..6 {
-                    *out.add(p * 6 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 6 + i) = if i < (m - q * 6).min(6)
+                    {
                         *a.add((q * 6 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f64

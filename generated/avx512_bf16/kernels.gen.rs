@@ -188,17 +188,17 @@ pub unsafe fn microkernel_dot_bf16(
     let mut acc_11_0 = _mm512_setzero_ps();
     let mut acc_11_1 = _mm512_setzero_ps();
     for p in 0..kd {
-        let ap = a.add(p * 12 * 2);
-        let bp = b.add(p * 32 * 2);
         {
-            let ai = _mm512_set1_epi32((ap as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2) as *const i32).read_unaligned(),
+            );
             acc_0_0 = _mm512_dpbf16_ps(
                 acc_0_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_0_1 = _mm512_dpbf16_ps(
                 acc_0_1,
@@ -206,18 +206,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(2) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(2) as *const i32).read_unaligned(),
+            );
             acc_1_0 = _mm512_dpbf16_ps(
                 acc_1_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_1_1 = _mm512_dpbf16_ps(
                 acc_1_1,
@@ -225,18 +227,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(4) as *const i32).read_unaligned(),
+            );
             acc_2_0 = _mm512_dpbf16_ps(
                 acc_2_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_2_1 = _mm512_dpbf16_ps(
                 acc_2_1,
@@ -244,18 +248,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(6) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(6) as *const i32).read_unaligned(),
+            );
             acc_3_0 = _mm512_dpbf16_ps(
                 acc_3_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_3_1 = _mm512_dpbf16_ps(
                 acc_3_1,
@@ -263,18 +269,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(8) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(8) as *const i32).read_unaligned(),
+            );
             acc_4_0 = _mm512_dpbf16_ps(
                 acc_4_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_4_1 = _mm512_dpbf16_ps(
                 acc_4_1,
@@ -282,18 +290,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(10) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(10) as *const i32).read_unaligned(),
+            );
             acc_5_0 = _mm512_dpbf16_ps(
                 acc_5_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_5_1 = _mm512_dpbf16_ps(
                 acc_5_1,
@@ -301,18 +311,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(12) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(12) as *const i32).read_unaligned(),
+            );
             acc_6_0 = _mm512_dpbf16_ps(
                 acc_6_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_6_1 = _mm512_dpbf16_ps(
                 acc_6_1,
@@ -320,18 +332,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(14) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(14) as *const i32).read_unaligned(),
+            );
             acc_7_0 = _mm512_dpbf16_ps(
                 acc_7_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_7_1 = _mm512_dpbf16_ps(
                 acc_7_1,
@@ -339,18 +353,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(16) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(16) as *const i32).read_unaligned(),
+            );
             acc_8_0 = _mm512_dpbf16_ps(
                 acc_8_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_8_1 = _mm512_dpbf16_ps(
                 acc_8_1,
@@ -358,18 +374,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(18) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(18) as *const i32).read_unaligned(),
+            );
             acc_9_0 = _mm512_dpbf16_ps(
                 acc_9_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_9_1 = _mm512_dpbf16_ps(
                 acc_9_1,
@@ -377,18 +395,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(20) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(20) as *const i32).read_unaligned(),
+            );
             acc_10_0 = _mm512_dpbf16_ps(
                 acc_10_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_10_1 = _mm512_dpbf16_ps(
                 acc_10_1,
@@ -396,18 +416,20 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(22) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(22) as *const i32).read_unaligned(),
+            );
             acc_11_0 = _mm512_dpbf16_ps(
                 acc_11_0,
                 core::mem::transmute::<__m512i, __m512bh>(ai),
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
             );
             acc_11_1 = _mm512_dpbf16_ps(
                 acc_11_1,
@@ -415,17 +437,14 @@ pub unsafe fn microkernel_dot_bf16(
                 core::mem::transmute::<
                     __m512i,
                     __m512bh,
-                >(_mm512_loadu_si512(bp.add(32) as *const __m512i)),
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_0));
-        } else {
-            _mm512_storeu_ps(cij, acc_0_0);
-        }
+    if accumulate {
+        _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc_0_0));
+    } else {
+        _mm512_storeu_ps(c, acc_0_0);
     }
     {
         let cij = c.add(16);

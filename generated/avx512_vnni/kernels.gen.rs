@@ -186,172 +186,191 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_11_0 = _mm512_setzero_si512();
     let mut acc_11_1 = _mm512_setzero_si512();
     for p in 0..kd {
-        let ap = a.add(p * 12 * 4);
-        let bp = b.add(p * 32 * 4);
         {
-            let ai = _mm512_set1_epi32((ap as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4) as *const i32).read_unaligned(),
+            );
             acc_0_0 = _mm512_dpbusd_epi32(
                 acc_0_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_0_1 = _mm512_dpbusd_epi32(
                 acc_0_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(4) as *const i32).read_unaligned(),
+            );
             acc_1_0 = _mm512_dpbusd_epi32(
                 acc_1_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_1_1 = _mm512_dpbusd_epi32(
                 acc_1_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(8) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(8) as *const i32).read_unaligned(),
+            );
             acc_2_0 = _mm512_dpbusd_epi32(
                 acc_2_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_2_1 = _mm512_dpbusd_epi32(
                 acc_2_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(12) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(12) as *const i32).read_unaligned(),
+            );
             acc_3_0 = _mm512_dpbusd_epi32(
                 acc_3_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_3_1 = _mm512_dpbusd_epi32(
                 acc_3_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(16) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(16) as *const i32).read_unaligned(),
+            );
             acc_4_0 = _mm512_dpbusd_epi32(
                 acc_4_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_4_1 = _mm512_dpbusd_epi32(
                 acc_4_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(20) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(20) as *const i32).read_unaligned(),
+            );
             acc_5_0 = _mm512_dpbusd_epi32(
                 acc_5_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_5_1 = _mm512_dpbusd_epi32(
                 acc_5_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(24) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(24) as *const i32).read_unaligned(),
+            );
             acc_6_0 = _mm512_dpbusd_epi32(
                 acc_6_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_6_1 = _mm512_dpbusd_epi32(
                 acc_6_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(28) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(28) as *const i32).read_unaligned(),
+            );
             acc_7_0 = _mm512_dpbusd_epi32(
                 acc_7_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_7_1 = _mm512_dpbusd_epi32(
                 acc_7_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(32) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(32) as *const i32).read_unaligned(),
+            );
             acc_8_0 = _mm512_dpbusd_epi32(
                 acc_8_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_8_1 = _mm512_dpbusd_epi32(
                 acc_8_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(36) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(36) as *const i32).read_unaligned(),
+            );
             acc_9_0 = _mm512_dpbusd_epi32(
                 acc_9_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_9_1 = _mm512_dpbusd_epi32(
                 acc_9_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(40) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(40) as *const i32).read_unaligned(),
+            );
             acc_10_0 = _mm512_dpbusd_epi32(
                 acc_10_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_10_1 = _mm512_dpbusd_epi32(
                 acc_10_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
         {
-            let ai = _mm512_set1_epi32((ap.add(44) as *const i32).read_unaligned());
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4).add(44) as *const i32).read_unaligned(),
+            );
             acc_11_0 = _mm512_dpbusd_epi32(
                 acc_11_0,
                 ai,
-                _mm512_loadu_si512(bp as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
             );
             acc_11_1 = _mm512_dpbusd_epi32(
                 acc_11_1,
                 ai,
-                _mm512_loadu_si512(bp.add(64) as *const __m512i),
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            _mm512_storeu_epi32(cij, _mm512_add_epi32(_mm512_loadu_epi32(cij), acc_0_0));
-        } else {
-            _mm512_storeu_epi32(cij, acc_0_0);
-        }
+    if accumulate {
+        _mm512_storeu_epi32(c, _mm512_add_epi32(_mm512_loadu_epi32(c), acc_0_0));
+    } else {
+        _mm512_storeu_epi32(c, acc_0_0);
     }
     {
         let cij = c.add(16);

@@ -174,97 +174,104 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_5_0 = _mm256_setzero_si256();
     let mut acc_5_1 = _mm256_setzero_si256();
     for p in 0..kd {
-        let ap = a.add(p * 6 * 4);
-        let bp = b.add(p * 16 * 4);
         {
-            let ai = _mm256_set1_epi32((ap as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4) as *const i32).read_unaligned(),
+            );
             acc_0_0 = _mm256_dpbusd_avx_epi32(
                 acc_0_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_0_1 = _mm256_dpbusd_avx_epi32(
                 acc_0_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(4) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4).add(4) as *const i32).read_unaligned(),
+            );
             acc_1_0 = _mm256_dpbusd_avx_epi32(
                 acc_1_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_1_1 = _mm256_dpbusd_avx_epi32(
                 acc_1_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(8) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4).add(8) as *const i32).read_unaligned(),
+            );
             acc_2_0 = _mm256_dpbusd_avx_epi32(
                 acc_2_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_2_1 = _mm256_dpbusd_avx_epi32(
                 acc_2_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(12) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4).add(12) as *const i32).read_unaligned(),
+            );
             acc_3_0 = _mm256_dpbusd_avx_epi32(
                 acc_3_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_3_1 = _mm256_dpbusd_avx_epi32(
                 acc_3_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(16) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4).add(16) as *const i32).read_unaligned(),
+            );
             acc_4_0 = _mm256_dpbusd_avx_epi32(
                 acc_4_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_4_1 = _mm256_dpbusd_avx_epi32(
                 acc_4_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
         {
-            let ai = _mm256_set1_epi32((ap.add(20) as *const i32).read_unaligned());
+            let ai = _mm256_set1_epi32(
+                (a.add(p * 6 * 4).add(20) as *const i32).read_unaligned(),
+            );
             acc_5_0 = _mm256_dpbusd_avx_epi32(
                 acc_5_0,
                 ai,
-                _mm256_loadu_si256(bp as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4) as *const __m256i),
             );
             acc_5_1 = _mm256_dpbusd_avx_epi32(
                 acc_5_1,
                 ai,
-                _mm256_loadu_si256(bp.add(32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 16 * 4).add(32) as *const __m256i),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            _mm256_storeu_si256(
-                cij as *mut __m256i,
-                _mm256_add_epi32(_mm256_loadu_si256(cij as *const __m256i), acc_0_0),
-            );
-        } else {
-            _mm256_storeu_si256(cij as *mut __m256i, acc_0_0);
-        }
+    if accumulate {
+        _mm256_storeu_si256(
+            c as *mut __m256i,
+            _mm256_add_epi32(_mm256_loadu_si256(c as *const __m256i), acc_0_0),
+        );
+    } else {
+        _mm256_storeu_si256(c as *mut __m256i, acc_0_0);
     }
     {
         let cij = c.add(8);

@@ -52,70 +52,41 @@ pub unsafe fn apply_packed_output_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let full = n;
-    let tail = n - full;
-    let va = alpha;
-    let vb = beta;
     if beta == 0.0f32 && alpha == 1.0f32 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
+            while j < n {
                 *dst.add(j) = *src.add(j);
                 j += 1;
-            }
-            if tail > 0 {
-                if tail > 0 {
-                    *dst.add(full) = if tail > 0 { *src.add(full) } else { 0.0f32 };
-                }
             }
         }
     } else if beta == 0.0f32 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                *dst.add(j) = va * (*src.add(j));
+            while j < n {
+                *dst.add(j) = alpha * (*src.add(j));
                 j += 1;
-            }
-            if tail > 0 {
-                let x = if tail > 0 { *src.add(full) } else { 0.0f32 };
-                if tail > 0 {
-                    *dst.add(full) = va * x;
-                }
             }
         }
     } else if alpha == 1.0f32 && beta == 1.0f32 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                *dst.add(j) = (*dst.add(j)) + (*src.add(j));
+            while j < n {
+                *dst.add(j) += *src.add(j);
                 j += 1;
-            }
-            if tail > 0 {
-                let x = if tail > 0 { *src.add(full) } else { 0.0f32 };
-                let y = if tail > 0 { *dst.add(full) } else { 0.0f32 };
-                if tail > 0 {
-                    *dst.add(full) = y + x;
-                }
             }
         }
     } else {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                let x = va * (*src.add(j));
-                *dst.add(j) = vb * (*dst.add(j)) + x;
+            while j < n {
+                let x = alpha * (*src.add(j));
+                *dst.add(j) = beta * (*dst.add(j)) + x;
                 j += 1;
-            }
-            if tail > 0 {
-                let x = va * (if tail > 0 { *src.add(full) } else { 0.0f32 });
-                let y = if tail > 0 { *dst.add(full) } else { 0.0f32 };
-                if tail > 0 {
-                    *dst.add(full) = vb * y + x;
-                }
             }
         }
     }
@@ -142,70 +113,41 @@ pub unsafe fn apply_packed_output_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let full = n;
-    let tail = n - full;
-    let va = alpha;
-    let vb = beta;
     if beta == 0.0f64 && alpha == 1.0f64 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
+            while j < n {
                 *dst.add(j) = *src.add(j);
                 j += 1;
-            }
-            if tail > 0 {
-                if tail > 0 {
-                    *dst.add(full) = if tail > 0 { *src.add(full) } else { 0.0f64 };
-                }
             }
         }
     } else if beta == 0.0f64 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                *dst.add(j) = va * (*src.add(j));
+            while j < n {
+                *dst.add(j) = alpha * (*src.add(j));
                 j += 1;
-            }
-            if tail > 0 {
-                let x = if tail > 0 { *src.add(full) } else { 0.0f64 };
-                if tail > 0 {
-                    *dst.add(full) = va * x;
-                }
             }
         }
     } else if alpha == 1.0f64 && beta == 1.0f64 {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                *dst.add(j) = (*dst.add(j)) + (*src.add(j));
+            while j < n {
+                *dst.add(j) += *src.add(j);
                 j += 1;
-            }
-            if tail > 0 {
-                let x = if tail > 0 { *src.add(full) } else { 0.0f64 };
-                let y = if tail > 0 { *dst.add(full) } else { 0.0f64 };
-                if tail > 0 {
-                    *dst.add(full) = y + x;
-                }
             }
         }
     } else {
         for i in 0..m {
             let (src, dst) = (p.add(i * ldp), c.add(i * ldc));
             let mut j = 0;
-            while j < full {
-                let x = va * (*src.add(j));
-                *dst.add(j) = vb * (*dst.add(j)) + x;
+            while j < n {
+                let x = alpha * (*src.add(j));
+                *dst.add(j) = beta * (*dst.add(j)) + x;
                 j += 1;
-            }
-            if tail > 0 {
-                let x = va * (if tail > 0 { *src.add(full) } else { 0.0f64 });
-                let y = if tail > 0 { *dst.add(full) } else { 0.0f64 };
-                if tail > 0 {
-                    *dst.add(full) = vb * y + x;
-                }
             }
         }
     }
@@ -266,63 +208,12 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -340,125 +231,131 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -518,63 +415,12 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -592,125 +438,131 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -770,39 +622,12 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -812,71 +637,69 @@ pub unsafe fn microkernel_short_f32(
     let mut acc_1_2 = 0.0f32;
     let mut acc_1_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
-        }
-        {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
     }
 }
@@ -936,39 +759,12 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -978,71 +774,69 @@ pub unsafe fn microkernel_short_f64(
     let mut acc_1_2 = 0.0f64;
     let mut acc_1_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
-        }
-        {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
     }
 }
@@ -1102,79 +896,58 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_1_0 = 0.0f32;
     let mut acc_2_0 = 0.0f32;
     let mut acc_3_0 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(3 * ldc) = va * acc_3_0;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(ldc) = acc_1_0;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(3 * ldc) = acc_3_0;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(3 * ldc) = alpha * acc_3_0;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
-        }
-        {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
     }
 }
@@ -1234,79 +1007,58 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_1_0 = 0.0f64;
     let mut acc_2_0 = 0.0f64;
     let mut acc_3_0 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(3 * ldc) = va * acc_3_0;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(ldc) = acc_1_0;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(3 * ldc) = acc_3_0;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(3 * ldc) = alpha * acc_3_0;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
-        }
-        {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
     }
 }
@@ -1366,39 +1118,12 @@ pub unsafe fn microkernel_two_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_1_0 = 0.0f32;
@@ -1408,77 +1133,75 @@ pub unsafe fn microkernel_two_f32(
     let mut acc_3_0 = 0.0f32;
     let mut acc_3_1 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
-        }
-        {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
     }
 }
@@ -1538,39 +1261,12 @@ pub unsafe fn microkernel_two_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_1_0 = 0.0f64;
@@ -1580,77 +1276,75 @@ pub unsafe fn microkernel_two_f64(
     let mut acc_3_0 = 0.0f64;
     let mut acc_3_1 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
-        }
-        {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
     }
 }
@@ -1710,51 +1404,12 @@ pub unsafe fn microkernel_three_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -1768,101 +1423,103 @@ pub unsafe fn microkernel_three_f32(
     let mut acc_3_1 = 0.0f32;
     let mut acc_3_2 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
     }
 }
@@ -1922,51 +1579,12 @@ pub unsafe fn microkernel_three_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -1980,101 +1598,103 @@ pub unsafe fn microkernel_three_f64(
     let mut acc_3_1 = 0.0f64;
     let mut acc_3_2 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
     }
 }
@@ -2131,66 +1751,15 @@ pub unsafe fn microkernel_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -2208,125 +1777,131 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -2383,66 +1958,15 @@ pub unsafe fn microkernel_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -2460,125 +1984,131 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -2635,42 +2165,15 @@ pub unsafe fn microkernel_short_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -2680,71 +2183,69 @@ pub unsafe fn microkernel_short_packed_f32(
     let mut acc_1_2 = 0.0f32;
     let mut acc_1_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
-        }
-        {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
     }
 }
@@ -2801,42 +2302,15 @@ pub unsafe fn microkernel_short_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -2846,71 +2320,69 @@ pub unsafe fn microkernel_short_packed_f64(
     let mut acc_1_2 = 0.0f64;
     let mut acc_1_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
-        }
-        {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
     }
 }
@@ -2967,82 +2439,61 @@ pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_1_0 = 0.0f32;
     let mut acc_2_0 = 0.0f32;
     let mut acc_3_0 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(3 * ldc) = va * acc_3_0;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(ldc) = acc_1_0;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(3 * ldc) = acc_3_0;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(3 * ldc) = alpha * acc_3_0;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
-        }
-        {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
     }
 }
@@ -3099,82 +2550,61 @@ pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_1_0 = 0.0f64;
     let mut acc_2_0 = 0.0f64;
     let mut acc_3_0 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(3 * ldc) = va * acc_3_0;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(ldc) = acc_1_0;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(3 * ldc) = acc_3_0;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(3 * ldc) = alpha * acc_3_0;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
-        }
-        {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
     }
 }
@@ -3231,42 +2661,15 @@ pub unsafe fn microkernel_two_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_1_0 = 0.0f32;
@@ -3276,77 +2679,75 @@ pub unsafe fn microkernel_two_packed_f32(
     let mut acc_3_0 = 0.0f32;
     let mut acc_3_1 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
-        }
-        {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
     }
 }
@@ -3403,42 +2804,15 @@ pub unsafe fn microkernel_two_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_1_0 = 0.0f64;
@@ -3448,77 +2822,75 @@ pub unsafe fn microkernel_two_packed_f64(
     let mut acc_3_0 = 0.0f64;
     let mut acc_3_1 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
-        }
-        {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
     }
 }
@@ -3575,54 +2947,15 @@ pub unsafe fn microkernel_three_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -3636,101 +2969,103 @@ pub unsafe fn microkernel_three_packed_f32(
     let mut acc_3_1 = 0.0f32;
     let mut acc_3_2 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
         }
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
     }
 }
@@ -3787,54 +3122,15 @@ pub unsafe fn microkernel_three_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -3848,101 +3144,103 @@ pub unsafe fn microkernel_three_packed_f64(
     let mut acc_3_1 = 0.0f64;
     let mut acc_3_2 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-        }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
         }
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
     }
 }
@@ -4008,57 +3306,6 @@ pub unsafe fn microkernel_pack_b_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -4076,126 +3323,135 @@ pub unsafe fn microkernel_pack_b_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
-        {
-            *b_pack.add(p * 4) = *bp;
-            *b_pack.add(p * 4 + 1) = *bp.add(1);
-            *b_pack.add(p * 4 + 2) = *bp.add(2);
-            *b_pack.add(p * 4 + 3) = *bp.add(3);
-        }
+        *b_pack.add(p * 4) = *bp;
+        *b_pack.add(p * 4 + 1) = *bp.add(1);
+        *b_pack.add(p * 4 + 2) = *bp.add(2);
+        *b_pack.add(p * 4 + 3) = *bp.add(3);
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -4261,57 +3517,6 @@ pub unsafe fn microkernel_pack_b_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -4329,126 +3534,135 @@ pub unsafe fn microkernel_pack_b_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * cs_a);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * cs_a).add(rs_a);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * cs_a).add(2 * rs_a);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+            let ai = *a.add(p * cs_a).add(3 * rs_a);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
-        {
-            *b_pack.add(p * 4) = *bp;
-            *b_pack.add(p * 4 + 1) = *bp.add(1);
-            *b_pack.add(p * 4 + 2) = *bp.add(2);
-            *b_pack.add(p * 4 + 3) = *bp.add(3);
-        }
+        *b_pack.add(p * 4) = *bp;
+        *b_pack.add(p * 4 + 1) = *bp.add(1);
+        *b_pack.add(p * 4 + 2) = *bp.add(2);
+        *b_pack.add(p * 4 + 3) = *bp.add(3);
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -4505,8 +3719,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -4514,57 +3728,6 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
@@ -4582,126 +3745,135 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
-        {
-            *b_pack.add(p * 4) = *bp;
-            *b_pack.add(p * 4 + 1) = *bp.add(1);
-            *b_pack.add(p * 4 + 2) = *bp.add(2);
-            *b_pack.add(p * 4 + 3) = *bp.add(3);
-        }
+        *b_pack.add(p * 4) = *bp;
+        *b_pack.add(p * 4 + 1) = *bp.add(1);
+        *b_pack.add(p * 4 + 2) = *bp.add(2);
+        *b_pack.add(p * 4 + 3) = *bp.add(3);
     }
-    let va = alpha;
-    if beta == 0.0f32 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f32 && alpha == 1.0f32 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f32 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -4758,8 +3930,8 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -4767,57 +3939,6 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(1);
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(3);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 3);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 1);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 3);
-    };
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
@@ -4835,126 +3956,135 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = *ap;
-            acc_0_0 = ai * (*bp) + acc_0_0;
-            acc_0_1 = ai * (*bp.add(1)) + acc_0_1;
-            acc_0_2 = ai * (*bp.add(2)) + acc_0_2;
-            acc_0_3 = ai * (*bp.add(3)) + acc_0_3;
+            let ai = *a.add(p * 4);
+            acc_0_0 += ai * (*bp);
+            acc_0_1 += ai * (*bp.add(1));
+            acc_0_2 += ai * (*bp.add(2));
+            acc_0_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(rs_a);
-            acc_1_0 = ai * (*bp) + acc_1_0;
-            acc_1_1 = ai * (*bp.add(1)) + acc_1_1;
-            acc_1_2 = ai * (*bp.add(2)) + acc_1_2;
-            acc_1_3 = ai * (*bp.add(3)) + acc_1_3;
+            let ai = *a.add(p * 4).add(1);
+            acc_1_0 += ai * (*bp);
+            acc_1_1 += ai * (*bp.add(1));
+            acc_1_2 += ai * (*bp.add(2));
+            acc_1_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(2 * rs_a);
-            acc_2_0 = ai * (*bp) + acc_2_0;
-            acc_2_1 = ai * (*bp.add(1)) + acc_2_1;
-            acc_2_2 = ai * (*bp.add(2)) + acc_2_2;
-            acc_2_3 = ai * (*bp.add(3)) + acc_2_3;
+            let ai = *a.add(p * 4).add(2);
+            acc_2_0 += ai * (*bp);
+            acc_2_1 += ai * (*bp.add(1));
+            acc_2_2 += ai * (*bp.add(2));
+            acc_2_3 += ai * (*bp.add(3));
         }
         {
-            let ai = *ap.add(3 * rs_a);
-            acc_3_0 = ai * (*bp) + acc_3_0;
-            acc_3_1 = ai * (*bp.add(1)) + acc_3_1;
-            acc_3_2 = ai * (*bp.add(2)) + acc_3_2;
-            acc_3_3 = ai * (*bp.add(3)) + acc_3_3;
+            let ai = *a.add(p * 4).add(3);
+            acc_3_0 += ai * (*bp);
+            acc_3_1 += ai * (*bp.add(1));
+            acc_3_2 += ai * (*bp.add(2));
+            acc_3_3 += ai * (*bp.add(3));
         }
-        {
-            *b_pack.add(p * 4) = *bp;
-            *b_pack.add(p * 4 + 1) = *bp.add(1);
-            *b_pack.add(p * 4 + 2) = *bp.add(2);
-            *b_pack.add(p * 4 + 3) = *bp.add(3);
-        }
+        *b_pack.add(p * 4) = *bp;
+        *b_pack.add(p * 4 + 1) = *bp.add(1);
+        *b_pack.add(p * 4 + 2) = *bp.add(2);
+        *b_pack.add(p * 4 + 3) = *bp.add(3);
     }
-    let va = alpha;
-    if beta == 0.0f64 {
-        *c = va * acc_0_0;
-        *c.add(1) = va * acc_0_1;
-        *c.add(2) = va * acc_0_2;
-        *c.add(3) = va * acc_0_3;
-        *c.add(ldc) = va * acc_1_0;
-        *c.add(ldc + 1) = va * acc_1_1;
-        *c.add(ldc + 2) = va * acc_1_2;
-        *c.add(ldc + 3) = va * acc_1_3;
-        *c.add(2 * ldc) = va * acc_2_0;
-        *c.add(2 * ldc + 1) = va * acc_2_1;
-        *c.add(2 * ldc + 2) = va * acc_2_2;
-        *c.add(2 * ldc + 3) = va * acc_2_3;
-        *c.add(3 * ldc) = va * acc_3_0;
-        *c.add(3 * ldc + 1) = va * acc_3_1;
-        *c.add(3 * ldc + 2) = va * acc_3_2;
-        *c.add(3 * ldc + 3) = va * acc_3_3;
+    if beta == 0.0f64 && alpha == 1.0f64 {
+        *c = acc_0_0;
+        *c.add(1) = acc_0_1;
+        *c.add(2) = acc_0_2;
+        *c.add(3) = acc_0_3;
+        *c.add(ldc) = acc_1_0;
+        *c.add(ldc + 1) = acc_1_1;
+        *c.add(ldc + 2) = acc_1_2;
+        *c.add(ldc + 3) = acc_1_3;
+        *c.add(2 * ldc) = acc_2_0;
+        *c.add(2 * ldc + 1) = acc_2_1;
+        *c.add(2 * ldc + 2) = acc_2_2;
+        *c.add(2 * ldc + 3) = acc_2_3;
+        *c.add(3 * ldc) = acc_3_0;
+        *c.add(3 * ldc + 1) = acc_3_1;
+        *c.add(3 * ldc + 2) = acc_3_2;
+        *c.add(3 * ldc + 3) = acc_3_3;
+    } else if beta == 0.0f64 {
+        *c = alpha * acc_0_0;
+        *c.add(1) = alpha * acc_0_1;
+        *c.add(2) = alpha * acc_0_2;
+        *c.add(3) = alpha * acc_0_3;
+        *c.add(ldc) = alpha * acc_1_0;
+        *c.add(ldc + 1) = alpha * acc_1_1;
+        *c.add(ldc + 2) = alpha * acc_1_2;
+        *c.add(ldc + 3) = alpha * acc_1_3;
+        *c.add(2 * ldc) = alpha * acc_2_0;
+        *c.add(2 * ldc + 1) = alpha * acc_2_1;
+        *c.add(2 * ldc + 2) = alpha * acc_2_2;
+        *c.add(2 * ldc + 3) = alpha * acc_2_3;
+        *c.add(3 * ldc) = alpha * acc_3_0;
+        *c.add(3 * ldc + 1) = alpha * acc_3_1;
+        *c.add(3 * ldc + 2) = alpha * acc_3_2;
+        *c.add(3 * ldc + 3) = alpha * acc_3_3;
     } else {
-        let vb = beta;
+        *c = beta * (*c) + (alpha * acc_0_0);
         {
-            let cij = c;
-            *cij = vb * (*cij) + (va * acc_0_0);
+            let cv = c.add(1);
+            *cv = beta * (*cv) + (alpha * acc_0_1);
         }
         {
-            let cij = c.add(1);
-            *cij = vb * (*cij) + (va * acc_0_1);
+            let cv = c.add(2);
+            *cv = beta * (*cv) + (alpha * acc_0_2);
         }
         {
-            let cij = c.add(2);
-            *cij = vb * (*cij) + (va * acc_0_2);
+            let cv = c.add(3);
+            *cv = beta * (*cv) + (alpha * acc_0_3);
         }
         {
-            let cij = c.add(3);
-            *cij = vb * (*cij) + (va * acc_0_3);
+            let cv = c.add(ldc);
+            *cv = beta * (*cv) + (alpha * acc_1_0);
         }
         {
-            let cij = c.add(ldc);
-            *cij = vb * (*cij) + (va * acc_1_0);
+            let cv = c.add(ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_1_1);
         }
         {
-            let cij = c.add(ldc + 1);
-            *cij = vb * (*cij) + (va * acc_1_1);
+            let cv = c.add(ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_1_2);
         }
         {
-            let cij = c.add(ldc + 2);
-            *cij = vb * (*cij) + (va * acc_1_2);
+            let cv = c.add(ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_1_3);
         }
         {
-            let cij = c.add(ldc + 3);
-            *cij = vb * (*cij) + (va * acc_1_3);
+            let cv = c.add(2 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_2_0);
         }
         {
-            let cij = c.add(2 * ldc);
-            *cij = vb * (*cij) + (va * acc_2_0);
+            let cv = c.add(2 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_2_1);
         }
         {
-            let cij = c.add(2 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_2_1);
+            let cv = c.add(2 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_2_2);
         }
         {
-            let cij = c.add(2 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_2_2);
+            let cv = c.add(2 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_2_3);
         }
         {
-            let cij = c.add(2 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_2_3);
+            let cv = c.add(3 * ldc);
+            *cv = beta * (*cv) + (alpha * acc_3_0);
         }
         {
-            let cij = c.add(3 * ldc);
-            *cij = vb * (*cij) + (va * acc_3_0);
+            let cv = c.add(3 * ldc + 1);
+            *cv = beta * (*cv) + (alpha * acc_3_1);
         }
         {
-            let cij = c.add(3 * ldc + 1);
-            *cij = vb * (*cij) + (va * acc_3_1);
+            let cv = c.add(3 * ldc + 2);
+            *cv = beta * (*cv) + (alpha * acc_3_2);
         }
         {
-            let cij = c.add(3 * ldc + 2);
-            *cij = vb * (*cij) + (va * acc_3_2);
-        }
-        {
-            let cij = c.add(3 * ldc + 3);
-            *cij = vb * (*cij) + (va * acc_3_3);
+            let cv = c.add(3 * ldc + 3);
+            *cv = beta * (*cv) + (alpha * acc_3_3);
         }
     }
 }
@@ -4998,108 +4128,103 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_3_2 = 0i32;
     let mut acc_3_3 = 0i32;
     for p in 0..kd {
-        let ap = a.add(p * 4 * 4);
-        let bp = b.add(p * 4 * 4);
         {
-            let ai = (ap as *const [u8; 4]).read_unaligned();
+            let ai = (a.add(p * 4 * 4) as *const [u8; 4]).read_unaligned();
             acc_0_0 = ops::dot_u8i8(
                 acc_0_0,
                 ai,
-                (bp as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
             );
             acc_0_1 = ops::dot_u8i8(
                 acc_0_1,
                 ai,
-                (bp.add(4) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
             );
             acc_0_2 = ops::dot_u8i8(
                 acc_0_2,
                 ai,
-                (bp.add(8) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
             );
             acc_0_3 = ops::dot_u8i8(
                 acc_0_3,
                 ai,
-                (bp.add(12) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(4) as *const [u8; 4]).read_unaligned();
+            let ai = (a.add(p * 4 * 4).add(4) as *const [u8; 4]).read_unaligned();
             acc_1_0 = ops::dot_u8i8(
                 acc_1_0,
                 ai,
-                (bp as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
             );
             acc_1_1 = ops::dot_u8i8(
                 acc_1_1,
                 ai,
-                (bp.add(4) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
             );
             acc_1_2 = ops::dot_u8i8(
                 acc_1_2,
                 ai,
-                (bp.add(8) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
             );
             acc_1_3 = ops::dot_u8i8(
                 acc_1_3,
                 ai,
-                (bp.add(12) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(8) as *const [u8; 4]).read_unaligned();
+            let ai = (a.add(p * 4 * 4).add(8) as *const [u8; 4]).read_unaligned();
             acc_2_0 = ops::dot_u8i8(
                 acc_2_0,
                 ai,
-                (bp as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
             );
             acc_2_1 = ops::dot_u8i8(
                 acc_2_1,
                 ai,
-                (bp.add(4) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
             );
             acc_2_2 = ops::dot_u8i8(
                 acc_2_2,
                 ai,
-                (bp.add(8) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
             );
             acc_2_3 = ops::dot_u8i8(
                 acc_2_3,
                 ai,
-                (bp.add(12) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(12) as *const [u8; 4]).read_unaligned();
+            let ai = (a.add(p * 4 * 4).add(12) as *const [u8; 4]).read_unaligned();
             acc_3_0 = ops::dot_u8i8(
                 acc_3_0,
                 ai,
-                (bp as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
             );
             acc_3_1 = ops::dot_u8i8(
                 acc_3_1,
                 ai,
-                (bp.add(4) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
             );
             acc_3_2 = ops::dot_u8i8(
                 acc_3_2,
                 ai,
-                (bp.add(8) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
             );
             acc_3_3 = ops::dot_u8i8(
                 acc_3_3,
                 ai,
-                (bp.add(12) as *const [i8; 4]).read_unaligned(),
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            *cij = (*cij).wrapping_add(acc_0_0);
-        } else {
-            *cij = acc_0_0;
-        }
+    if accumulate {
+        *c = (*c).wrapping_add(acc_0_0);
+    } else {
+        *c = acc_0_0;
     }
     {
         let cij = c.add(1);
@@ -5262,113 +4387,108 @@ pub unsafe fn microkernel_dot_bf16(
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
     for p in 0..kd {
-        let ap = a.add(p * 4 * 2);
-        let bp = b.add(p * 4 * 2);
         {
-            let ai = (ap as *const [u16; 2]).read_unaligned();
+            let ai = (a.add(p * 4 * 2) as *const [u16; 2]).read_unaligned();
             acc_0_0 = ops::dot_bf16(
                 acc_0_0,
                 ai,
-                (bp as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
             );
             acc_0_1 = ops::dot_bf16(
                 acc_0_1,
                 ai,
-                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
             );
             acc_0_2 = ops::dot_bf16(
                 acc_0_2,
                 ai,
-                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
             );
             acc_0_3 = ops::dot_bf16(
                 acc_0_3,
                 ai,
-                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(2) as *const [u16; 2]).read_unaligned();
+            let ai = (a.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned();
             acc_1_0 = ops::dot_bf16(
                 acc_1_0,
                 ai,
-                (bp as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
             );
             acc_1_1 = ops::dot_bf16(
                 acc_1_1,
                 ai,
-                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
             );
             acc_1_2 = ops::dot_bf16(
                 acc_1_2,
                 ai,
-                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
             );
             acc_1_3 = ops::dot_bf16(
                 acc_1_3,
                 ai,
-                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(4) as *const [u16; 2]).read_unaligned();
+            let ai = (a.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned();
             acc_2_0 = ops::dot_bf16(
                 acc_2_0,
                 ai,
-                (bp as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
             );
             acc_2_1 = ops::dot_bf16(
                 acc_2_1,
                 ai,
-                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
             );
             acc_2_2 = ops::dot_bf16(
                 acc_2_2,
                 ai,
-                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
             );
             acc_2_3 = ops::dot_bf16(
                 acc_2_3,
                 ai,
-                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
             );
         }
         {
-            let ai = (ap.add(6) as *const [u16; 2]).read_unaligned();
+            let ai = (a.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned();
             acc_3_0 = ops::dot_bf16(
                 acc_3_0,
                 ai,
-                (bp as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
             );
             acc_3_1 = ops::dot_bf16(
                 acc_3_1,
                 ai,
-                (bp.add(2) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
             );
             acc_3_2 = ops::dot_bf16(
                 acc_3_2,
                 ai,
-                (bp.add(4) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
             );
             acc_3_3 = ops::dot_bf16(
                 acc_3_3,
                 ai,
-                (bp.add(6) as *const [u16; 2]).read_unaligned(),
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
             );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            *cij = (*cij) + acc_0_0;
-        } else {
-            *cij = acc_0_0;
-        }
+    if accumulate {
+        *c += acc_0_0;
+    } else {
+        *c = acc_0_0;
     }
     {
         let cij = c.add(1);
         if accumulate {
-            *cij = (*cij) + acc_0_1;
+            *cij += acc_0_1;
         } else {
             *cij = acc_0_1;
         }
@@ -5376,7 +4496,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(2);
         if accumulate {
-            *cij = (*cij) + acc_0_2;
+            *cij += acc_0_2;
         } else {
             *cij = acc_0_2;
         }
@@ -5384,7 +4504,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(3);
         if accumulate {
-            *cij = (*cij) + acc_0_3;
+            *cij += acc_0_3;
         } else {
             *cij = acc_0_3;
         }
@@ -5392,7 +4512,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(ldc);
         if accumulate {
-            *cij = (*cij) + acc_1_0;
+            *cij += acc_1_0;
         } else {
             *cij = acc_1_0;
         }
@@ -5400,7 +4520,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(ldc + 1);
         if accumulate {
-            *cij = (*cij) + acc_1_1;
+            *cij += acc_1_1;
         } else {
             *cij = acc_1_1;
         }
@@ -5408,7 +4528,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(ldc + 2);
         if accumulate {
-            *cij = (*cij) + acc_1_2;
+            *cij += acc_1_2;
         } else {
             *cij = acc_1_2;
         }
@@ -5416,7 +4536,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(ldc + 3);
         if accumulate {
-            *cij = (*cij) + acc_1_3;
+            *cij += acc_1_3;
         } else {
             *cij = acc_1_3;
         }
@@ -5424,7 +4544,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(2 * ldc);
         if accumulate {
-            *cij = (*cij) + acc_2_0;
+            *cij += acc_2_0;
         } else {
             *cij = acc_2_0;
         }
@@ -5432,7 +4552,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(2 * ldc + 1);
         if accumulate {
-            *cij = (*cij) + acc_2_1;
+            *cij += acc_2_1;
         } else {
             *cij = acc_2_1;
         }
@@ -5440,7 +4560,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(2 * ldc + 2);
         if accumulate {
-            *cij = (*cij) + acc_2_2;
+            *cij += acc_2_2;
         } else {
             *cij = acc_2_2;
         }
@@ -5448,7 +4568,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(2 * ldc + 3);
         if accumulate {
-            *cij = (*cij) + acc_2_3;
+            *cij += acc_2_3;
         } else {
             *cij = acc_2_3;
         }
@@ -5456,7 +4576,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(3 * ldc);
         if accumulate {
-            *cij = (*cij) + acc_3_0;
+            *cij += acc_3_0;
         } else {
             *cij = acc_3_0;
         }
@@ -5464,7 +4584,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(3 * ldc + 1);
         if accumulate {
-            *cij = (*cij) + acc_3_1;
+            *cij += acc_3_1;
         } else {
             *cij = acc_3_1;
         }
@@ -5472,7 +4592,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(3 * ldc + 2);
         if accumulate {
-            *cij = (*cij) + acc_3_2;
+            *cij += acc_3_2;
         } else {
             *cij = acc_3_2;
         }
@@ -5480,7 +4600,7 @@ pub unsafe fn microkernel_dot_bf16(
     {
         let cij = c.add(3 * ldc + 3);
         if accumulate {
-            *cij = (*cij) + acc_3_3;
+            *cij += acc_3_3;
         } else {
             *cij = acc_3_3;
         }
@@ -5536,9 +4656,6 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -5567,166 +4684,154 @@ pub unsafe fn gemm_small_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_1_0;
+                            *c.add(rs_c + 1) = acc_1_1;
+                            *c.add(rs_c + 2) = acc_1_2;
+                            *c.add(rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = acc_2_0;
+                            *c.add(2 * rs_c + 1) = acc_2_1;
+                            *c.add(2 * rs_c + 2) = acc_2_2;
+                            *c.add(2 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = acc_3_0;
+                            *c.add(3 * rs_c + 1) = acc_3_1;
+                            *c.add(3 * rs_c + 2) = acc_3_2;
+                            *c.add(3 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_1_0;
+                            *c.add(rs_c + 1) = alpha * acc_1_1;
+                            *c.add(rs_c + 2) = alpha * acc_1_2;
+                            *c.add(rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = alpha * acc_2_0;
+                            *c.add(2 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(2 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(2 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = alpha * acc_3_0;
+                            *c.add(3 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(3 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(3 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -5756,166 +4861,157 @@ pub unsafe fn gemm_small_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = acc_0_0;
+                            *c.add(4 * rs_c + 1) = acc_0_1;
+                            *c.add(4 * rs_c + 2) = acc_0_2;
+                            *c.add(4 * rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = acc_1_0;
+                            *c.add(5 * rs_c + 1) = acc_1_1;
+                            *c.add(5 * rs_c + 2) = acc_1_2;
+                            *c.add(5 * rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = acc_2_0;
+                            *c.add(6 * rs_c + 1) = acc_2_1;
+                            *c.add(6 * rs_c + 2) = acc_2_2;
+                            *c.add(6 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = acc_3_0;
+                            *c.add(7 * rs_c + 1) = acc_3_1;
+                            *c.add(7 * rs_c + 2) = acc_3_2;
+                            *c.add(7 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f32 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = alpha * acc_0_0;
+                            *c.add(4 * rs_c + 1) = alpha * acc_0_1;
+                            *c.add(4 * rs_c + 2) = alpha * acc_0_2;
+                            *c.add(4 * rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = alpha * acc_1_0;
+                            *c.add(5 * rs_c + 1) = alpha * acc_1_1;
+                            *c.add(5 * rs_c + 2) = alpha * acc_1_2;
+                            *c.add(5 * rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = alpha * acc_2_0;
+                            *c.add(6 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(6 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(6 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = alpha * acc_3_0;
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(7 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(7 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 6 >= skip {
+                            {
+                                let cv = c.add(6 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 7 >= skip {
+                            {
+                                let cv = c.add(7 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -5948,43 +5044,43 @@ pub unsafe fn gemm_small_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -5994,43 +5090,43 @@ pub unsafe fn gemm_small_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -6038,35 +5134,35 @@ pub unsafe fn gemm_small_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_2 += ar * b0;
                     }
                 }
             } else {
@@ -6074,334 +5170,358 @@ pub unsafe fn gemm_small_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = acc_3_3;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = alpha * acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = alpha * acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = alpha * acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = alpha * acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = alpha * acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_3_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 6 >= skip {
+                        {
+                            let cv = c.add(6 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(6 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_3_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 7 >= skip {
+                        {
+                            let cv = c.add(7 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(7 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -6460,9 +5580,6 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -6491,166 +5608,154 @@ pub unsafe fn gemm_small_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_1_0;
+                            *c.add(rs_c + 1) = acc_1_1;
+                            *c.add(rs_c + 2) = acc_1_2;
+                            *c.add(rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = acc_2_0;
+                            *c.add(2 * rs_c + 1) = acc_2_1;
+                            *c.add(2 * rs_c + 2) = acc_2_2;
+                            *c.add(2 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = acc_3_0;
+                            *c.add(3 * rs_c + 1) = acc_3_1;
+                            *c.add(3 * rs_c + 2) = acc_3_2;
+                            *c.add(3 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_1_0;
+                            *c.add(rs_c + 1) = alpha * acc_1_1;
+                            *c.add(rs_c + 2) = alpha * acc_1_2;
+                            *c.add(rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = alpha * acc_2_0;
+                            *c.add(2 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(2 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(2 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = alpha * acc_3_0;
+                            *c.add(3 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(3 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(3 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -6680,166 +5785,157 @@ pub unsafe fn gemm_small_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = acc_0_0;
+                            *c.add(4 * rs_c + 1) = acc_0_1;
+                            *c.add(4 * rs_c + 2) = acc_0_2;
+                            *c.add(4 * rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = acc_1_0;
+                            *c.add(5 * rs_c + 1) = acc_1_1;
+                            *c.add(5 * rs_c + 2) = acc_1_2;
+                            *c.add(5 * rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = acc_2_0;
+                            *c.add(6 * rs_c + 1) = acc_2_1;
+                            *c.add(6 * rs_c + 2) = acc_2_2;
+                            *c.add(6 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = acc_3_0;
+                            *c.add(7 * rs_c + 1) = acc_3_1;
+                            *c.add(7 * rs_c + 2) = acc_3_2;
+                            *c.add(7 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f64 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = alpha * acc_0_0;
+                            *c.add(4 * rs_c + 1) = alpha * acc_0_1;
+                            *c.add(4 * rs_c + 2) = alpha * acc_0_2;
+                            *c.add(4 * rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = alpha * acc_1_0;
+                            *c.add(5 * rs_c + 1) = alpha * acc_1_1;
+                            *c.add(5 * rs_c + 2) = alpha * acc_1_2;
+                            *c.add(5 * rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = alpha * acc_2_0;
+                            *c.add(6 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(6 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(6 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = alpha * acc_3_0;
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(7 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(7 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 6 >= skip {
+                            {
+                                let cv = c.add(6 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 7 >= skip {
+                            {
+                                let cv = c.add(7 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -6872,43 +5968,43 @@ pub unsafe fn gemm_small_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -6918,43 +6014,43 @@ pub unsafe fn gemm_small_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -6962,35 +6058,35 @@ pub unsafe fn gemm_small_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_2 += ar * b0;
                     }
                 }
             } else {
@@ -6998,334 +6094,358 @@ pub unsafe fn gemm_small_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        acc_2_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        acc_3_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        acc_3_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = acc_3_3;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = alpha * acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = alpha * acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = alpha * acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = alpha * acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = alpha * acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_3_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 6 >= skip {
+                        {
+                            let cv = c.add(6 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(6 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_3_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 7 >= skip {
+                        {
+                            let cv = c.add(7 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(7 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -7384,9 +6504,6 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -7410,28 +6527,28 @@ pub unsafe fn gemm_small_mid_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -7441,28 +6558,28 @@ pub unsafe fn gemm_small_mid_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -7470,23 +6587,23 @@ pub unsafe fn gemm_small_mid_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                 }
             } else {
@@ -7494,211 +6611,226 @@ pub unsafe fn gemm_small_mid_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -7757,9 +6889,6 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -7783,28 +6912,28 @@ pub unsafe fn gemm_small_mid_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -7814,28 +6943,28 @@ pub unsafe fn gemm_small_mid_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -7843,23 +6972,23 @@ pub unsafe fn gemm_small_mid_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                 }
             } else {
@@ -7867,211 +6996,226 @@ pub unsafe fn gemm_small_mid_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        acc_1_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        acc_1_2 += ar * b0;
                     }
                     {
                         let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        acc_2_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -8130,9 +7274,6 @@ pub unsafe fn gemm_small_low_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -8149,46 +7290,43 @@ pub unsafe fn gemm_small_low_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -8206,46 +7344,46 @@ pub unsafe fn gemm_small_low_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_0_0;
+                            *c.add(rs_c + 1) = acc_0_1;
+                            *c.add(rs_c + 2) = acc_0_2;
+                            *c.add(rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_0_0;
+                            *c.add(rs_c + 1) = alpha * acc_0_1;
+                            *c.add(rs_c + 2) = alpha * acc_0_2;
+                            *c.add(rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -8266,13 +7404,13 @@ pub unsafe fn gemm_small_low_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -8282,13 +7420,13 @@ pub unsafe fn gemm_small_low_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -8296,11 +7434,11 @@ pub unsafe fn gemm_small_low_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                 }
             } else {
@@ -8308,88 +7446,94 @@ pub unsafe fn gemm_small_low_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -8448,9 +7592,6 @@ pub unsafe fn gemm_small_low_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -8467,46 +7608,43 @@ pub unsafe fn gemm_small_low_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -8524,46 +7662,46 @@ pub unsafe fn gemm_small_low_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_0_0;
+                            *c.add(rs_c + 1) = acc_0_1;
+                            *c.add(rs_c + 2) = acc_0_2;
+                            *c.add(rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_0_0;
+                            *c.add(rs_c + 1) = alpha * acc_0_1;
+                            *c.add(rs_c + 2) = alpha * acc_0_2;
+                            *c.add(rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -8584,13 +7722,13 @@ pub unsafe fn gemm_small_low_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -8600,13 +7738,13 @@ pub unsafe fn gemm_small_low_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -8614,11 +7752,11 @@ pub unsafe fn gemm_small_low_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                 }
             } else {
@@ -8626,88 +7764,94 @@ pub unsafe fn gemm_small_low_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
                         let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        acc_0_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -8758,17 +7902,14 @@ pub unsafe fn gemm_small_row_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
     beta: f32,
     c: *mut f32,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -8784,8 +7925,8 @@ pub unsafe fn gemm_small_row_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -8795,8 +7936,8 @@ pub unsafe fn gemm_small_row_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -8804,7 +7945,7 @@ pub unsafe fn gemm_small_row_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                 }
             } else {
@@ -8812,47 +7953,50 @@ pub unsafe fn gemm_small_row_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -8903,17 +8047,14 @@ pub unsafe fn gemm_small_row_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
     beta: f64,
     c: *mut f64,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -8929,8 +8070,8 @@ pub unsafe fn gemm_small_row_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -8940,8 +8081,8 @@ pub unsafe fn gemm_small_row_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -8949,7 +8090,7 @@ pub unsafe fn gemm_small_row_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                 }
             } else {
@@ -8957,47 +8098,50 @@ pub unsafe fn gemm_small_row_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -9048,7 +8192,7 @@ pub unsafe fn gemm_small_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -9056,9 +8200,6 @@ pub unsafe fn gemm_small_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -9087,166 +8228,154 @@ pub unsafe fn gemm_small_t_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_1_0;
+                            *c.add(rs_c + 1) = acc_1_1;
+                            *c.add(rs_c + 2) = acc_1_2;
+                            *c.add(rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = acc_2_0;
+                            *c.add(2 * rs_c + 1) = acc_2_1;
+                            *c.add(2 * rs_c + 2) = acc_2_2;
+                            *c.add(2 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = acc_3_0;
+                            *c.add(3 * rs_c + 1) = acc_3_1;
+                            *c.add(3 * rs_c + 2) = acc_3_2;
+                            *c.add(3 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_1_0;
+                            *c.add(rs_c + 1) = alpha * acc_1_1;
+                            *c.add(rs_c + 2) = alpha * acc_1_2;
+                            *c.add(rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = alpha * acc_2_0;
+                            *c.add(2 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(2 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(2 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = alpha * acc_3_0;
+                            *c.add(3 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(3 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(3 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -9275,167 +8404,158 @@ pub unsafe fn gemm_small_t_f32(
                     let b2 = *brow.add(2);
                     let b3 = *brow.add(3);
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = acc_0_0;
+                            *c.add(4 * rs_c + 1) = acc_0_1;
+                            *c.add(4 * rs_c + 2) = acc_0_2;
+                            *c.add(4 * rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = acc_1_0;
+                            *c.add(5 * rs_c + 1) = acc_1_1;
+                            *c.add(5 * rs_c + 2) = acc_1_2;
+                            *c.add(5 * rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = acc_2_0;
+                            *c.add(6 * rs_c + 1) = acc_2_1;
+                            *c.add(6 * rs_c + 2) = acc_2_2;
+                            *c.add(6 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = acc_3_0;
+                            *c.add(7 * rs_c + 1) = acc_3_1;
+                            *c.add(7 * rs_c + 2) = acc_3_2;
+                            *c.add(7 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f32 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = alpha * acc_0_0;
+                            *c.add(4 * rs_c + 1) = alpha * acc_0_1;
+                            *c.add(4 * rs_c + 2) = alpha * acc_0_2;
+                            *c.add(4 * rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = alpha * acc_1_0;
+                            *c.add(5 * rs_c + 1) = alpha * acc_1_1;
+                            *c.add(5 * rs_c + 2) = alpha * acc_1_2;
+                            *c.add(5 * rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = alpha * acc_2_0;
+                            *c.add(6 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(6 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(6 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = alpha * acc_3_0;
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(7 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(7 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 6 >= skip {
+                            {
+                                let cv = c.add(6 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 7 >= skip {
+                            {
+                                let cv = c.add(7 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -9468,43 +8588,43 @@ pub unsafe fn gemm_small_t_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -9514,43 +8634,43 @@ pub unsafe fn gemm_small_t_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -9558,35 +8678,35 @@ pub unsafe fn gemm_small_t_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
                     }
                 }
             } else {
@@ -9594,334 +8714,358 @@ pub unsafe fn gemm_small_t_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = acc_3_3;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = alpha * acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = alpha * acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = alpha * acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = alpha * acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = alpha * acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_3_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 6 >= skip {
+                        {
+                            let cv = c.add(6 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(6 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_3_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_3_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 7 >= skip {
+                        {
+                            let cv = c.add(7 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(7 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_3_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -9972,7 +9116,7 @@ pub unsafe fn gemm_small_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -9980,9 +9124,6 @@ pub unsafe fn gemm_small_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -10011,166 +9152,154 @@ pub unsafe fn gemm_small_t_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_1_0;
+                            *c.add(rs_c + 1) = acc_1_1;
+                            *c.add(rs_c + 2) = acc_1_2;
+                            *c.add(rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = acc_2_0;
+                            *c.add(2 * rs_c + 1) = acc_2_1;
+                            *c.add(2 * rs_c + 2) = acc_2_2;
+                            *c.add(2 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = acc_3_0;
+                            *c.add(3 * rs_c + 1) = acc_3_1;
+                            *c.add(3 * rs_c + 2) = acc_3_2;
+                            *c.add(3 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_1_0;
+                            *c.add(rs_c + 1) = alpha * acc_1_1;
+                            *c.add(rs_c + 2) = alpha * acc_1_2;
+                            *c.add(rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 2 >= skip {
+                            *c.add(2 * rs_c) = alpha * acc_2_0;
+                            *c.add(2 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(2 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(2 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 3 >= skip {
+                            *c.add(3 * rs_c) = alpha * acc_3_0;
+                            *c.add(3 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(3 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(3 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -10199,167 +9328,158 @@ pub unsafe fn gemm_small_t_f64(
                     let b2 = *brow.add(2);
                     let b3 = *brow.add(3);
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
-                        acc_1_2 = ar * b2 + acc_1_2;
-                        acc_1_3 = ar * b3 + acc_1_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
+                        acc_1_2 += ar * b2;
+                        acc_1_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
-                        acc_2_2 = ar * b2 + acc_2_2;
-                        acc_2_3 = ar * b3 + acc_2_3;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
+                        acc_2_2 += ar * b2;
+                        acc_2_3 += ar * b3;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
-                        acc_3_2 = ar * b2 + acc_3_2;
-                        acc_3_3 = ar * b3 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
+                        acc_3_2 += ar * b2;
+                        acc_3_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = acc_1_0;
-                        *crow.add(1) = acc_1_1;
-                        *crow.add(2) = acc_1_2;
-                        *crow.add(3) = acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = acc_2_0;
-                        *crow.add(1) = acc_2_1;
-                        *crow.add(2) = acc_2_2;
-                        *crow.add(3) = acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = acc_3_0;
-                        *crow.add(1) = acc_3_1;
-                        *crow.add(2) = acc_3_2;
-                        *crow.add(3) = acc_3_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        *crow = va * acc_1_0;
-                        *crow.add(1) = va * acc_1_1;
-                        *crow.add(2) = va * acc_1_2;
-                        *crow.add(3) = va * acc_1_3;
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        *crow = va * acc_2_0;
-                        *crow.add(1) = va * acc_2_1;
-                        *crow.add(2) = va * acc_2_2;
-                        *crow.add(3) = va * acc_2_3;
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        *crow = va * acc_3_0;
-                        *crow.add(1) = va * acc_3_1;
-                        *crow.add(2) = va * acc_3_2;
-                        *crow.add(3) = va * acc_3_3;
-                    }
-                } else {
-                    if 4 >= skip {
-                        let crow = c.add(4 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = acc_0_0;
+                            *c.add(4 * rs_c + 1) = acc_0_1;
+                            *c.add(4 * rs_c + 2) = acc_0_2;
+                            *c.add(4 * rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = acc_1_0;
+                            *c.add(5 * rs_c + 1) = acc_1_1;
+                            *c.add(5 * rs_c + 2) = acc_1_2;
+                            *c.add(5 * rs_c + 3) = acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = acc_2_0;
+                            *c.add(6 * rs_c + 1) = acc_2_1;
+                            *c.add(6 * rs_c + 2) = acc_2_2;
+                            *c.add(6 * rs_c + 3) = acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = acc_3_0;
+                            *c.add(7 * rs_c + 1) = acc_3_1;
+                            *c.add(7 * rs_c + 2) = acc_3_2;
+                            *c.add(7 * rs_c + 3) = acc_3_3;
                         }
-                    }
-                    if 5 >= skip {
-                        let crow = c.add(5 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_1_0);
+                    } else if beta == 0.0f64 {
+                        if 4 >= skip {
+                            *c.add(4 * rs_c) = alpha * acc_0_0;
+                            *c.add(4 * rs_c + 1) = alpha * acc_0_1;
+                            *c.add(4 * rs_c + 2) = alpha * acc_0_2;
+                            *c.add(4 * rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_1_1);
+                        if 5 >= skip {
+                            *c.add(5 * rs_c) = alpha * acc_1_0;
+                            *c.add(5 * rs_c + 1) = alpha * acc_1_1;
+                            *c.add(5 * rs_c + 2) = alpha * acc_1_2;
+                            *c.add(5 * rs_c + 3) = alpha * acc_1_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_1_2);
+                        if 6 >= skip {
+                            *c.add(6 * rs_c) = alpha * acc_2_0;
+                            *c.add(6 * rs_c + 1) = alpha * acc_2_1;
+                            *c.add(6 * rs_c + 2) = alpha * acc_2_2;
+                            *c.add(6 * rs_c + 3) = alpha * acc_2_3;
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_1_3);
+                        if 7 >= skip {
+                            *c.add(7 * rs_c) = alpha * acc_3_0;
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_1;
+                            *c.add(7 * rs_c + 2) = alpha * acc_3_2;
+                            *c.add(7 * rs_c + 3) = alpha * acc_3_3;
                         }
-                    }
-                    if 6 >= skip {
-                        let crow = c.add(6 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_2_0);
+                    } else {
+                        if 4 >= skip {
+                            {
+                                let cv = c.add(4 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(4 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_2_1);
+                        if 5 >= skip {
+                            {
+                                let cv = c.add(5 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_1_0);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_1_1);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_1_2);
+                            }
+                            {
+                                let cv = c.add(5 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_1_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_2_2);
+                        if 6 >= skip {
+                            {
+                                let cv = c.add(6 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_2_0);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_2_1);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_2_2);
+                            }
+                            {
+                                let cv = c.add(6 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_2_3);
+                            }
                         }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_2_3);
-                        }
-                    }
-                    if 7 >= skip {
-                        let crow = c.add(7 * rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_3_0);
-                        }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_3_1);
-                        }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_3_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_3_3);
+                        if 7 >= skip {
+                            {
+                                let cv = c.add(7 * rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_3_0);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_3_1);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_3_2);
+                            }
+                            {
+                                let cv = c.add(7 * rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_3_3);
+                            }
                         }
                     }
                 }
@@ -10392,43 +9512,43 @@ pub unsafe fn gemm_small_t_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -10438,43 +9558,43 @@ pub unsafe fn gemm_small_t_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
-                        acc_2_3 = ar * b1 + acc_2_3;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
+                        acc_2_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
-                        acc_3_1 = ar * b1 + acc_3_1;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
+                        acc_3_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
-                        acc_3_3 = ar * b1 + acc_3_3;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
+                        acc_3_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -10482,35 +9602,35 @@ pub unsafe fn gemm_small_t_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
                     }
                 }
             } else {
@@ -10518,334 +9638,358 @@ pub unsafe fn gemm_small_t_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(5 * rs_a + p * cs_a);
-                        acc_2_2 = ar * b0 + acc_2_2;
+                        let ar = *a.add(5 + p * cs_a);
+                        acc_2_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(6 * rs_a + p * cs_a);
-                        acc_3_0 = ar * b0 + acc_3_0;
+                        let ar = *a.add(6 + p * cs_a);
+                        acc_3_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(7 * rs_a + p * cs_a);
-                        acc_3_2 = ar * b0 + acc_3_2;
+                        let ar = *a.add(7 + p * cs_a);
+                        acc_3_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = acc_3_3;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_3;
+                    if 5 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(5 * rs_c) = alpha * acc_2_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(5 * rs_c + 1) = alpha * acc_2_3;
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_1;
+                    if 6 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(6 * rs_c) = alpha * acc_3_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(6 * rs_c + 1) = alpha * acc_3_1;
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_3_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_3_3;
+                    if 7 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(7 * rs_c) = alpha * acc_3_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(7 * rs_c + 1) = alpha * acc_3_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 5 >= skip {
-                    let crow = c.add(5 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 5 >= skip {
+                        {
+                            let cv = c.add(5 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(5 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 6 >= skip {
-                    let crow = c.add(6 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_3_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 6 >= skip {
+                        {
+                            let cv = c.add(6 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(6 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 7 >= skip {
-                    let crow = c.add(7 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_3_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_3_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 7 >= skip {
+                        {
+                            let cv = c.add(7 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(7 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_3_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -10896,7 +10040,7 @@ pub unsafe fn gemm_small_mid_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -10904,9 +10048,6 @@ pub unsafe fn gemm_small_mid_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -10930,28 +10071,28 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -10961,28 +10102,28 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -10990,23 +10131,23 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                 }
             } else {
@@ -11014,211 +10155,226 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -11269,7 +10425,7 @@ pub unsafe fn gemm_small_mid_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -11277,9 +10433,6 @@ pub unsafe fn gemm_small_mid_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         {
@@ -11303,28 +10456,28 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -11334,28 +10487,28 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
-                        acc_1_1 = ar * b1 + acc_1_1;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
+                        acc_1_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
-                        acc_1_3 = ar * b1 + acc_1_3;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
+                        acc_1_3 += ar * b1;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
-                        acc_2_1 = ar * b1 + acc_2_1;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
+                        acc_2_1 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -11363,23 +10516,23 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                 }
             } else {
@@ -11387,211 +10540,226 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(2 * rs_a + p * cs_a);
-                        acc_1_0 = ar * b0 + acc_1_0;
+                        let ar = *a.add(2 + p * cs_a);
+                        acc_1_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(3 * rs_a + p * cs_a);
-                        acc_1_2 = ar * b0 + acc_1_2;
+                        let ar = *a.add(3 + p * cs_a);
+                        acc_1_2 += ar * b0;
                     }
                     {
-                        let ar = *a.add(4 * rs_a + p * cs_a);
-                        acc_2_0 = ar * b0 + acc_2_0;
+                        let ar = *a.add(4 + p * cs_a);
+                        acc_2_0 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = acc_2_1;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_1;
+                    if 2 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(2 * rs_c) = alpha * acc_1_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(2 * rs_c + 1) = alpha * acc_1_1;
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_1_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_1_3;
+                    if 3 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(3 * rs_c) = alpha * acc_1_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(3 * rs_c + 1) = alpha * acc_1_3;
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_2_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_2_1;
+                    if 4 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(4 * rs_c) = alpha * acc_2_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(4 * rs_c + 1) = alpha * acc_2_1;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_1_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_1_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_1_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 4 >= skip {
-                    let crow = c.add(4 * rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_2_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_2_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 4 >= skip {
+                        {
+                            let cv = c.add(4 * rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_0);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(4 * rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_2_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -11642,7 +10810,7 @@ pub unsafe fn gemm_small_low_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -11650,9 +10818,6 @@ pub unsafe fn gemm_small_low_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -11669,46 +10834,43 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -11725,47 +10887,47 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b2 = *brow.add(2);
                     let b3 = *brow.add(3);
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_0_0;
+                            *c.add(rs_c + 1) = acc_0_1;
+                            *c.add(rs_c + 2) = acc_0_2;
+                            *c.add(rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_0_0;
+                            *c.add(rs_c + 1) = alpha * acc_0_1;
+                            *c.add(rs_c + 2) = alpha * acc_0_2;
+                            *c.add(rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -11786,13 +10948,13 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -11802,13 +10964,13 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -11816,11 +10978,11 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                 }
             } else {
@@ -11828,88 +10990,94 @@ pub unsafe fn gemm_small_low_t_f32(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f32 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f32 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f32 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f32 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f32 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -11960,7 +11128,7 @@ pub unsafe fn gemm_small_low_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -11968,9 +11136,6 @@ pub unsafe fn gemm_small_low_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = alpha;
-    let vb = beta;
     let mut j = 0;
     while j < n {
         if n - j >= 4 {
@@ -11987,46 +11152,43 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b3 = *brow.add(3);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            *c = acc_0_0;
+                            *c.add(1) = acc_0_1;
+                            *c.add(2) = acc_0_2;
+                            *c.add(3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            *c = alpha * acc_0_0;
+                            *c.add(1) = alpha * acc_0_1;
+                            *c.add(2) = alpha * acc_0_2;
+                            *c.add(3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if skip == 0 {
+                            *c = beta * (*c) + (alpha * acc_0_0);
+                            {
+                                let cv = c.add(1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -12043,47 +11205,47 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b2 = *brow.add(2);
                     let b3 = *brow.add(3);
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
-                        acc_0_2 = ar * b2 + acc_0_2;
-                        acc_0_3 = ar * b3 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
+                        acc_0_2 += ar * b2;
+                        acc_0_3 += ar * b3;
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = acc_0_0;
-                        *crow.add(1) = acc_0_1;
-                        *crow.add(2) = acc_0_2;
-                        *crow.add(3) = acc_0_3;
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        *crow = va * acc_0_0;
-                        *crow.add(1) = va * acc_0_1;
-                        *crow.add(2) = va * acc_0_2;
-                        *crow.add(3) = va * acc_0_3;
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            *cv = vb * (*cv) + (va * acc_0_0);
+                {
+                    let c = c.add(j);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = acc_0_0;
+                            *c.add(rs_c + 1) = acc_0_1;
+                            *c.add(rs_c + 2) = acc_0_2;
+                            *c.add(rs_c + 3) = acc_0_3;
                         }
-                        {
-                            let cv = crow.add(1);
-                            *cv = vb * (*cv) + (va * acc_0_1);
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            *c.add(rs_c) = alpha * acc_0_0;
+                            *c.add(rs_c + 1) = alpha * acc_0_1;
+                            *c.add(rs_c + 2) = alpha * acc_0_2;
+                            *c.add(rs_c + 3) = alpha * acc_0_3;
                         }
-                        {
-                            let cv = crow.add(2);
-                            *cv = vb * (*cv) + (va * acc_0_2);
-                        }
-                        {
-                            let cv = crow.add(3);
-                            *cv = vb * (*cv) + (va * acc_0_3);
+                    } else {
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                *cv = beta * (*cv) + (alpha * acc_0_0);
+                            }
+                            {
+                                let cv = c.add(rs_c + 1);
+                                *cv = beta * (*cv) + (alpha * acc_0_1);
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                *cv = beta * (*cv) + (alpha * acc_0_2);
+                            }
+                            {
+                                let cv = c.add(rs_c + 3);
+                                *cv = beta * (*cv) + (alpha * acc_0_3);
+                            }
                         }
                     }
                 }
@@ -12104,13 +11266,13 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b1 = *brow.add(1);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c1 > 0 {
@@ -12120,13 +11282,13 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b1 = if c1 > 0 { *brow.add(1) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
-                        acc_0_1 = ar * b1 + acc_0_1;
+                        acc_0_0 += ar * b0;
+                        acc_0_1 += ar * b1;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
-                        acc_0_3 = ar * b1 + acc_0_3;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
+                        acc_0_3 += ar * b1;
                     }
                 }
             } else if c0 == 1 {
@@ -12134,11 +11296,11 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b0 = *b.add(p * rs_b + j);
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                 }
             } else {
@@ -12146,88 +11308,94 @@ pub unsafe fn gemm_small_low_t_f64(
                     let b0 = if c0 > 0 { *b.add(p * rs_b + j) } else { 0.0f64 };
                     {
                         let ar = *a.add(p * cs_a);
-                        acc_0_0 = ar * b0 + acc_0_0;
+                        acc_0_0 += ar * b0;
                     }
                     {
-                        let ar = *a.add(rs_a + p * cs_a);
-                        acc_0_2 = ar * b0 + acc_0_2;
+                        let ar = *a.add(1 + p * cs_a);
+                        acc_0_2 += ar * b0;
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_1;
+            {
+                let c = c.add(j);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = acc_0_3;
                         }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_0;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_1;
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        if cols.min(1) > 0 {
+                            *c = alpha * acc_0_0;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(1) = alpha * acc_0_1;
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    if c0 > 0 {
-                        *crow = va * acc_0_2;
-                    }
-                    if c1 > 0 {
-                        if c1 > 0 {
-                            *crow.add(1) = va * acc_0_3;
+                    if 1 >= skip {
+                        if cols.min(1) > 0 {
+                            *c.add(rs_c) = alpha * acc_0_2;
+                        }
+                        if 1 < cols && (cols - 1).min(1) > 0 {
+                            *c.add(rs_c + 1) = alpha * acc_0_3;
                         }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_0);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_1);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                } else {
+                    if skip == 0 {
+                        {
+                            let n = cols.min(1);
+                            let x = beta * (if n > 0 { *c } else { 0.0f64 })
+                                + (alpha * acc_0_0);
+                            if n > 0 {
+                                *c = x;
+                            }
+                        }
+                        {
+                            let cv = c.add(1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_1);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = vb * (if c0 > 0 { *crow } else { 0.0f64 }) + (va * acc_0_2);
-                    if c0 > 0 {
-                        *crow = x0;
-                    }
-                    if c1 > 0 {
-                        let crow1 = crow.add(1);
-                        let x1 = vb * (if c1 > 0 { *crow1 } else { 0.0f64 })
-                            + (va * acc_0_3);
-                        if c1 > 0 {
-                            *crow1 = x1;
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_2);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 1);
+                            if 1 < cols {
+                                let n = (cols - 1).min(1);
+                                let x = beta * (if n > 0 { *cv } else { 0.0f64 })
+                                    + (alpha * acc_0_3);
+                                if n > 0 {
+                                    *cv = x;
+                                }
+                            }
                         }
                     }
                 }
@@ -12259,63 +11427,29 @@ pub unsafe fn dot_edge_1_f32(
     a: *const f32,
     lda: usize,
     bt: *const f32,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f32,
 ) {
     let mut acc_0_0 = 0.0f32;
     let mut acc_0_1 = 0.0f32;
     let mut acc_0_2 = 0.0f32;
     let mut acc_0_3 = 0.0f32;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_1 = ar * (*bt.add(p)) + acc_0_1;
+            let ar = *a.add(lda + q);
+            acc_0_1 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+            let ar = *a.add(2 * lda + q);
+            acc_0_2 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_0_3 += ar * (*bt.add(q));
         }
     }
     *out = acc_0_0;
@@ -12346,63 +11480,29 @@ pub unsafe fn dot_edge_1_f64(
     a: *const f64,
     lda: usize,
     bt: *const f64,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f64,
 ) {
     let mut acc_0_0 = 0.0f64;
     let mut acc_0_1 = 0.0f64;
     let mut acc_0_2 = 0.0f64;
     let mut acc_0_3 = 0.0f64;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_1 = ar * (*bt.add(p)) + acc_0_1;
+            let ar = *a.add(lda + q);
+            acc_0_1 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
+            let ar = *a.add(2 * lda + q);
+            acc_0_2 += ar * (*bt.add(q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_0_3 += ar * (*bt.add(q));
         }
     }
     *out = acc_0_0;
@@ -12444,76 +11544,26 @@ pub unsafe fn dot_edge_2_f32(
     let mut acc_1_1 = 0.0f32;
     let mut acc_1_2 = 0.0f32;
     let mut acc_1_3 = 0.0f32;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
-            acc_0_3 = ar * (*bt.add(ldbt + p)) + acc_0_3;
+            let ar = *a.add(lda + q);
+            acc_0_2 += ar * (*bt.add(q));
+            acc_0_3 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+            let ar = *a.add(2 * lda + q);
+            acc_1_0 += ar * (*bt.add(q));
+            acc_1_1 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_1_2 += ar * (*bt.add(q));
+            acc_1_3 += ar * (*bt.add(ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -12559,76 +11609,26 @@ pub unsafe fn dot_edge_2_f64(
     let mut acc_1_1 = 0.0f64;
     let mut acc_1_2 = 0.0f64;
     let mut acc_1_3 = 0.0f64;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_2 = ar * (*bt.add(p)) + acc_0_2;
-            acc_0_3 = ar * (*bt.add(ldbt + p)) + acc_0_3;
+            let ar = *a.add(lda + q);
+            acc_0_2 += ar * (*bt.add(q));
+            acc_0_3 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
+            let ar = *a.add(2 * lda + q);
+            acc_1_0 += ar * (*bt.add(q));
+            acc_1_1 += ar * (*bt.add(ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_1_2 += ar * (*bt.add(q));
+            acc_1_3 += ar * (*bt.add(ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -12678,96 +11678,30 @@ pub unsafe fn dot_edge_3_f32(
     let mut acc_2_1 = 0.0f32;
     let mut acc_2_2 = 0.0f32;
     let mut acc_2_3 = 0.0f32;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
-            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
+            acc_0_2 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
-            acc_1_0 = ar * (*bt.add(ldbt + p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(2 * ldbt + p)) + acc_1_1;
+            let ar = *a.add(lda + q);
+            acc_0_3 += ar * (*bt.add(q));
+            acc_1_0 += ar * (*bt.add(ldbt + q));
+            acc_1_1 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
-            acc_2_0 = ar * (*bt.add(2 * ldbt + p)) + acc_2_0;
+            let ar = *a.add(2 * lda + q);
+            acc_1_2 += ar * (*bt.add(q));
+            acc_1_3 += ar * (*bt.add(ldbt + q));
+            acc_2_0 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_2_1 = ar * (*bt.add(p)) + acc_2_1;
-            acc_2_2 = ar * (*bt.add(ldbt + p)) + acc_2_2;
-            acc_2_3 = ar * (*bt.add(2 * ldbt + p)) + acc_2_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_2_0 = ar * bc + acc_2_0;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_2_1 = ar * bc + acc_2_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_2_2 = ar * bc + acc_2_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_2_3 = ar * bc + acc_2_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_2_1 += ar * (*bt.add(q));
+            acc_2_2 += ar * (*bt.add(ldbt + q));
+            acc_2_3 += ar * (*bt.add(2 * ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -12821,96 +11755,30 @@ pub unsafe fn dot_edge_3_f64(
     let mut acc_2_1 = 0.0f64;
     let mut acc_2_2 = 0.0f64;
     let mut acc_2_3 = 0.0f64;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
-            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
+            acc_0_2 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_0_3 = ar * (*bt.add(p)) + acc_0_3;
-            acc_1_0 = ar * (*bt.add(ldbt + p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(2 * ldbt + p)) + acc_1_1;
+            let ar = *a.add(lda + q);
+            acc_0_3 += ar * (*bt.add(q));
+            acc_1_0 += ar * (*bt.add(ldbt + q));
+            acc_1_1 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_1_2 = ar * (*bt.add(p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(ldbt + p)) + acc_1_3;
-            acc_2_0 = ar * (*bt.add(2 * ldbt + p)) + acc_2_0;
+            let ar = *a.add(2 * lda + q);
+            acc_1_2 += ar * (*bt.add(q));
+            acc_1_3 += ar * (*bt.add(ldbt + q));
+            acc_2_0 += ar * (*bt.add(2 * ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_2_1 = ar * (*bt.add(p)) + acc_2_1;
-            acc_2_2 = ar * (*bt.add(ldbt + p)) + acc_2_2;
-            acc_2_3 = ar * (*bt.add(2 * ldbt + p)) + acc_2_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_2_0 = ar * bc + acc_2_0;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_2_1 = ar * bc + acc_2_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_2_2 = ar * bc + acc_2_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_2_3 = ar * bc + acc_2_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_2_1 += ar * (*bt.add(q));
+            acc_2_2 += ar * (*bt.add(ldbt + q));
+            acc_2_3 += ar * (*bt.add(2 * ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -12968,116 +11836,34 @@ pub unsafe fn dot_edge_4_f32(
     let mut acc_3_1 = 0.0f32;
     let mut acc_3_2 = 0.0f32;
     let mut acc_3_3 = 0.0f32;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
-            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
-            acc_0_3 = ar * (*bt.add(3 * ldbt + p)) + acc_0_3;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
+            acc_0_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_0_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
-            acc_1_2 = ar * (*bt.add(2 * ldbt + p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(3 * ldbt + p)) + acc_1_3;
+            let ar = *a.add(lda + q);
+            acc_1_0 += ar * (*bt.add(q));
+            acc_1_1 += ar * (*bt.add(ldbt + q));
+            acc_1_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_1_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_2_0 = ar * (*bt.add(p)) + acc_2_0;
-            acc_2_1 = ar * (*bt.add(ldbt + p)) + acc_2_1;
-            acc_2_2 = ar * (*bt.add(2 * ldbt + p)) + acc_2_2;
-            acc_2_3 = ar * (*bt.add(3 * ldbt + p)) + acc_2_3;
+            let ar = *a.add(2 * lda + q);
+            acc_2_0 += ar * (*bt.add(q));
+            acc_2_1 += ar * (*bt.add(ldbt + q));
+            acc_2_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_2_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_3_0 = ar * (*bt.add(p)) + acc_3_0;
-            acc_3_1 = ar * (*bt.add(ldbt + p)) + acc_3_1;
-            acc_3_2 = ar * (*bt.add(2 * ldbt + p)) + acc_3_2;
-            acc_3_3 = ar * (*bt.add(3 * ldbt + p)) + acc_3_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_2_0 = ar * bc + acc_2_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_2_1 = ar * bc + acc_2_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_2_2 = ar * bc + acc_2_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
-                acc_2_3 = ar * bc + acc_2_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f32 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f32 };
-                acc_3_0 = ar * bc + acc_3_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f32 };
-                acc_3_1 = ar * bc + acc_3_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f32 };
-                acc_3_2 = ar * bc + acc_3_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f32 };
-                acc_3_3 = ar * bc + acc_3_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_3_0 += ar * (*bt.add(q));
+            acc_3_1 += ar * (*bt.add(ldbt + q));
+            acc_3_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_3_3 += ar * (*bt.add(3 * ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -13139,116 +11925,34 @@ pub unsafe fn dot_edge_4_f64(
     let mut acc_3_1 = 0.0f64;
     let mut acc_3_2 = 0.0f64;
     let mut acc_3_3 = 0.0f64;
-    let whole = k;
-    for q in 0..whole {
-        let p = q;
+    for q in 0..k {
         {
-            let ar = *a.add(p);
-            acc_0_0 = ar * (*bt.add(p)) + acc_0_0;
-            acc_0_1 = ar * (*bt.add(ldbt + p)) + acc_0_1;
-            acc_0_2 = ar * (*bt.add(2 * ldbt + p)) + acc_0_2;
-            acc_0_3 = ar * (*bt.add(3 * ldbt + p)) + acc_0_3;
+            let ar = *a.add(q);
+            acc_0_0 += ar * (*bt.add(q));
+            acc_0_1 += ar * (*bt.add(ldbt + q));
+            acc_0_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_0_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(lda + p);
-            acc_1_0 = ar * (*bt.add(p)) + acc_1_0;
-            acc_1_1 = ar * (*bt.add(ldbt + p)) + acc_1_1;
-            acc_1_2 = ar * (*bt.add(2 * ldbt + p)) + acc_1_2;
-            acc_1_3 = ar * (*bt.add(3 * ldbt + p)) + acc_1_3;
+            let ar = *a.add(lda + q);
+            acc_1_0 += ar * (*bt.add(q));
+            acc_1_1 += ar * (*bt.add(ldbt + q));
+            acc_1_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_1_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(2 * lda + p);
-            acc_2_0 = ar * (*bt.add(p)) + acc_2_0;
-            acc_2_1 = ar * (*bt.add(ldbt + p)) + acc_2_1;
-            acc_2_2 = ar * (*bt.add(2 * ldbt + p)) + acc_2_2;
-            acc_2_3 = ar * (*bt.add(3 * ldbt + p)) + acc_2_3;
+            let ar = *a.add(2 * lda + q);
+            acc_2_0 += ar * (*bt.add(q));
+            acc_2_1 += ar * (*bt.add(ldbt + q));
+            acc_2_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_2_3 += ar * (*bt.add(3 * ldbt + q));
         }
         {
-            let ar = *a.add(3 * lda + p);
-            acc_3_0 = ar * (*bt.add(p)) + acc_3_0;
-            acc_3_1 = ar * (*bt.add(ldbt + p)) + acc_3_1;
-            acc_3_2 = ar * (*bt.add(2 * ldbt + p)) + acc_3_2;
-            acc_3_3 = ar * (*bt.add(3 * ldbt + p)) + acc_3_3;
-        }
-    }
-    let p = whole;
-    if p < k {
-        let rest = k - p;
-        {
-            let ar = if rest > 0 { *a.add(p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_0_0 = ar * bc + acc_0_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_0_1 = ar * bc + acc_0_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_0_2 = ar * bc + acc_0_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
-                acc_0_3 = ar * bc + acc_0_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_1_0 = ar * bc + acc_1_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_1_1 = ar * bc + acc_1_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_1_2 = ar * bc + acc_1_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
-                acc_1_3 = ar * bc + acc_1_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(2 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_2_0 = ar * bc + acc_2_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_2_1 = ar * bc + acc_2_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_2_2 = ar * bc + acc_2_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
-                acc_2_3 = ar * bc + acc_2_3;
-            }
-        }
-        {
-            let ar = if rest > 0 { *a.add(3 * lda + p) } else { 0.0f64 };
-            {
-                let bc = if rest > 0 { *bt.add(p) } else { 0.0f64 };
-                acc_3_0 = ar * bc + acc_3_0;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(ldbt + p) } else { 0.0f64 };
-                acc_3_1 = ar * bc + acc_3_1;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(2 * ldbt + p) } else { 0.0f64 };
-                acc_3_2 = ar * bc + acc_3_2;
-            }
-            {
-                let bc = if rest > 0 { *bt.add(3 * ldbt + p) } else { 0.0f64 };
-                acc_3_3 = ar * bc + acc_3_3;
-            }
+            let ar = *a.add(3 * lda + q);
+            acc_3_0 += ar * (*bt.add(q));
+            acc_3_1 += ar * (*bt.add(ldbt + q));
+            acc_3_2 += ar * (*bt.add(2 * ldbt + q));
+            acc_3_3 += ar * (*bt.add(3 * ldbt + q));
         }
     }
     *out = acc_0_0;
@@ -13301,34 +12005,25 @@ pub unsafe fn pack_rhs_f32(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 4);
             for s in 0..full {
-                {
-                    let col = s * 4;
-                    *out.add(s * strip_stride) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 1;
-                    *out.add(s * strip_stride + 1) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 2;
-                    *out.add(s * strip_stride + 2) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 3;
-                    *out.add(s * strip_stride + 3) = *src.add(col);
-                }
+                *out.add(s * strip_stride) = *src.add(s * 4);
+                *out.add(s * strip_stride + 1) = *src.add(s * 4 + 1);
+                *out.add(s * strip_stride + 2) = *src.add(s * 4 + 2);
+                *out.add(s * strip_stride + 3) = *src.add(s * 4 + 3);
             }
             if full * 4 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 4;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last = if take > 0 { *src.wrapping_add(col) } else { 0.0f32 };
+                    *out.add(full * strip_stride) = if take > 0 {
+                        *src.wrapping_add(col)
+                    } else {
+                        0.0f32
+                    };
                 }
                 {
                     let col = full * 4 + 1;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(1) = if take > 0 {
+                    *out.add(full * strip_stride).add(1) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f32
@@ -13337,7 +12032,7 @@ pub unsafe fn pack_rhs_f32(
                 {
                     let col = full * 4 + 2;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(2) = if take > 0 {
+                    *out.add(full * strip_stride).add(2) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f32
@@ -13346,7 +12041,7 @@ pub unsafe fn pack_rhs_f32(
                 {
                     let col = full * 4 + 3;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(3) = if take > 0 {
+                    *out.add(full * strip_stride).add(3) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f32
@@ -13356,11 +12051,10 @@ pub unsafe fn pack_rhs_f32(
         }
     } else {
         for s in 0..n.div_ceil(4) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..4 {
                     let col = s * 4 + j;
-                    *out.add(p * 4 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 4 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f32
@@ -13403,34 +12097,25 @@ pub unsafe fn pack_rhs_f64(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 4);
             for s in 0..full {
-                {
-                    let col = s * 4;
-                    *out.add(s * strip_stride) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 1;
-                    *out.add(s * strip_stride + 1) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 2;
-                    *out.add(s * strip_stride + 2) = *src.add(col);
-                }
-                {
-                    let col = s * 4 + 3;
-                    *out.add(s * strip_stride + 3) = *src.add(col);
-                }
+                *out.add(s * strip_stride) = *src.add(s * 4);
+                *out.add(s * strip_stride + 1) = *src.add(s * 4 + 1);
+                *out.add(s * strip_stride + 2) = *src.add(s * 4 + 2);
+                *out.add(s * strip_stride + 3) = *src.add(s * 4 + 3);
             }
             if full * 4 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 4;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last = if take > 0 { *src.wrapping_add(col) } else { 0.0f64 };
+                    *out.add(full * strip_stride) = if take > 0 {
+                        *src.wrapping_add(col)
+                    } else {
+                        0.0f64
+                    };
                 }
                 {
                     let col = full * 4 + 1;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(1) = if take > 0 {
+                    *out.add(full * strip_stride).add(1) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f64
@@ -13439,7 +12124,7 @@ pub unsafe fn pack_rhs_f64(
                 {
                     let col = full * 4 + 2;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(2) = if take > 0 {
+                    *out.add(full * strip_stride).add(2) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f64
@@ -13448,7 +12133,7 @@ pub unsafe fn pack_rhs_f64(
                 {
                     let col = full * 4 + 3;
                     let take = if n > col { (n - col).min(1) } else { 0 };
-                    *last.add(3) = if take > 0 {
+                    *out.add(full * strip_stride).add(3) = if take > 0 {
                         *src.wrapping_add(col)
                     } else {
                         0.0f64
@@ -13458,11 +12143,10 @@ pub unsafe fn pack_rhs_f64(
         }
     } else {
         for s in 0..n.div_ceil(4) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..4 {
                     let col = s * 4 + j;
-                    *out.add(p * 4 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 4 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f64
@@ -13512,52 +12196,32 @@ pub unsafe fn pack_lhs_f32(
                         dst.add(q * panel_stride + p * 4),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f32
-                            };
-                        }
+                        let take = if rows > 0 { rows.min(1) } else { 0 };
+                        *out = if take > 0 { *src } else { 0.0f32 };
                     }
                     {
-                        let row = 1;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f32
-                            };
-                        }
+                        let take = if rows > 1 { (rows - 1).min(1) } else { 0 };
+                        *out.add(1) = if take > 0 {
+                            *src.wrapping_add(1)
+                        } else {
+                            0.0f32
+                        };
                     }
                     {
-                        let row = 2;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f32
-                            };
-                        }
+                        let take = if rows > 2 { (rows - 2).min(1) } else { 0 };
+                        *out.add(2) = if take > 0 {
+                            *src.wrapping_add(2)
+                        } else {
+                            0.0f32
+                        };
                     }
                     {
-                        let row = 3;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f32
-                            };
-                        }
+                        let take = if rows > 3 { (rows - 3).min(1) } else { 0 };
+                        *out.add(3) = if take > 0 {
+                            *src.wrapping_add(3)
+                        } else {
+                            0.0f32
+                        };
                     }
                 }
             }
@@ -13565,11 +12229,10 @@ pub unsafe fn pack_lhs_f32(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 4).min(4);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..4 {
-                    *out.add(p * 4 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 4 + i) = if i < (m - q * 4).min(4)
+                    {
                         *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f32
@@ -13619,52 +12282,32 @@ pub unsafe fn pack_lhs_f64(
                         dst.add(q * panel_stride + p * 4),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f64
-                            };
-                        }
+                        let take = if rows > 0 { rows.min(1) } else { 0 };
+                        *out = if take > 0 { *src } else { 0.0f64 };
                     }
                     {
-                        let row = 1;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f64
-                            };
-                        }
+                        let take = if rows > 1 { (rows - 1).min(1) } else { 0 };
+                        *out.add(1) = if take > 0 {
+                            *src.wrapping_add(1)
+                        } else {
+                            0.0f64
+                        };
                     }
                     {
-                        let row = 2;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f64
-                            };
-                        }
+                        let take = if rows > 2 { (rows - 2).min(1) } else { 0 };
+                        *out.add(2) = if take > 0 {
+                            *src.wrapping_add(2)
+                        } else {
+                            0.0f64
+                        };
                     }
                     {
-                        let row = 3;
-                        let take = if rows > row { (rows - row).min(1) } else { 0 };
-                        let room = (4 - row).min(1);
-                        if room > 0 {
-                            *out.add(row) = if take > 0 {
-                                *src.wrapping_add(row)
-                            } else {
-                                0.0f64
-                            };
-                        }
+                        let take = if rows > 3 { (rows - 3).min(1) } else { 0 };
+                        *out.add(3) = if take > 0 {
+                            *src.wrapping_add(3)
+                        } else {
+                            0.0f64
+                        };
                     }
                 }
             }
@@ -13672,11 +12315,10 @@ pub unsafe fn pack_lhs_f64(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 4).min(4);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..4 {
-                    *out.add(p * 4 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 4 + i) = if i < (m - q * 4).min(4)
+                    {
                         *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f64

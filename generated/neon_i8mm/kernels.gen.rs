@@ -186,80 +186,75 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_7_1 = vdupq_n_s32(0);
     let mut acc_7_2 = vdupq_n_s32(0);
     for p in 0..kd {
-        let ap = a.add(p * 8 * 4);
-        let bp = b.add(p * 12 * 4);
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4) as *const u32).read_unaligned()),
             );
-            acc_0_0 = ops::dot_u8i8(acc_0_0, ai, vld1q_s8(bp));
-            acc_0_1 = ops::dot_u8i8(acc_0_1, ai, vld1q_s8(bp.add(16)));
-            acc_0_2 = ops::dot_u8i8(acc_0_2, ai, vld1q_s8(bp.add(32)));
+            acc_0_0 = ops::dot_u8i8(acc_0_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_0_1 = ops::dot_u8i8(acc_0_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_0_2 = ops::dot_u8i8(acc_0_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(4) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(4) as *const u32).read_unaligned()),
             );
-            acc_1_0 = ops::dot_u8i8(acc_1_0, ai, vld1q_s8(bp));
-            acc_1_1 = ops::dot_u8i8(acc_1_1, ai, vld1q_s8(bp.add(16)));
-            acc_1_2 = ops::dot_u8i8(acc_1_2, ai, vld1q_s8(bp.add(32)));
+            acc_1_0 = ops::dot_u8i8(acc_1_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_1_1 = ops::dot_u8i8(acc_1_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_1_2 = ops::dot_u8i8(acc_1_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(8) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(8) as *const u32).read_unaligned()),
             );
-            acc_2_0 = ops::dot_u8i8(acc_2_0, ai, vld1q_s8(bp));
-            acc_2_1 = ops::dot_u8i8(acc_2_1, ai, vld1q_s8(bp.add(16)));
-            acc_2_2 = ops::dot_u8i8(acc_2_2, ai, vld1q_s8(bp.add(32)));
+            acc_2_0 = ops::dot_u8i8(acc_2_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_2_1 = ops::dot_u8i8(acc_2_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_2_2 = ops::dot_u8i8(acc_2_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(12) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(12) as *const u32).read_unaligned()),
             );
-            acc_3_0 = ops::dot_u8i8(acc_3_0, ai, vld1q_s8(bp));
-            acc_3_1 = ops::dot_u8i8(acc_3_1, ai, vld1q_s8(bp.add(16)));
-            acc_3_2 = ops::dot_u8i8(acc_3_2, ai, vld1q_s8(bp.add(32)));
+            acc_3_0 = ops::dot_u8i8(acc_3_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_3_1 = ops::dot_u8i8(acc_3_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_3_2 = ops::dot_u8i8(acc_3_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(16) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(16) as *const u32).read_unaligned()),
             );
-            acc_4_0 = ops::dot_u8i8(acc_4_0, ai, vld1q_s8(bp));
-            acc_4_1 = ops::dot_u8i8(acc_4_1, ai, vld1q_s8(bp.add(16)));
-            acc_4_2 = ops::dot_u8i8(acc_4_2, ai, vld1q_s8(bp.add(32)));
+            acc_4_0 = ops::dot_u8i8(acc_4_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_4_1 = ops::dot_u8i8(acc_4_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_4_2 = ops::dot_u8i8(acc_4_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(20) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(20) as *const u32).read_unaligned()),
             );
-            acc_5_0 = ops::dot_u8i8(acc_5_0, ai, vld1q_s8(bp));
-            acc_5_1 = ops::dot_u8i8(acc_5_1, ai, vld1q_s8(bp.add(16)));
-            acc_5_2 = ops::dot_u8i8(acc_5_2, ai, vld1q_s8(bp.add(32)));
+            acc_5_0 = ops::dot_u8i8(acc_5_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_5_1 = ops::dot_u8i8(acc_5_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_5_2 = ops::dot_u8i8(acc_5_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(24) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(24) as *const u32).read_unaligned()),
             );
-            acc_6_0 = ops::dot_u8i8(acc_6_0, ai, vld1q_s8(bp));
-            acc_6_1 = ops::dot_u8i8(acc_6_1, ai, vld1q_s8(bp.add(16)));
-            acc_6_2 = ops::dot_u8i8(acc_6_2, ai, vld1q_s8(bp.add(32)));
+            acc_6_0 = ops::dot_u8i8(acc_6_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_6_1 = ops::dot_u8i8(acc_6_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_6_2 = ops::dot_u8i8(acc_6_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
         {
             let ai = vreinterpretq_u8_u32(
-                vdupq_n_u32((ap.add(28) as *const u32).read_unaligned()),
+                vdupq_n_u32((a.add(p * 8 * 4).add(28) as *const u32).read_unaligned()),
             );
-            acc_7_0 = ops::dot_u8i8(acc_7_0, ai, vld1q_s8(bp));
-            acc_7_1 = ops::dot_u8i8(acc_7_1, ai, vld1q_s8(bp.add(16)));
-            acc_7_2 = ops::dot_u8i8(acc_7_2, ai, vld1q_s8(bp.add(32)));
+            acc_7_0 = ops::dot_u8i8(acc_7_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_7_1 = ops::dot_u8i8(acc_7_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_7_2 = ops::dot_u8i8(acc_7_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_0_0));
-        } else {
-            vst1q_s32(cij, acc_0_0);
-        }
+    if accumulate {
+        vst1q_s32(c, vaddq_s32(vld1q_s32(c), acc_0_0));
+    } else {
+        vst1q_s32(c, acc_0_0);
     }
     {
         let cij = c.add(4);

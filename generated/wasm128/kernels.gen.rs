@@ -51,6 +51,10 @@ pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 pub use self::gemm_small_low_f32 as gemm_small_row_f32;
 /// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
 pub use self::gemm_small_low_f64 as gemm_small_row_f64;
+/// The same code as `gemm_small_low_f32`: on this target its constants come out the same.
+pub use self::gemm_small_low_f32 as gemm_small_low_t_f32;
+/// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
+pub use self::gemm_small_low_f64 as gemm_small_low_t_f64;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -320,39 +324,12 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -362,10 +339,9 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -373,7 +349,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -381,7 +357,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -389,110 +365,113 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -553,39 +532,12 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -595,10 +547,9 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -606,7 +557,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -614,7 +565,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -622,110 +573,113 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -786,36 +740,20 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -823,66 +761,65 @@ pub unsafe fn microkernel_short_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -943,36 +880,20 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -980,66 +901,65 @@ pub unsafe fn microkernel_short_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1100,103 +1020,86 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_2_0 = f32x4_splat(0.0);
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1257,103 +1160,86 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_2_0 = f64x2_splat(0.0);
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1411,42 +1297,15 @@ pub unsafe fn microkernel_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -1456,10 +1315,9 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -1467,7 +1325,7 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -1475,7 +1333,7 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -1483,110 +1341,113 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1644,42 +1505,15 @@ pub unsafe fn microkernel_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -1689,10 +1523,9 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -1700,7 +1533,7 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -1708,7 +1541,7 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -1716,110 +1549,113 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1877,39 +1713,23 @@ pub unsafe fn microkernel_short_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -1917,66 +1737,65 @@ pub unsafe fn microkernel_short_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2034,39 +1853,23 @@ pub unsafe fn microkernel_short_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -2074,66 +1877,65 @@ pub unsafe fn microkernel_short_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2191,106 +1993,89 @@ pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_2_0 = f32x4_splat(0.0);
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2348,106 +2133,89 @@ pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_2_0 = f64x2_splat(0.0);
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2514,33 +2282,6 @@ pub unsafe fn microkernel_pack_b_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -2550,10 +2291,9 @@ pub unsafe fn microkernel_pack_b_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -2561,7 +2301,7 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -2569,7 +2309,7 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -2577,112 +2317,118 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 8 + 4) as *mut v128,
-                v128_load(bp.add(4) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 8 + 4) as *mut v128,
+            v128_load(bp.add(4) as *const v128),
+        );
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2749,33 +2495,6 @@ pub unsafe fn microkernel_pack_b_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -2785,10 +2504,9 @@ pub unsafe fn microkernel_pack_b_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -2796,7 +2514,7 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -2804,7 +2522,7 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -2812,112 +2530,118 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 4 + 2) as *mut v128,
-                v128_load(bp.add(2) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 4 + 2) as *mut v128,
+            v128_load(bp.add(2) as *const v128),
+        );
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2975,8 +2699,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -2984,33 +2708,6 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -3020,10 +2717,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -3031,7 +2727,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -3039,7 +2735,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
@@ -3047,112 +2743,118 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_add(f32x4_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f32x4_add(
                 f32x4_mul(ai, v128_load(bp.add(4) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 8 + 4) as *mut v128,
-                v128_load(bp.add(4) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 8 + 4) as *mut v128,
+            v128_load(bp.add(4) as *const v128),
+        );
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
+                    f32x4_mul(vb, v128_load(c as *const v128)),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(
-                    f32x4_mul(vb, v128_load(cij as *const v128)),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_add(
+                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -3210,8 +2912,8 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -3219,33 +2921,6 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -3255,10 +2930,9 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_0_0);
             acc_0_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -3266,7 +2940,7 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_1_0);
             acc_1_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -3274,7 +2948,7 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_2_0);
             acc_2_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
@@ -3282,112 +2956,118 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_add(f64x2_mul(ai, v128_load(bp as *const v128)), acc_3_0);
             acc_3_1 = f64x2_add(
                 f64x2_mul(ai, v128_load(bp.add(2) as *const v128)),
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 4 + 2) as *mut v128,
-                v128_load(bp.add(2) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 4 + 2) as *mut v128,
+            v128_load(bp.add(2) as *const v128),
+        );
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
+                    f64x2_mul(vb, v128_load(c as *const v128)),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_add(
-                    f64x2_mul(vb, v128_load(cij as *const v128)),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_add(
+                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -3424,39 +3104,63 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_3_0 = i32x4_splat(0);
     let mut acc_3_1 = i32x4_splat(0);
     for p in 0..kd {
-        let ap = a.add(p * 4 * 4);
-        let bp = b.add(p * 8 * 4);
         {
-            let ai = v128_load32_splat(ap as *const u32);
-            acc_0_0 = ops::dot_u8i8(acc_0_0, ai, v128_load(bp as *const v128));
-            acc_0_1 = ops::dot_u8i8(acc_0_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(4) as *const u32);
-            acc_1_0 = ops::dot_u8i8(acc_1_0, ai, v128_load(bp as *const v128));
-            acc_1_1 = ops::dot_u8i8(acc_1_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(4) as *const u32);
+            acc_1_0 = ops::dot_u8i8(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(8) as *const u32);
-            acc_2_0 = ops::dot_u8i8(acc_2_0, ai, v128_load(bp as *const v128));
-            acc_2_1 = ops::dot_u8i8(acc_2_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(8) as *const u32);
+            acc_2_0 = ops::dot_u8i8(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(12) as *const u32);
-            acc_3_0 = ops::dot_u8i8(acc_3_0, ai, v128_load(bp as *const v128));
-            acc_3_1 = ops::dot_u8i8(acc_3_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(12) as *const u32);
+            acc_3_0 = ops::dot_u8i8(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            v128_store(
-                cij as *mut v128,
-                i32x4_add(v128_load(cij as *const v128), acc_0_0),
-            );
-        } else {
-            v128_store(cij as *mut v128, acc_0_0);
-        }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
     }
     {
         let cij = c.add(4);
@@ -3569,39 +3273,63 @@ pub unsafe fn microkernel_dot_bf16(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..kd {
-        let ap = a.add(p * 4 * 2);
-        let bp = b.add(p * 8 * 2);
         {
-            let ai = v128_load32_splat(ap as *const u32);
-            acc_0_0 = ops::dot_bf16(acc_0_0, ai, v128_load(bp as *const v128));
-            acc_0_1 = ops::dot_bf16(acc_0_1, ai, v128_load(bp.add(8) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 2) as *const u32);
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(2) as *const u32);
-            acc_1_0 = ops::dot_bf16(acc_1_0, ai, v128_load(bp as *const v128));
-            acc_1_1 = ops::dot_bf16(acc_1_1, ai, v128_load(bp.add(8) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(2) as *const u32);
+            acc_1_0 = ops::dot_bf16(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(4) as *const u32);
-            acc_2_0 = ops::dot_bf16(acc_2_0, ai, v128_load(bp as *const v128));
-            acc_2_1 = ops::dot_bf16(acc_2_1, ai, v128_load(bp.add(8) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(4) as *const u32);
+            acc_2_0 = ops::dot_bf16(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(6) as *const u32);
-            acc_3_0 = ops::dot_bf16(acc_3_0, ai, v128_load(bp as *const v128));
-            acc_3_1 = ops::dot_bf16(acc_3_1, ai, v128_load(bp.add(8) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(6) as *const u32);
+            acc_3_0 = ops::dot_bf16(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            v128_store(
-                cij as *mut v128,
-                f32x4_add(v128_load(cij as *const v128), acc_0_0),
-            );
-        } else {
-            v128_store(cij as *mut v128, acc_0_0);
-        }
+    if accumulate {
+        v128_store(c as *mut v128, f32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
     }
     {
         let cij = c.add(4);
@@ -3732,9 +3460,6 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -3768,121 +3493,126 @@ pub unsafe fn gemm_small_f32(
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(vb, v128_load(c as *const v128)),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -3921,121 +3651,144 @@ pub unsafe fn gemm_small_f32(
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4162,127 +3915,193 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f32(c.add(2 * rs_c), acc_2_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                acc_2_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f32(c.add(3 * rs_c), acc_3_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                acc_3_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f32(
+                            c.add(2 * rs_c),
+                            f32x4_mul(va, acc_2_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                f32x4_mul(va, acc_2_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f32(
+                            c.add(3 * rs_c),
+                            f32x4_mul(va, acc_3_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                f32x4_mul(va, acc_3_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_add(
+                                f32x4_mul(vb, ops::load_partial_f32(c, n)),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -4341,9 +4160,6 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -4377,121 +4193,126 @@ pub unsafe fn gemm_small_f64(
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(vb, v128_load(c as *const v128)),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4530,121 +4351,144 @@ pub unsafe fn gemm_small_f64(
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4771,127 +4615,193 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f64(c.add(2 * rs_c), acc_2_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                acc_2_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f64(c.add(3 * rs_c), acc_3_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                acc_3_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f64(
+                            c.add(2 * rs_c),
+                            f64x2_mul(va, acc_2_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                f64x2_mul(va, acc_2_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f64(
+                            c.add(3 * rs_c),
+                            f64x2_mul(va, acc_3_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                f64x2_mul(va, acc_3_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_add(
+                                f64x2_mul(vb, ops::load_partial_f64(c, n)),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -4950,9 +4860,6 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -4975,64 +4882,63 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(vb, v128_load(c as *const v128)),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5056,64 +4962,75 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5184,67 +5101,97 @@ pub unsafe fn gemm_small_mid_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_add(
+                                f32x4_mul(vb, ops::load_partial_f32(c, n)),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5303,9 +5250,6 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -5328,64 +5272,63 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(vb, v128_load(c as *const v128)),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5409,64 +5352,75 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5537,67 +5491,97 @@ pub unsafe fn gemm_small_mid_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_add(
+                                f64x2_mul(vb, ops::load_partial_f64(c, n)),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5648,17 +5632,14 @@ pub unsafe fn gemm_small_low_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
     beta: f32,
     c: *mut f32,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         {
@@ -5706,37 +5687,49 @@ pub unsafe fn gemm_small_low_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_add(
+                                f32x4_mul(vb, ops::load_partial_f32(c, n)),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5787,17 +5780,14 @@ pub unsafe fn gemm_small_low_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
     beta: f64,
     c: *mut f64,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         {
@@ -5845,37 +5835,49 @@ pub unsafe fn gemm_small_low_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_add(
+                                f64x2_mul(vb, ops::load_partial_f64(c, n)),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5926,7 +5928,7 @@ pub unsafe fn gemm_small_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -5934,9 +5936,6 @@ pub unsafe fn gemm_small_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -5963,128 +5962,133 @@ pub unsafe fn gemm_small_t_f32(
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                         acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b2), acc_3_0);
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(vb, v128_load(c as *const v128)),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6105,139 +6109,158 @@ pub unsafe fn gemm_small_t_f32(
                     let b2 = v128_load(brow.add(8) as *const v128);
                     let b3 = v128_load(brow.add(12) as *const v128);
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                         acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b2), acc_3_0);
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6266,21 +6289,17 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                         acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
                     }
@@ -6296,21 +6315,17 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                         acc_2_1 = f32x4_add(f32x4_mul(ar, b1), acc_2_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
                         acc_3_1 = f32x4_add(f32x4_mul(ar, b1), acc_3_1);
                     }
@@ -6323,19 +6338,15 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
                     }
                 }
@@ -6347,144 +6358,206 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_add(f32x4_mul(ar, b0), acc_2_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_add(f32x4_mul(ar, b0), acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f32(c.add(2 * rs_c), acc_2_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                acc_2_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f32(c.add(3 * rs_c), acc_3_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                acc_3_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f32(
+                            c.add(2 * rs_c),
+                            f32x4_mul(va, acc_2_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                f32x4_mul(va, acc_2_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f32(
+                            c.add(3 * rs_c),
+                            f32x4_mul(va, acc_3_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                f32x4_mul(va, acc_3_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_add(
+                                f32x4_mul(vb, ops::load_partial_f32(c, n)),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -6535,7 +6608,7 @@ pub unsafe fn gemm_small_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -6543,9 +6616,6 @@ pub unsafe fn gemm_small_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -6572,128 +6642,133 @@ pub unsafe fn gemm_small_t_f64(
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                         acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b2), acc_3_0);
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(vb, v128_load(c as *const v128)),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6714,139 +6789,158 @@ pub unsafe fn gemm_small_t_f64(
                     let b2 = v128_load(brow.add(4) as *const v128);
                     let b3 = v128_load(brow.add(6) as *const v128);
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                         acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b2), acc_3_0);
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b3), acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6875,21 +6969,17 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                         acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
                     }
@@ -6905,21 +6995,17 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                         acc_2_1 = f64x2_add(f64x2_mul(ar, b1), acc_2_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
                         acc_3_1 = f64x2_add(f64x2_mul(ar, b1), acc_3_1);
                     }
@@ -6932,19 +7018,15 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
                     }
                 }
@@ -6956,144 +7038,206 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_add(f64x2_mul(ar, b0), acc_2_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_add(f64x2_mul(ar, b0), acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f64(c.add(2 * rs_c), acc_2_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                acc_2_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f64(c.add(3 * rs_c), acc_3_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                acc_3_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f64(
+                            c.add(2 * rs_c),
+                            f64x2_mul(va, acc_2_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                f64x2_mul(va, acc_2_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f64(
+                            c.add(3 * rs_c),
+                            f64x2_mul(va, acc_3_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                f64x2_mul(va, acc_3_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_add(
+                                f64x2_mul(vb, ops::load_partial_f64(c, n)),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -7144,7 +7288,7 @@ pub unsafe fn gemm_small_mid_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -7152,9 +7296,6 @@ pub unsafe fn gemm_small_mid_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -7177,64 +7318,63 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
+                                    f32x4_mul(vb, v128_load(c as *const v128)),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7251,71 +7391,82 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b2 = v128_load(brow.add(8) as *const v128);
                     let b3 = v128_load(brow.add(12) as *const v128);
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b2), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_add(
-                                    f32x4_mul(vb, v128_load(cv as *const v128)),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_add(
+                                        f32x4_mul(vb, v128_load(cv as *const v128)),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7340,7 +7491,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                     }
@@ -7356,7 +7507,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                         acc_1_1 = f32x4_add(f32x4_mul(ar, b1), acc_1_1);
                     }
@@ -7369,7 +7520,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                     }
                 }
@@ -7381,72 +7532,102 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_add(f32x4_mul(ar, b0), acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_add(
+                                f32x4_mul(vb, ops::load_partial_f32(c, n)),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_add(
+                                    f32x4_mul(vb, ops::load_partial_f32(cv, n)),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -7497,7 +7678,7 @@ pub unsafe fn gemm_small_mid_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -7505,9 +7686,6 @@ pub unsafe fn gemm_small_mid_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -7530,64 +7708,63 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
+                                    f64x2_mul(vb, v128_load(c as *const v128)),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7604,71 +7781,82 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b2 = v128_load(brow.add(4) as *const v128);
                     let b3 = v128_load(brow.add(6) as *const v128);
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b2), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b3), acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_add(
-                                    f64x2_mul(vb, v128_load(cv as *const v128)),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_add(
+                                        f64x2_mul(vb, v128_load(cv as *const v128)),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7693,7 +7881,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                     }
@@ -7709,7 +7897,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                         acc_1_1 = f64x2_add(f64x2_mul(ar, b1), acc_1_1);
                     }
@@ -7722,7 +7910,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                     }
                 }
@@ -7734,350 +7922,102 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_add(f64x2_mul(ar, b0), acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_add(
+                                f64x2_mul(vb, ops::load_partial_f64(c, n)),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
-                }
-            }
-            j += 4;
-        }
-    }
-}
-/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-/// problem, without packing, storing all but the first `skip` rows.
-///
-/// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
-/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
-/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
-/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
-/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
-/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
-/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
-/// are five blocks of 12 and one of 4. A remainder that no instance fits
-/// exactly takes the next larger one, moved up to end at the last row, with
-/// `skip` set to the rows it overlaps: those are computed again but not stored,
-/// so no row count known only at run time reaches the `k` loop.
-///
-/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
-/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
-/// blocks of `2 * LANES`. A is broadcast in place from any strides,
-/// B and C are read and written in place and must have unit column stride; the
-/// ragged last column block uses partial loads and stores. `beta == 0` never
-/// reads C.
-///
-/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
-/// argument ignored, as for a transposed A): a step of k broadcasts the block's
-/// rows from adjacent elements at constant offsets, where the others compute a
-/// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.)
-///
-/// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
-/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
-///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
-#[target_feature(enable = "simd128")]
-pub unsafe fn gemm_small_low_t_f32(
-    skip: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
-    b: *const f32,
-    rs_b: usize,
-    beta: f32,
-    c: *mut f32,
-    rs_c: usize,
-) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
-    let mut j = 0;
-    while j < n {
-        {
-            let cols = (n - j).min(8);
-            let c0 = cols.min(4);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f32x4_splat(0.0);
-            let mut acc_0_1 = f32x4_splat(0.0);
-            if c1 == 4 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = v128_load(brow.add(4) as *const v128);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
-                    }
-                }
-            } else if c1 > 0 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = ops::load_partial_f32(brow.add(4), c1);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f32x4_add(f32x4_mul(ar, b1), acc_0_1);
-                    }
-                }
-            } else if c0 == 4 {
-                for p in 0..k {
-                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                    }
-                }
-            } else {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_add(f32x4_mul(ar, b0), acc_0_0);
-                    }
-                }
-            }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_add(
-                        f32x4_mul(vb, ops::load_partial_f32(crow, c0)),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_add(
-                            f32x4_mul(vb, ops::load_partial_f32(crow1, c1)),
-                            f32x4_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
-                }
-            }
-            j += 8;
-        }
-    }
-}
-/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-/// problem, without packing, storing all but the first `skip` rows.
-///
-/// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
-/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
-/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
-/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
-/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
-/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
-/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
-/// are five blocks of 12 and one of 4. A remainder that no instance fits
-/// exactly takes the next larger one, moved up to end at the last row, with
-/// `skip` set to the rows it overlaps: those are computed again but not stored,
-/// so no row count known only at run time reaches the `k` loop.
-///
-/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
-/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
-/// blocks of `2 * LANES`. A is broadcast in place from any strides,
-/// B and C are read and written in place and must have unit column stride; the
-/// ragged last column block uses partial loads and stores. `beta == 0` never
-/// reads C.
-///
-/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
-/// argument ignored, as for a transposed A): a step of k broadcasts the block's
-/// rows from adjacent elements at constant offsets, where the others compute a
-/// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.)
-///
-/// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
-/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
-///
-/// Generated for `wasm128` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
-#[target_feature(enable = "simd128")]
-pub unsafe fn gemm_small_low_t_f64(
-    skip: usize,
-    n: usize,
-    k: usize,
-    alpha: f64,
-    a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
-    b: *const f64,
-    rs_b: usize,
-    beta: f64,
-    c: *mut f64,
-    rs_c: usize,
-) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
-    let mut j = 0;
-    while j < n {
-        {
-            let cols = (n - j).min(4);
-            let c0 = cols.min(2);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f64x2_splat(0.0);
-            let mut acc_0_1 = f64x2_splat(0.0);
-            if c1 == 2 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = v128_load(brow.add(2) as *const v128);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
-                    }
-                }
-            } else if c1 > 0 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = ops::load_partial_f64(brow.add(2), c1);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                        acc_0_1 = f64x2_add(f64x2_mul(ar, b1), acc_0_1);
-                    }
-                }
-            } else if c0 == 2 {
-                for p in 0..k {
-                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                    }
-                }
-            } else {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_add(f64x2_mul(ar, b0), acc_0_0);
-                    }
-                }
-            }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_add(
-                        f64x2_mul(vb, ops::load_partial_f64(crow, c0)),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_add(
-                            f64x2_mul(vb, ops::load_partial_f64(crow1, c1)),
-                            f64x2_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_add(
+                                    f64x2_mul(vb, ops::load_partial_f64(cv, n)),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -8109,7 +8049,7 @@ pub unsafe fn dot_edge_1_f32(
     a: *const f32,
     lda: usize,
     bt: *const f32,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f32,
 ) {
     let mut acc_0_0 = f32x4_splat(0.0);
@@ -8177,7 +8117,7 @@ pub unsafe fn dot_edge_1_f64(
     a: *const f64,
     lda: usize,
     bt: *const f64,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f64,
 ) {
     let mut acc_0_0 = f64x2_splat(0.0);
@@ -8903,28 +8843,21 @@ pub unsafe fn pack_rhs_f32(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 8);
             for s in 0..full {
-                {
-                    let col = s * 8;
-                    v128_store(
-                        out.add(s * strip_stride) as *mut v128,
-                        v128_load(src.add(col) as *const v128),
-                    );
-                }
-                {
-                    let col = s * 8 + 4;
-                    v128_store(
-                        out.add(s * strip_stride + 4) as *mut v128,
-                        v128_load(src.add(col) as *const v128),
-                    );
-                }
+                v128_store(
+                    out.add(s * strip_stride) as *mut v128,
+                    v128_load(src.add(s * 8) as *const v128),
+                );
+                v128_store(
+                    out.add(s * strip_stride + 4) as *mut v128,
+                    v128_load(src.add(s * 8 + 4) as *const v128),
+                );
             }
             if full * 8 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 8;
                     let take = if n > col { (n - col).min(4) } else { 0 };
                     v128_store(
-                        last as *mut v128,
+                        out.add(full * strip_stride) as *mut v128,
                         ops::load_partial_f32(src.wrapping_add(col), take),
                     );
                 }
@@ -8932,7 +8865,7 @@ pub unsafe fn pack_rhs_f32(
                     let col = full * 8 + 4;
                     let take = if n > col { (n - col).min(4) } else { 0 };
                     v128_store(
-                        last.add(4) as *mut v128,
+                        out.add(full * strip_stride).add(4) as *mut v128,
                         ops::load_partial_f32(src.wrapping_add(col), take),
                     );
                 }
@@ -8940,11 +8873,10 @@ pub unsafe fn pack_rhs_f32(
         }
     } else {
         for s in 0..n.div_ceil(8) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..8 {
                     let col = s * 8 + j;
-                    *out.add(p * 8 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 8 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f32
@@ -8988,28 +8920,21 @@ pub unsafe fn pack_rhs_f64(
             let src = b.add(p * rs_b);
             let out = dst.add(p * 4);
             for s in 0..full {
-                {
-                    let col = s * 4;
-                    v128_store(
-                        out.add(s * strip_stride) as *mut v128,
-                        v128_load(src.add(col) as *const v128),
-                    );
-                }
-                {
-                    let col = s * 4 + 2;
-                    v128_store(
-                        out.add(s * strip_stride + 2) as *mut v128,
-                        v128_load(src.add(col) as *const v128),
-                    );
-                }
+                v128_store(
+                    out.add(s * strip_stride) as *mut v128,
+                    v128_load(src.add(s * 4) as *const v128),
+                );
+                v128_store(
+                    out.add(s * strip_stride + 2) as *mut v128,
+                    v128_load(src.add(s * 4 + 2) as *const v128),
+                );
             }
             if full * 4 < n {
-                let last = out.add(full * strip_stride);
                 {
                     let col = full * 4;
                     let take = if n > col { (n - col).min(2) } else { 0 };
                     v128_store(
-                        last as *mut v128,
+                        out.add(full * strip_stride) as *mut v128,
                         ops::load_partial_f64(src.wrapping_add(col), take),
                     );
                 }
@@ -9017,7 +8942,7 @@ pub unsafe fn pack_rhs_f64(
                     let col = full * 4 + 2;
                     let take = if n > col { (n - col).min(2) } else { 0 };
                     v128_store(
-                        last.add(2) as *mut v128,
+                        out.add(full * strip_stride).add(2) as *mut v128,
                         ops::load_partial_f64(src.wrapping_add(col), take),
                     );
                 }
@@ -9025,11 +8950,10 @@ pub unsafe fn pack_rhs_f64(
         }
     } else {
         for s in 0..n.div_ceil(4) {
-            let out = dst.add(s * strip_stride);
             for p in 0..k {
                 for j in 0..4 {
                     let col = s * 4 + j;
-                    *out.add(p * 4 + j) = if col < n {
+                    *dst.add(s * strip_stride).add(p * 4 + j) = if col < n {
                         *b.add(p * rs_b + col * cs_b)
                     } else {
                         0.0f64
@@ -9080,14 +9004,8 @@ pub unsafe fn pack_lhs_f32(
                         dst.add(q * panel_stride + p * 4),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(4) } else { 0 };
-                        let room = (4 - row).min(4);
-                        ops::store_partial_f32(
-                            out.add(row),
-                            ops::load_partial_f32(src.wrapping_add(row), take),
-                            room,
-                        );
+                        let take = if rows > 0 { rows.min(4) } else { 0 };
+                        ops::store_partial_f32(out, ops::load_partial_f32(src, take), 4);
                     }
                 }
             }
@@ -9095,11 +9013,10 @@ pub unsafe fn pack_lhs_f32(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 4).min(4);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..4 {
-                    *out.add(p * 4 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 4 + i) = if i < (m - q * 4).min(4)
+                    {
                         *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f32
@@ -9150,23 +9067,15 @@ pub unsafe fn pack_lhs_f64(
                         dst.add(q * panel_stride + p * 4),
                     );
                     {
-                        let row = 0;
-                        let take = if rows > row { (rows - row).min(2) } else { 0 };
-                        let room = (4 - row).min(2);
-                        ops::store_partial_f64(
-                            out.add(row),
-                            ops::load_partial_f64(src.wrapping_add(row), take),
-                            room,
-                        );
+                        let take = if rows > 0 { rows.min(2) } else { 0 };
+                        ops::store_partial_f64(out, ops::load_partial_f64(src, take), 2);
                     }
                     {
-                        let row = 2;
-                        let take = if rows > row { (rows - row).min(2) } else { 0 };
-                        let room = (4 - row).min(2);
+                        let take = if rows > 2 { (rows - 2).min(2) } else { 0 };
                         ops::store_partial_f64(
-                            out.add(row),
-                            ops::load_partial_f64(src.wrapping_add(row), take),
-                            room,
+                            out.add(2),
+                            ops::load_partial_f64(src.wrapping_add(2), take),
+                            2,
                         );
                     }
                 }
@@ -9175,11 +9084,10 @@ pub unsafe fn pack_lhs_f64(
         }
     } else {
         for q in 0..panels {
-            let rows = (m - q * 4).min(4);
-            let out = dst.add(q * panel_stride);
             for p in 0..k {
                 for i in 0..4 {
-                    *out.add(p * 4 + i) = if i < rows {
+                    *dst.add(q * panel_stride).add(p * 4 + i) = if i < (m - q * 4).min(4)
+                    {
                         *a.add((q * 4 + i) * rs_a + p * cs_a)
                     } else {
                         0.0f64

@@ -53,6 +53,10 @@ pub use super::wasm128::microkernel_dot_bf16;
 pub use self::gemm_small_low_f32 as gemm_small_row_f32;
 /// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
 pub use self::gemm_small_low_f64 as gemm_small_row_f64;
+/// The same code as `gemm_small_low_f32`: on this target its constants come out the same.
+pub use self::gemm_small_low_f32 as gemm_small_low_t_f32;
+/// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
+pub use self::gemm_small_low_f64 as gemm_small_low_t_f64;
 /// The same code as on `wasm128`: this level adds nothing `pack_rhs_f32` uses.
 pub use super::wasm128::pack_rhs_f32;
 /// The same code as on `wasm128`: this level adds nothing `pack_rhs_f64` uses.
@@ -330,39 +334,12 @@ pub unsafe fn microkernel_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -372,10 +349,9 @@ pub unsafe fn microkernel_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -384,7 +360,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -393,7 +369,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f32x4_relaxed_madd(
                 ai,
@@ -402,7 +378,7 @@ pub unsafe fn microkernel_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f32x4_relaxed_madd(
                 ai,
@@ -410,111 +386,114 @@ pub unsafe fn microkernel_f32(
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -575,39 +554,12 @@ pub unsafe fn microkernel_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -617,10 +569,9 @@ pub unsafe fn microkernel_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -629,7 +580,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -638,7 +589,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f64x2_relaxed_madd(
                 ai,
@@ -647,7 +598,7 @@ pub unsafe fn microkernel_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f64x2_relaxed_madd(
                 ai,
@@ -655,111 +606,114 @@ pub unsafe fn microkernel_f64(
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -820,36 +774,20 @@ pub unsafe fn microkernel_short_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -858,7 +796,7 @@ pub unsafe fn microkernel_short_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -866,63 +804,62 @@ pub unsafe fn microkernel_short_f32(
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -983,36 +920,20 @@ pub unsafe fn microkernel_short_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -1021,7 +942,7 @@ pub unsafe fn microkernel_short_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -1029,63 +950,62 @@ pub unsafe fn microkernel_short_f64(
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1146,107 +1066,90 @@ pub unsafe fn microkernel_narrow_f32(
     rs_a: usize,
     cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_2_0 = f32x4_splat(0.0);
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1307,107 +1210,90 @@ pub unsafe fn microkernel_narrow_f64(
     rs_a: usize,
     cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_2_0 = f64x2_splat(0.0);
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1465,42 +1351,15 @@ pub unsafe fn microkernel_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -1510,10 +1369,9 @@ pub unsafe fn microkernel_packed_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -1522,7 +1380,7 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -1531,7 +1389,7 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f32x4_relaxed_madd(
                 ai,
@@ -1540,7 +1398,7 @@ pub unsafe fn microkernel_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f32x4_relaxed_madd(
                 ai,
@@ -1548,111 +1406,114 @@ pub unsafe fn microkernel_packed_f32(
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1710,42 +1571,15 @@ pub unsafe fn microkernel_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -1755,10 +1589,9 @@ pub unsafe fn microkernel_packed_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -1767,7 +1600,7 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -1776,7 +1609,7 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f64x2_relaxed_madd(
                 ai,
@@ -1785,7 +1618,7 @@ pub unsafe fn microkernel_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f64x2_relaxed_madd(
                 ai,
@@ -1793,111 +1626,114 @@ pub unsafe fn microkernel_packed_f64(
                 acc_3_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -1955,39 +1791,23 @@ pub unsafe fn microkernel_short_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_1_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -1996,7 +1816,7 @@ pub unsafe fn microkernel_short_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -2004,63 +1824,62 @@ pub unsafe fn microkernel_short_packed_f32(
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2118,39 +1937,23 @@ pub unsafe fn microkernel_short_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_1_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -2159,7 +1962,7 @@ pub unsafe fn microkernel_short_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -2167,63 +1970,62 @@ pub unsafe fn microkernel_short_packed_f64(
                 acc_1_1,
             );
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2281,110 +2083,93 @@ pub unsafe fn microkernel_narrow_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
-    ldb: usize,
-    b_pack: *mut f32,
+    _ldb: usize,
+    _b_pack: *mut f32,
     beta: f32,
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { 8 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
     let mut acc_2_0 = f32x4_splat(0.0);
     let mut acc_3_0 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 8);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2442,110 +2227,93 @@ pub unsafe fn microkernel_narrow_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
-    ldb: usize,
-    b_pack: *mut f64,
+    _ldb: usize,
+    _b_pack: *mut f64,
     beta: f64,
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { 4 };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
     let mut acc_2_0 = f64x2_splat(0.0);
     let mut acc_3_0 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
-        let bp = b.add(p * ldb);
+        let bp = b.add(p * 4);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
         }
-        {
-            {
-                let _ = far.wrapping_add(p * far_ld);
-            };
-        }
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2612,33 +2380,6 @@ pub unsafe fn microkernel_pack_b_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -2648,10 +2389,9 @@ pub unsafe fn microkernel_pack_b_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -2660,7 +2400,7 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(rs_a) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -2669,7 +2409,7 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(2 * rs_a) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f32x4_relaxed_madd(
                 ai,
@@ -2678,7 +2418,7 @@ pub unsafe fn microkernel_pack_b_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * cs_a).add(3 * rs_a) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f32x4_relaxed_madd(
                 ai,
@@ -2686,113 +2426,119 @@ pub unsafe fn microkernel_pack_b_f32(
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 8 + 4) as *mut v128,
-                v128_load(bp.add(4) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 8 + 4) as *mut v128,
+            v128_load(bp.add(4) as *const v128),
+        );
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -2859,33 +2605,6 @@ pub unsafe fn microkernel_pack_b_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (rs_a, cs_a) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -2895,10 +2614,9 @@ pub unsafe fn microkernel_pack_b_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -2907,7 +2625,7 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(rs_a) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -2916,7 +2634,7 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(2 * rs_a) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f64x2_relaxed_madd(
                 ai,
@@ -2925,7 +2643,7 @@ pub unsafe fn microkernel_pack_b_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * cs_a).add(3 * rs_a) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f64x2_relaxed_madd(
                 ai,
@@ -2933,113 +2651,119 @@ pub unsafe fn microkernel_pack_b_f64(
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 4 + 2) as *mut v128,
-                v128_load(bp.add(2) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 4 + 2) as *mut v128,
+            v128_load(bp.add(2) as *const v128),
+        );
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -3097,8 +2821,8 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f32,
     ldb: usize,
     b_pack: *mut f32,
@@ -3106,33 +2830,6 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     c: *mut f32,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f32, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(4);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 4);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 4);
-    };
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
     let mut acc_1_0 = f32x4_splat(0.0);
@@ -3142,10 +2839,9 @@ pub unsafe fn microkernel_pack_b_packed_f32(
     let mut acc_3_0 = f32x4_splat(0.0);
     let mut acc_3_1 = f32x4_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load32_splat(ap as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4) as *const u32);
             acc_0_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f32x4_relaxed_madd(
                 ai,
@@ -3154,7 +2850,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(1) as *const u32);
             acc_1_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f32x4_relaxed_madd(
                 ai,
@@ -3163,7 +2859,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(2 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(2) as *const u32);
             acc_2_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f32x4_relaxed_madd(
                 ai,
@@ -3172,7 +2868,7 @@ pub unsafe fn microkernel_pack_b_packed_f32(
             );
         }
         {
-            let ai = v128_load32_splat(ap.add(3 * rs_a) as *const u32);
+            let ai = v128_load32_splat(a.add(p * 4).add(3) as *const u32);
             acc_3_0 = f32x4_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f32x4_relaxed_madd(
                 ai,
@@ -3180,113 +2876,119 @@ pub unsafe fn microkernel_pack_b_packed_f32(
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 8 + 4) as *mut v128,
-                v128_load(bp.add(4) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 8) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 8 + 4) as *mut v128,
+            v128_load(bp.add(4) as *const v128),
+        );
     }
-    let va = f32x4_splat(alpha);
-    if beta == 0.0f32 {
-        v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
-        v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
-    } else {
-        let vb = f32x4_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f32x4_splat(alpha);
+        if beta == 0.0f32 && alpha == 1.0f32 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(4) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 4) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 4) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 4) as *mut v128, acc_3_1);
+        } else if beta == 0.0f32 {
+            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f32x4_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 4) as *mut v128, f32x4_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f32x4_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 4) as *mut v128, f32x4_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f32x4_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 4) as *mut v128, f32x4_mul(va, acc_3_1));
+        } else {
+            let vb = f32x4_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f32x4_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f32x4_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 4);
-            v128_store(
-                cij as *mut v128,
-                f32x4_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f32x4_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 4);
+                v128_store(
+                    cv as *mut v128,
+                    f32x4_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f32x4_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -3344,8 +3046,8 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
+    _rs_a: usize,
+    _cs_a: usize,
     b: *const f64,
     ldb: usize,
     b_pack: *mut f64,
@@ -3353,33 +3055,6 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     c: *mut f64,
     ldc: usize,
 ) {
-    let (rs_a, cs_a) = { (1, 4) };
-    let (far, far_ld) = (b_pack as *const f64, ldb);
-    let ldb = { ldb };
-    {
-        let _ = c;
-    };
-    {
-        let _ = c.wrapping_add(2);
-    };
-    {
-        let _ = c.wrapping_add(ldc);
-    };
-    {
-        let _ = c.wrapping_add(ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(2 * ldc + 2);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc);
-    };
-    {
-        let _ = c.wrapping_add(3 * ldc + 2);
-    };
     let mut acc_0_0 = f64x2_splat(0.0);
     let mut acc_0_1 = f64x2_splat(0.0);
     let mut acc_1_0 = f64x2_splat(0.0);
@@ -3389,10 +3064,9 @@ pub unsafe fn microkernel_pack_b_packed_f64(
     let mut acc_3_0 = f64x2_splat(0.0);
     let mut acc_3_1 = f64x2_splat(0.0);
     for p in 0..k {
-        let ap = a.add(p * cs_a);
         let bp = b.add(p * ldb);
         {
-            let ai = v128_load64_splat(ap as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4) as *const u64);
             acc_0_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_0_0);
             acc_0_1 = f64x2_relaxed_madd(
                 ai,
@@ -3401,7 +3075,7 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(1) as *const u64);
             acc_1_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_1_0);
             acc_1_1 = f64x2_relaxed_madd(
                 ai,
@@ -3410,7 +3084,7 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(2 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(2) as *const u64);
             acc_2_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_2_0);
             acc_2_1 = f64x2_relaxed_madd(
                 ai,
@@ -3419,7 +3093,7 @@ pub unsafe fn microkernel_pack_b_packed_f64(
             );
         }
         {
-            let ai = v128_load64_splat(ap.add(3 * rs_a) as *const u64);
+            let ai = v128_load64_splat(a.add(p * 4).add(3) as *const u64);
             acc_3_0 = f64x2_relaxed_madd(ai, v128_load(bp as *const v128), acc_3_0);
             acc_3_1 = f64x2_relaxed_madd(
                 ai,
@@ -3427,113 +3101,119 @@ pub unsafe fn microkernel_pack_b_packed_f64(
                 acc_3_1,
             );
         }
-        {
-            v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
-            v128_store(
-                b_pack.add(p * 4 + 2) as *mut v128,
-                v128_load(bp.add(2) as *const v128),
-            );
-        }
+        v128_store(b_pack.add(p * 4) as *mut v128, v128_load(bp as *const v128));
+        v128_store(
+            b_pack.add(p * 4 + 2) as *mut v128,
+            v128_load(bp.add(2) as *const v128),
+        );
     }
-    let va = f64x2_splat(alpha);
-    if beta == 0.0f64 {
-        v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
-        v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-        v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
-        v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
-        v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
-        v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
-        v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
-        v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
-    } else {
-        let vb = f64x2_splat(beta);
-        {
-            let cij = c;
+    {
+        let va = f64x2_splat(alpha);
+        if beta == 0.0f64 && alpha == 1.0f64 {
+            v128_store(c as *mut v128, acc_0_0);
+            v128_store(c.add(2) as *mut v128, acc_0_1);
+            v128_store(c.add(ldc) as *mut v128, acc_1_0);
+            v128_store(c.add(ldc + 2) as *mut v128, acc_1_1);
+            v128_store(c.add(2 * ldc) as *mut v128, acc_2_0);
+            v128_store(c.add(2 * ldc + 2) as *mut v128, acc_2_1);
+            v128_store(c.add(3 * ldc) as *mut v128, acc_3_0);
+            v128_store(c.add(3 * ldc + 2) as *mut v128, acc_3_1);
+        } else if beta == 0.0f64 {
+            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+            v128_store(c.add(ldc) as *mut v128, f64x2_mul(va, acc_1_0));
+            v128_store(c.add(ldc + 2) as *mut v128, f64x2_mul(va, acc_1_1));
+            v128_store(c.add(2 * ldc) as *mut v128, f64x2_mul(va, acc_2_0));
+            v128_store(c.add(2 * ldc + 2) as *mut v128, f64x2_mul(va, acc_2_1));
+            v128_store(c.add(3 * ldc) as *mut v128, f64x2_mul(va, acc_3_0));
+            v128_store(c.add(3 * ldc + 2) as *mut v128, f64x2_mul(va, acc_3_1));
+        } else {
+            let vb = f64x2_splat(beta);
             v128_store(
-                cij as *mut v128,
+                c as *mut v128,
                 f64x2_relaxed_madd(
                     vb,
-                    v128_load(cij as *const v128),
+                    v128_load(c as *const v128),
                     f64x2_mul(va, acc_0_0),
                 ),
             );
-        }
-        {
-            let cij = c.add(2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_0_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_1_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(2 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_2_1),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_0),
-                ),
-            );
-        }
-        {
-            let cij = c.add(3 * ldc + 2);
-            v128_store(
-                cij as *mut v128,
-                f64x2_relaxed_madd(
-                    vb,
-                    v128_load(cij as *const v128),
-                    f64x2_mul(va, acc_3_1),
-                ),
-            );
+            {
+                let cv = c.add(2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_0_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_1_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(2 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_2_1),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_0),
+                    ),
+                );
+            }
+            {
+                let cv = c.add(3 * ldc + 2);
+                v128_store(
+                    cv as *mut v128,
+                    f64x2_relaxed_madd(
+                        vb,
+                        v128_load(cv as *const v128),
+                        f64x2_mul(va, acc_3_1),
+                    ),
+                );
+            }
         }
     }
 }
@@ -3570,39 +3250,63 @@ pub unsafe fn microkernel_dot_u8i8(
     let mut acc_3_0 = i32x4_splat(0);
     let mut acc_3_1 = i32x4_splat(0);
     for p in 0..kd {
-        let ap = a.add(p * 4 * 4);
-        let bp = b.add(p * 8 * 4);
         {
-            let ai = v128_load32_splat(ap as *const u32);
-            acc_0_0 = ops::dot_u8i8(acc_0_0, ai, v128_load(bp as *const v128));
-            acc_0_1 = ops::dot_u8i8(acc_0_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(4) as *const u32);
-            acc_1_0 = ops::dot_u8i8(acc_1_0, ai, v128_load(bp as *const v128));
-            acc_1_1 = ops::dot_u8i8(acc_1_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(4) as *const u32);
+            acc_1_0 = ops::dot_u8i8(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(8) as *const u32);
-            acc_2_0 = ops::dot_u8i8(acc_2_0, ai, v128_load(bp as *const v128));
-            acc_2_1 = ops::dot_u8i8(acc_2_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(8) as *const u32);
+            acc_2_0 = ops::dot_u8i8(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
         {
-            let ai = v128_load32_splat(ap.add(12) as *const u32);
-            acc_3_0 = ops::dot_u8i8(acc_3_0, ai, v128_load(bp as *const v128));
-            acc_3_1 = ops::dot_u8i8(acc_3_1, ai, v128_load(bp.add(16) as *const v128));
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(12) as *const u32);
+            acc_3_0 = ops::dot_u8i8(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
         }
     }
-    {
-        let cij = c;
-        if accumulate {
-            v128_store(
-                cij as *mut v128,
-                i32x4_add(v128_load(cij as *const v128), acc_0_0),
-            );
-        } else {
-            v128_store(cij as *mut v128, acc_0_0);
-        }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
     }
     {
         let cij = c.add(4);
@@ -3733,9 +3437,6 @@ pub unsafe fn gemm_small_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -3769,129 +3470,134 @@ pub unsafe fn gemm_small_f32(
                         acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f32x4_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -3930,129 +3636,152 @@ pub unsafe fn gemm_small_f32(
                         acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4179,135 +3908,201 @@ pub unsafe fn gemm_small_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f32(c.add(2 * rs_c), acc_2_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                acc_2_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f32(c.add(3 * rs_c), acc_3_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                acc_3_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f32(
+                            c.add(2 * rs_c),
+                            f32x4_mul(va, acc_2_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                f32x4_mul(va, acc_2_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f32(
+                            c.add(3 * rs_c),
+                            f32x4_mul(va, acc_3_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                f32x4_mul(va, acc_3_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_relaxed_madd(
+                                vb,
+                                ops::load_partial_f32(c, n),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -4366,9 +4161,6 @@ pub unsafe fn gemm_small_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -4402,129 +4194,134 @@ pub unsafe fn gemm_small_f64(
                         acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f64x2_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4563,129 +4360,152 @@ pub unsafe fn gemm_small_f64(
                         acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -4812,135 +4632,201 @@ pub unsafe fn gemm_small_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f64(c.add(2 * rs_c), acc_2_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                acc_2_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f64(c.add(3 * rs_c), acc_3_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                acc_3_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f64(
+                            c.add(2 * rs_c),
+                            f64x2_mul(va, acc_2_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                f64x2_mul(va, acc_2_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f64(
+                            c.add(3 * rs_c),
+                            f64x2_mul(va, acc_3_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                f64x2_mul(va, acc_3_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_relaxed_madd(
+                                vb,
+                                ops::load_partial_f64(c, n),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -4999,9 +4885,6 @@ pub unsafe fn gemm_small_mid_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -5024,68 +4907,67 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f32x4_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5109,68 +4991,79 @@ pub unsafe fn gemm_small_mid_f32(
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5241,71 +5134,101 @@ pub unsafe fn gemm_small_mid_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_relaxed_madd(
+                                vb,
+                                ops::load_partial_f32(c, n),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5364,9 +5287,6 @@ pub unsafe fn gemm_small_mid_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -5389,68 +5309,67 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f64x2_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5474,68 +5393,79 @@ pub unsafe fn gemm_small_mid_f64(
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -5606,71 +5536,101 @@ pub unsafe fn gemm_small_mid_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_relaxed_madd(
+                                vb,
+                                ops::load_partial_f64(c, n),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5721,17 +5681,14 @@ pub unsafe fn gemm_small_low_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
     beta: f32,
     c: *mut f32,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         {
@@ -5779,39 +5736,51 @@ pub unsafe fn gemm_small_low_f32(
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_relaxed_madd(
+                                vb,
+                                ops::load_partial_f32(c, n),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -5862,17 +5831,14 @@ pub unsafe fn gemm_small_low_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
     beta: f64,
     c: *mut f64,
-    rs_c: usize,
+    _rs_c: usize,
 ) {
-    let rs_a = { rs_a };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         {
@@ -5920,39 +5886,51 @@ pub unsafe fn gemm_small_low_f64(
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_relaxed_madd(
+                                vb,
+                                ops::load_partial_f64(c, n),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -6003,7 +5981,7 @@ pub unsafe fn gemm_small_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -6011,9 +5989,6 @@ pub unsafe fn gemm_small_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -6040,136 +6015,141 @@ pub unsafe fn gemm_small_t_f32(
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
                         acc_3_0 = f32x4_relaxed_madd(ar, b2, acc_3_0);
                         acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f32x4_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6190,147 +6170,166 @@ pub unsafe fn gemm_small_t_f32(
                     let b2 = v128_load(brow.add(8) as *const v128);
                     let b3 = v128_load(brow.add(12) as *const v128);
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                         acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
                         acc_3_0 = f32x4_relaxed_madd(ar, b2, acc_3_0);
                         acc_3_1 = f32x4_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(4) as *mut v128, acc_2_1);
-                        v128_store(crow.add(8) as *mut v128, acc_3_0);
-                        v128_store(crow.add(12) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_2_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_2_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_3_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 8) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 12) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f32x4_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6359,21 +6358,17 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
                         acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
                     }
@@ -6389,21 +6384,17 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f32x4_relaxed_madd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
                         acc_3_1 = f32x4_relaxed_madd(ar, b1, acc_3_1);
                     }
@@ -6416,19 +6407,15 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
                     }
                 }
@@ -6440,152 +6427,214 @@ pub unsafe fn gemm_small_t_f32(
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(2 + p * cs_a) as *const u32);
                         acc_2_0 = f32x4_relaxed_madd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = v128_load32_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u32,
-                        );
+                        let ar = v128_load32_splat(a.add(3 + p * cs_a) as *const u32);
                         acc_3_0 = f32x4_relaxed_madd(ar, b0, acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f32(c.add(2 * rs_c), acc_2_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                acc_2_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f32(c.add(3 * rs_c), acc_3_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                acc_3_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f32(
+                            c.add(2 * rs_c),
+                            f32x4_mul(va, acc_2_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(2 * rs_c + 4),
+                                f32x4_mul(va, acc_2_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f32(
+                            c.add(3 * rs_c),
+                            f32x4_mul(va, acc_3_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(3 * rs_c + 4),
+                                f32x4_mul(va, acc_3_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_relaxed_madd(
+                                vb,
+                                ops::load_partial_f32(c, n),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -6636,7 +6685,7 @@ pub unsafe fn gemm_small_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -6644,9 +6693,6 @@ pub unsafe fn gemm_small_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -6673,136 +6719,141 @@ pub unsafe fn gemm_small_t_f64(
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
                         acc_3_0 = f64x2_relaxed_madd(ar, b2, acc_3_0);
                         acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_2_0));
                             v128_store(
-                                cv as *mut v128,
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
+                            );
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
+                            v128_store(
+                                c as *mut v128,
                                 f64x2_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6823,147 +6874,166 @@ pub unsafe fn gemm_small_t_f64(
                     let b2 = v128_load(brow.add(4) as *const v128);
                     let b3 = v128_load(brow.add(6) as *const v128);
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                         acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
                         acc_3_0 = f64x2_relaxed_madd(ar, b2, acc_3_0);
                         acc_3_1 = f64x2_relaxed_madd(ar, b3, acc_3_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, acc_2_0);
-                        v128_store(crow.add(2) as *mut v128, acc_2_1);
-                        v128_store(crow.add(4) as *mut v128, acc_3_0);
-                        v128_store(crow.add(6) as *mut v128, acc_3_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_2_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_2_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_3_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_3_1));
-                    }
-                } else {
-                    if 2 >= skip {
-                        let crow = c.add(2 * rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 2 >= skip {
+                            v128_store(c.add(2 * rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(2 * rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(2 * rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(2 * rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                        if 3 >= skip {
+                            v128_store(c.add(3 * rs_c) as *mut v128, acc_2_0);
+                            v128_store(c.add(3 * rs_c + 2) as *mut v128, acc_2_1);
+                            v128_store(c.add(3 * rs_c + 4) as *mut v128, acc_3_0);
+                            v128_store(c.add(3 * rs_c + 6) as *mut v128, acc_3_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 2 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(2 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(2 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
+                        if 3 >= skip {
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
+                                c.add(3 * rs_c) as *mut v128,
+                                f64x2_mul(va, acc_2_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_2_1),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_3_0),
+                            );
+                            v128_store(
+                                c.add(3 * rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_3_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 2 >= skip {
+                            {
+                                let cv = c.add(2 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(2 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
-                        }
-                    }
-                    if 3 >= skip {
-                        let crow = c.add(3 * rs_c + j);
-                        {
-                            let cv = crow;
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_2_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_3_1),
-                                ),
-                            );
+                        if 3 >= skip {
+                            {
+                                let cv = c.add(3 * rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_2_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(3 * rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_3_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -6992,21 +7062,17 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
                         acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
                     }
@@ -7022,21 +7088,17 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                         acc_2_1 = f64x2_relaxed_madd(ar, b1, acc_2_1);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
                         acc_3_1 = f64x2_relaxed_madd(ar, b1, acc_3_1);
                     }
@@ -7049,19 +7111,15 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
                     }
                 }
@@ -7073,152 +7131,214 @@ pub unsafe fn gemm_small_t_f64(
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(2 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(2 + p * cs_a) as *const u64);
                         acc_2_0 = f64x2_relaxed_madd(ar, b0, acc_2_0);
                     }
                     {
-                        let ar = v128_load64_splat(
-                            a.add(3 * rs_a + p * cs_a) as *const u64,
-                        );
+                        let ar = v128_load64_splat(a.add(3 + p * cs_a) as *const u64);
                         acc_3_0 = f64x2_relaxed_madd(ar, b0, acc_3_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_2_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_2_1, c1);
+                    if 2 >= skip {
+                        ops::store_partial_f64(c.add(2 * rs_c), acc_2_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                acc_2_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, acc_3_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_3_1, c1);
+                    if 3 >= skip {
+                        ops::store_partial_f64(c.add(3 * rs_c), acc_3_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                acc_3_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_2_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_2_1), c1);
-                    }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_3_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_3_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_1_1),
+                    if 2 >= skip {
+                        ops::store_partial_f64(
+                            c.add(2 * rs_c),
+                            f64x2_mul(va, acc_2_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2 * rs_c + 2),
+                                f64x2_mul(va, acc_2_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 2 >= skip {
-                    let crow = c.add(2 * rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_2_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_2_1),
+                    if 3 >= skip {
+                        ops::store_partial_f64(
+                            c.add(3 * rs_c),
+                            f64x2_mul(va, acc_3_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(3 * rs_c + 2),
+                                f64x2_mul(va, acc_3_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 3 >= skip {
-                    let crow = c.add(3 * rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_3_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_3_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_relaxed_madd(
+                                vb,
+                                ops::load_partial_f64(c, n),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 2 >= skip {
+                        {
+                            let cv = c.add(2 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_2_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(2 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_2_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                    }
+                    if 3 >= skip {
+                        {
+                            let cv = c.add(3 * rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_3_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(3 * rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_3_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -7269,7 +7389,7 @@ pub unsafe fn gemm_small_mid_t_f32(
     k: usize,
     alpha: f32,
     a: *const f32,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f32,
     rs_b: usize,
@@ -7277,9 +7397,6 @@ pub unsafe fn gemm_small_mid_t_f32(
     c: *mut f32,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 16 {
@@ -7302,68 +7419,67 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(4) as *mut v128, acc_0_1);
+                            v128_store(c.add(8) as *mut v128, acc_1_0);
+                            v128_store(c.add(12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f32x4_mul(va, acc_0_0));
+                            v128_store(c.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
+                            v128_store(c.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
+                            v128_store(c.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f32x4_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f32x4_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7380,75 +7496,86 @@ pub unsafe fn gemm_small_mid_t_f32(
                     let b2 = v128_load(brow.add(8) as *const v128);
                     let b3 = v128_load(brow.add(12) as *const v128);
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                         acc_1_0 = f32x4_relaxed_madd(ar, b2, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f32 && alpha == 1.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(4) as *mut v128, acc_0_1);
-                        v128_store(crow.add(8) as *mut v128, acc_1_0);
-                        v128_store(crow.add(12) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f32 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f32x4_mul(va, acc_0_0));
-                        v128_store(crow.add(4) as *mut v128, f32x4_mul(va, acc_0_1));
-                        v128_store(crow.add(8) as *mut v128, f32x4_mul(va, acc_1_0));
-                        v128_store(crow.add(12) as *mut v128, f32x4_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f32x4_splat(alpha);
+                    if beta == 0.0f32 && alpha == 1.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 8) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 12) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f32 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f32x4_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 4) as *mut v128,
+                                f32x4_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 8) as *mut v128,
+                                f32x4_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 12) as *mut v128,
+                                f32x4_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(8);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(12);
-                            v128_store(
-                                cv as *mut v128,
-                                f32x4_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f32x4_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f32x4_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 8);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 12);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f32x4_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f32x4_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7473,7 +7600,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
                     }
@@ -7489,7 +7616,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f32x4_relaxed_madd(ar, b1, acc_1_1);
                     }
@@ -7502,7 +7629,7 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                     }
                 }
@@ -7514,76 +7641,106 @@ pub unsafe fn gemm_small_mid_t_f32(
                         acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load32_splat(a.add(rs_a + p * cs_a) as *const u32);
+                        let ar = v128_load32_splat(a.add(1 + p * cs_a) as *const u32);
                         acc_1_0 = f32x4_relaxed_madd(ar, b0, acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f32x4_splat(alpha);
+                if beta == 0.0f32 && alpha == 1.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, acc_0_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(c.add(4), acc_0_1, (cols - 4).min(4));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f32(c.add(rs_c), acc_1_0, cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                acc_1_1,
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f32 {
+                    if skip == 0 {
+                        ops::store_partial_f32(c, f32x4_mul(va, acc_0_0), cols.min(4));
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(4),
+                                f32x4_mul(va, acc_0_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f32(
+                            c.add(rs_c),
+                            f32x4_mul(va, acc_1_0),
+                            cols.min(4),
                         );
-                        ops::store_partial_f32(crow1, x1, c1);
+                        if 4 < cols {
+                            ops::store_partial_f32(
+                                c.add(rs_c + 4),
+                                f32x4_mul(va, acc_1_1),
+                                (cols - 4).min(4),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
+                } else {
+                    let vb = f32x4_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(4);
+                            let x = f32x4_relaxed_madd(
+                                vb,
+                                ops::load_partial_f32(c, n),
+                                f32x4_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f32(c, x, n);
+                        }
+                        {
+                            let cv = c.add(4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                    }
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 4);
+                            if 4 < cols {
+                                let n = (cols - 4).min(4);
+                                let x = f32x4_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f32(cv, n),
+                                    f32x4_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f32(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -7634,7 +7791,7 @@ pub unsafe fn gemm_small_mid_t_f64(
     k: usize,
     alpha: f64,
     a: *const f64,
-    rs_a: usize,
+    _rs_a: usize,
     cs_a: usize,
     b: *const f64,
     rs_b: usize,
@@ -7642,9 +7799,6 @@ pub unsafe fn gemm_small_mid_t_f64(
     c: *mut f64,
     rs_c: usize,
 ) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
     let mut j = 0;
     while j < n {
         if n - j >= 8 {
@@ -7667,68 +7821,67 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 0 >= skip {
-                        let crow = c.add(j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, acc_0_0);
+                            v128_store(c.add(2) as *mut v128, acc_0_1);
+                            v128_store(c.add(4) as *mut v128, acc_1_0);
+                            v128_store(c.add(6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if skip == 0 {
+                            v128_store(c as *mut v128, f64x2_mul(va, acc_0_0));
+                            v128_store(c.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
+                            v128_store(c.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
+                            v128_store(c.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
+                        }
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if skip == 0 {
                             v128_store(
-                                cv as *mut v128,
+                                c as *mut v128,
                                 f64x2_relaxed_madd(
                                     vb,
-                                    v128_load(cv as *const v128),
+                                    v128_load(c as *const v128),
                                     f64x2_mul(va, acc_0_0),
                                 ),
                             );
-                        }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                            {
+                                let cv = c.add(2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7745,75 +7898,86 @@ pub unsafe fn gemm_small_mid_t_f64(
                     let b2 = v128_load(brow.add(4) as *const v128);
                     let b3 = v128_load(brow.add(6) as *const v128);
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                         acc_1_0 = f64x2_relaxed_madd(ar, b2, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b3, acc_1_1);
                     }
                 }
-                if beta == 0.0f64 && alpha == 1.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, acc_0_0);
-                        v128_store(crow.add(2) as *mut v128, acc_0_1);
-                        v128_store(crow.add(4) as *mut v128, acc_1_0);
-                        v128_store(crow.add(6) as *mut v128, acc_1_1);
-                    }
-                } else if beta == 0.0f64 {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        v128_store(crow as *mut v128, f64x2_mul(va, acc_0_0));
-                        v128_store(crow.add(2) as *mut v128, f64x2_mul(va, acc_0_1));
-                        v128_store(crow.add(4) as *mut v128, f64x2_mul(va, acc_1_0));
-                        v128_store(crow.add(6) as *mut v128, f64x2_mul(va, acc_1_1));
-                    }
-                } else {
-                    if 1 >= skip {
-                        let crow = c.add(rs_c + j);
-                        {
-                            let cv = crow;
+                {
+                    let c = c.add(j);
+                    let va = f64x2_splat(alpha);
+                    if beta == 0.0f64 && alpha == 1.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, acc_0_0);
+                            v128_store(c.add(rs_c + 2) as *mut v128, acc_0_1);
+                            v128_store(c.add(rs_c + 4) as *mut v128, acc_1_0);
+                            v128_store(c.add(rs_c + 6) as *mut v128, acc_1_1);
+                        }
+                    } else if beta == 0.0f64 {
+                        if 1 >= skip {
+                            v128_store(c.add(rs_c) as *mut v128, f64x2_mul(va, acc_0_0));
                             v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_0),
-                                ),
+                                c.add(rs_c + 2) as *mut v128,
+                                f64x2_mul(va, acc_0_1),
+                            );
+                            v128_store(
+                                c.add(rs_c + 4) as *mut v128,
+                                f64x2_mul(va, acc_1_0),
+                            );
+                            v128_store(
+                                c.add(rs_c + 6) as *mut v128,
+                                f64x2_mul(va, acc_1_1),
                             );
                         }
-                        {
-                            let cv = crow.add(2);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_0_1),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(4);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_0),
-                                ),
-                            );
-                        }
-                        {
-                            let cv = crow.add(6);
-                            v128_store(
-                                cv as *mut v128,
-                                f64x2_relaxed_madd(
-                                    vb,
-                                    v128_load(cv as *const v128),
-                                    f64x2_mul(va, acc_1_1),
-                                ),
-                            );
+                    } else {
+                        let vb = f64x2_splat(beta);
+                        if 1 >= skip {
+                            {
+                                let cv = c.add(rs_c);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 2);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_0_1),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 4);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_0),
+                                    ),
+                                );
+                            }
+                            {
+                                let cv = c.add(rs_c + 6);
+                                v128_store(
+                                    cv as *mut v128,
+                                    f64x2_relaxed_madd(
+                                        vb,
+                                        v128_load(cv as *const v128),
+                                        f64x2_mul(va, acc_1_1),
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
@@ -7838,7 +8002,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
                     }
@@ -7854,7 +8018,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                         acc_1_1 = f64x2_relaxed_madd(ar, b1, acc_1_1);
                     }
@@ -7867,7 +8031,7 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                     }
                 }
@@ -7879,358 +8043,106 @@ pub unsafe fn gemm_small_mid_t_f64(
                         acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
                     }
                     {
-                        let ar = v128_load64_splat(a.add(rs_a + p * cs_a) as *const u64);
+                        let ar = v128_load64_splat(a.add(1 + p * cs_a) as *const u64);
                         acc_1_0 = f64x2_relaxed_madd(ar, b0, acc_1_0);
                     }
                 }
             }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
+            {
+                let c = c.add(j);
+                let va = f64x2_splat(alpha);
+                if beta == 0.0f64 && alpha == 1.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, acc_0_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(c.add(2), acc_0_1, (cols - 2).min(2));
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, acc_1_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_1_1, c1);
+                    if 1 >= skip {
+                        ops::store_partial_f64(c.add(rs_c), acc_1_0, cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                acc_1_1,
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
+                } else if beta == 0.0f64 {
+                    if skip == 0 {
+                        ops::store_partial_f64(c, f64x2_mul(va, acc_0_0), cols.min(2));
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(2),
+                                f64x2_mul(va, acc_0_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_1_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_1_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
+                    if 1 >= skip {
+                        ops::store_partial_f64(
+                            c.add(rs_c),
+                            f64x2_mul(va, acc_1_0),
+                            cols.min(2),
                         );
-                        ops::store_partial_f64(crow1, x1, c1);
+                        if 2 < cols {
+                            ops::store_partial_f64(
+                                c.add(rs_c + 2),
+                                f64x2_mul(va, acc_1_1),
+                                (cols - 2).min(2),
+                            );
+                        }
                     }
-                }
-                if 1 >= skip {
-                    let crow = c.add(rs_c + j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_1_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_1_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                } else {
+                    let vb = f64x2_splat(beta);
+                    if skip == 0 {
+                        {
+                            let n = cols.min(2);
+                            let x = f64x2_relaxed_madd(
+                                vb,
+                                ops::load_partial_f64(c, n),
+                                f64x2_mul(va, acc_0_0),
+                            );
+                            ops::store_partial_f64(c, x, n);
+                        }
+                        {
+                            let cv = c.add(2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_0_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
-                }
-            }
-            j += 4;
-        }
-    }
-}
-/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-/// problem, without packing, storing all but the first `skip` rows.
-///
-/// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
-/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
-/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
-/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
-/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
-/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
-/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
-/// are five blocks of 12 and one of 4. A remainder that no instance fits
-/// exactly takes the next larger one, moved up to end at the last row, with
-/// `skip` set to the rows it overlaps: those are computed again but not stored,
-/// so no row count known only at run time reaches the `k` loop.
-///
-/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
-/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
-/// blocks of `2 * LANES`. A is broadcast in place from any strides,
-/// B and C are read and written in place and must have unit column stride; the
-/// ragged last column block uses partial loads and stores. `beta == 0` never
-/// reads C.
-///
-/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
-/// argument ignored, as for a transposed A): a step of k broadcasts the block's
-/// rows from adjacent elements at constant offsets, where the others compute a
-/// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.)
-///
-/// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
-/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
-///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f32, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
-#[target_feature(enable = "simd128,relaxed-simd")]
-pub unsafe fn gemm_small_low_t_f32(
-    skip: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    rs_a: usize,
-    cs_a: usize,
-    b: *const f32,
-    rs_b: usize,
-    beta: f32,
-    c: *mut f32,
-    rs_c: usize,
-) {
-    let rs_a = { 1 };
-    let va = f32x4_splat(alpha);
-    let vb = f32x4_splat(beta);
-    let mut j = 0;
-    while j < n {
-        {
-            let cols = (n - j).min(8);
-            let c0 = cols.min(4);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f32x4_splat(0.0);
-            let mut acc_0_1 = f32x4_splat(0.0);
-            if c1 == 4 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = v128_load(brow.add(4) as *const v128);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
-                    }
-                }
-            } else if c1 > 0 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = ops::load_partial_f32(brow.add(4), c1);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                        acc_0_1 = f32x4_relaxed_madd(ar, b1, acc_0_1);
-                    }
-                }
-            } else if c0 == 4 {
-                for p in 0..k {
-                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    }
-                }
-            } else {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f32(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load32_splat(a.add(p * cs_a) as *const u32);
-                        acc_0_0 = f32x4_relaxed_madd(ar, b0, acc_0_0);
-                    }
-                }
-            }
-            if beta == 0.0f32 && alpha == 1.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), acc_0_1, c1);
-                    }
-                }
-            } else if beta == 0.0f32 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f32(crow, f32x4_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f32(crow.add(4), f32x4_mul(va, acc_0_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f32x4_relaxed_madd(
-                        vb,
-                        ops::load_partial_f32(crow, c0),
-                        f32x4_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f32(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(4);
-                        let x1 = f32x4_relaxed_madd(
-                            vb,
-                            ops::load_partial_f32(crow1, c1),
-                            f32x4_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f32(crow1, x1, c1);
-                    }
-                }
-            }
-            j += 8;
-        }
-    }
-}
-/// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-/// problem, without packing, storing all but the first `skip` rows.
-///
-/// For sizes where packing would cost as much as the product (all dimensions up
-/// to a few dozen). A block is `ROWS` rows by two vectors of columns, held in the
-/// micro-kernel's register tile (row `r`, vector `v` in the tile's slot
-/// `2 * r + v`, counted row by row), so the tallest block uses the whole tile:
-/// `MR * (NR / LANES) / 2` rows, 12 on AVX-512 (6 x 4 and 12 x 2 tiles alike).
-/// The runtime walks the rows in blocks, with four instances: `gemm_small` (that
-/// many rows), `gemm_small_mid` (two thirds), `gemm_small_low` (a third) and
-/// `gemm_small_row` (one row), so that 8 rows on AVX-512 are one block and 64
-/// are five blocks of 12 and one of 4. A remainder that no instance fits
-/// exactly takes the next larger one, moved up to end at the last row, with
-/// `skip` set to the rows it overlaps: those are computed again but not stored,
-/// so no row count known only at run time reaches the `k` loop.
-///
-/// Columns go in blocks of `4 * LANES` while four whole vectors are left and
-/// `ROWS` is even, each computed as two halves of `ROWS / 2` rows (slots
-/// `4 * r + v`), so that each broadcast of A feeds four multiply-adds, then in
-/// blocks of `2 * LANES`. A is broadcast in place from any strides,
-/// B and C are read and written in place and must have unit column stride; the
-/// ragged last column block uses partial loads and stores. `beta == 0` never
-/// reads C.
-///
-/// The `_t` instances (`COL_A = 1`) are for a column-major A (`rs_a == 1`, the
-/// argument ignored, as for a transposed A): a step of k broadcasts the block's
-/// rows from adjacent elements at constant offsets, where the others compute a
-/// row address per row and step. (A one-row block has no row stride; the
-/// runtime uses `gemm_small_row` for both.)
-///
-/// # Safety
-/// `skip < ROWS`; A (`ROWS x k` at `a + i * rs_a + p * cs_a`, `rs_a` 1 with
-/// `COL_A`), B (`k x n` at `b + p * rs_b + j`) and C (rows `skip..ROWS` of `n`
-/// at `c + i * rs_c + j`) must be valid; C must not overlap A or B.
-///
-/// Generated for `wasm_relaxed` from `base_gemm_small` in `kernels/src/microkernel.rs` with V = f64, ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1.
-#[target_feature(enable = "simd128,relaxed-simd")]
-pub unsafe fn gemm_small_low_t_f64(
-    skip: usize,
-    n: usize,
-    k: usize,
-    alpha: f64,
-    a: *const f64,
-    rs_a: usize,
-    cs_a: usize,
-    b: *const f64,
-    rs_b: usize,
-    beta: f64,
-    c: *mut f64,
-    rs_c: usize,
-) {
-    let rs_a = { 1 };
-    let va = f64x2_splat(alpha);
-    let vb = f64x2_splat(beta);
-    let mut j = 0;
-    while j < n {
-        {
-            let cols = (n - j).min(4);
-            let c0 = cols.min(2);
-            let c1 = cols - c0;
-            let mut acc_0_0 = f64x2_splat(0.0);
-            let mut acc_0_1 = f64x2_splat(0.0);
-            if c1 == 2 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = v128_load(brow.add(2) as *const v128);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
-                    }
-                }
-            } else if c1 > 0 {
-                for p in 0..k {
-                    let brow = b.add(p * rs_b + j);
-                    let b0 = v128_load(brow as *const v128);
-                    let b1 = ops::load_partial_f64(brow.add(2), c1);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                        acc_0_1 = f64x2_relaxed_madd(ar, b1, acc_0_1);
-                    }
-                }
-            } else if c0 == 2 {
-                for p in 0..k {
-                    let b0 = v128_load(b.add(p * rs_b + j) as *const v128);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    }
-                }
-            } else {
-                for p in 0..k {
-                    let b0 = ops::load_partial_f64(b.add(p * rs_b + j), c0);
-                    {
-                        let ar = v128_load64_splat(a.add(p * cs_a) as *const u64);
-                        acc_0_0 = f64x2_relaxed_madd(ar, b0, acc_0_0);
-                    }
-                }
-            }
-            if beta == 0.0f64 && alpha == 1.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, acc_0_0, c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), acc_0_1, c1);
-                    }
-                }
-            } else if beta == 0.0f64 {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    ops::store_partial_f64(crow, f64x2_mul(va, acc_0_0), c0);
-                    if c1 > 0 {
-                        ops::store_partial_f64(crow.add(2), f64x2_mul(va, acc_0_1), c1);
-                    }
-                }
-            } else {
-                if 0 >= skip {
-                    let crow = c.add(j);
-                    let x0 = f64x2_relaxed_madd(
-                        vb,
-                        ops::load_partial_f64(crow, c0),
-                        f64x2_mul(va, acc_0_0),
-                    );
-                    ops::store_partial_f64(crow, x0, c0);
-                    if c1 > 0 {
-                        let crow1 = crow.add(2);
-                        let x1 = f64x2_relaxed_madd(
-                            vb,
-                            ops::load_partial_f64(crow1, c1),
-                            f64x2_mul(va, acc_0_1),
-                        );
-                        ops::store_partial_f64(crow1, x1, c1);
+                    if 1 >= skip {
+                        {
+                            let cv = c.add(rs_c);
+                            {
+                                let n = cols.min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_0),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
+                        {
+                            let cv = c.add(rs_c + 2);
+                            if 2 < cols {
+                                let n = (cols - 2).min(2);
+                                let x = f64x2_relaxed_madd(
+                                    vb,
+                                    ops::load_partial_f64(cv, n),
+                                    f64x2_mul(va, acc_1_1),
+                                );
+                                ops::store_partial_f64(cv, x, n);
+                            }
+                        }
                     }
                 }
             }
@@ -8262,7 +8174,7 @@ pub unsafe fn dot_edge_1_f32(
     a: *const f32,
     lda: usize,
     bt: *const f32,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f32,
 ) {
     let mut acc_0_0 = f32x4_splat(0.0);
@@ -8332,7 +8244,7 @@ pub unsafe fn dot_edge_1_f64(
     a: *const f64,
     lda: usize,
     bt: *const f64,
-    ldbt: usize,
+    _ldbt: usize,
     out: *mut f64,
 ) {
     let mut acc_0_0 = f64x2_splat(0.0);

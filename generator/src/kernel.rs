@@ -1,8 +1,11 @@
 //! Discovery and analysis: find every `pub fn base_*` in the kernel sources and
-//! work out which instantiations (element types) it has.
+//! work out which instantiations (element types) it has, and every `#[kernel]`
+//! helper the kernels may call.
 
 use crate::api::{Api, TRAITS, TraitSpec};
 use crate::diag::{Diagnostic, Source};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 
@@ -26,7 +29,38 @@ pub struct Kernel {
     /// The instances a kernel with `const` parameters lists in its `#[kernel(..)]`
     /// attribute; empty for a kernel without them (one instance, its own name).
     pub variants: Vec<Variant>,
+    /// Every helper of the kernel sources, by name: the ones this kernel calls
+    /// are inlined where it calls them.
+    pub helpers: Rc<Helpers>,
 }
+
+/// A `#[kernel]` function that is not a kernel (its name does not start with
+/// `base_`): code kernels share, such as the alpha/beta epilogue of a tile.
+/// It is inlined at every call, after the call's generic arguments are
+/// substituted, so that its `#[unroll]` loops, constants and register tiles
+/// lower as if written in the kernel; it never reaches `generated/` on its own.
+/// A call names every generic parameter: `store_tile::<V, ROWS, 4>(acc, ..)`.
+#[derive(Debug, Clone)]
+pub struct Helper {
+    pub name: String,
+    pub source: Source,
+    pub item: syn::ItemFn,
+    /// Its generic parameters in order: what a call's turbofish gives.
+    pub generics: Vec<HelperParam>,
+}
+
+/// A helper's generic parameter.
+#[derive(Debug, Clone)]
+pub enum HelperParam {
+    /// `V: FloatVec`: the call names one of the caller's vector parameters
+    /// bound by the same trait.
+    Vector { ident: String, trait_name: &'static str },
+    /// `const N: usize`: the call gives a constant expression.
+    Const { ident: String },
+}
+
+/// The helpers of a workspace, by name.
+pub type Helpers = BTreeMap<String, Helper>;
 
 /// One entry of `#[kernel(name(N = expr, ..), ..)]`: the generated function's
 /// name (before the element suffix) and the value of every `const` parameter, an
@@ -89,6 +123,7 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
     for (src, file) in files {
         misplaced_kernel_attrs(src, file, &mut diags);
     }
+    let helpers = Rc::new(helpers(files, api, &mut diags));
     // Every `base_*` function is a kernel, also one with errors of its own.
     let kernel_names: std::collections::BTreeSet<String> = files
         .iter()
@@ -101,7 +136,7 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
     for (src, file) in files {
         for item in &file.items {
             if let syn::Item::Fn(f) = item
-                && is_kernel_name(&f.sig.ident)
+                && (is_kernel_name(&f.sig.ident) || f.attrs.iter().any(is_kernel_attr))
             {
                 kernel_calls(src, f, &kernel_names, &mut diags);
             }
@@ -118,6 +153,7 @@ pub fn discover(files: &[(Source, syn::File)], api: &Api) -> Result<Vec<Kernel>,
                     item: f.clone(),
                     params,
                     variants,
+                    helpers: helpers.clone(),
                 }),
                 Err(mut d) => diags.append(&mut d),
             }
@@ -143,12 +179,107 @@ fn is_kernel_name(ident: &syn::Ident) -> bool {
     ident.to_string().starts_with("base_")
 }
 
+/// Every `#[kernel]` function whose name does not start with `base_`, checked:
+/// plain `fn`s whose generic parameters are vector parameters and `usize`
+/// constants, without an instance list (a call gives the constants).
+fn helpers(files: &[(Source, syn::File)], api: &Api, diags: &mut Vec<Diagnostic>) -> Helpers {
+    let mut out = Helpers::new();
+    for (src, file) in files {
+        for item in &file.items {
+            let syn::Item::Fn(f) = item else { continue };
+            if is_kernel_name(&f.sig.ident) || !f.attrs.iter().any(is_kernel_attr) {
+                continue;
+            }
+            let name = f.sig.ident.to_string();
+            let before = diags.len();
+            if let Some(attr) = f.attrs.iter().find(|a| is_kernel_attr(a))
+                && !matches!(attr.meta, syn::Meta::Path(_))
+            {
+                diags.push(
+                    Diagnostic::at(src, attr.span(), format!("helper `{name}` takes no instance list"))
+                        .help("a helper is inlined where it is called; the call gives its `const` parameters: `helper::<V, 4>(..)`"),
+                );
+            }
+            if let Some(w) = &f.sig.generics.where_clause {
+                diags.push(
+                    Diagnostic::at(src, w.span(), "`where` clauses are not supported on helpers")
+                        .help("bound each parameter inline: `<V: FloatVec>`"),
+                );
+            }
+            if f.sig.asyncness.is_some() || f.sig.variadic.is_some() || f.sig.abi.is_some() {
+                diags.push(Diagnostic::at(
+                    src,
+                    f.sig.span(),
+                    "helpers are plain `fn`s: no `async`, `extern` or variadics",
+                ));
+            }
+            let mut generics = vec![];
+            for g in &f.sig.generics.params {
+                match g {
+                    syn::GenericParam::Type(tp) => match vec_param(tp, api) {
+                        Ok(p) => generics.push(HelperParam::Vector {
+                            ident: p.ident,
+                            trait_name: p.spec.name,
+                        }),
+                        Err(msg) => diags.push(Diagnostic::at(src, tp.span(), msg).help(bound_help())),
+                    },
+                    syn::GenericParam::Const(c) if is_usize(&c.ty) && c.default.is_none() => {
+                        generics.push(HelperParam::Const {
+                            ident: c.ident.to_string(),
+                        })
+                    }
+                    other => diags.push(
+                        Diagnostic::at(
+                            src,
+                            other.span(),
+                            "helpers take only vector type and `const N: usize` parameters",
+                        )
+                        .help(bound_help()),
+                    ),
+                }
+            }
+            for input in &f.sig.inputs {
+                match input {
+                    syn::FnArg::Typed(pt) if matches!(&*pt.pat, syn::Pat::Ident(i) if i.by_ref.is_none() && i.subpat.is_none()) =>
+                        {}
+                    other => diags.push(
+                        Diagnostic::at(src, other.span(), "a helper's parameters are plain names")
+                            .help("write `name: Type` (or `mut name: Type`)"),
+                    ),
+                }
+            }
+            if let Some(prev) = out.get(&name) {
+                let msg = format!("helper `{name}` is defined twice");
+                let help = format!(
+                    "the other is in {}; helpers of all kernel files share one namespace",
+                    prev.source.path
+                );
+                diags.push(Diagnostic::at(src, f.sig.ident.span(), msg).help(help));
+                continue;
+            }
+            if diags.len() == before {
+                out.insert(
+                    name.clone(),
+                    Helper {
+                        name,
+                        source: src.clone(),
+                        item: f.clone(),
+                        generics,
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
 fn is_kernel_attr(attr: &syn::Attribute) -> bool {
     attr.path().segments.last().is_some_and(|s| s.ident == "kernel")
 }
 
-/// `#[kernel]` anywhere but on a `base_*` function at the top level of a file:
-/// the generator only looks there, so the attribute would be silently ignored.
+/// `#[kernel]` anywhere but on a function at the top level of a file (a
+/// `base_*` kernel or a helper): the generator only looks there, so the
+/// attribute would be silently ignored.
 fn misplaced_kernel_attrs(src: &Source, file: &syn::File, diags: &mut Vec<Diagnostic>) {
     struct Finder<'a> {
         src: &'a Source,
@@ -161,11 +292,12 @@ fn misplaced_kernel_attrs(src: &Source, file: &syn::File, diags: &mut Vec<Diagno
                     Diagnostic::at(
                         self.src,
                         attr.span(),
-                        "`#[kernel]` marks only `base_*` functions at the top level of a file",
+                        "`#[kernel]` marks only functions at the top level of a file",
                     )
                     .help(
                         "kernels are `pub unsafe fn base_<name><V: ...>(..)` items directly in a file under \
-                         kernels/src; remove the attribute here",
+                         kernels/src, and helpers they call are `#[kernel] unsafe fn <name><V: ...>(..)` items \
+                         beside them; remove the attribute here",
                     ),
                 );
             }
@@ -174,8 +306,9 @@ fn misplaced_kernel_attrs(src: &Source, file: &syn::File, diags: &mut Vec<Diagno
     let mut finder = Finder { src, diags };
     for item in &file.items {
         match item {
-            // The one place the attribute belongs: check the rest of the kernel.
-            syn::Item::Fn(f) if is_kernel_name(&f.sig.ident) => {
+            // The one place the attribute belongs: check the rest of the kernel
+            // or helper.
+            syn::Item::Fn(f) if is_kernel_name(&f.sig.ident) || f.attrs.iter().any(is_kernel_attr) => {
                 finder.visit_signature(&f.sig);
                 finder.visit_block(&f.block);
             }
@@ -204,10 +337,11 @@ fn kernel_calls(
             if let Some(last) = p.path.segments.last()
                 && self.kernels.contains(&last.ident.to_string())
             {
+                let what = if is_kernel_name(self.this) { "kernel" } else { "helper" };
                 let msg = if last.ident == *self.this {
                     format!("kernel `{}` calls itself", self.this)
                 } else {
-                    format!("kernel `{}` calls the kernel `{}`", self.this, last.ident)
+                    format!("{what} `{}` calls the kernel `{}`", self.this, last.ident)
                 };
                 self.diags.push(Diagnostic::at(self.src, p.span(), msg).help(
                     "kernels cannot call kernels: each one is generated on its own, per target and \

@@ -3,6 +3,8 @@
 //! Passes, in order, each a small AST walk (after a kernel's `const` parameters
 //! are replaced by the instance's values on the target, each evaluated first:
 //! `V::MR / 2` becomes `3`, and the dispatch table lists it):
+//! 0. **helpers**: each call of a `#[kernel]` helper becomes its body, its
+//!    generic arguments and arguments substituted (see [`Helper`]);
 //! 1. **check**: reject what the generator cannot see through (macros, closures,
 //!    nested items, `#[unroll]` on anything but a `for` loop);
 //! 2. **consts**: `V::LANES`, `V::MR`, `V::ZERO`, .. become literals from the target;
@@ -22,7 +24,7 @@
 
 use crate::api::{Api, TILE_INIT, TraitApi};
 use crate::diag::{Diagnostic, Source, closest};
-use crate::kernel::Instance;
+use crate::kernel::{Helper, HelperParam, Helpers, Instance};
 use crate::targets::Target;
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -66,11 +68,26 @@ struct Ctx<'a> {
     bindings: BTreeMap<String, Binding<'a>>,
     diags: Vec<Diagnostic>,
     helpers: BTreeSet<String>,
+    /// Each helper's source, with a span of its own to tell the code inlined
+    /// from it (two spans join only within one file).
+    helper_sources: Vec<(Span, &'a Source)>,
+    /// The kernel's `usize` parameters that its body never binds again: the
+    /// comparisons folding knows are unsigned.
+    usize_params: BTreeSet<String>,
 }
 
 impl<'a> Ctx<'a> {
     fn error(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
-        self.diags.push(Diagnostic::at(self.src, span, msg).help(help));
+        self.diags
+            .push(Diagnostic::at(self.source_of(span), span, msg).help(help));
+    }
+
+    /// The file `span` is in: the kernel's, or that of a helper inlined into it.
+    fn source_of(&self, span: Span) -> &'a Source {
+        self.helper_sources
+            .iter()
+            .find(|(anchor, _)| anchor.join(span).is_some())
+            .map_or(self.src, |(_, src)| *src)
     }
 
     /// `V::NAME` with `V` a vector parameter of this kernel.
@@ -112,7 +129,7 @@ impl<'a> Ctx<'a> {
         if start.line != end.line || end.column <= start.column {
             return None;
         }
-        let line = self.src.text.lines().nth(start.line.checked_sub(1)?)?;
+        let line = self.source_of(span).text.lines().nth(start.line.checked_sub(1)?)?;
         let text: String = line
             .chars()
             .skip(start.column)
@@ -144,6 +161,13 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         bindings,
         diags: vec![],
         helpers: BTreeSet::new(),
+        helper_sources: kernel
+            .helpers
+            .values()
+            .filter(|h| h.source.path != kernel.source.path)
+            .map(|h| (h.item.sig.fn_token.span, &h.source))
+            .collect(),
+        usize_params: BTreeSet::new(),
     };
     let mut body = (*kernel.item.block).clone();
     // `const` parameters first: each value is an expression over `V::..`
@@ -157,6 +181,32 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         }
         .visit_block_mut(&mut body);
     }
+    // Helpers next, so that every later pass sees their code as the kernel's.
+    Inline {
+        cx: &mut cx,
+        helpers: &kernel.helpers,
+        stack: vec![],
+    }
+    .visit_block_mut(&mut body);
+
+    let mut names = Names::default();
+    names.visit_block(&body);
+    cx.usize_params = kernel
+        .item
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|a| match a {
+            syn::FnArg::Typed(pt) if matches!(&*pt.ty, syn::Type::Path(t) if t.path.is_ident("usize")) => {
+                match &*pt.pat {
+                    syn::Pat::Ident(pi) => Some(pi.ident.to_string()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .filter(|n| !names.bound.contains(n))
+        .collect();
 
     Check {
         cx: &mut cx,
@@ -188,6 +238,18 @@ pub fn lower(inst: &Instance<'_>, target: &Target, api: &Api) -> Result<Lowered,
         return Err(cx.diags);
     }
 
+    // A parameter an instance does not use (a packed panel's fixed strides)
+    // keeps its place in the signature, named as unused.
+    let mut used = BTreeSet::new();
+    Reads(&mut used).visit_block(&body);
+    for input in sig.inputs.iter_mut() {
+        if let syn::FnArg::Typed(pt) = input
+            && let syn::Pat::Ident(pi) = &mut *pt.pat
+            && !used.contains(&pi.ident.to_string())
+        {
+            pi.ident = syn::Ident::new(&format!("_{}", pi.ident), pi.ident.span());
+        }
+    }
     sig.ident = syn::Ident::new(&inst.fn_name, sig.ident.span());
     sig.unsafety = Some(Default::default());
     let mut attrs: Vec<syn::Attribute> = kernel.item.attrs.iter().filter_map(unlinked_doc).collect();
@@ -285,6 +347,414 @@ fn unlinked_doc(attr: &syn::Attribute) -> Option<syn::Attribute> {
     }
     out.push_str(&rest);
     Some(syn::parse_quote!(#[doc = #out]))
+}
+
+// ---------------------------------------------------------------------------------
+// 0. helpers
+
+/// How deep helpers may call helpers: far more than any kernel needs, and a
+/// bound on a chain that `stack` does not catch as a cycle.
+const MAX_HELPER_DEPTH: usize = 16;
+
+/// Replaces every call of a `#[kernel]` helper by its body: the call's generic
+/// arguments substituted, its arguments bound to the parameters. An argument
+/// that is a plain name, a literal or pure arithmetic on them (the common case:
+/// `acc`, `alpha`, `ldc`, `4`) replaces the parameter where the helper uses it,
+/// so that constants fold across the call; any other is evaluated once, before
+/// the body, in a `let`.
+struct Inline<'c, 'a> {
+    cx: &'c mut Ctx<'a>,
+    helpers: &'a Helpers,
+    /// The helpers being inlined, outermost first.
+    stack: Vec<String>,
+}
+
+impl Inline<'_, '_> {
+    fn call(&mut self, call: &syn::ExprCall) -> Option<Expr> {
+        let Expr::Path(p) = &*call.func else { return None };
+        if p.qself.is_some() || p.path.leading_colon.is_some() || p.path.segments.len() != 1 {
+            return None;
+        }
+        let seg = &p.path.segments[0];
+        let helper = self.helpers.get(&seg.ident.to_string())?;
+        let span = call.span();
+        let name = &helper.name;
+        if self.stack.contains(name) || self.stack.len() >= MAX_HELPER_DEPTH {
+            let chain = self.stack.join("` -> `");
+            self.cx.error(
+                span,
+                format!("helper `{name}` is called recursively (`{chain}` -> `{name}`)"),
+                "a helper is inlined where it is called, so it cannot call itself, directly or through others",
+            );
+            return Some(Expr::Verbatim(Default::default()));
+        }
+        let params = &helper.item.sig.inputs;
+        if params.len() != call.args.len() {
+            self.cx.error(
+                span,
+                format!(
+                    "helper `{name}` takes {} argument{}, {} given",
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" },
+                    call.args.len()
+                ),
+                format!("its signature: {}", helper.item.sig.to_token_stream()),
+            );
+            return Some(Expr::Verbatim(Default::default()));
+        }
+        let mut body = (*helper.item.block).clone();
+        let consts = self.generic_args(helper, seg, span, &mut body)?;
+        let mut names = Names::default();
+        names.visit_block(&body);
+        // Each parameter with its argument, and whether the argument can stand
+        // in for it; an argument that names a parameter bound by `let` cannot
+        // (the binding would shadow the caller's variable).
+        let mut binds: Vec<(&syn::PatIdent, &Expr, bool)> = vec![];
+        for (param, arg) in params.iter().zip(&call.args) {
+            let syn::FnArg::Typed(pt) = param else { continue };
+            let syn::Pat::Ident(pi) = &*pt.pat else { continue };
+            let var = pi.ident.to_string();
+            let in_place = pi.mutability.is_none()
+                && is_pure_place(arg)
+                && !names.assigned.contains(&var)
+                && !names.bound.contains(&var)
+                && free_idents(arg).iter().all(|f| !names.bound.contains(f));
+            binds.push((pi, arg, in_place));
+        }
+        loop {
+            let bound: BTreeSet<String> = binds.iter().filter(|b| !b.2).map(|b| b.0.ident.to_string()).collect();
+            let mut changed = false;
+            for b in binds.iter_mut().filter(|b| b.2) {
+                if free_idents(b.1).iter().any(|f| bound.contains(f)) {
+                    b.2 = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        // The generic arguments and the parameters replaced at once: an
+        // argument may name a variable spelled like another parameter.
+        let mut subst = consts;
+        let mut lets: Vec<(syn::PatIdent, Expr)> = vec![];
+        for (pi, arg, in_place) in binds {
+            if in_place {
+                subst.insert(pi.ident.to_string(), arg.clone());
+            } else {
+                let mut pi = pi.clone();
+                pi.attrs.clear();
+                lets.push((pi, arg.clone()));
+            }
+        }
+        SubstExpr { vars: &subst }.visit_block_mut(&mut body);
+        if let Some(ret) = find_return(&body) {
+            self.cx.error(
+                ret,
+                format!("`return` in helper `{name}`"),
+                "a helper is inlined into the kernel that calls it: end it with its value instead",
+            );
+            return Some(Expr::Verbatim(Default::default()));
+        }
+        self.stack.push(name.clone());
+        self.visit_block_mut(&mut body);
+        self.stack.pop();
+        // One `let` for all: an argument may name a variable that an earlier
+        // parameter's binding would shadow.
+        let bind: Option<Stmt> = match lets.len() {
+            0 => None,
+            1 => {
+                let (pat, init) = lets.pop()?;
+                Some(syn::parse_quote!(let #pat = #init;))
+            }
+            _ => {
+                let (pats, inits): (Vec<_>, Vec<_>) = lets.into_iter().unzip();
+                Some(syn::parse_quote!(let (#(#pats),*) = (#(#inits),*);))
+            }
+        };
+        body.stmts.splice(0..0, bind);
+        Some(match body.stmts.as_slice() {
+            [Stmt::Expr(e, None)] if is_pure(e) => Expr::Paren(syn::ExprParen {
+                attrs: vec![],
+                paren_token: Default::default(),
+                expr: Box::new(e.clone()),
+            }),
+            _ => Expr::Block(syn::ExprBlock {
+                attrs: vec![],
+                label: None,
+                block: body,
+            }),
+        })
+    }
+
+    /// Renames the helper's vector parameters in `body` to the caller's, and
+    /// returns the value of each `const` parameter, to substitute with the
+    /// arguments.
+    fn generic_args(
+        &mut self,
+        helper: &Helper,
+        seg: &syn::PathSegment,
+        span: Span,
+        body: &mut Block,
+    ) -> Option<BTreeMap<String, Expr>> {
+        let given: Vec<&syn::GenericArgument> = match &seg.arguments {
+            syn::PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+            _ => vec![],
+        };
+        let wanted: Vec<&str> = helper
+            .generics
+            .iter()
+            .map(|g| match g {
+                HelperParam::Vector { ident, .. } | HelperParam::Const { ident } => ident.as_str(),
+            })
+            .collect();
+        let usage = format!("`{}::<{}>(..)`", helper.name, wanted.join(", "));
+        if given.len() != wanted.len() {
+            self.cx.error(
+                span,
+                format!(
+                    "helper `{}` has {} generic parameter{}, {} given",
+                    helper.name,
+                    wanted.len(),
+                    if wanted.len() == 1 { "" } else { "s" },
+                    given.len()
+                ),
+                format!("name every one at the call: {usage}"),
+            );
+            return None;
+        }
+        let (mut renames, mut consts) = (BTreeMap::new(), BTreeMap::new());
+        for (g, arg) in helper.generics.iter().zip(given) {
+            match g {
+                HelperParam::Vector { ident, trait_name } => {
+                    let caller = match arg {
+                        syn::GenericArgument::Type(syn::Type::Path(tp)) if tp.qself.is_none() => tp.path.get_ident(),
+                        _ => None,
+                    };
+                    let bound = caller.and_then(|c| self.cx.bindings.get(&c.to_string()).map(|b| (c, b)));
+                    match bound {
+                        Some((c, b)) if b.api.spec.name == *trait_name => {
+                            renames.insert(ident.clone(), c.clone());
+                        }
+                        _ => {
+                            self.cx.error(
+                                arg.span(),
+                                format!(
+                                    "`{}` for `{ident}: {trait_name}` of helper `{}` is not a vector parameter bound by `{trait_name}`",
+                                    arg.to_token_stream(),
+                                    helper.name
+                                ),
+                                format!("pass the calling kernel's own: {usage}"),
+                            );
+                            return None;
+                        }
+                    }
+                }
+                HelperParam::Const { ident } => {
+                    let value: Expr = match arg {
+                        syn::GenericArgument::Const(e) => e.clone(),
+                        // `ROWS` and `V::MR` parse as types in a turbofish.
+                        syn::GenericArgument::Type(syn::Type::Path(tp)) => Expr::Path(syn::ExprPath {
+                            attrs: vec![],
+                            qself: tp.qself.clone(),
+                            path: tp.path.clone(),
+                        }),
+                        other => {
+                            self.cx.error(
+                                other.span(),
+                                format!(
+                                    "`const {ident}` of helper `{}` needs a constant expression",
+                                    helper.name
+                                ),
+                                format!("write it as `{{ V::MR / 2 }}`, a literal or a `const` parameter: {usage}"),
+                            );
+                            return None;
+                        }
+                    };
+                    let value = match value {
+                        Expr::Block(b) if b.block.stmts.len() == 1 => match &b.block.stmts[0] {
+                            Stmt::Expr(e, None) => e.clone(),
+                            _ => Expr::Block(b),
+                        },
+                        v => v,
+                    };
+                    consts.insert(ident.clone(), value);
+                }
+            }
+        }
+        RenameParams { map: &renames }.visit_block_mut(body);
+        Some(consts)
+    }
+}
+
+impl VisitMut for Inline<'_, '_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        visit_mut::visit_expr_mut(self, e);
+        if let Expr::Call(call) = e
+            && let Some(inlined) = self.call(call)
+        {
+            *e = inlined;
+        }
+    }
+
+    fn visit_block_mut(&mut self, block: &mut Block) {
+        visit_mut::visit_block_mut(self, block);
+        // A call as a statement whose body declares nothing becomes its
+        // statements; one that declares locals stays a block, its scope.
+        let mut out = Vec::with_capacity(block.stmts.len());
+        for stmt in std::mem::take(&mut block.stmts) {
+            match stmt {
+                Stmt::Expr(Expr::Block(mut b), semi) if b.attrs.is_empty() && b.label.is_none() => {
+                    if semi.is_none() && has_value(&b.block) {
+                        // The block's value is the enclosing block's.
+                        out.push(Stmt::Expr(Expr::Block(b), None));
+                    } else if b.block.stmts.iter().any(|s| matches!(s, Stmt::Local(_))) {
+                        // A value the call discards ends in `;` inside the block.
+                        if let Some(last) = b.block.stmts.pop() {
+                            b.block.stmts.push(terminate(last));
+                        }
+                        out.push(Stmt::Expr(Expr::Block(b), None));
+                    } else {
+                        out.extend(b.block.stmts.into_iter().map(terminate));
+                    }
+                }
+                s => out.push(s),
+            }
+        }
+        block.stmts = out;
+    }
+}
+
+/// An argument that may replace its parameter at every use: a literal, a
+/// name, pure arithmetic on them, or a tile or array element with such an index.
+fn is_pure_place(e: &Expr) -> bool {
+    match e {
+        Expr::Index(ix) => is_pure_place(&ix.expr) && is_pure_place(&ix.index),
+        Expr::Tuple(t) => t.elems.iter().all(is_pure_place),
+        Expr::Paren(p) => is_pure_place(&p.expr),
+        e => is_pure(e),
+    }
+}
+
+/// The plain names an expression reads (`a` in `a * 2`; not `V` in `V::MR`).
+fn free_idents(e: &Expr) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    Reads(&mut names).visit_expr(e);
+    names
+}
+
+/// Collects the plain names the code it visits reads.
+struct Reads<'r>(&'r mut BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for Reads<'_> {
+    fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+        if let Some(i) = p.path.get_ident() {
+            self.0.insert(i.to_string());
+        }
+    }
+}
+
+/// The names a block binds (`let`, `for` and closure patterns) and assigns.
+#[derive(Default)]
+struct Names {
+    bound: BTreeSet<String>,
+    assigned: BTreeSet<String>,
+}
+
+impl<'ast> Visit<'ast> for Names {
+    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+        self.bound.insert(p.ident.to_string());
+        syn::visit::visit_pat_ident(self, p);
+    }
+
+    fn visit_expr(&mut self, e: &'ast Expr) {
+        let target = match e {
+            Expr::Assign(a) => Some(&*a.left),
+            Expr::Binary(b) if is_compound_assign(&b.op) => Some(&*b.left),
+            Expr::Reference(r) if r.mutability.is_some() => Some(&*r.expr),
+            _ => None,
+        };
+        if let Some(Expr::Path(p)) = target
+            && let Some(i) = p.path.get_ident()
+        {
+            self.assigned.insert(i.to_string());
+        }
+        syn::visit::visit_expr(self, e);
+    }
+}
+
+fn is_compound_assign(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        AddAssign(_)
+            | SubAssign(_)
+            | MulAssign(_)
+            | DivAssign(_)
+            | RemAssign(_)
+            | BitXorAssign(_)
+            | BitAndAssign(_)
+            | BitOrAssign(_)
+            | ShlAssign(_)
+            | ShrAssign(_)
+    )
+}
+
+/// Where the first `return` in a block is.
+fn find_return(b: &Block) -> Option<Span> {
+    struct Find(Option<Span>);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_expr_return(&mut self, r: &'ast syn::ExprReturn) {
+            self.0.get_or_insert(r.span());
+        }
+    }
+    let mut f = Find(None);
+    f.visit_block(b);
+    f.0
+}
+
+/// Replaces variables by expressions (parenthesized unless atomic), all in
+/// one walk.
+struct SubstExpr<'v> {
+    vars: &'v BTreeMap<String, Expr>,
+}
+
+impl VisitMut for SubstExpr<'_> {
+    fn visit_expr_mut(&mut self, e: &mut Expr) {
+        if let Expr::Path(p) = e
+            && p.qself.is_none()
+            && let Some(value) = p.path.get_ident().and_then(|i| self.vars.get(&i.to_string()))
+        {
+            *e = if is_atomic(value) {
+                value.clone()
+            } else {
+                Expr::Paren(syn::ExprParen {
+                    attrs: vec![],
+                    paren_token: Default::default(),
+                    expr: Box::new(value.clone()),
+                })
+            };
+            return;
+        }
+        visit_mut::visit_expr_mut(self, e);
+    }
+}
+
+/// Renames a helper's vector parameters to the caller's: `W::load` ->
+/// `V::load`, `W::Elem` -> `V::Elem`, and `W` in the turbofish of a nested call.
+struct RenameParams<'v> {
+    map: &'v BTreeMap<String, syn::Ident>,
+}
+
+impl VisitMut for RenameParams<'_> {
+    fn visit_path_mut(&mut self, p: &mut syn::Path) {
+        if let Some(first) = p.segments.first_mut()
+            && let Some(to) = self.map.get(&first.ident.to_string())
+        {
+            first.ident = syn::Ident::new(&to.to_string(), first.ident.span());
+        }
+        visit_mut::visit_path_mut(self, p);
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -719,9 +1189,112 @@ fn is_pure(e: &Expr) -> bool {
     match e {
         Expr::Lit(_) | Expr::Path(_) => true,
         Expr::Paren(p) => is_pure(&p.expr),
-        Expr::Binary(b) => is_pure(&b.left) && is_pure(&b.right),
+        Expr::Binary(b) => !is_compound_assign(&b.op) && is_pure(&b.left) && is_pure(&b.right),
         Expr::Unary(u) => !matches!(u.op, syn::UnOp::Deref(_)) && is_pure(&u.expr),
         _ => false,
+    }
+}
+
+/// The names and values a `let` gives that may replace the names in `rest`,
+/// the statements after it: literals and plain names bound to immutable plain
+/// names (`let x = 4;`, `let (a, b) = (1, b);`), where neither the name nor the
+/// variable it copies is bound or assigned again; and a pure value that `rest`
+/// reads once (`let cv = c.add(16);` before one store), so that no work is
+/// repeated. `let x = x;` gives `x` itself.
+fn propagated(local: &syn::Local, rest: &std::collections::VecDeque<Stmt>) -> Option<Vec<(String, Expr)>> {
+    if !local.attrs.is_empty() || local.init.as_ref()?.diverge.is_some() {
+        return None;
+    }
+    let init = &*local.init.as_ref()?.expr;
+    let plain = |p: &syn::Pat| match p {
+        syn::Pat::Ident(pi) if pi.by_ref.is_none() && pi.mutability.is_none() && pi.subpat.is_none() => {
+            Some(pi.ident.to_string())
+        }
+        _ => None,
+    };
+    let atomic = |e: &Expr| match e {
+        Expr::Lit(_) => true,
+        Expr::Path(p) => p.qself.is_none() && p.path.get_ident().is_some(),
+        _ => false,
+    };
+    let pairs: Vec<(String, Expr)> = match (&local.pat, init) {
+        (syn::Pat::Tuple(pt), Expr::Tuple(t)) if pt.elems.len() == t.elems.len() => pt
+            .elems
+            .iter()
+            .zip(&t.elems)
+            .map(|(p, e)| plain(p).zip(atomic(e).then(|| e.clone())))
+            .collect::<Option<_>>()?,
+        (p, e) if atomic(e) || is_pure_value(e) => vec![(plain(p)?, e.clone())],
+        _ => return None,
+    };
+    let mut names = Names::default();
+    rest.iter().for_each(|s| names.visit_stmt(s));
+    let stable = |n: &String| !names.bound.contains(n) && !names.assigned.contains(n);
+    let ok = pairs
+        .iter()
+        .all(|(n, v)| stable(n) && free_idents(v).iter().all(stable) && (atomic(v) || reads_of(n, rest) <= 1));
+    // `let (a, b) = (b, a)`: a value that names another of the pattern's names
+    // reads the variable before this `let`, which substitution would not.
+    let swaps = pairs.iter().any(|(n, v)| {
+        free_idents(v)
+            .iter()
+            .any(|f| f != n && pairs.iter().any(|(m, _)| m == f))
+    });
+    (ok && !swaps).then_some(pairs)
+}
+
+/// How many times `rest` reads the plain name `name`.
+fn reads_of(name: &str, rest: &std::collections::VecDeque<Stmt>) -> usize {
+    struct Count<'n>(&'n str, usize);
+    impl<'ast> Visit<'ast> for Count<'_> {
+        fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+            if p.path.is_ident(self.0) {
+                self.1 += 1;
+            }
+        }
+    }
+    let mut c = Count(name, 0);
+    rest.iter().for_each(|s| c.visit_stmt(s));
+    c.1
+}
+
+/// Drops `let x = <pure>;` where nothing after it in the block reads `x`: a
+/// constant of the instance can leave a value unused (`PACK_B` uses `ldb` for
+/// one thing, the other instances for another).
+fn drop_dead_lets(stmts: &mut Vec<Stmt>) {
+    let mut read: BTreeSet<String> = BTreeSet::new();
+    let mut keep = vec![true; stmts.len()];
+    for (i, s) in stmts.iter().enumerate().rev() {
+        if let Stmt::Local(l) = s
+            && l.attrs.is_empty()
+            && let Some(init) = &l.init
+            && init.diverge.is_none()
+            && is_pure_value(&init.expr)
+        {
+            let mut bound = Names::default();
+            bound.visit_pat(&l.pat);
+            if bound.bound.iter().all(|n| !read.contains(n)) {
+                keep[i] = false;
+                continue;
+            }
+        }
+        Reads(&mut read).visit_stmt(s);
+    }
+    let mut k = keep.into_iter();
+    stmts.retain(|_| k.next().unwrap_or(true));
+}
+
+/// A value without effects: pure arithmetic, casts, tuples and pointer
+/// offsets of them.
+fn is_pure_value(e: &Expr) -> bool {
+    match e {
+        Expr::Cast(c) => is_pure_value(&c.expr),
+        Expr::MethodCall(m) if ["add", "wrapping_add", "min", "max"].contains(&m.method.to_string().as_str()) => {
+            is_pure_value(&m.receiver) && m.args.iter().all(is_pure_value)
+        }
+        Expr::Tuple(t) => t.elems.iter().all(is_pure_value),
+        Expr::Paren(p) => is_pure_value(&p.expr),
+        e => is_pure(e),
     }
 }
 
@@ -1028,6 +1601,36 @@ impl<'ast> Visit<'ast> for UnrollCost {
     }
 }
 
+/// `if a { if b { .. } }`, neither with an `else` (a target's partial store
+/// inside a kernel's column test), as `if a && b { .. }`.
+fn collapse_if(e: &mut Expr) {
+    if let Expr::If(outer) = e
+        && outer.else_branch.is_none()
+        && let [Stmt::Expr(Expr::If(inner), _)] = outer.then_branch.stmts.as_slice()
+        && inner.else_branch.is_none()
+        && !matches!(&*outer.cond, Expr::Let(_))
+        && !matches!(&*inner.cond, Expr::Let(_))
+    {
+        let operand = |c: &Expr| match c {
+            Expr::Binary(b) if matches!(b.op, syn::BinOp::Or(_)) => Expr::Paren(syn::ExprParen {
+                attrs: vec![],
+                paren_token: Default::default(),
+                expr: Box::new(c.clone()),
+            }),
+            c => c.clone(),
+        };
+        let (a, b) = (operand(&outer.cond), operand(&inner.cond));
+        let then_branch = inner.then_branch.clone();
+        *e = syn::parse_quote!(if #a && #b #then_branch);
+    }
+}
+
+/// Whether a block ends in a value (a tail expression that is not a block-like
+/// statement such as an `if` or a loop).
+fn has_value(b: &Block) -> bool {
+    matches!(b.stmts.last(), Some(Stmt::Expr(e, None)) if !is_block_like(e))
+}
+
 /// A statement that can stand in the middle of a block.
 fn terminate(s: Stmt) -> Stmt {
     match s {
@@ -1049,10 +1652,45 @@ fn is_block_like(e: &Expr) -> bool {
     )
 }
 
+impl Fold<'_, '_> {
+    /// Replaces an `if` whose condition is constant by its taken branch: the
+    /// branch's value where it is one plain value, else the branch as a block
+    /// (empty where nothing is taken).
+    fn fold_constant_if(&mut self, e: &mut Expr) {
+        if let Expr::If(i) = e
+            && let Some(c) = folded_bool(&i.cond)
+        {
+            let taken = if c {
+                Some(Expr::Block(syn::ExprBlock {
+                    attrs: vec![],
+                    label: None,
+                    block: i.then_branch.clone(),
+                }))
+            } else {
+                i.else_branch.as_ref().map(|(_, e)| (**e).clone())
+            };
+            *e = match taken {
+                // `if PACKED == 1 { 4 } else { ldb }` is `4` or `ldb`, not `{ ldb }`.
+                Some(Expr::Block(b))
+                    if b.attrs.is_empty()
+                        && matches!(b.block.stmts.as_slice(), [Stmt::Expr(v, None)] if is_pure_value(v)) =>
+                {
+                    match b.block.stmts.into_iter().next() {
+                        Some(Stmt::Expr(v, None)) => v,
+                        _ => Expr::Block(syn::parse_quote!({})),
+                    }
+                }
+                taken => taken.unwrap_or_else(|| Expr::Block(syn::parse_quote!({}))),
+            };
+        }
+    }
+}
+
 impl VisitMut for Fold<'_, '_> {
     fn visit_block_mut(&mut self, block: &mut Block) {
         let mut out = Vec::with_capacity(block.stmts.len());
-        for mut stmt in std::mem::take(&mut block.stmts) {
+        let mut rest: std::collections::VecDeque<Stmt> = std::mem::take(&mut block.stmts).into();
+        while let Some(mut stmt) = rest.pop_front() {
             if let Stmt::Expr(Expr::ForLoop(f), _) = &stmt
                 && f.attrs.iter().any(is_unroll)
             {
@@ -1063,18 +1701,64 @@ impl VisitMut for Fold<'_, '_> {
                 continue;
             }
             self.visit_stmt_mut(&mut stmt);
-            // A constant `if` at statement level splices its taken branch.
-            if let Stmt::Expr(Expr::Block(b), _) = &stmt
-                && b.block.stmts.is_empty()
-            {
-                continue;
+            match stmt {
+                // A constant `if` at statement level leaves its taken branch:
+                // nothing, or its statements where it declares nothing.
+                Stmt::Expr(Expr::Block(b), semi)
+                    if b.attrs.is_empty() && b.label.is_none() && !(semi.is_none() && has_value(&b.block)) =>
+                {
+                    if b.block.stmts.iter().any(|s| matches!(s, Stmt::Local(_))) {
+                        out.push(Stmt::Expr(Expr::Block(b), semi));
+                    } else {
+                        out.extend(b.block.stmts.into_iter().map(terminate));
+                    }
+                }
+                // `let _ = p.wrapping_add(1);`: a target's no-op (a prefetch
+                // where it has none) leaves its argument unused.
+                Stmt::Local(local)
+                    if matches!(local.pat, syn::Pat::Wild(_))
+                        && local
+                            .init
+                            .as_ref()
+                            .is_some_and(|i| i.diverge.is_none() && is_pure_value(&i.expr)) => {}
+                Stmt::Local(local) => {
+                    // `let x = 4;` or `let x = y;` (which an instance's constants
+                    // leave of `let x = if PACKED == 1 { 4 } else { y };`): the
+                    // value replaces `x` in what follows, so that it folds there.
+                    match propagated(&local, &rest) {
+                        Some(values) => {
+                            let subst: BTreeMap<String, Expr> = values.into_iter().collect();
+                            rest.iter_mut()
+                                .for_each(|s| SubstExpr { vars: &subst }.visit_stmt_mut(s));
+                        }
+                        None => out.push(Stmt::Local(local)),
+                    }
+                }
+                stmt => out.push(stmt),
             }
-            out.push(stmt);
         }
+        drop_dead_lets(&mut out);
         block.stmts = out;
     }
 
     fn visit_expr_mut(&mut self, e: &mut Expr) {
+        // A constant `if` is replaced by its taken branch before the branches
+        // are folded: the other may not hold on this instance (`cols - LANES`
+        // where the block is whole and `cols` is 0).
+        if let Expr::If(i) = e {
+            self.visit_expr_mut(&mut i.cond);
+            if folded_bool(&i.cond).is_some() {
+                self.fold_constant_if(e);
+                self.visit_expr_mut(e);
+            } else {
+                self.visit_block_mut(&mut i.then_branch);
+                if let Some((_, els)) = &mut i.else_branch {
+                    self.visit_expr_mut(els);
+                }
+                collapse_if(e);
+            }
+            return;
+        }
         visit_mut::visit_expr_mut(self, e);
         if self.check {
             self.check_const(e);
@@ -1087,6 +1771,14 @@ impl VisitMut for Fold<'_, '_> {
             if let Some(v) = fold_bool(e) {
                 *e = bool_lit_at(v, e.span());
                 return;
+            }
+        }
+        // An argument needs no parentheses (a substituted value gets them).
+        if let Expr::Call(syn::ExprCall { args, .. }) | Expr::MethodCall(syn::ExprMethodCall { args, .. }) = e {
+            for a in args.iter_mut() {
+                if let Expr::Paren(p) = a {
+                    *a = (*p.expr).clone();
+                }
             }
         }
         match e {
@@ -1113,11 +1805,81 @@ impl VisitMut for Fold<'_, '_> {
                     (Or(_), _, Some(true)) if is_pure(&b.left) => Some(syn::parse_quote!(true)),
                     _ => None,
                 });
+                // `0 >= n` for a `usize` parameter `n` (a row index `r >= skip` at
+                // `r = 0`) is `n == 0`; `n >= 0` always holds.
+                let unsigned = |x: &Expr| matches!(x, Expr::Path(p) if p.path.get_ident().is_some_and(|i| self.cx.usize_params.contains(&i.to_string())));
+                let keep = keep.or(match (b.op, l, r) {
+                    (Ge(_), Some(0), _) if unsigned(&b.right) => {
+                        let n = &b.right;
+                        Some(syn::parse_quote!(#n == 0))
+                    }
+                    (Le(_), _, Some(0)) if unsigned(&b.left) => {
+                        let n = &b.left;
+                        Some(syn::parse_quote!(#n == 0))
+                    }
+                    (Ge(_), _, Some(0)) if unsigned(&b.left) => Some(syn::parse_quote!(true)),
+                    (Le(_), Some(0), _) if unsigned(&b.right) => Some(syn::parse_quote!(true)),
+                    _ => None,
+                });
+                // `n - n` and `k < k`, which one-lane targets leave of
+                // `n - n % V::LANES` and `whole * V::LANES < k`.
+                let same =
+                    is_pure(&b.left) && b.left.to_token_stream().to_string() == b.right.to_token_stream().to_string();
+                let keep = keep.or(match b.op {
+                    Sub(_) if same && unsigned(&b.left) => Some(int_lit(0)),
+                    Lt(_) | Gt(_) if same => Some(syn::parse_quote!(false)),
+                    _ => None,
+                });
                 if let Some(k) = keep {
                     *e = k;
                 }
             }
             Expr::Paren(p) if matches!(&*p.expr, Expr::Lit(_) | Expr::Path(_)) => *e = (*p.expr).clone(),
+            // `acc = a * b + acc` (a target's multiply-add without FMA) is
+            // `acc += a * b`.
+            Expr::Assign(a) if !self.check => {
+                use syn::BinOp::*;
+                if let Expr::Binary(b) = &*a.right {
+                    let unparen = |x: &Expr| match x {
+                        Expr::Paren(p) => p.expr.to_token_stream().to_string(),
+                        x => x.to_token_stream().to_string(),
+                    };
+                    let place = unparen(&a.left);
+                    let is_place = |x: &Expr| unparen(x) == place;
+                    let commutes = matches!(b.op, Add(_) | Mul(_) | BitAnd(_) | BitOr(_) | BitXor(_));
+                    let op: Option<syn::BinOp> = match b.op {
+                        Add(_) => Some(syn::parse_quote!(+=)),
+                        Sub(_) => Some(syn::parse_quote!(-=)),
+                        Mul(_) => Some(syn::parse_quote!(*=)),
+                        Div(_) => Some(syn::parse_quote!(/=)),
+                        BitAnd(_) => Some(syn::parse_quote!(&=)),
+                        BitOr(_) => Some(syn::parse_quote!(|=)),
+                        BitXor(_) => Some(syn::parse_quote!(^=)),
+                        _ => None,
+                    };
+                    let operand = if is_place(&b.left) {
+                        Some(&b.right)
+                    } else if commutes && is_place(&b.right) {
+                        Some(&b.left)
+                    } else {
+                        None
+                    };
+                    if let (Some(op), Some(x)) = (op, operand) {
+                        // An assignment's right side needs no parentheses.
+                        let x = match &**x {
+                            Expr::Paren(p) => &p.expr,
+                            _ => x,
+                        };
+                        let left = &a.left;
+                        *e = Expr::Binary(syn::ExprBinary {
+                            attrs: vec![],
+                            left: left.clone(),
+                            op,
+                            right: x.clone(),
+                        });
+                    }
+                }
+            }
             // `ptr.add(0)` and `ptr.wrapping_add(0)`, left behind by unrolling, are `ptr`.
             Expr::MethodCall(m)
                 if (m.method == "add" || m.method == "wrapping_add")
@@ -1126,20 +1888,7 @@ impl VisitMut for Fold<'_, '_> {
             {
                 *e = (*m.receiver).clone()
             }
-            Expr::If(i) => {
-                if let Some(c) = folded_bool(&i.cond) {
-                    let taken = if c {
-                        Some(Expr::Block(syn::ExprBlock {
-                            attrs: vec![],
-                            label: None,
-                            block: i.then_branch.clone(),
-                        }))
-                    } else {
-                        i.else_branch.as_ref().map(|(_, e)| (**e).clone())
-                    };
-                    *e = taken.unwrap_or_else(|| Expr::Block(syn::parse_quote!({})));
-                }
-            }
+            Expr::If(_) => self.fold_constant_if(e),
             _ => {}
         }
     }

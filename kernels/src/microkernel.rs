@@ -119,23 +119,91 @@ pub unsafe fn base_microkernel<
             }
         }
     }
+    let width = V::NR / V::LANES;
+    store_tile::<V>(acc, ROWS, VECS, width, alpha, beta, c, ldc, 0, 0, false, 0);
+}
+
+/// `C = alpha * acc + beta * C` for a block of `rows` rows of `vecs` vectors
+/// laid over the register tile `acc`: vector `v` of row `r` is the tile's slot
+/// `r * width + v` and goes to `c + (first + r) * ldc + v * LANES`. Rows with
+/// `first + r < skip` are not stored. With `partial` the block is `cols`
+/// columns wide (its last vectors partial or left out), otherwise whole.
+/// `rows`, `vecs`, `width`, `first` and `partial` must be constants at the call
+/// (they shape the unrolled code).
+///
+/// The epilogue of every kernel that holds its result in a tile. It branches
+/// on `alpha` and `beta` once, outside the rows: `beta == 0` never reads C, and
+/// `alpha == 1, beta == 0` stores the sums without a multiply (tiny products
+/// are mostly this epilogue).
+///
+/// # Safety
+/// `c` readable and writable where the stored rows and columns are.
+#[kernel]
+unsafe fn store_tile<V: FloatVec>(
+    acc: V::Tile,
+    rows: usize,
+    vecs: usize,
+    width: usize,
+    alpha: V::Elem,
+    beta: V::Elem,
+    c: *mut V::Elem,
+    ldc: usize,
+    first: usize,
+    skip: usize,
+    partial: bool,
+    cols: usize,
+) {
+    // Vector `v` of row `r` is `V::store(c.add((first + r) * ldc + v * V::LANES), ..)`,
+    // or with `partial` the first `(cols - v * V::LANES).min(V::LANES)` lanes
+    // of it where there are any (always in the first vector).
     let va = V::splat(alpha);
-    if beta == V::ZERO {
+    if beta == V::ZERO && alpha == V::ONE {
         #[unroll]
-        for i in 0..ROWS {
-            #[unroll]
-            for j in 0..VECS {
-                V::store(c.add(i * ldc + j * V::LANES), V::mul(va, acc[(i, j)]));
+        for r in 0..rows {
+            if first + r >= skip {
+                #[unroll]
+                for v in 0..vecs {
+                    let cv = c.add((first + r) * ldc + v * V::LANES);
+                    if !partial {
+                        V::store(cv, acc[r * width + v]);
+                    } else if v == 0 || v * V::LANES < cols {
+                        V::store_partial(cv, acc[r * width + v], (cols - v * V::LANES).min(V::LANES));
+                    }
+                }
+            }
+        }
+    } else if beta == V::ZERO {
+        #[unroll]
+        for r in 0..rows {
+            if first + r >= skip {
+                #[unroll]
+                for v in 0..vecs {
+                    let cv = c.add((first + r) * ldc + v * V::LANES);
+                    if !partial {
+                        V::store(cv, V::mul(va, acc[r * width + v]));
+                    } else if v == 0 || v * V::LANES < cols {
+                        let n = (cols - v * V::LANES).min(V::LANES);
+                        V::store_partial(cv, V::mul(va, acc[r * width + v]), n);
+                    }
+                }
             }
         }
     } else {
         let vb = V::splat(beta);
         #[unroll]
-        for i in 0..ROWS {
-            #[unroll]
-            for j in 0..VECS {
-                let cij = c.add(i * ldc + j * V::LANES);
-                V::store(cij, V::mul_add(vb, V::load(cij), V::mul(va, acc[(i, j)])));
+        for r in 0..rows {
+            if first + r >= skip {
+                #[unroll]
+                for v in 0..vecs {
+                    let cv = c.add((first + r) * ldc + v * V::LANES);
+                    if !partial {
+                        V::store(cv, V::mul_add(vb, V::load(cv), V::mul(va, acc[r * width + v])));
+                    } else if v == 0 || v * V::LANES < cols {
+                        let n = (cols - v * V::LANES).min(V::LANES);
+                        let x = V::mul_add(vb, V::load_partial(cv, n), V::mul(va, acc[r * width + v]));
+                        V::store_partial(cv, x, n);
+                    }
+                }
             }
         }
     }
@@ -248,8 +316,6 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
     rs_c: usize,
 ) {
     let rs_a = if COL_A == 1 { 1 } else { rs_a };
-    let va = V::splat(alpha);
-    let vb = V::splat(beta);
     let mut j = 0;
     while j < n {
         if ROWS / 2 * 2 == ROWS && n - j >= 4 * V::LANES {
@@ -275,42 +341,8 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
                         acc[4 * r + 3] = V::mul_add(ar, b3, acc[4 * r + 3]);
                     }
                 }
-                // Split by beta outside the row loop, as below.
-                if beta == V::ZERO && alpha == V::ONE {
-                    #[unroll]
-                    for r in 0..ROWS / 2 {
-                        if h * (ROWS / 2) + r >= skip {
-                            let crow = c.add((h * (ROWS / 2) + r) * rs_c + j);
-                            #[unroll]
-                            for v in 0..4 {
-                                V::store(crow.add(v * V::LANES), acc[4 * r + v]);
-                            }
-                        }
-                    }
-                } else if beta == V::ZERO {
-                    #[unroll]
-                    for r in 0..ROWS / 2 {
-                        if h * (ROWS / 2) + r >= skip {
-                            let crow = c.add((h * (ROWS / 2) + r) * rs_c + j);
-                            #[unroll]
-                            for v in 0..4 {
-                                V::store(crow.add(v * V::LANES), V::mul(va, acc[4 * r + v]));
-                            }
-                        }
-                    }
-                } else {
-                    #[unroll]
-                    for r in 0..ROWS / 2 {
-                        if h * (ROWS / 2) + r >= skip {
-                            let crow = c.add((h * (ROWS / 2) + r) * rs_c + j);
-                            #[unroll]
-                            for v in 0..4 {
-                                let cv = crow.add(v * V::LANES);
-                                V::store(cv, V::mul_add(vb, V::load(cv), V::mul(va, acc[4 * r + v])));
-                            }
-                        }
-                    }
-                }
+                let first = h * (ROWS / 2);
+                store_tile::<V>(acc, ROWS / 2, 4, 4, alpha, beta, c.add(j), rs_c, first, skip, false, 0);
             }
             j += 4 * V::LANES;
         } else {
@@ -364,47 +396,9 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
                     }
                 }
             }
-            // Stores split by beta outside the row loop, and the second vector
-            // only where it has columns: tiny products are mostly this epilogue.
-            // (Whole-vector stores where a vector is whole measured no faster.)
-            // `C = A * B` skips the multiply by alpha, which ends the dependency chain.
-            if beta == V::ZERO && alpha == V::ONE {
-                #[unroll]
-                for r in 0..ROWS {
-                    if r >= skip {
-                        let crow = c.add(r * rs_c + j);
-                        V::store_partial(crow, acc[2 * r], c0);
-                        if c1 > 0 {
-                            V::store_partial(crow.add(V::LANES), acc[2 * r + 1], c1);
-                        }
-                    }
-                }
-            } else if beta == V::ZERO {
-                #[unroll]
-                for r in 0..ROWS {
-                    if r >= skip {
-                        let crow = c.add(r * rs_c + j);
-                        V::store_partial(crow, V::mul(va, acc[2 * r]), c0);
-                        if c1 > 0 {
-                            V::store_partial(crow.add(V::LANES), V::mul(va, acc[2 * r + 1]), c1);
-                        }
-                    }
-                }
-            } else {
-                #[unroll]
-                for r in 0..ROWS {
-                    if r >= skip {
-                        let crow = c.add(r * rs_c + j);
-                        let x0 = V::mul_add(vb, V::load_partial(crow, c0), V::mul(va, acc[2 * r]));
-                        V::store_partial(crow, x0, c0);
-                        if c1 > 0 {
-                            let crow1 = crow.add(V::LANES);
-                            let x1 = V::mul_add(vb, V::load_partial(crow1, c1), V::mul(va, acc[2 * r + 1]));
-                            V::store_partial(crow1, x1, c1);
-                        }
-                    }
-                }
-            }
+            // The second vector only where it has columns: tiny products are
+            // mostly this epilogue.
+            store_tile::<V>(acc, ROWS, 2, 2, alpha, beta, c.add(j), rs_c, 0, skip, true, cols);
             j += 2 * V::LANES;
         }
     }

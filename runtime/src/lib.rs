@@ -82,20 +82,12 @@ mod small;
 /// that supports its target, and trusts its pointer arguments.
 #[doc(hidden)]
 #[path = "../../generated/mod.rs"]
-// Formatted by the generator (prettyplease), not rustfmt. Kernels are one unsafe
-// region each; op templates compose into nested `if`s and `a = a * b + a` forms;
-// an instance's constants can leave a parameter unused (a one-row instance never
-// steps to the next row of C) or a comparison trivially true (`0 >= skip`).
+// Formatted by the generator (prettyplease), not rustfmt. A kernel body is one
+// unsafe region, as in the kernels crate; its signature is the kernel's as
+// written (BLAS-style argument lists); the dispatch table's fields are
+// function-pointer types.
 #[rustfmt::skip]
-#[allow(
-    unsafe_op_in_unsafe_fn,
-    unused_variables,
-    clippy::absurd_extreme_comparisons,
-    clippy::too_many_arguments,
-    clippy::collapsible_if,
-    clippy::assign_op_pattern,
-    clippy::type_complexity
-)]
+#[allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments, clippy::type_complexity)]
 pub mod generated;
 
 pub use api::{gemm, gemm_on, gemm_raw, gemm_with, matmul};

@@ -47,13 +47,16 @@ mod corpus_dot;
 #[path = "../fixtures/corpus/fold.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_fold;
+#[path = "../fixtures/corpus/helper.rs"]
+#[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
+mod corpus_helper;
 #[path = "../fixtures/corpus/stream.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_stream;
 #[path = "../fixtures/corpus/tile.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_tile;
-const COMPILED: &[&str] = &["dot", "fold", "stream", "tile"];
+const COMPILED: &[&str] = &["dot", "fold", "helper", "stream", "tile"];
 
 /// `(file stem, text)` of every corpus file, sorted.
 fn corpus_files() -> Vec<(String, String)> {
@@ -168,8 +171,27 @@ fn corpus_covers_the_vector_api_and_the_language() {
             seen: &mut seen,
             tiles: BTreeSet::new(),
             unroll_depth: 0,
+            called: vec![],
         };
         walk.visit_item_fn(&k.item);
+        // The helpers it calls, as written (they are inlined per call).
+        let mut called: Vec<&str> = walk.called.clone();
+        let mut done = BTreeSet::new();
+        while let Some(name) = called.pop() {
+            if !done.insert(name) {
+                continue;
+            }
+            let Some(h) = k.helpers.get(name) else { continue };
+            if h.item.sig.output != syn::ReturnType::Default {
+                walk.seen.feature("a helper returning a value");
+            }
+            let before = walk.called.len();
+            walk.visit_block(&h.item.block);
+            if walk.called.len() > before {
+                walk.seen.feature("a helper calling a helper");
+            }
+            called.extend(walk.called[before..].iter().copied());
+        }
         for v in &k.variants {
             for (_, value) in &v.consts {
                 walk.visit_expr(value);
@@ -248,6 +270,9 @@ const FEATURES: &[&str] = &[
     "constant `.div_ceil(..)`",
     "constant `.min(..)`",
     "constant `.max(..)`",
+    "a call of a `#[kernel]` helper",
+    "a helper calling a helper",
+    "a helper returning a value",
 ];
 
 #[derive(Default)]
@@ -273,6 +298,8 @@ struct Walk<'a> {
     /// Locals bound to `V::zero_tile()`.
     tiles: BTreeSet<String>,
     unroll_depth: usize,
+    /// The helpers called, in order.
+    called: Vec<&'a str>,
 }
 
 impl Walk<'_> {
@@ -350,6 +377,14 @@ impl<'ast> Visit<'ast> for Walk<'_> {
 
     fn visit_expr(&mut self, e: &'ast syn::Expr) {
         use syn::{BinOp, Expr};
+        if let Expr::Call(c) = e
+            && let Expr::Path(p) = &*c.func
+            && let [seg] = &p.path.segments.iter().collect::<Vec<_>>()[..]
+            && let Some((name, _)) = self.kernel.helpers.get_key_value(&seg.ident.to_string())
+        {
+            self.seen.feature("a call of a `#[kernel]` helper");
+            self.called.push(name);
+        }
         match e {
             Expr::While(_) => self.seen.feature("a `while` loop"),
             Expr::If(i) if !self.is_const(&i.cond) => self.seen.feature("an `if` decided at run time"),
