@@ -3,8 +3,9 @@
 //!
 //! Each target module holds one plain-intrinsics function per kernel instance,
 //! compiled only where the target can exist (`cfg`). `TARGETS` lists the targets
-//! compiled into this build, best first, each with a `Kernels` table of function
-//! pointers; the runtime picks one table once and passes it down.
+//! compiled into this build, best first, each with one table of function
+//! pointers per element type (`Target::f32`, a `FloatKernels<f32>`), typed by
+//! the aliases below; the runtime picks one target once and passes it down.
 /// x86-64 AVX-512 with VNNI and BF16 (vdpbf16ps).
 #[cfg(target_arch = "x86_64")]
 #[path = "avx512_bf16/kernels.gen.rs"]
@@ -72,23 +73,94 @@ pub struct Shapes {
     pub f64: Shape,
     pub u8i8: Shape,
 }
-/// The `const` parameters of one instance of `base_dot_edge` on one
-/// target, evaluated from its `#[kernel(..)]` entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DotEdgeConsts {
-    /// `ROWS`.
-    pub rows: usize,
-    /// `COLS`.
-    pub cols: usize,
-}
-/// The `const` parameters of one instance of `base_gemm_small` on one
-/// target, evaluated from its `#[kernel(..)]` entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GemmSmallConsts {
-    /// `ROWS`.
-    pub rows: usize,
-    /// `COL_A`.
-    pub col_a: usize,
+/// `base_apply_packed_output`, as a function pointer, with `V::Elem` as `Elem`.
+pub type ApplyPackedOutputFn<Elem> = unsafe fn(
+    m: usize,
+    n: usize,
+    alpha: Elem,
+    p: *const Elem,
+    ldp: usize,
+    beta: Elem,
+    c: *mut Elem,
+    ldc: usize,
+);
+/// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
+pub type MicrokernelFn<Elem> = unsafe fn(
+    k: usize,
+    alpha: Elem,
+    a: *const Elem,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const Elem,
+    ldb: usize,
+    b_pack: *mut Elem,
+    beta: Elem,
+    c: *mut Elem,
+    ldc: usize,
+);
+/// `base_microkernel_dot`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
+pub type MicrokernelDotFn<A, B, Acc> = unsafe fn(
+    kd: usize,
+    a: *const A,
+    b: *const B,
+    c: *mut Acc,
+    ldc: usize,
+    accumulate: bool,
+);
+/// An instance of `base_gemm_small`, as a function pointer, with `V::Elem` as `Elem`.
+pub type GemmSmallFn<Elem> = unsafe fn(
+    skip: usize,
+    n: usize,
+    k: usize,
+    alpha: Elem,
+    a: *const Elem,
+    rs_a: usize,
+    cs_a: usize,
+    b: *const Elem,
+    rs_b: usize,
+    beta: Elem,
+    c: *mut Elem,
+    rs_c: usize,
+);
+/// An instance of `base_dot_edge`, as a function pointer, with `V::Elem` as `Elem`.
+pub type DotEdgeFn<Elem> = unsafe fn(
+    k: usize,
+    a: *const Elem,
+    lda: usize,
+    bt: *const Elem,
+    ldbt: usize,
+    out: *mut Elem,
+);
+/// `base_pack_rhs`, as a function pointer, with `V::Elem` as `Elem`.
+pub type PackRhsFn<Elem> = unsafe fn(
+    k: usize,
+    n: usize,
+    b: *const Elem,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut Elem,
+    strip_stride: usize,
+);
+/// `base_pack_lhs`, as a function pointer, with `V::Elem` as `Elem`.
+pub type PackLhsFn<Elem> = unsafe fn(
+    m: usize,
+    k: usize,
+    a: *const Elem,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut Elem,
+    panel_stride: usize,
+);
+/// One instance of a kernel with `const` parameters, on one target: its
+/// function and the values of its `const` parameters there, so the runtime
+/// reads what an instance covers (the rows of a `gemm_small` block) instead of
+/// repeating its formula.
+#[derive(Debug, Clone, Copy)]
+pub struct Instance<K, C> {
+    /// The function, compiled with the target's features.
+    pub kernel: K,
+    /// Its `const` values on the target.
+    pub consts: C,
 }
 /// The `const` parameters of one instance of `base_microkernel` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -103,808 +175,130 @@ pub struct MicrokernelConsts {
     /// `PACK_B`.
     pub pack_b: usize,
 }
-/// The `const` values of every kernel instance that has `const` parameters,
-/// so the runtime reads what an instance covers (the rows of a `gemm_small`
-/// block) instead of repeating its formula.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Consts {
-    /// `microkernel_f32`.
-    pub microkernel_f32: MicrokernelConsts,
-    /// `microkernel_f64`.
-    pub microkernel_f64: MicrokernelConsts,
-    /// `microkernel_short_f32`.
-    pub microkernel_short_f32: MicrokernelConsts,
-    /// `microkernel_short_f64`.
-    pub microkernel_short_f64: MicrokernelConsts,
-    /// `microkernel_narrow_f32`.
-    pub microkernel_narrow_f32: MicrokernelConsts,
-    /// `microkernel_narrow_f64`.
-    pub microkernel_narrow_f64: MicrokernelConsts,
-    /// `microkernel_two_f32`.
-    pub microkernel_two_f32: MicrokernelConsts,
-    /// `microkernel_two_f64`.
-    pub microkernel_two_f64: MicrokernelConsts,
-    /// `microkernel_three_f32`.
-    pub microkernel_three_f32: MicrokernelConsts,
-    /// `microkernel_three_f64`.
-    pub microkernel_three_f64: MicrokernelConsts,
-    /// `microkernel_packed_f32`.
-    pub microkernel_packed_f32: MicrokernelConsts,
-    /// `microkernel_packed_f64`.
-    pub microkernel_packed_f64: MicrokernelConsts,
-    /// `microkernel_short_packed_f32`.
-    pub microkernel_short_packed_f32: MicrokernelConsts,
-    /// `microkernel_short_packed_f64`.
-    pub microkernel_short_packed_f64: MicrokernelConsts,
-    /// `microkernel_narrow_packed_f32`.
-    pub microkernel_narrow_packed_f32: MicrokernelConsts,
-    /// `microkernel_narrow_packed_f64`.
-    pub microkernel_narrow_packed_f64: MicrokernelConsts,
-    /// `microkernel_two_packed_f32`.
-    pub microkernel_two_packed_f32: MicrokernelConsts,
-    /// `microkernel_two_packed_f64`.
-    pub microkernel_two_packed_f64: MicrokernelConsts,
-    /// `microkernel_three_packed_f32`.
-    pub microkernel_three_packed_f32: MicrokernelConsts,
-    /// `microkernel_three_packed_f64`.
-    pub microkernel_three_packed_f64: MicrokernelConsts,
-    /// `microkernel_pack_b_f32`.
-    pub microkernel_pack_b_f32: MicrokernelConsts,
-    /// `microkernel_pack_b_f64`.
-    pub microkernel_pack_b_f64: MicrokernelConsts,
-    /// `microkernel_pack_b_packed_f32`.
-    pub microkernel_pack_b_packed_f32: MicrokernelConsts,
-    /// `microkernel_pack_b_packed_f64`.
-    pub microkernel_pack_b_packed_f64: MicrokernelConsts,
-    /// `gemm_small_f32`.
-    pub gemm_small_f32: GemmSmallConsts,
-    /// `gemm_small_f64`.
-    pub gemm_small_f64: GemmSmallConsts,
-    /// `gemm_small_mid_f32`.
-    pub gemm_small_mid_f32: GemmSmallConsts,
-    /// `gemm_small_mid_f64`.
-    pub gemm_small_mid_f64: GemmSmallConsts,
-    /// `gemm_small_low_f32`.
-    pub gemm_small_low_f32: GemmSmallConsts,
-    /// `gemm_small_low_f64`.
-    pub gemm_small_low_f64: GemmSmallConsts,
-    /// `gemm_small_row_f32`.
-    pub gemm_small_row_f32: GemmSmallConsts,
-    /// `gemm_small_row_f64`.
-    pub gemm_small_row_f64: GemmSmallConsts,
-    /// `gemm_small_t_f32`.
-    pub gemm_small_t_f32: GemmSmallConsts,
-    /// `gemm_small_t_f64`.
-    pub gemm_small_t_f64: GemmSmallConsts,
-    /// `gemm_small_mid_t_f32`.
-    pub gemm_small_mid_t_f32: GemmSmallConsts,
-    /// `gemm_small_mid_t_f64`.
-    pub gemm_small_mid_t_f64: GemmSmallConsts,
-    /// `gemm_small_low_t_f32`.
-    pub gemm_small_low_t_f32: GemmSmallConsts,
-    /// `gemm_small_low_t_f64`.
-    pub gemm_small_low_t_f64: GemmSmallConsts,
-    /// `dot_edge_1_f32`.
-    pub dot_edge_1_f32: DotEdgeConsts,
-    /// `dot_edge_1_f64`.
-    pub dot_edge_1_f64: DotEdgeConsts,
-    /// `dot_edge_2_f32`.
-    pub dot_edge_2_f32: DotEdgeConsts,
-    /// `dot_edge_2_f64`.
-    pub dot_edge_2_f64: DotEdgeConsts,
-    /// `dot_edge_3_f32`.
-    pub dot_edge_3_f32: DotEdgeConsts,
-    /// `dot_edge_3_f64`.
-    pub dot_edge_3_f64: DotEdgeConsts,
-    /// `dot_edge_4_f32`.
-    pub dot_edge_4_f32: DotEdgeConsts,
-    /// `dot_edge_4_f64`.
-    pub dot_edge_4_f64: DotEdgeConsts,
-}
-/// One function pointer per generated kernel instance.
-///
-/// Every pointer is an `unsafe fn` compiled with its target's features: call it
-/// only through a table whose target this CPU supports.
+/// The instances of `base_microkernel` on one target, as its `#[kernel(..)]`
+/// lists them.
 #[derive(Debug, Clone, Copy)]
-pub struct Kernels {
+pub struct Microkernel<Elem> {
+    /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0`.
+    pub microkernel: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0`.
+    pub microkernel_short: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = 1, PACKED = 0, PACK_B = 0`.
+    pub microkernel_narrow: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = (V::NR / V::LANES).min(2), PACKED = 0, PACK_B = 0`.
+    pub microkernel_two: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = (V::NR / V::LANES).min(3), PACKED = 0, PACK_B = 0`.
+    pub microkernel_three: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0`.
+    pub microkernel_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR / 2, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 0`.
+    pub microkernel_short_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = 1, PACKED = 1, PACK_B = 0`.
+    pub microkernel_narrow_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = (V::NR / V::LANES).min(2), PACKED = 1, PACK_B = 0`.
+    pub microkernel_two_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = (V::NR / V::LANES).min(3), PACKED = 1, PACK_B = 0`.
+    pub microkernel_three_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 1`.
+    pub microkernel_pack_b: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+    /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1`.
+    pub microkernel_pack_b_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+}
+/// The `const` parameters of one instance of `base_gemm_small` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemmSmallConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `COL_A`.
+    pub col_a: usize,
+}
+/// The instances of `base_gemm_small` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct GemmSmall<Elem> {
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0`.
+    pub gemm_small: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 0`.
+    pub gemm_small_mid: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 0`.
+    pub gemm_small_low: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = 1, COL_A = 0`.
+    pub gemm_small_row: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 1`.
+    pub gemm_small_t: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 3, COL_A = 1`.
+    pub gemm_small_mid_t: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 6, COL_A = 1`.
+    pub gemm_small_low_t: Instance<GemmSmallFn<Elem>, GemmSmallConsts>,
+}
+/// The `const` parameters of one instance of `base_dot_edge` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DotEdgeConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `COLS`.
+    pub cols: usize,
+}
+/// The instances of `base_dot_edge` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct DotEdge<Elem> {
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1`.
+    pub dot_edge_1: Instance<DotEdgeFn<Elem>, DotEdgeConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 2`.
+    pub dot_edge_2: Instance<DotEdgeFn<Elem>, DotEdgeConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 3`.
+    pub dot_edge_3: Instance<DotEdgeFn<Elem>, DotEdgeConsts>,
+    /// `ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 4`.
+    pub dot_edge_4: Instance<DotEdgeFn<Elem>, DotEdgeConsts>,
+}
+/// Every `FloatVec` kernel of one target for one element type, a field of
+/// `Target` each:
+/// - `f32`: `Elem = f32`
+/// - `f64`: `Elem = f64`
+///
+/// Every function is an `unsafe fn` compiled with its target's features: call
+/// it only through a table whose target this CPU supports.
+#[derive(Debug, Clone, Copy)]
+pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
-    pub apply_packed_output_f32: unsafe fn(
-        m: usize,
-        n: usize,
-        alpha: f32,
-        p: *const f32,
-        ldp: usize,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * P + beta * C` for an `m` x `n` tile.
-    pub apply_packed_output_f64: unsafe fn(
-        m: usize,
-        n: usize,
-        alpha: f64,
-        p: *const f64,
-        ldp: usize,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
+    pub apply_packed_output: ApplyPackedOutputFn<Elem>,
     /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_short_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_short_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_narrow_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_narrow_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_two_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_two_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_three_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_three_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_short_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_short_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_narrow_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_narrow_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_two_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_two_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_three_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        _ldb: usize,
-        _b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_three_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        _ldb: usize,
-        _b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_pack_b_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        ldb: usize,
-        b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_pack_b_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        ldb: usize,
-        b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_pack_b_packed_f32: unsafe fn(
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f32,
-        ldb: usize,
-        b_pack: *mut f32,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
-    pub microkernel_pack_b_packed_f64: unsafe fn(
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        _cs_a: usize,
-        b: *const f64,
-        ldb: usize,
-        b_pack: *mut f64,
-        beta: f64,
-        c: *mut f64,
-        ldc: usize,
-    ),
-    /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-    pub microkernel_dot_u8i8: unsafe fn(
-        kd: usize,
-        a: *const u8,
-        b: *const i8,
-        c: *mut i32,
-        ldc: usize,
-        accumulate: bool,
-    ),
-    /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-    pub microkernel_dot_bf16: unsafe fn(
-        kd: usize,
-        a: *const u16,
-        b: *const u16,
-        c: *mut f32,
-        ldc: usize,
-        accumulate: bool,
-    ),
+    /// tile, accumulated in registers.
+    pub microkernel: Microkernel<Elem>,
     /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_mid_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_mid_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_low_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_low_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_row_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        _rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_row_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        _rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_t_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_t_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_mid_t_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_mid_t_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_low_t_f32: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: *const f32,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f32,
-        rs_b: usize,
-        beta: f32,
-        c: *mut f32,
-        rs_c: usize,
-    ),
-    /// `C = alpha * A * B + beta * C` for one block of `ROWS` rows of a small
-    pub gemm_small_low_t_f64: unsafe fn(
-        skip: usize,
-        n: usize,
-        k: usize,
-        alpha: f64,
-        a: *const f64,
-        _rs_a: usize,
-        cs_a: usize,
-        b: *const f64,
-        rs_b: usize,
-        beta: f64,
-        c: *mut f64,
-        rs_c: usize,
-    ),
+    /// problem, without packing, storing all but the first `skip` rows.
+    pub gemm_small: GemmSmall<Elem>,
     /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_1_f32: unsafe fn(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        bt: *const f32,
-        _ldbt: usize,
-        out: *mut f32,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_1_f64: unsafe fn(
-        k: usize,
-        a: *const f64,
-        lda: usize,
-        bt: *const f64,
-        _ldbt: usize,
-        out: *mut f64,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_2_f32: unsafe fn(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        bt: *const f32,
-        ldbt: usize,
-        out: *mut f32,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_2_f64: unsafe fn(
-        k: usize,
-        a: *const f64,
-        lda: usize,
-        bt: *const f64,
-        ldbt: usize,
-        out: *mut f64,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_3_f32: unsafe fn(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        bt: *const f32,
-        ldbt: usize,
-        out: *mut f32,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_3_f64: unsafe fn(
-        k: usize,
-        a: *const f64,
-        lda: usize,
-        bt: *const f64,
-        ldbt: usize,
-        out: *mut f64,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_4_f32: unsafe fn(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        bt: *const f32,
-        ldbt: usize,
-        out: *mut f32,
-    ),
-    /// Dot products of `ROWS` rows of A with `COLS` columns of B, both contiguous
-    pub dot_edge_4_f64: unsafe fn(
-        k: usize,
-        a: *const f64,
-        lda: usize,
-        bt: *const f64,
-        ldbt: usize,
-        out: *mut f64,
-    ),
+    /// along `k`, kept lane by lane: `out[(r * COLS + c) * LANES + l]` is the sum
+    /// over `p` with `p % LANES == l` of `a[r * lda + p] * bt[c * ldbt + p]`. The
+    /// runtime adds the lanes and applies alpha and beta.
+    pub dot_edge: DotEdge<Elem>,
     /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
-    pub pack_rhs_f32: unsafe fn(
-        k: usize,
-        n: usize,
-        b: *const f32,
-        rs_b: usize,
-        cs_b: usize,
-        dst: *mut f32,
-        strip_stride: usize,
-    ),
-    /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
-    pub pack_rhs_f64: unsafe fn(
-        k: usize,
-        n: usize,
-        b: *const f64,
-        rs_b: usize,
-        cs_b: usize,
-        dst: *mut f64,
-        strip_stride: usize,
-    ),
+    /// columns, strip `s` at `dst + s * strip_stride`, each `k` rows of `NR`
+    /// contiguous elements; the columns of the last strip past `n` are zero-filled.
+    pub pack_rhs: PackRhsFn<Elem>,
     /// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
-    pub pack_lhs_f32: unsafe fn(
-        m: usize,
-        k: usize,
-        a: *const f32,
-        rs_a: usize,
-        cs_a: usize,
-        dst: *mut f32,
-        panel_stride: usize,
-    ),
-    /// Packs an `m` x `k` block of A into the micro-kernel layout: panels of `MR`
-    pub pack_lhs_f64: unsafe fn(
-        m: usize,
-        k: usize,
-        a: *const f64,
-        rs_a: usize,
-        cs_a: usize,
-        dst: *mut f64,
-        panel_stride: usize,
-    ),
+    /// rows, panel `q` at `dst + q * panel_stride`, each `k` columns of `MR`
+    /// contiguous elements (`(i, p)` of the panel at `p * MR + i`, as BLIS packs);
+    /// the rows of the last panel past `m` are zero-filled.
+    pub pack_lhs: PackLhsFn<Elem>,
+}
+/// Every `DotVec` kernel of one target for one element type, a field of
+/// `Target` each:
+/// - `u8i8`: `A = u8, B = i8, Acc = i32`
+/// - `bf16`: `A = u16, B = u16, Acc = f32`
+///
+/// Every function is an `unsafe fn` compiled with its target's features: call
+/// it only through a table whose target this CPU supports.
+#[derive(Debug, Clone, Copy)]
+pub struct DotKernels<A, B, Acc> {
+    /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
+    /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
+    /// `DotVec`.
+    pub microkernel_dot: MicrokernelDotFn<A, B, Acc>,
 }
 /// A target compiled into this build.
 #[derive(Debug)]
@@ -919,10 +313,14 @@ pub struct Target {
     pub(crate) detect: fn() -> bool,
     /// Tile shapes of its micro-kernels.
     pub shapes: Shapes,
-    /// The `const` values of its kernel instances.
-    pub consts: Consts,
-    /// Its kernels.
-    pub kernels: Kernels,
+    /// Its `FloatVec` kernels for `f32`.
+    pub f32: FloatKernels<f32>,
+    /// Its `FloatVec` kernels for `f64`.
+    pub f64: FloatKernels<f64>,
+    /// Its `DotVec` kernels for `u8i8`.
+    pub u8i8: DotKernels<u8, i8, i32>,
+    /// Its `DotVec` kernels for `bf16`.
+    pub bf16: DotKernels<u16, u16, f32>,
     /// The thresholds the runtime's plan uses on it (`Tuning::of`).
     pub tuning: Tuning,
 }
@@ -976,271 +374,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: avx512_bf16::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512_bf16::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512_bf16::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512_bf16::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512_bf16::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512_bf16::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512_bf16::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512_bf16::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512_bf16::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512_bf16::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512_bf16::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512_bf16::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512_bf16::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512_bf16::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512_bf16::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512_bf16::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512_bf16::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512_bf16::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512_bf16::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512_bf16::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512_bf16::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512_bf16::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512_bf16::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512_bf16::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: avx512_bf16::pack_rhs_f32,
+            pack_lhs: avx512_bf16::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: avx512_bf16::apply_packed_output_f32,
-            apply_packed_output_f64: avx512_bf16::apply_packed_output_f64,
-            microkernel_f32: avx512_bf16::microkernel_f32,
-            microkernel_f64: avx512_bf16::microkernel_f64,
-            microkernel_short_f32: avx512_bf16::microkernel_short_f32,
-            microkernel_short_f64: avx512_bf16::microkernel_short_f64,
-            microkernel_narrow_f32: avx512_bf16::microkernel_narrow_f32,
-            microkernel_narrow_f64: avx512_bf16::microkernel_narrow_f64,
-            microkernel_two_f32: avx512_bf16::microkernel_two_f32,
-            microkernel_two_f64: avx512_bf16::microkernel_two_f64,
-            microkernel_three_f32: avx512_bf16::microkernel_three_f32,
-            microkernel_three_f64: avx512_bf16::microkernel_three_f64,
-            microkernel_packed_f32: avx512_bf16::microkernel_packed_f32,
-            microkernel_packed_f64: avx512_bf16::microkernel_packed_f64,
-            microkernel_short_packed_f32: avx512_bf16::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: avx512_bf16::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: avx512_bf16::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: avx512_bf16::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: avx512_bf16::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: avx512_bf16::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: avx512_bf16::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: avx512_bf16::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: avx512_bf16::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: avx512_bf16::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: avx512_bf16::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: avx512_bf16::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: avx512_bf16::microkernel_dot_u8i8,
-            microkernel_dot_bf16: avx512_bf16::microkernel_dot_bf16,
-            gemm_small_f32: avx512_bf16::gemm_small_f32,
-            gemm_small_f64: avx512_bf16::gemm_small_f64,
-            gemm_small_mid_f32: avx512_bf16::gemm_small_mid_f32,
-            gemm_small_mid_f64: avx512_bf16::gemm_small_mid_f64,
-            gemm_small_low_f32: avx512_bf16::gemm_small_low_f32,
-            gemm_small_low_f64: avx512_bf16::gemm_small_low_f64,
-            gemm_small_row_f32: avx512_bf16::gemm_small_row_f32,
-            gemm_small_row_f64: avx512_bf16::gemm_small_row_f64,
-            gemm_small_t_f32: avx512_bf16::gemm_small_t_f32,
-            gemm_small_t_f64: avx512_bf16::gemm_small_t_f64,
-            gemm_small_mid_t_f32: avx512_bf16::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: avx512_bf16::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: avx512_bf16::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: avx512_bf16::gemm_small_low_t_f64,
-            dot_edge_1_f32: avx512_bf16::dot_edge_1_f32,
-            dot_edge_1_f64: avx512_bf16::dot_edge_1_f64,
-            dot_edge_2_f32: avx512_bf16::dot_edge_2_f32,
-            dot_edge_2_f64: avx512_bf16::dot_edge_2_f64,
-            dot_edge_3_f32: avx512_bf16::dot_edge_3_f32,
-            dot_edge_3_f64: avx512_bf16::dot_edge_3_f64,
-            dot_edge_4_f32: avx512_bf16::dot_edge_4_f32,
-            dot_edge_4_f64: avx512_bf16::dot_edge_4_f64,
-            pack_rhs_f32: avx512_bf16::pack_rhs_f32,
-            pack_rhs_f64: avx512_bf16::pack_rhs_f64,
-            pack_lhs_f32: avx512_bf16::pack_lhs_f32,
-            pack_lhs_f64: avx512_bf16::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: avx512_bf16::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512_bf16::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512_bf16::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512_bf16::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512_bf16::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512_bf16::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512_bf16::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512_bf16::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512_bf16::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512_bf16::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512_bf16::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512_bf16::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512_bf16::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512_bf16::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512_bf16::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512_bf16::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512_bf16::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512_bf16::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512_bf16::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512_bf16::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512_bf16::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512_bf16::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512_bf16::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512_bf16::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: avx512_bf16::pack_rhs_f64,
+            pack_lhs: avx512_bf16::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: avx512_bf16::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: avx512_bf16::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1276,271 +782,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 12, nr: 32 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: avx512_vnni::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512_vnni::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512_vnni::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512_vnni::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512_vnni::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512_vnni::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512_vnni::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512_vnni::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512_vnni::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512_vnni::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512_vnni::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512_vnni::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512_vnni::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512_vnni::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512_vnni::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512_vnni::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512_vnni::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512_vnni::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512_vnni::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512_vnni::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512_vnni::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512_vnni::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512_vnni::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512_vnni::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: avx512_vnni::pack_rhs_f32,
+            pack_lhs: avx512_vnni::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: avx512_vnni::apply_packed_output_f32,
-            apply_packed_output_f64: avx512_vnni::apply_packed_output_f64,
-            microkernel_f32: avx512_vnni::microkernel_f32,
-            microkernel_f64: avx512_vnni::microkernel_f64,
-            microkernel_short_f32: avx512_vnni::microkernel_short_f32,
-            microkernel_short_f64: avx512_vnni::microkernel_short_f64,
-            microkernel_narrow_f32: avx512_vnni::microkernel_narrow_f32,
-            microkernel_narrow_f64: avx512_vnni::microkernel_narrow_f64,
-            microkernel_two_f32: avx512_vnni::microkernel_two_f32,
-            microkernel_two_f64: avx512_vnni::microkernel_two_f64,
-            microkernel_three_f32: avx512_vnni::microkernel_three_f32,
-            microkernel_three_f64: avx512_vnni::microkernel_three_f64,
-            microkernel_packed_f32: avx512_vnni::microkernel_packed_f32,
-            microkernel_packed_f64: avx512_vnni::microkernel_packed_f64,
-            microkernel_short_packed_f32: avx512_vnni::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: avx512_vnni::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: avx512_vnni::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: avx512_vnni::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: avx512_vnni::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: avx512_vnni::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: avx512_vnni::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: avx512_vnni::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: avx512_vnni::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: avx512_vnni::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: avx512_vnni::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: avx512_vnni::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: avx512_vnni::microkernel_dot_u8i8,
-            microkernel_dot_bf16: avx512_vnni::microkernel_dot_bf16,
-            gemm_small_f32: avx512_vnni::gemm_small_f32,
-            gemm_small_f64: avx512_vnni::gemm_small_f64,
-            gemm_small_mid_f32: avx512_vnni::gemm_small_mid_f32,
-            gemm_small_mid_f64: avx512_vnni::gemm_small_mid_f64,
-            gemm_small_low_f32: avx512_vnni::gemm_small_low_f32,
-            gemm_small_low_f64: avx512_vnni::gemm_small_low_f64,
-            gemm_small_row_f32: avx512_vnni::gemm_small_row_f32,
-            gemm_small_row_f64: avx512_vnni::gemm_small_row_f64,
-            gemm_small_t_f32: avx512_vnni::gemm_small_t_f32,
-            gemm_small_t_f64: avx512_vnni::gemm_small_t_f64,
-            gemm_small_mid_t_f32: avx512_vnni::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: avx512_vnni::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: avx512_vnni::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: avx512_vnni::gemm_small_low_t_f64,
-            dot_edge_1_f32: avx512_vnni::dot_edge_1_f32,
-            dot_edge_1_f64: avx512_vnni::dot_edge_1_f64,
-            dot_edge_2_f32: avx512_vnni::dot_edge_2_f32,
-            dot_edge_2_f64: avx512_vnni::dot_edge_2_f64,
-            dot_edge_3_f32: avx512_vnni::dot_edge_3_f32,
-            dot_edge_3_f64: avx512_vnni::dot_edge_3_f64,
-            dot_edge_4_f32: avx512_vnni::dot_edge_4_f32,
-            dot_edge_4_f64: avx512_vnni::dot_edge_4_f64,
-            pack_rhs_f32: avx512_vnni::pack_rhs_f32,
-            pack_rhs_f64: avx512_vnni::pack_rhs_f64,
-            pack_lhs_f32: avx512_vnni::pack_lhs_f32,
-            pack_lhs_f64: avx512_vnni::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: avx512_vnni::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512_vnni::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512_vnni::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512_vnni::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512_vnni::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512_vnni::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512_vnni::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512_vnni::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512_vnni::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512_vnni::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512_vnni::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512_vnni::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512_vnni::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512_vnni::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512_vnni::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512_vnni::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512_vnni::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512_vnni::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512_vnni::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512_vnni::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512_vnni::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512_vnni::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512_vnni::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512_vnni::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: avx512_vnni::pack_rhs_f64,
+            pack_lhs: avx512_vnni::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: avx512_vnni::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: avx512_vnni::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1567,271 +1181,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 8, mr: 6, nr: 32 },
             u8i8: Shape { lanes: 16, mr: 6, nr: 32 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: avx512::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: avx512::pack_rhs_f32,
+            pack_lhs: avx512::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: avx512::apply_packed_output_f32,
-            apply_packed_output_f64: avx512::apply_packed_output_f64,
-            microkernel_f32: avx512::microkernel_f32,
-            microkernel_f64: avx512::microkernel_f64,
-            microkernel_short_f32: avx512::microkernel_short_f32,
-            microkernel_short_f64: avx512::microkernel_short_f64,
-            microkernel_narrow_f32: avx512::microkernel_narrow_f32,
-            microkernel_narrow_f64: avx512::microkernel_narrow_f64,
-            microkernel_two_f32: avx512::microkernel_two_f32,
-            microkernel_two_f64: avx512::microkernel_two_f64,
-            microkernel_three_f32: avx512::microkernel_three_f32,
-            microkernel_three_f64: avx512::microkernel_three_f64,
-            microkernel_packed_f32: avx512::microkernel_packed_f32,
-            microkernel_packed_f64: avx512::microkernel_packed_f64,
-            microkernel_short_packed_f32: avx512::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: avx512::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: avx512::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: avx512::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: avx512::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: avx512::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: avx512::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: avx512::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: avx512::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: avx512::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: avx512::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: avx512::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: avx512::microkernel_dot_u8i8,
-            microkernel_dot_bf16: avx512::microkernel_dot_bf16,
-            gemm_small_f32: avx512::gemm_small_f32,
-            gemm_small_f64: avx512::gemm_small_f64,
-            gemm_small_mid_f32: avx512::gemm_small_mid_f32,
-            gemm_small_mid_f64: avx512::gemm_small_mid_f64,
-            gemm_small_low_f32: avx512::gemm_small_low_f32,
-            gemm_small_low_f64: avx512::gemm_small_low_f64,
-            gemm_small_row_f32: avx512::gemm_small_row_f32,
-            gemm_small_row_f64: avx512::gemm_small_row_f64,
-            gemm_small_t_f32: avx512::gemm_small_t_f32,
-            gemm_small_t_f64: avx512::gemm_small_t_f64,
-            gemm_small_mid_t_f32: avx512::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: avx512::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: avx512::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: avx512::gemm_small_low_t_f64,
-            dot_edge_1_f32: avx512::dot_edge_1_f32,
-            dot_edge_1_f64: avx512::dot_edge_1_f64,
-            dot_edge_2_f32: avx512::dot_edge_2_f32,
-            dot_edge_2_f64: avx512::dot_edge_2_f64,
-            dot_edge_3_f32: avx512::dot_edge_3_f32,
-            dot_edge_3_f64: avx512::dot_edge_3_f64,
-            dot_edge_4_f32: avx512::dot_edge_4_f32,
-            dot_edge_4_f64: avx512::dot_edge_4_f64,
-            pack_rhs_f32: avx512::pack_rhs_f32,
-            pack_rhs_f64: avx512::pack_rhs_f64,
-            pack_lhs_f32: avx512::pack_lhs_f32,
-            pack_lhs_f64: avx512::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: avx512::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx512::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx512::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx512::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx512::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx512::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx512::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx512::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx512::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx512::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx512::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx512::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx512::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx512::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx512::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx512::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx512::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx512::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx512::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx512::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx512::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx512::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx512::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx512::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: avx512::pack_rhs_f64,
+            pack_lhs: avx512::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: avx512::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: avx512::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1856,271 +1578,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
             u8i8: Shape { lanes: 8, mr: 6, nr: 16 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: avx_vnni::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx_vnni::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx_vnni::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx_vnni::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx_vnni::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx_vnni::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx_vnni::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx_vnni::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx_vnni::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx_vnni::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx_vnni::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx_vnni::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx_vnni::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx_vnni::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx_vnni::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx_vnni::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx_vnni::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx_vnni::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx_vnni::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx_vnni::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx_vnni::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx_vnni::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx_vnni::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx_vnni::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 6,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 6,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 6,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 6,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 3, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 3, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 3, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 3, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 3, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 3, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 3, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 3, cols: 4 },
+            pack_rhs: avx_vnni::pack_rhs_f32,
+            pack_lhs: avx_vnni::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: avx_vnni::apply_packed_output_f32,
-            apply_packed_output_f64: avx_vnni::apply_packed_output_f64,
-            microkernel_f32: avx_vnni::microkernel_f32,
-            microkernel_f64: avx_vnni::microkernel_f64,
-            microkernel_short_f32: avx_vnni::microkernel_short_f32,
-            microkernel_short_f64: avx_vnni::microkernel_short_f64,
-            microkernel_narrow_f32: avx_vnni::microkernel_narrow_f32,
-            microkernel_narrow_f64: avx_vnni::microkernel_narrow_f64,
-            microkernel_two_f32: avx_vnni::microkernel_two_f32,
-            microkernel_two_f64: avx_vnni::microkernel_two_f64,
-            microkernel_three_f32: avx_vnni::microkernel_three_f32,
-            microkernel_three_f64: avx_vnni::microkernel_three_f64,
-            microkernel_packed_f32: avx_vnni::microkernel_packed_f32,
-            microkernel_packed_f64: avx_vnni::microkernel_packed_f64,
-            microkernel_short_packed_f32: avx_vnni::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: avx_vnni::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: avx_vnni::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: avx_vnni::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: avx_vnni::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: avx_vnni::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: avx_vnni::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: avx_vnni::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: avx_vnni::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: avx_vnni::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: avx_vnni::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: avx_vnni::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: avx_vnni::microkernel_dot_u8i8,
-            microkernel_dot_bf16: avx_vnni::microkernel_dot_bf16,
-            gemm_small_f32: avx_vnni::gemm_small_f32,
-            gemm_small_f64: avx_vnni::gemm_small_f64,
-            gemm_small_mid_f32: avx_vnni::gemm_small_mid_f32,
-            gemm_small_mid_f64: avx_vnni::gemm_small_mid_f64,
-            gemm_small_low_f32: avx_vnni::gemm_small_low_f32,
-            gemm_small_low_f64: avx_vnni::gemm_small_low_f64,
-            gemm_small_row_f32: avx_vnni::gemm_small_row_f32,
-            gemm_small_row_f64: avx_vnni::gemm_small_row_f64,
-            gemm_small_t_f32: avx_vnni::gemm_small_t_f32,
-            gemm_small_t_f64: avx_vnni::gemm_small_t_f64,
-            gemm_small_mid_t_f32: avx_vnni::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: avx_vnni::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: avx_vnni::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: avx_vnni::gemm_small_low_t_f64,
-            dot_edge_1_f32: avx_vnni::dot_edge_1_f32,
-            dot_edge_1_f64: avx_vnni::dot_edge_1_f64,
-            dot_edge_2_f32: avx_vnni::dot_edge_2_f32,
-            dot_edge_2_f64: avx_vnni::dot_edge_2_f64,
-            dot_edge_3_f32: avx_vnni::dot_edge_3_f32,
-            dot_edge_3_f64: avx_vnni::dot_edge_3_f64,
-            dot_edge_4_f32: avx_vnni::dot_edge_4_f32,
-            dot_edge_4_f64: avx_vnni::dot_edge_4_f64,
-            pack_rhs_f32: avx_vnni::pack_rhs_f32,
-            pack_rhs_f64: avx_vnni::pack_rhs_f64,
-            pack_lhs_f32: avx_vnni::pack_lhs_f32,
-            pack_lhs_f64: avx_vnni::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: avx_vnni::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx_vnni::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx_vnni::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx_vnni::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx_vnni::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx_vnni::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx_vnni::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx_vnni::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx_vnni::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx_vnni::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx_vnni::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx_vnni::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx_vnni::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx_vnni::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx_vnni::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx_vnni::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx_vnni::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx_vnni::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx_vnni::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx_vnni::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx_vnni::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx_vnni::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx_vnni::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx_vnni::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 4 },
+                },
+            },
+            pack_rhs: avx_vnni::pack_rhs_f64,
+            pack_lhs: avx_vnni::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: avx_vnni::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: avx_vnni::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -2144,271 +1974,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 4, mr: 6, nr: 8 },
             u8i8: Shape { lanes: 8, mr: 4, nr: 16 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: avx2::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx2::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx2::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx2::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx2::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx2::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx2::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx2::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx2::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx2::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx2::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx2::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx2::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx2::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx2::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx2::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx2::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx2::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx2::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx2::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx2::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx2::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx2::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx2::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 3, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 3,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 6,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 6,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 6,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 6,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 6,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 3, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 3, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 3, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 3, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 3, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 3, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 3, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 3, cols: 4 },
+            pack_rhs: avx2::pack_rhs_f32,
+            pack_lhs: avx2::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: avx2::apply_packed_output_f32,
-            apply_packed_output_f64: avx2::apply_packed_output_f64,
-            microkernel_f32: avx2::microkernel_f32,
-            microkernel_f64: avx2::microkernel_f64,
-            microkernel_short_f32: avx2::microkernel_short_f32,
-            microkernel_short_f64: avx2::microkernel_short_f64,
-            microkernel_narrow_f32: avx2::microkernel_narrow_f32,
-            microkernel_narrow_f64: avx2::microkernel_narrow_f64,
-            microkernel_two_f32: avx2::microkernel_two_f32,
-            microkernel_two_f64: avx2::microkernel_two_f64,
-            microkernel_three_f32: avx2::microkernel_three_f32,
-            microkernel_three_f64: avx2::microkernel_three_f64,
-            microkernel_packed_f32: avx2::microkernel_packed_f32,
-            microkernel_packed_f64: avx2::microkernel_packed_f64,
-            microkernel_short_packed_f32: avx2::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: avx2::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: avx2::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: avx2::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: avx2::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: avx2::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: avx2::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: avx2::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: avx2::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: avx2::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: avx2::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: avx2::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: avx2::microkernel_dot_u8i8,
-            microkernel_dot_bf16: avx2::microkernel_dot_bf16,
-            gemm_small_f32: avx2::gemm_small_f32,
-            gemm_small_f64: avx2::gemm_small_f64,
-            gemm_small_mid_f32: avx2::gemm_small_mid_f32,
-            gemm_small_mid_f64: avx2::gemm_small_mid_f64,
-            gemm_small_low_f32: avx2::gemm_small_low_f32,
-            gemm_small_low_f64: avx2::gemm_small_low_f64,
-            gemm_small_row_f32: avx2::gemm_small_row_f32,
-            gemm_small_row_f64: avx2::gemm_small_row_f64,
-            gemm_small_t_f32: avx2::gemm_small_t_f32,
-            gemm_small_t_f64: avx2::gemm_small_t_f64,
-            gemm_small_mid_t_f32: avx2::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: avx2::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: avx2::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: avx2::gemm_small_low_t_f64,
-            dot_edge_1_f32: avx2::dot_edge_1_f32,
-            dot_edge_1_f64: avx2::dot_edge_1_f64,
-            dot_edge_2_f32: avx2::dot_edge_2_f32,
-            dot_edge_2_f64: avx2::dot_edge_2_f64,
-            dot_edge_3_f32: avx2::dot_edge_3_f32,
-            dot_edge_3_f64: avx2::dot_edge_3_f64,
-            dot_edge_4_f32: avx2::dot_edge_4_f32,
-            dot_edge_4_f64: avx2::dot_edge_4_f64,
-            pack_rhs_f32: avx2::pack_rhs_f32,
-            pack_rhs_f64: avx2::pack_rhs_f64,
-            pack_lhs_f32: avx2::pack_lhs_f32,
-            pack_lhs_f64: avx2::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: avx2::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: avx2::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: avx2::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: avx2::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: avx2::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: avx2::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: avx2::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: avx2::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 3,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: avx2::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: avx2::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: avx2::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: avx2::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: avx2::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 6,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: avx2::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: avx2::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: avx2::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: avx2::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: avx2::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 6,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: avx2::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: avx2::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: avx2::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: avx2::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: avx2::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: avx2::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 3, cols: 4 },
+                },
+            },
+            pack_rhs: avx2::pack_rhs_f64,
+            pack_lhs: avx2::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: avx2::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: avx2::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -2433,271 +2371,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: neon_i8mm::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon_i8mm::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon_i8mm::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon_i8mm::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon_i8mm::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon_i8mm::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon_i8mm::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon_i8mm::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon_i8mm::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon_i8mm::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon_i8mm::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon_i8mm::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon_i8mm::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon_i8mm::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon_i8mm::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon_i8mm::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon_i8mm::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon_i8mm::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon_i8mm::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon_i8mm::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon_i8mm::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon_i8mm::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon_i8mm::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon_i8mm::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: neon_i8mm::pack_rhs_f32,
+            pack_lhs: neon_i8mm::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: neon_i8mm::apply_packed_output_f32,
-            apply_packed_output_f64: neon_i8mm::apply_packed_output_f64,
-            microkernel_f32: neon_i8mm::microkernel_f32,
-            microkernel_f64: neon_i8mm::microkernel_f64,
-            microkernel_short_f32: neon_i8mm::microkernel_short_f32,
-            microkernel_short_f64: neon_i8mm::microkernel_short_f64,
-            microkernel_narrow_f32: neon_i8mm::microkernel_narrow_f32,
-            microkernel_narrow_f64: neon_i8mm::microkernel_narrow_f64,
-            microkernel_two_f32: neon_i8mm::microkernel_two_f32,
-            microkernel_two_f64: neon_i8mm::microkernel_two_f64,
-            microkernel_three_f32: neon_i8mm::microkernel_three_f32,
-            microkernel_three_f64: neon_i8mm::microkernel_three_f64,
-            microkernel_packed_f32: neon_i8mm::microkernel_packed_f32,
-            microkernel_packed_f64: neon_i8mm::microkernel_packed_f64,
-            microkernel_short_packed_f32: neon_i8mm::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: neon_i8mm::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: neon_i8mm::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: neon_i8mm::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: neon_i8mm::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: neon_i8mm::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: neon_i8mm::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: neon_i8mm::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: neon_i8mm::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: neon_i8mm::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: neon_i8mm::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: neon_i8mm::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: neon_i8mm::microkernel_dot_u8i8,
-            microkernel_dot_bf16: neon_i8mm::microkernel_dot_bf16,
-            gemm_small_f32: neon_i8mm::gemm_small_f32,
-            gemm_small_f64: neon_i8mm::gemm_small_f64,
-            gemm_small_mid_f32: neon_i8mm::gemm_small_mid_f32,
-            gemm_small_mid_f64: neon_i8mm::gemm_small_mid_f64,
-            gemm_small_low_f32: neon_i8mm::gemm_small_low_f32,
-            gemm_small_low_f64: neon_i8mm::gemm_small_low_f64,
-            gemm_small_row_f32: neon_i8mm::gemm_small_row_f32,
-            gemm_small_row_f64: neon_i8mm::gemm_small_row_f64,
-            gemm_small_t_f32: neon_i8mm::gemm_small_t_f32,
-            gemm_small_t_f64: neon_i8mm::gemm_small_t_f64,
-            gemm_small_mid_t_f32: neon_i8mm::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: neon_i8mm::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: neon_i8mm::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: neon_i8mm::gemm_small_low_t_f64,
-            dot_edge_1_f32: neon_i8mm::dot_edge_1_f32,
-            dot_edge_1_f64: neon_i8mm::dot_edge_1_f64,
-            dot_edge_2_f32: neon_i8mm::dot_edge_2_f32,
-            dot_edge_2_f64: neon_i8mm::dot_edge_2_f64,
-            dot_edge_3_f32: neon_i8mm::dot_edge_3_f32,
-            dot_edge_3_f64: neon_i8mm::dot_edge_3_f64,
-            dot_edge_4_f32: neon_i8mm::dot_edge_4_f32,
-            dot_edge_4_f64: neon_i8mm::dot_edge_4_f64,
-            pack_rhs_f32: neon_i8mm::pack_rhs_f32,
-            pack_rhs_f64: neon_i8mm::pack_rhs_f64,
-            pack_lhs_f32: neon_i8mm::pack_lhs_f32,
-            pack_lhs_f64: neon_i8mm::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: neon_i8mm::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon_i8mm::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon_i8mm::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon_i8mm::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon_i8mm::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon_i8mm::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon_i8mm::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon_i8mm::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon_i8mm::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon_i8mm::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon_i8mm::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon_i8mm::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon_i8mm::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon_i8mm::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon_i8mm::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon_i8mm::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon_i8mm::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon_i8mm::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon_i8mm::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon_i8mm::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon_i8mm::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon_i8mm::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon_i8mm::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon_i8mm::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: neon_i8mm::pack_rhs_f64,
+            pack_lhs: neon_i8mm::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: neon_i8mm::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: neon_i8mm::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -2719,271 +2765,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 8, nr: 12 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: neon_dotprod::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon_dotprod::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon_dotprod::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon_dotprod::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon_dotprod::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon_dotprod::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon_dotprod::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon_dotprod::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon_dotprod::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon_dotprod::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon_dotprod::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon_dotprod::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon_dotprod::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon_dotprod::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon_dotprod::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon_dotprod::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon_dotprod::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon_dotprod::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon_dotprod::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon_dotprod::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon_dotprod::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon_dotprod::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon_dotprod::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon_dotprod::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: neon_dotprod::pack_rhs_f32,
+            pack_lhs: neon_dotprod::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: neon_dotprod::apply_packed_output_f32,
-            apply_packed_output_f64: neon_dotprod::apply_packed_output_f64,
-            microkernel_f32: neon_dotprod::microkernel_f32,
-            microkernel_f64: neon_dotprod::microkernel_f64,
-            microkernel_short_f32: neon_dotprod::microkernel_short_f32,
-            microkernel_short_f64: neon_dotprod::microkernel_short_f64,
-            microkernel_narrow_f32: neon_dotprod::microkernel_narrow_f32,
-            microkernel_narrow_f64: neon_dotprod::microkernel_narrow_f64,
-            microkernel_two_f32: neon_dotprod::microkernel_two_f32,
-            microkernel_two_f64: neon_dotprod::microkernel_two_f64,
-            microkernel_three_f32: neon_dotprod::microkernel_three_f32,
-            microkernel_three_f64: neon_dotprod::microkernel_three_f64,
-            microkernel_packed_f32: neon_dotprod::microkernel_packed_f32,
-            microkernel_packed_f64: neon_dotprod::microkernel_packed_f64,
-            microkernel_short_packed_f32: neon_dotprod::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: neon_dotprod::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: neon_dotprod::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: neon_dotprod::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: neon_dotprod::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: neon_dotprod::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: neon_dotprod::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: neon_dotprod::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: neon_dotprod::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: neon_dotprod::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: neon_dotprod::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: neon_dotprod::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: neon_dotprod::microkernel_dot_u8i8,
-            microkernel_dot_bf16: neon_dotprod::microkernel_dot_bf16,
-            gemm_small_f32: neon_dotprod::gemm_small_f32,
-            gemm_small_f64: neon_dotprod::gemm_small_f64,
-            gemm_small_mid_f32: neon_dotprod::gemm_small_mid_f32,
-            gemm_small_mid_f64: neon_dotprod::gemm_small_mid_f64,
-            gemm_small_low_f32: neon_dotprod::gemm_small_low_f32,
-            gemm_small_low_f64: neon_dotprod::gemm_small_low_f64,
-            gemm_small_row_f32: neon_dotprod::gemm_small_row_f32,
-            gemm_small_row_f64: neon_dotprod::gemm_small_row_f64,
-            gemm_small_t_f32: neon_dotprod::gemm_small_t_f32,
-            gemm_small_t_f64: neon_dotprod::gemm_small_t_f64,
-            gemm_small_mid_t_f32: neon_dotprod::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: neon_dotprod::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: neon_dotprod::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: neon_dotprod::gemm_small_low_t_f64,
-            dot_edge_1_f32: neon_dotprod::dot_edge_1_f32,
-            dot_edge_1_f64: neon_dotprod::dot_edge_1_f64,
-            dot_edge_2_f32: neon_dotprod::dot_edge_2_f32,
-            dot_edge_2_f64: neon_dotprod::dot_edge_2_f64,
-            dot_edge_3_f32: neon_dotprod::dot_edge_3_f32,
-            dot_edge_3_f64: neon_dotprod::dot_edge_3_f64,
-            dot_edge_4_f32: neon_dotprod::dot_edge_4_f32,
-            dot_edge_4_f64: neon_dotprod::dot_edge_4_f64,
-            pack_rhs_f32: neon_dotprod::pack_rhs_f32,
-            pack_rhs_f64: neon_dotprod::pack_rhs_f64,
-            pack_lhs_f32: neon_dotprod::pack_lhs_f32,
-            pack_lhs_f64: neon_dotprod::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: neon_dotprod::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon_dotprod::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon_dotprod::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon_dotprod::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon_dotprod::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon_dotprod::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon_dotprod::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon_dotprod::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon_dotprod::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon_dotprod::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon_dotprod::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon_dotprod::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon_dotprod::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon_dotprod::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon_dotprod::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon_dotprod::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon_dotprod::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon_dotprod::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon_dotprod::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon_dotprod::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon_dotprod::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon_dotprod::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon_dotprod::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon_dotprod::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: neon_dotprod::pack_rhs_f64,
+            pack_lhs: neon_dotprod::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: neon_dotprod::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: neon_dotprod::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3005,271 +3159,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 8, nr: 6 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: neon::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 8,
-                vecs: 3,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 12,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 6, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 6, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 6, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 6, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 6, cols: 4 },
+            pack_rhs: neon::pack_rhs_f32,
+            pack_lhs: neon::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: neon::apply_packed_output_f32,
-            apply_packed_output_f64: neon::apply_packed_output_f64,
-            microkernel_f32: neon::microkernel_f32,
-            microkernel_f64: neon::microkernel_f64,
-            microkernel_short_f32: neon::microkernel_short_f32,
-            microkernel_short_f64: neon::microkernel_short_f64,
-            microkernel_narrow_f32: neon::microkernel_narrow_f32,
-            microkernel_narrow_f64: neon::microkernel_narrow_f64,
-            microkernel_two_f32: neon::microkernel_two_f32,
-            microkernel_two_f64: neon::microkernel_two_f64,
-            microkernel_three_f32: neon::microkernel_three_f32,
-            microkernel_three_f64: neon::microkernel_three_f64,
-            microkernel_packed_f32: neon::microkernel_packed_f32,
-            microkernel_packed_f64: neon::microkernel_packed_f64,
-            microkernel_short_packed_f32: neon::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: neon::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: neon::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: neon::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: neon::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: neon::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: neon::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: neon::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: neon::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: neon::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: neon::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: neon::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: neon::microkernel_dot_u8i8,
-            microkernel_dot_bf16: neon::microkernel_dot_bf16,
-            gemm_small_f32: neon::gemm_small_f32,
-            gemm_small_f64: neon::gemm_small_f64,
-            gemm_small_mid_f32: neon::gemm_small_mid_f32,
-            gemm_small_mid_f64: neon::gemm_small_mid_f64,
-            gemm_small_low_f32: neon::gemm_small_low_f32,
-            gemm_small_low_f64: neon::gemm_small_low_f64,
-            gemm_small_row_f32: neon::gemm_small_row_f32,
-            gemm_small_row_f64: neon::gemm_small_row_f64,
-            gemm_small_t_f32: neon::gemm_small_t_f32,
-            gemm_small_t_f64: neon::gemm_small_t_f64,
-            gemm_small_mid_t_f32: neon::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: neon::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: neon::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: neon::gemm_small_low_t_f64,
-            dot_edge_1_f32: neon::dot_edge_1_f32,
-            dot_edge_1_f64: neon::dot_edge_1_f64,
-            dot_edge_2_f32: neon::dot_edge_2_f32,
-            dot_edge_2_f64: neon::dot_edge_2_f64,
-            dot_edge_3_f32: neon::dot_edge_3_f32,
-            dot_edge_3_f64: neon::dot_edge_3_f64,
-            dot_edge_4_f32: neon::dot_edge_4_f32,
-            dot_edge_4_f64: neon::dot_edge_4_f64,
-            pack_rhs_f32: neon::pack_rhs_f32,
-            pack_rhs_f64: neon::pack_rhs_f64,
-            pack_lhs_f32: neon::pack_lhs_f32,
-            pack_lhs_f64: neon::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: neon::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: neon::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: neon::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: neon::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: neon::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: neon::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: neon::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: neon::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: neon::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: neon::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: neon::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: neon::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: neon::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 8,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: neon::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: neon::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: neon::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: neon::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: neon::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 12,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: neon::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: neon::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: neon::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: neon::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: neon::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: neon::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 6, cols: 4 },
+                },
+            },
+            pack_rhs: neon::pack_rhs_f64,
+            pack_lhs: neon::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: neon::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: neon::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3297,271 +3559,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: wasm_relaxed::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: wasm_relaxed::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: wasm_relaxed::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: wasm_relaxed::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: wasm_relaxed::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: wasm_relaxed::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: wasm_relaxed::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: wasm_relaxed::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: wasm_relaxed::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: wasm_relaxed::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: wasm_relaxed::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: wasm_relaxed::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: wasm_relaxed::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: wasm_relaxed::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: wasm_relaxed::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 2, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 2, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 2, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 2, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 2, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 2, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 2, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 2, cols: 4 },
+            pack_rhs: wasm_relaxed::pack_rhs_f32,
+            pack_lhs: wasm_relaxed::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: wasm_relaxed::apply_packed_output_f32,
-            apply_packed_output_f64: wasm_relaxed::apply_packed_output_f64,
-            microkernel_f32: wasm_relaxed::microkernel_f32,
-            microkernel_f64: wasm_relaxed::microkernel_f64,
-            microkernel_short_f32: wasm_relaxed::microkernel_short_f32,
-            microkernel_short_f64: wasm_relaxed::microkernel_short_f64,
-            microkernel_narrow_f32: wasm_relaxed::microkernel_narrow_f32,
-            microkernel_narrow_f64: wasm_relaxed::microkernel_narrow_f64,
-            microkernel_two_f32: wasm_relaxed::microkernel_two_f32,
-            microkernel_two_f64: wasm_relaxed::microkernel_two_f64,
-            microkernel_three_f32: wasm_relaxed::microkernel_three_f32,
-            microkernel_three_f64: wasm_relaxed::microkernel_three_f64,
-            microkernel_packed_f32: wasm_relaxed::microkernel_packed_f32,
-            microkernel_packed_f64: wasm_relaxed::microkernel_packed_f64,
-            microkernel_short_packed_f32: wasm_relaxed::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: wasm_relaxed::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: wasm_relaxed::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: wasm_relaxed::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: wasm_relaxed::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: wasm_relaxed::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: wasm_relaxed::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: wasm_relaxed::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: wasm_relaxed::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: wasm_relaxed::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: wasm_relaxed::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: wasm_relaxed::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: wasm_relaxed::microkernel_dot_u8i8,
-            microkernel_dot_bf16: wasm_relaxed::microkernel_dot_bf16,
-            gemm_small_f32: wasm_relaxed::gemm_small_f32,
-            gemm_small_f64: wasm_relaxed::gemm_small_f64,
-            gemm_small_mid_f32: wasm_relaxed::gemm_small_mid_f32,
-            gemm_small_mid_f64: wasm_relaxed::gemm_small_mid_f64,
-            gemm_small_low_f32: wasm_relaxed::gemm_small_low_f32,
-            gemm_small_low_f64: wasm_relaxed::gemm_small_low_f64,
-            gemm_small_row_f32: wasm_relaxed::gemm_small_row_f32,
-            gemm_small_row_f64: wasm_relaxed::gemm_small_row_f64,
-            gemm_small_t_f32: wasm_relaxed::gemm_small_t_f32,
-            gemm_small_t_f64: wasm_relaxed::gemm_small_t_f64,
-            gemm_small_mid_t_f32: wasm_relaxed::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: wasm_relaxed::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: wasm_relaxed::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: wasm_relaxed::gemm_small_low_t_f64,
-            dot_edge_1_f32: wasm_relaxed::dot_edge_1_f32,
-            dot_edge_1_f64: wasm_relaxed::dot_edge_1_f64,
-            dot_edge_2_f32: wasm_relaxed::dot_edge_2_f32,
-            dot_edge_2_f64: wasm_relaxed::dot_edge_2_f64,
-            dot_edge_3_f32: wasm_relaxed::dot_edge_3_f32,
-            dot_edge_3_f64: wasm_relaxed::dot_edge_3_f64,
-            dot_edge_4_f32: wasm_relaxed::dot_edge_4_f32,
-            dot_edge_4_f64: wasm_relaxed::dot_edge_4_f64,
-            pack_rhs_f32: wasm_relaxed::pack_rhs_f32,
-            pack_rhs_f64: wasm_relaxed::pack_rhs_f64,
-            pack_lhs_f32: wasm_relaxed::pack_lhs_f32,
-            pack_lhs_f64: wasm_relaxed::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: wasm_relaxed::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: wasm_relaxed::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: wasm_relaxed::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: wasm_relaxed::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: wasm_relaxed::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: wasm_relaxed::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: wasm_relaxed::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: wasm_relaxed::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: wasm_relaxed::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: wasm_relaxed::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: wasm_relaxed::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: wasm_relaxed::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: wasm_relaxed::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: wasm_relaxed::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: wasm_relaxed::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: wasm_relaxed::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: wasm_relaxed::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 4 },
+                },
+            },
+            pack_rhs: wasm_relaxed::pack_rhs_f64,
+            pack_lhs: wasm_relaxed::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: wasm_relaxed::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: wasm_relaxed::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3583,271 +3953,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 2, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 4, mr: 4, nr: 8 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: wasm128::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: wasm128::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: wasm128::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: wasm128::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: wasm128::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: wasm128::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: wasm128::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: wasm128::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: wasm128::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: wasm128::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: wasm128::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: wasm128::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: wasm128::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: wasm128::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: wasm128::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: wasm128::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: wasm128::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: wasm128::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: wasm128::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: wasm128::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: wasm128::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: wasm128::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: wasm128::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: wasm128::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 2, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 4,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 2, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 2, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 2, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 2, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 2, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 2, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 2, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 2, cols: 4 },
+            pack_rhs: wasm128::pack_rhs_f32,
+            pack_lhs: wasm128::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: wasm128::apply_packed_output_f32,
-            apply_packed_output_f64: wasm128::apply_packed_output_f64,
-            microkernel_f32: wasm128::microkernel_f32,
-            microkernel_f64: wasm128::microkernel_f64,
-            microkernel_short_f32: wasm128::microkernel_short_f32,
-            microkernel_short_f64: wasm128::microkernel_short_f64,
-            microkernel_narrow_f32: wasm128::microkernel_narrow_f32,
-            microkernel_narrow_f64: wasm128::microkernel_narrow_f64,
-            microkernel_two_f32: wasm128::microkernel_two_f32,
-            microkernel_two_f64: wasm128::microkernel_two_f64,
-            microkernel_three_f32: wasm128::microkernel_three_f32,
-            microkernel_three_f64: wasm128::microkernel_three_f64,
-            microkernel_packed_f32: wasm128::microkernel_packed_f32,
-            microkernel_packed_f64: wasm128::microkernel_packed_f64,
-            microkernel_short_packed_f32: wasm128::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: wasm128::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: wasm128::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: wasm128::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: wasm128::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: wasm128::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: wasm128::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: wasm128::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: wasm128::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: wasm128::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: wasm128::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: wasm128::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: wasm128::microkernel_dot_u8i8,
-            microkernel_dot_bf16: wasm128::microkernel_dot_bf16,
-            gemm_small_f32: wasm128::gemm_small_f32,
-            gemm_small_f64: wasm128::gemm_small_f64,
-            gemm_small_mid_f32: wasm128::gemm_small_mid_f32,
-            gemm_small_mid_f64: wasm128::gemm_small_mid_f64,
-            gemm_small_low_f32: wasm128::gemm_small_low_f32,
-            gemm_small_low_f64: wasm128::gemm_small_low_f64,
-            gemm_small_row_f32: wasm128::gemm_small_row_f32,
-            gemm_small_row_f64: wasm128::gemm_small_row_f64,
-            gemm_small_t_f32: wasm128::gemm_small_t_f32,
-            gemm_small_t_f64: wasm128::gemm_small_t_f64,
-            gemm_small_mid_t_f32: wasm128::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: wasm128::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: wasm128::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: wasm128::gemm_small_low_t_f64,
-            dot_edge_1_f32: wasm128::dot_edge_1_f32,
-            dot_edge_1_f64: wasm128::dot_edge_1_f64,
-            dot_edge_2_f32: wasm128::dot_edge_2_f32,
-            dot_edge_2_f64: wasm128::dot_edge_2_f64,
-            dot_edge_3_f32: wasm128::dot_edge_3_f32,
-            dot_edge_3_f64: wasm128::dot_edge_3_f64,
-            dot_edge_4_f32: wasm128::dot_edge_4_f32,
-            dot_edge_4_f64: wasm128::dot_edge_4_f64,
-            pack_rhs_f32: wasm128::pack_rhs_f32,
-            pack_rhs_f64: wasm128::pack_rhs_f64,
-            pack_lhs_f32: wasm128::pack_lhs_f32,
-            pack_lhs_f64: wasm128::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: wasm128::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: wasm128::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: wasm128::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: wasm128::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: wasm128::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: wasm128::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: wasm128::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: wasm128::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: wasm128::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: wasm128::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: wasm128::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: wasm128::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: wasm128::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: wasm128::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: wasm128::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: wasm128::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: wasm128::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: wasm128::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 4,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: wasm128::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: wasm128::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: wasm128::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: wasm128::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: wasm128::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: wasm128::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 2, cols: 4 },
+                },
+            },
+            pack_rhs: wasm128::pack_rhs_f64,
+            pack_lhs: wasm128::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: wasm128::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: wasm128::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3868,271 +4346,379 @@ pub static TARGETS: &[Target] = &[
             f64: Shape { lanes: 1, mr: 4, nr: 4 },
             u8i8: Shape { lanes: 1, mr: 4, nr: 4 },
         },
-        consts: Consts {
-            microkernel_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+        f32: FloatKernels {
+            apply_packed_output: fallback::apply_packed_output_f32,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: fallback::microkernel_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: fallback::microkernel_short_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: fallback::microkernel_narrow_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: fallback::microkernel_two_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: fallback::microkernel_three_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: fallback::microkernel_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: fallback::microkernel_short_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: fallback::microkernel_narrow_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: fallback::microkernel_two_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: fallback::microkernel_three_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: fallback::microkernel_pack_b_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: fallback::microkernel_pack_b_packed_f32,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
             },
-            microkernel_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: fallback::gemm_small_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: fallback::gemm_small_mid_f32,
+                    consts: GemmSmallConsts {
+                        rows: 5,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: fallback::gemm_small_low_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: fallback::gemm_small_row_f32,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: fallback::gemm_small_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: fallback::gemm_small_mid_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 5,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: fallback::gemm_small_low_t_f32,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
             },
-            microkernel_short_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: fallback::dot_edge_1_f32,
+                    consts: DotEdgeConsts { rows: 4, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: fallback::dot_edge_2_f32,
+                    consts: DotEdgeConsts { rows: 4, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: fallback::dot_edge_3_f32,
+                    consts: DotEdgeConsts { rows: 4, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: fallback::dot_edge_4_f32,
+                    consts: DotEdgeConsts { rows: 4, cols: 4 },
+                },
             },
-            microkernel_short_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 4,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_narrow_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_two_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_three_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 0,
-                pack_b: 0,
-            },
-            microkernel_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f32: MicrokernelConsts {
-                rows: 2,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_short_packed_f64: MicrokernelConsts {
-                rows: 2,
-                vecs: 4,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_narrow_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 1,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_two_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 2,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_three_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 3,
-                packed: 1,
-                pack_b: 0,
-            },
-            microkernel_pack_b_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 0,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f32: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            microkernel_pack_b_packed_f64: MicrokernelConsts {
-                rows: 4,
-                vecs: 4,
-                packed: 1,
-                pack_b: 1,
-            },
-            gemm_small_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 0,
-            },
-            gemm_small_mid_f32: GemmSmallConsts {
-                rows: 5,
-                col_a: 0,
-            },
-            gemm_small_mid_f64: GemmSmallConsts {
-                rows: 5,
-                col_a: 0,
-            },
-            gemm_small_low_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_low_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 0,
-            },
-            gemm_small_row_f32: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_row_f64: GemmSmallConsts {
-                rows: 1,
-                col_a: 0,
-            },
-            gemm_small_t_f32: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_t_f64: GemmSmallConsts {
-                rows: 8,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f32: GemmSmallConsts {
-                rows: 5,
-                col_a: 1,
-            },
-            gemm_small_mid_t_f64: GemmSmallConsts {
-                rows: 5,
-                col_a: 1,
-            },
-            gemm_small_low_t_f32: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            gemm_small_low_t_f64: GemmSmallConsts {
-                rows: 2,
-                col_a: 1,
-            },
-            dot_edge_1_f32: DotEdgeConsts { rows: 4, cols: 1 },
-            dot_edge_1_f64: DotEdgeConsts { rows: 4, cols: 1 },
-            dot_edge_2_f32: DotEdgeConsts { rows: 4, cols: 2 },
-            dot_edge_2_f64: DotEdgeConsts { rows: 4, cols: 2 },
-            dot_edge_3_f32: DotEdgeConsts { rows: 4, cols: 3 },
-            dot_edge_3_f64: DotEdgeConsts { rows: 4, cols: 3 },
-            dot_edge_4_f32: DotEdgeConsts { rows: 4, cols: 4 },
-            dot_edge_4_f64: DotEdgeConsts { rows: 4, cols: 4 },
+            pack_rhs: fallback::pack_rhs_f32,
+            pack_lhs: fallback::pack_lhs_f32,
         },
-        kernels: Kernels {
-            apply_packed_output_f32: fallback::apply_packed_output_f32,
-            apply_packed_output_f64: fallback::apply_packed_output_f64,
-            microkernel_f32: fallback::microkernel_f32,
-            microkernel_f64: fallback::microkernel_f64,
-            microkernel_short_f32: fallback::microkernel_short_f32,
-            microkernel_short_f64: fallback::microkernel_short_f64,
-            microkernel_narrow_f32: fallback::microkernel_narrow_f32,
-            microkernel_narrow_f64: fallback::microkernel_narrow_f64,
-            microkernel_two_f32: fallback::microkernel_two_f32,
-            microkernel_two_f64: fallback::microkernel_two_f64,
-            microkernel_three_f32: fallback::microkernel_three_f32,
-            microkernel_three_f64: fallback::microkernel_three_f64,
-            microkernel_packed_f32: fallback::microkernel_packed_f32,
-            microkernel_packed_f64: fallback::microkernel_packed_f64,
-            microkernel_short_packed_f32: fallback::microkernel_short_packed_f32,
-            microkernel_short_packed_f64: fallback::microkernel_short_packed_f64,
-            microkernel_narrow_packed_f32: fallback::microkernel_narrow_packed_f32,
-            microkernel_narrow_packed_f64: fallback::microkernel_narrow_packed_f64,
-            microkernel_two_packed_f32: fallback::microkernel_two_packed_f32,
-            microkernel_two_packed_f64: fallback::microkernel_two_packed_f64,
-            microkernel_three_packed_f32: fallback::microkernel_three_packed_f32,
-            microkernel_three_packed_f64: fallback::microkernel_three_packed_f64,
-            microkernel_pack_b_f32: fallback::microkernel_pack_b_f32,
-            microkernel_pack_b_f64: fallback::microkernel_pack_b_f64,
-            microkernel_pack_b_packed_f32: fallback::microkernel_pack_b_packed_f32,
-            microkernel_pack_b_packed_f64: fallback::microkernel_pack_b_packed_f64,
-            microkernel_dot_u8i8: fallback::microkernel_dot_u8i8,
-            microkernel_dot_bf16: fallback::microkernel_dot_bf16,
-            gemm_small_f32: fallback::gemm_small_f32,
-            gemm_small_f64: fallback::gemm_small_f64,
-            gemm_small_mid_f32: fallback::gemm_small_mid_f32,
-            gemm_small_mid_f64: fallback::gemm_small_mid_f64,
-            gemm_small_low_f32: fallback::gemm_small_low_f32,
-            gemm_small_low_f64: fallback::gemm_small_low_f64,
-            gemm_small_row_f32: fallback::gemm_small_row_f32,
-            gemm_small_row_f64: fallback::gemm_small_row_f64,
-            gemm_small_t_f32: fallback::gemm_small_t_f32,
-            gemm_small_t_f64: fallback::gemm_small_t_f64,
-            gemm_small_mid_t_f32: fallback::gemm_small_mid_t_f32,
-            gemm_small_mid_t_f64: fallback::gemm_small_mid_t_f64,
-            gemm_small_low_t_f32: fallback::gemm_small_low_t_f32,
-            gemm_small_low_t_f64: fallback::gemm_small_low_t_f64,
-            dot_edge_1_f32: fallback::dot_edge_1_f32,
-            dot_edge_1_f64: fallback::dot_edge_1_f64,
-            dot_edge_2_f32: fallback::dot_edge_2_f32,
-            dot_edge_2_f64: fallback::dot_edge_2_f64,
-            dot_edge_3_f32: fallback::dot_edge_3_f32,
-            dot_edge_3_f64: fallback::dot_edge_3_f64,
-            dot_edge_4_f32: fallback::dot_edge_4_f32,
-            dot_edge_4_f64: fallback::dot_edge_4_f64,
-            pack_rhs_f32: fallback::pack_rhs_f32,
-            pack_rhs_f64: fallback::pack_rhs_f64,
-            pack_lhs_f32: fallback::pack_lhs_f32,
-            pack_lhs_f64: fallback::pack_lhs_f64,
+        f64: FloatKernels {
+            apply_packed_output: fallback::apply_packed_output_f64,
+            microkernel: Microkernel {
+                microkernel: Instance {
+                    kernel: fallback::microkernel_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short: Instance {
+                    kernel: fallback::microkernel_short_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow: Instance {
+                    kernel: fallback::microkernel_narrow_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two: Instance {
+                    kernel: fallback::microkernel_two_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three: Instance {
+                    kernel: fallback::microkernel_three_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 0,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_packed: Instance {
+                    kernel: fallback::microkernel_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_short_packed: Instance {
+                    kernel: fallback::microkernel_short_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 2,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_narrow_packed: Instance {
+                    kernel: fallback::microkernel_narrow_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 1,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_two_packed: Instance {
+                    kernel: fallback::microkernel_two_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 2,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_three_packed: Instance {
+                    kernel: fallback::microkernel_three_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 3,
+                        packed: 1,
+                        pack_b: 0,
+                    },
+                },
+                microkernel_pack_b: Instance {
+                    kernel: fallback::microkernel_pack_b_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 0,
+                        pack_b: 1,
+                    },
+                },
+                microkernel_pack_b_packed: Instance {
+                    kernel: fallback::microkernel_pack_b_packed_f64,
+                    consts: MicrokernelConsts {
+                        rows: 4,
+                        vecs: 4,
+                        packed: 1,
+                        pack_b: 1,
+                    },
+                },
+            },
+            gemm_small: GemmSmall {
+                gemm_small: Instance {
+                    kernel: fallback::gemm_small_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_mid: Instance {
+                    kernel: fallback::gemm_small_mid_f64,
+                    consts: GemmSmallConsts {
+                        rows: 5,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_low: Instance {
+                    kernel: fallback::gemm_small_low_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_row: Instance {
+                    kernel: fallback::gemm_small_row_f64,
+                    consts: GemmSmallConsts {
+                        rows: 1,
+                        col_a: 0,
+                    },
+                },
+                gemm_small_t: Instance {
+                    kernel: fallback::gemm_small_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 8,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_mid_t: Instance {
+                    kernel: fallback::gemm_small_mid_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 5,
+                        col_a: 1,
+                    },
+                },
+                gemm_small_low_t: Instance {
+                    kernel: fallback::gemm_small_low_t_f64,
+                    consts: GemmSmallConsts {
+                        rows: 2,
+                        col_a: 1,
+                    },
+                },
+            },
+            dot_edge: DotEdge {
+                dot_edge_1: Instance {
+                    kernel: fallback::dot_edge_1_f64,
+                    consts: DotEdgeConsts { rows: 4, cols: 1 },
+                },
+                dot_edge_2: Instance {
+                    kernel: fallback::dot_edge_2_f64,
+                    consts: DotEdgeConsts { rows: 4, cols: 2 },
+                },
+                dot_edge_3: Instance {
+                    kernel: fallback::dot_edge_3_f64,
+                    consts: DotEdgeConsts { rows: 4, cols: 3 },
+                },
+                dot_edge_4: Instance {
+                    kernel: fallback::dot_edge_4_f64,
+                    consts: DotEdgeConsts { rows: 4, cols: 4 },
+                },
+            },
+            pack_rhs: fallback::pack_rhs_f64,
+            pack_lhs: fallback::pack_lhs_f64,
+        },
+        u8i8: DotKernels {
+            microkernel_dot: fallback::microkernel_dot_u8i8,
+        },
+        bf16: DotKernels {
+            microkernel_dot: fallback::microkernel_dot_bf16,
         },
         tuning: Tuning {
             small: 256,

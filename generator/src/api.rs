@@ -19,7 +19,9 @@ pub struct TraitSpec {
     /// Associated type that stands for the element type (`V::Elem`), if any.
     pub elem_type: Option<&'static str>,
     /// Associated scalar types a kernel signature may use (`*const V::Elem`). They
-    /// must be the same on every target, so the dispatch table has one signature.
+    /// must be the same on every target, so the dispatch table has one signature;
+    /// in this order they are the type parameters of its function-pointer
+    /// aliases and tables (`DotKernels<A, B, Acc>`).
     pub scalar_types: &'static [&'static str],
 }
 
@@ -35,7 +37,7 @@ pub const TRAITS: &[TraitSpec] = &[
         name: "DotVec",
         elems: &["u8i8", "bf16"],
         elem_type: None,
-        scalar_types: &["Acc", "A", "B"],
+        scalar_types: &["A", "B", "Acc"],
     },
 ];
 

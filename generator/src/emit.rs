@@ -1,12 +1,11 @@
-//! Emit: format lowered kernels into one file per target and render the dispatch
-//! table, deterministically (sorted, no timestamps, no absolute paths).
+//! Emit: format lowered kernels into one file per target, deterministically
+//! (sorted, no timestamps, no absolute paths). The dispatch table is [`dispatch`](crate::dispatch)'s.
 
 use crate::api::Api;
 use crate::diag::Error;
 use crate::kernel::{Instance, Kernel};
 use crate::lower::{self, Lowered, const_int};
 use crate::targets::Target;
-use minijinja::Value;
 use quote::ToTokens;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -126,7 +125,7 @@ fn shape_consts(target: &Target, api: &Api) -> Result<Vec<syn::Item>, Error> {
 }
 
 /// `(elem, CONST, value)` for every usize constant of every trait, in API order.
-fn shape_values(target: &Target, api: &Api) -> Result<Vec<(&'static str, String, usize)>, Error> {
+pub(crate) fn shape_values(target: &Target, api: &Api) -> Result<Vec<(&'static str, String, usize)>, Error> {
     let mut out = vec![];
     for t in api.traits.values() {
         for elem in t.spec.elems {
@@ -147,33 +146,6 @@ fn shape_values(target: &Target, api: &Api) -> Result<Vec<(&'static str, String,
         }
     }
     Ok(out)
-}
-
-/// The fields of the runtime's `Tuning`, each a `tuning.<field>` entry of every
-/// target (see `targets.rs`).
-pub const TUNING_FIELDS: &[&str] = &[
-    "small",
-    "small_split_volume",
-    "blocked_split_volume",
-    "pack_chunk",
-    "max_lanes",
-];
-
-/// `(field, value)` for each of [`TUNING_FIELDS`] on `target`.
-fn tuning_values(target: &Target) -> Result<Vec<(&'static str, usize)>, Error> {
-    TUNING_FIELDS
-        .iter()
-        .map(|&field| {
-            let key = format!("tuning.{field}");
-            let text = target
-                .entry(&key)
-                .ok_or_else(|| Error::Target(format!("`{}` does not define `{key}`", target.name)))?;
-            let value = text
-                .parse::<usize>()
-                .map_err(|_| Error::Target(format!("`{}`: `{key}` = `{text}` is not a usize literal", target.name)))?;
-            Ok((field, value))
-        })
-        .collect()
 }
 
 /// Every kernel instance of one target, lowered.
@@ -253,182 +225,4 @@ fn code_key(target: &Target, l: &Lowered) -> String {
         key.push_str(target.helper(h).unwrap_or(""));
     }
     key
-}
-
-fn arch_of(t: &Target) -> &'static str {
-    ["x86_64", "aarch64", "wasm32"]
-        .into_iter()
-        .find(|a| t.cfg.contains(&format!("target_arch = \"{a}\"")))
-        .unwrap_or("any")
-}
-
-/// The dispatch tables (`generated/mod.rs`), from every target's lowering
-/// (`lowered`, by target name). The signatures are the same on every target;
-/// they are read from the fallback's lowering. The `const` values of the
-/// instances differ per target; each table lists its own.
-pub fn dispatch_file(
-    targets: &[&Target],
-    lowered: &BTreeMap<&str, Vec<(Instance<'_>, Lowered)>>,
-    api: &Api,
-) -> Result<String, Error> {
-    let lowered_on = |t: &Target| {
-        lowered
-            .get(t.name)
-            .ok_or_else(|| Error::Target(format!("`{}` was not lowered", t.name)))
-    };
-    let portable = lowered_on(&crate::targets::FALLBACK)?;
-    let mut kvals = vec![];
-    // One struct per kernel with `const` parameters, named after it.
-    let mut const_structs: BTreeMap<String, Value> = BTreeMap::new();
-    for (inst, l) in portable {
-        let consts_struct = (!l.consts.is_empty()).then(|| consts_struct_name(&inst.kernel.name));
-        if let Some(name) = &consts_struct {
-            let fields: Vec<String> = l.consts.iter().map(|(c, _)| c.clone()).collect();
-            const_structs.entry(name.clone()).or_insert_with(|| {
-                Value::from(BTreeMap::from([
-                    ("name", Value::from(name.clone())),
-                    ("kernel", Value::from(inst.kernel.name.clone())),
-                    ("fields", Value::from(fields)),
-                ]))
-            });
-        }
-        let sig = &l.item.sig;
-        let params: Vec<String> = sig.inputs.iter().map(|a| a.to_token_stream().to_string()).collect();
-        let ret = match &sig.output {
-            syn::ReturnType::Default => String::new(),
-            syn::ReturnType::Type(_, t) => format!(" -> {}", t.to_token_stream()),
-        };
-        let doc = first_doc_line(&inst.kernel.item.attrs).unwrap_or_default();
-        kvals.push(BTreeMap::from([
-            ("name", Value::from(inst.fn_name.clone())),
-            ("params", Value::from(params.join(", "))),
-            ("ret", Value::from(ret)),
-            ("doc", Value::from(doc)),
-            ("consts_struct", Value::from(consts_struct)),
-        ]));
-    }
-    let mut elems: Vec<&str> = api.traits.values().flat_map(|t| t.spec.elems.iter().copied()).collect();
-    elems.sort_unstable();
-    // `Shape` holds the constants every trait has (LANES, MR, NR); the others
-    // (`DEPTH`) are constants in each target module (`U8I8_DEPTH`).
-    let first = api
-        .traits
-        .values()
-        .next()
-        .map(|t| t.usize_consts.clone())
-        .unwrap_or_default();
-    let shape_fields: Vec<String> = first
-        .into_iter()
-        .filter(|c| api.traits.values().all(|t| t.usize_consts.contains(c)))
-        .collect();
-    let mut tvals = vec![];
-    for t in targets {
-        let mut shapes: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for (elem, name, value) in shape_values(t, api)? {
-            let fields = shapes.entry(elem).or_default();
-            if shape_fields.contains(&name) {
-                fields.push(Value::from(BTreeMap::from([
-                    ("name", Value::from(name)),
-                    ("value", Value::from(value)),
-                ])));
-            }
-        }
-        let shapes: Vec<Value> = shapes
-            .into_iter()
-            .map(|(elem, values)| {
-                Value::from(BTreeMap::from([
-                    ("elem", Value::from(elem)),
-                    ("values", Value::from(values)),
-                ]))
-            })
-            .collect();
-        let consts: Vec<Value> = lowered_on(t)?
-            .iter()
-            .filter(|(_, l)| !l.consts.is_empty())
-            .map(|(inst, l)| {
-                let values: Vec<Value> = l
-                    .consts
-                    .iter()
-                    .map(|(c, v)| {
-                        Value::from(BTreeMap::from([
-                            ("name", Value::from(c.as_str())),
-                            ("value", Value::from(*v)),
-                        ]))
-                    })
-                    .collect();
-                Value::from(BTreeMap::from([
-                    ("name", Value::from(inst.fn_name.clone())),
-                    ("struct", Value::from(consts_struct_name(&inst.kernel.name))),
-                    ("values", Value::from(values)),
-                ]))
-            })
-            .collect();
-        let tuning: Vec<Value> = tuning_values(t)?
-            .into_iter()
-            .map(|(name, value)| {
-                Value::from(BTreeMap::from([
-                    ("name", Value::from(name)),
-                    ("value", Value::from(value)),
-                ]))
-            })
-            .collect();
-        tvals.push(BTreeMap::from([
-            ("tuning", Value::from(tuning)),
-            ("consts", Value::from(consts)),
-            ("name", Value::from(t.name)),
-            ("summary", Value::from(t.summary)),
-            ("cfg", Value::from(t.cfg)),
-            ("arch", Value::from(arch_of(t))),
-            ("features", Value::from(t.features.to_vec())),
-            ("detect", Value::from(t.detect)),
-            ("shapes", Value::from(shapes)),
-        ]));
-    }
-
-    let mut env = minijinja::Environment::new();
-    env.add_template("dispatch", include_str!("../templates/dispatch.rs.j2"))
-        .map_err(|e| Error::Target(format!("dispatch template: {e}")))?;
-    let const_structs: Vec<Value> = const_structs.into_values().collect();
-    let ctx = minijinja::context! {
-        targets => tvals,
-        kernels => kvals,
-        elems => elems,
-        shape_fields => shape_fields,
-        const_structs => const_structs,
-    };
-    let text = env
-        .get_template("dispatch")
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| Error::Target(format!("dispatch template: {e}")))?;
-    let file: syn::File =
-        syn::parse_file(&text).map_err(|e| Error::Target(format!("rendered dispatch table does not parse: {e}")))?;
-    Ok(format!("{HEADER}\n{}", prettyplease::unparse(&file)))
-}
-
-/// The name of the struct of a kernel's `const` values: `gemm_small` ->
-/// `GemmSmallConsts`.
-fn consts_struct_name(kernel: &str) -> String {
-    let camel: String = kernel
-        .split('_')
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("{camel}Consts")
-}
-
-fn first_doc_line(attrs: &[syn::Attribute]) -> Option<String> {
-    attrs.iter().find_map(|a| match &a.meta {
-        syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
-            syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s), ..
-            }) => Some(s.value().trim().to_string()),
-            _ => None,
-        },
-        _ => None,
-    })
 }

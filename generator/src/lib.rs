@@ -5,14 +5,15 @@
 //! **Lower** ([`lower`]): for each target ([`targets`], pure data), substitute
 //! constants and types, fold, unroll, scalarize register tiles and replace every
 //! op with the target's intrinsics. **Emit** ([`emit`]): format with prettyplease
-//! into `generated/<target>/kernels.gen.rs` and render the dispatch table
-//! (`generated/mod.rs`) with minijinja.
+//! into `generated/<target>/kernels.gen.rs`. **Dispatch** ([`dispatch`]): render
+//! the typed dispatch tables (`generated/mod.rs`) with minijinja.
 //!
 //! Errors in kernels are [`Diagnostic`]s with `path:line:col`; the generator never
 //! panics on any input, and never runs out of stack on one ([`limits`]).
 
 pub mod api;
 pub mod diag;
+pub mod dispatch;
 pub mod emit;
 pub mod kernel;
 pub mod limits;
@@ -151,7 +152,7 @@ impl Workspace {
     fn generate_here(&self) -> Result<Generated, Error> {
         let parsed = self.parse_here()?;
         // Lower every target once; files, feature-level re-exports and the
-        // dispatch table's signatures all read from this.
+        // dispatch table's instance constants all read from this.
         let mut lowered = BTreeMap::new();
         let mut diags: Vec<Diagnostic> = vec![];
         for t in targets::TARGETS {
@@ -188,7 +189,7 @@ impl Workspace {
         }
         files.insert(
             emit::DISPATCH_PATH.to_string(),
-            emit::dispatch_file(targets::TARGETS, &lowered, &parsed.api)?,
+            dispatch::dispatch_file(targets::TARGETS, &parsed.kernels, &lowered, &parsed.api)?,
         );
         Ok(Generated { files })
     }

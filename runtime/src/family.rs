@@ -6,7 +6,7 @@
 //! the first tiles, the small path, the dot-product edge, the transposed
 //! product).
 
-use crate::generated::{Shape, Target};
+use crate::generated::{FloatKernels, Instance, MicrokernelConsts, Shape, Target};
 use crate::plan::Tile;
 use crate::problem::Problem;
 use std::ops::{Add, Mul};
@@ -124,6 +124,26 @@ pub struct Micro<F: Family, AP> {
 }
 
 impl<F: Family, AP> Micro<F, AP> {
+    /// A set from the instances for the whole tile, its first one, two and
+    /// three vectors of columns and its short rows (in that order), reading
+    /// what the edge ones cover from their constants; and `pack_b`.
+    #[inline(always)]
+    fn new(
+        [full, narrow, two, three, short]: [Instance<MicroFn<F, AP>, MicrokernelConsts>; 5],
+        pack_b: Option<PackBFn<F, AP>>,
+    ) -> Self {
+        Micro {
+            full: full.kernel,
+            narrow: narrow.kernel,
+            two: two.kernel,
+            three: three.kernel,
+            short: short.kernel,
+            pack_b,
+            vecs: [narrow.consts.vecs, two.consts.vecs, three.consts.vecs],
+            short_rows: short.consts.rows,
+        }
+    }
+
     /// The instance of a kind of tile (the plan's choice for an edge).
     #[inline(always)]
     pub(crate) fn get(&self, tile: Tile) -> MicroFn<F, AP> {
@@ -136,6 +156,13 @@ impl<F: Family, AP> Micro<F, AP> {
         }
     }
 }
+
+// The kernels' types as the driver sees them, in a family's types. The
+// generated aliases (`crate::generated::MicrokernelFn<Elem>`, ..) have one
+// element type, as a `FloatVec` kernel's signature has; the driver's roles are
+// several (A, its packed panel, B, C, the scalars), all the element type in a
+// float family. `float_kernels` binds each generated alias to one of these, so
+// the compiler checks that they agree.
 
 /// `pack(rows, cols, src, rs, cs, dst, ld)`: `base_pack_lhs` / `base_pack_rhs`.
 pub type PackFn<S, D> = unsafe fn(usize, usize, *const S, usize, usize, *mut D, usize);
@@ -196,29 +223,53 @@ pub type SmallFn<F> = unsafe fn(
 pub type DotFn<F> =
     unsafe fn(usize, *const <F as Family>::A, usize, *const <F as Family>::B, usize, *mut <F as Family>::C);
 
-/// One `Micro` set from its instances' names: the function pointers from the
-/// table's kernels `k`, what the edge instances cover from its constants `c`.
-macro_rules! micro {
-    ($k:ident, $c:ident, $full:ident, $narrow:ident, $two:ident, $three:ident, $short:ident, $pack_b:ident) => {
-        Micro {
-            full: $k.$full,
-            narrow: $k.$narrow,
-            two: $k.$two,
-            three: $k.$three,
-            short: $k.$short,
-            pack_b: Some($k.$pack_b),
-            vecs: [$c.$narrow.vecs, $c.$two.vecs, $c.$three.vecs],
-            short_rows: $c.$short.rows,
-        }
-    };
+/// The float families' kernels, from their element type's generated table:
+/// which instance of each kernel plays which part, written once for `f32` and
+/// `f64` (the runtime names no generated function).
+#[inline(always)]
+fn float_kernels<E: Element>(k: &FloatKernels<E>) -> Kernels<E> {
+    let (m, s, d) = (&k.microkernel, &k.gemm_small, &k.dot_edge);
+    Kernels {
+        pack_lhs: k.pack_lhs,
+        pack_rhs: k.pack_rhs,
+        in_place: Some(Micro::new(
+            [
+                m.microkernel,
+                m.microkernel_narrow,
+                m.microkernel_two,
+                m.microkernel_three,
+                m.microkernel_short,
+            ],
+            Some(m.microkernel_pack_b.kernel),
+        )),
+        packed: Micro::new(
+            [
+                m.microkernel_packed,
+                m.microkernel_narrow_packed,
+                m.microkernel_two_packed,
+                m.microkernel_three_packed,
+                m.microkernel_short_packed,
+            ],
+            Some(m.microkernel_pack_b_packed.kernel),
+        ),
+        apply: k.apply_packed_output,
+        small: Some(SmallSet {
+            rows: [s.gemm_small, s.gemm_small_mid, s.gemm_small_low, s.gemm_small_row]
+                .map(|i| (i.consts.rows, i.kernel)),
+            cols: [s.gemm_small_t, s.gemm_small_mid_t, s.gemm_small_low_t, s.gemm_small_row]
+                .map(|i| (i.consts.rows, i.kernel)),
+        }),
+        dot: Some(DotSet {
+            cols: [d.dot_edge_1, d.dot_edge_2, d.dot_edge_3, d.dot_edge_4].map(|i| i.kernel),
+            rows: d.dot_edge_1.consts.rows,
+        }),
+    }
 }
 
-/// The family of one float type, from the names of its generated kernels (in
-/// the order of the `Kernels` fields; instance sets in brackets).
+/// The family of one float type, whose name is also its table's and its
+/// shape's field of `Target` (`t.f32`, `t.shapes.f32`).
 macro_rules! float_family {
-    ($t:ty, $pl:ident, $pr:ident, [$mk:ident, $mn:ident, $m2:ident, $m3:ident, $ms:ident, $mb:ident],
-     [$pk:ident, $pn:ident, $p2:ident, $p3:ident, $ps:ident, $pb:ident], $ap:ident,
-     [$($sm:ident),*], [$($st:ident),*], [$dt0:ident $(, $dt:ident)*], $shape:ident) => {
+    ($t:ident) => {
         impl Family for $t {
             type A = $t;
             type B = $t;
@@ -231,26 +282,11 @@ macro_rules! float_family {
             const C_ZERO: Self = 0.0;
             #[inline(always)]
             fn kernels(t: &Target) -> Kernels<Self> {
-                let (k, c) = (&t.kernels, &t.consts);
-                Kernels {
-                    pack_lhs: k.$pl,
-                    pack_rhs: k.$pr,
-                    in_place: Some(micro!(k, c, $mk, $mn, $m2, $m3, $ms, $mb)),
-                    packed: micro!(k, c, $pk, $pn, $p2, $p3, $ps, $pb),
-                    apply: k.$ap,
-                    small: Some(SmallSet {
-                        rows: [$((c.$sm.rows, k.$sm)),*],
-                        cols: [$((c.$st.rows, k.$st)),*],
-                    }),
-                    dot: Some(DotSet {
-                        cols: [k.$dt0 $(, k.$dt)*],
-                        rows: c.$dt0.rows,
-                    }),
-                }
+                float_kernels(&t.$t)
             }
             #[inline(always)]
             fn shape(t: &Target) -> Shape {
-                t.shapes.$shape
+                t.shapes.$t
             }
             #[inline(always)]
             fn scale(beta: Self, c: Self) -> Self {
@@ -275,79 +311,8 @@ macro_rules! float_family {
     };
 }
 
-float_family!(
-    f32,
-    pack_lhs_f32,
-    pack_rhs_f32,
-    [
-        microkernel_f32,
-        microkernel_narrow_f32,
-        microkernel_two_f32,
-        microkernel_three_f32,
-        microkernel_short_f32,
-        microkernel_pack_b_f32
-    ],
-    [
-        microkernel_packed_f32,
-        microkernel_narrow_packed_f32,
-        microkernel_two_packed_f32,
-        microkernel_three_packed_f32,
-        microkernel_short_packed_f32,
-        microkernel_pack_b_packed_f32
-    ],
-    apply_packed_output_f32,
-    [
-        gemm_small_f32,
-        gemm_small_mid_f32,
-        gemm_small_low_f32,
-        gemm_small_row_f32
-    ],
-    [
-        gemm_small_t_f32,
-        gemm_small_mid_t_f32,
-        gemm_small_low_t_f32,
-        gemm_small_row_f32
-    ],
-    [dot_edge_1_f32, dot_edge_2_f32, dot_edge_3_f32, dot_edge_4_f32],
-    f32
-);
-
-float_family!(
-    f64,
-    pack_lhs_f64,
-    pack_rhs_f64,
-    [
-        microkernel_f64,
-        microkernel_narrow_f64,
-        microkernel_two_f64,
-        microkernel_three_f64,
-        microkernel_short_f64,
-        microkernel_pack_b_f64
-    ],
-    [
-        microkernel_packed_f64,
-        microkernel_narrow_packed_f64,
-        microkernel_two_packed_f64,
-        microkernel_three_packed_f64,
-        microkernel_short_packed_f64,
-        microkernel_pack_b_packed_f64
-    ],
-    apply_packed_output_f64,
-    [
-        gemm_small_f64,
-        gemm_small_mid_f64,
-        gemm_small_low_f64,
-        gemm_small_row_f64
-    ],
-    [
-        gemm_small_t_f64,
-        gemm_small_mid_t_f64,
-        gemm_small_low_t_f64,
-        gemm_small_row_f64
-    ],
-    [dot_edge_1_f64, dot_edge_2_f64, dot_edge_3_f64, dot_edge_4_f64],
-    f64
-);
+float_family!(f32);
+float_family!(f64);
 
 #[cfg(test)]
 mod tests {

@@ -96,7 +96,7 @@ pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use error::GemmError;
 pub use family::Element;
-pub use generated::{ALL_TARGETS, Kernels, Shape, Shapes, Target, Tuning};
+pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target, Tuning};
 pub use mat::{MatMut, MatRef};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
 pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};

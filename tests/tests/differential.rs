@@ -6,17 +6,13 @@
 //! CPU cannot run prints `NOT EXECUTED` on stderr (outside the output capture) and
 //! passes: it is still compiled here.
 
-use gemmkit::generated::{Consts, DotEdgeConsts, MicrokernelConsts};
-use gemmkit::{Kernels, TargetError};
+use gemmkit::generated::{
+    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, Instance, Microkernel, MicrokernelConsts,
+    MicrokernelDotFn, MicrokernelFn, PackLhsFn, PackRhsFn,
+};
+use gemmkit::{Target, TargetError};
 use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
 use workspace_tests::{Float, Rng, not_executed};
-
-type PackLhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
-type PackRhsFn<E> = unsafe fn(usize, usize, *const E, usize, usize, *mut E, usize);
-type ApplyFn<E> = unsafe fn(usize, usize, E, *const E, usize, E, *mut E, usize);
-type MicroFn<E> = unsafe fn(usize, E, *const E, usize, usize, *const E, usize, *mut E, E, *mut E, usize);
-type DotEdgeFn<E> = unsafe fn(usize, *const E, usize, *const E, usize, *mut E);
-type MicroDotFn<A, B, C> = unsafe fn(usize, *const A, *const B, *mut C, usize, bool);
 
 const SENTINEL: f64 = 12345.0;
 /// Scalar-with-NaN alpha/beta pairs: copy, scale, accumulate, general, and beta = 0
@@ -37,10 +33,10 @@ fn same<E: Float>(a: E, b: E) -> bool {
     a == b || (a.f().is_nan() && b.f().is_nan())
 }
 
-/// The table for `name`, or `None` (after saying so) when this CPU cannot run it.
-fn table(name: &str) -> Option<(&'static Kernels, &'static Consts)> {
+/// The target `name`, or `None` (after saying so) when this CPU cannot run it.
+fn table(name: &str) -> Option<&'static Target> {
     match gemmkit::target(name) {
-        Ok(t) => Some((&t.kernels, &t.consts)),
+        Ok(t) => Some(t),
         Err(e @ TargetError::Unsupported { .. }) => {
             not_executed(name, &e.to_string());
             None
@@ -124,7 +120,7 @@ where
     }
 }
 
-fn check_apply<V: FloatVec>(target: &str, kern: ApplyFn<V::Elem>)
+fn check_apply<V: FloatVec>(target: &str, kern: ApplyPackedOutputFn<V::Elem>)
 where
     V::Elem: Float,
 {
@@ -176,12 +172,11 @@ where
 /// it; with `PACK_B`, B read in place at a padded row stride and its packed
 /// copy exactly B's rows, nothing written past them.
 ///
-/// `consts`, the instance's row in the dispatch table, must hold those values:
-/// what the runtime reads of the instance is what it computes.
+/// The instance's constants in the dispatch table must hold those values: what
+/// the runtime reads of the instance is what it computes.
 fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PACKED: usize, const PACK_B: usize>(
     target: &str,
-    kern: MicroFn<V::Elem>,
-    consts: MicrokernelConsts,
+    Instance { kernel: kern, consts }: Instance<MicrokernelFn<V::Elem>, MicrokernelConsts>,
 ) where
     V::Elem: Float,
 {
@@ -194,7 +189,7 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
     assert_eq!(consts, want, "{target}: the dispatch table's constants");
     let (mr, nr) = (V::MR, V::NR);
     let (rows, cols) = (ROWS, VECS * V::LANES);
-    let reference: MicroFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>;
+    let reference: MicrokernelFn<V::Elem> = kernels::base_microkernel::<V, ROWS, VECS, PACKED, PACK_B>;
     // B's row stride: a packed strip's, or in place a padded row-major B's.
     let ldb = if PACK_B == 1 { nr + 5 } else { nr };
     let ldc = nr + 3;
@@ -280,12 +275,11 @@ fn check_microkernel<V: FloatVec, const ROWS: usize, const VECS: usize, const PA
 /// The dot-product edge instance for `ROWS` rows and `COLS` columns against
 /// `base_dot_edge::<V, ROWS, COLS>` on the reference: every lane's partial sum
 /// within a K-scaled tolerance, every sum (over the lanes) likewise against the
-/// f64 dot product, and nothing written past `ROWS * COLS` vectors; `consts`
-/// (the dispatch table's) must hold `ROWS` and `COLS`.
+/// f64 dot product, and nothing written past `ROWS * COLS` vectors; its
+/// constants in the dispatch table must be `ROWS` and `COLS`.
 fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(
     target: &str,
-    kern: DotEdgeFn<V::Elem>,
-    consts: DotEdgeConsts,
+    Instance { kernel: kern, consts }: Instance<DotEdgeFn<V::Elem>, DotEdgeConsts>,
 ) where
     V::Elem: Float,
 {
@@ -337,7 +331,7 @@ fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(
     }
 }
 
-fn check_microkernel_dot_u8i8<V: DotVec<Acc = i32, A = u8, B = i8>>(target: &str, kern: MicroDotFn<u8, i8, i32>) {
+fn check_microkernel_dot_u8i8<V: DotVec<Acc = i32, A = u8, B = i8>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
     let (mr, nr) = (V::MR, V::NR);
     let ldc = nr + 2;
     let mut rng = Rng::new(4);
@@ -374,7 +368,10 @@ fn bf16(rng: &mut Rng) -> u16 {
     ((rng.unit() as f32).to_bits() >> 16) as u16
 }
 
-fn check_microkernel_dot_bf16<V: DotVec<Acc = f32, A = u16, B = u16>>(target: &str, kern: MicroDotFn<u16, u16, f32>) {
+fn check_microkernel_dot_bf16<V: DotVec<Acc = f32, A = u16, B = u16>>(
+    target: &str,
+    kern: MicrokernelDotFn<u16, u16, f32>,
+) {
     let (mr, nr) = (V::MR, V::NR);
     let ldc = nr + 3;
     let mut rng = Rng::new(5);
@@ -418,6 +415,61 @@ fn check_microkernel_dot_bf16<V: DotVec<Acc = f32, A = u16, B = u16>>(target: &s
     }
 }
 
+/// Every instance listed in `base_microkernel`'s `#[kernel(..)]`, of the table
+/// `$m` (a `Microkernel`) of the float type whose reference vector is `$V`, on
+/// a target with tiles of `$mr` rows and `$vecs` vectors: each against
+/// `check_microkernel` with the list's values for it. The set is taken apart
+/// field by field, so an instance added without a check does not compile.
+macro_rules! check_microkernels {
+    ($name:expr, $V:ty, $m:expr, $mr:expr, $vecs:expr) => {{
+        let Microkernel {
+            microkernel,
+            microkernel_short,
+            microkernel_narrow,
+            microkernel_two,
+            microkernel_three,
+            microkernel_packed,
+            microkernel_short_packed,
+            microkernel_narrow_packed,
+            microkernel_two_packed,
+            microkernel_three_packed,
+            microkernel_pack_b,
+            microkernel_pack_b_packed,
+        } = $m;
+        check_microkernel::<$V, { $mr }, { $vecs }, 0, 0>($name, microkernel);
+        check_microkernel::<$V, { $mr / 2 }, { $vecs }, 0, 0>($name, microkernel_short);
+        check_microkernel::<$V, { $mr }, 1, 0, 0>($name, microkernel_narrow);
+        // `two` and `three`: that many vectors, or the whole tile where it has fewer.
+        check_microkernel::<$V, { $mr }, { upto($vecs, 2) }, 0, 0>($name, microkernel_two);
+        check_microkernel::<$V, { $mr }, { upto($vecs, 3) }, 0, 0>($name, microkernel_three);
+        check_microkernel::<$V, { $mr }, { $vecs }, 1, 0>($name, microkernel_packed);
+        check_microkernel::<$V, { $mr / 2 }, { $vecs }, 1, 0>($name, microkernel_short_packed);
+        check_microkernel::<$V, { $mr }, 1, 1, 0>($name, microkernel_narrow_packed);
+        check_microkernel::<$V, { $mr }, { upto($vecs, 2) }, 1, 0>($name, microkernel_two_packed);
+        check_microkernel::<$V, { $mr }, { upto($vecs, 3) }, 1, 0>($name, microkernel_three_packed);
+        check_microkernel::<$V, { $mr }, { $vecs }, 0, 1>($name, microkernel_pack_b);
+        check_microkernel::<$V, { $mr }, { $vecs }, 1, 1>($name, microkernel_pack_b_packed);
+    }};
+}
+
+/// Every instance listed in `base_dot_edge`'s `#[kernel(..)]`, of the table
+/// `$d` (a `DotEdge`), `$rows` rows each (a quarter of the tile's slots), as
+/// `check_microkernels!` does.
+macro_rules! check_dot_edges {
+    ($name:expr, $V:ty, $d:expr, $rows:expr) => {{
+        let DotEdge {
+            dot_edge_1,
+            dot_edge_2,
+            dot_edge_3,
+            dot_edge_4,
+        } = $d;
+        check_dot_edge::<$V, { $rows }, 1>($name, dot_edge_1);
+        check_dot_edge::<$V, { $rows }, 2>($name, dot_edge_2);
+        check_dot_edge::<$V, { $rows }, 3>($name, dot_edge_3);
+        check_dot_edge::<$V, { $rows }, 4>($name, dot_edge_4);
+    }};
+}
+
 macro_rules! target_tests {
     ($t:ident) => {
         mod $t {
@@ -456,178 +508,67 @@ macro_rules! target_tests {
 
             #[test]
             fn pack_rhs() {
-                if let Some((k, _)) = table(NAME) {
-                    check_pack_rhs::<F32>(NAME, k.pack_rhs_f32);
-                    check_pack_rhs::<F64>(NAME, k.pack_rhs_f64);
+                if let Some(t) = table(NAME) {
+                    check_pack_rhs::<F32>(NAME, t.f32.pack_rhs);
+                    check_pack_rhs::<F64>(NAME, t.f64.pack_rhs);
                 }
             }
 
             #[test]
             fn pack_lhs() {
-                if let Some((k, _)) = table(NAME) {
-                    check_pack_lhs::<F32>(NAME, k.pack_lhs_f32);
-                    check_pack_lhs::<F64>(NAME, k.pack_lhs_f64);
+                if let Some(t) = table(NAME) {
+                    check_pack_lhs::<F32>(NAME, t.f32.pack_lhs);
+                    check_pack_lhs::<F64>(NAME, t.f64.pack_lhs);
                 }
             }
 
             #[test]
             fn apply_packed_output() {
-                if let Some((k, _)) = table(NAME) {
-                    check_apply::<F32>(NAME, k.apply_packed_output_f32);
-                    check_apply::<F64>(NAME, k.apply_packed_output_f64);
+                if let Some(t) = table(NAME) {
+                    check_apply::<F32>(NAME, t.f32.apply_packed_output);
+                    check_apply::<F64>(NAME, t.f64.apply_packed_output);
                 }
             }
 
-            /// The instances listed in `base_microkernel`'s `#[kernel(..)]`.
             #[test]
             fn microkernel() {
-                if let Some((k, c)) = table(NAME) {
-                    const V32: usize = g::F32_NR / g::F32_LANES;
-                    const V64: usize = g::F64_NR / g::F64_LANES;
-                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 0>(NAME, k.microkernel_f32, c.microkernel_f32);
-                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 0>(NAME, k.microkernel_f64, c.microkernel_f64);
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 0, 0>(
-                        NAME,
-                        k.microkernel_short_f32,
-                        c.microkernel_short_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 0, 0>(
-                        NAME,
-                        k.microkernel_short_f64,
-                        c.microkernel_short_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, 1, 0, 0>(
-                        NAME,
-                        k.microkernel_narrow_f32,
-                        c.microkernel_narrow_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, 1, 0, 0>(
-                        NAME,
-                        k.microkernel_narrow_f64,
-                        c.microkernel_narrow_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 0>(
-                        NAME,
-                        k.microkernel_packed_f32,
-                        c.microkernel_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 0>(
-                        NAME,
-                        k.microkernel_packed_f64,
-                        c.microkernel_packed_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR / 2 }, V32, 1, 0>(
-                        NAME,
-                        k.microkernel_short_packed_f32,
-                        c.microkernel_short_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR / 2 }, V64, 1, 0>(
-                        NAME,
-                        k.microkernel_short_packed_f64,
-                        c.microkernel_short_packed_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, 1, 1, 0>(
-                        NAME,
-                        k.microkernel_narrow_packed_f32,
-                        c.microkernel_narrow_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, 1, 1, 0>(
-                        NAME,
-                        k.microkernel_narrow_packed_f64,
-                        c.microkernel_narrow_packed_f64,
-                    );
-                    // `two` and `three`: that many vectors, or the whole tile where it has fewer.
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 0, 0>(
-                        NAME,
-                        k.microkernel_two_f32,
-                        c.microkernel_two_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 0, 0>(
-                        NAME,
-                        k.microkernel_two_f64,
-                        c.microkernel_two_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 0, 0>(
-                        NAME,
-                        k.microkernel_three_f32,
-                        c.microkernel_three_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 0, 0>(
-                        NAME,
-                        k.microkernel_three_f64,
-                        c.microkernel_three_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 2) }, 1, 0>(
-                        NAME,
-                        k.microkernel_two_packed_f32,
-                        c.microkernel_two_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 2) }, 1, 0>(
-                        NAME,
-                        k.microkernel_two_packed_f64,
-                        c.microkernel_two_packed_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, { upto(V32, 3) }, 1, 0>(
-                        NAME,
-                        k.microkernel_three_packed_f32,
-                        c.microkernel_three_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, { upto(V64, 3) }, 1, 0>(
-                        NAME,
-                        k.microkernel_three_packed_f64,
-                        c.microkernel_three_packed_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, V32, 0, 1>(
-                        NAME,
-                        k.microkernel_pack_b_f32,
-                        c.microkernel_pack_b_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, V64, 0, 1>(
-                        NAME,
-                        k.microkernel_pack_b_f64,
-                        c.microkernel_pack_b_f64,
-                    );
-                    check_microkernel::<F32, { g::F32_MR }, V32, 1, 1>(
-                        NAME,
-                        k.microkernel_pack_b_packed_f32,
-                        c.microkernel_pack_b_packed_f32,
-                    );
-                    check_microkernel::<F64, { g::F64_MR }, V64, 1, 1>(
-                        NAME,
-                        k.microkernel_pack_b_packed_f64,
-                        c.microkernel_pack_b_packed_f64,
-                    );
+                if let Some(t) = table(NAME) {
+                    check_microkernels!(NAME, F32, t.f32.microkernel, g::F32_MR, g::F32_NR / g::F32_LANES);
+                    check_microkernels!(NAME, F64, t.f64.microkernel, g::F64_MR, g::F64_NR / g::F64_LANES);
                 }
             }
 
-            /// The instances listed in `base_dot_edge`'s `#[kernel(..)]`.
             #[test]
             fn dot_edge() {
-                if let Some((k, c)) = table(NAME) {
-                    const R32: usize = g::F32_MR * (g::F32_NR / g::F32_LANES) / 4;
-                    const R64: usize = g::F64_MR * (g::F64_NR / g::F64_LANES) / 4;
-                    check_dot_edge::<F32, R32, 1>(NAME, k.dot_edge_1_f32, c.dot_edge_1_f32);
-                    check_dot_edge::<F32, R32, 2>(NAME, k.dot_edge_2_f32, c.dot_edge_2_f32);
-                    check_dot_edge::<F32, R32, 3>(NAME, k.dot_edge_3_f32, c.dot_edge_3_f32);
-                    check_dot_edge::<F32, R32, 4>(NAME, k.dot_edge_4_f32, c.dot_edge_4_f32);
-                    check_dot_edge::<F64, R64, 1>(NAME, k.dot_edge_1_f64, c.dot_edge_1_f64);
-                    check_dot_edge::<F64, R64, 2>(NAME, k.dot_edge_2_f64, c.dot_edge_2_f64);
-                    check_dot_edge::<F64, R64, 3>(NAME, k.dot_edge_3_f64, c.dot_edge_3_f64);
-                    check_dot_edge::<F64, R64, 4>(NAME, k.dot_edge_4_f64, c.dot_edge_4_f64);
+                if let Some(t) = table(NAME) {
+                    check_dot_edges!(
+                        NAME,
+                        F32,
+                        t.f32.dot_edge,
+                        g::F32_MR * (g::F32_NR / g::F32_LANES) / 4
+                    );
+                    check_dot_edges!(
+                        NAME,
+                        F64,
+                        t.f64.dot_edge,
+                        g::F64_MR * (g::F64_NR / g::F64_LANES) / 4
+                    );
                 }
             }
 
             #[test]
             fn microkernel_dot_u8i8() {
-                if let Some((k, _)) = table(NAME) {
-                    check_microkernel_dot_u8i8::<U8I8>(NAME, k.microkernel_dot_u8i8);
+                if let Some(t) = table(NAME) {
+                    let DotKernels { microkernel_dot } = t.u8i8;
+                    check_microkernel_dot_u8i8::<U8I8>(NAME, microkernel_dot);
                 }
             }
 
             #[test]
             fn microkernel_dot_bf16() {
-                if let Some((k, _)) = table(NAME) {
-                    check_microkernel_dot_bf16::<BF16>(NAME, k.microkernel_dot_bf16);
+                if let Some(t) = table(NAME) {
+                    let DotKernels { microkernel_dot } = t.bf16;
+                    check_microkernel_dot_bf16::<BF16>(NAME, microkernel_dot);
                 }
             }
         }
