@@ -87,8 +87,9 @@ pub struct Family<'a, A, B, C> {
     pub family: &'static str,
     /// "u8 x s8 -> s32"
     pub types: &'static str,
-    /// The loop whose rate bounds this family.
-    pub peak: peak::Loop,
+    /// The loops whose rates bound this family: the vector dot product's, then
+    /// the AMX tile product's (the bar for a library that uses AMX).
+    pub peaks: [peak::Loop; 2],
     /// gemmkit first, then its peers.
     pub libs: Vec<Lib<'a, A, B, C>>,
     /// An element of A, and of B, from a random number.
@@ -172,7 +173,7 @@ pub fn u8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, u8, i8, i32> {
     Family {
         family: "int8",
         types: "u8 x s8 -> s32",
-        peak: peak::Loop::Int8,
+        peaks: [peak::Loop::Int8, peak::Loop::AmxInt8],
         libs: vec![ours, theirs],
         a: byte,
         b: |r| byte(r) as i8,
@@ -224,7 +225,7 @@ pub fn s8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, i8, i8, i32> {
     Family {
         family: "int8",
         types: "s8 x s8 -> s32",
-        peak: peak::Loop::Int8,
+        peaks: [peak::Loop::Int8, peak::Loop::AmxInt8],
         libs: vec![ours, theirs],
         a: |r| byte(r) as i8,
         b: |r| byte(r) as i8,
@@ -272,7 +273,7 @@ pub fn bf16bf16f32(d: Option<&Dnnl>, threads: usize) -> Family<'_, Bf16, Bf16, f
     Family {
         family: "bf16",
         types: "bf16 x bf16 -> f32",
-        peak: peak::Loop::Bf16,
+        peaks: [peak::Loop::Bf16, peak::Loop::AmxBf16],
         libs: vec![ours, theirs],
         a: bf16_of,
         b: bf16_of,
@@ -281,11 +282,20 @@ pub fn bf16bf16f32(d: Option<&Dnnl>, threads: usize) -> Family<'_, Bf16, Bf16, f
 }
 
 /// One shape's timings: per library (`None` where it has no GEMM), per round;
-/// the peak loop's rate per round; and the libraries whose C failed the check.
+/// each available peak loop's rate per round (see `bars`); and the libraries
+/// whose C failed the check.
 struct ShapeRun {
     libs: Vec<Option<Vec<f64>>>,
-    peak: Option<Vec<f64>>,
+    peaks: Vec<Vec<f64>>,
     check: Vec<String>,
+}
+
+/// The family's peak loops that this CPU has, and their instructions.
+fn bars<A, B, C>(fam: &Family<A, B, C>) -> Vec<(peak::Loop, &'static str)> {
+    fam.peaks
+        .iter()
+        .filter_map(|&l| Some((l, peak::instruction(l)?)))
+        .collect()
 }
 
 fn run_shape<A: Value, B: Value, C: Value>(
@@ -360,8 +370,12 @@ fn run_shape<A: Value, B: Value, C: Value>(
         }
     }
 
-    let (times, peak) = interleave(&mut runners, args.samples, || {
-        peak::measure(fam.peak, threads, 1).map(|(ops, _)| ops)
+    let bars = bars(fam);
+    let mut peaks = vec![vec![]; bars.len()];
+    let times = interleave(&mut runners, args.samples, || {
+        for ((which, _), p) in bars.iter().zip(&mut peaks) {
+            p.push(peak::measure(*which, threads, 1).map_or(f64::NAN, |(ops, _)| ops));
+        }
     });
     let libs = (0..fam.libs.len())
         .map(|col| {
@@ -372,7 +386,7 @@ fn run_shape<A: Value, B: Value, C: Value>(
                 .map(|(_, t)| t.clone())
         })
         .collect();
-    ShapeRun { libs, peak, check }
+    ShapeRun { libs, peaks, check }
 }
 
 /// One family's table: GOP/s of every library, with its share of the peak.
@@ -388,9 +402,11 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
     } else {
         format!("{t} cores")
     };
-    let bar = match peak::instruction(fam.peak) {
-        Some(how) => format!("share of the {how} loop on {cores}"),
-        None => "no peak: its instruction is not available on this CPU".into(),
+    let bar = match &bars(fam)[..] {
+        [] => "no peak: its instructions are not available on this CPU".to_string(),
+        [(_, one)] => format!("share of the {one} loop on {cores}"),
+        [(_, first), (_, second)] => format!("shares of the {first} loop and of the {second} loop on {cores}"),
+        _ => unreachable!("two bars at most"),
     };
     println!(
         "\n### {} GEMM ({}), {threads}, GOP/s ({bar}; median of {})\n",
@@ -412,12 +428,19 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
             .map(|(lib, times)| match (times, &lib.gemm) {
                 (Some(times), _) => {
                     let g = gops(median(times));
-                    match &run.peak {
-                        Some(p) => {
+                    // Each round's rate over the peaks timed at its start.
+                    let shares: Vec<String> = run
+                        .peaks
+                        .iter()
+                        .map(|p| {
                             let shares: Vec<f64> = times.iter().zip(p).map(|(&s, &p)| gops(s) * 1e9 / p).collect();
-                            format!("{g:.1} ({:.0}%)", 100.0 * median(&shares))
-                        }
-                        None => format!("{g:.1}"),
+                            format!("{:.0}%", 100.0 * median(&shares))
+                        })
+                        .collect();
+                    if shares.is_empty() {
+                        format!("{g:.1}")
+                    } else {
+                        format!("{g:.1} ({})", shares.join(", "))
                     }
                 }
                 (None, Err(why)) => why.to_string(),

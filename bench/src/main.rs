@@ -417,14 +417,9 @@ fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
 }
 
 /// Times every runner, interleaved: each of `samples` rounds starts with
-/// `round_peak()` (the rate of a register-only loop on the cores the round
-/// uses; `None` stops asking) and then times each runner once. Returns each
-/// runner's seconds per call in every round, and the peaks.
-fn interleave(
-    runners: &mut [Runner],
-    samples: usize,
-    mut round_peak: impl FnMut() -> Option<f64>,
-) -> (Vec<Vec<f64>>, Option<Vec<f64>>) {
+/// `round_start()` (which times the peak loops of the round) and then times
+/// each runner once. Returns each runner's seconds per call in every round.
+fn interleave(runners: &mut [Runner], samples: usize, mut round_start: impl FnMut()) -> Vec<Vec<f64>> {
     let reps: Vec<usize> = runners
         .iter_mut()
         .map(|r| {
@@ -433,14 +428,8 @@ fn interleave(
         })
         .collect();
     let mut times = vec![vec![]; runners.len()];
-    let mut peak = Some(vec![]);
     for _ in 0..samples {
-        if let Some(p) = &mut peak {
-            match round_peak() {
-                Some(rate) => p.push(rate),
-                None => peak = None,
-            }
-        }
+        round_start();
         for ((r, &reps), times) in runners.iter_mut().zip(&reps).zip(&mut times) {
             // One untimed call after switching: thread pools wake, caches fill.
             (r.prepare)();
@@ -454,7 +443,7 @@ fn interleave(
             }
         }
     }
-    (times, peak)
+    times
 }
 
 /// Runs every runner once on a C filled with a sentinel and compares its C with
@@ -728,8 +717,14 @@ fn run_shape<T: Elem>(
         }
     }
     let check = check_results(&mut runners, c, k, args);
-    let (times, peak) = interleave(&mut runners, args.samples, || {
-        peak::measure(peak::Loop::Fma, args.threads, 1).map(|(flops, _)| flops)
+    let mut peak = Some(vec![]);
+    let times = interleave(&mut runners, args.samples, || {
+        if let Some(p) = &mut peak {
+            match peak::measure(peak::Loop::Fma, args.threads, 1) {
+                Some((flops, _)) => p.push(flops),
+                None => peak = None,
+            }
+        }
     });
     let result = |col: usize, threads: usize| {
         runners
@@ -1035,30 +1030,43 @@ fn main() {
         Some(Err(e)) => println!("- oneDNN: {e}; its columns say n/a"),
         None => {}
     }
-    // The low-precision families' bars: the dot-product loops, like the FMA one.
-    for (on, which, what, unit) in [
-        (args.int8, peak::Loop::Int8, "int8 (u8 x s8 dot products)", "GOP/s"),
+    // The low-precision families' bars: the vector dot-product loops, like the
+    // FMA one, and the AMX tile-product loops (the bar for a library using AMX).
+    let lowp_bars = [
+        (
+            args.int8,
+            peak::Loop::Int8,
+            "int8 (u8 x s8 dot products)",
+            "GOP/s",
+            "vpdpbusd",
+        ),
+        (args.int8, peak::Loop::AmxInt8, "int8 AMX", "GOP/s", "AMX-INT8"),
         (
             args.bf16,
             peak::Loop::Bf16,
             "bf16 (bf16 dot products, f32 sums)",
             "GFLOP/s",
+            "vdpbf16ps",
         ),
-    ] {
+        (args.bf16, peak::Loop::AmxBf16, "bf16 AMX", "GFLOP/s", "AMX-BF16"),
+    ];
+    for (on, which, what, unit, needs) in lowp_bars {
         if !on {
             continue;
         }
-        match peak::measure(which, 1, PEAK_ROUNDS) {
-            Some((ops, how)) => {
-                print!("- measured {what} peak, 1 core: {:.1} {unit} ({how} loop)", ops / 1e9);
-                match peak::measure(which, args.threads, PEAK_ROUNDS) {
-                    Some((all, _)) if args.threads > 1 => {
-                        println!("; {} cores at once: {:.1} {unit}", args.threads, all / 1e9)
-                    }
-                    _ => println!(),
-                }
+        let Some((ops, how)) = peak::measure(which, 1, PEAK_ROUNDS) else {
+            println!("- {what} peak: not available on this CPU (no {needs})");
+            continue;
+        };
+        print!("- measured {what} peak, 1 core: {:.1} {unit} ({how} loop)", ops / 1e9);
+        match (args.threads > 1)
+            .then(|| peak::measure(which, args.threads, PEAK_ROUNDS))
+            .flatten()
+        {
+            Some((all, _)) => {
+                println!("; {} cores at once: {:.1} {unit}", args.threads, all / 1e9)
             }
-            None => println!("- {what} peak: not available on this CPU (no vpdpbusd / vdpbf16ps)"),
+            _ => println!(),
         }
     }
     let dnnl = dnnl.as_ref().and_then(|d| d.as_ref().ok());
