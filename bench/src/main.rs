@@ -2,7 +2,7 @@
 //! one run, against this machine's FMA peak measured by a register-only loop.
 //!
 //! ```text
-//! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both] [--shapes 256,512x64x4096,..]
+//! cargo run --release -p gemmkit-bench -- [--dtype f32|f64|both|int8|bf16|all,..] [--shapes 256,512x64x4096,..]
 //!                                         [--samples N] [--quick] [--peers a,b,..] [--threads N]
 //!                                         [--blocking KC,MC,NC] [--a-transposed]
 //! ```
@@ -10,6 +10,15 @@
 //! Every library gets the same row-major operands and computes `C = A * B`
 //! (alpha 1, beta 0); with `--a-transposed`, A is stored as its transpose and
 //! every library is told so (CBLAS `TransA`, a transposed view or strides).
+//! `--dtype` takes a list: `f32` (the default), `f64`, `both` (the two), `int8`
+//! and `bf16` (the low-precision tables, `lowp.rs`: oneDNN's u8 x s8 -> s32,
+//! s8 x s8 -> s32 and bf16 x bf16 -> f32 GEMMs in GOP/s against the `vpdpbusd`
+//! and `vdpbf16ps` peaks and the AMX `tdpbusd` and `tdpbf16ps` ones, measured
+//! the same way as the FMA one (`peak.rs`), with a gemmkit column that says
+//! "not implemented yet"; at 256, 512, 1024 and 2048
+//! unless `--shapes`), `all`. Every library's C is checked once per shape: in
+//! the f32 and f64 tables against gemmkit's, in the others against the exact
+//! products on sampled elements; a line after the table names any that differ.
 //! Each cell is the median of `--samples` timings, each timing
 //! long enough (>= 20 ms, repeating small problems) to swamp timer noise. The
 //! timings are interleaved: every round times each library (and, with
@@ -19,11 +28,16 @@
 //! ratio of two timings from the same round, so a slow spell that covers a round
 //! cancels out of them, which a ratio of two medians does not do. OpenBLAS
 //! and BLIS are Debian's builds, loaded with `dlopen` (they export the same CBLAS
-//! symbols) and pinned to one thread. With `--threads N` every library runs with N
-//! threads and each cell also shows the speedup over the same library on one
-//! thread (matrixmultiply fixes its thread count at start-up, so it has no
-//! speedup column). N threads means N in all, the calling thread among them,
-//! for every library: OpenBLAS and BLIS start N - 1 threads of their own, and the
+//! symbols) and pinned to one thread; so is oneDNN (Debian's `libdnnl2`, 2.6; in
+//! the f32 and f64 tables f32 only, `dnnl_sgemm`), an OpenMP build whose thread
+//! count the bench sets with libgomp's `omp_set_num_threads` (`dnnl.rs`). A
+//! library that is not installed gets a note and an n/a column. With
+//! `--threads N` every library runs with N threads and each cell of the f32 and
+//! f64 tables also shows the speedup over the same library on one thread
+//! (matrixmultiply fixes its thread count at start-up, so it has no speedup
+//! column; the int8 and bf16 tables run at N only). N threads means N in all,
+//! the calling thread among them, for every library: OpenBLAS, BLIS and oneDNN
+//! start N - 1 threads of their own, and the
 //! rayon-based ones (gemmkit, faer, gemm) share rayon's global pool of N
 //! threads, built with the bench's main thread as its thread 0
 //! (`use_current_thread`). A pool of N threads beside the caller would leave one
@@ -44,7 +58,11 @@ use std::ffi::{CStr, c_char, c_int, c_void};
 use std::hint::black_box;
 use std::time::Instant;
 
-const PEERS: &[&str] = &["openblas", "blis", "faer", "gemm", "matrixmultiply"];
+mod dnnl;
+mod lowp;
+mod peak;
+
+const PEERS: &[&str] = &["openblas", "blis", "onednn", "faer", "gemm", "matrixmultiply"];
 
 /// The issue's shapes: square sizes, their neighbours, and two skinny ones.
 const SHAPES: &[(usize, usize, usize)] = &[
@@ -67,10 +85,20 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (4096, 64, 4096),
 ];
 
+/// The int8 and bf16 tables' shapes unless `--shapes` is given.
+const LOWP_SHAPES: &[(usize, usize, usize)] =
+    &[(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048)];
+
 struct Args {
     f32: bool,
     f64: bool,
+    /// The int8 tables: u8 x s8 -> s32 and s8 x s8 -> s32.
+    int8: bool,
+    /// The bf16 table: bf16 x bf16 -> f32.
+    bf16: bool,
     shapes: Vec<(usize, usize, usize)>,
+    /// The int8 and bf16 tables' shapes: `--shapes`, or `LOWP_SHAPES`.
+    lowp_shapes: Vec<(usize, usize, usize)>,
     samples: usize,
     peers: Vec<String>,
     threads: usize,
@@ -83,7 +111,10 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         f32: true,
         f64: false,
+        int8: false,
+        bf16: false,
         shapes: SHAPES.to_vec(),
+        lowp_shapes: LOWP_SHAPES.to_vec(),
         samples: 7,
         peers: PEERS.iter().map(|s| s.to_string()).collect(),
         threads: 1,
@@ -93,13 +124,26 @@ fn parse_args() -> Result<Args, String> {
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
-            "--dtype" => match value()?.as_str() {
-                "f32" => (a.f32, a.f64) = (true, false),
-                "f64" => (a.f32, a.f64) = (false, true),
-                "both" => (a.f32, a.f64) = (true, true),
-                other => return Err(format!("--dtype: `{other}` is not f32, f64 or both")),
-            },
-            "--shapes" => a.shapes = value()?.split(',').map(parse_shape).collect::<Result<_, _>>()?,
+            "--dtype" => {
+                (a.f32, a.f64, a.int8, a.bf16) = (false, false, false, false);
+                for d in value()?.split(',') {
+                    match d.trim() {
+                        "f32" => a.f32 = true,
+                        "f64" => a.f64 = true,
+                        "both" => (a.f32, a.f64) = (true, true),
+                        "int8" => a.int8 = true,
+                        "bf16" => a.bf16 = true,
+                        "all" => (a.f32, a.f64, a.int8, a.bf16) = (true, true, true, true),
+                        other => {
+                            return Err(format!("--dtype: `{other}` is not f32, f64, both, int8, bf16 or all"));
+                        }
+                    }
+                }
+            }
+            "--shapes" => {
+                a.shapes = value()?.split(',').map(parse_shape).collect::<Result<_, _>>()?;
+                a.lowp_shapes = a.shapes.clone();
+            }
             "--samples" => a.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?,
             "--peers" => {
                 a.peers = value()?
@@ -164,100 +208,6 @@ fn parse_shape(s: &str) -> Result<(usize, usize, usize), String> {
 }
 
 // ---------------------------------------------------------------------------------
-// Peak: a register-only FMA loop with enough independent chains to cover latency.
-
-#[cfg(target_arch = "x86_64")]
-mod peak {
-    use std::arch::x86_64::*;
-
-    macro_rules! fma_loop {
-        ($name:ident, $feat:literal, $vec:ty, $set1:ident, $fma:ident, $add:ident, $lanes:expr) => {
-            #[target_feature(enable = $feat)]
-            unsafe fn $name(iters: usize) -> (f64, $vec) {
-                let (x, y) = ($set1(1.000_000_1), $set1(0.999_999_9));
-                let mut acc = [$set1(0.0); 16];
-                for _ in 0..iters {
-                    for a in acc.iter_mut() {
-                        *a = $fma(*a, x, y);
-                    }
-                }
-                let flops = iters as f64 * 16.0 * $lanes as f64 * 2.0;
-                // Use every chain, or the optimiser deletes all but the returned one.
-                let sum = acc.iter().fold($set1(0.0), |s, a| $add(s, *a));
-                (flops, sum)
-            }
-        };
-    }
-    fma_loop!(
-        fma512,
-        "avx512f",
-        __m512,
-        _mm512_set1_ps,
-        _mm512_fmadd_ps,
-        _mm512_add_ps,
-        16
-    );
-    fma_loop!(
-        fma256,
-        "avx2,fma",
-        __m256,
-        _mm256_set1_ps,
-        _mm256_fmadd_ps,
-        _mm256_add_ps,
-        8
-    );
-
-    /// f32 FLOP/s of the widest FMA this CPU has on `threads` cores running the
-    /// loop at the same time (all-core clocks and shared units show up here),
-    /// and which FMA it is.
-    pub fn measure(threads: usize, rounds: usize) -> Option<(f64, &'static str)> {
-        let (f, how): (fn(usize) -> f64, _) = if is_x86_feature_detected!("avx512f") {
-            (|n| std::hint::black_box(unsafe { fma512(n) }).0, "AVX-512 zmm FMA")
-        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            (|n| std::hint::black_box(unsafe { fma256(n) }).0, "AVX2 ymm FMA")
-        } else {
-            return None;
-        };
-        // Best of `rounds` rounds; in each, every thread starts together and the
-        // round's rate is the total work over the slowest thread's time.
-        let barrier = std::sync::Barrier::new(threads);
-        let one = || {
-            f(1 << 16);
-            (0..rounds)
-                .map(|_| {
-                    barrier.wait();
-                    let t = std::time::Instant::now();
-                    let flops = f(1 << 22);
-                    (flops, t.elapsed().as_secs_f64())
-                })
-                .collect::<Vec<_>>()
-        };
-        let runs: Vec<Vec<(f64, f64)>> = std::thread::scope(|s| {
-            (0..threads)
-                .map(|_| s.spawn(one))
-                .collect::<Vec<_>>()
-                .into_iter()
-                .map(|h| h.join().unwrap())
-                .collect()
-        });
-        let best = (0..rounds)
-            .map(|r| {
-                let flops: f64 = runs.iter().map(|t| t[r].0).sum();
-                flops / runs.iter().map(|t| t[r].1).fold(0.0, f64::max)
-            })
-            .fold(0.0, f64::max);
-        Some((best, how))
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod peak {
-    pub fn measure(_threads: usize, _rounds: usize) -> Option<(f64, &'static str)> {
-        None
-    }
-}
-
-// ---------------------------------------------------------------------------------
 // OpenBLAS and BLIS through dlopen.
 
 unsafe extern "C" {
@@ -317,21 +267,50 @@ fn load_cblas(name: &'static str, paths: &[&CStr], set_threads: &CStr) -> Option
     None
 }
 
+/// oneDNN's row-major GEMM of one type (`dnnl_sgemm`'s signature).
+type DnnlGemm<T> = unsafe extern "C" fn(
+    c_char,
+    c_char,
+    dnnl::Dim,
+    dnnl::Dim,
+    dnnl::Dim,
+    T,
+    *const T,
+    dnnl::Dim,
+    *const T,
+    dnnl::Dim,
+    T,
+    *mut T,
+    dnnl::Dim,
+) -> dnnl::Status;
+
 // ---------------------------------------------------------------------------------
 // One element type, generically.
 
 trait Elem: gemmkit::Element + faer::traits::ComplexField + Default + std::fmt::Debug + 'static {
     const NAME: &'static str;
+    /// The distance from 1 to the next larger value.
+    const EPS: f64;
     fn of(x: f64) -> Self;
+    fn to_f64(self) -> f64;
     fn cblas(c: &Cblas) -> CblasGemm<Self>;
+    /// oneDNN's GEMM of this type, where it has one.
+    fn dnnl(d: &dnnl::Dnnl) -> Option<DnnlGemm<Self>>;
     /// `C = A B` by matrixmultiply, A at the strides `(rs, cs)`.
     unsafe fn mm(m: usize, k: usize, n: usize, a: *const Self, a_strides: (isize, isize), b: *const Self, c: *mut Self);
 }
 
 impl Elem for f32 {
     const NAME: &'static str = "f32";
+    const EPS: f64 = f32::EPSILON as f64;
     fn of(x: f64) -> Self {
         x as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn dnnl(d: &dnnl::Dnnl) -> Option<DnnlGemm<Self>> {
+        Some(d.sgemm)
     }
     fn cblas(c: &Cblas) -> CblasGemm<Self> {
         c.sgemm
@@ -343,8 +322,16 @@ impl Elem for f32 {
 
 impl Elem for f64 {
     const NAME: &'static str = "f64";
+    const EPS: f64 = f64::EPSILON;
     fn of(x: f64) -> Self {
         x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    /// oneDNN has no f64 GEMM.
+    fn dnnl(_: &dnnl::Dnnl) -> Option<DnnlGemm<Self>> {
+        None
     }
     fn cblas(c: &Cblas) -> CblasGemm<Self> {
         c.dgemm
@@ -408,6 +395,8 @@ struct ShapeRun {
     /// f32 FLOP/s of the FMA loop on `--threads` cores, timed at the start of
     /// each round; `None` where there is no such loop for this architecture.
     peak: Option<Vec<f64>>,
+    /// Each library whose C differed from gemmkit's beyond rounding, and by how much.
+    check: Vec<String>,
 }
 
 /// One library's timings on one shape: seconds per call in each round.
@@ -428,6 +417,79 @@ fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
     median(&ratios)
 }
 
+/// Times every runner, interleaved: each of `samples` rounds starts with
+/// `round_start()` (which times the peak loops of the round) and then times
+/// each runner once. Returns each runner's seconds per call in every round.
+fn interleave(runners: &mut [Runner], samples: usize, mut round_start: impl FnMut()) -> Vec<Vec<f64>> {
+    let reps: Vec<usize> = runners
+        .iter_mut()
+        .map(|r| {
+            (r.prepare)();
+            calibrate(&mut r.call)
+        })
+        .collect();
+    let mut times = vec![vec![]; runners.len()];
+    for _ in 0..samples {
+        round_start();
+        for ((r, &reps), times) in runners.iter_mut().zip(&reps).zip(&mut times) {
+            // One untimed call after switching: thread pools wake, caches fill.
+            (r.prepare)();
+            (r.call)();
+            times.push(sample(reps, &mut r.call));
+            // Wait busily: a sleeping process lets the VM's cores go idle, and BLIS's
+            // threads came back from that many times slower for a whole timing.
+            let settled = Instant::now();
+            while settled.elapsed() < r.settle {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    times
+}
+
+/// Runs every runner once on a C filled with a sentinel and compares its C with
+/// the first runner's (gemmkit's): the largest difference over the bound
+/// `2 k^2 eps` (every operand is in [-1, 1], so `sum |a b| <= k`, and either
+/// result is within `k eps sum |a b|` of the exact one). Returns a line for
+/// each runner outside it.
+fn check_results<T: Elem>(
+    runners: &mut [Runner],
+    c: &std::cell::RefCell<Vec<T>>,
+    k: usize,
+    args: &Args,
+) -> Vec<String> {
+    let tol = 2.0 * (k * k) as f64 * T::EPS;
+    let mut want: Option<Vec<T>> = None;
+    let mut bad = vec![];
+    for r in runners.iter_mut() {
+        c.borrow_mut().fill(T::of(1e6));
+        (r.prepare)();
+        (r.call)();
+        let got = c.borrow();
+        let Some(want) = &want else {
+            want = Some(got.clone());
+            continue;
+        };
+        let diff = want
+            .iter()
+            .zip(got.iter())
+            .map(|(w, g)| (w.to_f64() - g.to_f64()).abs())
+            .fold(0.0, |m: f64, d| if d.is_nan() { f64::INFINITY } else { m.max(d) });
+        if diff > tol {
+            let name = if r.col == 0 {
+                "gemmkit"
+            } else {
+                args.peers[r.col - 1].as_str()
+            };
+            bad.push(format!(
+                "{name} on {} threads: max |C - gemmkit's C| = {diff:.3e} > {tol:.3e}",
+                r.threads
+            ));
+        }
+    }
+    bad
+}
+
 /// Every library's timings on one shape (gemmkit first, then `--peers`).
 ///
 /// The timings are interleaved: each of `--samples` rounds times every library
@@ -437,7 +499,12 @@ fn paired_ratio(num: &[f64], den: &[f64]) -> f64 {
 /// Each round starts with one timing of the FMA loop, so the share of the peak
 /// is paired as well: a round in a slow spell is compared with the peak of that
 /// spell, not with the one at the start of the run.
-fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usize)) -> ShapeRun {
+fn run_shape<T: Elem>(
+    args: &Args,
+    libs: &[Cblas],
+    dnnl: Option<&dnnl::Dnnl>,
+    (m, n, k): (usize, usize, usize),
+) -> ShapeRun {
     let mut seed = 0x9E37_79B9_u64;
     let mut rand = || {
         seed ^= seed << 13;
@@ -540,6 +607,43 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
                         }),
                     )
                 }
+                "onednn" => {
+                    let Some((d, f)) = dnnl.and_then(|d| Some((d, T::dnnl(d)?))) else {
+                        continue;
+                    };
+                    if threads > 1 && !d.can_set_threads() {
+                        continue;
+                    }
+                    if threads > 1 {
+                        // libgomp's idle workers spin for GOMP_SPINCOUNT (300,000)
+                        // rounds after a parallel region before they sleep.
+                        settle = std::time::Duration::from_millis(10);
+                    }
+                    let (mi, ni, ki) = (m as dnnl::Dim, n as dnnl::Dim, k as dnnl::Dim);
+                    (
+                        Box::new(move || d.set_threads(threads)),
+                        Box::new(move || unsafe {
+                            let mut c = c.borrow_mut();
+                            let status = f(
+                                if a_t { b'T' } else { b'N' } as c_char,
+                                b'N' as c_char,
+                                mi,
+                                ni,
+                                ki,
+                                T::ONE,
+                                a.as_ptr(),
+                                if a_t { mi } else { ki },
+                                b.as_ptr(),
+                                ni,
+                                T::ZERO,
+                                c.as_mut_ptr(),
+                                ni,
+                            );
+                            assert_eq!(status, 0, "oneDNN's GEMM returned status {status}");
+                            black_box(&mut c);
+                        }),
+                    )
+                }
                 "faer" => (
                     nothing(),
                     Box::new(move || {
@@ -613,35 +717,16 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
             });
         }
     }
-    let reps: Vec<usize> = runners
-        .iter_mut()
-        .map(|r| {
-            (r.prepare)();
-            calibrate(&mut r.call)
-        })
-        .collect();
-    let mut times = vec![vec![]; runners.len()];
+    let check = check_results(&mut runners, c, k, args);
     let mut peak = Some(vec![]);
-    for _ in 0..args.samples {
+    let times = interleave(&mut runners, args.samples, || {
         if let Some(p) = &mut peak {
-            match peak::measure(args.threads, 1) {
+            match peak::measure(peak::Loop::Fma, args.threads, 1) {
                 Some((flops, _)) => p.push(flops),
                 None => peak = None,
             }
         }
-        for ((r, &reps), times) in runners.iter_mut().zip(&reps).zip(&mut times) {
-            // One untimed call after switching: thread pools wake, caches fill.
-            (r.prepare)();
-            (r.call)();
-            times.push(sample(reps, &mut r.call));
-            // Wait busily: a sleeping process lets the VM's cores go idle, and BLIS's
-            // threads came back from that many times slower for a whole timing.
-            let settled = Instant::now();
-            while settled.elapsed() < r.settle {
-                std::hint::spin_loop();
-            }
-        }
-    }
+    });
     let result = |col: usize, threads: usize| {
         runners
             .iter()
@@ -658,7 +743,7 @@ fn run_shape<T: Elem>(args: &Args, libs: &[Cblas], (m, n, k): (usize, usize, usi
             at_one: (args.threads > 1).then(|| result(col, 1)).flatten(),
         })
         .collect();
-    ShapeRun { libs, peak }
+    ShapeRun { libs, peak, check }
 }
 
 /// The micro-kernel alone on packed panels that stay in cache (`k = 256`, beta = 1;
@@ -699,7 +784,7 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
 
 /// `peak`: the f32 FMA peak of one core in FLOP/s, for the micro-kernel line
 /// (the table's shares are paired with each round's own peak, see `run_shape`).
-fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
+fn table<T: Elem>(args: &Args, libs: &[Cblas], dnnl: Option<&dnnl::Dnnl>, peak: Option<f64>) {
     let target = gemmkit::active().expect("HWY_TARGET");
     // The FMA loop runs f32 lanes; an element twice as wide halves the peak.
     let per_f32 = 4.0 / std::mem::size_of::<T>() as f64;
@@ -732,13 +817,17 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
         peers.join(" | ")
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
+    let (mut mismatches, mut checked) = (vec![], false);
     for &shape in &args.shapes {
         let (m, n, k) = shape;
         let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
         let ShapeRun {
             libs: res,
             peak: round_peak,
-        } = run_shape::<T>(args, libs, shape);
+            check,
+        } = run_shape::<T>(args, libs, dnnl, shape);
+        mismatches.extend(check.into_iter().map(|c| format!("{m} x {n} x {k}: {c}")));
+        checked |= res[1..].iter().any(|r| r.at.is_some());
         let cell = |i: usize| -> String {
             let Some(at) = &res[i].at else { return "n/a".into() };
             let g = gflops(median(at));
@@ -776,6 +865,15 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], peak: Option<f64>) {
             cell(0),
             cells.join(" | "),
         );
+    }
+    // Every library's C was compared with gemmkit's once per shape (`check_results`).
+    if mismatches.is_empty() && checked {
+        println!("\nEvery peer's C matched gemmkit's within 2 k^2 eps on every shape.");
+    } else {
+        println!();
+        for m in mismatches {
+            println!("- warning: C differs: {m}");
+        }
     }
 }
 
@@ -864,6 +962,16 @@ fn main() {
             );
         }
     }
+    // oneDNN: the f32 column and the int8 and bf16 tables.
+    let dnnl = if args.peers.iter().any(|p| p == "onednn") || args.int8 || args.bf16 {
+        let d = dnnl::Dnnl::load();
+        if let Err(e) = &d {
+            eprintln!("note: onednn: {e}; its columns say n/a");
+        }
+        Some(d)
+    } else {
+        None
+    };
     let target = match gemmkit::active() {
         Ok(t) => t,
         Err(e) => {
@@ -879,11 +987,11 @@ fn main() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let peak = peak::measure(1, PEAK_ROUNDS);
+    let peak = peak::measure(peak::Loop::Fma, 1, PEAK_ROUNDS);
     // With several threads, the peak of all of them busy at once: the fair bar
     // for a parallel GEMM when cores slow each other down.
     let peak_all = if args.threads > 1 {
-        peak::measure(args.threads, PEAK_ROUNDS)
+        peak::measure(peak::Loop::Fma, args.threads, PEAK_ROUNDS)
     } else {
         None
     };
@@ -909,16 +1017,77 @@ fn main() {
             all / one
         );
     }
+    match &dnnl {
+        Some(Ok(d)) => println!(
+            "- oneDNN {} (libdnnl.so.2), JIT ISA `{}`; threads: {}",
+            d.version,
+            d.isa,
+            if d.can_set_threads() {
+                "set to each table's count with omp_set_num_threads from its libgomp"
+            } else {
+                "its runtime's default (not settable here: its multi-thread cells say n/a)"
+            }
+        ),
+        Some(Err(e)) => println!("- oneDNN: {e}; its columns say n/a"),
+        None => {}
+    }
+    // The low-precision families' bars: the vector dot-product loops, like the
+    // FMA one, and the AMX tile-product loops (the bar for a library using AMX).
+    let lowp_bars = [
+        (
+            args.int8,
+            peak::Loop::Int8,
+            "int8 (u8 x s8 dot products)",
+            "GOP/s",
+            "vpdpbusd",
+        ),
+        (args.int8, peak::Loop::AmxInt8, "int8 AMX", "GOP/s", "AMX-INT8"),
+        (
+            args.bf16,
+            peak::Loop::Bf16,
+            "bf16 (bf16 dot products, f32 sums)",
+            "GFLOP/s",
+            "vdpbf16ps",
+        ),
+        (args.bf16, peak::Loop::AmxBf16, "bf16 AMX", "GFLOP/s", "AMX-BF16"),
+    ];
+    for (on, which, what, unit, needs) in lowp_bars {
+        if !on {
+            continue;
+        }
+        let Some((ops, how)) = peak::measure(which, 1, PEAK_ROUNDS) else {
+            println!("- {what} peak: not available on this CPU (no {needs})");
+            continue;
+        };
+        print!("- measured {what} peak, 1 core: {:.1} {unit} ({how} loop)", ops / 1e9);
+        match (args.threads > 1)
+            .then(|| peak::measure(which, args.threads, PEAK_ROUNDS))
+            .flatten()
+        {
+            Some((all, _)) => {
+                println!("; {} cores at once: {:.1} {unit}", args.threads, all / 1e9)
+            }
+            _ => println!(),
+        }
+    }
+    let dnnl = dnnl.as_ref().and_then(|d| d.as_ref().ok());
     let one_core = peak.map(|(flops, _)| flops);
     if args.f32 {
-        table::<f32>(&args, &libs, one_core);
+        table::<f32>(&args, &libs, dnnl, one_core);
     }
     if args.f64 {
-        table::<f64>(&args, &libs, one_core);
+        table::<f64>(&args, &libs, dnnl, one_core);
+    }
+    if args.int8 {
+        lowp::table(&args, &lowp::u8s8s32(dnnl, args.threads));
+        lowp::table(&args, &lowp::s8s8s32(dnnl, args.threads));
+    }
+    if args.bf16 {
+        lowp::table(&args, &lowp::bf16bf16f32(dnnl, args.threads));
     }
     // A shared machine can change under a run: measure the peak again and say
     // how far it moved, so a disturbed run can be recognised.
-    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure(1, PEAK_ROUNDS)) {
+    if let (Some((before, _)), Some((after, _))) = (peak, peak::measure(peak::Loop::Fma, 1, PEAK_ROUNDS)) {
         let drift = 100.0 * (after - before) / before;
         println!(
             "\n- FMA peak at the end of the run: {:.1} GFLOP/s f32 ({drift:+.1}% from the start)",
