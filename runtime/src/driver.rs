@@ -37,7 +37,7 @@
 //! as on one thread, so results are bit-identical for any thread count.
 
 use crate::edge::dot_edge;
-use crate::family::{Family, Kernels};
+use crate::family::{Family, Kernels, Micro};
 use crate::generated::{Shape, Target};
 use crate::output::{apply_tile, scale};
 use crate::parallel::{par_phases, part};
@@ -210,195 +210,260 @@ unsafe impl<F: Family> Sync for Ctx<F> {}
 const LINE: usize = 64;
 
 /// The five loops. Each `(ic, pc, jc)` block is one fork-join on the plan's
-/// threads (`par_phases`): pack items, then one compute item per panel of A.
+/// threads (`par_phases`, the threading adapter): its pack items, then one
+/// compute item per panel of A (loop 2), which runs loop 1 over a lane's
+/// strips of B. Lane `l` owns a part of B's strips, which it packs (with a
+/// share of the A panels to pack, once per pc, with the first jc block) and
+/// then multiplies by every A panel: a worker's strips stay near its core
+/// while A streams from the shared L3, and each A panel stays in L1 across
+/// the strips.
 unsafe fn five_loops<F: Family>(ctx: &Ctx<F>, pool: Option<&rayon::ThreadPool>) {
-    let (kern, plan, p) = (&ctx.kern, &ctx.plan, &ctx.p);
-    let (mr, nr, blk) = (ctx.shape.mr, ctx.shape.nr, plan.blocks);
-    let (m, n, k) = (p.m, p.n, p.k);
-    // Lane `l` owns a part of B's strips, which it packs (with a share of the A
-    // panels to pack, once per pc, with the first jc block) and then multiplies
-    // by every A panel, one compute item per panel: a worker's strips stay near
-    // its core while A streams from the shared L3, and each A panel stays in L1
-    // across the strips.
-    let lanes_of = |strips: usize| plan.lanes.min(strips);
+    let (p, blk) = (&ctx.p, ctx.plan.blocks);
     // Loop 5 (ic): blocks of MC rows of A and C.
-    for ic in (0..m).step_by(blk.mc) {
-        let mc = blk.mc.min(m - ic);
-        let panels = mc.div_ceil(mr);
+    for ic in (0..p.m).step_by(blk.mc) {
         // Loop 4 (pc): blocks of KC of the depth; beta applies on the first only.
-        for pc in (0..k).step_by(blk.kc) {
-            let kc = blk.kc.min(k - pc);
-            let beta = if pc == 0 { p.beta } else { F::ONE };
-            // Loop 3 (jc): blocks of NC columns of B and C, packed and shared by
-            // the workers. Loops 2 (panels of A) and 1 (strips of B) are the
-            // compute items below.
-            for jc in (0..n).step_by(blk.nc) {
-                let nc = blk.nc.min(n - jc);
-                let strips = nc.div_ceil(nr);
-                let lanes = lanes_of(strips);
-                // Pack items. The A panels to pack: all, or with A in place only a
-                // ragged last one, in the buffer's first slot. A lane's panels of A
-                // and its strips of B are each packed a chunk of columns of A or
-                // rows of B per item, so each read is as long as the lane's share.
-                let a_first = if plan.a_in_place { mc / mr } else { 0 };
-                let a_slot = |pi: usize| (pi - a_first) * kc * mr;
-                let a_packs = if jc == 0 { panels - a_first } else { 0 };
-                let chunks = kc.div_ceil(plan.pack_chunk);
-                let chunk = |c: usize| (c * plan.pack_chunk, plan.pack_chunk.min(kc - c * plan.pack_chunk));
-                let a_items = |l: usize| if part(a_packs, lanes, l).is_empty() { 0 } else { chunks };
-                // With `fuse`, the tile of the first (whole) panel of A and each
-                // whole strip packs that strip as it reads it, so only a ragged
-                // last strip is packed here; the lane's other tiles wait for
-                // that first item (`par_phases`).
-                let fuse = plan.pack_b_in_first_tiles && mc >= mr;
-                let whole = nc / nr;
-                let b_strips = |l: usize| {
-                    let lane = part(strips, lanes, l);
-                    if fuse {
-                        lane.start.max(whole)..lane.end.max(whole)
-                    } else {
-                        lane
-                    }
-                };
-                let b_items = |l: usize| if b_strips(l).is_empty() { 0 } else { chunks };
-                let packs = |l: usize| a_items(l) + b_items(l);
-                let pack = |l: usize, j: usize| {
-                    let p = &ctx.p; // (a closure captures `ctx`, which is Sync)
-                    if j < a_items(l) {
-                        let (p0, cols) = chunk(j);
-                        let lane = part(a_packs, lanes, l);
-                        let (ir, end) = ((a_first + lane.start) * mr, ((a_first + lane.end) * mr).min(mc));
-                        let dst = unsafe { ctx.bufs.a.add(a_slot(a_first + lane.start) + p0 * mr) };
-                        let src = p.a.at(ic + ir, pc + p0);
-                        unsafe { (kern.pack_lhs)(end - ir, cols, src, p.a.rs, p.a.cs, dst, kc * mr) };
-                    } else {
-                        let (p0, rows) = chunk(j - a_items(l));
-                        let lane = b_strips(l);
-                        let (jr, end) = (lane.start * nr, (lane.end * nr).min(nc));
-                        let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
-                        let src = p.b.at(pc + p0, jc + jr);
-                        unsafe { (kern.pack_rhs)(rows, end - jr, src, p.b.rs, p.b.cs, dst, kc * nr) };
-                    }
-                };
-                // B's next block in the loop order (the first again after the
-                // last, for the next A block; none after the call's last block),
-                // fetched into L2 while this one is computed, so that its packing
-                // reads it from the caches, not from memory (each row of a wide B
-                // starts a page, which the hardware prefetchers do not cross).
-                // Each lane fetches the part it will pack: its `t`-th micro-kernel
-                // call (counted panel by panel over its strips) fetches the `t`-th
-                // line of every row of that part; calls past the part's width
-                // fetch their own strip, which is there already.
-                let next = if jc + nc < n {
-                    Some((pc, jc + nc))
-                } else if pc + kc < k {
-                    Some((pc + kc, 0))
-                } else if ic + mc < m {
-                    Some((0, 0))
-                } else {
-                    None
-                };
-                let next = next.filter(|_| plan.fetch_next_b);
-                // Lane `l`'s part of the next block: its first line and its width
-                // in lines (zero where the lane has none).
-                let next_lane = |l: usize| {
-                    let p = &ctx.p;
-                    let Some((next_pc, next_jc)) = next else {
-                        return (p.b.ptr, 0);
-                    };
-                    let next_nc = blk.nc.min(n - next_jc);
-                    let next_strips = next_nc.div_ceil(nr);
-                    let next_lanes = lanes_of(next_strips);
-                    if l >= next_lanes {
-                        return (p.b.ptr, 0);
-                    }
-                    let cols = part(next_strips, next_lanes, l);
-                    let (j0, j1) = (cols.start * nr, (cols.end * nr).min(next_nc));
-                    (
-                        p.b.at(next_pc, next_jc + j0),
-                        ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
-                    )
-                };
-                // Compute items: panel `pi` of A by every strip of lane `l`.
-                let compute = |l: usize, pi: usize, worker: usize| {
-                    let p = &ctx.p;
-                    let (ir, h) = (pi * mr, mr.min(mc - pi * mr));
-                    let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
-                    let lane = part(strips, lanes, l);
-                    let (next_first, next_lines) = next_lane(l);
-                    // The strips of the lane against a panel `ap` with strides
-                    // `(rs_ap, cs_ap)` and its set of micro-kernel instances
-                    // (a macro: the two kinds of panel hold different types).
-                    macro_rules! strips {
-                        ($micro:expr, $ap:expr, $rs_ap:expr, $cs_ap:expr) => {{
-                            let (micro, ap, rs_ap, cs_ap) = ($micro, $ap, $rs_ap, $cs_ap);
-                            for sj in lane.clone() {
-                                let (jr, w) = (sj * nr, nr.min(nc - sj * nr));
-                                let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
-                                let t = pi * lane.len() + sj - lane.start;
-                                let (far, far_ld) = if t < next_lines {
-                                    (
-                                        next_first
-                                            .wrapping_add(t * LINE / size_of::<F::B>())
-                                            .cast_mut()
-                                            .cast(),
-                                        p.b.rs,
-                                    )
-                                } else {
-                                    (bp, nr)
-                                };
-                                let cij = p.c.at(ic + ir, jc + jr);
-                                let (alpha, rsc, csc) = (p.alpha, p.c.rs, p.c.cs);
-                                // The tile's instance: an edge tile takes the plan's
-                                // for its edge (the whole tile's too, where no
-                                // narrower one covers it) and goes through the
-                                // packed tile.
-                                let (whole, kind) = match (h == mr, w == nr) {
-                                    (true, true) => (true, Tile::Full),
-                                    (true, false) => (false, plan.edges.right),
-                                    (false, true) => (false, plan.edges.bottom),
-                                    (false, false) => (false, plan.edges.corner),
-                                };
-                                match micro.pack_b {
-                                    Some(pack_b) if fuse && pi == 0 && w == nr => {
-                                        let src = p.b.at(pc, jc + jr);
-                                        unsafe { pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, bp, beta, cij, rsc) };
-                                    }
-                                    _ if plan.direct && whole => unsafe {
-                                        (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, far_ld, far, beta, cij, rsc)
-                                    },
-                                    _ => {
-                                        let f = micro.get(kind);
-                                        unsafe {
-                                            f(
-                                                kc,
-                                                F::ONE,
-                                                ap,
-                                                rs_ap,
-                                                cs_ap,
-                                                bp,
-                                                far_ld,
-                                                far,
-                                                F::ZERO,
-                                                tile,
-                                                nr,
-                                            )
-                                        };
-                                        unsafe { apply_tile(kern, h, w, alpha, tile, nr, beta, cij, rsc, csc) };
-                                    }
-                                }
-                            }
-                        }};
-                    }
-                    // A's panel in place (rows at their stride) or packed (columns
-                    // of MR). (The plan reads A in place only for a family that
-                    // has the instances.)
-                    match &kern.in_place {
-                        Some(micro) if pi < a_first => strips!(micro, p.a.at(ic + ir, pc), p.a.rs, 1),
-                        _ => strips!(&kern.packed, unsafe { ctx.bufs.a.add(a_slot(pi)) }.cast_const(), 1, mr),
-                    }
-                };
-                par_phases(plan.threads, pool, lanes, packs, pack, panels, fuse, compute);
+        for pc in (0..p.k).step_by(blk.kc) {
+            // Loop 3 (jc): blocks of NC columns of B and C, packed and shared.
+            for jc in (0..p.n).step_by(blk.nc) {
+                let b = Block::new(ctx, ic, pc, jc);
+                par_phases(
+                    ctx.plan.threads,
+                    pool,
+                    b.lanes,
+                    |l| b.pack_items(l),
+                    |l, j| unsafe { b.pack(l, j) },
+                    b.panels,
+                    b.fuse,
+                    // Loop 2 (ir): panel `pi` of A, by loop 1 over lane `l`'s strips.
+                    |l, pi, worker| unsafe { b.panel(l, pi, worker) },
+                );
+            }
+        }
+    }
+}
+
+/// One `(ic, pc, jc)` block of the five loops: its sizes, how it splits into
+/// lanes and pack items, and what its micro-kernel calls fetch for the next.
+struct Block<'c, F: Family> {
+    ctx: &'c Ctx<F>,
+    ic: usize,
+    pc: usize,
+    jc: usize,
+    mc: usize,
+    kc: usize,
+    nc: usize,
+    beta: F::Scalar,
+    panels: usize,
+    strips: usize,
+    lanes: usize,
+    /// The first panel of A that is packed: all, or with A read in place only
+    /// a ragged last one (in the buffer's first slot).
+    a_first: usize,
+    /// The A panels packed in this block (with the first jc block only).
+    a_packs: usize,
+    /// Pack items per lane's share of A or B: chunks of `pack_chunk` columns
+    /// of A or rows of B, so each read is as long as the lane's share.
+    chunks: usize,
+    /// The tile of the first (whole) panel of A and each whole strip packs that
+    /// strip as it reads it; only a ragged last strip is packed by a pack item,
+    /// and the lane's other tiles wait for that first item (`par_phases`).
+    fuse: bool,
+    /// B's next block in the loop order (the first again after the last, for
+    /// the next A block; none after the call's last block), fetched into L2
+    /// while this one is computed, so that its packing reads it from the
+    /// caches, not from memory (each row of a wide B starts a page, which the
+    /// hardware prefetchers do not cross).
+    next: Option<(usize, usize)>,
+}
+
+impl<'c, F: Family> Block<'c, F> {
+    fn new(ctx: &'c Ctx<F>, ic: usize, pc: usize, jc: usize) -> Self {
+        let (p, plan, blk, mr, nr) = (&ctx.p, &ctx.plan, ctx.plan.blocks, ctx.shape.mr, ctx.shape.nr);
+        let (mc, kc, nc) = (blk.mc.min(p.m - ic), blk.kc.min(p.k - pc), blk.nc.min(p.n - jc));
+        let (panels, strips) = (mc.div_ceil(mr), nc.div_ceil(nr));
+        let a_first = if plan.a_in_place { mc / mr } else { 0 };
+        let next = if jc + nc < p.n {
+            Some((pc, jc + nc))
+        } else if pc + kc < p.k {
+            Some((pc + kc, 0))
+        } else if ic + mc < p.m {
+            Some((0, 0))
+        } else {
+            None
+        };
+        Block {
+            ctx,
+            ic,
+            pc,
+            jc,
+            mc,
+            kc,
+            nc,
+            beta: if pc == 0 { p.beta } else { F::ONE },
+            panels,
+            strips,
+            lanes: plan.lanes.min(strips),
+            a_first,
+            a_packs: if jc == 0 { panels - a_first } else { 0 },
+            chunks: kc.div_ceil(plan.pack_chunk),
+            fuse: plan.pack_b_in_first_tiles && mc >= mr,
+            next: next.filter(|_| plan.fetch_next_b),
+        }
+    }
+
+    /// Where panel `pi` of A is packed.
+    fn a_slot(&self, pi: usize) -> usize {
+        (pi - self.a_first) * self.kc * self.ctx.shape.mr
+    }
+
+    /// Chunk `c` of the depth: its first column of A (row of B) and length.
+    fn chunk(&self, c: usize) -> (usize, usize) {
+        let size = self.ctx.plan.pack_chunk;
+        (c * size, size.min(self.kc - c * size))
+    }
+
+    fn a_items(&self, l: usize) -> usize {
+        if part(self.a_packs, self.lanes, l).is_empty() {
+            0
+        } else {
+            self.chunks
+        }
+    }
+
+    /// The strips of B lane `l` packs in pack items.
+    fn b_strips(&self, l: usize) -> std::ops::Range<usize> {
+        let lane = part(self.strips, self.lanes, l);
+        let whole = self.nc / self.ctx.shape.nr;
+        if self.fuse {
+            lane.start.max(whole)..lane.end.max(whole)
+        } else {
+            lane
+        }
+    }
+
+    fn pack_items(&self, l: usize) -> usize {
+        let b = if self.b_strips(l).is_empty() { 0 } else { self.chunks };
+        self.a_items(l) + b
+    }
+
+    /// Pack item `j` of lane `l`: a chunk of its panels of A, then of its strips of B.
+    unsafe fn pack(&self, l: usize, j: usize) {
+        let (ctx, p, kc) = (self.ctx, &self.ctx.p, self.kc);
+        let (mr, nr) = (ctx.shape.mr, ctx.shape.nr);
+        if j < self.a_items(l) {
+            let (p0, cols) = self.chunk(j);
+            let lane = part(self.a_packs, self.lanes, l);
+            let (ir, end) = (
+                (self.a_first + lane.start) * mr,
+                ((self.a_first + lane.end) * mr).min(self.mc),
+            );
+            let dst = unsafe { ctx.bufs.a.add(self.a_slot(self.a_first + lane.start) + p0 * mr) };
+            let src = p.a.at(self.ic + ir, self.pc + p0);
+            unsafe { (ctx.kern.pack_lhs)(end - ir, cols, src, p.a.rs, p.a.cs, dst, kc * mr) };
+        } else {
+            let (p0, rows) = self.chunk(j - self.a_items(l));
+            let lane = self.b_strips(l);
+            let (jr, end) = (lane.start * nr, (lane.end * nr).min(self.nc));
+            let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
+            let src = p.b.at(self.pc + p0, self.jc + jr);
+            unsafe { (ctx.kern.pack_rhs)(rows, end - jr, src, p.b.rs, p.b.cs, dst, kc * nr) };
+        }
+    }
+
+    /// Lane `l`'s part of the next block of B: its first line and its width in
+    /// lines (zero where the lane has none). Its `t`-th micro-kernel call
+    /// (counted panel by panel over its strips) fetches the `t`-th line of
+    /// every row of that part; calls past the part's width fetch their own
+    /// strip, which is there already.
+    fn next_lane(&self, l: usize) -> (*const F::B, usize) {
+        let (p, nr) = (&self.ctx.p, self.ctx.shape.nr);
+        let Some((next_pc, next_jc)) = self.next else {
+            return (p.b.ptr, 0);
+        };
+        let next_nc = self.ctx.plan.blocks.nc.min(p.n - next_jc);
+        let next_strips = next_nc.div_ceil(nr);
+        let next_lanes = self.ctx.plan.lanes.min(next_strips);
+        if l >= next_lanes {
+            return (p.b.ptr, 0);
+        }
+        let cols = part(next_strips, next_lanes, l);
+        let (j0, j1) = (cols.start * nr, (cols.end * nr).min(next_nc));
+        (
+            p.b.at(next_pc, next_jc + j0),
+            ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
+        )
+    }
+
+    /// Panel `pi` of A, read in place (rows at their stride) or packed
+    /// (columns of MR), by every strip of lane `l`. (The plan reads A in place
+    /// only for a family that has the instances.)
+    unsafe fn panel(&self, l: usize, pi: usize, worker: usize) {
+        let (ctx, p, mr) = (self.ctx, &self.ctx.p, self.ctx.shape.mr);
+        match &ctx.kern.in_place {
+            Some(micro) if pi < self.a_first => unsafe {
+                self.strips(micro, p.a.at(self.ic + pi * mr, self.pc), p.a.rs, 1, l, pi, worker)
+            },
+            _ => unsafe {
+                let ap = ctx.bufs.a.add(self.a_slot(pi)).cast_const();
+                self.strips(&ctx.kern.packed, ap, 1, mr, l, pi, worker)
+            },
+        }
+    }
+
+    /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A at `ap`,
+    /// with strides `(rs_ap, cs_ap)`, by the micro-kernel instances `micro`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn strips<AP>(
+        &self,
+        micro: &Micro<F, AP>,
+        ap: *const AP,
+        rs_ap: usize,
+        cs_ap: usize,
+        l: usize,
+        pi: usize,
+        worker: usize,
+    ) {
+        let (ctx, p, plan, kc) = (self.ctx, &self.ctx.p, &self.ctx.plan, self.kc);
+        let (mr, nr) = (ctx.shape.mr, ctx.shape.nr);
+        let (ir, h) = (pi * mr, mr.min(self.mc - pi * mr));
+        let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
+        let lane = part(self.strips, self.lanes, l);
+        let (next_first, next_lines) = self.next_lane(l);
+        let (alpha, beta, rsc, csc) = (p.alpha, self.beta, p.c.rs, p.c.cs);
+        for sj in lane.clone() {
+            let (jr, w) = (sj * nr, nr.min(self.nc - sj * nr));
+            let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
+            let t = pi * lane.len() + sj - lane.start;
+            let (far, far_ld) = if t < next_lines {
+                let line = next_first.wrapping_add(t * LINE / size_of::<F::B>());
+                (line.cast_mut().cast(), p.b.rs)
+            } else {
+                (bp, nr)
+            };
+            let cij = p.c.at(self.ic + ir, self.jc + jr);
+            // An edge tile takes the plan's instance for its edge (the whole
+            // tile's too, where no narrower one covers it) and goes through the
+            // packed tile.
+            let (whole, kind) = match (h == mr, w == nr) {
+                (true, true) => (true, Tile::Full),
+                (true, false) => (false, plan.edges.right),
+                (false, true) => (false, plan.edges.bottom),
+                (false, false) => (false, plan.edges.corner),
+            };
+            match micro.pack_b {
+                Some(pack_b) if self.fuse && pi == 0 && w == nr => {
+                    let src = p.b.at(self.pc, self.jc + jr);
+                    unsafe { pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, bp, beta, cij, rsc) };
+                }
+                _ if plan.direct && whole => unsafe {
+                    (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, far_ld, far, beta, cij, rsc)
+                },
+                _ => unsafe {
+                    let f = micro.get(kind);
+                    f(kc, F::ONE, ap, rs_ap, cs_ap, bp, far_ld, far, F::ZERO, tile, nr);
+                    apply_tile(&ctx.kern, h, w, alpha, tile, nr, beta, cij, rsc, csc);
+                },
             }
         }
     }
