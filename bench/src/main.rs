@@ -760,7 +760,7 @@ fn microkernel_gflops<T: Elem>(target: &gemmkit::Target, samples: usize) -> f64 
     let secs = time(samples, || {
         for _ in 0..64 {
             unsafe {
-                (kern.packed.full)(
+                (kern.own.packed.full)(
                     k,
                     T::ONE,
                     a.as_ptr(),

@@ -136,6 +136,7 @@ pub unsafe fn gemm_raw<T: Element>(
             rs: rsc,
             cs: csc,
         },
+        extra: (),
     };
     // SAFETY: the caller's contract.
     unsafe { run(target, parallelism, p) }
@@ -245,6 +246,7 @@ pub(crate) fn problem<T: Element>(
             rs: rsc,
             cs: csc,
         },
+        extra: (),
     }
 }
 

@@ -37,9 +37,9 @@
 //! as on one thread, so results are bit-identical for any thread count.
 
 use crate::edge::dot_edge;
-use crate::family::{Family, Kernels, Micro};
+use crate::family::{Family, Kernels};
 use crate::generated::{Shape, Target};
-use crate::output::{apply_tile, scale};
+use crate::output::scale;
 use crate::parallel::{par_phases, part};
 use crate::plan::{Blocked, Front, Path, Plan, Tile, front, oriented, rest, tuning};
 use crate::problem::Problem;
@@ -144,11 +144,15 @@ unsafe fn blocked<F: Family>(
     let tile_len = (mr * nr).div_ceil(16) * 16;
     let bt_len = if edge > 0 && full.b.rs != 1 { edge * full.k } else { 0 };
     let region = |elems: usize, size: usize| (elems * size).div_ceil(64) * 64;
-    let a_bytes = region(a_rows * blk.kc, size_of::<F::PackedA>());
-    let b_bytes = region(blk.kc * blk.nc, size_of::<F::PackedB>());
+    let kp = F::packed_depth(blk.kc);
+    let a_bytes = region(a_rows * kp, size_of::<F::PackedA>());
+    let b_bytes = region(kp * blk.nc, size_of::<F::PackedB>());
     let tiles_bytes = region(threads * tile_len, size_of::<F::C>());
     let bt_bytes = region(bt_len, size_of::<F::B>());
-    with_scratch(a_bytes + b_bytes + tiles_bytes + bt_bytes, |buf| {
+    let sums = |len: usize| if F::SUMS { region(len, size_of::<i32>()) } else { 0 };
+    let (a_sums_bytes, b_sums_bytes) = (sums(blk.mc), sums(blk.nc));
+    let total = a_bytes + b_bytes + tiles_bytes + bt_bytes + a_sums_bytes + b_sums_bytes;
+    with_scratch(total, |buf| {
         // SAFETY: the regions above, in order, within the scratch.
         let at = |offset: usize| unsafe { buf.add(offset) };
         let bufs = Buffers {
@@ -157,6 +161,8 @@ unsafe fn blocked<F: Family>(
             tiles: at(a_bytes + b_bytes).cast(),
             tile_len,
             bt: at(a_bytes + b_bytes + tiles_bytes).cast(),
+            a_sums: at(a_bytes + b_bytes + tiles_bytes + bt_bytes).cast(),
+            b_sums: at(a_bytes + b_bytes + tiles_bytes + bt_bytes + a_sums_bytes).cast(),
         };
         let ctx = Ctx {
             kern,
@@ -184,6 +190,10 @@ pub(crate) struct Buffers<F: Family> {
     pub(crate) b: *mut F::PackedB,
     pub(crate) tiles: *mut F::C,
     pub(crate) tile_len: usize,
+    /// The sums of the packed block's rows of A and columns of B (where the
+    /// family's packers leave them, [`Family::SUMS`]), by row / column in the block.
+    pub(crate) a_sums: *mut i32,
+    pub(crate) b_sums: *mut i32,
     /// The dot-product edge's columns of B, contiguous along k (see `dot_edge`).
     pub(crate) bt: *mut F::B,
 }
@@ -235,7 +245,7 @@ unsafe fn five_loops<F: Family>(ctx: &Ctx<F>, pool: Option<&rayon::ThreadPool>) 
                     b.panels,
                     b.fuse,
                     // Loop 2 (ir): panel `pi` of A, by loop 1 over lane `l`'s strips.
-                    |l, pi, worker| unsafe { b.panel(l, pi, worker) },
+                    |l, pi, worker| unsafe { F::panel(&b, l, pi, worker) },
                 );
             }
         }
@@ -244,36 +254,38 @@ unsafe fn five_loops<F: Family>(ctx: &Ctx<F>, pool: Option<&rayon::ThreadPool>) 
 
 /// One `(ic, pc, jc)` block of the five loops: its sizes, how it splits into
 /// lanes and pack items, and what its micro-kernel calls fetch for the next.
-struct Block<'c, F: Family> {
-    ctx: &'c Ctx<F>,
-    ic: usize,
-    pc: usize,
-    jc: usize,
-    mc: usize,
-    kc: usize,
-    nc: usize,
-    beta: F::Scalar,
-    panels: usize,
-    strips: usize,
-    lanes: usize,
+pub struct Block<'c, F: Family> {
+    pub(crate) ctx: &'c Ctx<F>,
+    pub(crate) ic: usize,
+    pub(crate) pc: usize,
+    pub(crate) jc: usize,
+    pub(crate) mc: usize,
+    pub(crate) kc: usize,
+    /// `kc` as packed: rounded up to the family's depth groups.
+    pub(crate) kp: usize,
+    pub(crate) nc: usize,
+    pub(crate) beta: F::Scalar,
+    pub(crate) panels: usize,
+    pub(crate) strips: usize,
+    pub(crate) lanes: usize,
     /// The first panel of A that is packed: all, or with A read in place only
     /// a ragged last one (in the buffer's first slot).
-    a_first: usize,
+    pub(crate) a_first: usize,
     /// The A panels packed in this block (with the first jc block only).
-    a_packs: usize,
+    pub(crate) a_packs: usize,
     /// Pack items per lane's share of A or B: chunks of `pack_chunk` columns
     /// of A or rows of B, so each read is as long as the lane's share.
-    chunks: usize,
+    pub(crate) chunks: usize,
     /// The tile of the first (whole) panel of A and each whole strip packs that
     /// strip as it reads it; only a ragged last strip is packed by a pack item,
     /// and the lane's other tiles wait for that first item (`par_phases`).
-    fuse: bool,
+    pub(crate) fuse: bool,
     /// B's next block in the loop order (the first again after the last, for
     /// the next A block; none after the call's last block), fetched into L2
     /// while this one is computed, so that its packing reads it from the
     /// caches, not from memory (each row of a wide B starts a page, which the
     /// hardware prefetchers do not cross).
-    next: Option<(usize, usize)>,
+    pub(crate) next: Option<(usize, usize)>,
 }
 
 impl<'c, F: Family> Block<'c, F> {
@@ -298,6 +310,7 @@ impl<'c, F: Family> Block<'c, F> {
             jc,
             mc,
             kc,
+            kp: F::packed_depth(kc),
             nc,
             beta: if pc == 0 { p.beta } else { F::ONE },
             panels,
@@ -311,9 +324,10 @@ impl<'c, F: Family> Block<'c, F> {
         }
     }
 
-    /// Where panel `pi` of A is packed.
-    fn a_slot(&self, pi: usize) -> usize {
-        (pi - self.a_first) * self.kc * self.ctx.shape.mr
+    /// Where panel `pi` of A is packed (and its rows' sums are, divided by
+    /// the packed depth).
+    pub(crate) fn a_slot(&self, pi: usize) -> usize {
+        (pi - self.a_first) * self.kp * self.ctx.shape.mr
     }
 
     /// Chunk `c` of the depth: its first column of A (row of B) and length.
@@ -348,7 +362,7 @@ impl<'c, F: Family> Block<'c, F> {
 
     /// Pack item `j` of lane `l`: a chunk of its panels of A, then of its strips of B.
     unsafe fn pack(&self, l: usize, j: usize) {
-        let (ctx, p, kc) = (self.ctx, &self.ctx.p, self.kc);
+        let (ctx, p, kp) = (self.ctx, &self.ctx.p, self.kp);
         let (mr, nr) = (ctx.shape.mr, ctx.shape.nr);
         if j < self.a_items(l) {
             let (p0, cols) = self.chunk(j);
@@ -359,14 +373,16 @@ impl<'c, F: Family> Block<'c, F> {
             );
             let dst = unsafe { ctx.bufs.a.add(self.a_slot(self.a_first + lane.start) + p0 * mr) };
             let src = p.a.at(self.ic + ir, self.pc + p0);
-            unsafe { (ctx.kern.pack_lhs)(end - ir, cols, src, p.a.rs, p.a.cs, dst, kc * mr) };
+            let sums = unsafe { ctx.bufs.a_sums.add(ir) };
+            unsafe { F::pack_a(&ctx.kern, p, end - ir, cols, src, dst, kp * mr, sums) };
         } else {
             let (p0, rows) = self.chunk(j - self.a_items(l));
             let lane = self.b_strips(l);
             let (jr, end) = (lane.start * nr, (lane.end * nr).min(self.nc));
-            let dst = unsafe { ctx.bufs.b.add(lane.start * kc * nr + p0 * nr) };
+            let dst = unsafe { ctx.bufs.b.add(lane.start * kp * nr + p0 * nr) };
             let src = p.b.at(self.pc + p0, self.jc + jr);
-            unsafe { (ctx.kern.pack_rhs)(rows, end - jr, src, p.b.rs, p.b.cs, dst, kc * nr) };
+            let sums = unsafe { ctx.bufs.b_sums.add(jr) };
+            unsafe { F::pack_b(&ctx.kern, p, rows, end - jr, src, dst, kp * nr, sums) };
         }
     }
 
@@ -394,46 +410,20 @@ impl<'c, F: Family> Block<'c, F> {
         )
     }
 
-    /// Panel `pi` of A, read in place (rows at their stride) or packed
-    /// (columns of MR), by every strip of lane `l`. (The plan reads A in place
-    /// only for a family that has the instances.)
-    unsafe fn panel(&self, l: usize, pi: usize, worker: usize) {
-        let (ctx, p, mr) = (self.ctx, &self.ctx.p, self.ctx.shape.mr);
-        match &ctx.kern.in_place {
-            Some(micro) if pi < self.a_first => unsafe {
-                self.strips(micro, p.a.at(self.ic + pi * mr, self.pc), p.a.rs, 1, l, pi, worker)
-            },
-            _ => unsafe {
-                let ap = ctx.bufs.a.add(self.a_slot(pi)).cast_const();
-                self.strips(&ctx.kern.packed, ap, 1, mr, l, pi, worker)
-            },
-        }
-    }
-
-    /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A at `ap`,
-    /// with strides `(rs_ap, cs_ap)`, by the micro-kernel instances `micro`.
-    #[allow(clippy::too_many_arguments)]
+    /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A, each tile
+    /// handed to `tile` (the family's, see [`Family::panel`]) with where it is
+    /// and what its micro-kernel call fetches for the next block.
     #[inline(always)]
-    unsafe fn strips<AP>(
-        &self,
-        micro: &Micro<F, AP>,
-        ap: *const AP,
-        rs_ap: usize,
-        cs_ap: usize,
-        l: usize,
-        pi: usize,
-        worker: usize,
-    ) {
-        let (ctx, p, plan, kc) = (self.ctx, &self.ctx.p, &self.ctx.plan, self.kc);
+    pub(crate) unsafe fn strips(&self, l: usize, pi: usize, worker: usize, mut tile: impl FnMut(&Strip<F>)) {
+        let (ctx, p, plan, kp) = (self.ctx, &self.ctx.p, &self.ctx.plan, self.kp);
         let (mr, nr) = (ctx.shape.mr, ctx.shape.nr);
         let (ir, h) = (pi * mr, mr.min(self.mc - pi * mr));
-        let tile = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
+        let tile_buf = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
         let lane = part(self.strips, self.lanes, l);
         let (next_first, next_lines) = self.next_lane(l);
-        let (alpha, beta, rsc, csc) = (p.alpha, self.beta, p.c.rs, p.c.cs);
         for sj in lane.clone() {
             let (jr, w) = (sj * nr, nr.min(self.nc - sj * nr));
-            let bp = unsafe { ctx.bufs.b.add(sj * kc * nr) };
+            let bp = unsafe { ctx.bufs.b.add(sj * kp * nr) };
             let t = pi * lane.len() + sj - lane.start;
             let (far, far_ld) = if t < next_lines {
                 let line = next_first.wrapping_add(t * LINE / size_of::<F::B>());
@@ -441,30 +431,47 @@ impl<'c, F: Family> Block<'c, F> {
             } else {
                 (bp, nr)
             };
-            let cij = p.c.at(self.ic + ir, self.jc + jr);
             // An edge tile takes the plan's instance for its edge (the whole
-            // tile's too, where no narrower one covers it) and goes through the
-            // packed tile.
+            // tile's too, where no narrower one covers it).
             let (whole, kind) = match (h == mr, w == nr) {
                 (true, true) => (true, Tile::Full),
                 (true, false) => (false, plan.edges.right),
                 (false, true) => (false, plan.edges.bottom),
                 (false, false) => (false, plan.edges.corner),
             };
-            match micro.pack_b {
-                Some(pack_b) if self.fuse && pi == 0 && w == nr => {
-                    let src = p.b.at(self.pc, self.jc + jr);
-                    unsafe { pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, bp, beta, cij, rsc) };
-                }
-                _ if plan.direct && whole => unsafe {
-                    (micro.full)(kc, alpha, ap, rs_ap, cs_ap, bp, far_ld, far, beta, cij, rsc)
-                },
-                _ => unsafe {
-                    let f = micro.get(kind);
-                    f(kc, F::ONE, ap, rs_ap, cs_ap, bp, far_ld, far, F::ZERO, tile, nr);
-                    apply_tile(&ctx.kern, h, w, alpha, tile, nr, beta, cij, rsc, csc);
-                },
-            }
+            tile(&Strip {
+                jr,
+                h,
+                w,
+                bp,
+                far,
+                far_ld,
+                c: p.c.at(self.ic + ir, self.jc + jr),
+                whole,
+                kind,
+                tile: tile_buf,
+            });
         }
     }
+}
+
+/// One tile of loop 1, as [`Block::strips`] hands it to the family: `h` rows
+/// of the panel and columns `jr .. jr + w` of the block.
+pub struct Strip<F: Family> {
+    pub(crate) jr: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    /// The packed strip of B.
+    pub(crate) bp: *mut F::PackedB,
+    /// What the micro-kernel fetches for later, line `p` at `far + p * far_ld`.
+    pub(crate) far: *mut F::PackedB,
+    pub(crate) far_ld: usize,
+    /// The tile's first element of C.
+    pub(crate) c: *mut F::C,
+    /// Whether the tile is whole (`MR x NR`).
+    pub(crate) whole: bool,
+    /// The plan's instance for it.
+    pub(crate) kind: Tile,
+    /// The worker's packed edge tile.
+    pub(crate) tile: *mut F::C,
 }

@@ -63,8 +63,8 @@ pub(crate) unsafe fn dot_edge<F: Family>(ctx: &Ctx<F>, set: &DotSet<F>, w: usize
             let cij = p.c.at(start + skip, j0 + c0);
             let sums = unsafe { out.add(skip * cols) };
             unsafe {
-                apply_tile(
-                    &ctx.kern,
+                apply_tile::<F>(
+                    set.apply,
                     rows - skip,
                     cols,
                     p.alpha,

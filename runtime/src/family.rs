@@ -6,7 +6,9 @@
 //! the first tiles, the small path, the dot-product edge, the transposed
 //! product).
 
-use crate::generated::{FloatKernels, Instance, MicrokernelConsts, Shape, Target};
+use crate::driver::Block;
+use crate::generated::{self, Instance, MicrokernelConsts, Shape, Target};
+use crate::output::apply_tile;
 use crate::plan::Tile;
 use crate::problem::Problem;
 use std::ops::{Add, Mul};
@@ -14,8 +16,16 @@ use std::ops::{Add, Mul};
 /// The element types of the floating-point GEMM: `f32` and `f64`, each a
 /// family whose inputs, output and scalars are that one type.
 pub trait Element:
-    Family<A = Self, B = Self, C = Self, Scalar = Self, PackedA = Self, PackedB = Self>
-    + PartialEq
+    Family<
+        A = Self,
+        B = Self,
+        C = Self,
+        Scalar = Self,
+        PackedA = Self,
+        PackedB = Self,
+        Extra = (),
+        Own = PackedKernels<Self>,
+    > + PartialEq
     + Add<Output = Self>
     + Mul<Output = Self>
 {
@@ -48,6 +58,98 @@ pub trait Family: Copy + Send + Sync + 'static {
     const ONE: Self::Scalar;
     /// An element of C that is 0.
     const C_ZERO: Self::C;
+    /// What a problem of this family holds beside the operands and scalars
+    /// (int8: the offsets of A, B and C); `()` for the float families.
+    type Extra: Copy + Send + Sync + 'static;
+    /// The family's own kernels: its packers and the micro-kernels that
+    /// compute a tile from packed operands (the generated table of its type).
+    type Own: Copy + Send + Sync + 'static;
+    /// The depth a packed panel or strip groups k by (the elements one lane of
+    /// the family's dot-product instruction takes): 1 for the float families.
+    /// A block of depth `kc` packs to [`Family::packed_depth`]`(kc)`.
+    const DEPTH: usize;
+    /// Whether the packers also leave the sums of each packed row of A and
+    /// column of B (`i32`, one per row / column) for the family's tiles.
+    const SUMS: bool;
+    /// Whether the depth may be split into blocks (each adding into C): not
+    /// where the family rounds each element of C once (int8 with a general
+    /// alpha or beta).
+    #[inline(always)]
+    fn split_k(_: &Problem<Self>) -> bool {
+        true
+    }
+    /// `C = beta * C` where `k == 0` or `alpha == 0` (and the family's part
+    /// that does not depend on A and B): A and B are not read, and `beta == 0`
+    /// writes without reading C.
+    ///
+    /// # Safety
+    /// As [`crate::gemm_raw`], for C.
+    unsafe fn scale_c(p: &Problem<Self>) {
+        if p.beta == Self::ONE {
+            return;
+        }
+        for i in 0..p.m {
+            for j in 0..p.n {
+                let dst = unsafe { &mut *p.c.at(i, j) };
+                *dst = if p.beta == Self::ZERO {
+                    Self::C_ZERO
+                } else {
+                    Self::scale(p.beta, *dst)
+                };
+            }
+        }
+    }
+    /// `kc` rounded up to a whole number of groups of [`Family::DEPTH`].
+    #[inline(always)]
+    fn packed_depth(kc: usize) -> usize {
+        kc.div_ceil(Self::DEPTH) * Self::DEPTH
+    }
+    /// Packs `rows x cols` of A (strides `rs`, `cs`) into panels of the
+    /// tile's rows, `panel_stride` elements apart, and (where [`Family::SUMS`])
+    /// the sum of each row into `sums`.
+    ///
+    /// # Safety
+    /// As the family's packer, with `sums` writable for `rows` values where
+    /// the family leaves sums.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack_a(
+        kern: &Kernels<Self>,
+        p: &Problem<Self>,
+        rows: usize,
+        cols: usize,
+        src: *const Self::A,
+        dst: *mut Self::PackedA,
+        panel_stride: usize,
+        sums: *mut i32,
+    );
+    /// Packs `rows x cols` of B into strips of the tile's columns,
+    /// `strip_stride` elements apart, and (where [`Family::SUMS`]) the sum of
+    /// each column into `sums`.
+    ///
+    /// # Safety
+    /// As [`Family::pack_a`], for B.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pack_b(
+        kern: &Kernels<Self>,
+        p: &Problem<Self>,
+        rows: usize,
+        cols: usize,
+        src: *const Self::B,
+        dst: *mut Self::PackedB,
+        strip_stride: usize,
+        sums: *mut i32,
+    );
+    /// Loop 2's body: panel `pi` of A against lane `l`'s strips of B (loop 1,
+    /// [`Block::strips`]), each tile computed and written to C as the
+    /// family's kernels do it.
+    ///
+    /// # Safety
+    /// As `five_loops`, for this block's panel and lane.
+    unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize);
+    /// The micro-kernel set of the family's packed tiles, where it has one
+    /// with edge instances (the plan picks the edges' instances from it and
+    /// fuses B's packing into the first tiles where it can).
+    fn packed_set(kern: &Kernels<Self>) -> Option<&Micro<Self, Self::PackedA>>;
     /// The target's kernels for this family.
     fn kernels(t: &Target) -> Kernels<Self>;
     /// The target's micro-kernel tile for this family.
@@ -68,15 +170,11 @@ pub trait Family: Copy + Send + Sync + 'static {
 /// family's kernels do not support are `None`, and the plan does not take them.
 #[derive(Clone, Copy)]
 pub struct Kernels<F: Family> {
-    pub pack_lhs: PackFn<F::A, F::PackedA>,
-    pub pack_rhs: PackFn<F::B, F::PackedB>,
+    /// The family's own kernels: packers, micro-kernels on packed operands
+    /// and output step ([`Family::Own`]).
+    pub own: F::Own,
     /// The micro-kernel instances for A read in place (strides given).
     pub in_place: Option<Micro<F, F::A>>,
-    /// The same for a packed panel of A (strides fixed, arguments ignored).
-    pub packed: Micro<F, F::PackedA>,
-    /// `C = alpha * P + beta * C` for a computed tile `P`, C with unit column
-    /// stride.
-    pub apply: ApplyFn<F>,
     /// The small path's instances, if the family has one.
     pub small: Option<SmallSet<F>>,
     /// The dot-product edge's instances, if the family has them.
@@ -100,6 +198,8 @@ pub struct SmallSet<F: Family> {
 pub struct DotSet<F: Family> {
     pub cols: [DotFn<F>; 4],
     pub rows: usize,
+    /// The output step the sums go through (as an edge tile's do).
+    pub apply: ApplyFn<F>,
 }
 
 /// One set of micro-kernel instances: the whole tile, its first vector of
@@ -223,15 +323,40 @@ pub type SmallFn<F> = unsafe fn(
 pub type DotFn<F> =
     unsafe fn(usize, *const <F as Family>::A, usize, *const <F as Family>::B, usize, *mut <F as Family>::C);
 
+/// A float family's own kernels: its packers, the micro-kernel instances on a
+/// packed panel of A (strides fixed, arguments ignored) and the output step.
+#[derive(Clone, Copy)]
+pub struct PackedKernels<E: Element> {
+    pub pack_lhs: PackFn<E, E>,
+    pub pack_rhs: PackFn<E, E>,
+    pub packed: Micro<E, E>,
+    /// `C = alpha * P + beta * C` for a computed tile `P`, C with unit column
+    /// stride.
+    pub apply: ApplyFn<E>,
+}
+
 /// The float families' kernels, from their element type's generated table:
 /// which instance of each kernel plays which part, written once for `f32` and
 /// `f64` (the runtime names no generated function).
 #[inline(always)]
-fn float_kernels<E: Element>(k: &FloatKernels<E>) -> Kernels<E> {
+fn float_kernels<E: Element>(k: &generated::FloatKernels<E>) -> Kernels<E> {
     let (m, s, d) = (&k.microkernel, &k.gemm_small, &k.dot_edge);
     Kernels {
-        pack_lhs: k.pack_lhs,
-        pack_rhs: k.pack_rhs,
+        own: PackedKernels {
+            pack_lhs: k.pack_lhs,
+            pack_rhs: k.pack_rhs,
+            packed: Micro::new(
+                [
+                    m.microkernel_packed,
+                    m.microkernel_narrow_packed,
+                    m.microkernel_two_packed,
+                    m.microkernel_three_packed,
+                    m.microkernel_short_packed,
+                ],
+                Some(m.microkernel_pack_b_packed.kernel),
+            ),
+            apply: k.apply_packed_output,
+        },
         in_place: Some(Micro::new(
             [
                 m.microkernel,
@@ -242,17 +367,6 @@ fn float_kernels<E: Element>(k: &FloatKernels<E>) -> Kernels<E> {
             ],
             Some(m.microkernel_pack_b.kernel),
         )),
-        packed: Micro::new(
-            [
-                m.microkernel_packed,
-                m.microkernel_narrow_packed,
-                m.microkernel_two_packed,
-                m.microkernel_three_packed,
-                m.microkernel_short_packed,
-            ],
-            Some(m.microkernel_pack_b_packed.kernel),
-        ),
-        apply: k.apply_packed_output,
         small: Some(SmallSet {
             rows: [s.gemm_small, s.gemm_small_mid, s.gemm_small_low, s.gemm_small_row]
                 .map(|i| (i.consts.rows, i.kernel)),
@@ -262,7 +376,62 @@ fn float_kernels<E: Element>(k: &FloatKernels<E>) -> Kernels<E> {
         dot: Some(DotSet {
             cols: [d.dot_edge_1, d.dot_edge_2, d.dot_edge_3, d.dot_edge_4].map(|i| i.kernel),
             rows: d.dot_edge_1.consts.rows,
+            apply: k.apply_packed_output,
         }),
+    }
+}
+
+/// A float family's loop 2 body: panel `pi` of A, read in place (rows at
+/// their stride) or packed (columns of MR), by every strip of lane `l`.
+#[inline(always)]
+unsafe fn float_panel<E: Element>(b: &Block<'_, E>, l: usize, pi: usize, worker: usize) {
+    let (ctx, p, mr) = (b.ctx, &b.ctx.p, b.ctx.shape.mr);
+    match &ctx.kern.in_place {
+        Some(micro) if pi < b.a_first => unsafe {
+            float_strips(b, micro, p.a.at(b.ic + pi * mr, b.pc), p.a.rs, 1, l, pi, worker)
+        },
+        _ => unsafe {
+            let ap = ctx.bufs.a.add(b.a_slot(pi)).cast_const();
+            float_strips(b, &ctx.kern.own.packed, ap, 1, mr, l, pi, worker)
+        },
+    }
+}
+
+/// A float family's tiles of one panel of A at `ap`, with strides `(rs_ap,
+/// cs_ap)`, by the micro-kernel instances `micro`: interior tiles stored
+/// straight into C, the first tile of each whole strip packing it as it reads
+/// B where the block says so, and edge tiles through the packed tile and the
+/// output step.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn float_strips<E: Element, AP>(
+    b: &Block<'_, E>,
+    micro: &Micro<E, AP>,
+    ap: *const AP,
+    rs_ap: usize,
+    cs_ap: usize,
+    l: usize,
+    pi: usize,
+    worker: usize,
+) {
+    let (ctx, p, plan, kc, nr) = (b.ctx, &b.ctx.p, &b.ctx.plan, b.kc, b.ctx.shape.nr);
+    let (alpha, beta, rsc, csc) = (p.alpha, b.beta, p.c.rs, p.c.cs);
+    unsafe {
+        b.strips(l, pi, worker, |s| match micro.pack_b {
+            Some(pack_b) if b.fuse && pi == 0 && s.w == nr => {
+                let src = p.b.at(b.pc, b.jc + s.jr);
+                pack_b(kc, alpha, ap, rs_ap, cs_ap, src, p.b.rs, s.bp, beta, s.c, rsc);
+            }
+            _ if plan.direct && s.whole => {
+                (micro.full)(kc, alpha, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, beta, s.c, rsc)
+            }
+            _ => {
+                let f = micro.get(s.kind);
+                f(kc, E::ONE, ap, rs_ap, cs_ap, s.bp, s.far_ld, s.far, E::ZERO, s.tile, nr);
+                let apply = ctx.kern.own.apply;
+                apply_tile::<E>(apply, s.h, s.w, alpha, s.tile, nr, beta, s.c, rsc, csc);
+            }
+        })
     }
 }
 
@@ -280,6 +449,43 @@ macro_rules! float_family {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const C_ZERO: Self = 0.0;
+            type Extra = ();
+            type Own = PackedKernels<Self>;
+            const DEPTH: usize = 1;
+            const SUMS: bool = false;
+            #[inline(always)]
+            unsafe fn pack_a(
+                kern: &Kernels<Self>,
+                p: &Problem<Self>,
+                rows: usize,
+                cols: usize,
+                src: *const Self,
+                dst: *mut Self,
+                panel_stride: usize,
+                _: *mut i32,
+            ) {
+                unsafe { (kern.own.pack_lhs)(rows, cols, src, p.a.rs, p.a.cs, dst, panel_stride) }
+            }
+            #[inline(always)]
+            unsafe fn pack_b(
+                kern: &Kernels<Self>,
+                p: &Problem<Self>,
+                rows: usize,
+                cols: usize,
+                src: *const Self,
+                dst: *mut Self,
+                strip_stride: usize,
+                _: *mut i32,
+            ) {
+                unsafe { (kern.own.pack_rhs)(rows, cols, src, p.b.rs, p.b.cs, dst, strip_stride) }
+            }
+            unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
+                unsafe { float_panel(b, l, pi, worker) }
+            }
+            #[inline(always)]
+            fn packed_set(kern: &Kernels<Self>) -> Option<&Micro<Self, Self>> {
+                Some(&kern.own.packed)
+            }
             #[inline(always)]
             fn kernels(t: &Target) -> Kernels<Self> {
                 float_kernels(&t.$t)
@@ -335,10 +541,8 @@ mod tests {
             );
         }
         let in_place = k.in_place.expect("the float families read A in place");
-        for (vecs, short_rows) in [
-            (in_place.vecs, in_place.short_rows),
-            (k.packed.vecs, k.packed.short_rows),
-        ] {
+        let packed = F::packed_set(&k).expect("the float families have edge instances");
+        for (vecs, short_rows) in [(in_place.vecs, in_place.short_rows), (packed.vecs, packed.short_rows)] {
             let [narrow, two, three] = vecs;
             assert!(
                 1 <= narrow && narrow <= two && two <= three && three <= s.nr / s.lanes,

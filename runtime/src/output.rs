@@ -1,18 +1,18 @@
 //! The output step: `C = alpha * P + beta * C` for a computed tile, and the
 //! scale-only path.
 
-use crate::family::{Family, Kernels};
+use crate::family::{ApplyFn, Family};
 use crate::problem::Problem;
 
 /// `C = alpha * P + beta * C` for an `h x w` tile `P` (row stride `ldp`): the
-/// generated output kernel where C has unit column stride, else `apply_strided`.
+/// generated output kernel `apply` where C has unit column stride, else `apply_strided`.
 ///
 /// # Safety
 /// As for `apply_packed_output`, with C at strides `(rsc, csc)`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn apply_tile<F: Family>(
-    kern: &Kernels<F>,
+    apply: ApplyFn<F>,
     h: usize,
     w: usize,
     alpha: F::Scalar,
@@ -24,7 +24,7 @@ pub(crate) unsafe fn apply_tile<F: Family>(
     csc: usize,
 ) {
     if csc == 1 {
-        unsafe { (kern.apply)(h, w, alpha, p, ldp, beta, c, rsc) };
+        unsafe { apply(h, w, alpha, p, ldp, beta, c, rsc) };
     } else {
         unsafe { apply_strided::<F>(h, w, alpha, p, ldp, beta, c, rsc, csc) };
     }
@@ -52,20 +52,9 @@ unsafe fn apply_strided<F: Family>(
     }
 }
 
-/// `C = beta * C` (k == 0 or alpha == 0): A and B are not read; `beta == 0`
-/// writes zeros without reading C.
+/// `C = beta * C` (k == 0 or alpha == 0), as the family does it
+/// ([`Family::scale_c`]).
+#[inline(always)]
 pub(crate) unsafe fn scale<F: Family>(p: &Problem<F>) {
-    if p.beta == F::ONE {
-        return;
-    }
-    for i in 0..p.m {
-        for j in 0..p.n {
-            let dst = unsafe { &mut *p.c.at(i, j) };
-            *dst = if p.beta == F::ZERO {
-                F::C_ZERO
-            } else {
-                F::scale(p.beta, *dst)
-            };
-        }
-    }
+    unsafe { F::scale_c(p) }
 }

@@ -338,7 +338,11 @@ pub(crate) fn rest<F: Family>(
     // keeps its own lane of it near its core.
     let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n);
     let blocks = Blocking {
-        kc: balanced(q.k, model.kc, 1),
+        kc: if F::split_k(&q) {
+            balanced(q.k, model.kc, 1)
+        } else {
+            q.k
+        },
         mc: balanced(q.m, model.mc, shape.mr),
         nc: balanced(n, model.nc * lanes, shape.nr),
     };
@@ -348,12 +352,14 @@ pub(crate) fn rest<F: Family>(
     // fused instance stores whole tiles straight).
     // (Only where both sets of instances can.)
     let b_bytes = q.k as f64 * n as f64 * size_of::<F::B>() as f64;
-    let fusable = kern.packed.pack_b.is_some() && kern.in_place.is_none_or(|m| m.pack_b.is_some());
+    let fusable =
+        F::packed_set(kern).is_some_and(|m| m.pack_b.is_some()) && kern.in_place.is_none_or(|m| m.pack_b.is_some());
     let pack_b_in_first_tiles =
         fusable && q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
     let (h, w) = (q.m % shape.mr, n % shape.nr);
     // The in-place and packed sets cover the same vectors and rows.
-    let edge = |h: usize, w: usize| edge_tile(&kern.packed, h, w, shape);
+    // (A family without edge instances computes whole tiles.)
+    let edge = |h: usize, w: usize| F::packed_set(kern).map_or(Tile::Full, |set| edge_tile(set, h, w, shape));
     Plan {
         transposed,
         m: q.m,
@@ -374,7 +380,13 @@ pub(crate) fn rest<F: Family>(
                 bottom: edge(h, shape.nr),
                 corner: edge(h, w),
             },
-            pack_chunk: tuning.pack_chunk,
+            // A family that groups k, or leaves sums, packs a block's whole
+            // depth in one item.
+            pack_chunk: if F::DEPTH == 1 && !F::SUMS {
+                tuning.pack_chunk
+            } else {
+                blocks.kc
+            },
         }),
     }
 }

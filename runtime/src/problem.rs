@@ -52,6 +52,8 @@ pub struct Problem<F: Family> {
     pub(crate) b: Operand<*const F::B>,
     pub(crate) beta: F::Scalar,
     pub(crate) c: Operand<*mut F::C>,
+    /// What the family adds to a call ([`Family::Extra`]).
+    pub(crate) extra: F::Extra,
 }
 
 impl<F: Family> Problem<F> {
@@ -77,6 +79,7 @@ impl<T: Element> Problem<T> {
             b: self.a.t(),
             beta: self.beta,
             c: self.c.t(),
+            extra: self.extra,
         }
     }
 }
