@@ -12,7 +12,11 @@
 //! [`gemm`] computes `C = alpha * A * B + beta * C` for `f32` and `f64` on strided
 //! views ([`MatRef`], [`MatMut`]; transposes and sub-matrices cost nothing), with
 //! BLAS semantics (`beta == 0` never reads C) and a [`GemmError`] naming the bad
-//! argument; [`matmul`] is the contiguous row-major shorthand.
+//! argument; [`matmul`] is the contiguous row-major shorthand. Views give
+//! sub-matrices ([`MatRef::submatrix`], [`MatMut::submatrix_mut`]), elements
+//! ([`MatRef::get`]) and reborrows ([`MatMut::rb_mut`], to use one output view
+//! in a loop); with the `ndarray` feature, `gemmkit::ndarray::gemm` takes
+//! `ArrayView2`/`ArrayViewMut2` of any layout.
 //!
 //! ```
 //! let (a, b) = ([1.0f64, 2.0, 3.0, 4.0], [5.0f64, 6.0, 7.0, 8.0]); // 2 x 2 each
@@ -70,6 +74,8 @@ mod edge;
 mod error;
 mod family;
 mod mat;
+#[cfg(feature = "ndarray")]
+pub mod ndarray;
 mod output;
 mod parallel;
 mod plan;
