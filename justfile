@@ -2,6 +2,10 @@
 
 qemu := "qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
+# Cargo's output directory: CARGO_TARGET_DIR when set (relative to this folder,
+# where recipes run), else target/.
+release := env("CARGO_TARGET_DIR", "target") / "release"
+
 # Regenerate generated/ from kernels/src.
 gen:
     cargo run -p generator
@@ -65,14 +69,19 @@ ci:
 # The BLAS ABI: a C program against the header, the fork tests (C, and Debian's
 # numpy with multiprocessing: apt python3-numpy), then the netlib reference BLAS
 # level-3 testers for GEMM with gemmkit preloaded (apt: libblas-test).
-blas-test:
+blas-test: build-blas
+    cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-smoke
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-smoke
+    cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-fork
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-fork
+    RAYON_NUM_THREADS=3 LD_PRELOAD="$(realpath {{release}})/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py
+    scripts/netlib-blas-test.sh {{release}}/libgemmkit_blas.so
+
+# The C library, libgemmkit_blas.so, and the link that programs linked against it
+# load at run time (its SONAME, libgemmkit_blas.so.<major>; cargo makes no such link).
+build-blas:
     cargo build --release -p gemmkit-blas
-    cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L target/release -lgemmkit_blas -o target/release/capi-smoke
-    LD_LIBRARY_PATH=target/release target/release/capi-smoke
-    cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L target/release -lgemmkit_blas -o target/release/capi-fork
-    LD_LIBRARY_PATH=target/release target/release/capi-fork
-    RAYON_NUM_THREADS=3 LD_PRELOAD="$PWD/target/release/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py
-    scripts/netlib-blas-test.sh target/release/libgemmkit_blas.so
+    ln -sf libgemmkit_blas.so {{release}}/$(objdump -p {{release}}/libgemmkit_blas.so | awk '$1 == "SONAME" { print $2 }')
 
 # The benchmark: gemmkit next to OpenBLAS, BLIS, faer, gemm and matrixmultiply
 # (apt: libopenblas0-pthread libblis4-pthread), e.g. `just bench --dtype both`
