@@ -66,10 +66,12 @@ show kernel target:
 ci:
     bash .ci/run
 
-# The BLAS ABI: a C program against the header, the fork tests (C, and Debian's
-# numpy with multiprocessing: apt python3-numpy), then the netlib reference BLAS
-# level-3 testers for GEMM with gemmkit preloaded (apt: libblas-test).
+# The BLAS ABI: the header against the library's exported symbols, a C program
+# against the header, the fork tests (C, and Debian's numpy with multiprocessing:
+# apt python3-numpy), then the netlib reference BLAS level-3 testers for GEMM with
+# gemmkit preloaded (apt: libblas-test).
 blas-test: build-blas
+    scripts/check-blas-header.sh {{release}}/libgemmkit_blas.so
     cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-smoke
     LD_LIBRARY_PATH={{release}} {{release}}/capi-smoke
     cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-fork
