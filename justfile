@@ -6,6 +6,10 @@ qemu := "qemu-aarch64 -L /usr/aarch64-linux-gnu"
 # where recipes run), else target/.
 release := env("CARGO_TARGET_DIR", "target") / "release"
 
+# Where `just install` puts the C library: PREFIX=... DESTDIR=... just install.
+prefix := env("PREFIX", "/usr/local")
+destdir := env("DESTDIR", "")
+
 # Regenerate generated/ from kernels/src.
 gen:
     cargo run -p generator
@@ -84,6 +88,16 @@ blas-test: build-blas
 build-blas:
     cargo build --release -p gemmkit-blas
     ln -sf libgemmkit_blas.so {{release}}/$(objdump -p {{release}}/libgemmkit_blas.so | awk '$1 == "SONAME" { print $2 }')
+
+# Build and install the C library, its symlinks, header and pkg-config file
+# (gemmkit-blas.pc) into PREFIX (default /usr/local), staged under DESTDIR;
+# LIBDIR, INCLUDEDIR, PKGCONFIGDIR override the layout (capi/README.md).
+install: build-blas
+    PREFIX={{quote(prefix)}} DESTDIR={{quote(destdir)}} scripts/install-blas.sh install
+
+# Remove what `just install` installed (same PREFIX and DESTDIR).
+uninstall:
+    PREFIX={{quote(prefix)}} DESTDIR={{quote(destdir)}} scripts/install-blas.sh uninstall
 
 # The benchmark: gemmkit next to OpenBLAS, BLIS, faer, gemm and matrixmultiply
 # (apt: libopenblas0-pthread libblis4-pthread), e.g. `just bench --dtype both`
