@@ -5,7 +5,9 @@
 #     and a .pc file that names PREFIX, not DESTDIR;
 #  2. an install into a temporary PREFIX: capi/tests/smoke.c is compiled with
 #     `pkg-config --cflags --libs gemmkit-blas` alone, loads the library by its
-#     SONAME from that prefix, and passes;
+#     SONAME from that prefix, and passes; so do the guide's examples,
+#     capi/examples/gemm.c (also built with pkg-config) and gemm_ctypes.py
+#     (/usr/bin/python3, ctypes);
 #  3. uninstall removes every file it installed.
 #
 #   scripts/test-blas-install.sh        (CARGO_TARGET_DIR is honoured)
@@ -46,11 +48,19 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # Only pkg-config's flags: the header and library must come from the prefix.
 cc -O1 -Wall -Werror capi/tests/smoke.c $(pkg-config --cflags --libs gemmkit-blas) \
   -Wl,-rpath,"$(pkg-config --variable=libdir gemmkit-blas)" -o "$tmp/smoke"
+echo "== the guide's examples (capi/README.md) against the installed copy"
+cc -O2 capi/examples/gemm.c $(pkg-config --cflags --libs gemmkit-blas) -o "$tmp/gemm"
+LD_LIBRARY_PATH="$prefix/lib" "$tmp/gemm"
+LD_LIBRARY_PATH="$prefix/lib" /usr/bin/python3 capi/examples/gemm_ctypes.py
 needed=$(objdump -p "$tmp/smoke" | awk '$1 == "NEEDED" && /gemmkit/ { print $2 }')
 [ "$needed" = "libgemmkit_blas.so.$major" ] || fail "smoke needs '$needed', not the SONAME libgemmkit_blas.so.$major"
 loaded=$(ldd "$tmp/smoke" | awk '/gemmkit/ { print $3 }')
 [ "$loaded" = "$prefix/lib/libgemmkit_blas.so.$major" ] || fail "smoke loads '$loaded'"
 "$tmp/smoke"
+echo "== the guide's examples (capi/README.md) against the installed copy"
+cc -O2 capi/examples/gemm.c $(pkg-config --cflags --libs gemmkit-blas) -o "$tmp/gemm"
+LD_LIBRARY_PATH="$prefix/lib" "$tmp/gemm"
+LD_LIBRARY_PATH="$prefix/lib" /usr/bin/python3 capi/examples/gemm_ctypes.py
 
 echo "== uninstall"
 PREFIX="$prefix" scripts/install-blas.sh uninstall

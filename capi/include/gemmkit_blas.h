@@ -1,4 +1,4 @@
-/* gemmkit BLAS/CBLAS ABI: link with -lgemmkit_blas (or preload it over a BLAS).
+/* gemmkit BLAS/CBLAS ABI: link with -lgemmkit_blas (pkg-config gemmkit-blas), or preload it over a BLAS.
  *
  * Fortran symbols follow the reference BLAS (column-major, arguments by
  * reference; gfortran's hidden string lengths may be passed or not). CBLAS
