@@ -2,6 +2,14 @@
 
 qemu := "qemu-aarch64 -L /usr/aarch64-linux-gnu"
 
+# Cargo's output directory: CARGO_TARGET_DIR when set and not empty (relative to
+# this folder, where recipes run), else target/.
+release := if env("CARGO_TARGET_DIR", "") == "" { "target/release" } else { env("CARGO_TARGET_DIR") / "release" }
+
+# Where `just install` puts the C library: PREFIX=... DESTDIR=... just install.
+prefix := env("PREFIX", "/usr/local")
+destdir := env("DESTDIR", "")
+
 # Regenerate generated/ from kernels/src.
 gen:
     cargo run -p generator
@@ -62,17 +70,36 @@ show kernel target:
 ci:
     bash .ci/run
 
-# The BLAS ABI: a C program against the header, the fork tests (C, and Debian's
-# numpy with multiprocessing: apt python3-numpy), then the netlib reference BLAS
-# level-3 testers for GEMM with gemmkit preloaded (apt: libblas-test).
-blas-test:
+# The BLAS ABI: the header against the library's exported symbols, a C program
+# against the header, the fork tests (C, and Debian's numpy with multiprocessing:
+# apt python3-numpy), then the netlib reference BLAS level-3 testers for GEMM with
+# gemmkit preloaded (apt: libblas-test).
+# Test the BLAS ABI as CI does: header, C smoke and fork tests, numpy, netlib.
+blas-test: build-blas
+    scripts/check-blas-header.sh {{release}}/libgemmkit_blas.so
+    cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-smoke
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-smoke
+    cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-fork
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-fork
+    RAYON_NUM_THREADS=3 LD_PRELOAD="$(realpath {{release}})/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py
+    scripts/netlib-blas-test.sh {{release}}/libgemmkit_blas.so
+
+# Programs linked against the library load its SONAME, libgemmkit_blas.so.<major>,
+# at run time; cargo makes no such file, so it is linked next to the library.
+# Build the C library, libgemmkit_blas.so, and its libgemmkit_blas.so.<major> link.
+build-blas:
     cargo build --release -p gemmkit-blas
-    cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L target/release -lgemmkit_blas -o target/release/capi-smoke
-    LD_LIBRARY_PATH=target/release target/release/capi-smoke
-    cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L target/release -lgemmkit_blas -o target/release/capi-fork
-    LD_LIBRARY_PATH=target/release target/release/capi-fork
-    RAYON_NUM_THREADS=3 LD_PRELOAD="$PWD/target/release/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py
-    scripts/netlib-blas-test.sh target/release/libgemmkit_blas.so
+    ln -sf libgemmkit_blas.so {{release}}/$(objdump -p {{release}}/libgemmkit_blas.so | awk '$1 == "SONAME" { print $2 }')
+
+# PREFIX defaults to /usr/local, DESTDIR stages; LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+# override the layout (capi/README.md; without just: scripts/install-blas.sh).
+# Build and install the C library: .so.X.Y.Z, .so.X and .so links, header, .pc file.
+install: build-blas
+    PREFIX={{quote(prefix)}} DESTDIR={{quote(destdir)}} scripts/install-blas.sh install
+
+# Remove what `just install` installed (give the same PREFIX and DESTDIR).
+uninstall:
+    PREFIX={{quote(prefix)}} DESTDIR={{quote(destdir)}} scripts/install-blas.sh uninstall
 
 # The benchmark: gemmkit next to OpenBLAS, BLIS, faer, gemm and matrixmultiply
 # (apt: libopenblas0-pthread libblis4-pthread), e.g. `just bench --dtype both`

@@ -416,7 +416,8 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
     println!("| m x n x k | {} | gemmkit / best peer |", names.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(names.len()));
     let (mut mismatches, mut checked) = (vec![], false);
-    for &(m, n, k) in &args.lowp_shapes {
+    for (i, &(m, n, k)) in args.lowp_shapes.iter().enumerate() {
+        crate::progress(fam.family, i, args.lowp_shapes.len(), (m, n, k));
         let gops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
         let run = run_shape(args, fam, (m, n, k));
         mismatches.extend(run.check.iter().map(|c| format!("{m} x {n} x {k}: {c}")));

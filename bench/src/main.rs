@@ -107,80 +107,75 @@ struct Args {
     a_transposed: bool,
 }
 
+/// GEMM throughput of gemmkit next to its peers (OpenBLAS, BLIS, oneDNN, faer,
+/// gemm, matrixmultiply) and this machine's measured peaks, in one run. The
+/// long description is the top of bench/src/main.rs and README's "Benchmarks".
+#[derive(clap::Parser)]
+#[command(name = "gemm-bench", version)]
+struct Cli {
+    /// Tables to run, comma-separated: f32, f64, both (f32 and f64), int8, bf16, all.
+    #[arg(long, value_delimiter = ',', default_value = "f32")]
+    dtype: Vec<String>,
+    /// Shapes, comma-separated: N (N x N x N) or MxNxK [default: the list].
+    #[arg(long, value_delimiter = ',')]
+    shapes: Option<Vec<String>>,
+    /// Timings per cell; each cell is their median.
+    #[arg(long, default_value_t = 7)]
+    samples: usize,
+    /// Three timings per cell.
+    #[arg(long)]
+    quick: bool,
+    /// Peers to time, comma-separated [default: all of openblas, blis, onednn, faer, gemm, matrixmultiply].
+    #[arg(long, value_delimiter = ',')]
+    peers: Option<Vec<String>>,
+    /// Threads for every library (the calling thread among them).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// gemmkit's cache blocking, KC,MC,NC (instead of the model's).
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    blocking: Option<Vec<usize>>,
+    /// Store A as its transpose, and tell every library so.
+    #[arg(long)]
+    a_transposed: bool,
+}
+
 fn parse_args() -> Result<Args, String> {
+    let cli = <Cli as clap::Parser>::parse();
     let mut a = Args {
-        f32: true,
+        f32: false,
         f64: false,
         int8: false,
         bf16: false,
         shapes: SHAPES.to_vec(),
         lowp_shapes: LOWP_SHAPES.to_vec(),
-        samples: 7,
+        samples: if cli.quick { 3 } else { cli.samples },
         peers: PEERS.iter().map(|s| s.to_string()).collect(),
-        threads: 1,
-        a_transposed: false,
+        threads: cli.threads,
+        a_transposed: cli.a_transposed,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--dtype" => {
-                (a.f32, a.f64, a.int8, a.bf16) = (false, false, false, false);
-                for d in value()?.split(',') {
-                    match d.trim() {
-                        "f32" => a.f32 = true,
-                        "f64" => a.f64 = true,
-                        "both" => (a.f32, a.f64) = (true, true),
-                        "int8" => a.int8 = true,
-                        "bf16" => a.bf16 = true,
-                        "all" => (a.f32, a.f64, a.int8, a.bf16) = (true, true, true, true),
-                        other => {
-                            return Err(format!("--dtype: `{other}` is not f32, f64, both, int8, bf16 or all"));
-                        }
-                    }
-                }
-            }
-            "--shapes" => {
-                a.shapes = value()?.split(',').map(parse_shape).collect::<Result<_, _>>()?;
-                a.lowp_shapes = a.shapes.clone();
-            }
-            "--samples" => a.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?,
-            "--peers" => {
-                a.peers = value()?
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }
-            "--quick" => a.samples = 3,
-            "--a-transposed" => a.a_transposed = true,
-            "--threads" => a.threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
-            "--blocking" => {
-                let v: Vec<usize> = value()?
-                    .split(',')
-                    .map(|x| x.trim().parse())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("--blocking: {e}"))?;
-                let [kc, mc, nc] = v[..] else {
-                    return Err("--blocking takes KC,MC,NC".into());
-                };
-                gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc }))
-                    .map_err(|e| format!("--blocking: {e}"))?;
-            }
-            "--help" | "-h" => {
-                println!(
-                    "{}",
-                    include_str!("main.rs")
-                        .lines()
-                        .take_while(|l| l.starts_with("//!"))
-                        .map(|l| l.trim_start_matches("//!").trim_start())
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                );
-                std::process::exit(0);
-            }
-            other => return Err(format!("unknown argument `{other}` (see --help)")),
+    for d in &cli.dtype {
+        match d.trim() {
+            "f32" => a.f32 = true,
+            "f64" => a.f64 = true,
+            "both" => (a.f32, a.f64) = (true, true),
+            "int8" => a.int8 = true,
+            "bf16" => a.bf16 = true,
+            "all" => (a.f32, a.f64, a.int8, a.bf16) = (true, true, true, true),
+            other => return Err(format!("--dtype: `{other}` is not f32, f64, both, int8, bf16 or all")),
         }
+    }
+    if let Some(shapes) = &cli.shapes {
+        a.shapes = shapes.iter().map(|s| parse_shape(s)).collect::<Result<_, _>>()?;
+        a.lowp_shapes = a.shapes.clone();
+    }
+    if let Some(peers) = cli.peers {
+        a.peers = peers.into_iter().filter(|s| !s.is_empty()).collect();
+    }
+    if let Some(v) = cli.blocking {
+        let [kc, mc, nc] = v[..] else {
+            return Err("--blocking takes KC,MC,NC".into());
+        };
+        gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc })).map_err(|e| format!("--blocking: {e}"))?;
     }
     if let Some(p) = a.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
         return Err(format!("--peers: unknown peer `{p}`; peers: {}", PEERS.join(", ")));
@@ -192,6 +187,11 @@ fn parse_args() -> Result<Args, String> {
         return Err("--threads must be at least 1".into());
     }
     Ok(a)
+}
+
+/// Says on stderr which cell a long run is at (stdout stays the report).
+fn progress(table: &str, i: usize, total: usize, (m, n, k): (usize, usize, usize)) {
+    eprintln!("gemm-bench: {table} [{}/{total}] {m} x {n} x {k}", i + 1);
 }
 
 /// `256` (square) or `MxNxK`.
@@ -818,7 +818,8 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], dnnl: Option<&dnnl::Dnnl>, peak: 
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
     let (mut mismatches, mut checked) = (vec![], false);
-    for &shape in &args.shapes {
+    for (i, &shape) in args.shapes.iter().enumerate() {
+        progress(T::NAME, i, args.shapes.len(), shape);
         let (m, n, k) = shape;
         let gflops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
         let ShapeRun {

@@ -3,7 +3,7 @@
 //! `sgemm_`/`dgemm_` take the reference BLAS arguments (column-major, by
 //! reference) and check them in the reference order, numbering errors as it does
 //! (TRANSA 1, TRANSB 2, M 3, N 4, K 5, LDA 8, LDB 10, LDC 13). `cblas_sgemm` /
-//! `cblas_dgemm` follow the reference CBLAS: an invalid order or transpose goes to
+//! `cblas_dgemm` follow the reference CBLAS: an invalid layout or transpose goes to
 //! `cblas_xerbla` with CBLAS numbering, and a row-major call is the column-major
 //! call with A/B and M/N swapped, so its other errors carry the Fortran numbering
 //! of that swapped call. Nothing is written when an argument is invalid.
@@ -245,7 +245,7 @@ macro_rules! blas_gemm {
         /// The reference CBLAS routine.
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $cblas(
-            order: c_int,
+            layout: c_int,
             transa: c_int,
             transb: c_int,
             m: c_int,
@@ -265,14 +265,14 @@ macro_rules! blas_gemm {
                 TRANS | CONJ_TRANS => Some(true),
                 _ => None,
             };
-            if order != ROW_MAJOR && order != COL_MAJOR {
+            if layout != ROW_MAJOR && layout != COL_MAJOR {
                 return report_cblas(1, $cname);
             }
             let (Some(ta), Some(tb)) = (trans(transa), trans(transb)) else {
                 return report_cblas(if trans(transa).is_none() { 2 } else { 3 }, $cname);
             };
             // Row-major C = A B is column-major C^T = B^T A^T: swap A/B and M/N.
-            let (ta, tb, m, n, a, lda, b, ldb) = if order == ROW_MAJOR {
+            let (ta, tb, m, n, a, lda, b, ldb) = if layout == ROW_MAJOR {
                 (tb, ta, n, m, b, ldb, a, lda)
             } else {
                 (ta, tb, m, n, a, lda, b, ldb)

@@ -19,9 +19,13 @@ static int fails = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { fails++; printf("FAIL: " __VA_ARGS__); printf("\n"); } } while (0)
 
 int main(void) {
+    /* CBLAS_ORDER is the reference CBLAS's old name of CBLAS_LAYOUT: both compile. */
+    enum CBLAS_ORDER old_name = CblasRowMajor;
+    CBLAS_LAYOUT row_major = old_name;
+
     /* 2x3 * 3x2, row-major. */
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {9, 9, 9, 9};
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+    cblas_sgemm(row_major, CblasNoTrans, CblasNoTrans, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
     CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11, "row-major sgemm: %g %g %g %g", c[0], c[1], c[2], c[3]);
 
     /* Column-major, A transposed, beta = 1. */

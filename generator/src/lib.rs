@@ -96,6 +96,13 @@ impl Workspace {
         self
     }
 
+    /// Keeps only the sources whose paths `keep` accepts (a test that needs
+    /// the vector API but not every kernel: `kernels/src/vec.rs` alone).
+    pub fn retain_sources(mut self, keep: impl Fn(&str) -> bool) -> Workspace {
+        self.sources.retain(|s| keep(&s.path));
+        self
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

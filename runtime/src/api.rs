@@ -69,6 +69,7 @@ pub fn gemm_with<T: Element>(
     beta: T,
     mut c: MatMut<'_, T>,
 ) -> Result<(), GemmError> {
+    target.check()?;
     let p = checked(alpha, &a, &b, beta, &mut c)?;
     // SAFETY: `checked` verified every view; the borrows keep A and B from
     // aliasing C until the call returns.
@@ -168,7 +169,18 @@ pub(crate) fn check_shapes<T>(
     c_rows: usize,
     c_cols: usize,
 ) -> Result<(), GemmError> {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
+    check_dims((a.rows, a.cols), (b.rows, b.cols), (c_rows, c_cols))
+}
+
+/// Checks that an `m x k` A, a B and a C, given as `(rows, cols)`, agree on
+/// every dimension.
+#[inline(always)]
+pub(crate) fn check_dims(
+    (m, k): (usize, usize),
+    b: (usize, usize),
+    (c_rows, c_cols): (usize, usize),
+) -> Result<(), GemmError> {
+    let (b_rows, n) = b;
     let mismatch = |arg, dim, expected, found, because: String| {
         Err(GemmError::DimensionMismatch {
             arg,
@@ -178,8 +190,8 @@ pub(crate) fn check_shapes<T>(
             because,
         })
     };
-    if b.rows != k {
-        return mismatch("b", "rows", k, b.rows, format!("a (with {k} columns)"));
+    if b_rows != k {
+        return mismatch("b", "rows", k, b_rows, format!("a (with {k} columns)"));
     }
     if c_rows != m {
         return mismatch("c", "rows", m, c_rows, format!("a (with {m} rows)"));

@@ -3,7 +3,7 @@
 use crate::generated::{ALL_TARGETS, TARGETS, Target};
 use std::fmt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The environment variable that forces a target.
 pub const ENV_VAR: &str = "HWY_TARGET";
@@ -64,6 +64,54 @@ impl Target {
     pub fn is_supported(&self) -> bool {
         (self.detect)()
     }
+
+    /// `Ok` where this CPU can run the target's code, else why not: what the
+    /// safe API checks before it runs a target a caller chose (any of
+    /// [`compiled`] can be passed). One load of a mask detected once: this
+    /// runs on every call, tiny ones included.
+    #[inline(always)]
+    pub(crate) fn check(&self) -> Result<(), TargetError> {
+        // Every `Target` is an element of `TARGETS` (they cannot be built or
+        // copied outside this crate), so its index names its bit.
+        let index = (self as *const Target as usize).wrapping_sub(TARGETS.as_ptr() as usize) / size_of::<Target>();
+        let mut mask = SUPPORTED.load(Ordering::Relaxed);
+        if mask == 0 {
+            mask = supported_mask();
+        }
+        if index < TARGETS.len() && mask & (1 << index) != 0 {
+            Ok(())
+        } else {
+            self.unsupported()
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unsupported(&self) -> Result<(), TargetError> {
+        if self.is_supported() {
+            return Ok(());
+        }
+        Err(TargetError::Unsupported {
+            name: self.name.into(),
+            features: self.features,
+            available: names(available()),
+        })
+    }
+}
+
+/// Bit `i` set where this CPU runs `TARGETS[i]`; the top bit marks the mask as
+/// detected (0: not yet).
+static SUPPORTED: AtomicU64 = AtomicU64::new(0);
+
+#[cold]
+fn supported_mask() -> u64 {
+    let mask = TARGETS
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_supported())
+        .fold(1 << 63, |m, (i, _)| m | 1 << i);
+    SUPPORTED.store(mask, Ordering::Relaxed);
+    mask
 }
 
 /// Every target compiled into this build, best first (the last is `fallback`).

@@ -67,6 +67,15 @@ pub enum GemmError {
         expected: usize,
         found: usize,
     },
+    /// A sub-matrix that reaches past its view (see [`crate::MatRef::submatrix`]).
+    SubmatrixOutOfRange {
+        /// The first row and column asked for.
+        at: (usize, usize),
+        /// The rows and columns asked for.
+        shape: (usize, usize),
+        /// The view's rows and columns.
+        view: (usize, usize),
+    },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
@@ -140,6 +149,11 @@ impl fmt::Display for GemmError {
             } => write!(
                 f,
                 "{arg}: {count} matrices at a batch stride of {batch_stride} reach past usize"
+            ),
+            GemmError::SubmatrixOutOfRange { at, shape, view } => write!(
+                f,
+                "sub-matrix of {} x {} at ({}, {}) reaches past the {} x {} view",
+                shape.0, shape.1, at.0, at.1, view.0, view.1
             ),
             GemmError::CountMismatch { arg, expected, found } => {
                 write!(f, "{arg}: {found} matrices in the batch but c has {expected}")

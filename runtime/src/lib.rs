@@ -12,7 +12,11 @@
 //! [`gemm`] computes `C = alpha * A * B + beta * C` for `f32` and `f64` on strided
 //! views ([`MatRef`], [`MatMut`]; transposes and sub-matrices cost nothing), with
 //! BLAS semantics (`beta == 0` never reads C) and a [`GemmError`] naming the bad
-//! argument; [`matmul`] is the contiguous row-major shorthand.
+//! argument; [`matmul`] is the contiguous row-major shorthand. Views give
+//! sub-matrices ([`MatRef::submatrix`], [`MatMut::submatrix_mut`]), elements
+//! ([`MatRef::get`]) and reborrows ([`MatMut::rb_mut`], to use one output view
+//! in a loop); with the `ndarray` feature, `gemmkit::ndarray::gemm` takes
+//! `ArrayView2`/`ArrayViewMut2` of any layout.
 //!
 //! ```
 //! let (a, b) = ([1.0f64, 2.0, 3.0, 4.0], [5.0f64, 6.0, 7.0, 8.0]); // 2 x 2 each
@@ -70,6 +74,8 @@ mod edge;
 mod error;
 mod family;
 mod mat;
+#[cfg(feature = "ndarray")]
+pub mod ndarray;
 mod output;
 mod parallel;
 mod plan;
@@ -78,9 +84,24 @@ mod scratch;
 mod small;
 
 /// The generated kernels: one module per compiled-in target and the dispatch
-/// tables. Everything in it is `unsafe` to call: a kernel may only run on a CPU
-/// that supports its target, and trusts its pointer arguments.
-#[doc(hidden)]
+/// tables ([`Target`], its typed kernel tables [`FloatKernels`] and
+/// [`DotKernels`]), written by `cargo run -p generator` from `kernels/src`.
+///
+/// A documented unsafe API for callers that want one kernel rather than a
+/// GEMM (the differential and disassembly tests call them so). Every kernel
+/// is `unsafe` to call: it may only run on a CPU that supports its target
+/// (take the table from [`active`], [`best`], [`available`] or [`target`],
+/// never a module this CPU lacks), and it trusts its pointer arguments as its
+/// `# Safety` section says.
+///
+/// ```
+/// let t = gemmkit::best();
+/// let (mut dst, src) = ([0.0f32; 4], [1.0f32, 2.0, 3.0, 4.0]);
+/// // dst = 2 * src for one 2 x 2 tile (the output kernel, unit column stride).
+/// // SAFETY: `t` runs on this CPU; the pointers cover the 2 x 2 tiles.
+/// unsafe { (t.f32.apply_packed_output)(2, 2, 2.0, src.as_ptr(), 2, 0.0, dst.as_mut_ptr(), 2) };
+/// assert_eq!(dst, [2.0, 4.0, 6.0, 8.0]);
+/// ```
 #[path = "../../generated/mod.rs"]
 // Formatted by the generator (prettyplease), not rustfmt. A kernel body is one
 // unsafe region, as in the kernels crate; its signature is the kernel's as

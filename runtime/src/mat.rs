@@ -12,6 +12,14 @@ use crate::error::GemmError;
 /// window over a signal). Inputs are only read, so each element simply reads
 /// the memory its offset names.
 ///
+/// Strides are unsigned: a view is a slice and offsets into it, as BLAS
+/// leading dimensions are, and every kernel steps forward through memory. A
+/// matrix read backwards (a negative stride, as ndarray and faer allow) is the
+/// same product on flipped operands: reversing the rows of A reverses the rows
+/// of C, and reversing A's columns pairs with reversing B's rows. The
+/// `ndarray` feature takes views with negative strides and copies those
+/// operands (see `gemmkit::ndarray`).
+///
 /// ```
 /// use gemmkit::{MatMut, MatRef, gemm};
 /// // Rows 0..3 of a sliding window of width 3 over x: row i is x[i..i + 3].
@@ -102,6 +110,48 @@ macro_rules! view_common {
                     cs: self.rs,
                 }
             }
+            /// Element `(i, j)`, or `None` where `(i, j)` is outside the view
+            /// or its offset outside the slice.
+            ///
+            /// ```
+            /// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+            /// let m = gemmkit::MatRef::row_major(&x, 2, 3);
+            /// assert_eq!(m.get(1, 0), Some(&4.0));
+            /// assert_eq!(m.t().get(0, 1), Some(&4.0));
+            /// assert_eq!(m.get(2, 0), None);
+            /// ```
+            pub fn get(&self, i: usize, j: usize) -> Option<&T> {
+                self.data.get(self.offset(i, j)?)
+            }
+
+            /// The offset of element `(i, j)` in the slice, if `(i, j)` is in
+            /// the view and the offset fits in `usize`.
+            fn offset(&self, i: usize, j: usize) -> Option<usize> {
+                if i >= self.rows || j >= self.cols {
+                    return None;
+                }
+                i.checked_mul(self.rs)?.checked_add(j.checked_mul(self.cs)?)
+            }
+
+            /// Where the sub-matrix of `rows x cols` at `(i, j)` starts in the
+            /// slice, checked: inside the view, and the view inside its slice.
+            fn sub_start(&self, i: usize, j: usize, rows: usize, cols: usize) -> Result<usize, GemmError> {
+                let fits = |at: usize, len: usize, all: usize| at.checked_add(len).is_some_and(|end| end <= all);
+                if !fits(i, rows, self.rows) || !fits(j, cols, self.cols) {
+                    return Err(GemmError::SubmatrixOutOfRange {
+                        at: (i, j),
+                        shape: (rows, cols),
+                        view: (self.rows, self.cols),
+                    });
+                }
+                self.check_bounds("view")?;
+                if rows == 0 || cols == 0 {
+                    return Ok(0);
+                }
+                // In the view and the view in bounds: the offset is in the slice.
+                Ok(i * self.rs + j * self.cs)
+            }
+
             /// Checks that every element is inside the slice. (The errors are
             /// built only on failure: this runs on every call, where building
             /// and dropping an unused error costs a tiny product time.)
@@ -153,7 +203,99 @@ macro_rules! view_common {
 view_common!(MatRef, &'a [T]);
 view_common!(MatMut, &'a mut [T]);
 
+impl<'a, T> MatRef<'a, T> {
+    /// The `rows x cols` sub-matrix starting at element `(i, j)`, a view of the
+    /// same data with the same strides. An error (nothing panics) where it
+    /// reaches past this view, or this view past its slice.
+    ///
+    /// ```
+    /// use gemmkit::{MatMut, MatRef, gemm};
+    /// let x: Vec<f32> = (0..12).map(|v| v as f32).collect(); // 3 x 4, row-major
+    /// let m = MatRef::row_major(&x, 3, 4);
+    /// let corner = m.submatrix(1, 2, 2, 2)?; // [[6, 7], [10, 11]]
+    /// assert_eq!((corner.get(0, 0), corner.get(1, 1)), (Some(&6.0), Some(&11.0)));
+    /// assert!(m.submatrix(2, 0, 2, 1).is_err());
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
+    pub fn submatrix(self, i: usize, j: usize, rows: usize, cols: usize) -> Result<MatRef<'a, T>, GemmError> {
+        let start = self.sub_start(i, j, rows, cols)?;
+        Ok(MatRef {
+            data: self.data.get(start..).unwrap_or_default(),
+            rows,
+            cols,
+            rs: self.rs,
+            cs: self.cs,
+        })
+    }
+}
+
 impl<'a, T> MatMut<'a, T> {
+    /// A shorter-lived mutable view of the same elements, so one view can be
+    /// used by several calls (in a loop) and still be used after them.
+    ///
+    /// ```
+    /// use gemmkit::{MatMut, MatRef, gemm};
+    /// let (a, b) = ([1.0f32, 2.0], [3.0f32, 4.0]);
+    /// let mut out = [0.0f32; 4];
+    /// let mut c = MatMut::row_major(&mut out, 2, 2);
+    /// for _ in 0..3 {
+    ///     // C += a bᵀ, three times, through the same view.
+    ///     gemm(1.0, MatRef::col_major(&a, 2, 1), MatRef::row_major(&b, 1, 2), 1.0, c.rb_mut())?;
+    /// }
+    /// assert_eq!(c.get(1, 1), Some(&24.0));
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
+    pub fn rb_mut(&mut self) -> MatMut<'_, T> {
+        MatMut {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// Element `(i, j)` for writing, or `None` where `(i, j)` is outside the
+    /// view or its offset outside the slice.
+    pub fn get_mut(&mut self, i: usize, j: usize) -> Option<&mut T> {
+        let at = self.offset(i, j)?;
+        self.data.get_mut(at)
+    }
+
+    /// The `rows x cols` sub-matrix starting at element `(i, j)`, borrowed from
+    /// this view (see [`MatRef::submatrix`]; [`MatMut::into_submatrix`] keeps
+    /// the lifetime).
+    ///
+    /// ```
+    /// use gemmkit::{MatMut, MatRef, gemm};
+    /// let mut out = [0.0f32; 9];
+    /// let mut c = MatMut::row_major(&mut out, 3, 3);
+    /// let ones = [1.0f32; 4];
+    /// // Only the bottom-right 2 x 2 block of C is written.
+    /// let block = c.submatrix_mut(1, 1, 2, 2)?;
+    /// gemm(1.0, MatRef::row_major(&ones, 2, 2), MatRef::row_major(&ones, 2, 2), 0.0, block)?;
+    /// assert_eq!(out, [0.0, 0.0, 0.0, 0.0, 2.0, 2.0, 0.0, 2.0, 2.0]);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
+    pub fn submatrix_mut(&mut self, i: usize, j: usize, rows: usize, cols: usize) -> Result<MatMut<'_, T>, GemmError> {
+        self.rb_mut().into_submatrix(i, j, rows, cols)
+    }
+
+    /// The `rows x cols` sub-matrix starting at element `(i, j)`, consuming
+    /// this view.
+    pub fn into_submatrix(self, i: usize, j: usize, rows: usize, cols: usize) -> Result<MatMut<'a, T>, GemmError> {
+        let start = self.sub_start(i, j, rows, cols)?;
+        let (rs, cs) = (self.rs, self.cs);
+        let len = self.data.len();
+        Ok(MatMut {
+            data: &mut self.data[start.min(len)..],
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+
     /// A read-only view of the same elements.
     pub fn as_ref(&self) -> MatRef<'_, T> {
         MatRef {
@@ -215,6 +357,46 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sub-matrix is the elements of the view it names, at any strides and
+    /// nesting; a range past the view, or a view past its slice, is an error.
+    #[test]
+    fn submatrices_name_their_elements() {
+        let data: Vec<usize> = (0..60).collect();
+        for (rs, cs) in [(6, 1), (1, 5), (7, 2), (0, 1)] {
+            let m = MatRef::strided(&data, 5, 6, rs, cs);
+            for (i, j, r, c) in [(0, 0, 5, 6), (1, 2, 3, 4), (4, 5, 1, 1), (2, 3, 0, 2), (5, 6, 0, 0)] {
+                let sub = m.submatrix(i, j, r, c).expect("in range");
+                for a in 0..r {
+                    for b in 0..c {
+                        assert_eq!(sub.get(a, b), m.get(i + a, j + b));
+                    }
+                }
+                assert_eq!(sub.get(r, 0), None);
+                let inner = sub.t().submatrix(0, 0, c, r).expect("whole");
+                assert_eq!(inner.get(0, 0), if r > 0 && c > 0 { m.get(i, j) } else { None });
+            }
+            for (i, j, r, c) in [(0, 0, 6, 1), (1, 5, 1, 2), (usize::MAX, 0, 2, 1), (0, 1, 1, usize::MAX)] {
+                assert!(matches!(
+                    m.submatrix(i, j, r, c),
+                    Err(GemmError::SubmatrixOutOfRange { .. })
+                ));
+            }
+        }
+        let short = MatRef::row_major(&data[..10], 5, 6);
+        assert!(matches!(
+            short.submatrix(0, 0, 1, 1),
+            Err(GemmError::OutOfBounds { .. })
+        ));
+        let mut out = vec![0usize; 12];
+        let mut c = MatMut::row_major(&mut out, 3, 4);
+        *c.submatrix_mut(1, 1, 2, 2)
+            .expect("in range")
+            .get_mut(1, 1)
+            .expect("inside") = 7;
+        assert_eq!(c.get(2, 2), Some(&7));
+        assert!(c.get_mut(3, 0).is_none());
+    }
 
     /// The overlap test is exact: it refuses a view exactly when two of its
     /// elements have the same offset (checked by listing them).

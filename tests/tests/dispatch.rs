@@ -125,3 +125,34 @@ fn hwy_target_env_var() {
         );
     }
 }
+
+/// The safe API runs a caller-chosen target only where this CPU supports it:
+/// any compiled target can be passed, and one this CPU lacks is a typed error,
+/// never an illegal instruction.
+#[test]
+fn the_safe_api_refuses_a_target_this_cpu_cannot_run() {
+    assert!(gemmkit::compiled().len() < 63, "the support mask has 63 bits");
+    let (a, b) = ([1.0f32, 2.0], [3.0f32, 4.0]);
+    for t in gemmkit::compiled() {
+        let mut c = [0.0f32; 4];
+        let got = gemmkit::gemm_on(
+            t,
+            1.0,
+            gemmkit::MatRef::col_major(&a, 2, 1),
+            gemmkit::MatRef::row_major(&b, 1, 2),
+            0.0,
+            gemmkit::MatMut::row_major(&mut c, 2, 2),
+        );
+        if t.is_supported() {
+            assert_eq!(got, Ok(()), "{}", t.name);
+            assert_eq!(c, [3.0, 4.0, 6.0, 8.0], "{}", t.name);
+        } else {
+            assert!(
+                matches!(got, Err(gemmkit::GemmError::Target(TargetError::Unsupported { .. }))),
+                "{}: {got:?}",
+                t.name
+            );
+            assert_eq!(c, [0.0; 4], "{}: C written", t.name);
+        }
+    }
+}
