@@ -16,6 +16,7 @@
 //! against the exact products: equal for int8, within `k eps sum |a b|` (f32
 //! accumulation of exact bf16 products) for bf16.
 
+use gemmkit::{COffset, MatMut, MatRef, Parallelism};
 use std::cell::RefCell;
 use std::ffi::c_char;
 use std::hint::black_box;
@@ -99,7 +100,26 @@ pub struct Family<'a, A, B, C> {
     pub rel_tol: f64,
 }
 
-const NOT_YET: &str = "n/a (not implemented yet)";
+/// gemmkit's target (`HWY_TARGET` or the best).
+fn target() -> &'static gemmkit::Target {
+    gemmkit::active().expect("HWY_TARGET")
+}
+
+/// gemmkit's threading for `threads` (rayon's global pool, which `main` sized,
+/// as for the f32 and f64 tables).
+fn par(threads: usize) -> Parallelism {
+    if threads == 1 {
+        Parallelism::Sequential
+    } else {
+        Parallelism::Rayon
+    }
+}
+
+/// The bench's bf16 bits as `half::bf16` (both a plain `u16`).
+fn as_half(x: &[Bf16]) -> &[half::bf16] {
+    // SAFETY: `Bf16` is `#[repr(transparent)]` over `u16`, as `half::bf16` is.
+    unsafe { std::slice::from_raw_parts(x.as_ptr().cast(), x.len()) }
+}
 
 /// oneDNN's column: its GEMM, on `threads` threads through libgomp.
 fn onednn<'a, A, B, C>(
@@ -134,7 +154,17 @@ fn bf16_of(r: u64) -> Bf16 {
 pub fn u8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, u8, i8, i32> {
     let ours = Lib {
         name: "gemmkit",
-        gemm: Err(NOT_YET),
+        gemm: Ok(Box::new(
+            |m: usize, n: usize, k: usize, a: &[u8], b: &[i8], c: &mut [i32], threads: usize| {
+                let (a, b, c) = (
+                    MatRef::row_major(a, m, k),
+                    MatRef::row_major(b, k, n),
+                    MatMut::row_major(c, m, n),
+                );
+                gemmkit::gemm_u8s8s32_with(target(), &par(threads), 1.0, a, 0, b, 0, 0.0, c, COffset::Fixed(0))
+                    .expect("gemmkit u8s8s32");
+            },
+        ) as Gemm<_, _, _>),
         settle: Duration::ZERO,
     };
     let theirs = onednn(d, threads, |d| {
@@ -186,7 +216,17 @@ pub fn u8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, u8, i8, i32> {
 pub fn s8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, i8, i8, i32> {
     let ours = Lib {
         name: "gemmkit",
-        gemm: Err(NOT_YET),
+        gemm: Ok(Box::new(
+            |m: usize, n: usize, k: usize, a: &[i8], b: &[i8], c: &mut [i32], threads: usize| {
+                let (a, b, c) = (
+                    MatRef::row_major(a, m, k),
+                    MatRef::row_major(b, k, n),
+                    MatMut::row_major(c, m, n),
+                );
+                gemmkit::gemm_s8s8s32_with(target(), &par(threads), 1.0, a, 0, b, 0, 0.0, c, COffset::Fixed(0))
+                    .expect("gemmkit s8s8s32");
+            },
+        ) as Gemm<_, _, _>),
         settle: Duration::ZERO,
     };
     let theirs = onednn(d, threads, |d| {
@@ -237,7 +277,17 @@ pub fn s8s8s32(d: Option<&Dnnl>, threads: usize) -> Family<'_, i8, i8, i32> {
 pub fn bf16bf16f32(d: Option<&Dnnl>, threads: usize) -> Family<'_, Bf16, Bf16, f32> {
     let ours = Lib {
         name: "gemmkit",
-        gemm: Err(NOT_YET),
+        gemm: Ok(Box::new(
+            |m: usize, n: usize, k: usize, a: &[Bf16], b: &[Bf16], c: &mut [f32], threads: usize| {
+                let (a, b) = (as_half(a), as_half(b));
+                let (a, b, c) = (
+                    MatRef::row_major(a, m, k),
+                    MatRef::row_major(b, k, n),
+                    MatMut::row_major(c, m, n),
+                );
+                gemmkit::gemm_bf16_with(target(), &par(threads), 1.0, a, b, 0.0, c).expect("gemmkit bf16");
+            },
+        ) as Gemm<_, _, _>),
         settle: Duration::ZERO,
     };
     let theirs = onednn(d, threads, |d| {

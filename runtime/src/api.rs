@@ -163,9 +163,9 @@ pub(crate) unsafe fn run_on<T: Element>(target: &Target, p: Problem<T>, threads:
 
 /// Checks that A, B and a `c_rows x c_cols` C agree on every dimension.
 #[inline(always)]
-pub(crate) fn check_shapes<T>(
-    a: &MatRef<'_, T>,
-    b: &MatRef<'_, T>,
+pub(crate) fn check_shapes<TA, TB>(
+    a: &MatRef<'_, TA>,
+    b: &MatRef<'_, TB>,
     c_rows: usize,
     c_cols: usize,
 ) -> Result<(), GemmError> {
@@ -219,7 +219,11 @@ pub(crate) fn checked<T: Element>(
 /// Every check a product's views get: shapes, bounds, and an output without
 /// overlap.
 #[inline(always)]
-pub(crate) fn validate<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &MatMut<'_, T>) -> Result<(), GemmError> {
+pub(crate) fn validate<TA, TB, TC>(
+    a: &MatRef<'_, TA>,
+    b: &MatRef<'_, TB>,
+    c: &MatMut<'_, TC>,
+) -> Result<(), GemmError> {
     check_shapes(a, b, c.rows, c.cols)?;
     a.check_bounds("a")?;
     b.check_bounds("b")?;

@@ -76,6 +76,8 @@ pub enum GemmError {
         /// The view's rows and columns.
         view: (usize, usize),
     },
+    /// A scalar (`alpha` or `beta` of an int8 GEMM) that is NaN or infinite.
+    NonFiniteScalar { arg: &'static str },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
@@ -158,6 +160,7 @@ impl fmt::Display for GemmError {
             GemmError::CountMismatch { arg, expected, found } => {
                 write!(f, "{arg}: {found} matrices in the batch but c has {expected}")
             }
+            GemmError::NonFiniteScalar { arg } => write!(f, "{arg}: must be finite"),
             GemmError::Target(e) => write!(f, "target: {e}"),
             GemmError::InBatch { index, error } => write!(f, "batch problem {index}: {error}"),
         }

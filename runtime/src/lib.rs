@@ -29,7 +29,12 @@
 //! Threads come from rayon: by default the pool the call runs in, or
 //! [`Parallelism`] through [`gemm_with`]; [`set_num_threads`] caps them. Results
 //! are bit-identical for any thread count. [`gemm_batch`] and
-//! [`gemm_batch_strided`] run many problems. Cache blocking follows the cache
+//! [`gemm_batch_strided`] run many problems.
+//!
+//! The low-precision GEMMs run through the same loops: [`gemm_u8s8s32`] and
+//! [`gemm_s8s8s32`] (int8 to `i32`, with oneDNN/MKL's offsets, [`COffset`])
+//! and [`gemm_bf16`] (`half::bf16` to `f32`), each with a `_with` variant
+//! taking a target and a [`Parallelism`]. Cache blocking follows the cache
 //! sizes the machine reports ([`Blocking`], [`set_blocking`]). A process that
 //! forks after a threaded call computes correctly in the child.
 //!
@@ -69,10 +74,12 @@ mod api;
 mod batch;
 mod blocking;
 mod dispatch;
+mod dot;
 mod driver;
 mod edge;
 mod error;
 mod family;
+mod lowp;
 mod mat;
 #[cfg(feature = "ndarray")]
 pub mod ndarray;
@@ -118,6 +125,7 @@ pub use dispatch::{TargetError, active, available, best, compiled, set_active, t
 pub use error::GemmError;
 pub use family::Element;
 pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target, Tuning};
+pub use lowp::{COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_with, gemm_u8s8s32, gemm_u8s8s32_with};
 pub use mat::{MatMut, MatRef};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
 pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};

@@ -1,0 +1,286 @@
+//! The low-precision API: int8 (`u8 x i8` and `i8 x i8` to `i32`, with
+//! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`), on the same checked
+//! views, targets and threads as [`crate::gemm`].
+
+use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8};
+use crate::driver::drive;
+use crate::error::GemmError;
+use crate::family::Family;
+use crate::generated::Target;
+use crate::mat::{MatMut, MatRef};
+use crate::parallel::Parallelism;
+use crate::problem::{Operand, Problem};
+use half::bf16;
+
+/// The offset added to each element of C by an int8 GEMM.
+///
+/// oneDNN and MKL name the kinds by the shape of the offset vector: their
+/// `'F'` is [`COffset::Fixed`], their `'C'` (a column vector, one value per
+/// row of C) is [`COffset::PerRow`], their `'R'` (a row vector, one value per
+/// column of C) is [`COffset::PerColumn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum COffset<'a> {
+    /// One value for every element.
+    Fixed(i32),
+    /// `m` values: element `(i, j)` gets `offsets[i]` (oneDNN's `'C'`).
+    PerRow(&'a [i32]),
+    /// `n` values: element `(i, j)` gets `offsets[j]` (oneDNN's `'R'`).
+    PerColumn(&'a [i32]),
+}
+
+/// `C := alpha * (A - a_offset) * (B - b_offset) + beta * C + c_offset` for
+/// `u8` A, `i8` B and `i32` C (oneDNN's `gemm_u8s8s32`), on the active target.
+///
+/// Where `alpha == 1` and `beta` is 0 or 1 the result is exact: integer
+/// arithmetic, wrapping in `i32`. Otherwise each element is
+/// `alpha * s + beta * C + c_offset` computed in `f32` from the exact `i32` sum
+/// `s`, rounded to nearest (ties to even) and saturated to `i32`. BLAS rules:
+/// `beta == 0` never reads C, `k == 0` or `alpha == 0` still gives
+/// `beta * C + c_offset`, and nothing outside the `m x n` of C is written.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, gemm_u8s8s32};
+/// let a = [1u8, 2, 3, 4]; // 2 x 2
+/// let b = [1i8, -1, 2, 0]; // 2 x 2
+/// let mut c = [0i32; 4];
+/// gemm_u8s8s32(
+///     1.0, MatRef::row_major(&a, 2, 2), 0, MatRef::row_major(&b, 2, 2), 0,
+///     0.0, MatMut::row_major(&mut c, 2, 2), COffset::Fixed(10),
+/// )?;
+/// assert_eq!(c, [15, 9, 21, 7]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
+#[allow(clippy::too_many_arguments)] // oneDNN's argument list, typed
+pub fn gemm_u8s8s32(
+    alpha: f32,
+    a: MatRef<'_, u8>,
+    a_offset: u8,
+    b: MatRef<'_, i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    gemm_u8s8s32_with(
+        target,
+        &Parallelism::Rayon,
+        alpha,
+        a,
+        a_offset,
+        b,
+        b_offset,
+        beta,
+        c,
+        c_offset,
+    )
+}
+
+/// [`gemm_u8s8s32`] on an explicit target with explicit threading. Results
+/// are bit-identical whatever the parallelism.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_u8s8s32_with(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, u8>,
+    a_offset: u8,
+    b: MatRef<'_, i8>,
+    b_offset: i8,
+    beta: f32,
+    mut c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    target.check()?;
+    let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), &b, b_offset, beta, &mut c, c_offset)?;
+    // SAFETY: `int_problem` checked every view and the offsets; the borrows
+    // keep them alive and C unaliased for the call.
+    unsafe { drive(target, &p, || parallelism.workers()) };
+    Ok(())
+}
+
+/// `C := alpha * (A - a_offset) * (B - b_offset) + beta * C + c_offset` for
+/// `i8` A and B and `i32` C (oneDNN's `gemm_s8s8s32`), on the active target;
+/// as [`gemm_u8s8s32`] in every other way.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, gemm_s8s8s32};
+/// let a = [-1i8, 2]; // 1 x 2
+/// let b = [3i8, -4]; // 2 x 1
+/// let mut c = [100i32];
+/// gemm_s8s8s32(
+///     1.0, MatRef::row_major(&a, 1, 2), 1, MatRef::row_major(&b, 2, 1), 0,
+///     1.0, MatMut::row_major(&mut c, 1, 1), COffset::PerRow(&[5]),
+/// )?;
+/// // (-1 - 1) * 3 + (2 - 1) * -4 + 100 + 5
+/// assert_eq!(c, [95]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_s8s8s32(
+    alpha: f32,
+    a: MatRef<'_, i8>,
+    a_offset: i8,
+    b: MatRef<'_, i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    gemm_s8s8s32_with(
+        target,
+        &Parallelism::Rayon,
+        alpha,
+        a,
+        a_offset,
+        b,
+        b_offset,
+        beta,
+        c,
+        c_offset,
+    )
+}
+
+/// [`gemm_s8s8s32`] on an explicit target with explicit threading.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_s8s8s32_with(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, i8>,
+    a_offset: i8,
+    b: MatRef<'_, i8>,
+    b_offset: i8,
+    beta: f32,
+    mut c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    target.check()?;
+    // A is packed as `a + 128`: its offset moves with it.
+    let a_offset = i32::from(a_offset) + 128;
+    let p = int_problem::<S8S8>(alpha, &a, a_offset, &b, b_offset, beta, &mut c, c_offset)?;
+    // SAFETY: as in `gemm_u8s8s32_with`.
+    unsafe { drive(target, &p, || parallelism.workers()) };
+    Ok(())
+}
+
+/// `C := alpha * A * B + beta * C` for `bf16` A and B and `f32` C, products and
+/// sums in `f32` (in the order of VDPBF16PS on every target), on the active
+/// target. BLAS rules as for [`crate::gemm`].
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, gemm_bf16};
+/// use half::bf16;
+/// let a = [1.0f32, 2.0, 3.0, 4.0].map(bf16::from_f32); // 2 x 2
+/// let b = [0.5f32, 0.25].map(bf16::from_f32); // 2 x 1
+/// let mut c = [0.0f32; 2];
+/// gemm_bf16(1.0, MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 1), 0.0, MatMut::row_major(&mut c, 2, 1))?;
+/// assert_eq!(c, [1.0, 2.5]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
+pub fn gemm_bf16(
+    alpha: f32,
+    a: MatRef<'_, bf16>,
+    b: MatRef<'_, bf16>,
+    beta: f32,
+    c: MatMut<'_, f32>,
+) -> Result<(), GemmError> {
+    gemm_bf16_with(crate::active()?, &Parallelism::Rayon, alpha, a, b, beta, c)
+}
+
+/// [`gemm_bf16`] on an explicit target with explicit threading.
+pub fn gemm_bf16_with(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, bf16>,
+    b: MatRef<'_, bf16>,
+    beta: f32,
+    mut c: MatMut<'_, f32>,
+) -> Result<(), GemmError> {
+    target.check()?;
+    crate::api::validate(&a, &b, &c)?;
+    let p: Problem<Bf16> = problem(alpha, &a, &b, beta, &mut c, ());
+    // SAFETY: as in `gemm_u8s8s32_with`.
+    unsafe { drive(target, &p, || parallelism.workers()) };
+    Ok(())
+}
+
+/// The problem on these checked views.
+fn problem<F: Family>(
+    alpha: F::Scalar,
+    a: &MatRef<'_, F::A>,
+    b: &MatRef<'_, F::B>,
+    beta: F::Scalar,
+    c: &mut MatMut<'_, F::C>,
+    extra: F::Extra,
+) -> Problem<F> {
+    Problem {
+        m: a.rows,
+        n: b.cols,
+        k: a.cols,
+        alpha,
+        a: Operand {
+            ptr: a.data.as_ptr(),
+            rs: a.rs,
+            cs: a.cs,
+        },
+        b: Operand {
+            ptr: b.data.as_ptr(),
+            rs: b.rs,
+            cs: b.cs,
+        },
+        beta,
+        c: Operand {
+            ptr: c.data.as_mut_ptr(),
+            rs: c.rs,
+            cs: c.cs,
+        },
+        extra,
+    }
+}
+
+/// Checks an int8 call's views, scalars and C offset, and makes its problem.
+#[allow(clippy::too_many_arguments)]
+fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
+    alpha: f32,
+    a: &MatRef<'_, F::A>,
+    a_offset: i32,
+    b: &MatRef<'_, i8>,
+    b_offset: i8,
+    beta: f32,
+    c: &mut MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<Problem<F>, GemmError> {
+    crate::api::validate(a, b, c)?;
+    for (arg, v) in [("alpha", alpha), ("beta", beta)] {
+        if !v.is_finite() {
+            return Err(GemmError::NonFiniteScalar { arg });
+        }
+    }
+    let c_offset = match c_offset {
+        COffset::Fixed(v) => COff::Fixed(v),
+        COffset::PerRow(v) if v.len() == c.rows => COff::Rows(v.as_ptr()),
+        COffset::PerColumn(v) if v.len() == c.cols => COff::Cols(v.as_ptr()),
+        COffset::PerRow(v) | COffset::PerColumn(v) => {
+            let expected = if matches!(c_offset, COffset::PerRow(_)) {
+                c.rows
+            } else {
+                c.cols
+            };
+            return Err(GemmError::LengthMismatch {
+                arg: "c_offset",
+                expected,
+                found: v.len(),
+            });
+        }
+    };
+    let extra = IntExtra {
+        a_offset,
+        b_offset: b_offset.into(),
+        c_offset,
+        exact: alpha == 1.0 && (beta == 0.0 || beta == 1.0),
+    };
+    Ok(problem(alpha, a, b, beta, c, extra))
+}
