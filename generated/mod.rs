@@ -98,7 +98,7 @@ pub type MicrokernelFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
-/// `base_microkernel_dot`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
+/// An instance of `base_microkernel_dot`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
 pub type MicrokernelDotFn<A, B, Acc> = unsafe fn(
     kd: usize,
     a: *const A,
@@ -106,6 +106,8 @@ pub type MicrokernelDotFn<A, B, Acc> = unsafe fn(
     c: *mut Acc,
     ldc: usize,
     accumulate: bool,
+    row_comp: *const Acc,
+    col_comp: *const Acc,
 );
 /// An instance of `base_gemm_small`, as a function pointer, with `V::Elem` as `Elem`.
 pub type GemmSmallFn<Elem> = unsafe fn(
@@ -150,6 +152,31 @@ pub type PackLhsFn<Elem> = unsafe fn(
     cs_a: usize,
     dst: *mut Elem,
     panel_stride: usize,
+);
+/// `base_pack_dot_lhs`, as a function pointer, with `V::A` as `A`.
+pub type PackDotLhsFn<A> = unsafe fn(
+    m: usize,
+    k: usize,
+    a: *const A,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut A,
+    panel_stride: usize,
+    flip: A,
+    sums: *mut i32,
+    want_sums: bool,
+);
+/// `base_pack_dot_rhs`, as a function pointer, with `V::B` as `B`.
+pub type PackDotRhsFn<B> = unsafe fn(
+    k: usize,
+    n: usize,
+    b: *const B,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut B,
+    strip_stride: usize,
+    sums: *mut i32,
+    want_sums: bool,
 );
 /// One instance of a kernel with `const` parameters, on one target: its
 /// function and the values of its `const` parameters there, so the runtime
@@ -203,6 +230,25 @@ pub struct Microkernel<Elem> {
     pub microkernel_pack_b: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
     /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 1, PACK_B = 1`.
     pub microkernel_pack_b_packed: Instance<MicrokernelFn<Elem>, MicrokernelConsts>,
+}
+/// The `const` parameters of one instance of `base_microkernel_dot` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MicrokernelDotConsts {
+    /// `COMP`.
+    pub comp: usize,
+}
+/// The instances of `base_microkernel_dot` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct MicrokernelDot<A, B, Acc> {
+    /// `COMP = 0`.
+    pub microkernel_dot: Instance<MicrokernelDotFn<A, B, Acc>, MicrokernelDotConsts>,
+    /// `COMP = 1`.
+    pub microkernel_dot_comp: Instance<
+        MicrokernelDotFn<A, B, Acc>,
+        MicrokernelDotConsts,
+    >,
 }
 /// The `const` parameters of one instance of `base_gemm_small` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -295,10 +341,26 @@ pub struct FloatKernels<Elem> {
 /// it only through a table whose target this CPU supports.
 #[derive(Debug, Clone, Copy)]
 pub struct DotKernels<A, B, Acc> {
-    /// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-    /// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-    /// `DotVec`.
-    pub microkernel_dot: MicrokernelDotFn<A, B, Acc>,
+    /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+    /// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+    /// bf16 (-> f32), see `DotVec`.
+    pub microkernel_dot: MicrokernelDot<A, B, Acc>,
+    /// Packs an `m` x `k` block of A for the dot-product micro-kernel
+    /// (`base_microkernel_dot`): panels of `MR` rows, panel `q` at
+    /// `dst + q * panel_stride`, each `k.div_ceil(DEPTH)` groups of `MR` rows of
+    /// `DEPTH` elements: element `(i, p)` of the panel at
+    /// `(p / DEPTH * MR + i) * DEPTH + p % DEPTH`. Rows past `m` and the last
+    /// group's elements past `k` are zero (`ZERO_A`), so a panel is
+    /// `k.div_ceil(DEPTH) * MR * DEPTH` elements.
+    pub pack_dot_lhs: PackDotLhsFn<A>,
+    /// Packs a `k` x `n` block of B for the dot-product micro-kernel
+    /// (`base_microkernel_dot`): strips of `NR` columns, strip `s` at
+    /// `dst + s * strip_stride`, each `k.div_ceil(DEPTH)` groups of `NR` columns of
+    /// `DEPTH` elements: element `(p, j)` of the strip at
+    /// `(p / DEPTH * NR + j) * DEPTH + p % DEPTH`. Columns past `n` and the last
+    /// group's elements past `k` are zero (`ZERO_B`), so a strip is
+    /// `k.div_ceil(DEPTH) * NR * DEPTH` elements.
+    pub pack_dot_rhs: PackDotRhsFn<B>,
 }
 /// A target compiled into this build.
 #[derive(Debug)]
@@ -743,10 +805,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_bf16::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: avx512_bf16::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512_bf16::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512_bf16::pack_dot_lhs_u8i8,
+            pack_dot_rhs: avx512_bf16::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: avx512_bf16::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512_bf16::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512_bf16::pack_dot_lhs_bf16,
+            pack_dot_rhs: avx512_bf16::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1151,10 +1235,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: avx512_vnni::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512_vnni::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512_vnni::pack_dot_lhs_u8i8,
+            pack_dot_rhs: avx512_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: avx512_vnni::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512_vnni::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512_vnni::pack_dot_lhs_bf16,
+            pack_dot_rhs: avx512_vnni::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1550,10 +1656,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: avx512::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512::pack_dot_lhs_u8i8,
+            pack_dot_rhs: avx512::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: avx512::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx512::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx512::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx512::pack_dot_lhs_bf16,
+            pack_dot_rhs: avx512::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -1947,10 +2075,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: avx_vnni::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx_vnni::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx_vnni::pack_dot_lhs_u8i8,
+            pack_dot_rhs: avx_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: avx_vnni::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx_vnni::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx_vnni::pack_dot_lhs_bf16,
+            pack_dot_rhs: avx_vnni::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -2343,10 +2493,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx2::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: avx2::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx2::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx2::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx2::pack_dot_lhs_u8i8,
+            pack_dot_rhs: avx2::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: avx2::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: avx2::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: avx2::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: avx2::pack_dot_lhs_bf16,
+            pack_dot_rhs: avx2::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -2740,10 +2912,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_i8mm::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: neon_i8mm::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon_i8mm::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon_i8mm::pack_dot_lhs_u8i8,
+            pack_dot_rhs: neon_i8mm::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: neon_i8mm::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon_i8mm::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon_i8mm::pack_dot_lhs_bf16,
+            pack_dot_rhs: neon_i8mm::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3134,10 +3328,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_dotprod::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: neon_dotprod::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon_dotprod::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon_dotprod::pack_dot_lhs_u8i8,
+            pack_dot_rhs: neon_dotprod::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: neon_dotprod::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon_dotprod::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon_dotprod::pack_dot_lhs_bf16,
+            pack_dot_rhs: neon_dotprod::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3528,10 +3744,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: neon::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon::pack_dot_lhs_u8i8,
+            pack_dot_rhs: neon::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: neon::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: neon::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: neon::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: neon::pack_dot_lhs_bf16,
+            pack_dot_rhs: neon::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -3928,10 +4166,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm_relaxed::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: wasm_relaxed::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: wasm_relaxed::pack_dot_lhs_u8i8,
+            pack_dot_rhs: wasm_relaxed::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: wasm_relaxed::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: wasm_relaxed::pack_dot_lhs_bf16,
+            pack_dot_rhs: wasm_relaxed::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -4322,10 +4582,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm128::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: wasm128::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: wasm128::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: wasm128::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: wasm128::pack_dot_lhs_u8i8,
+            pack_dot_rhs: wasm128::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: wasm128::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: wasm128::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: wasm128::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: wasm128::pack_dot_lhs_bf16,
+            pack_dot_rhs: wasm128::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,
@@ -4715,10 +4997,32 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: fallback::pack_lhs_f64,
         },
         u8i8: DotKernels {
-            microkernel_dot: fallback::microkernel_dot_u8i8,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: fallback::microkernel_dot_u8i8,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: fallback::microkernel_dot_comp_u8i8,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: fallback::pack_dot_lhs_u8i8,
+            pack_dot_rhs: fallback::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
-            microkernel_dot: fallback::microkernel_dot_bf16,
+            microkernel_dot: MicrokernelDot {
+                microkernel_dot: Instance {
+                    kernel: fallback::microkernel_dot_bf16,
+                    consts: MicrokernelDotConsts { comp: 0 },
+                },
+                microkernel_dot_comp: Instance {
+                    kernel: fallback::microkernel_dot_comp_bf16,
+                    consts: MicrokernelDotConsts { comp: 1 },
+                },
+            },
+            pack_dot_lhs: fallback::pack_dot_lhs_bf16,
+            pack_dot_rhs: fallback::pack_dot_rhs_bf16,
         },
         tuning: Tuning {
             small: 256,

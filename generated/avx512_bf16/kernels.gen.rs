@@ -85,6 +85,8 @@ pub use super::avx512_vnni::microkernel_pack_b_packed_f32;
 pub use super::avx512_vnni::microkernel_pack_b_packed_f64;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_u8i8` uses.
 pub use super::avx512_vnni::microkernel_dot_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_comp_u8i8` uses.
+pub use super::avx512_vnni::microkernel_dot_comp_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f32` uses.
 pub use super::avx512_vnni::gemm_small_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f64` uses.
@@ -137,21 +139,38 @@ pub use super::avx512_vnni::pack_rhs_f64;
 pub use super::avx512_vnni::pack_lhs_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `pack_lhs_f64` uses.
 pub use super::avx512_vnni::pack_lhs_f64;
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// `DotVec`.
+/// The same code as on `avx512_vnni`: this level adds nothing `pack_dot_lhs_u8i8` uses.
+pub use super::avx512_vnni::pack_dot_lhs_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `pack_dot_rhs_u8i8` uses.
+pub use super::avx512_vnni::pack_dot_rhs_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `pack_dot_rhs_bf16` uses.
+pub use super::avx512_vnni::pack_dot_rhs_bf16;
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
 ///
-/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0.
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
 )]
@@ -162,6 +181,8 @@ pub unsafe fn microkernel_dot_bf16(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    _row_comp: *const f32,
+    _col_comp: *const f32,
 ) {
     let mut acc_0_0 = _mm512_setzero_ps();
     let mut acc_0_1 = _mm512_setzero_ps();
@@ -628,6 +649,745 @@ pub unsafe fn microkernel_dot_bf16(
             _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_11_1));
         } else {
             _mm512_storeu_ps(cij, acc_11_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+///
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn microkernel_dot_comp_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    row_comp: *const f32,
+    col_comp: *const f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    let mut acc_4_0 = _mm512_setzero_ps();
+    let mut acc_4_1 = _mm512_setzero_ps();
+    let mut acc_5_0 = _mm512_setzero_ps();
+    let mut acc_5_1 = _mm512_setzero_ps();
+    let mut acc_6_0 = _mm512_setzero_ps();
+    let mut acc_6_1 = _mm512_setzero_ps();
+    let mut acc_7_0 = _mm512_setzero_ps();
+    let mut acc_7_1 = _mm512_setzero_ps();
+    let mut acc_8_0 = _mm512_setzero_ps();
+    let mut acc_8_1 = _mm512_setzero_ps();
+    let mut acc_9_0 = _mm512_setzero_ps();
+    let mut acc_9_1 = _mm512_setzero_ps();
+    let mut acc_10_0 = _mm512_setzero_ps();
+    let mut acc_10_1 = _mm512_setzero_ps();
+    let mut acc_11_0 = _mm512_setzero_ps();
+    let mut acc_11_1 = _mm512_setzero_ps();
+    for p in 0..kd {
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2) as *const i32).read_unaligned(),
+            );
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_0_1 = _mm512_dpbf16_ps(
+                acc_0_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(2) as *const i32).read_unaligned(),
+            );
+            acc_1_0 = _mm512_dpbf16_ps(
+                acc_1_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_1_1 = _mm512_dpbf16_ps(
+                acc_1_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(4) as *const i32).read_unaligned(),
+            );
+            acc_2_0 = _mm512_dpbf16_ps(
+                acc_2_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_2_1 = _mm512_dpbf16_ps(
+                acc_2_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(6) as *const i32).read_unaligned(),
+            );
+            acc_3_0 = _mm512_dpbf16_ps(
+                acc_3_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_3_1 = _mm512_dpbf16_ps(
+                acc_3_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(8) as *const i32).read_unaligned(),
+            );
+            acc_4_0 = _mm512_dpbf16_ps(
+                acc_4_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_4_1 = _mm512_dpbf16_ps(
+                acc_4_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(10) as *const i32).read_unaligned(),
+            );
+            acc_5_0 = _mm512_dpbf16_ps(
+                acc_5_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_5_1 = _mm512_dpbf16_ps(
+                acc_5_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(12) as *const i32).read_unaligned(),
+            );
+            acc_6_0 = _mm512_dpbf16_ps(
+                acc_6_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_6_1 = _mm512_dpbf16_ps(
+                acc_6_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(14) as *const i32).read_unaligned(),
+            );
+            acc_7_0 = _mm512_dpbf16_ps(
+                acc_7_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_7_1 = _mm512_dpbf16_ps(
+                acc_7_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(16) as *const i32).read_unaligned(),
+            );
+            acc_8_0 = _mm512_dpbf16_ps(
+                acc_8_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_8_1 = _mm512_dpbf16_ps(
+                acc_8_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(18) as *const i32).read_unaligned(),
+            );
+            acc_9_0 = _mm512_dpbf16_ps(
+                acc_9_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_9_1 = _mm512_dpbf16_ps(
+                acc_9_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(20) as *const i32).read_unaligned(),
+            );
+            acc_10_0 = _mm512_dpbf16_ps(
+                acc_10_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_10_1 = _mm512_dpbf16_ps(
+                acc_10_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2).add(22) as *const i32).read_unaligned(),
+            );
+            acc_11_0 = _mm512_dpbf16_ps(
+                acc_11_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_11_1 = _mm512_dpbf16_ps(
+                acc_11_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+    }
+    {
+        let col = _mm512_loadu_ps(col_comp);
+        acc_0_0 = _mm512_add_ps(_mm512_add_ps(acc_0_0, col), _mm512_set1_ps(*row_comp));
+        acc_1_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_1_0, col),
+            _mm512_set1_ps(*row_comp.add(1)),
+        );
+        acc_2_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_2_0, col),
+            _mm512_set1_ps(*row_comp.add(2)),
+        );
+        acc_3_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_3_0, col),
+            _mm512_set1_ps(*row_comp.add(3)),
+        );
+        acc_4_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_4_0, col),
+            _mm512_set1_ps(*row_comp.add(4)),
+        );
+        acc_5_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_5_0, col),
+            _mm512_set1_ps(*row_comp.add(5)),
+        );
+        acc_6_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_6_0, col),
+            _mm512_set1_ps(*row_comp.add(6)),
+        );
+        acc_7_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_7_0, col),
+            _mm512_set1_ps(*row_comp.add(7)),
+        );
+        acc_8_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_8_0, col),
+            _mm512_set1_ps(*row_comp.add(8)),
+        );
+        acc_9_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_9_0, col),
+            _mm512_set1_ps(*row_comp.add(9)),
+        );
+        acc_10_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_10_0, col),
+            _mm512_set1_ps(*row_comp.add(10)),
+        );
+        acc_11_0 = _mm512_add_ps(
+            _mm512_add_ps(acc_11_0, col),
+            _mm512_set1_ps(*row_comp.add(11)),
+        );
+    }
+    {
+        let col = _mm512_loadu_ps(col_comp.add(16));
+        acc_0_1 = _mm512_add_ps(_mm512_add_ps(acc_0_1, col), _mm512_set1_ps(*row_comp));
+        acc_1_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_1_1, col),
+            _mm512_set1_ps(*row_comp.add(1)),
+        );
+        acc_2_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_2_1, col),
+            _mm512_set1_ps(*row_comp.add(2)),
+        );
+        acc_3_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_3_1, col),
+            _mm512_set1_ps(*row_comp.add(3)),
+        );
+        acc_4_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_4_1, col),
+            _mm512_set1_ps(*row_comp.add(4)),
+        );
+        acc_5_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_5_1, col),
+            _mm512_set1_ps(*row_comp.add(5)),
+        );
+        acc_6_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_6_1, col),
+            _mm512_set1_ps(*row_comp.add(6)),
+        );
+        acc_7_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_7_1, col),
+            _mm512_set1_ps(*row_comp.add(7)),
+        );
+        acc_8_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_8_1, col),
+            _mm512_set1_ps(*row_comp.add(8)),
+        );
+        acc_9_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_9_1, col),
+            _mm512_set1_ps(*row_comp.add(9)),
+        );
+        acc_10_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_10_1, col),
+            _mm512_set1_ps(*row_comp.add(10)),
+        );
+        acc_11_1 = _mm512_add_ps(
+            _mm512_add_ps(acc_11_1, col),
+            _mm512_set1_ps(*row_comp.add(11)),
+        );
+    }
+    if accumulate {
+        _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc_0_0));
+    } else {
+        _mm512_storeu_ps(c, acc_0_0);
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_1_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_1_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_2_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_2_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_3_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_3_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_3_1);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_4_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_4_0);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_4_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_4_1);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_5_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_5_0);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_5_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_5_1);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_6_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_6_0);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_6_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_6_1);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_7_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_7_0);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_7_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_7_1);
+        }
+    }
+    {
+        let cij = c.add(8 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_8_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_8_0);
+        }
+    }
+    {
+        let cij = c.add(8 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_8_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_8_1);
+        }
+    }
+    {
+        let cij = c.add(9 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_9_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_9_0);
+        }
+    }
+    {
+        let cij = c.add(9 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_9_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_9_1);
+        }
+    }
+    {
+        let cij = c.add(10 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_10_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_10_0);
+        }
+    }
+    {
+        let cij = c.add(10 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_10_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_10_1);
+        }
+    }
+    {
+        let cij = c.add(11 * ldc);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_11_0));
+        } else {
+            _mm512_storeu_ps(cij, acc_11_0);
+        }
+    }
+    {
+        let cij = c.add(11 * ldc + 16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_11_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_11_1);
+        }
+    }
+}
+/// Packs an `m` x `k` block of A for the dot-product micro-kernel
+/// (`base_microkernel_dot`): panels of `MR` rows, panel `q` at
+/// `dst + q * panel_stride`, each `k.div_ceil(DEPTH)` groups of `MR` rows of
+/// `DEPTH` elements: element `(i, p)` of the panel at
+/// `(p / DEPTH * MR + i) * DEPTH + p % DEPTH`. Rows past `m` and the last
+/// group's elements past `k` are zero (`ZERO_A`), so a panel is
+/// `k.div_ceil(DEPTH) * MR * DEPTH` elements.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a` and stored as
+/// `x ^ flip` (padding stays zero). For s8 x s8 int8 GEMM on the u8 x s8
+/// instruction, A's s8 bytes are passed as u8 with `flip = 0x80`, which stores
+/// `x + 128` (the runtime compensates with `-128 * colsum(B)`); `flip = 0`
+/// copies (u8 A, and bf16).
+///
+/// With `want_sums`, `sums[q * MR + i]` receives the sum over `p < k` of row
+/// `i` of panel `q`'s *true* values as `i32`: `(x ^ flip) - flip` (as `i32`),
+/// so the s8 value for `flip = 0x80` and the u8 value for `flip = 0`; rows
+/// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
+/// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
+///
+/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
+/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
+/// a time down the panel's `MR` rows (whole panels), other layouts element by
+/// element. Nothing is read outside the `m` x `k` block.
+///
+/// # Safety
+/// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
+/// `q * panel_stride + j` for `q < m.div_ceil(MR)`,
+/// `j < k.div_ceil(DEPTH) * MR * DEPTH`; with `want_sums`, `sums` writable for
+/// `m.div_ceil(MR) * MR` elements.
+///
+/// Generated for `avx512_bf16` from `base_pack_dot_lhs` in `kernels/src/pack.rs` with V = bf16.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn pack_dot_lhs_bf16(
+    m: usize,
+    k: usize,
+    a: *const u16,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut u16,
+    panel_stride: usize,
+    flip: u16,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / 2;
+    let groups = k.div_ceil(2);
+    let shift: i32 = flip.into();
+    for q in 0..m.div_ceil(12) {
+        let rows = (m - q * 12).min(12);
+        let out = dst.add(q * panel_stride);
+        let first = a.add(q * 12 * rs_a);
+        if rs_a == 1 && cs_a != 1 && rows == 12 {
+            for g in 0..whole {
+                *out.add(g * 24) = *first.add((g * 2) * cs_a) ^ flip;
+                *out.add(g * 24 + 2) = *first.add((g * 2) * cs_a).add(1) ^ flip;
+                *out.add(g * 24 + 4) = *first.add((g * 2) * cs_a).add(2) ^ flip;
+                *out.add(g * 24 + 6) = *first.add((g * 2) * cs_a).add(3) ^ flip;
+                *out.add(g * 24 + 8) = *first.add((g * 2) * cs_a).add(4) ^ flip;
+                *out.add(g * 24 + 10) = *first.add((g * 2) * cs_a).add(5) ^ flip;
+                *out.add(g * 24 + 12) = *first.add((g * 2) * cs_a).add(6) ^ flip;
+                *out.add(g * 24 + 14) = *first.add((g * 2) * cs_a).add(7) ^ flip;
+                *out.add(g * 24 + 16) = *first.add((g * 2) * cs_a).add(8) ^ flip;
+                *out.add(g * 24 + 18) = *first.add((g * 2) * cs_a).add(9) ^ flip;
+                *out.add(g * 24 + 20) = *first.add((g * 2) * cs_a).add(10) ^ flip;
+                *out.add(g * 24 + 22) = *first.add((g * 2) * cs_a).add(11) ^ flip;
+                *out.add(g * 24 + 1) = *first.add((g * 2 + 1) * cs_a) ^ flip;
+                *out.add(g * 24 + 2 + 1) = *first.add((g * 2 + 1) * cs_a).add(1) ^ flip;
+                *out.add(g * 24 + 4 + 1) = *first.add((g * 2 + 1) * cs_a).add(2) ^ flip;
+                *out.add(g * 24 + 6 + 1) = *first.add((g * 2 + 1) * cs_a).add(3) ^ flip;
+                *out.add(g * 24 + 8 + 1) = *first.add((g * 2 + 1) * cs_a).add(4) ^ flip;
+                *out.add(g * 24 + 10 + 1) = *first.add((g * 2 + 1) * cs_a).add(5) ^ flip;
+                *out.add(g * 24 + 12 + 1) = *first.add((g * 2 + 1) * cs_a).add(6) ^ flip;
+                *out.add(g * 24 + 14 + 1) = *first.add((g * 2 + 1) * cs_a).add(7) ^ flip;
+                *out.add(g * 24 + 16 + 1) = *first.add((g * 2 + 1) * cs_a).add(8) ^ flip;
+                *out.add(g * 24 + 18 + 1) = *first.add((g * 2 + 1) * cs_a).add(9) ^ flip;
+                *out.add(g * 24 + 20 + 1) = *first.add((g * 2 + 1) * cs_a).add(10)
+                    ^ flip;
+                *out.add(g * 24 + 22 + 1) = *first.add((g * 2 + 1) * cs_a).add(11)
+                    ^ flip;
+            }
+        } else {
+            for i in 0..rows {
+                let row = first.add(i * rs_a);
+                let po = out.add(i * 2);
+                if cs_a == 1 {
+                    for g in 0..whole {
+                        *po.add(g * 24) = *row.add(g * 2) ^ flip;
+                        *po.add(g * 24 + 1) = *row.add(g * 2 + 1) ^ flip;
+                    }
+                } else {
+                    for g in 0..whole {
+                        *po.add(g * 24) = *row.add((g * 2) * cs_a) ^ flip;
+                        *po.add(g * 24 + 1) = *row.add((g * 2 + 1) * cs_a) ^ flip;
+                    }
+                }
+            }
+        }
+        for i in 0..12 {
+            let from = if i < rows { whole } else { 0 };
+            for g in from..groups {
+                {
+                    let p = g * 2;
+                    *out.add(i * 2).add(g * 24) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u16
+                    };
+                }
+                {
+                    let p = g * 2 + 1;
+                    *out.add(i * 2).add(g * 24 + 1) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u16
+                    };
+                }
+            }
+        }
+        if want_sums {
+            for i in 0..12 {
+                let mut sum: i32 = 0;
+                if i < rows {
+                    for p in 0..k {
+                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
+                }
+                *sums.add(q * 12 + i) = sum;
+            }
         }
     }
 }

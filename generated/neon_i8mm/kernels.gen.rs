@@ -85,6 +85,8 @@ pub use super::neon_dotprod::microkernel_pack_b_packed_f32;
 pub use super::neon_dotprod::microkernel_pack_b_packed_f64;
 /// The same code as on `neon_dotprod`: this level adds nothing `microkernel_dot_bf16` uses.
 pub use super::neon_dotprod::microkernel_dot_bf16;
+/// The same code as on `neon_dotprod`: this level adds nothing `microkernel_dot_comp_bf16` uses.
+pub use super::neon_dotprod::microkernel_dot_comp_bf16;
 /// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_f32` uses.
 pub use super::neon_dotprod::gemm_small_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `gemm_small_f64` uses.
@@ -137,21 +139,40 @@ pub use super::neon_dotprod::pack_rhs_f64;
 pub use super::neon_dotprod::pack_lhs_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `pack_lhs_f64` uses.
 pub use super::neon_dotprod::pack_lhs_f64;
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// `DotVec`.
+/// The same code as on `neon_dotprod`: this level adds nothing `pack_dot_lhs_u8i8` uses.
+pub use super::neon_dotprod::pack_dot_lhs_u8i8;
+/// The same code as on `neon_dotprod`: this level adds nothing `pack_dot_lhs_bf16` uses.
+pub use super::neon_dotprod::pack_dot_lhs_bf16;
+/// The same code as on `neon_dotprod`: this level adds nothing `pack_dot_rhs_u8i8` uses.
+pub use super::neon_dotprod::pack_dot_rhs_u8i8;
+/// The same code as on `neon_dotprod`: this level adds nothing `pack_dot_rhs_bf16` uses.
+pub use super::neon_dotprod::pack_dot_rhs_bf16;
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
 ///
-/// Generated for `neon_i8mm` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
+/// Generated for `neon_i8mm` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
 #[target_feature(enable = "neon,dotprod,i8mm")]
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
@@ -160,6 +181,8 @@ pub unsafe fn microkernel_dot_u8i8(
     c: *mut i32,
     ldc: usize,
     accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
 ) {
     let mut acc_0_0 = vdupq_n_s32(0);
     let mut acc_0_1 = vdupq_n_s32(0);
@@ -250,6 +273,356 @@ pub unsafe fn microkernel_dot_u8i8(
             acc_7_1 = ops::dot_u8i8(acc_7_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
             acc_7_2 = ops::dot_u8i8(acc_7_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
         }
+    }
+    if accumulate {
+        vst1q_s32(c, vaddq_s32(vld1q_s32(c), acc_0_0));
+    } else {
+        vst1q_s32(c, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_0_1));
+        } else {
+            vst1q_s32(cij, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_0_2));
+        } else {
+            vst1q_s32(cij, acc_0_2);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_1_0));
+        } else {
+            vst1q_s32(cij, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_1_1));
+        } else {
+            vst1q_s32(cij, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_1_2));
+        } else {
+            vst1q_s32(cij, acc_1_2);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_2_0));
+        } else {
+            vst1q_s32(cij, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_2_1));
+        } else {
+            vst1q_s32(cij, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_2_2));
+        } else {
+            vst1q_s32(cij, acc_2_2);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_3_0));
+        } else {
+            vst1q_s32(cij, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_3_1));
+        } else {
+            vst1q_s32(cij, acc_3_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_3_2));
+        } else {
+            vst1q_s32(cij, acc_3_2);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_4_0));
+        } else {
+            vst1q_s32(cij, acc_4_0);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_4_1));
+        } else {
+            vst1q_s32(cij, acc_4_1);
+        }
+    }
+    {
+        let cij = c.add(4 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_4_2));
+        } else {
+            vst1q_s32(cij, acc_4_2);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_5_0));
+        } else {
+            vst1q_s32(cij, acc_5_0);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_5_1));
+        } else {
+            vst1q_s32(cij, acc_5_1);
+        }
+    }
+    {
+        let cij = c.add(5 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_5_2));
+        } else {
+            vst1q_s32(cij, acc_5_2);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_6_0));
+        } else {
+            vst1q_s32(cij, acc_6_0);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_6_1));
+        } else {
+            vst1q_s32(cij, acc_6_1);
+        }
+    }
+    {
+        let cij = c.add(6 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_6_2));
+        } else {
+            vst1q_s32(cij, acc_6_2);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_7_0));
+        } else {
+            vst1q_s32(cij, acc_7_0);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc + 4);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_7_1));
+        } else {
+            vst1q_s32(cij, acc_7_1);
+        }
+    }
+    {
+        let cij = c.add(7 * ldc + 8);
+        if accumulate {
+            vst1q_s32(cij, vaddq_s32(vld1q_s32(cij), acc_7_2));
+        } else {
+            vst1q_s32(cij, acc_7_2);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+///
+/// Generated for `neon_i8mm` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+#[target_feature(enable = "neon,dotprod,i8mm")]
+pub unsafe fn microkernel_dot_comp_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = vdupq_n_s32(0);
+    let mut acc_0_1 = vdupq_n_s32(0);
+    let mut acc_0_2 = vdupq_n_s32(0);
+    let mut acc_1_0 = vdupq_n_s32(0);
+    let mut acc_1_1 = vdupq_n_s32(0);
+    let mut acc_1_2 = vdupq_n_s32(0);
+    let mut acc_2_0 = vdupq_n_s32(0);
+    let mut acc_2_1 = vdupq_n_s32(0);
+    let mut acc_2_2 = vdupq_n_s32(0);
+    let mut acc_3_0 = vdupq_n_s32(0);
+    let mut acc_3_1 = vdupq_n_s32(0);
+    let mut acc_3_2 = vdupq_n_s32(0);
+    let mut acc_4_0 = vdupq_n_s32(0);
+    let mut acc_4_1 = vdupq_n_s32(0);
+    let mut acc_4_2 = vdupq_n_s32(0);
+    let mut acc_5_0 = vdupq_n_s32(0);
+    let mut acc_5_1 = vdupq_n_s32(0);
+    let mut acc_5_2 = vdupq_n_s32(0);
+    let mut acc_6_0 = vdupq_n_s32(0);
+    let mut acc_6_1 = vdupq_n_s32(0);
+    let mut acc_6_2 = vdupq_n_s32(0);
+    let mut acc_7_0 = vdupq_n_s32(0);
+    let mut acc_7_1 = vdupq_n_s32(0);
+    let mut acc_7_2 = vdupq_n_s32(0);
+    for p in 0..kd {
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4) as *const u32).read_unaligned()),
+            );
+            acc_0_0 = ops::dot_u8i8(acc_0_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_0_1 = ops::dot_u8i8(acc_0_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_0_2 = ops::dot_u8i8(acc_0_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(4) as *const u32).read_unaligned()),
+            );
+            acc_1_0 = ops::dot_u8i8(acc_1_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_1_1 = ops::dot_u8i8(acc_1_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_1_2 = ops::dot_u8i8(acc_1_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(8) as *const u32).read_unaligned()),
+            );
+            acc_2_0 = ops::dot_u8i8(acc_2_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_2_1 = ops::dot_u8i8(acc_2_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_2_2 = ops::dot_u8i8(acc_2_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(12) as *const u32).read_unaligned()),
+            );
+            acc_3_0 = ops::dot_u8i8(acc_3_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_3_1 = ops::dot_u8i8(acc_3_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_3_2 = ops::dot_u8i8(acc_3_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(16) as *const u32).read_unaligned()),
+            );
+            acc_4_0 = ops::dot_u8i8(acc_4_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_4_1 = ops::dot_u8i8(acc_4_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_4_2 = ops::dot_u8i8(acc_4_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(20) as *const u32).read_unaligned()),
+            );
+            acc_5_0 = ops::dot_u8i8(acc_5_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_5_1 = ops::dot_u8i8(acc_5_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_5_2 = ops::dot_u8i8(acc_5_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(24) as *const u32).read_unaligned()),
+            );
+            acc_6_0 = ops::dot_u8i8(acc_6_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_6_1 = ops::dot_u8i8(acc_6_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_6_2 = ops::dot_u8i8(acc_6_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+        {
+            let ai = vreinterpretq_u8_u32(
+                vdupq_n_u32((a.add(p * 8 * 4).add(28) as *const u32).read_unaligned()),
+            );
+            acc_7_0 = ops::dot_u8i8(acc_7_0, ai, vld1q_s8(b.add(p * 12 * 4)));
+            acc_7_1 = ops::dot_u8i8(acc_7_1, ai, vld1q_s8(b.add(p * 12 * 4).add(16)));
+            acc_7_2 = ops::dot_u8i8(acc_7_2, ai, vld1q_s8(b.add(p * 12 * 4).add(32)));
+        }
+    }
+    {
+        let col = vld1q_s32(col_comp);
+        acc_0_0 = vaddq_s32(vaddq_s32(acc_0_0, col), vld1q_dup_s32(row_comp));
+        acc_1_0 = vaddq_s32(vaddq_s32(acc_1_0, col), vld1q_dup_s32(row_comp.add(1)));
+        acc_2_0 = vaddq_s32(vaddq_s32(acc_2_0, col), vld1q_dup_s32(row_comp.add(2)));
+        acc_3_0 = vaddq_s32(vaddq_s32(acc_3_0, col), vld1q_dup_s32(row_comp.add(3)));
+        acc_4_0 = vaddq_s32(vaddq_s32(acc_4_0, col), vld1q_dup_s32(row_comp.add(4)));
+        acc_5_0 = vaddq_s32(vaddq_s32(acc_5_0, col), vld1q_dup_s32(row_comp.add(5)));
+        acc_6_0 = vaddq_s32(vaddq_s32(acc_6_0, col), vld1q_dup_s32(row_comp.add(6)));
+        acc_7_0 = vaddq_s32(vaddq_s32(acc_7_0, col), vld1q_dup_s32(row_comp.add(7)));
+    }
+    {
+        let col = vld1q_s32(col_comp.add(4));
+        acc_0_1 = vaddq_s32(vaddq_s32(acc_0_1, col), vld1q_dup_s32(row_comp));
+        acc_1_1 = vaddq_s32(vaddq_s32(acc_1_1, col), vld1q_dup_s32(row_comp.add(1)));
+        acc_2_1 = vaddq_s32(vaddq_s32(acc_2_1, col), vld1q_dup_s32(row_comp.add(2)));
+        acc_3_1 = vaddq_s32(vaddq_s32(acc_3_1, col), vld1q_dup_s32(row_comp.add(3)));
+        acc_4_1 = vaddq_s32(vaddq_s32(acc_4_1, col), vld1q_dup_s32(row_comp.add(4)));
+        acc_5_1 = vaddq_s32(vaddq_s32(acc_5_1, col), vld1q_dup_s32(row_comp.add(5)));
+        acc_6_1 = vaddq_s32(vaddq_s32(acc_6_1, col), vld1q_dup_s32(row_comp.add(6)));
+        acc_7_1 = vaddq_s32(vaddq_s32(acc_7_1, col), vld1q_dup_s32(row_comp.add(7)));
+    }
+    {
+        let col = vld1q_s32(col_comp.add(8));
+        acc_0_2 = vaddq_s32(vaddq_s32(acc_0_2, col), vld1q_dup_s32(row_comp));
+        acc_1_2 = vaddq_s32(vaddq_s32(acc_1_2, col), vld1q_dup_s32(row_comp.add(1)));
+        acc_2_2 = vaddq_s32(vaddq_s32(acc_2_2, col), vld1q_dup_s32(row_comp.add(2)));
+        acc_3_2 = vaddq_s32(vaddq_s32(acc_3_2, col), vld1q_dup_s32(row_comp.add(3)));
+        acc_4_2 = vaddq_s32(vaddq_s32(acc_4_2, col), vld1q_dup_s32(row_comp.add(4)));
+        acc_5_2 = vaddq_s32(vaddq_s32(acc_5_2, col), vld1q_dup_s32(row_comp.add(5)));
+        acc_6_2 = vaddq_s32(vaddq_s32(acc_6_2, col), vld1q_dup_s32(row_comp.add(6)));
+        acc_7_2 = vaddq_s32(vaddq_s32(acc_7_2, col), vld1q_dup_s32(row_comp.add(7)));
     }
     if accumulate {
         vst1q_s32(c, vaddq_s32(vld1q_s32(c), acc_0_0));

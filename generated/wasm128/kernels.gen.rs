@@ -3071,21 +3071,32 @@ pub unsafe fn microkernel_pack_b_packed_f64(
         }
     }
 }
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// `DotVec`.
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
@@ -3094,6 +3105,8 @@ pub unsafe fn microkernel_dot_u8i8(
     c: *mut i32,
     ldc: usize,
     accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
 ) {
     let mut acc_0_0 = i32x4_splat(0);
     let mut acc_0_1 = i32x4_splat(0);
@@ -3240,21 +3253,32 @@ pub unsafe fn microkernel_dot_u8i8(
         }
     }
 }
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// `DotVec`.
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_bf16(
     kd: usize,
@@ -3263,6 +3287,8 @@ pub unsafe fn microkernel_dot_bf16(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    _row_comp: *const f32,
+    _col_comp: *const f32,
 ) {
     let mut acc_0_0 = f32x4_splat(0.0);
     let mut acc_0_1 = f32x4_splat(0.0);
@@ -3325,6 +3351,446 @@ pub unsafe fn microkernel_dot_bf16(
                 v128_load(b.add(p * 8 * 2).add(8) as *const v128),
             );
         }
+    }
+    if accumulate {
+        v128_store(c as *mut v128, f32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_1_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_1_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_2_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_2_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_3_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_3_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_comp_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    let mut acc_1_0 = i32x4_splat(0);
+    let mut acc_1_1 = i32x4_splat(0);
+    let mut acc_2_0 = i32x4_splat(0);
+    let mut acc_2_1 = i32x4_splat(0);
+    let mut acc_3_0 = i32x4_splat(0);
+    let mut acc_3_1 = i32x4_splat(0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(4) as *const u32);
+            acc_1_0 = ops::dot_u8i8(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(8) as *const u32);
+            acc_2_0 = ops::dot_u8i8(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(12) as *const u32);
+            acc_3_0 = ops::dot_u8i8(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+    }
+    {
+        let col = v128_load(col_comp as *const v128);
+        acc_0_0 = i32x4_add(
+            i32x4_add(acc_0_0, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_0 = i32x4_add(
+            i32x4_add(acc_1_0, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_0 = i32x4_add(
+            i32x4_add(acc_2_0, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_0 = i32x4_add(
+            i32x4_add(acc_3_0, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
+    }
+    {
+        let col = v128_load(col_comp.add(4) as *const v128);
+        acc_0_1 = i32x4_add(
+            i32x4_add(acc_0_1, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_1 = i32x4_add(
+            i32x4_add(acc_1_1, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_1 = i32x4_add(
+            i32x4_add(acc_2_1, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_1 = i32x4_add(
+            i32x4_add(acc_3_1, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
+    }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_1_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_1_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_2_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_2_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_3_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_3_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_comp_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    row_comp: *const f32,
+    col_comp: *const f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2) as *const u32);
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(2) as *const u32);
+            acc_1_0 = ops::dot_bf16(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(4) as *const u32);
+            acc_2_0 = ops::dot_bf16(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2).add(6) as *const u32);
+            acc_3_0 = ops::dot_bf16(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+    }
+    {
+        let col = v128_load(col_comp as *const v128);
+        acc_0_0 = f32x4_add(
+            f32x4_add(acc_0_0, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_0 = f32x4_add(
+            f32x4_add(acc_1_0, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_0 = f32x4_add(
+            f32x4_add(acc_2_0, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_0 = f32x4_add(
+            f32x4_add(acc_3_0, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
+    }
+    {
+        let col = v128_load(col_comp.add(4) as *const v128);
+        acc_0_1 = f32x4_add(
+            f32x4_add(acc_0_1, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_1 = f32x4_add(
+            f32x4_add(acc_1_1, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_1 = f32x4_add(
+            f32x4_add(acc_2_1, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_1 = f32x4_add(
+            f32x4_add(acc_3_1, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
     }
     if accumulate {
         v128_store(c as *mut v128, f32x4_add(v128_load(c as *const v128), acc_0_0));
@@ -9093,6 +9559,550 @@ pub unsafe fn pack_lhs_f64(
                         0.0f64
                     };
                 }
+            }
+        }
+    }
+}
+/// Packs an `m` x `k` block of A for the dot-product micro-kernel
+/// (`base_microkernel_dot`): panels of `MR` rows, panel `q` at
+/// `dst + q * panel_stride`, each `k.div_ceil(DEPTH)` groups of `MR` rows of
+/// `DEPTH` elements: element `(i, p)` of the panel at
+/// `(p / DEPTH * MR + i) * DEPTH + p % DEPTH`. Rows past `m` and the last
+/// group's elements past `k` are zero (`ZERO_A`), so a panel is
+/// `k.div_ceil(DEPTH) * MR * DEPTH` elements.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a` and stored as
+/// `x ^ flip` (padding stays zero). For s8 x s8 int8 GEMM on the u8 x s8
+/// instruction, A's s8 bytes are passed as u8 with `flip = 0x80`, which stores
+/// `x + 128` (the runtime compensates with `-128 * colsum(B)`); `flip = 0`
+/// copies (u8 A, and bf16).
+///
+/// With `want_sums`, `sums[q * MR + i]` receives the sum over `p < k` of row
+/// `i` of panel `q`'s *true* values as `i32`: `(x ^ flip) - flip` (as `i32`),
+/// so the s8 value for `flip = 0x80` and the u8 value for `flip = 0`; rows
+/// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
+/// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
+///
+/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
+/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
+/// a time down the panel's `MR` rows (whole panels), other layouts element by
+/// element. Nothing is read outside the `m` x `k` block.
+///
+/// # Safety
+/// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
+/// `q * panel_stride + j` for `q < m.div_ceil(MR)`,
+/// `j < k.div_ceil(DEPTH) * MR * DEPTH`; with `want_sums`, `sums` writable for
+/// `m.div_ceil(MR) * MR` elements.
+///
+/// Generated for `wasm128` from `base_pack_dot_lhs` in `kernels/src/pack.rs` with V = u8i8.
+#[target_feature(enable = "simd128")]
+pub unsafe fn pack_dot_lhs_u8i8(
+    m: usize,
+    k: usize,
+    a: *const u8,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut u8,
+    panel_stride: usize,
+    flip: u8,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / 4;
+    let groups = k.div_ceil(4);
+    let shift: i32 = flip.into();
+    for q in 0..m.div_ceil(4) {
+        let rows = (m - q * 4).min(4);
+        let out = dst.add(q * panel_stride);
+        let first = a.add(q * 4 * rs_a);
+        if rs_a == 1 && cs_a != 1 && rows == 4 {
+            for g in 0..whole {
+                *out.add(g * 16) = *first.add((g * 4) * cs_a) ^ flip;
+                *out.add(g * 16 + 4) = *first.add((g * 4) * cs_a).add(1) ^ flip;
+                *out.add(g * 16 + 8) = *first.add((g * 4) * cs_a).add(2) ^ flip;
+                *out.add(g * 16 + 12) = *first.add((g * 4) * cs_a).add(3) ^ flip;
+                *out.add(g * 16 + 1) = *first.add((g * 4 + 1) * cs_a) ^ flip;
+                *out.add(g * 16 + 4 + 1) = *first.add((g * 4 + 1) * cs_a).add(1) ^ flip;
+                *out.add(g * 16 + 8 + 1) = *first.add((g * 4 + 1) * cs_a).add(2) ^ flip;
+                *out.add(g * 16 + 12 + 1) = *first.add((g * 4 + 1) * cs_a).add(3) ^ flip;
+                *out.add(g * 16 + 2) = *first.add((g * 4 + 2) * cs_a) ^ flip;
+                *out.add(g * 16 + 4 + 2) = *first.add((g * 4 + 2) * cs_a).add(1) ^ flip;
+                *out.add(g * 16 + 8 + 2) = *first.add((g * 4 + 2) * cs_a).add(2) ^ flip;
+                *out.add(g * 16 + 12 + 2) = *first.add((g * 4 + 2) * cs_a).add(3) ^ flip;
+                *out.add(g * 16 + 3) = *first.add((g * 4 + 3) * cs_a) ^ flip;
+                *out.add(g * 16 + 4 + 3) = *first.add((g * 4 + 3) * cs_a).add(1) ^ flip;
+                *out.add(g * 16 + 8 + 3) = *first.add((g * 4 + 3) * cs_a).add(2) ^ flip;
+                *out.add(g * 16 + 12 + 3) = *first.add((g * 4 + 3) * cs_a).add(3) ^ flip;
+            }
+        } else {
+            for i in 0..rows {
+                let row = first.add(i * rs_a);
+                let po = out.add(i * 4);
+                if cs_a == 1 {
+                    for g in 0..whole {
+                        *po.add(g * 16) = *row.add(g * 4) ^ flip;
+                        *po.add(g * 16 + 1) = *row.add(g * 4 + 1) ^ flip;
+                        *po.add(g * 16 + 2) = *row.add(g * 4 + 2) ^ flip;
+                        *po.add(g * 16 + 3) = *row.add(g * 4 + 3) ^ flip;
+                    }
+                } else {
+                    for g in 0..whole {
+                        *po.add(g * 16) = *row.add((g * 4) * cs_a) ^ flip;
+                        *po.add(g * 16 + 1) = *row.add((g * 4 + 1) * cs_a) ^ flip;
+                        *po.add(g * 16 + 2) = *row.add((g * 4 + 2) * cs_a) ^ flip;
+                        *po.add(g * 16 + 3) = *row.add((g * 4 + 3) * cs_a) ^ flip;
+                    }
+                }
+            }
+        }
+        for i in 0..4 {
+            let from = if i < rows { whole } else { 0 };
+            for g in from..groups {
+                {
+                    let p = g * 4;
+                    *out.add(i * 4).add(g * 16) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u8
+                    };
+                }
+                {
+                    let p = g * 4 + 1;
+                    *out.add(i * 4).add(g * 16 + 1) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u8
+                    };
+                }
+                {
+                    let p = g * 4 + 2;
+                    *out.add(i * 4).add(g * 16 + 2) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u8
+                    };
+                }
+                {
+                    let p = g * 4 + 3;
+                    *out.add(i * 4).add(g * 16 + 3) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u8
+                    };
+                }
+            }
+        }
+        if want_sums {
+            for i in 0..4 {
+                let mut sum: i32 = 0;
+                if i < rows {
+                    for p in 0..k {
+                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
+                }
+                *sums.add(q * 4 + i) = sum;
+            }
+        }
+    }
+}
+/// Packs an `m` x `k` block of A for the dot-product micro-kernel
+/// (`base_microkernel_dot`): panels of `MR` rows, panel `q` at
+/// `dst + q * panel_stride`, each `k.div_ceil(DEPTH)` groups of `MR` rows of
+/// `DEPTH` elements: element `(i, p)` of the panel at
+/// `(p / DEPTH * MR + i) * DEPTH + p % DEPTH`. Rows past `m` and the last
+/// group's elements past `k` are zero (`ZERO_A`), so a panel is
+/// `k.div_ceil(DEPTH) * MR * DEPTH` elements.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a` and stored as
+/// `x ^ flip` (padding stays zero). For s8 x s8 int8 GEMM on the u8 x s8
+/// instruction, A's s8 bytes are passed as u8 with `flip = 0x80`, which stores
+/// `x + 128` (the runtime compensates with `-128 * colsum(B)`); `flip = 0`
+/// copies (u8 A, and bf16).
+///
+/// With `want_sums`, `sums[q * MR + i]` receives the sum over `p < k` of row
+/// `i` of panel `q`'s *true* values as `i32`: `(x ^ flip) - flip` (as `i32`),
+/// so the s8 value for `flip = 0x80` and the u8 value for `flip = 0`; rows
+/// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
+/// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
+///
+/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
+/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
+/// a time down the panel's `MR` rows (whole panels), other layouts element by
+/// element. Nothing is read outside the `m` x `k` block.
+///
+/// # Safety
+/// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
+/// `q * panel_stride + j` for `q < m.div_ceil(MR)`,
+/// `j < k.div_ceil(DEPTH) * MR * DEPTH`; with `want_sums`, `sums` writable for
+/// `m.div_ceil(MR) * MR` elements.
+///
+/// Generated for `wasm128` from `base_pack_dot_lhs` in `kernels/src/pack.rs` with V = bf16.
+#[target_feature(enable = "simd128")]
+pub unsafe fn pack_dot_lhs_bf16(
+    m: usize,
+    k: usize,
+    a: *const u16,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut u16,
+    panel_stride: usize,
+    flip: u16,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / 2;
+    let groups = k.div_ceil(2);
+    let shift: i32 = flip.into();
+    for q in 0..m.div_ceil(4) {
+        let rows = (m - q * 4).min(4);
+        let out = dst.add(q * panel_stride);
+        let first = a.add(q * 4 * rs_a);
+        if rs_a == 1 && cs_a != 1 && rows == 4 {
+            for g in 0..whole {
+                *out.add(g * 8) = *first.add((g * 2) * cs_a) ^ flip;
+                *out.add(g * 8 + 2) = *first.add((g * 2) * cs_a).add(1) ^ flip;
+                *out.add(g * 8 + 4) = *first.add((g * 2) * cs_a).add(2) ^ flip;
+                *out.add(g * 8 + 6) = *first.add((g * 2) * cs_a).add(3) ^ flip;
+                *out.add(g * 8 + 1) = *first.add((g * 2 + 1) * cs_a) ^ flip;
+                *out.add(g * 8 + 2 + 1) = *first.add((g * 2 + 1) * cs_a).add(1) ^ flip;
+                *out.add(g * 8 + 4 + 1) = *first.add((g * 2 + 1) * cs_a).add(2) ^ flip;
+                *out.add(g * 8 + 6 + 1) = *first.add((g * 2 + 1) * cs_a).add(3) ^ flip;
+            }
+        } else {
+            for i in 0..rows {
+                let row = first.add(i * rs_a);
+                let po = out.add(i * 2);
+                if cs_a == 1 {
+                    for g in 0..whole {
+                        *po.add(g * 8) = *row.add(g * 2) ^ flip;
+                        *po.add(g * 8 + 1) = *row.add(g * 2 + 1) ^ flip;
+                    }
+                } else {
+                    for g in 0..whole {
+                        *po.add(g * 8) = *row.add((g * 2) * cs_a) ^ flip;
+                        *po.add(g * 8 + 1) = *row.add((g * 2 + 1) * cs_a) ^ flip;
+                    }
+                }
+            }
+        }
+        for i in 0..4 {
+            let from = if i < rows { whole } else { 0 };
+            for g in from..groups {
+                {
+                    let p = g * 2;
+                    *out.add(i * 2).add(g * 8) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u16
+                    };
+                }
+                {
+                    let p = g * 2 + 1;
+                    *out.add(i * 2).add(g * 8 + 1) = if i < rows && p < k {
+                        *first.wrapping_add(i * rs_a).add(p * cs_a) ^ flip
+                    } else {
+                        0u16
+                    };
+                }
+            }
+        }
+        if want_sums {
+            for i in 0..4 {
+                let mut sum: i32 = 0;
+                if i < rows {
+                    for p in 0..k {
+                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
+                }
+                *sums.add(q * 4 + i) = sum;
+            }
+        }
+    }
+}
+/// Packs a `k` x `n` block of B for the dot-product micro-kernel
+/// (`base_microkernel_dot`): strips of `NR` columns, strip `s` at
+/// `dst + s * strip_stride`, each `k.div_ceil(DEPTH)` groups of `NR` columns of
+/// `DEPTH` elements: element `(p, j)` of the strip at
+/// `(p / DEPTH * NR + j) * DEPTH + p % DEPTH`. Columns past `n` and the last
+/// group's elements past `k` are zero (`ZERO_B`), so a strip is
+/// `k.div_ceil(DEPTH) * NR * DEPTH` elements.
+///
+/// With `want_sums`, `sums[s * NR + j]` receives the sum over `p < k` of
+/// column `j` of strip `s` as `i32` (columns past `n` get 0, so
+/// `n.div_ceil(NR) * NR` sums are written: the runtime's
+/// `-(a_offset) * colsum(B)` term, and `-128 * colsum(B)` for s8 x s8). Without
+/// it `sums` is not touched.
+///
+/// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
+/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
+/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
+/// element by element. Nothing is read outside the `k` x `n` block.
+///
+/// # Safety
+/// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
+/// `s * strip_stride + j` for `s < n.div_ceil(NR)`,
+/// `j < k.div_ceil(DEPTH) * NR * DEPTH`; with `want_sums`, `sums` writable for
+/// `n.div_ceil(NR) * NR` elements.
+///
+/// Generated for `wasm128` from `base_pack_dot_rhs` in `kernels/src/pack.rs` with V = u8i8.
+#[target_feature(enable = "simd128")]
+pub unsafe fn pack_dot_rhs_u8i8(
+    k: usize,
+    n: usize,
+    b: *const i8,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut i8,
+    strip_stride: usize,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / 4;
+    let groups = k.div_ceil(4);
+    let strips = n.div_ceil(8);
+    let full = n / 8;
+    if cs_b == 1 && rs_b != 1 {
+        for g in 0..whole {
+            for s in 0..full {
+                for j in 0..8 {
+                    *dst.add(s * strip_stride + g * 32).add(j * 4) = *b
+                        .add(g * 4 * rs_b)
+                        .add(s * 8)
+                        .add(j);
+                    *dst.add(s * strip_stride + g * 32).add(j * 4 + 1) = *b
+                        .add(g * 4 * rs_b)
+                        .add(s * 8)
+                        .add(rs_b + j);
+                    *dst.add(s * strip_stride + g * 32).add(j * 4 + 2) = *b
+                        .add(g * 4 * rs_b)
+                        .add(s * 8)
+                        .add(2 * rs_b + j);
+                    *dst.add(s * strip_stride + g * 32).add(j * 4 + 3) = *b
+                        .add(g * 4 * rs_b)
+                        .add(s * 8)
+                        .add(3 * rs_b + j);
+                }
+            }
+        }
+    } else {
+        for s in 0..full {
+            for j in 0..8 {
+                let col = b.add((s * 8 + j) * cs_b);
+                let po = dst.add(s * strip_stride).add(j * 4);
+                if rs_b == 1 {
+                    for g in 0..whole {
+                        *po.add(g * 32) = *col.add(g * 4);
+                        *po.add(g * 32 + 1) = *col.add(g * 4 + 1);
+                        *po.add(g * 32 + 2) = *col.add(g * 4 + 2);
+                        *po.add(g * 32 + 3) = *col.add(g * 4 + 3);
+                    }
+                } else {
+                    for g in 0..whole {
+                        *po.add(g * 32) = *col.add((g * 4) * rs_b);
+                        *po.add(g * 32 + 1) = *col.add((g * 4 + 1) * rs_b);
+                        *po.add(g * 32 + 2) = *col.add((g * 4 + 2) * rs_b);
+                        *po.add(g * 32 + 3) = *col.add((g * 4 + 3) * rs_b);
+                    }
+                }
+            }
+        }
+    }
+    for s in 0..strips {
+        for j in 0..8 {
+            let c = s * 8 + j;
+            let from = if s < full { whole } else { 0 };
+            for g in from..groups {
+                {
+                    let p = g * 4;
+                    *dst.add(s * strip_stride).add(j * 4).add(g * 32) = if c < n && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0i8
+                    };
+                }
+                {
+                    let p = g * 4 + 1;
+                    *dst.add(s * strip_stride).add(j * 4).add(g * 32 + 1) = if c < n
+                        && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0i8
+                    };
+                }
+                {
+                    let p = g * 4 + 2;
+                    *dst.add(s * strip_stride).add(j * 4).add(g * 32 + 2) = if c < n
+                        && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0i8
+                    };
+                }
+                {
+                    let p = g * 4 + 3;
+                    *dst.add(s * strip_stride).add(j * 4).add(g * 32 + 3) = if c < n
+                        && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0i8
+                    };
+                }
+            }
+        }
+    }
+    if want_sums {
+        for j in 0..strips * 8 {
+            *sums.add(j) = 0;
+        }
+        if cs_b == 1 {
+            for p in 0..k {
+                for j in 0..n {
+                    let x: i32 = (*b.add(p * rs_b).add(j)).into();
+                    *sums.add(j) = (*sums.add(j)).wrapping_add(x);
+                }
+            }
+        } else {
+            for j in 0..n {
+                let mut sum: i32 = 0;
+                for p in 0..k {
+                    let x: i32 = (*b.add(j * cs_b).add(p * rs_b)).into();
+                    sum = sum.wrapping_add(x);
+                }
+                *sums.add(j) = sum;
+            }
+        }
+    }
+}
+/// Packs a `k` x `n` block of B for the dot-product micro-kernel
+/// (`base_microkernel_dot`): strips of `NR` columns, strip `s` at
+/// `dst + s * strip_stride`, each `k.div_ceil(DEPTH)` groups of `NR` columns of
+/// `DEPTH` elements: element `(p, j)` of the strip at
+/// `(p / DEPTH * NR + j) * DEPTH + p % DEPTH`. Columns past `n` and the last
+/// group's elements past `k` are zero (`ZERO_B`), so a strip is
+/// `k.div_ceil(DEPTH) * NR * DEPTH` elements.
+///
+/// With `want_sums`, `sums[s * NR + j]` receives the sum over `p < k` of
+/// column `j` of strip `s` as `i32` (columns past `n` get 0, so
+/// `n.div_ceil(NR) * NR` sums are written: the runtime's
+/// `-(a_offset) * colsum(B)` term, and `-128 * colsum(B)` for s8 x s8). Without
+/// it `sums` is not touched.
+///
+/// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
+/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
+/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
+/// element by element. Nothing is read outside the `k` x `n` block.
+///
+/// # Safety
+/// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
+/// `s * strip_stride + j` for `s < n.div_ceil(NR)`,
+/// `j < k.div_ceil(DEPTH) * NR * DEPTH`; with `want_sums`, `sums` writable for
+/// `n.div_ceil(NR) * NR` elements.
+///
+/// Generated for `wasm128` from `base_pack_dot_rhs` in `kernels/src/pack.rs` with V = bf16.
+#[target_feature(enable = "simd128")]
+pub unsafe fn pack_dot_rhs_bf16(
+    k: usize,
+    n: usize,
+    b: *const u16,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut u16,
+    strip_stride: usize,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / 2;
+    let groups = k.div_ceil(2);
+    let strips = n.div_ceil(8);
+    let full = n / 8;
+    if cs_b == 1 && rs_b != 1 {
+        for g in 0..whole {
+            for s in 0..full {
+                for j in 0..8 {
+                    *dst.add(s * strip_stride + g * 16).add(j * 2) = *b
+                        .add(g * 2 * rs_b)
+                        .add(s * 8)
+                        .add(j);
+                    *dst.add(s * strip_stride + g * 16).add(j * 2 + 1) = *b
+                        .add(g * 2 * rs_b)
+                        .add(s * 8)
+                        .add(rs_b + j);
+                }
+            }
+        }
+    } else {
+        for s in 0..full {
+            for j in 0..8 {
+                let col = b.add((s * 8 + j) * cs_b);
+                let po = dst.add(s * strip_stride).add(j * 2);
+                if rs_b == 1 {
+                    for g in 0..whole {
+                        *po.add(g * 16) = *col.add(g * 2);
+                        *po.add(g * 16 + 1) = *col.add(g * 2 + 1);
+                    }
+                } else {
+                    for g in 0..whole {
+                        *po.add(g * 16) = *col.add((g * 2) * rs_b);
+                        *po.add(g * 16 + 1) = *col.add((g * 2 + 1) * rs_b);
+                    }
+                }
+            }
+        }
+    }
+    for s in 0..strips {
+        for j in 0..8 {
+            let c = s * 8 + j;
+            let from = if s < full { whole } else { 0 };
+            for g in from..groups {
+                {
+                    let p = g * 2;
+                    *dst.add(s * strip_stride).add(j * 2).add(g * 16) = if c < n && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0u16
+                    };
+                }
+                {
+                    let p = g * 2 + 1;
+                    *dst.add(s * strip_stride).add(j * 2).add(g * 16 + 1) = if c < n
+                        && p < k
+                    {
+                        *b.wrapping_add(c * cs_b).add(p * rs_b)
+                    } else {
+                        0u16
+                    };
+                }
+            }
+        }
+    }
+    if want_sums {
+        for j in 0..strips * 8 {
+            *sums.add(j) = 0;
+        }
+        if cs_b == 1 {
+            for p in 0..k {
+                for j in 0..n {
+                    let x: i32 = (*b.add(p * rs_b).add(j)).into();
+                    *sums.add(j) = (*sums.add(j)).wrapping_add(x);
+                }
+            }
+        } else {
+            for j in 0..n {
+                let mut sum: i32 = 0;
+                for p in 0..k {
+                    let x: i32 = (*b.add(j * cs_b).add(p * rs_b)).into();
+                    sum = sum.wrapping_add(x);
+                }
+                *sums.add(j) = sum;
             }
         }
     }

@@ -49,6 +49,8 @@ pub use self::microkernel_packed_f32 as microkernel_three_packed_f32;
 pub use self::microkernel_packed_f64 as microkernel_three_packed_f64;
 /// The same code as on `wasm128`: this level adds nothing `microkernel_dot_bf16` uses.
 pub use super::wasm128::microkernel_dot_bf16;
+/// The same code as on `wasm128`: this level adds nothing `microkernel_dot_comp_bf16` uses.
+pub use super::wasm128::microkernel_dot_comp_bf16;
 /// The same code as `gemm_small_low_f32`: on this target its constants come out the same.
 pub use self::gemm_small_low_f32 as gemm_small_row_f32;
 /// The same code as `gemm_small_low_f64`: on this target its constants come out the same.
@@ -65,6 +67,14 @@ pub use super::wasm128::pack_rhs_f64;
 pub use super::wasm128::pack_lhs_f32;
 /// The same code as on `wasm128`: this level adds nothing `pack_lhs_f64` uses.
 pub use super::wasm128::pack_lhs_f64;
+/// The same code as on `wasm128`: this level adds nothing `pack_dot_lhs_u8i8` uses.
+pub use super::wasm128::pack_dot_lhs_u8i8;
+/// The same code as on `wasm128`: this level adds nothing `pack_dot_lhs_bf16` uses.
+pub use super::wasm128::pack_dot_lhs_bf16;
+/// The same code as on `wasm128`: this level adds nothing `pack_dot_rhs_u8i8` uses.
+pub use super::wasm128::pack_dot_rhs_u8i8;
+/// The same code as on `wasm128`: this level adds nothing `pack_dot_rhs_bf16` uses.
+pub use super::wasm128::pack_dot_rhs_bf16;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column
@@ -3217,21 +3227,32 @@ pub unsafe fn microkernel_pack_b_packed_f64(
         }
     }
 }
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// `DotVec`.
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm_relaxed` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8.
+/// Generated for `wasm_relaxed` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
 #[target_feature(enable = "simd128,relaxed-simd")]
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
@@ -3240,6 +3261,8 @@ pub unsafe fn microkernel_dot_u8i8(
     c: *mut i32,
     ldc: usize,
     accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
 ) {
     let mut acc_0_0 = i32x4_splat(0);
     let mut acc_0_1 = i32x4_splat(0);
@@ -3302,6 +3325,226 @@ pub unsafe fn microkernel_dot_u8i8(
                 v128_load(b.add(p * 8 * 4).add(16) as *const v128),
             );
         }
+    }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+    {
+        let cij = c.add(ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_1_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_0);
+        }
+    }
+    {
+        let cij = c.add(ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_1_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_1_1);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_2_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_0);
+        }
+    }
+    {
+        let cij = c.add(2 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_2_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_2_1);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_3_0),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_0);
+        }
+    }
+    {
+        let cij = c.add(3 * ldc + 4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_3_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_3_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm_relaxed` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn microkernel_dot_comp_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    let mut acc_1_0 = i32x4_splat(0);
+    let mut acc_1_1 = i32x4_splat(0);
+    let mut acc_2_0 = i32x4_splat(0);
+    let mut acc_2_1 = i32x4_splat(0);
+    let mut acc_3_0 = i32x4_splat(0);
+    let mut acc_3_1 = i32x4_splat(0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(4) as *const u32);
+            acc_1_0 = ops::dot_u8i8(
+                acc_1_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(8) as *const u32);
+            acc_2_0 = ops::dot_u8i8(
+                acc_2_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4).add(12) as *const u32);
+            acc_3_0 = ops::dot_u8i8(
+                acc_3_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+    }
+    {
+        let col = v128_load(col_comp as *const v128);
+        acc_0_0 = i32x4_add(
+            i32x4_add(acc_0_0, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_0 = i32x4_add(
+            i32x4_add(acc_1_0, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_0 = i32x4_add(
+            i32x4_add(acc_2_0, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_0 = i32x4_add(
+            i32x4_add(acc_3_0, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
+    }
+    {
+        let col = v128_load(col_comp.add(4) as *const v128);
+        acc_0_1 = i32x4_add(
+            i32x4_add(acc_0_1, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+        acc_1_1 = i32x4_add(
+            i32x4_add(acc_1_1, col),
+            v128_load32_splat(row_comp.add(1) as *const u32),
+        );
+        acc_2_1 = i32x4_add(
+            i32x4_add(acc_2_1, col),
+            v128_load32_splat(row_comp.add(2) as *const u32),
+        );
+        acc_3_1 = i32x4_add(
+            i32x4_add(acc_3_1, col),
+            v128_load32_splat(row_comp.add(3) as *const u32),
+        );
     }
     if accumulate {
         v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));

@@ -100,10 +100,14 @@ static COMMON: Target = Target {
         ("u8i8.A", "u8"),
         ("u8i8.B", "i8"),
         ("u8i8.DEPTH", "4"),
+        ("u8i8.ZERO_A", "0u8"),
+        ("u8i8.ZERO_B", "0i8"),
         ("bf16.Acc", "f32"),
         ("bf16.A", "u16"),
         ("bf16.B", "u16"),
         ("bf16.DEPTH", "2"),
+        ("bf16.ZERO_A", "0u16"),
+        ("bf16.ZERO_B", "0u16"),
         // The runtime's thresholds (`gemmkit::Tuning`), one set per target; a
         // target that measures others lists its own. These were measured with
         // AVX-512 on a Zen 4 core (BENCHMARKS.md, "Why the code decides as it
@@ -167,6 +171,7 @@ pub static FALLBACK: Target = Target {
         ("u8i8.zero", "0i32"),
         ("u8i8.load", "*$0"),
         ("u8i8.store", "*$0 = $1"),
+        ("u8i8.broadcast", "*$0"),
         ("u8i8.add", "$0.wrapping_add($1)"),
         ("u8i8.broadcast_a", "($0 as *const [u8; 4]).read_unaligned()"),
         ("u8i8.load_b", "($0 as *const [i8; 4]).read_unaligned()"),
@@ -180,6 +185,7 @@ pub static FALLBACK: Target = Target {
         ("bf16.zero", "0.0f32"),
         ("bf16.load", "*$0"),
         ("bf16.store", "*$0 = $1"),
+        ("bf16.broadcast", "*$0"),
         ("bf16.add", "$0 + $1"),
         ("bf16.broadcast_a", "($0 as *const [u16; 2]).read_unaligned()"),
         ("bf16.load_b", "($0 as *const [u16; 2]).read_unaligned()"),
@@ -264,6 +270,7 @@ pub static AVX2: Target = Target {
         ("u8i8.zero", "_mm256_setzero_si256()"),
         ("u8i8.load", "_mm256_loadu_si256($0 as *const __m256i)"),
         ("u8i8.store", "_mm256_storeu_si256($0 as *mut __m256i, $1)"),
+        ("u8i8.broadcast", "_mm256_set1_epi32(*$0)"),
         ("u8i8.add", "_mm256_add_epi32($0, $1)"),
         (
             "u8i8.broadcast_a",
@@ -280,6 +287,7 @@ pub static AVX2: Target = Target {
         ("bf16.zero", "_mm256_setzero_ps()"),
         ("bf16.load", "_mm256_loadu_ps($0)"),
         ("bf16.store", "_mm256_storeu_ps($0, $1)"),
+        ("bf16.broadcast", "_mm256_broadcast_ss(&*$0)"),
         ("bf16.add", "_mm256_add_ps($0, $1)"),
         (
             "bf16.broadcast_a",
@@ -417,6 +425,7 @@ pub static AVX512: Target = Target {
         ("u8i8.zero", "_mm512_setzero_si512()"),
         ("u8i8.load", "_mm512_loadu_epi32($0)"),
         ("u8i8.store", "_mm512_storeu_epi32($0, $1)"),
+        ("u8i8.broadcast", "_mm512_set1_epi32(*$0)"),
         ("u8i8.add", "_mm512_add_epi32($0, $1)"),
         (
             "u8i8.broadcast_a",
@@ -434,6 +443,7 @@ pub static AVX512: Target = Target {
         ("bf16.zero", "_mm512_setzero_ps()"),
         ("bf16.load", "_mm512_loadu_ps($0)"),
         ("bf16.store", "_mm512_storeu_ps($0, $1)"),
+        ("bf16.broadcast", "_mm512_set1_ps(*$0)"),
         ("bf16.add", "_mm512_add_ps($0, $1)"),
         (
             "bf16.broadcast_a",
@@ -584,6 +594,7 @@ pub static NEON: Target = Target {
         ("u8i8.zero", "vdupq_n_s32(0)"),
         ("u8i8.load", "vld1q_s32($0)"),
         ("u8i8.store", "vst1q_s32($0, $1)"),
+        ("u8i8.broadcast", "vld1q_dup_s32($0)"),
         ("u8i8.add", "vaddq_s32($0, $1)"),
         (
             "u8i8.broadcast_a",
@@ -600,6 +611,7 @@ pub static NEON: Target = Target {
         ("bf16.zero", "vdupq_n_f32(0.0)"),
         ("bf16.load", "vld1q_f32($0)"),
         ("bf16.store", "vst1q_f32($0, $1)"),
+        ("bf16.broadcast", "vld1q_dup_f32($0)"),
         ("bf16.add", "vaddq_f32($0, $1)"),
         ("bf16.broadcast_a", "vdupq_n_u32(($0 as *const u32).read_unaligned())"),
         ("bf16.load_b", "vreinterpretq_u32_u16(vld1q_u16($0))"),
@@ -795,6 +807,7 @@ pub static WASM128: Target = Target {
         ("u8i8.zero", "i32x4_splat(0)"),
         ("u8i8.load", "v128_load($0 as *const v128)"),
         ("u8i8.store", "v128_store($0 as *mut v128, $1)"),
+        ("u8i8.broadcast", "v128_load32_splat($0 as *const u32)"),
         ("u8i8.add", "i32x4_add($0, $1)"),
         ("u8i8.broadcast_a", "v128_load32_splat($0 as *const u32)"),
         ("u8i8.load_b", "v128_load($0 as *const v128)"),
@@ -808,6 +821,7 @@ pub static WASM128: Target = Target {
         ("bf16.zero", "f32x4_splat(0.0)"),
         ("bf16.load", "v128_load($0 as *const v128)"),
         ("bf16.store", "v128_store($0 as *mut v128, $1)"),
+        ("bf16.broadcast", "v128_load32_splat($0 as *const u32)"),
         ("bf16.add", "f32x4_add($0, $1)"),
         ("bf16.broadcast_a", "v128_load32_splat($0 as *const u32)"),
         ("bf16.load_b", "v128_load($0 as *const v128)"),

@@ -25,7 +25,7 @@ pub mod vec;
 
 pub use apply::base_apply_packed_output;
 pub use microkernel::{base_dot_edge, base_gemm_small, base_microkernel, base_microkernel_dot};
-pub use pack::{base_pack_lhs, base_pack_rhs};
+pub use pack::{base_pack_dot_lhs, base_pack_dot_rhs, base_pack_lhs, base_pack_rhs};
 pub use reference::{Ref, Tile, bf16_to_f32};
 pub use vec::{DotVec, FloatVec};
 

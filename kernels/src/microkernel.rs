@@ -209,27 +209,40 @@ unsafe fn store_tile<V: FloatVec>(
     }
 }
 
-/// `C = A * B` (or `C += A * B` when `accumulate`) for one `MR` x `NR` tile of
-/// widening dot products: int8 (u8 x i8 -> i32, exact) or bf16 (-> f32), see
-/// [`DotVec`].
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see [`DotVec`].
 ///
 /// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
-/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`), B as
-/// `kd` groups of `NR` columns of `DEPTH` elements (`b[(p * NR + j) * DEPTH + q]`).
-/// C is row-major with row stride `ldc`; without `accumulate` it is written
-/// without being read.
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
+/// passes them for the first block of K of an int8 GEMM with offsets (the
+/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
+/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
+/// neither pointer (any value, null included, will do): its epilogue is a
+/// store, or a load, add and store. The `k` loop is the same in both.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile.
-#[kernel]
-pub unsafe fn base_microkernel_dot<V: DotVec>(
+/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
+/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+#[kernel(microkernel_dot(COMP = 0), microkernel_dot_comp(COMP = 1))]
+pub unsafe fn base_microkernel_dot<V: DotVec, const COMP: usize>(
     kd: usize,
     a: *const V::A,
     b: *const V::B,
     c: *mut V::Acc,
     ldc: usize,
     accumulate: bool,
+    row_comp: *const V::Acc,
+    col_comp: *const V::Acc,
 ) {
     let mut acc = V::zero_tile();
     for p in 0..kd {
@@ -241,6 +254,18 @@ pub unsafe fn base_microkernel_dot<V: DotVec>(
             #[unroll]
             for j in 0..V::NR / V::LANES {
                 acc[(i, j)] = V::dot(acc[(i, j)], ai, V::load_b(bp.add(j * V::LANES * V::DEPTH)));
+            }
+        }
+    }
+    // The compensations, a column vector at a time (no store comes between
+    // the loads, so each row's term is loaded once), then the stores.
+    if COMP == 1 {
+        #[unroll]
+        for j in 0..V::NR / V::LANES {
+            let col = V::load(col_comp.add(j * V::LANES));
+            #[unroll]
+            for i in 0..V::MR {
+                acc[(i, j)] = V::add(V::add(acc[(i, j)], col), V::broadcast(row_comp.add(i)));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Packing kernels: copy operand panels into the layout the micro-kernels stream.
 
-use crate::vec::FloatVec;
+use crate::vec::{DotVec, FloatVec};
 use kernel_macros::kernel;
 
 /// Packs a `k` x `n` block of B into the micro-kernel layout: strips of `NR`
@@ -128,6 +128,251 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
                         V::ZERO
                     };
                 }
+            }
+        }
+    }
+}
+
+/// Packs an `m` x `k` block of A for the dot-product micro-kernel
+/// (`base_microkernel_dot`): panels of `MR` rows, panel `q` at
+/// `dst + q * panel_stride`, each `k.div_ceil(DEPTH)` groups of `MR` rows of
+/// `DEPTH` elements: element `(i, p)` of the panel at
+/// `(p / DEPTH * MR + i) * DEPTH + p % DEPTH`. Rows past `m` and the last
+/// group's elements past `k` are zero (`ZERO_A`), so a panel is
+/// `k.div_ceil(DEPTH) * MR * DEPTH` elements.
+///
+/// Element `(i, p)` of A is read from `a + i * rs_a + p * cs_a` and stored as
+/// `x ^ flip` (padding stays zero). For s8 x s8 int8 GEMM on the u8 x s8
+/// instruction, A's s8 bytes are passed as u8 with `flip = 0x80`, which stores
+/// `x + 128` (the runtime compensates with `-128 * colsum(B)`); `flip = 0`
+/// copies (u8 A, and bf16).
+///
+/// With `want_sums`, `sums[q * MR + i]` receives the sum over `p < k` of row
+/// `i` of panel `q`'s *true* values as `i32`: `(x ^ flip) - flip` (as `i32`),
+/// so the s8 value for `flip = 0x80` and the u8 value for `flip = 0`; rows
+/// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
+/// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
+///
+/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
+/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
+/// a time down the panel's `MR` rows (whole panels), other layouts element by
+/// element. Nothing is read outside the `m` x `k` block.
+///
+/// # Safety
+/// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
+/// `q * panel_stride + j` for `q < m.div_ceil(MR)`,
+/// `j < k.div_ceil(DEPTH) * MR * DEPTH`; with `want_sums`, `sums` writable for
+/// `m.div_ceil(MR) * MR` elements.
+#[kernel]
+pub unsafe fn base_pack_dot_lhs<V: DotVec>(
+    m: usize,
+    k: usize,
+    a: *const V::A,
+    rs_a: usize,
+    cs_a: usize,
+    dst: *mut V::A,
+    panel_stride: usize,
+    flip: V::A,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    // Groups of `DEPTH` elements with all of them in `k`, and all groups.
+    let whole = k / V::DEPTH;
+    let groups = k.div_ceil(V::DEPTH);
+    let step = V::MR * V::DEPTH;
+    let shift: i32 = flip.into();
+    for q in 0..m.div_ceil(V::MR) {
+        let rows = (m - q * V::MR).min(V::MR);
+        let out = dst.add(q * panel_stride);
+        let first = a.add(q * V::MR * rs_a);
+        if rs_a == 1 && cs_a != 1 && rows == V::MR {
+            // Column-major, a whole panel: each group is `DEPTH` columns of
+            // `MR` contiguous rows.
+            for g in 0..whole {
+                #[unroll]
+                for d in 0..V::DEPTH {
+                    let col = first.add((g * V::DEPTH + d) * cs_a);
+                    #[unroll]
+                    for i in 0..V::MR {
+                        *out.add(g * step + i * V::DEPTH + d) = *col.add(i) ^ flip;
+                    }
+                }
+            }
+        } else {
+            for i in 0..rows {
+                let row = first.add(i * rs_a);
+                let po = out.add(i * V::DEPTH);
+                if cs_a == 1 {
+                    for g in 0..whole {
+                        #[unroll]
+                        for d in 0..V::DEPTH {
+                            *po.add(g * step + d) = *row.add(g * V::DEPTH + d) ^ flip;
+                        }
+                    }
+                } else {
+                    for g in 0..whole {
+                        #[unroll]
+                        for d in 0..V::DEPTH {
+                            *po.add(g * step + d) = *row.add((g * V::DEPTH + d) * cs_a) ^ flip;
+                        }
+                    }
+                }
+            }
+        }
+        // The last group's elements past `k`, and the rows past `m`.
+        for i in 0..V::MR {
+            let po = out.add(i * V::DEPTH);
+            let row = first.wrapping_add(i * rs_a);
+            let from = if i < rows { whole } else { 0 };
+            for g in from..groups {
+                #[unroll]
+                for d in 0..V::DEPTH {
+                    let p = g * V::DEPTH + d;
+                    *po.add(g * step + d) = if i < rows && p < k {
+                        *row.add(p * cs_a) ^ flip
+                    } else {
+                        V::ZERO_A
+                    };
+                }
+            }
+        }
+        if want_sums {
+            for i in 0..V::MR {
+                let mut sum: i32 = 0;
+                if i < rows {
+                    let row = first.add(i * rs_a);
+                    for p in 0..k {
+                        let x: i32 = (*row.add(p * cs_a) ^ flip).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
+                }
+                *sums.add(q * V::MR + i) = sum;
+            }
+        }
+    }
+}
+
+/// Packs a `k` x `n` block of B for the dot-product micro-kernel
+/// (`base_microkernel_dot`): strips of `NR` columns, strip `s` at
+/// `dst + s * strip_stride`, each `k.div_ceil(DEPTH)` groups of `NR` columns of
+/// `DEPTH` elements: element `(p, j)` of the strip at
+/// `(p / DEPTH * NR + j) * DEPTH + p % DEPTH`. Columns past `n` and the last
+/// group's elements past `k` are zero (`ZERO_B`), so a strip is
+/// `k.div_ceil(DEPTH) * NR * DEPTH` elements.
+///
+/// With `want_sums`, `sums[s * NR + j]` receives the sum over `p < k` of
+/// column `j` of strip `s` as `i32` (columns past `n` get 0, so
+/// `n.div_ceil(NR) * NR` sums are written: the runtime's
+/// `-(a_offset) * colsum(B)` term, and `-128 * colsum(B)` for s8 x s8). Without
+/// it `sums` is not touched.
+///
+/// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
+/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
+/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
+/// element by element. Nothing is read outside the `k` x `n` block.
+///
+/// # Safety
+/// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
+/// `s * strip_stride + j` for `s < n.div_ceil(NR)`,
+/// `j < k.div_ceil(DEPTH) * NR * DEPTH`; with `want_sums`, `sums` writable for
+/// `n.div_ceil(NR) * NR` elements.
+#[kernel]
+pub unsafe fn base_pack_dot_rhs<V: DotVec>(
+    k: usize,
+    n: usize,
+    b: *const V::B,
+    rs_b: usize,
+    cs_b: usize,
+    dst: *mut V::B,
+    strip_stride: usize,
+    sums: *mut i32,
+    want_sums: bool,
+) {
+    let whole = k / V::DEPTH;
+    let groups = k.div_ceil(V::DEPTH);
+    let step = V::NR * V::DEPTH;
+    let strips = n.div_ceil(V::NR);
+    let full = n / V::NR;
+    if cs_b == 1 && rs_b != 1 {
+        // Row-major: `DEPTH` rows at a time, across every whole strip.
+        for g in 0..whole {
+            let src = b.add(g * V::DEPTH * rs_b);
+            for s in 0..full {
+                let out = dst.add(s * strip_stride + g * step);
+                let cols = src.add(s * V::NR);
+                for j in 0..V::NR {
+                    #[unroll]
+                    for d in 0..V::DEPTH {
+                        *out.add(j * V::DEPTH + d) = *cols.add(d * rs_b + j);
+                    }
+                }
+            }
+        }
+    } else {
+        for s in 0..full {
+            let out = dst.add(s * strip_stride);
+            for j in 0..V::NR {
+                let col = b.add((s * V::NR + j) * cs_b);
+                let po = out.add(j * V::DEPTH);
+                if rs_b == 1 {
+                    for g in 0..whole {
+                        #[unroll]
+                        for d in 0..V::DEPTH {
+                            *po.add(g * step + d) = *col.add(g * V::DEPTH + d);
+                        }
+                    }
+                } else {
+                    for g in 0..whole {
+                        #[unroll]
+                        for d in 0..V::DEPTH {
+                            *po.add(g * step + d) = *col.add((g * V::DEPTH + d) * rs_b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The last strip's columns (those past `n` zero), and in every strip the
+    // last group's elements past `k`.
+    for s in 0..strips {
+        let out = dst.add(s * strip_stride);
+        for j in 0..V::NR {
+            let c = s * V::NR + j;
+            let col = b.wrapping_add(c * cs_b);
+            let po = out.add(j * V::DEPTH);
+            let from = if s < full { whole } else { 0 };
+            for g in from..groups {
+                #[unroll]
+                for d in 0..V::DEPTH {
+                    let p = g * V::DEPTH + d;
+                    *po.add(g * step + d) = if c < n && p < k { *col.add(p * rs_b) } else { V::ZERO_B };
+                }
+            }
+        }
+    }
+    if want_sums {
+        for j in 0..strips * V::NR {
+            *sums.add(j) = 0;
+        }
+        if cs_b == 1 {
+            // Row by row, so that the sums of a row-major B vectorise.
+            for p in 0..k {
+                let row = b.add(p * rs_b);
+                for j in 0..n {
+                    let x: i32 = (*row.add(j)).into();
+                    *sums.add(j) = (*sums.add(j)).wrapping_add(x);
+                }
+            }
+        } else {
+            for j in 0..n {
+                let col = b.add(j * cs_b);
+                let mut sum: i32 = 0;
+                for p in 0..k {
+                    let x: i32 = (*col.add(p * rs_b)).into();
+                    sum = sum.wrapping_add(x);
+                }
+                *sums.add(j) = sum;
             }
         }
     }

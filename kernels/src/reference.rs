@@ -136,6 +136,8 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, M
     const MR: usize = MR;
     const NR: usize = NRV * L;
     const DEPTH: usize = 4;
+    const ZERO_A: u8 = 0;
+    const ZERO_B: i8 = 0;
 
     fn zero() -> Self {
         Ref([0; L])
@@ -148,6 +150,9 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, M
     }
     unsafe fn store(p: *mut i32, v: Self) {
         unsafe { write_lanes(p, &v.0, L) }
+    }
+    unsafe fn broadcast(p: *const i32) -> Self {
+        Ref([unsafe { p.read_unaligned() }; L])
     }
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l].wrapping_add(b.0[l])))
@@ -182,6 +187,8 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, M
     const MR: usize = MR;
     const NR: usize = NRV * L;
     const DEPTH: usize = 2;
+    const ZERO_A: u16 = 0;
+    const ZERO_B: u16 = 0;
 
     fn zero() -> Self {
         Ref([0.0; L])
@@ -194,6 +201,9 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, M
     }
     unsafe fn store(p: *mut f32, v: Self) {
         unsafe { write_lanes(p, &v.0, L) }
+    }
+    unsafe fn broadcast(p: *const f32) -> Self {
+        Ref([unsafe { p.read_unaligned() }; L])
     }
     fn add(a: Self, b: Self) -> Self {
         Ref(core::array::from_fn(|l| a.0[l] + b.0[l]))

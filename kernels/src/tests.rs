@@ -253,20 +253,38 @@ fn microkernel_dot_u8i8_is_exact_at_the_extremes() {
     let b: Vec<i8> = (0..kq * nr * 4)
         .map(|i| if i % 2 == 0 { -128 } else { rng.next() as i8 })
         .collect();
-    for accumulate in [false, true] {
+    let row_comp: Vec<i32> = (0..mr).map(|i| 1000 * i as i32 - 7).collect();
+    let col_comp: Vec<i32> = (0..nr).map(|j| -(1 << 20) + j as i32).collect();
+    for (accumulate, comp) in [(false, false), (true, false), (false, true), (true, true)] {
         let c0: Vec<i32> = (0..mr * ldc).map(|_| rng.next() as i32 >> 8).collect();
         let mut c = c0.clone();
-        unsafe { base_microkernel_dot::<I32>(kq, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
+        let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        unsafe {
+            if comp {
+                base_microkernel_dot::<I32, 1>(kq, ap, bp, cp, ldc, accumulate, row_comp.as_ptr(), col_comp.as_ptr())
+            } else {
+                base_microkernel_dot::<I32, 0>(kq, ap, bp, cp, ldc, accumulate, std::ptr::null(), std::ptr::null())
+            }
+        };
         for i in 0..mr {
-            for j in 0..nr {
-                let dot: i32 = (0..kq * 4)
+            for j in 0..ldc {
+                if j >= nr {
+                    assert_eq!(c[i * ldc + j], c0[i * ldc + j], "wrote outside the tile");
+                    continue;
+                }
+                let mut want: i32 = (0..kq * 4)
                     .map(|d| {
                         let (p, q) = (d / 4, d % 4);
                         i32::from(a[(p * mr + i) * 4 + q]) * i32::from(b[(p * nr + j) * 4 + q])
                     })
                     .sum();
-                let want = if accumulate { c0[i * ldc + j] + dot } else { dot };
-                assert_eq!(c[i * ldc + j], want, "accumulate={accumulate} ({i},{j})");
+                if comp {
+                    want += row_comp[i] + col_comp[j];
+                }
+                if accumulate {
+                    want += c0[i * ldc + j];
+                }
+                assert_eq!(c[i * ldc + j], want, "accumulate={accumulate} comp={comp} ({i},{j})");
             }
         }
     }
@@ -285,7 +303,10 @@ fn microkernel_dot_bf16_matches_f32_products() {
     for accumulate in [false, true] {
         let c0: Vec<f32> = (0..mr * ldc).map(|i| i as f32).collect();
         let mut c = c0.clone();
-        unsafe { base_microkernel_dot::<Bf16>(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate) };
+        let null = std::ptr::null();
+        unsafe {
+            base_microkernel_dot::<Bf16, 0>(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate, null, null)
+        };
         for i in 0..mr {
             for j in 0..nr {
                 let dot: f32 = (0..kd * 2)
@@ -325,6 +346,164 @@ fn pack_lhs_column_and_row_major_full_and_ragged_panels() {
                     let want = if i < m { a[i * rs + p * cs] } else { 0.0 };
                     assert_eq!(*got, want, "{ctx}");
                 }
+            }
+        }
+    }
+}
+
+/// The packed index of element `(r, p)` (row of A or column of B `r`) in a
+/// panel or strip of `width` rows or columns, depth `depth`.
+fn dot_at(r: usize, p: usize, width: usize, depth: usize) -> usize {
+    (p / depth * width + r) * depth + p % depth
+}
+
+#[test]
+fn pack_dot_lhs_groups_flips_pads_and_sums() {
+    let (mr, depth) = (I32::MR, 4);
+    for &(m, k) in &[
+        (3usize, 0usize),
+        (3, 1),
+        (3, 4),
+        (3, 7),
+        (2, 5),
+        (1, 8),
+        (6, 3),
+        (7, 9),
+        (8, 13),
+    ] {
+        let mut rng = Rng(3 + m as u64 * 5 + k as u64);
+        let a: Vec<u8> = (0..(m + 2) * (2 * k + 3) + 8).map(|_| rng.next() as u8).collect();
+        let panels = m.div_ceil(mr);
+        let used = k.div_ceil(depth) * mr * depth;
+        let stride = used + 3;
+        for &(rs, cs) in &[(k + 3, 1), (1, m + 2), (1, mr), (2 * k + 1, 2)] {
+            for flip in [0u8, 0x80] {
+                let mut dst = vec![0x55u8; panels * stride];
+                let mut sums = vec![-1i32; panels * mr + 2];
+                let (ap, dp, sp) = (a.as_ptr(), dst.as_mut_ptr(), sums.as_mut_ptr());
+                unsafe { base_pack_dot_lhs::<I32>(m, k, ap, rs, cs, dp, stride, flip, sp, true) };
+                let ctx = format!("m={m} k={k} rs={rs} cs={cs} flip={flip}");
+                for (at, got) in dst.iter().enumerate() {
+                    if at % stride >= used {
+                        assert_eq!(*got, 0x55, "{ctx}: wrote between panels at {at}");
+                    }
+                }
+                for q in 0..panels {
+                    for i in 0..mr {
+                        let row = q * mr + i;
+                        for p in 0..k.div_ceil(depth) * depth {
+                            let got = dst[q * stride + dot_at(i, p, mr, depth)];
+                            let want = if row < m && p < k {
+                                a[row * rs + p * cs] ^ flip
+                            } else {
+                                0
+                            };
+                            assert_eq!(got, want, "{ctx}: ({row}, {p})");
+                        }
+                        let want: i32 = if row < m {
+                            (0..k)
+                                .map(|p| {
+                                    let x = a[row * rs + p * cs];
+                                    if flip == 0 { i32::from(x) } else { i32::from(x as i8) }
+                                })
+                                .sum()
+                        } else {
+                            0
+                        };
+                        assert_eq!(sums[row], want, "{ctx}: sum of row {row}");
+                    }
+                }
+                assert_eq!(sums[panels * mr..], [-1, -1], "{ctx}: wrote past the sums");
+                // Without sums, the same packing and `sums` untouched.
+                let mut again = vec![0x55u8; panels * stride];
+                let mut none = vec![-1i32; 2];
+                unsafe {
+                    base_pack_dot_lhs::<I32>(
+                        m,
+                        k,
+                        ap,
+                        rs,
+                        cs,
+                        again.as_mut_ptr(),
+                        stride,
+                        flip,
+                        none.as_mut_ptr(),
+                        false,
+                    )
+                };
+                assert_eq!(again, dst, "{ctx}: without sums");
+                assert_eq!(none, [-1, -1], "{ctx}: sums written");
+            }
+        }
+    }
+}
+
+#[test]
+fn pack_dot_rhs_groups_pads_and_sums() {
+    type Bf16 = Ref<f32, 4, 3, 2>;
+    let (nr, depth) = (I32::NR, 4);
+    for &(k, n) in &[
+        (0usize, 8usize),
+        (1, 8),
+        (4, 8),
+        (7, 8),
+        (5, 5),
+        (9, 1),
+        (8, 17),
+        (13, 20),
+        (3, 16),
+    ] {
+        let mut rng = Rng(9 + k as u64 * 3 + n as u64);
+        let b: Vec<i8> = (0..(k + 2) * (2 * n + 3) + 8).map(|_| rng.next() as i8).collect();
+        let strips = n.div_ceil(nr);
+        let used = k.div_ceil(depth) * nr * depth;
+        let stride = used + 5;
+        for &(rs, cs) in &[(n + 3, 1), (1, k + 2), (1, k), (2 * n + 1, 2)] {
+            let mut dst = vec![0x55i8; strips * stride];
+            let mut sums = vec![-1i32; strips * nr + 2];
+            let (bp, dp, sp) = (b.as_ptr(), dst.as_mut_ptr(), sums.as_mut_ptr());
+            unsafe { base_pack_dot_rhs::<I32>(k, n, bp, rs, cs, dp, stride, sp, true) };
+            let ctx = format!("k={k} n={n} rs={rs} cs={cs}");
+            for (at, got) in dst.iter().enumerate() {
+                if at % stride >= used {
+                    assert_eq!(*got, 0x55, "{ctx}: wrote between strips at {at}");
+                }
+            }
+            for s in 0..strips {
+                for j in 0..nr {
+                    let col = s * nr + j;
+                    for p in 0..k.div_ceil(depth) * depth {
+                        let got = dst[s * stride + dot_at(j, p, nr, depth)];
+                        let want = if col < n && p < k { b[p * rs + col * cs] } else { 0 };
+                        assert_eq!(got, want, "{ctx}: ({p}, {col})");
+                    }
+                    let want: i32 = if col < n {
+                        (0..k).map(|p| i32::from(b[p * rs + col * cs])).sum()
+                    } else {
+                        0
+                    };
+                    assert_eq!(sums[col], want, "{ctx}: sum of column {col}");
+                }
+            }
+            assert_eq!(sums[strips * nr..], [-1, -1], "{ctx}: wrote past the sums");
+            // bf16 bits: pairs, the same layout rule.
+            let bits: Vec<u16> = b.iter().map(|x| u16::from(*x as u8) * 257).collect();
+            let bf_used = k.div_ceil(2) * <Bf16 as DotVec>::NR * 2;
+            let mut bf = vec![7u16; strips * (bf_used + 1)];
+            let null = std::ptr::null_mut();
+            unsafe {
+                base_pack_dot_rhs::<Bf16>(k, n, bits.as_ptr(), rs, cs, bf.as_mut_ptr(), bf_used + 1, null, false)
+            };
+            for s in 0..strips {
+                for j in 0..nr {
+                    let col = s * nr + j;
+                    for p in 0..k.div_ceil(2) * 2 {
+                        let got = bf[s * (bf_used + 1) + dot_at(j, p, nr, 2)];
+                        let want = if col < n && p < k { bits[p * rs + col * cs] } else { 0 };
+                        assert_eq!(got, want, "{ctx} bf16: ({p}, {col})");
+                    }
+                }
+                assert_eq!(bf[s * (bf_used + 1) + bf_used], 7, "{ctx} bf16: wrote between strips");
             }
         }
     }

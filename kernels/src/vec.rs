@@ -21,7 +21,7 @@
 //! locals (`acc_0_0`, `acc_0_1`, ...), so a tile may only be indexed with indices
 //! that are constant after unrolling.
 
-use core::ops::IndexMut;
+use core::ops::{BitXor, IndexMut};
 
 /// Vectors of `f32` or `f64` lanes.
 ///
@@ -116,10 +116,12 @@ pub trait FloatVec: Copy {
 pub trait DotVec: Copy {
     /// The accumulator element, `i32` or `f32`.
     type Acc: Copy;
-    /// The element of the broadcast (left) operand.
-    type A: Copy;
-    /// The element of the loaded (right) operand.
-    type B: Copy;
+    /// The element of the broadcast (left) operand. Packers convert it to `i32`
+    /// (row sums) and flip its bits (`x ^ flip`, see `base_pack_dot_lhs`).
+    type A: Copy + Into<i32> + BitXor<Output = Self::A>;
+    /// The element of the loaded (right) operand. Packers convert it to `i32`
+    /// (column sums).
+    type B: Copy + Into<i32>;
     /// `DEPTH * LANES` elements of `A`.
     type AVec: Copy;
     /// `DEPTH * LANES` elements of `B`.
@@ -135,6 +137,10 @@ pub trait DotVec: Copy {
     const NR: usize;
     /// Operand elements per accumulator lane (4 for `u8i8`, 2 for `bf16`).
     const DEPTH: usize;
+    /// The zero of `A` (packing pads with it).
+    const ZERO_A: Self::A;
+    /// The zero of `B` (packing pads with it).
+    const ZERO_B: Self::B;
 
     /// All lanes zero.
     fn zero() -> Self;
@@ -150,6 +156,11 @@ pub trait DotVec: Copy {
     /// # Safety
     /// `p` must be valid for writing `LANES` elements.
     unsafe fn store(p: *mut Self::Acc, v: Self);
+    /// All lanes `*p` (broadcast from memory).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading one element.
+    unsafe fn broadcast(p: *const Self::Acc) -> Self;
     /// Lane-wise `a + b` (wrapping for `i32`).
     fn add(a: Self, b: Self) -> Self;
     /// Reads `DEPTH` elements at `p` (no alignment required) and repeats them in every lane.

@@ -8,10 +8,11 @@
 
 use gemmkit::generated::{
     ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, Instance, Microkernel, MicrokernelConsts,
-    MicrokernelDotFn, MicrokernelFn, PackLhsFn, PackRhsFn,
+    MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn, PackDotLhsFn, PackDotRhsFn, PackLhsFn,
+    PackRhsFn,
 };
 use gemmkit::{Target, TargetError};
-use kernels::{DotVec, FloatVec, Ref, bf16_to_f32};
+use kernels::{DotVec, FloatVec, Ref};
 use workspace_tests::{Float, Rng, not_executed};
 
 const SENTINEL: f64 = 12345.0;
@@ -331,90 +332,371 @@ fn check_dot_edge<V: FloatVec, const ROWS: usize, const COLS: usize>(
     }
 }
 
-fn check_microkernel_dot_u8i8<V: DotVec<Acc = i32, A = u8, B = i8>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
-    let (mr, nr) = (V::MR, V::NR);
-    let ldc = nr + 2;
-    let mut rng = Rng::new(4);
-    for kq in [0, 1, 5, 33, 130] {
-        // Every third byte at the extremes (255, -128): saturating emulations fail there.
-        let a: Vec<u8> = (0..kq * mr * 4)
-            .map(|i| if i % 3 == 0 { 255 } else { rng.next_u64() as u8 })
-            .collect();
-        let b: Vec<i8> = (0..kq * nr * 4)
-            .map(|i| if i % 3 == 1 { -128 } else { rng.next_u64() as i8 })
-            .collect();
+/// An i32 for C: a few million either side, so sums never overflow unless a
+/// test means them to.
+fn c_value(rng: &mut Rng) -> i32 {
+    (rng.next_u64() >> 40) as i32 - (1 << 23)
+}
+
+/// u8 with every third byte 255 (the extreme that saturating emulations get wrong).
+fn u8_extreme(rng: &mut Rng, i: usize) -> u8 {
+    if i.is_multiple_of(3) { 255 } else { rng.next_u64() as u8 }
+}
+
+/// i8 with a third of the bytes -128 (every third) and two in fifteen 127.
+fn i8_extreme(rng: &mut Rng, i: usize) -> i8 {
+    match i % 15 {
+        1 | 4 | 7 | 10 | 13 => -128,
+        0 | 5 => 127,
+        _ => rng.next_u64() as i8,
+    }
+}
+
+/// bf16 bits of a value of either sign with an exponent in [-60, 60), so no
+/// product is denormal or overflows: there every target computes what
+/// VDPBF16PS does (it flushes denormals), bit for bit.
+fn bf16(rng: &mut Rng) -> u16 {
+    let sign = (rng.next_u64() & 1) as u16;
+    let exp = 127 - 60 + rng.below(120) as u16;
+    let mantissa = (rng.next_u64() & 0x7f) as u16;
+    (sign << 15) | (exp << 7) | mantissa
+}
+
+/// An instance of `base_microkernel_dot` in the table of `V`'s instantiation.
+type DotInstance<V> =
+    Instance<MicrokernelDotFn<<V as DotVec>::A, <V as DotVec>::B, <V as DotVec>::Acc>, MicrokernelDotConsts>;
+
+/// The micro-kernel instance `COMP` (`microkernel_dot`, `microkernel_dot_comp`)
+/// of the `u8i8` or `bf16` table against `base_microkernel_dot::<V, COMP>` on
+/// the reference: bit-identical over the tile, nothing written outside it (a
+/// padded `ldc`, and rows around the tile), the compensation vectors added by
+/// the `COMP = 1` instance and not read (null) by the other; its constants in
+/// the dispatch table must be `COMP`.
+fn check_microkernel_dot<V: DotVec, const COMP: usize>(
+    target: &str,
+    Instance { kernel: kern, consts }: DotInstance<V>,
+    a_of: &dyn Fn(&mut Rng, usize) -> V::A,
+    b_of: &dyn Fn(&mut Rng, usize) -> V::B,
+    acc_of: &dyn Fn(&mut Rng) -> V::Acc,
+    bits: &dyn Fn(V::Acc) -> u32,
+) {
+    assert_eq!(
+        consts,
+        MicrokernelDotConsts { comp: COMP },
+        "{target}: the dispatch table's constants"
+    );
+    let (mr, nr, depth) = (V::MR, V::NR, V::DEPTH);
+    let ldc = nr + 3;
+    // One row of sentinels above and below the tile.
+    let (rows, off) = (mr + 2, ldc);
+    let mut rng = Rng::new(4 + COMP as u64);
+    for kd in [0, 1, 2, 5, 33, 130] {
+        let a: Vec<V::A> = (0..kd * mr * depth).map(|i| a_of(&mut rng, i)).collect();
+        let b: Vec<V::B> = (0..kd * nr * depth).map(|i| b_of(&mut rng, i)).collect();
+        let row_comp: Vec<V::Acc> = (0..mr).map(|_| acc_of(&mut rng)).collect();
+        let col_comp: Vec<V::Acc> = (0..nr).map(|_| acc_of(&mut rng)).collect();
+        let (rc, cc) = if COMP == 1 {
+            (row_comp.as_ptr(), col_comp.as_ptr())
+        } else {
+            (std::ptr::null(), std::ptr::null())
+        };
         for accumulate in [false, true] {
-            let c0: Vec<i32> = (0..mr * ldc)
-                .map(|_| (rng.next_u64() >> 40) as i32 - (1 << 23))
-                .collect();
-            let run = |f: &dyn Fn(*mut i32)| {
+            let c0: Vec<V::Acc> = (0..rows * ldc).map(|_| acc_of(&mut rng)).collect();
+            let run = |f: &dyn Fn(*mut V::Acc)| {
                 let mut c = c0.clone();
-                f(c.as_mut_ptr());
+                f(unsafe { c.as_mut_ptr().add(off) });
                 c
             };
-            let want =
-                run(&|c| unsafe { kernels::base_microkernel_dot::<V>(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
-            let got = run(&|c| unsafe { kern(kq, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
-            assert_eq!(
-                got, want,
-                "{target}: microkernel_dot_u8i8 kq={kq} accumulate={accumulate}"
-            );
+            let reference: MicrokernelDotFn<V::A, V::B, V::Acc> = kernels::base_microkernel_dot::<V, COMP>;
+            let want = run(&|c| unsafe { reference(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
+            let got = run(&|c| unsafe { kern(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
+            for (at, (g, w)) in got.iter().zip(&want).enumerate() {
+                let (i, j) = (at / ldc, at % ldc);
+                let ctx = format!("{target}: microkernel_dot comp={COMP} kd={kd} accumulate={accumulate} at ({i},{j})");
+                if i == 0 || i > mr || j >= nr {
+                    assert_eq!(bits(*g), bits(c0[at]), "{ctx}: wrote outside the tile");
+                }
+                assert_eq!(bits(*g), bits(*w), "{ctx}: differs from the reference");
+            }
         }
     }
 }
 
-/// bf16 bits of a random value in [-1, 1) (truncated, which is a valid bf16).
-fn bf16(rng: &mut Rng) -> u16 {
-    ((rng.unit() as f32).to_bits() >> 16) as u16
-}
+/// The dot-product packers' sentinel (a value no test input holds at every
+/// place, so a write shows).
+const PACK_SENTINEL: u8 = 0x5a;
 
-fn check_microkernel_dot_bf16<V: DotVec<Acc = f32, A = u16, B = u16>>(
+/// `pack_dot_lhs` against `base_pack_dot_lhs` on the reference: ragged `m` and
+/// `k` (every height of a panel, several panels, `k` around multiples of
+/// `DEPTH`), row-major, column-major and general strides, each `flip`, with
+/// and without sums; panels spaced apart and sums with room past them, all
+/// sentinel-filled: the same packed panels and sums, and nothing written
+/// between panels, past the last one or past the sums (nor to the sums
+/// without `want_sums`).
+fn check_pack_dot_lhs<V: DotVec>(
     target: &str,
-    kern: MicrokernelDotFn<u16, u16, f32>,
-) {
-    let (mr, nr) = (V::MR, V::NR);
-    let ldc = nr + 3;
-    let mut rng = Rng::new(5);
-    for kp in [0, 1, 6, 65, 200] {
-        let a: Vec<u16> = (0..kp * mr * 2).map(|_| bf16(&mut rng)).collect();
-        let b: Vec<u16> = (0..kp * nr * 2).map(|_| bf16(&mut rng)).collect();
-        for accumulate in [false, true] {
-            let c0: Vec<f32> = (0..mr * ldc).map(|_| rng.unit() as f32).collect();
-            let run = |f: &dyn Fn(*mut f32)| {
-                let mut c = c0.clone();
-                f(c.as_mut_ptr());
-                c
-            };
-            let want =
-                run(&|c| unsafe { kernels::base_microkernel_dot::<V>(kp, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
-            let got = run(&|c| unsafe { kern(kp, a.as_ptr(), b.as_ptr(), c, ldc, accumulate) });
-            for i in 0..mr {
-                for j in 0..ldc {
-                    let (g, w, old) = (got[i * ldc + j], want[i * ldc + j], c0[i * ldc + j]);
-                    let ctx = format!("{target}: microkernel_dot_bf16 kp={kp} accumulate={accumulate} ({i},{j})");
-                    if j >= nr {
-                        assert_eq!(g.to_bits(), old.to_bits(), "{ctx}: wrote outside the tile");
-                        continue;
+    kern: PackDotLhsFn<V::A>,
+    flips: &[V::A],
+    a_of: &dyn Fn(&mut Rng, usize) -> V::A,
+    sentinel: V::A,
+) where
+    V::A: PartialEq + std::fmt::Debug,
+{
+    let (mr, depth) = (V::MR, V::DEPTH);
+    let mut rng = Rng::new(12);
+    for k in [0, 1, depth - 1, depth, depth + 1, 3 * depth + depth / 2 + 1, 64, 67] {
+        for m in (1..=mr).chain([2 * mr, 2 * mr + 1, 3 * mr + mr / 2 + 1]) {
+            let panels = m.div_ceil(mr);
+            let used = k.div_ceil(depth) * mr * depth;
+            let stride = used + 5;
+            for (rs, cs) in [(k + 3, 1), (1, m + 2), (1, m), (2 * k + 1, 2)] {
+                let a: Vec<V::A> = (0..m * rs + k.max(1) * cs + 1).map(|i| a_of(&mut rng, i)).collect();
+                for &flip in flips {
+                    for want_sums in [true, false] {
+                        let run = |f: &dyn Fn(*mut V::A, *mut i32)| {
+                            let mut dst = vec![sentinel; panels * stride + 3];
+                            let mut sums = vec![-7i32; panels * mr + 3];
+                            f(dst.as_mut_ptr(), sums.as_mut_ptr());
+                            (dst, sums)
+                        };
+                        let reference: PackDotLhsFn<V::A> = kernels::base_pack_dot_lhs::<V>;
+                        let (wd, ws) =
+                            run(&|d, s| unsafe { reference(m, k, a.as_ptr(), rs, cs, d, stride, flip, s, want_sums) });
+                        let (gd, gs) =
+                            run(&|d, s| unsafe { kern(m, k, a.as_ptr(), rs, cs, d, stride, flip, s, want_sums) });
+                        let ctx = format!(
+                            "{target}: pack_dot_lhs m={m} k={k} rs={rs} cs={cs} flip={flip:?} sums={want_sums}"
+                        );
+                        for (at, (g, w)) in gd.iter().zip(&wd).enumerate() {
+                            if at % stride >= used || at >= panels * stride {
+                                assert_eq!(*g, sentinel, "{ctx}: wrote between or past the panels at {at}");
+                            }
+                            assert_eq!(g, w, "{ctx}: at {at}");
+                        }
+                        let written = if want_sums { panels * mr } else { 0 };
+                        assert!(gs[written..].iter().all(|x| *x == -7), "{ctx}: wrote past the sums");
+                        assert_eq!(gs, ws, "{ctx}: sums");
                     }
-                    let mag: f64 = (0..kp * 2)
-                        .map(|d| {
-                            let (p, q) = (d / 2, d % 2);
-                            let x = bf16_to_f32(a[(p * mr + i) * 2 + q]) * bf16_to_f32(b[(p * nr + j) * 2 + q]);
-                            x.abs() as f64
-                        })
-                        .sum::<f64>()
-                        + if accumulate { old.abs() as f64 } else { 0.0 };
-                    let tol = (2.0 * kp as f64 + 4.0) * f32::EPSILON as f64 * mag;
-                    assert!(
-                        (g as f64 - w as f64).abs() <= tol,
-                        "{ctx}: {g} vs reference {w} (tol {tol:e})"
-                    );
                 }
             }
         }
     }
 }
 
+/// `pack_dot_rhs` against `base_pack_dot_rhs` on the reference, as
+/// `check_pack_dot_lhs` for B: ragged `k` and `n`, row-major, column-major and
+/// general strides, with and without sums, sentinels around every output.
+fn check_pack_dot_rhs<V: DotVec>(
+    target: &str,
+    kern: PackDotRhsFn<V::B>,
+    b_of: &dyn Fn(&mut Rng, usize) -> V::B,
+    sentinel: V::B,
+) where
+    V::B: PartialEq + std::fmt::Debug,
+{
+    let (nr, depth) = (V::NR, V::DEPTH);
+    let mut rng = Rng::new(13);
+    for k in [0, 1, depth - 1, depth, depth + 1, 3 * depth + depth / 2 + 1, 64, 67] {
+        for n in (1..=nr).chain([2 * nr, 2 * nr + 1, 3 * nr + nr / 2 + 1]) {
+            let strips = n.div_ceil(nr);
+            let used = k.div_ceil(depth) * nr * depth;
+            let stride = used + 5;
+            for (rs, cs) in [(n + 3, 1), (1, k + 2), (1, k), (2 * n + 1, 2)] {
+                let b: Vec<V::B> = (0..k.max(1) * rs + n * cs + 1).map(|i| b_of(&mut rng, i)).collect();
+                for want_sums in [true, false] {
+                    let run = |f: &dyn Fn(*mut V::B, *mut i32)| {
+                        let mut dst = vec![sentinel; strips * stride + 3];
+                        let mut sums = vec![-7i32; strips * nr + 3];
+                        f(dst.as_mut_ptr(), sums.as_mut_ptr());
+                        (dst, sums)
+                    };
+                    let reference: PackDotRhsFn<V::B> = kernels::base_pack_dot_rhs::<V>;
+                    let (wd, ws) = run(&|d, s| unsafe { reference(k, n, b.as_ptr(), rs, cs, d, stride, s, want_sums) });
+                    let (gd, gs) = run(&|d, s| unsafe { kern(k, n, b.as_ptr(), rs, cs, d, stride, s, want_sums) });
+                    let ctx = format!("{target}: pack_dot_rhs k={k} n={n} rs={rs} cs={cs} sums={want_sums}");
+                    for (at, (g, w)) in gd.iter().zip(&wd).enumerate() {
+                        if at % stride >= used || at >= strips * stride {
+                            assert_eq!(*g, sentinel, "{ctx}: wrote between or past the strips at {at}");
+                        }
+                        assert_eq!(g, w, "{ctx}: at {at}");
+                    }
+                    let written = if want_sums { strips * nr } else { 0 };
+                    assert!(gs[written..].iter().all(|x| *x == -7), "{ctx}: wrote past the sums");
+                    assert_eq!(gs, ws, "{ctx}: sums");
+                }
+            }
+        }
+    }
+}
+
+/// The int8 GEMM the runtime will build from these kernels, on one target's
+/// table, against exact integer arithmetic: oneDNN's
+/// `C = (A - a_off) (B - b_off) + c_off` for u8 x s8 and for s8 x s8 (A's
+/// bytes flipped by `pack_dot_lhs`, the `+128` taken back through B's column
+/// sums), with ragged `m`, `n` and `k`, all-extreme operands, and A and B in
+/// both layouts, with and without offsets. K goes in blocks, each packed with
+/// its sums; a block's tiles go through `microkernel_dot_comp` with that
+/// block's offset terms (`c_off` in the first), or, with no offsets and u8 A,
+/// the blocks after the first through `microkernel_dot`, accumulating. Checks
+/// that the packers' layout and sums and the kernels' epilogue fit together.
+fn check_int8_gemm(target: &str, t: &DotKernels<u8, i8, i32>, (mr, nr): (usize, usize)) {
+    let mut rng = Rng::new(14);
+    // The K block: the first one carries the compensations.
+    let kc = 48;
+    for (m, n, k) in [
+        (1, 1, 1),
+        (mr, nr, 4),
+        (mr + 1, nr - 1, 7),
+        (2 * mr + 3, 2 * nr + 5, 101),
+        (5, 3 * nr, 130),
+    ] {
+        for signed_a in [false, true] {
+            for (extreme, offsets) in [(false, false), (false, true), (true, false), (true, true)] {
+                let a: Vec<u8> = (0..m * k)
+                    .map(|_| match (extreme, signed_a) {
+                        (true, false) => 255,
+                        (true, true) => 0x80, // -128
+                        _ => rng.next_u64() as u8,
+                    })
+                    .collect();
+                let b: Vec<i8> = (0..k * n)
+                    .map(|i| {
+                        if extreme {
+                            [-128, 127][i % 2]
+                        } else {
+                            rng.next_u64() as i8
+                        }
+                    })
+                    .collect();
+                let (a_off, b_off, c_off) = match (offsets, extreme) {
+                    (false, _) => (0, 0, 0),
+                    (true, false) => (3, -5, -11),
+                    (true, true) => (-128, 127, 1 << 20),
+                };
+                let a_val = |i: usize, p: usize| -> i32 {
+                    let x = a[i * k + p];
+                    if signed_a { i32::from(x as i8) } else { i32::from(x) }
+                };
+                let mut want = vec![0i32; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut s = 0i32;
+                        for p in 0..k {
+                            s = s.wrapping_add((a_val(i, p) - a_off).wrapping_mul(i32::from(b[p * n + j]) - b_off));
+                        }
+                        want[i * n + j] = s.wrapping_add(c_off);
+                    }
+                }
+                for (a_rowmajor, b_rowmajor) in [(true, true), (false, false)] {
+                    // A as given (m x k row-major) or copied column-major; B likewise.
+                    let at: Vec<u8> = (0..m * k).map(|x| a[(x % m) * k + x / m]).collect();
+                    let bt: Vec<i8> = (0..k * n).map(|x| b[(x % k) * n + x / k]).collect();
+                    let (ap, rs_a, cs_a) = if a_rowmajor {
+                        (a.as_ptr(), k, 1)
+                    } else {
+                        (at.as_ptr(), 1, m)
+                    };
+                    let (bp, rs_b, cs_b) = if b_rowmajor {
+                        (b.as_ptr(), n, 1)
+                    } else {
+                        (bt.as_ptr(), 1, k)
+                    };
+                    let panels = m.div_ceil(mr);
+                    let strips = n.div_ceil(nr);
+                    let mut c = vec![i32::MIN; m * n];
+                    let mut p0 = 0;
+                    while p0 < k {
+                        let kb = (k - p0).min(kc);
+                        let kd = kb.div_ceil(4);
+                        let (pstride, sstride) = (kd * mr * 4, kd * nr * 4);
+                        let mut pa = vec![0u8; panels * pstride];
+                        let mut pb = vec![0i8; strips * sstride];
+                        let mut rsum = vec![0i32; panels * mr];
+                        let mut csum = vec![0i32; strips * nr];
+                        let flip = if signed_a { 0x80 } else { 0 };
+                        unsafe {
+                            (t.pack_dot_lhs)(
+                                m,
+                                kb,
+                                ap.add(p0 * cs_a),
+                                rs_a,
+                                cs_a,
+                                pa.as_mut_ptr(),
+                                pstride,
+                                flip,
+                                rsum.as_mut_ptr(),
+                                true,
+                            );
+                            (t.pack_dot_rhs)(
+                                kb,
+                                n,
+                                bp.add(p0 * rs_b),
+                                rs_b,
+                                cs_b,
+                                pb.as_mut_ptr(),
+                                sstride,
+                                csum.as_mut_ptr(),
+                                true,
+                            );
+                        }
+                        // Every block's offsets terms, added in its own pass
+                        // (sums are per block); `c_off` once.
+                        let shift = if signed_a { 128 } else { 0 };
+                        let first = p0 == 0;
+                        let row_comp: Vec<i32> = rsum
+                            .iter()
+                            .map(|s| {
+                                let x = (-b_off).wrapping_mul(*s).wrapping_add(kb as i32 * a_off * b_off);
+                                if first { x.wrapping_add(c_off) } else { x }
+                            })
+                            .collect();
+                        let col_comp: Vec<i32> = csum.iter().map(|s| (-(a_off + shift)).wrapping_mul(*s)).collect();
+                        for q in 0..panels {
+                            for s in 0..strips {
+                                // Every tile through a padded one, copied into C.
+                                let mut tile = vec![0i32; mr * nr];
+                                let rows = (m - q * mr).min(mr);
+                                let cols = (n - s * nr).min(nr);
+                                for i in 0..rows {
+                                    for j in 0..cols {
+                                        tile[i * nr + j] = c[(q * mr + i) * n + s * nr + j];
+                                    }
+                                }
+                                let kern = if first || offsets || signed_a {
+                                    t.microkernel_dot.microkernel_dot_comp.kernel
+                                } else {
+                                    t.microkernel_dot.microkernel_dot.kernel
+                                };
+                                unsafe {
+                                    kern(
+                                        kd,
+                                        pa.as_ptr().add(q * pstride),
+                                        pb.as_ptr().add(s * sstride),
+                                        tile.as_mut_ptr(),
+                                        nr,
+                                        !first,
+                                        row_comp.as_ptr().add(q * mr),
+                                        col_comp.as_ptr().add(s * nr),
+                                    )
+                                };
+                                for i in 0..rows {
+                                    for j in 0..cols {
+                                        c[(q * mr + i) * n + s * nr + j] = tile[i * nr + j];
+                                    }
+                                }
+                            }
+                        }
+                        p0 += kc;
+                    }
+                    assert_eq!(
+                        c, want,
+                        "{target}: int8 GEMM m={m} n={n} k={k} s8 A={signed_a} extreme={extreme} offsets={offsets} row-major={a_rowmajor}"
+                    );
+                }
+            }
+        }
+    }
+}
 /// Every instance listed in `base_microkernel`'s `#[kernel(..)]`, of the table
 /// `$m` (a `Microkernel`) of the float type whose reference vector is `$V`, on
 /// a target with tiles of `$mr` rows and `$vecs` vectors: each against
@@ -559,16 +841,56 @@ macro_rules! target_tests {
             #[test]
             fn microkernel_dot_u8i8() {
                 if let Some(t) = table(NAME) {
-                    let DotKernels { microkernel_dot } = t.u8i8;
-                    check_microkernel_dot_u8i8::<U8I8>(NAME, microkernel_dot);
+                    let MicrokernelDot {
+                        microkernel_dot,
+                        microkernel_dot_comp,
+                    } = t.u8i8.microkernel_dot;
+                    let (a, b) = (&u8_extreme, &i8_extreme);
+                    let bits = |x: i32| x as u32;
+                    check_microkernel_dot::<U8I8, 0>(NAME, microkernel_dot, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 1>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
                 }
             }
 
             #[test]
             fn microkernel_dot_bf16() {
                 if let Some(t) = table(NAME) {
-                    let DotKernels { microkernel_dot } = t.bf16;
-                    check_microkernel_dot_bf16::<BF16>(NAME, microkernel_dot);
+                    let MicrokernelDot {
+                        microkernel_dot,
+                        microkernel_dot_comp,
+                    } = t.bf16.microkernel_dot;
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    let acc = |rng: &mut Rng| rng.unit() as f32 * 1e6;
+                    let bits = f32::to_bits;
+                    check_microkernel_dot::<BF16, 0>(NAME, microkernel_dot, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 1>(NAME, microkernel_dot_comp, &x, &x, &acc, &bits);
+                }
+            }
+
+            #[test]
+            fn pack_dot_lhs() {
+                if let Some(t) = table(NAME) {
+                    let sentinel = PACK_SENTINEL;
+                    check_pack_dot_lhs::<U8I8>(NAME, t.u8i8.pack_dot_lhs, &[0, 0x80], &u8_extreme, sentinel);
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    check_pack_dot_lhs::<BF16>(NAME, t.bf16.pack_dot_lhs, &[0], &x, u16::from(sentinel));
+                }
+            }
+
+            #[test]
+            fn pack_dot_rhs() {
+                if let Some(t) = table(NAME) {
+                    let sentinel = PACK_SENTINEL;
+                    check_pack_dot_rhs::<U8I8>(NAME, t.u8i8.pack_dot_rhs, &i8_extreme, sentinel as i8);
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    check_pack_dot_rhs::<BF16>(NAME, t.bf16.pack_dot_rhs, &x, u16::from(sentinel));
+                }
+            }
+
+            #[test]
+            fn int8_gemm_from_the_packers_and_micro_kernels() {
+                if let Some(t) = table(NAME) {
+                    check_int8_gemm(NAME, &t.u8i8, (g::U8I8_MR, g::U8I8_NR));
                 }
             }
         }

@@ -1,8 +1,10 @@
 //! Instruction checks on the optimised kernels linked into this test binary (the
 //! runtime is built at opt-level 3 even in test builds): the AVX-512 micro-kernel's
 //! inner loop is zmm `vfmadd231ps` with no spills and no calls (the packed
-//! instance's without per-row address arithmetic), and the VNNI
-//! kernels use `vpdpbusd` and the BF16 kernel `vdpbf16ps`. Needs `nm` and `objdump` (binutils).
+//! instance's without per-row address arithmetic), the k loops of the
+//! AVX-512 VNNI int8 and BF16 dot-product kernels are zmm `vpdpbusd` and
+//! `vdpbf16ps` with no spills, and the int8 kernels without VNNI use no
+//! saturating `vpmaddubsw`. Needs `nm` and `objdump` (binutils).
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use std::process::Command;
@@ -200,21 +202,78 @@ fn check_fma_loop(function: &str, shape: usize) -> Vec<Insn> {
     body
 }
 
-#[test]
-fn avx512_vnni_int8_kernel_uses_vpdpbusd_on_zmm() {
-    std::hint::black_box(gemmkit::generated::avx512_vnni::microkernel_dot_u8i8 as *const ());
-    let code = disassemble("avx512_vnni", "microkernel_dot_u8i8");
-    let dots = code
-        .iter()
-        .filter(|i| i.text.starts_with("vpdpbusd") && i.text.contains("%zmm"))
-        .count();
-    let shape = gemmkit::generated::avx512_vnni::U8I8_MR * gemmkit::generated::avx512_vnni::U8I8_NR
-        / gemmkit::generated::avx512_vnni::U8I8_LANES;
+/// The hottest loop of the kernel `function` of `module` (the `k` loop of a
+/// dot-product micro-kernel) is a multiple of `shape` zmm `insn`s (`vpdpbusd`,
+/// `vdpbf16ps`) plus loads, broadcasts and loop control: no spills (no stack
+/// access), no calls, nothing else.
+fn check_dot_loop(module: &str, function: &str, insn: &str, shape: usize) {
+    let code = disassemble(module, function);
+    let is_dot = |t: &str| t.starts_with(insn) && t.contains("%zmm");
+    let body = hottest_loop(&code, is_dot);
+    let dots = body.iter().filter(|i| is_dot(&i.text)).count();
+    let text = listing(body);
+    if std::env::var_os("SHOW_DISASM").is_some() {
+        eprintln!("{module}::{function}:\n{text}");
+    }
     assert!(
-        dots >= shape,
-        "expected at least {shape} zmm vpdpbusd, found {dots}:\n{}",
-        listing(&code)
+        dots >= shape && dots % shape == 0,
+        "{module}::{function}: expected a multiple of {shape} zmm {insn} in the k loop, found {dots}:\n{text}"
     );
+    for i in body {
+        let t = &i.text;
+        assert!(
+            !t.contains("(%rsp)") && !t.contains("(%rbp)"),
+            "{module}::{function}: stack access (spill) in the k loop: `{t}`\n{text}"
+        );
+        assert!(
+            !t.starts_with("call"),
+            "{module}::{function}: call in the k loop: `{t}`\n{text}"
+        );
+        let allowed = [
+            insn,
+            "vpbroadcastd",
+            "vbroadcastss",
+            "vmovdqu",
+            "vmovups",
+            "add",
+            "sub",
+            "inc",
+            "dec",
+            "cmp",
+            "lea",
+            "mov",
+            "j",
+            "nop",
+        ];
+        assert!(
+            allowed.iter().any(|p| t.starts_with(p)),
+            "{module}::{function}: unexpected instruction in the k loop: `{t}`\n{text}"
+        );
+    }
+}
+
+#[test]
+fn avx512_vnni_int8_kernels_k_loop_is_zmm_vpdpbusd_without_spills() {
+    use gemmkit::generated::avx512_vnni::{
+        U8I8_LANES, U8I8_MR, U8I8_NR, microkernel_dot_comp_u8i8, microkernel_dot_u8i8,
+    };
+    std::hint::black_box(microkernel_dot_u8i8 as *const ());
+    std::hint::black_box(microkernel_dot_comp_u8i8 as *const ());
+    let shape = U8I8_MR * U8I8_NR / U8I8_LANES;
+    check_dot_loop("avx512_vnni", "microkernel_dot_u8i8", "vpdpbusd", shape);
+    check_dot_loop("avx512_vnni", "microkernel_dot_comp_u8i8", "vpdpbusd", shape);
+}
+
+#[test]
+fn avx512_bf16_kernels_k_loop_is_zmm_vdpbf16ps_without_spills() {
+    use gemmkit::generated::avx512_bf16::{
+        BF16_LANES, BF16_MR, BF16_NR, microkernel_dot_bf16, microkernel_dot_comp_bf16,
+    };
+    std::hint::black_box(microkernel_dot_bf16 as *const ());
+    std::hint::black_box(microkernel_dot_comp_bf16 as *const ());
+    let shape = BF16_MR * BF16_NR / BF16_LANES;
+    check_dot_loop("avx512_bf16", "microkernel_dot_bf16", "vdpbf16ps", shape);
+    check_dot_loop("avx512_bf16", "microkernel_dot_comp_bf16", "vdpbf16ps", shape);
 }
 
 #[test]
@@ -228,36 +287,32 @@ fn avx_vnni_int8_kernel_uses_vex_vpdpbusd_on_ymm() {
     assert!(dots > 0, "no ymm vpdpbusd:\n{}", listing(&code));
 }
 
+/// Without VNNI the u8 x i8 products are summed exactly (`vpmaddwd` on bytes
+/// widened to 16 bits): never `vpdpbusd`, and never the saturating
+/// `vpmaddubsw`, whose pairwise i16 sums overflow at 255 * -128 * 2.
 #[test]
-fn avx512_int8_kernel_without_vnni_uses_no_vpdpbusd() {
+fn int8_kernels_without_vnni_use_the_exact_vpmaddwd_emulation() {
     std::hint::black_box(gemmkit::generated::avx512::microkernel_dot_u8i8 as *const ());
-    let code = disassemble("avx512", "microkernel_dot_u8i8");
-    assert!(
-        !code.iter().any(|i| i.text.contains("vpdpbusd")),
-        "plain AVX-512 must not use VNNI"
-    );
-    assert!(
-        code.iter().any(|i| i.text.starts_with("vpmaddwd")),
-        "expected the exact vpmaddwd emulation"
-    );
-}
-
-#[test]
-fn avx512_bf16_kernel_uses_vdpbf16ps_on_zmm() {
-    std::hint::black_box(gemmkit::generated::avx512_bf16::microkernel_dot_bf16 as *const ());
-    let code = disassemble("avx512_bf16", "microkernel_dot_bf16");
-    let dots = code
-        .iter()
-        .filter(|i| i.text.starts_with("vdpbf16ps") && i.text.contains("%zmm"))
-        .count();
-    let g = (
-        gemmkit::generated::avx512_bf16::BF16_MR,
-        gemmkit::generated::avx512_bf16::BF16_NR,
-    );
-    let shape = g.0 * g.1 / gemmkit::generated::avx512_bf16::BF16_LANES;
-    assert!(
-        dots >= shape,
-        "expected at least {shape} zmm vdpbf16ps, found {dots}:\n{}",
-        listing(&code)
-    );
+    std::hint::black_box(gemmkit::generated::avx512::microkernel_dot_comp_u8i8 as *const ());
+    std::hint::black_box(gemmkit::generated::avx2::microkernel_dot_u8i8 as *const ());
+    std::hint::black_box(gemmkit::generated::avx2::microkernel_dot_comp_u8i8 as *const ());
+    for (module, function) in [
+        ("avx512", "microkernel_dot_u8i8"),
+        ("avx512", "microkernel_dot_comp_u8i8"),
+        ("avx2", "microkernel_dot_u8i8"),
+        ("avx2", "microkernel_dot_comp_u8i8"),
+    ] {
+        let code = disassemble(module, function);
+        for i in &code {
+            assert!(
+                !i.text.contains("vpdpbusd") && !i.text.contains("pmaddubsw"),
+                "{module}::{function}: `{}`: no VNNI there, and no saturating vpmaddubsw",
+                i.text
+            );
+        }
+        assert!(
+            code.iter().any(|i| i.text.starts_with("vpmaddwd")),
+            "{module}::{function}: expected the exact vpmaddwd emulation"
+        );
+    }
 }
