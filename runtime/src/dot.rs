@@ -13,11 +13,16 @@
 //! saturated to `i32`; k is then not split (one block of the depth).
 //!
 //! `i8 x i8` runs on the `u8 x i8` instruction: A is packed as `a + 128` (a
-//! `u8`), and its offset becomes `a_offset + 128`.
+//! `u8`), compensated by `-128 * colsum(B)`. The offsets' terms
+//! (`-b_offset * rowsum(A) - a_offset * colsum(B) + k * a_offset * b_offset`,
+//! and `c_offset` on the first block of k where exact) are made from the sums
+//! the generated packers leave, in place, when a block is packed: row terms
+//! for each panel of A, column terms for each strip of B, which the
+//! compensating micro-kernel adds in its epilogue.
 
 use crate::driver::{Block, Strip};
 use crate::family::{Family, Kernels, Micro};
-use crate::generated::{MicrokernelDotFn, Shape, Target};
+use crate::generated::{MicrokernelDotFn, PackDotLhsFn, PackDotRhsFn, Shape, Target};
 use crate::problem::Problem;
 use half::bf16;
 
@@ -34,9 +39,11 @@ pub(crate) enum COff {
 /// The per-call data of the int8 families.
 #[derive(Clone, Copy, Debug)]
 pub struct IntExtra {
-    /// The offsets of A (as packed: `+ 128` for `i8`) and B.
+    /// The offsets of A and B.
     pub(crate) a_offset: i32,
     pub(crate) b_offset: i32,
+    /// What packing adds to A (128 for `i8`, packed as `a + 128`; 0 for `u8`).
+    pub(crate) shift: i32,
     pub(crate) c_offset: COff,
     /// `alpha == 1` and `beta` is 0 or 1: integer arithmetic.
     pub(crate) exact: bool,
@@ -72,118 +79,68 @@ pub(crate) fn int_out(exact: bool, alpha: f32, s: i32, beta: f32, c: Option<i32>
     }
 }
 
-/// A dot-product family's own kernels.
+/// A dot-product family's own kernels: the micro-kernel, its compensating
+/// instance (`+ row_comp[i] + col_comp[j]`) and the packers.
 #[derive(Clone, Copy)]
 pub struct DotOwn<F: Family, Acc> {
     pub micro: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
-    pub(crate) shape: Shape,
+    pub comp: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
+    pub pack_a: PackDotLhsFn<F::PackedA>,
+    pub pack_b: PackDotRhsFn<F::PackedB>,
 }
 
-// TEMPORARY, until the generated packers (`pack_dot_lhs` / `pack_dot_rhs`,
-// branch `dotk`) are in the table: scalar packers in their layout, with
-// `flip` XORed into A and the sums of the packed values.
-
-/// Packs `m x k` of A (`MR`-row panels of `DEPTH` groups), XORing `flip` in.
-#[allow(clippy::too_many_arguments)]
-unsafe fn temp_pack_a<T: Copy + Default + std::ops::BitXor<Output = T> + Into<i32>>(
-    mr: usize,
-    depth: usize,
-    m: usize,
-    k: usize,
-    a: *const T,
-    rs: usize,
-    cs: usize,
-    dst: *mut T,
-    stride: usize,
-    flip: T,
-    sums: *mut i32,
-) {
-    let kp = k.div_ceil(depth) * depth;
-    for panel in 0..m.div_ceil(mr) {
-        let d = unsafe { dst.add(panel * stride) };
-        for i in 0..mr {
-            let row = panel * mr + i;
-            let mut sum = 0i32;
-            for p in 0..kp {
-                let v = if row < m && p < k {
-                    (unsafe { *a.add(row * rs + p * cs) }) ^ flip
-                } else {
-                    T::default()
-                };
-                sum = sum.wrapping_add(v.into());
-                unsafe { *d.add((p / depth * mr + i) * depth + p % depth) = v };
-            }
-            if row < m && !sums.is_null() {
-                unsafe { *sums.add(row) = sum };
-            }
+/// The kernels of a generated dot-product table.
+macro_rules! dot_own {
+    ($k:expr) => {{
+        let k = &$k;
+        DotOwn {
+            micro: k.microkernel_dot.microkernel_dot.kernel,
+            comp: k.microkernel_dot.microkernel_dot_comp.kernel,
+            pack_a: k.pack_dot_lhs,
+            pack_b: k.pack_dot_rhs,
         }
-    }
-}
-
-/// Packs `k x n` of B (`NR`-column strips of `DEPTH` groups).
-#[allow(clippy::too_many_arguments)]
-unsafe fn temp_pack_b<T: Copy + Default + Into<i32>>(
-    nr: usize,
-    depth: usize,
-    k: usize,
-    n: usize,
-    b: *const T,
-    rs: usize,
-    cs: usize,
-    dst: *mut T,
-    stride: usize,
-    sums: *mut i32,
-) {
-    let kp = k.div_ceil(depth) * depth;
-    for strip in 0..n.div_ceil(nr) {
-        let d = unsafe { dst.add(strip * stride) };
-        for j in 0..nr {
-            let col = strip * nr + j;
-            let mut sum = 0i32;
-            for p in 0..kp {
-                let v = if col < n && p < k {
-                    unsafe { *b.add(p * rs + col * cs) }
-                } else {
-                    T::default()
-                };
-                sum = sum.wrapping_add(v.into());
-                unsafe { *d.add((p / depth * nr + j) * depth + p % depth) = v };
-            }
-            if col < n && !sums.is_null() {
-                unsafe { *sums.add(col) = sum };
-            }
-        }
-    }
+    }};
 }
 
 /// A dot-product family's loop 2 body: panel `pi` of A (packed) by every
-/// strip of lane `l`, each tile computed whole into the worker's tile and
-/// written to C by `out(i, j, sum, c)` (`i`, `j` in C) for its `h x w`
-/// elements. `out` gets the tile's row sums of A and column sums of B too.
+/// strip of lane `l`. Where `direct` says so for a whole tile with C's unit
+/// column stride, `micro` writes C itself (`accumulate`: adding to it);
+/// otherwise it writes the worker's tile and `out(i, j, sum, c)` (`i`, `j` in
+/// C) stores each of the `h x w` elements. `micro` gets the panel's row terms
+/// and the strip's column terms (the sums buffers, see the module).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn dot_panel<F: Family, Acc: Copy>(
     b: &Block<'_, F>,
     micro: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
+    direct: Option<bool>,
     l: usize,
     pi: usize,
     worker: usize,
-    out: impl Fn(usize, usize, Acc, *const i32, *const i32, *mut F::C),
+    out: impl Fn(usize, usize, Acc, *mut F::C),
 ) {
     let (ctx, p, mr, nr) = (b.ctx, &b.ctx.p, b.ctx.shape.mr, b.ctx.shape.nr);
     let ap = unsafe { ctx.bufs.a.add(b.a_slot(pi)).cast_const() };
     let kd = b.kp / F::DEPTH;
     let (rs, cs) = (p.c.rs, p.c.cs);
+    let row_comp = unsafe { ctx.bufs.a_sums.add(pi * mr).cast_const().cast::<Acc>() };
     unsafe {
         b.strips(l, pi, worker, |s: &Strip<F>| {
-            let tile = s.tile.cast::<Acc>();
-            micro(kd, ap, s.bp.cast_const(), tile, nr, false);
-            let a_sums = ctx.bufs.a_sums.add(pi * mr);
-            let b_sums = ctx.bufs.b_sums.add(s.jr);
-            let (i0, j0) = (b.ic + pi * mr, b.jc + s.jr);
-            for i in 0..s.h {
-                for j in 0..s.w {
-                    let c = s.c.add(i * rs + j * cs);
-                    out(i0 + i, j0 + j, *tile.add(i * nr + j), a_sums.add(i), b_sums.add(j), c);
+            let col_comp = ctx.bufs.b_sums.add(s.jr).cast_const().cast::<Acc>();
+            let bp = s.bp.cast_const();
+            match direct {
+                Some(accumulate) if s.whole && cs == 1 => {
+                    micro(kd, ap, bp, s.c.cast(), rs, accumulate, row_comp, col_comp)
+                }
+                _ => {
+                    let tile = s.tile.cast::<Acc>();
+                    micro(kd, ap, bp, tile, nr, false, row_comp, col_comp);
+                    let (i0, j0) = (b.ic + pi * mr, b.jc + s.jr);
+                    for i in 0..s.h {
+                        for j in 0..s.w {
+                            out(i0 + i, j0 + j, *tile.add(i * nr + j), s.c.add(i * rs + j * cs));
+                        }
+                    }
                 }
             }
         })
@@ -191,7 +148,7 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
 }
 
 /// One int8 family: `$a` the elements of A (packed as `u8`, XORed with
-/// `$flip`; the API raises A's offset to match).
+/// `$flip`; `IntExtra::shift` is the value that adds).
 macro_rules! int_family {
     ($(#[$doc:meta])* $name:ident, $a:ty, $flip:expr) => {
         $(#[$doc])*
@@ -215,10 +172,7 @@ macro_rules! int_family {
             #[inline(always)]
             fn kernels(t: &Target) -> Kernels<Self> {
                 Kernels {
-                    own: DotOwn {
-                        micro: t.u8i8.microkernel_dot,
-                        shape: t.shapes.u8i8,
-                    },
+                    own: dot_own!(t.u8i8),
                     in_place: None,
                     small: None,
                     dot: None,
@@ -259,13 +213,25 @@ macro_rules! int_family {
                 rows: usize,
                 cols: usize,
                 src: *const $a,
+                (i0, p0): (usize, usize),
                 dst: *mut u8,
                 panel_stride: usize,
                 sums: *mut i32,
             ) {
-                let (s, (rs, cs)) = (kern.own.shape, (p.a.rs, p.a.cs));
-                unsafe {
-                    temp_pack_a::<u8>(s.mr, 4, rows, cols, src.cast(), rs, cs, dst, panel_stride, $flip, sums)
+                let (a, e) = (p.a, p.extra);
+                unsafe { (kern.own.pack_a)(rows, cols, src.cast(), a.rs, a.cs, dst, panel_stride, $flip, sums, true) };
+                // Each row's term: `-b_offset * rowsum + kc * a_offset * b_offset`,
+                // and, exact, its C offset on the first block of k (where it
+                // is the row's or everyone's).
+                let kab = (cols as i32).wrapping_mul(e.a_offset).wrapping_mul(e.b_offset);
+                for i in 0..rows {
+                    let sum = unsafe { &mut *sums.add(i) };
+                    let co = match e.c_offset {
+                        COff::Fixed(v) if e.exact && p0 == 0 => v,
+                        COff::Rows(v) if e.exact && p0 == 0 => unsafe { *v.add(i0 + i) },
+                        _ => 0,
+                    };
+                    *sum = kab.wrapping_sub(e.b_offset.wrapping_mul(*sum)).wrapping_add(co);
                 }
             }
             unsafe fn pack_b(
@@ -274,28 +240,35 @@ macro_rules! int_family {
                 rows: usize,
                 cols: usize,
                 src: *const i8,
+                (p0, j0): (usize, usize),
                 dst: *mut i8,
                 strip_stride: usize,
                 sums: *mut i32,
             ) {
-                let s = kern.own.shape;
-                unsafe { temp_pack_b::<i8>(s.nr, 4, rows, cols, src, p.b.rs, p.b.cs, dst, strip_stride, sums) }
+                let (b, e) = (p.b, p.extra);
+                unsafe { (kern.own.pack_b)(rows, cols, src, b.rs, b.cs, dst, strip_stride, sums, true) };
+                // Each column's term: `-(a_offset + shift) * colsum`, and,
+                // exact, its C offset on the first block of k.
+                let a_off = e.a_offset.wrapping_add(e.shift);
+                for j in 0..cols {
+                    let sum = unsafe { &mut *sums.add(j) };
+                    let co = match e.c_offset {
+                        COff::Cols(v) if e.exact && p0 == 0 => unsafe { *v.add(j0 + j) },
+                        _ => 0,
+                    };
+                    *sum = co.wrapping_sub(a_off.wrapping_mul(*sum));
+                }
             }
             unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
-                let p = &b.ctx.p;
-                let (e, alpha, first) = (p.extra, p.alpha, b.pc == 0);
-                let beta = b.beta;
-                let kc = b.kc as i32;
-                let comp = kc.wrapping_mul(e.a_offset).wrapping_mul(e.b_offset);
-                let micro = b.ctx.kern.own.micro;
+                let (p, comp, beta) = (&b.ctx.p, b.ctx.kern.own.comp, b.beta);
+                let (e, alpha) = (p.extra, p.alpha);
+                // Exact: the compensating kernel writes C (adding to it after
+                // the first block of k, or where beta is 1), C offset included.
+                let direct = e.exact.then_some(beta != 0.0);
                 unsafe {
-                    dot_panel(b, micro, l, pi, worker, |i, j, s, ra, cb, c| {
-                        let s = s
-                            .wrapping_sub(e.b_offset.wrapping_mul(*ra))
-                            .wrapping_sub(e.a_offset.wrapping_mul(*cb))
-                            .wrapping_add(comp);
+                    dot_panel(b, comp, direct, l, pi, worker, |i, j, s, c| {
                         let old = (beta != 0.0).then(|| *c);
-                        let co = if first { e.c_offset(i, j) } else { 0 };
+                        let co = if e.exact { 0 } else { e.c_offset(i, j) };
                         *c = int_out(e.exact, alpha, s, beta, old, co);
                     })
                 }
@@ -338,10 +311,7 @@ impl Family for Bf16 {
     #[inline(always)]
     fn kernels(t: &Target) -> Kernels<Self> {
         Kernels {
-            own: DotOwn {
-                micro: t.bf16.microkernel_dot,
-                shape: t.shapes.bf16,
-            },
+            own: dot_own!(t.bf16),
             in_place: None,
             small: None,
             dot: None,
@@ -372,27 +342,13 @@ impl Family for Bf16 {
         rows: usize,
         cols: usize,
         src: *const bf16,
+        _: (usize, usize),
         dst: *mut u16,
         panel_stride: usize,
         _: *mut i32,
     ) {
-        let s = kern.own.shape;
-        let null = std::ptr::null_mut();
-        unsafe {
-            temp_pack_a::<Bits16>(
-                s.mr,
-                2,
-                rows,
-                cols,
-                src.cast(),
-                p.a.rs,
-                p.a.cs,
-                dst.cast(),
-                panel_stride,
-                Bits16(0),
-                null,
-            )
-        }
+        let (a, none) = (p.a, std::ptr::null_mut());
+        unsafe { (kern.own.pack_a)(rows, cols, src.cast(), a.rs, a.cs, dst, panel_stride, 0, none, false) }
     }
     unsafe fn pack_b(
         kern: &Kernels<Self>,
@@ -400,32 +356,21 @@ impl Family for Bf16 {
         rows: usize,
         cols: usize,
         src: *const bf16,
+        _: (usize, usize),
         dst: *mut u16,
         strip_stride: usize,
         _: *mut i32,
     ) {
-        let s = kern.own.shape;
-        let null = std::ptr::null_mut();
-        unsafe {
-            temp_pack_b::<Bits16>(
-                s.nr,
-                2,
-                rows,
-                cols,
-                src.cast(),
-                p.b.rs,
-                p.b.cs,
-                dst.cast(),
-                strip_stride,
-                null,
-            )
-        }
+        let (b, none) = (p.b, std::ptr::null_mut());
+        unsafe { (kern.own.pack_b)(rows, cols, src.cast(), b.rs, b.cs, dst, strip_stride, none, false) }
     }
     unsafe fn panel(b: &Block<'_, Self>, l: usize, pi: usize, worker: usize) {
-        let (alpha, beta) = (b.ctx.p.alpha, b.beta);
-        let micro = b.ctx.kern.own.micro;
+        let (alpha, beta, micro) = (b.ctx.p.alpha, b.beta, b.ctx.kern.own.micro);
+        // alpha 1 and beta 0 or 1: the kernel writes C (`s + c` is
+        // `alpha * s + beta * c` then).
+        let direct = (alpha == 1.0 && (beta == 0.0 || beta == 1.0)).then_some(beta == 1.0);
         unsafe {
-            dot_panel(b, micro, l, pi, worker, |_, _, s, _, _, c| {
+            dot_panel(b, micro, direct, l, pi, worker, |_, _, s, c| {
                 let old = (beta != 0.0).then(|| *c);
                 *c = Self::combine(alpha, s, beta, old);
             })
@@ -433,23 +378,5 @@ impl Family for Bf16 {
     }
     fn packed_set(_: &Kernels<Self>) -> Option<&Micro<Self, u16>> {
         None
-    }
-}
-
-/// TEMPORARY (see the packers): a `u16` the scalar packers can add up.
-#[derive(Clone, Copy, Default)]
-#[repr(transparent)]
-struct Bits16(u16);
-
-impl std::ops::BitXor for Bits16 {
-    type Output = Bits16;
-    fn bitxor(self, o: Bits16) -> Bits16 {
-        Bits16(self.0 ^ o.0)
-    }
-}
-
-impl From<Bits16> for i32 {
-    fn from(v: Bits16) -> i32 {
-        v.0.into()
     }
 }

@@ -374,7 +374,8 @@ impl<'c, F: Family> Block<'c, F> {
             let dst = unsafe { ctx.bufs.a.add(self.a_slot(self.a_first + lane.start) + p0 * mr) };
             let src = p.a.at(self.ic + ir, self.pc + p0);
             let sums = unsafe { ctx.bufs.a_sums.add(ir) };
-            unsafe { F::pack_a(&ctx.kern, p, end - ir, cols, src, dst, kp * mr, sums) };
+            let origin = (self.ic + ir, self.pc + p0);
+            unsafe { F::pack_a(&ctx.kern, p, end - ir, cols, src, origin, dst, kp * mr, sums) };
         } else {
             let (p0, rows) = self.chunk(j - self.a_items(l));
             let lane = self.b_strips(l);
@@ -382,7 +383,8 @@ impl<'c, F: Family> Block<'c, F> {
             let dst = unsafe { ctx.bufs.b.add(lane.start * kp * nr + p0 * nr) };
             let src = p.b.at(self.pc + p0, self.jc + jr);
             let sums = unsafe { ctx.bufs.b_sums.add(jr) };
-            unsafe { F::pack_b(&ctx.kern, p, rows, end - jr, src, dst, kp * nr, sums) };
+            let origin = (self.pc + p0, self.jc + jr);
+            unsafe { F::pack_b(&ctx.kern, p, rows, end - jr, src, origin, dst, kp * nr, sums) };
         }
     }
 

@@ -104,9 +104,11 @@ pub trait Family: Copy + Send + Sync + 'static {
     fn packed_depth(kc: usize) -> usize {
         kc.div_ceil(Self::DEPTH) * Self::DEPTH
     }
-    /// Packs `rows x cols` of A (strides `rs`, `cs`) into panels of the
-    /// tile's rows, `panel_stride` elements apart, and (where [`Family::SUMS`])
-    /// the sum of each row into `sums`.
+    /// Packs `rows x cols` of A (strides `rs`, `cs`), whose first element is
+    /// `origin` (row, column) of the problem's A, into panels of the tile's
+    /// rows, `panel_stride` elements apart, and (where [`Family::SUMS`]) what
+    /// the family's tiles need of each row (int8: its compensation) into
+    /// `sums`.
     ///
     /// # Safety
     /// As the family's packer, with `sums` writable for `rows` values where
@@ -118,13 +120,15 @@ pub trait Family: Copy + Send + Sync + 'static {
         rows: usize,
         cols: usize,
         src: *const Self::A,
+        origin: (usize, usize),
         dst: *mut Self::PackedA,
         panel_stride: usize,
         sums: *mut i32,
     );
-    /// Packs `rows x cols` of B into strips of the tile's columns,
-    /// `strip_stride` elements apart, and (where [`Family::SUMS`]) the sum of
-    /// each column into `sums`.
+    /// Packs `rows x cols` of B, from `origin` of the problem's B, into strips
+    /// of the tile's columns, `strip_stride` elements apart, and (where
+    /// [`Family::SUMS`]) what the family's tiles need of each column into
+    /// `sums`.
     ///
     /// # Safety
     /// As [`Family::pack_a`], for B.
@@ -135,6 +139,7 @@ pub trait Family: Copy + Send + Sync + 'static {
         rows: usize,
         cols: usize,
         src: *const Self::B,
+        origin: (usize, usize),
         dst: *mut Self::PackedB,
         strip_stride: usize,
         sums: *mut i32,
@@ -460,6 +465,7 @@ macro_rules! float_family {
                 rows: usize,
                 cols: usize,
                 src: *const Self,
+                _: (usize, usize),
                 dst: *mut Self,
                 panel_stride: usize,
                 _: *mut i32,
@@ -473,6 +479,7 @@ macro_rules! float_family {
                 rows: usize,
                 cols: usize,
                 src: *const Self,
+                _: (usize, usize),
                 dst: *mut Self,
                 strip_stride: usize,
                 _: *mut i32,

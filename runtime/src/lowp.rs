@@ -92,7 +92,7 @@ pub fn gemm_u8s8s32_with(
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     target.check()?;
-    let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), &b, b_offset, beta, &mut c, c_offset)?;
+    let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), 0, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: `int_problem` checked every view and the offsets; the borrows
     // keep them alive and C unaliased for the call.
     unsafe { drive(target, &p, || parallelism.workers()) };
@@ -157,9 +157,8 @@ pub fn gemm_s8s8s32_with(
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     target.check()?;
-    // A is packed as `a + 128`: its offset moves with it.
-    let a_offset = i32::from(a_offset) + 128;
-    let p = int_problem::<S8S8>(alpha, &a, a_offset, &b, b_offset, beta, &mut c, c_offset)?;
+    // A is packed as `a + 128` (the u8 x s8 instruction's form).
+    let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), 128, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: as in `gemm_u8s8s32_with`.
     unsafe { drive(target, &p, || parallelism.workers()) };
     Ok(())
@@ -247,6 +246,7 @@ fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
     alpha: f32,
     a: &MatRef<'_, F::A>,
     a_offset: i32,
+    shift: i32,
     b: &MatRef<'_, i8>,
     b_offset: i8,
     beta: f32,
@@ -279,6 +279,7 @@ fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
     let extra = IntExtra {
         a_offset,
         b_offset: b_offset.into(),
+        shift,
         c_offset,
         exact: alpha == 1.0 && (beta == 0.0 || beta == 1.0),
     };
