@@ -380,3 +380,40 @@ impl Family for Bf16 {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Bf16, S8S8, U8S8};
+    use crate::family::Family;
+
+    /// The families' depth is every compiled target's `DEPTH` (the packers
+    /// and micro-kernels group k by it; the loops size panels with ours).
+    #[test]
+    fn depth_is_every_targets() {
+        use crate::generated::fallback as f;
+        let mut depths = vec![(f::U8I8_DEPTH, f::BF16_DEPTH)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::generated::*;
+            depths.extend([
+                (avx2::U8I8_DEPTH, avx2::BF16_DEPTH),
+                (avx_vnni::U8I8_DEPTH, avx_vnni::BF16_DEPTH),
+                (avx512::U8I8_DEPTH, avx512::BF16_DEPTH),
+                (avx512_vnni::U8I8_DEPTH, avx512_vnni::BF16_DEPTH),
+                (avx512_bf16::U8I8_DEPTH, avx512_bf16::BF16_DEPTH),
+            ]);
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            use crate::generated::*;
+            depths.extend([
+                (neon::U8I8_DEPTH, neon::BF16_DEPTH),
+                (neon_dotprod::U8I8_DEPTH, neon_dotprod::BF16_DEPTH),
+                (neon_i8mm::U8I8_DEPTH, neon_i8mm::BF16_DEPTH),
+            ]);
+        }
+        for (int8, bf16) in depths {
+            assert_eq!((int8, int8, bf16), (U8S8::DEPTH, S8S8::DEPTH, Bf16::DEPTH));
+        }
+    }
+}
