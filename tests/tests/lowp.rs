@@ -241,7 +241,7 @@ fn int8_extreme_values_and_deep_k() {
     let mut rng = Rng::new(3);
     for t in targets() {
         for signed in [false, true] {
-            for (m, n, k) in [(13, 35, 1000), (31, 17, 2049), (1, 1, 4097)] {
+            for (m, n, k) in [(13, 35, 1000), (31, 17, 2049), (1, 1, 4097), (3, 40, 20000)] {
                 for scalars in [(1.0, 0.0), (1.0, 1.0), (0.5, 0.25)] {
                     let ao = if signed { -128 } else { 255 };
                     int_case(
@@ -440,4 +440,53 @@ fn int8_bad_arguments_are_named() {
         MatMut::row_major(&mut [0.0f32; 4], 2, 2),
     );
     assert!(matches!(bad, Err(GemmError::OutOfBounds { arg: "a", .. })), "{bad:?}");
+}
+
+/// Small blocks (`set_blocking`): several blocks of m, n and k, so the sums,
+/// the compensation and the C offset meet every block boundary. (The override
+/// is global; the other tests here run beside it unaffected: int8 is exact or
+/// one block of k whatever the blocking, and bf16's small integers sum exactly
+/// in any order.)
+#[test]
+fn int8_and_bf16_across_small_blocks() {
+    let small = gemmkit::Blocking { kc: 40, mc: 24, nc: 64 };
+    gemmkit::set_blocking(Some(small)).expect("a valid blocking");
+    let mut rng = Rng::new(21);
+    for t in targets() {
+        for threads in [1, 3] {
+            for signed in [false, true] {
+                for scalars in [(1.0, 0.0), (1.0, 1.0), (0.5, 2.0)] {
+                    for co in [CoKind::Fixed, CoKind::Rows, CoKind::Cols] {
+                        int_case(
+                            t,
+                            threads,
+                            signed,
+                            (77, 150, 130),
+                            (0, 0, 0),
+                            scalars,
+                            (3, -7),
+                            co,
+                            &mut rng,
+                            false,
+                        );
+                        int_case(
+                            t,
+                            threads,
+                            signed,
+                            (50, 65, 97),
+                            (1, 1, 1),
+                            scalars,
+                            (0, 0),
+                            co,
+                            &mut rng,
+                            false,
+                        );
+                    }
+                }
+            }
+            bf16_case(t, threads, (77, 150, 130), (0, 0, 0), (1.0, 1.0), &mut rng);
+            bf16_case(t, threads, (50, 65, 97), (1, 1, 1), (2.0, 0.5), &mut rng);
+        }
+    }
+    gemmkit::set_blocking(None).expect("back to the model");
 }
