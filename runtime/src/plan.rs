@@ -337,14 +337,19 @@ pub(crate) fn rest<F: Family>(
     // ("balanced"). B's block is one model-sized block per lane: each worker
     // keeps its own lane of it near its core.
     let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n);
+    // A family that may not split k has it in one block; its blocks of A and
+    // B keep the model's sizes in elements, in fewer rows and columns.
+    let (kc, mc, nc) = if F::split_k(&q) {
+        (balanced(q.k, model.kc, 1), model.mc, model.nc * lanes)
+    } else {
+        // (A whole number of tiles, as `balanced` takes them.)
+        let shrink = |max: usize, unit: usize| (max * model.kc / q.k.max(model.kc) / unit * unit).max(unit);
+        (q.k, shrink(model.mc, shape.mr), shrink(model.nc * lanes, shape.nr))
+    };
     let blocks = Blocking {
-        kc: if F::split_k(&q) {
-            balanced(q.k, model.kc, 1)
-        } else {
-            q.k
-        },
-        mc: balanced(q.m, model.mc, shape.mr),
-        nc: balanced(n, model.nc * lanes, shape.nr),
+        kc,
+        mc: balanced(q.m, mc, shape.mr),
+        nc: balanced(n, nc, shape.nr),
     };
     // B packed by the first tiles where all of it fits half the L2: it is then
     // near, and a packing pass of its own would cost more than the first tiles
