@@ -422,6 +422,43 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
     }
 }
 
+/// Every u8 x i8 pair through the `u8i8` micro-kernel against the reference:
+/// tiles of `MR` values of A by `NR` values of B cover all 256 x 256, each pair
+/// once as all four products of a quad (`4 a b`, down to -130560) and once
+/// beside the extremes (255 x -128 and 255 x 127 in the same quad). Emulations
+/// that saturate in 16 bits, or a relaxed wasm dot fed an operand outside its
+/// 7-bit range, fail here.
+fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
+    let (mr, nr) = (V::MR, V::NR);
+    let null = std::ptr::null();
+    for a0 in (0..256).step_by(mr) {
+        for b0 in (0..256).step_by(nr) {
+            let av = |i: usize| ((a0 + i) % 256) as u8;
+            let bv = |j: usize| ((b0 + j) % 256) as u8 as i8;
+            let mut a = vec![0u8; 2 * mr * 4];
+            let mut b = vec![0i8; 2 * nr * 4];
+            for i in 0..mr {
+                a[i * 4..][..4].copy_from_slice(&[av(i); 4]);
+                a[(mr + i) * 4..][..4].copy_from_slice(&[av(i), 255 - av(i), 255, av(i) ^ 0x55]);
+            }
+            for j in 0..nr {
+                b[j * 4..][..4].copy_from_slice(&[bv(j); 4]);
+                b[(nr + j) * 4..][..4].copy_from_slice(&[bv(j), !bv(j), -128, 127]);
+            }
+            for kd in [1, 2] {
+                let run = |f: MicrokernelDotFn<u8, i8, i32>| {
+                    let mut c = vec![0i32; mr * nr];
+                    unsafe { f(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), nr, false, null, null) };
+                    c
+                };
+                let want = run(kernels::base_microkernel_dot::<V, 0>);
+                let got = run(kern);
+                assert_eq!(got, want, "{target}: u8 {a0}.. x i8 {b0}.. (as u8), kd={kd}");
+            }
+        }
+    }
+}
+
 /// The dot-product packers' sentinel (a value no test input holds at every
 /// place, so a write shows).
 const PACK_SENTINEL: u8 = 0x5a;
@@ -849,6 +886,13 @@ macro_rules! target_tests {
                     let bits = |x: i32| x as u32;
                     check_microkernel_dot::<U8I8, 0>(NAME, microkernel_dot, a, b, &c_value, &bits);
                     check_microkernel_dot::<U8I8, 1>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
+                }
+            }
+
+            #[test]
+            fn microkernel_dot_u8i8_every_byte_pair() {
+                if let Some(t) = table(NAME) {
+                    check_dot_every_byte_pair::<U8I8>(NAME, t.u8i8.microkernel_dot.microkernel_dot.kernel);
                 }
             }
 
