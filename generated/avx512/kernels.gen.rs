@@ -27085,10 +27085,14 @@ pub unsafe fn pack_lhs_f64(
 /// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
 /// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
 ///
-/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
-/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
-/// a time down the panel's `MR` rows (whole panels), other layouts element by
-/// element. Nothing is read outside the `m` x `k` block.
+/// In whole panels, a row-major A (`cs_a == 1`, the common case) is copied a
+/// group of `DEPTH` contiguous elements (32 bits) at a time and then flipped
+/// in one contiguous pass, a column-major one (`rs_a == 1`) a group at a time
+/// down the panel's `MR` rows; the last panel of a ragged `m` and other
+/// layouts go element by element. The sums of a row-major A are taken along
+/// its rows, the others' along the packed rows (in L1). Nothing is read
+/// outside the `m` x `k` block (figures: BENCHMARKS.md, "Why the code
+/// decides as it does", "kernels: dot-product packers").
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
@@ -27143,6 +27147,40 @@ pub unsafe fn pack_dot_lhs_u8i8(
                 *out.add(g * 24 + 12 + 3) = *first.add((g * 4 + 3) * cs_a).add(3) ^ flip;
                 *out.add(g * 24 + 16 + 3) = *first.add((g * 4 + 3) * cs_a).add(4) ^ flip;
                 *out.add(g * 24 + 20 + 3) = *first.add((g * 4 + 3) * cs_a).add(5) ^ flip;
+            }
+        } else if cs_a == 1 && rows == 6 {
+            for g in 0..whole {
+                core::ptr::copy_nonoverlapping(first.add(g * 4), out.add(g * 24), 4);
+                core::ptr::copy_nonoverlapping(
+                    first.add(rs_a + g * 4),
+                    out.add(g * 24 + 4),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(2 * rs_a + g * 4),
+                    out.add(g * 24 + 8),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(3 * rs_a + g * 4),
+                    out.add(g * 24 + 12),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(4 * rs_a + g * 4),
+                    out.add(g * 24 + 16),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(5 * rs_a + g * 4),
+                    out.add(g * 24 + 20),
+                    4,
+                );
+            }
+            if shift != 0 {
+                for x in 0..whole * 24 {
+                    *out.add(x) ^= flip;
+                }
             }
         } else {
             for i in 0..rows {
@@ -27206,9 +27244,31 @@ pub unsafe fn pack_dot_lhs_u8i8(
             for i in 0..6 {
                 let mut sum: i32 = 0;
                 if i < rows {
-                    for p in 0..k {
-                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
-                        sum = sum.wrapping_add(x);
+                    if cs_a == 1 {
+                        for p in 0..k {
+                            let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip)
+                                .into();
+                            sum = sum.wrapping_add(x);
+                        }
+                    } else {
+                        for g in 0..groups {
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 1)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 2)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 3)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                        }
                     }
                     sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
                 }
@@ -27237,10 +27297,14 @@ pub unsafe fn pack_dot_lhs_u8i8(
 /// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
 /// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
 ///
-/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
-/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
-/// a time down the panel's `MR` rows (whole panels), other layouts element by
-/// element. Nothing is read outside the `m` x `k` block.
+/// In whole panels, a row-major A (`cs_a == 1`, the common case) is copied a
+/// group of `DEPTH` contiguous elements (32 bits) at a time and then flipped
+/// in one contiguous pass, a column-major one (`rs_a == 1`) a group at a time
+/// down the panel's `MR` rows; the last panel of a ragged `m` and other
+/// layouts go element by element. The sums of a row-major A are taken along
+/// its rows, the others' along the packed rows (in L1). Nothing is read
+/// outside the `m` x `k` block (figures: BENCHMARKS.md, "Why the code
+/// decides as it does", "kernels: dot-product packers").
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
@@ -27288,6 +27352,50 @@ pub unsafe fn pack_dot_lhs_bf16(
                 *out.add(g * 16 + 12 + 1) = *first.add((g * 2 + 1) * cs_a).add(6) ^ flip;
                 *out.add(g * 16 + 14 + 1) = *first.add((g * 2 + 1) * cs_a).add(7) ^ flip;
             }
+        } else if cs_a == 1 && rows == 8 {
+            for g in 0..whole {
+                core::ptr::copy_nonoverlapping(first.add(g * 2), out.add(g * 16), 2);
+                core::ptr::copy_nonoverlapping(
+                    first.add(rs_a + g * 2),
+                    out.add(g * 16 + 2),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(2 * rs_a + g * 2),
+                    out.add(g * 16 + 4),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(3 * rs_a + g * 2),
+                    out.add(g * 16 + 6),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(4 * rs_a + g * 2),
+                    out.add(g * 16 + 8),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(5 * rs_a + g * 2),
+                    out.add(g * 16 + 10),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(6 * rs_a + g * 2),
+                    out.add(g * 16 + 12),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(7 * rs_a + g * 2),
+                    out.add(g * 16 + 14),
+                    2,
+                );
+            }
+            if shift != 0 {
+                for x in 0..whole * 16 {
+                    *out.add(x) ^= flip;
+                }
+            }
         } else {
             for i in 0..rows {
                 let row = first.add(i * rs_a);
@@ -27330,9 +27438,23 @@ pub unsafe fn pack_dot_lhs_bf16(
             for i in 0..8 {
                 let mut sum: i32 = 0;
                 if i < rows {
-                    for p in 0..k {
-                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
-                        sum = sum.wrapping_add(x);
+                    if cs_a == 1 {
+                        for p in 0..k {
+                            let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip)
+                                .into();
+                            sum = sum.wrapping_add(x);
+                        }
+                    } else {
+                        for g in 0..groups {
+                            {
+                                let x: i32 = (*out.add(i * 2).add(g * 16)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 2).add(g * 16 + 1)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                        }
                     }
                     sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
                 }
@@ -27356,9 +27478,12 @@ pub unsafe fn pack_dot_lhs_bf16(
 /// it `sums` is not touched.
 ///
 /// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
-/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
-/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
-/// element by element. Nothing is read outside the `k` x `n` block.
+/// whole strips (and summed along those rows while they are in L1), a
+/// column-major one (`rs_b == 1`, as a transposed B or weights stored `n` x
+/// `k`) a group of `DEPTH` contiguous elements (32 bits) at a time; the last
+/// strip of a ragged `n`, the last group of a ragged `k` and other layouts go
+/// element by element. Nothing is read outside the `k` x `n` block (figures:
+/// BENCHMARKS.md, "kernels: dot-product packers").
 ///
 /// # Safety
 /// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
@@ -27383,26 +27508,51 @@ pub unsafe fn pack_dot_rhs_u8i8(
     let groups = k.div_ceil(4);
     let strips = n.div_ceil(32);
     let full = n / 32;
-    if cs_b == 1 && rs_b != 1 {
+    if want_sums {
+        for j in 0..strips * 32 {
+            *sums.add(j) = 0;
+        }
+    }
+    let row_major = cs_b == 1 && rs_b != 1;
+    if row_major {
         for g in 0..whole {
+            let src = b.add(g * 4 * rs_b);
             for s in 0..full {
                 for j in 0..32 {
-                    *dst.add(s * strip_stride + g * 128).add(j * 4) = *b
-                        .add(g * 4 * rs_b)
+                    *dst.add(s * strip_stride + g * 128).add(j * 4) = *src
                         .add(s * 32)
                         .add(j);
-                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 1) = *b
-                        .add(g * 4 * rs_b)
+                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 1) = *src
                         .add(s * 32)
                         .add(rs_b + j);
-                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 2) = *b
-                        .add(g * 4 * rs_b)
+                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 2) = *src
                         .add(s * 32)
                         .add(2 * rs_b + j);
-                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 3) = *b
-                        .add(g * 4 * rs_b)
+                    *dst.add(s * strip_stride + g * 128).add(j * 4 + 3) = *src
                         .add(s * 32)
                         .add(3 * rs_b + j);
+                }
+            }
+            if want_sums {
+                for j in 0..n {
+                    let mut sum = *sums.add(j);
+                    {
+                        let x: i32 = (*src.add(j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    {
+                        let x: i32 = (*src.add(rs_b + j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    {
+                        let x: i32 = (*src.add(2 * rs_b + j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    {
+                        let x: i32 = (*src.add(3 * rs_b + j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    *sums.add(j) = sum;
                 }
             }
         }
@@ -27413,10 +27563,11 @@ pub unsafe fn pack_dot_rhs_u8i8(
                 let po = dst.add(s * strip_stride).add(j * 4);
                 if rs_b == 1 {
                     for g in 0..whole {
-                        *po.add(g * 128) = *col.add(g * 4);
-                        *po.add(g * 128 + 1) = *col.add(g * 4 + 1);
-                        *po.add(g * 128 + 2) = *col.add(g * 4 + 2);
-                        *po.add(g * 128 + 3) = *col.add(g * 4 + 3);
+                        core::ptr::copy_nonoverlapping(
+                            col.add(g * 4),
+                            po.add(g * 128),
+                            4,
+                        );
                     }
                 } else {
                     for g in 0..whole {
@@ -27478,11 +27629,8 @@ pub unsafe fn pack_dot_rhs_u8i8(
         }
     }
     if want_sums {
-        for j in 0..strips * 32 {
-            *sums.add(j) = 0;
-        }
-        if cs_b == 1 {
-            for p in 0..k {
+        if row_major {
+            for p in whole * 4..k {
                 for j in 0..n {
                     let x: i32 = (*b.add(p * rs_b).add(j)).into();
                     *sums.add(j) = (*sums.add(j)).wrapping_add(x);
@@ -27515,9 +27663,12 @@ pub unsafe fn pack_dot_rhs_u8i8(
 /// it `sums` is not touched.
 ///
 /// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
-/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
-/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
-/// element by element. Nothing is read outside the `k` x `n` block.
+/// whole strips (and summed along those rows while they are in L1), a
+/// column-major one (`rs_b == 1`, as a transposed B or weights stored `n` x
+/// `k`) a group of `DEPTH` contiguous elements (32 bits) at a time; the last
+/// strip of a ragged `n`, the last group of a ragged `k` and other layouts go
+/// element by element. Nothing is read outside the `k` x `n` block (figures:
+/// BENCHMARKS.md, "kernels: dot-product packers").
 ///
 /// # Safety
 /// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
@@ -27542,18 +27693,37 @@ pub unsafe fn pack_dot_rhs_bf16(
     let groups = k.div_ceil(2);
     let strips = n.div_ceil(32);
     let full = n / 32;
-    if cs_b == 1 && rs_b != 1 {
+    if want_sums {
+        for j in 0..strips * 32 {
+            *sums.add(j) = 0;
+        }
+    }
+    let row_major = cs_b == 1 && rs_b != 1;
+    if row_major {
         for g in 0..whole {
+            let src = b.add(g * 2 * rs_b);
             for s in 0..full {
                 for j in 0..32 {
-                    *dst.add(s * strip_stride + g * 64).add(j * 2) = *b
-                        .add(g * 2 * rs_b)
+                    *dst.add(s * strip_stride + g * 64).add(j * 2) = *src
                         .add(s * 32)
                         .add(j);
-                    *dst.add(s * strip_stride + g * 64).add(j * 2 + 1) = *b
-                        .add(g * 2 * rs_b)
+                    *dst.add(s * strip_stride + g * 64).add(j * 2 + 1) = *src
                         .add(s * 32)
                         .add(rs_b + j);
+                }
+            }
+            if want_sums {
+                for j in 0..n {
+                    let mut sum = *sums.add(j);
+                    {
+                        let x: i32 = (*src.add(j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    {
+                        let x: i32 = (*src.add(rs_b + j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    *sums.add(j) = sum;
                 }
             }
         }
@@ -27564,8 +27734,11 @@ pub unsafe fn pack_dot_rhs_bf16(
                 let po = dst.add(s * strip_stride).add(j * 2);
                 if rs_b == 1 {
                     for g in 0..whole {
-                        *po.add(g * 64) = *col.add(g * 2);
-                        *po.add(g * 64 + 1) = *col.add(g * 2 + 1);
+                        core::ptr::copy_nonoverlapping(
+                            col.add(g * 2),
+                            po.add(g * 64),
+                            2,
+                        );
                     }
                 } else {
                     for g in 0..whole {
@@ -27604,11 +27777,8 @@ pub unsafe fn pack_dot_rhs_bf16(
         }
     }
     if want_sums {
-        for j in 0..strips * 32 {
-            *sums.add(j) = 0;
-        }
-        if cs_b == 1 {
-            for p in 0..k {
+        if row_major {
+            for p in whole * 2..k {
                 for j in 0..n {
                     let x: i32 = (*b.add(p * rs_b).add(j)).into();
                     *sums.add(j) = (*sums.add(j)).wrapping_add(x);

@@ -1275,10 +1275,14 @@ pub unsafe fn microkernel_dot_comp_bf16(
 /// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
 /// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
 ///
-/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
-/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
-/// a time down the panel's `MR` rows (whole panels), other layouts element by
-/// element. Nothing is read outside the `m` x `k` block.
+/// In whole panels, a row-major A (`cs_a == 1`, the common case) is copied a
+/// group of `DEPTH` contiguous elements (32 bits) at a time and then flipped
+/// in one contiguous pass, a column-major one (`rs_a == 1`) a group at a time
+/// down the panel's `MR` rows; the last panel of a ragged `m` and other
+/// layouts go element by element. The sums of a row-major A are taken along
+/// its rows, the others' along the packed rows (in L1). Nothing is read
+/// outside the `m` x `k` block (figures: BENCHMARKS.md, "Why the code
+/// decides as it does", "kernels: dot-product packers").
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
@@ -1338,6 +1342,70 @@ pub unsafe fn pack_dot_lhs_bf16(
                 *out.add(g * 24 + 22 + 1) = *first.add((g * 2 + 1) * cs_a).add(11)
                     ^ flip;
             }
+        } else if cs_a == 1 && rows == 12 {
+            for g in 0..whole {
+                core::ptr::copy_nonoverlapping(first.add(g * 2), out.add(g * 24), 2);
+                core::ptr::copy_nonoverlapping(
+                    first.add(rs_a + g * 2),
+                    out.add(g * 24 + 2),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(2 * rs_a + g * 2),
+                    out.add(g * 24 + 4),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(3 * rs_a + g * 2),
+                    out.add(g * 24 + 6),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(4 * rs_a + g * 2),
+                    out.add(g * 24 + 8),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(5 * rs_a + g * 2),
+                    out.add(g * 24 + 10),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(6 * rs_a + g * 2),
+                    out.add(g * 24 + 12),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(7 * rs_a + g * 2),
+                    out.add(g * 24 + 14),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(8 * rs_a + g * 2),
+                    out.add(g * 24 + 16),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(9 * rs_a + g * 2),
+                    out.add(g * 24 + 18),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(10 * rs_a + g * 2),
+                    out.add(g * 24 + 20),
+                    2,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(11 * rs_a + g * 2),
+                    out.add(g * 24 + 22),
+                    2,
+                );
+            }
+            if shift != 0 {
+                for x in 0..whole * 24 {
+                    *out.add(x) ^= flip;
+                }
+            }
         } else {
             for i in 0..rows {
                 let row = first.add(i * rs_a);
@@ -1380,9 +1448,23 @@ pub unsafe fn pack_dot_lhs_bf16(
             for i in 0..12 {
                 let mut sum: i32 = 0;
                 if i < rows {
-                    for p in 0..k {
-                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
-                        sum = sum.wrapping_add(x);
+                    if cs_a == 1 {
+                        for p in 0..k {
+                            let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip)
+                                .into();
+                            sum = sum.wrapping_add(x);
+                        }
+                    } else {
+                        for g in 0..groups {
+                            {
+                                let x: i32 = (*out.add(i * 2).add(g * 24)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 2).add(g * 24 + 1)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                        }
                     }
                     sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
                 }

@@ -761,10 +761,14 @@ pub unsafe fn microkernel_dot_comp_u8i8(
 /// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
 /// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
 ///
-/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
-/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
-/// a time down the panel's `MR` rows (whole panels), other layouts element by
-/// element. Nothing is read outside the `m` x `k` block.
+/// In whole panels, a row-major A (`cs_a == 1`, the common case) is copied a
+/// group of `DEPTH` contiguous elements (32 bits) at a time and then flipped
+/// in one contiguous pass, a column-major one (`rs_a == 1`) a group at a time
+/// down the panel's `MR` rows; the last panel of a ragged `m` and other
+/// layouts go element by element. The sums of a row-major A are taken along
+/// its rows, the others' along the packed rows (in L1). Nothing is read
+/// outside the `m` x `k` block (figures: BENCHMARKS.md, "Why the code
+/// decides as it does", "kernels: dot-product packers").
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
@@ -819,6 +823,40 @@ pub unsafe fn pack_dot_lhs_u8i8(
                 *out.add(g * 24 + 12 + 3) = *first.add((g * 4 + 3) * cs_a).add(3) ^ flip;
                 *out.add(g * 24 + 16 + 3) = *first.add((g * 4 + 3) * cs_a).add(4) ^ flip;
                 *out.add(g * 24 + 20 + 3) = *first.add((g * 4 + 3) * cs_a).add(5) ^ flip;
+            }
+        } else if cs_a == 1 && rows == 6 {
+            for g in 0..whole {
+                core::ptr::copy_nonoverlapping(first.add(g * 4), out.add(g * 24), 4);
+                core::ptr::copy_nonoverlapping(
+                    first.add(rs_a + g * 4),
+                    out.add(g * 24 + 4),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(2 * rs_a + g * 4),
+                    out.add(g * 24 + 8),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(3 * rs_a + g * 4),
+                    out.add(g * 24 + 12),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(4 * rs_a + g * 4),
+                    out.add(g * 24 + 16),
+                    4,
+                );
+                core::ptr::copy_nonoverlapping(
+                    first.add(5 * rs_a + g * 4),
+                    out.add(g * 24 + 20),
+                    4,
+                );
+            }
+            if shift != 0 {
+                for x in 0..whole * 24 {
+                    *out.add(x) ^= flip;
+                }
             }
         } else {
             for i in 0..rows {
@@ -882,9 +920,31 @@ pub unsafe fn pack_dot_lhs_u8i8(
             for i in 0..6 {
                 let mut sum: i32 = 0;
                 if i < rows {
-                    for p in 0..k {
-                        let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip).into();
-                        sum = sum.wrapping_add(x);
+                    if cs_a == 1 {
+                        for p in 0..k {
+                            let x: i32 = (*first.add(i * rs_a).add(p * cs_a) ^ flip)
+                                .into();
+                            sum = sum.wrapping_add(x);
+                        }
+                    } else {
+                        for g in 0..groups {
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 1)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 2)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                            {
+                                let x: i32 = (*out.add(i * 4).add(g * 24 + 3)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                        }
                     }
                     sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
                 }

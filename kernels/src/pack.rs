@@ -153,10 +153,14 @@ pub unsafe fn base_pack_lhs<V: FloatVec>(
 /// past `m` get 0, so `m.div_ceil(MR) * MR` sums are written (the runtime's
 /// `-b_offset * rowsum(A)` term). Without it `sums` is not touched.
 ///
-/// A row-major A (`cs_a == 1`, the common case) is copied a group of `DEPTH`
-/// contiguous elements at a time; a column-major one (`rs_a == 1`) a group at
-/// a time down the panel's `MR` rows (whole panels), other layouts element by
-/// element. Nothing is read outside the `m` x `k` block.
+/// In whole panels, a row-major A (`cs_a == 1`, the common case) is copied a
+/// group of `DEPTH` contiguous elements (32 bits) at a time and then flipped
+/// in one contiguous pass, a column-major one (`rs_a == 1`) a group at a time
+/// down the panel's `MR` rows; the last panel of a ragged `m` and other
+/// layouts go element by element. The sums of a row-major A are taken along
+/// its rows, the others' along the packed rows (in L1). Nothing is read
+/// outside the `m` x `k` block (figures: BENCHMARKS.md, "Why the code
+/// decides as it does", "kernels: dot-product packers").
 ///
 /// # Safety
 /// `a` readable at every `(i, p)` with `i < m`, `p < k`; `dst` writable at
@@ -196,6 +200,22 @@ pub unsafe fn base_pack_dot_lhs<V: DotVec>(
                     for i in 0..V::MR {
                         *out.add(g * step + i * V::DEPTH + d) = *col.add(i) ^ flip;
                     }
+                }
+            }
+        } else if cs_a == 1 && rows == V::MR {
+            // Row-major, a whole panel: each group of a row is `DEPTH`
+            // contiguous elements, one move (32 bits), then the flip over the
+            // groups written, contiguous (so vectorised).
+            for g in 0..whole {
+                #[unroll]
+                for i in 0..V::MR {
+                    let src = first.add(i * rs_a + g * V::DEPTH);
+                    core::ptr::copy_nonoverlapping(src, out.add(g * step + i * V::DEPTH), V::DEPTH);
+                }
+            }
+            if shift != 0 {
+                for x in 0..whole * step {
+                    *out.add(x) = *out.add(x) ^ flip;
                 }
             }
         } else {
@@ -240,10 +260,23 @@ pub unsafe fn base_pack_dot_lhs<V: DotVec>(
             for i in 0..V::MR {
                 let mut sum: i32 = 0;
                 if i < rows {
-                    let row = first.add(i * rs_a);
-                    for p in 0..k {
-                        let x: i32 = (*row.add(p * cs_a) ^ flip).into();
-                        sum = sum.wrapping_add(x);
+                    if cs_a == 1 {
+                        // Along the row of A, which vectorises.
+                        let row = first.add(i * rs_a);
+                        for p in 0..k {
+                            let x: i32 = (*row.add(p * cs_a) ^ flip).into();
+                            sum = sum.wrapping_add(x);
+                        }
+                    } else {
+                        // Along the packed row (in L1), not across A's lines.
+                        let po = out.add(i * V::DEPTH);
+                        for g in 0..groups {
+                            #[unroll]
+                            for d in 0..V::DEPTH {
+                                let x: i32 = (*po.add(g * step + d)).into();
+                                sum = sum.wrapping_add(x);
+                            }
+                        }
                     }
                     sum = sum.wrapping_sub(shift.wrapping_mul(k as i32));
                 }
@@ -268,9 +301,12 @@ pub unsafe fn base_pack_dot_lhs<V: DotVec>(
 /// it `sums` is not touched.
 ///
 /// A row-major B (`cs_b == 1`) is read `DEPTH` rows at a time across all the
-/// strips, a column-major one (`rs_b == 1`, as a transposed B or weights stored
-/// `n` x `k`) a group of `DEPTH` contiguous elements at a time, other layouts
-/// element by element. Nothing is read outside the `k` x `n` block.
+/// whole strips (and summed along those rows while they are in L1), a
+/// column-major one (`rs_b == 1`, as a transposed B or weights stored `n` x
+/// `k`) a group of `DEPTH` contiguous elements (32 bits) at a time; the last
+/// strip of a ragged `n`, the last group of a ragged `k` and other layouts go
+/// element by element. Nothing is read outside the `k` x `n` block (figures:
+/// BENCHMARKS.md, "kernels: dot-product packers").
 ///
 /// # Safety
 /// `b` readable at every `(p, j)` with `p < k`, `j < n`; `dst` writable at
@@ -294,8 +330,15 @@ pub unsafe fn base_pack_dot_rhs<V: DotVec>(
     let step = V::NR * V::DEPTH;
     let strips = n.div_ceil(V::NR);
     let full = n / V::NR;
-    if cs_b == 1 && rs_b != 1 {
-        // Row-major: `DEPTH` rows at a time, across every whole strip.
+    if want_sums {
+        for j in 0..strips * V::NR {
+            *sums.add(j) = 0;
+        }
+    }
+    let row_major = cs_b == 1 && rs_b != 1;
+    if row_major {
+        // `DEPTH` rows at a time, across every whole strip, then (while they
+        // are in L1) into the sums, along the rows so that it vectorises.
         for g in 0..whole {
             let src = b.add(g * V::DEPTH * rs_b);
             for s in 0..full {
@@ -308,6 +351,17 @@ pub unsafe fn base_pack_dot_rhs<V: DotVec>(
                     }
                 }
             }
+            if want_sums {
+                for j in 0..n {
+                    let mut sum = *sums.add(j);
+                    #[unroll]
+                    for d in 0..V::DEPTH {
+                        let x: i32 = (*src.add(d * rs_b + j)).into();
+                        sum = sum.wrapping_add(x);
+                    }
+                    *sums.add(j) = sum;
+                }
+            }
         }
     } else {
         for s in 0..full {
@@ -316,11 +370,9 @@ pub unsafe fn base_pack_dot_rhs<V: DotVec>(
                 let col = b.add((s * V::NR + j) * cs_b);
                 let po = out.add(j * V::DEPTH);
                 if rs_b == 1 {
+                    // A group is `DEPTH` contiguous elements: one move (32 bits).
                     for g in 0..whole {
-                        #[unroll]
-                        for d in 0..V::DEPTH {
-                            *po.add(g * step + d) = *col.add(g * V::DEPTH + d);
-                        }
+                        core::ptr::copy_nonoverlapping(col.add(g * V::DEPTH), po.add(g * step), V::DEPTH);
                     }
                 } else {
                     for g in 0..whole {
@@ -352,12 +404,9 @@ pub unsafe fn base_pack_dot_rhs<V: DotVec>(
         }
     }
     if want_sums {
-        for j in 0..strips * V::NR {
-            *sums.add(j) = 0;
-        }
-        if cs_b == 1 {
-            // Row by row, so that the sums of a row-major B vectorise.
-            for p in 0..k {
+        if row_major {
+            // The rows of the last group.
+            for p in whole * V::DEPTH..k {
                 let row = b.add(p * rs_b);
                 for j in 0..n {
                     let x: i32 = (*row.add(j)).into();

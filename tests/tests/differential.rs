@@ -422,6 +422,43 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
     }
 }
 
+/// Every u8 x i8 pair through the `u8i8` micro-kernel against the reference:
+/// tiles of `MR` values of A by `NR` values of B cover all 256 x 256, each pair
+/// once as all four products of a quad (`4 a b`, down to -130560) and once
+/// beside the extremes (255 x -128 and 255 x 127 in the same quad). Emulations
+/// that saturate in 16 bits, or a relaxed wasm dot fed an operand outside its
+/// 7-bit range, fail here.
+fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
+    let (mr, nr) = (V::MR, V::NR);
+    let null = std::ptr::null();
+    for a0 in (0..256).step_by(mr) {
+        for b0 in (0..256).step_by(nr) {
+            let av = |i: usize| ((a0 + i) % 256) as u8;
+            let bv = |j: usize| ((b0 + j) % 256) as u8 as i8;
+            let mut a = vec![0u8; 2 * mr * 4];
+            let mut b = vec![0i8; 2 * nr * 4];
+            for i in 0..mr {
+                a[i * 4..][..4].copy_from_slice(&[av(i); 4]);
+                a[(mr + i) * 4..][..4].copy_from_slice(&[av(i), 255 - av(i), 255, av(i) ^ 0x55]);
+            }
+            for j in 0..nr {
+                b[j * 4..][..4].copy_from_slice(&[bv(j); 4]);
+                b[(nr + j) * 4..][..4].copy_from_slice(&[bv(j), !bv(j), -128, 127]);
+            }
+            for kd in [1, 2] {
+                let run = |f: MicrokernelDotFn<u8, i8, i32>| {
+                    let mut c = vec![0i32; mr * nr];
+                    unsafe { f(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), nr, false, null, null) };
+                    c
+                };
+                let want = run(kernels::base_microkernel_dot::<V, 0>);
+                let got = run(kern);
+                assert_eq!(got, want, "{target}: u8 {a0}.. x i8 {b0}.. (as u8), kd={kd}");
+            }
+        }
+    }
+}
+
 /// The dot-product packers' sentinel (a value no test input holds at every
 /// place, so a write shows).
 const PACK_SENTINEL: u8 = 0x5a;
@@ -524,6 +561,116 @@ fn check_pack_dot_rhs<V: DotVec>(
                     assert!(gs[written..].iter().all(|x| *x == -7), "{ctx}: wrote past the sums");
                     assert_eq!(gs, ws, "{ctx}: sums");
                 }
+            }
+        }
+    }
+}
+
+/// A buffer whose last element ends where an inaccessible page begins, so
+/// that a kernel reading or writing one element past it faults (and the test
+/// process dies with SIGSEGV): the packers' tails are checked against exactly
+/// sized operands, panels and sums.
+#[cfg(all(unix, not(target_family = "wasm")))]
+struct Guarded {
+    map: *mut libc::c_void,
+    map_len: usize,
+    data: *mut u8,
+}
+
+#[cfg(all(unix, not(target_family = "wasm")))]
+impl Guarded {
+    fn new<T: Copy>(values: &[T]) -> Guarded {
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let bytes = std::mem::size_of_val(values);
+        let map_len = bytes.div_ceil(page) * page + page;
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED, "mmap");
+        let guard = unsafe { map.cast::<u8>().add(map_len - page) };
+        assert_eq!(
+            unsafe { libc::mprotect(guard.cast(), page, libc::PROT_NONE) },
+            0,
+            "mprotect"
+        );
+        let data = unsafe { guard.sub(bytes) };
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr().cast::<u8>(), data, bytes) };
+        Guarded { map, map_len, data }
+    }
+
+    fn ptr<T>(&self) -> *mut T {
+        self.data.cast()
+    }
+
+    fn read<T: Copy>(&self, n: usize) -> Vec<T> {
+        (0..n).map(|i| unsafe { self.ptr::<T>().add(i).read() }).collect()
+    }
+}
+
+#[cfg(all(unix, not(target_family = "wasm")))]
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.map, self.map_len) };
+    }
+}
+
+/// Both packers of one instantiation on operands, panels, strips and sums
+/// that each end at an inaccessible page (`Guarded`): ragged `m`, `n` and `k`,
+/// row- and column-major with the tightest strides, panels packed without
+/// gaps; the packed data and sums must also equal the reference's.
+#[cfg(all(unix, not(target_family = "wasm")))]
+fn check_pack_dot_bounds<V: DotVec>(
+    target: &str,
+    (lhs, rhs): (PackDotLhsFn<V::A>, PackDotRhsFn<V::B>),
+    flips: &[V::A],
+    a_of: &dyn Fn(&mut Rng, usize) -> V::A,
+    b_of: &dyn Fn(&mut Rng, usize) -> V::B,
+) where
+    V::A: PartialEq + std::fmt::Debug,
+    V::B: PartialEq + std::fmt::Debug,
+{
+    let (mr, nr, depth) = (V::MR, V::NR, V::DEPTH);
+    let mut rng = Rng::new(15);
+    for k in [1, depth - 1, depth + 1, 2 * depth, 4 * depth + 3] {
+        for m in [1, mr - 1, mr, mr + 1, 2 * mr + mr / 2 + 1] {
+            let (panels, used) = (m.div_ceil(mr), k.div_ceil(depth) * mr * depth);
+            let a: Vec<V::A> = (0..m * k).map(|i| a_of(&mut rng, i)).collect();
+            for (rs, cs) in [(k, 1), (1, m)] {
+                for &flip in flips {
+                    let src = Guarded::new(&a);
+                    let zero_a = vec![V::ZERO_A; panels * used];
+                    let (dst, sums) = (Guarded::new(&zero_a), Guarded::new(&vec![0i32; panels * mr]));
+                    unsafe { lhs(m, k, src.ptr(), rs, cs, dst.ptr(), used, flip, sums.ptr(), true) };
+                    let (mut want, mut want_sums) = (zero_a.clone(), vec![0i32; panels * mr]);
+                    let (wp, ws) = (want.as_mut_ptr(), want_sums.as_mut_ptr());
+                    unsafe { kernels::base_pack_dot_lhs::<V>(m, k, a.as_ptr(), rs, cs, wp, used, flip, ws, true) };
+                    let ctx = format!("{target}: pack_dot_lhs at a guard page, m={m} k={k} rs={rs} cs={cs}");
+                    assert_eq!(dst.read::<V::A>(panels * used), want, "{ctx}");
+                    assert_eq!(sums.read::<i32>(panels * mr), want_sums, "{ctx}: sums");
+                }
+            }
+        }
+        for n in [1, nr - 1, nr, nr + 1, 2 * nr + nr / 2 + 1] {
+            let (strips, used) = (n.div_ceil(nr), k.div_ceil(depth) * nr * depth);
+            let b: Vec<V::B> = (0..k * n).map(|i| b_of(&mut rng, i)).collect();
+            for (rs, cs) in [(n, 1), (1, k)] {
+                let src = Guarded::new(&b);
+                let zero_b = vec![V::ZERO_B; strips * used];
+                let (dst, sums) = (Guarded::new(&zero_b), Guarded::new(&vec![0i32; strips * nr]));
+                unsafe { rhs(k, n, src.ptr(), rs, cs, dst.ptr(), used, sums.ptr(), true) };
+                let (mut want, mut want_sums) = (zero_b.clone(), vec![0i32; strips * nr]);
+                let (wp, ws) = (want.as_mut_ptr(), want_sums.as_mut_ptr());
+                unsafe { kernels::base_pack_dot_rhs::<V>(k, n, b.as_ptr(), rs, cs, wp, used, ws, true) };
+                let ctx = format!("{target}: pack_dot_rhs at a guard page, k={k} n={n} rs={rs} cs={cs}");
+                assert_eq!(dst.read::<V::B>(strips * used), want, "{ctx}");
+                assert_eq!(sums.read::<i32>(strips * nr), want_sums, "{ctx}: sums");
             }
         }
     }
@@ -853,6 +1000,13 @@ macro_rules! target_tests {
             }
 
             #[test]
+            fn microkernel_dot_u8i8_every_byte_pair() {
+                if let Some(t) = table(NAME) {
+                    check_dot_every_byte_pair::<U8I8>(NAME, t.u8i8.microkernel_dot.microkernel_dot.kernel);
+                }
+            }
+
+            #[test]
             fn microkernel_dot_bf16() {
                 if let Some(t) = table(NAME) {
                     let MicrokernelDot {
@@ -884,6 +1038,18 @@ macro_rules! target_tests {
                     check_pack_dot_rhs::<U8I8>(NAME, t.u8i8.pack_dot_rhs, &i8_extreme, sentinel as i8);
                     let x = |rng: &mut Rng, _: usize| bf16(rng);
                     check_pack_dot_rhs::<BF16>(NAME, t.bf16.pack_dot_rhs, &x, u16::from(sentinel));
+                }
+            }
+
+            #[test]
+            #[cfg(all(unix, not(target_family = "wasm")))]
+            fn pack_dot_stays_inside_its_buffers() {
+                if let Some(t) = table(NAME) {
+                    let u8i8 = (t.u8i8.pack_dot_lhs, t.u8i8.pack_dot_rhs);
+                    check_pack_dot_bounds::<U8I8>(NAME, u8i8, &[0, 0x80], &u8_extreme, &i8_extreme);
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    let bf16 = (t.bf16.pack_dot_lhs, t.bf16.pack_dot_rhs);
+                    check_pack_dot_bounds::<BF16>(NAME, bf16, &[0], &x, &x);
                 }
             }
 
