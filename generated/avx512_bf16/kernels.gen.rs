@@ -158,12 +158,19 @@ pub use super::avx512_vnni::pack_dot_rhs_bf16;
 /// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
-/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
-/// passes them for the first block of K of an int8 GEMM with offsets (the
-/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
-/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
-/// neither pointer (any value, null included, will do): its epilogue is a
-/// store, or a load, add and store. The `k` loop is the same in both.
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
@@ -665,12 +672,19 @@ pub unsafe fn microkernel_dot_bf16(
 /// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
-/// order, which fixes the f32 rounding of `bf16`; `i32` wraps). The runtime
-/// passes them for the first block of K of an int8 GEMM with offsets (the
-/// `a_offset`, `b_offset` and `+128` terms and `c_offset`, see
-/// `base_pack_dot_lhs`). `microkernel_dot` (`COMP = 0`) adds none and reads
-/// neither pointer (any value, null included, will do): its epilogue is a
-/// store, or a load, add and store. The `k` loop is the same in both.
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
