@@ -66,15 +66,15 @@ impl<T: Copy> Stored<T> {
 }
 
 /// One thread, or a pool of `threads`.
+/// A pool of `threads`, or the calling thread alone where there is one
+/// thread or no threads at all (wasm32-wasip1 cannot spawn).
 fn parallelism(threads: usize) -> Parallelism {
     if threads == 1 {
-        Parallelism::Sequential
-    } else {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("a pool");
-        Parallelism::Pool(std::sync::Arc::new(pool))
+        return Parallelism::Sequential;
+    }
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => Parallelism::Pool(std::sync::Arc::new(pool)),
+        Err(_) => Parallelism::Sequential,
     }
 }
 
