@@ -4,10 +4,8 @@
 //! `vdpbf16ps`; see `peak.rs`).
 //!
 //! A family is its operand types and a list of libraries, gemmkit's first; a
-//! library is a [`Gemm`] closure or the reason it has none. gemmkit has no
-//! int8 or bf16 GEMM yet: its entry is `Err("n/a (not implemented yet)")`, and
-//! plugging one in is replacing that with `Ok(Box::new(|m, n, k, a, b, c,
-//! threads| ...))` in [`u8s8s32`], [`s8s8s32`] or [`bf16bf16f32`].
+//! library is a [`Gemm`] closure (`|m, n, k, a, b, c, threads| ...`, see
+//! [`u8s8s32`], [`s8s8s32`] and [`bf16bf16f32`]) or the reason it has none.
 //!
 //! Every library runs on `--threads` threads; the timings are interleaved as in
 //! the f32 and f64 tables, each round starting with one timing of the peak loop

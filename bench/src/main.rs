@@ -11,11 +11,10 @@
 //! (alpha 1, beta 0); with `--a-transposed`, A is stored as its transpose and
 //! every library is told so (CBLAS `TransA`, a transposed view or strides).
 //! `--dtype` takes a list: `f32` (the default), `f64`, `both` (the two), `int8`
-//! and `bf16` (the low-precision tables, `lowp.rs`: oneDNN's u8 x s8 -> s32,
-//! s8 x s8 -> s32 and bf16 x bf16 -> f32 GEMMs in GOP/s against the `vpdpbusd`
-//! and `vdpbf16ps` peaks and the AMX `tdpbusd` and `tdpbf16ps` ones, measured
-//! the same way as the FMA one (`peak.rs`), with a gemmkit column that says
-//! "not implemented yet"; at 256, 512, 1024 and 2048
+//! and `bf16` (the low-precision tables, `lowp.rs`: gemmkit's and oneDNN's
+//! u8 x s8 -> s32, s8 x s8 -> s32 and bf16 x bf16 -> f32 GEMMs in GOP/s against
+//! the `vpdpbusd` and `vdpbf16ps` peaks and the AMX `tdpbusd` and `tdpbf16ps`
+//! ones, measured the same way as the FMA one (`peak.rs`); at 256, 512, 1024 and 2048
 //! unless `--shapes`), `all`. Every library's C is checked once per shape: in
 //! the f32 and f64 tables against gemmkit's, in the others against the exact
 //! products on sampled elements; a line after the table names any that differ.
