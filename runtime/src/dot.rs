@@ -21,8 +21,9 @@
 //! compensating micro-kernel adds in its epilogue.
 
 use crate::driver::{Block, Strip};
-use crate::family::{Family, Kernels, Micro};
+use crate::family::{ApplyFn, Family, Kernels, Micro};
 use crate::generated::{MicrokernelDotFn, PackDotLhsFn, PackDotRhsFn, Shape, Target};
+use crate::output::apply_tile;
 use crate::problem::Problem;
 use half::bf16;
 
@@ -80,24 +81,28 @@ pub(crate) fn int_out(exact: bool, alpha: f32, s: i32, beta: f32, c: Option<i32>
 }
 
 /// A dot-product family's own kernels: the micro-kernel, its compensating
-/// instance (`+ row_comp[i] + col_comp[j]`) and the packers.
+/// instance (`+ row_comp[i] + col_comp[j]`), the packers, and the output
+/// kernel `C = alpha * P + beta * C` where C is one of the float types (bf16:
+/// the f32 family's `apply_packed_output`; int8 has none, its output rounds).
 #[derive(Clone, Copy)]
 pub struct DotOwn<F: Family, Acc> {
     pub micro: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
     pub comp: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
     pub pack_a: PackDotLhsFn<F::PackedA>,
     pub pack_b: PackDotRhsFn<F::PackedB>,
+    pub apply: Option<ApplyFn<F>>,
 }
 
-/// The kernels of a generated dot-product table.
+/// The kernels of a generated dot-product table, with the output kernel.
 macro_rules! dot_own {
-    ($k:expr) => {{
+    ($k:expr, $apply:expr) => {{
         let k = &$k;
         DotOwn {
             micro: k.microkernel_dot.microkernel_dot.kernel,
             comp: k.microkernel_dot.microkernel_dot_comp.kernel,
             pack_a: k.pack_dot_lhs,
             pack_b: k.pack_dot_rhs,
+            apply: $apply,
         }
     }};
 }
@@ -105,9 +110,9 @@ macro_rules! dot_own {
 /// A dot-product family's loop 2 body: panel `pi` of A (packed) by every
 /// strip of lane `l`. Where `direct` says so for a whole tile with C's unit
 /// column stride, `micro` writes C itself (`accumulate`: adding to it);
-/// otherwise it writes the worker's tile and `out(i, j, sum, c)` (`i`, `j` in
-/// C) stores each of the `h x w` elements. `micro` gets the panel's row terms
-/// and the strip's column terms (the sums buffers, see the module).
+/// otherwise it writes the worker's tile, which `out(strip, tile, (i, j))`
+/// stores (`(i, j)` the tile's first element in C). `micro` gets the panel's
+/// row terms and the strip's column terms (the sums buffers, see the module).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn dot_panel<F: Family, Acc: Copy>(
@@ -117,7 +122,7 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
     l: usize,
     pi: usize,
     worker: usize,
-    out: impl Fn(usize, usize, Acc, *mut F::C),
+    out: impl Fn(&Strip<F>, *const Acc, (usize, usize)),
 ) {
     let (ctx, p, mr, nr) = (b.ctx, &b.ctx.p, b.ctx.shape.mr, b.ctx.shape.nr);
     let ap = unsafe { ctx.bufs.a.add(b.a_slot(pi)).cast_const() };
@@ -135,12 +140,7 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
                 _ => {
                     let tile = s.tile.cast::<Acc>();
                     micro(kd, ap, bp, tile, nr, false, row_comp, col_comp);
-                    let (i0, j0) = (b.ic + pi * mr, b.jc + s.jr);
-                    for i in 0..s.h {
-                        for j in 0..s.w {
-                            out(i0 + i, j0 + j, *tile.add(i * nr + j), s.c.add(i * rs + j * cs));
-                        }
-                    }
+                    out(s, tile.cast_const(), (b.ic + pi * mr, b.jc + s.jr));
                 }
             }
         })
@@ -172,7 +172,7 @@ macro_rules! int_family {
             #[inline(always)]
             fn kernels(t: &Target) -> Kernels<Self> {
                 Kernels {
-                    own: dot_own!(t.u8i8),
+                    own: dot_own!(t.u8i8, None),
                     in_place: None,
                     small: None,
                     dot: None,
@@ -265,11 +265,17 @@ macro_rules! int_family {
                 // Exact: the compensating kernel writes C (adding to it after
                 // the first block of k, or where beta is 1), C offset included.
                 let direct = e.exact.then_some(beta != 0.0);
+                let (nr, rs, cs) = (b.ctx.shape.nr, p.c.rs, p.c.cs);
                 unsafe {
-                    dot_panel(b, comp, direct, l, pi, worker, |i, j, s, c| {
-                        let old = (beta != 0.0).then(|| *c);
-                        let co = if e.exact { 0 } else { e.c_offset(i, j) };
-                        *c = int_out(e.exact, alpha, s, beta, old, co);
+                    dot_panel(b, comp, direct, l, pi, worker, |s, tile, (i0, j0)| {
+                        for i in 0..s.h {
+                            for j in 0..s.w {
+                                let c = &mut *s.c.add(i * rs + j * cs);
+                                let old = (beta != 0.0).then_some(*c);
+                                let co = if e.exact { 0 } else { e.c_offset(i0 + i, j0 + j) };
+                                *c = int_out(e.exact, alpha, *tile.add(i * nr + j), beta, old, co);
+                            }
+                        }
                     })
                 }
             }
@@ -311,7 +317,7 @@ impl Family for Bf16 {
     #[inline(always)]
     fn kernels(t: &Target) -> Kernels<Self> {
         Kernels {
-            own: dot_own!(t.bf16),
+            own: dot_own!(t.bf16, Some(t.f32.apply_packed_output)),
             in_place: None,
             small: None,
             dot: None,
@@ -369,10 +375,13 @@ impl Family for Bf16 {
         // alpha 1 and beta 0 or 1: the kernel writes C (`s + c` is
         // `alpha * s + beta * c` then).
         let direct = (alpha == 1.0 && (beta == 0.0 || beta == 1.0)).then_some(beta == 1.0);
+        let (p, nr, apply) = (&b.ctx.p, b.ctx.shape.nr, b.ctx.kern.own.apply);
         unsafe {
-            dot_panel(b, micro, direct, l, pi, worker, |_, _, s, c| {
-                let old = (beta != 0.0).then(|| *c);
-                *c = Self::combine(alpha, s, beta, old);
+            dot_panel(b, micro, direct, l, pi, worker, |s, tile, _| {
+                // The f32 family's output kernel (always there for bf16).
+                if let Some(apply) = apply {
+                    apply_tile::<Self>(apply, s.h, s.w, alpha, tile, nr, beta, s.c, p.c.rs, p.c.cs)
+                }
             })
         }
     }
