@@ -200,44 +200,30 @@ fn helpers(files: &[(Source, syn::File)], api: &Api, diags: &mut Vec<Diagnostic>
                         .help("a helper is inlined where it is called; the call gives its `const` parameters: `helper::<V, 4>(..)`"),
                 );
             }
-            if let Some(w) = &f.sig.generics.where_clause {
-                diags.push(
-                    Diagnostic::at(src, w.span(), "`where` clauses are not supported on helpers")
-                        .help("bound each parameter inline: `<V: FloatVec>`"),
-                );
-            }
-            if f.sig.asyncness.is_some() || f.sig.variadic.is_some() || f.sig.abi.is_some() {
-                diags.push(Diagnostic::at(
-                    src,
-                    f.sig.span(),
-                    "helpers are plain `fn`s: no `async`, `extern` or variadics",
-                ));
-            }
-            let mut generics = vec![];
-            for g in &f.sig.generics.params {
-                match g {
-                    syn::GenericParam::Type(tp) => match vec_param(tp, api) {
-                        Ok(p) => generics.push(HelperParam::Vector {
-                            ident: p.ident,
-                            trait_name: p.spec.name,
-                        }),
-                        Err(msg) => diags.push(Diagnostic::at(src, tp.span(), msg).help(bound_help())),
-                    },
-                    syn::GenericParam::Const(c) if is_usize(&c.ty) && c.default.is_none() => {
-                        generics.push(HelperParam::Const {
-                            ident: c.ident.to_string(),
-                        })
+            let (params, consts) = check_generics(src, f, api, "helper", diags);
+            // In declaration order: what a call's turbofish gives.
+            let generics = f
+                .sig
+                .generics
+                .params
+                .iter()
+                .filter_map(|g| match g {
+                    syn::GenericParam::Type(tp) => {
+                        params
+                            .iter()
+                            .find(|p| tp.ident == p.ident)
+                            .map(|p| HelperParam::Vector {
+                                ident: p.ident.clone(),
+                                trait_name: p.spec.name,
+                            })
                     }
-                    other => diags.push(
-                        Diagnostic::at(
-                            src,
-                            other.span(),
-                            "helpers take only vector type and `const N: usize` parameters",
-                        )
-                        .help(bound_help()),
-                    ),
-                }
-            }
+                    syn::GenericParam::Const(c) => consts
+                        .iter()
+                        .find(|k| **k == c.ident)
+                        .map(|k| HelperParam::Const { ident: k.to_string() }),
+                    _ => None,
+                })
+                .collect();
             for input in &f.sig.inputs {
                 match input {
                     syn::FnArg::Typed(pt) if matches!(&*pt.pat, syn::Pat::Ident(i) if i.by_ref.is_none() && i.subpat.is_none()) =>
@@ -360,17 +346,20 @@ fn kernel_calls(
     .visit_block(&f.block);
 }
 
-fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, Vec<Variant>), Vec<Diagnostic>> {
-    let mut diags = vec![];
-    if !matches!(f.vis, syn::Visibility::Public(_)) {
-        diags.push(
-            Diagnostic::at(src, f.sig.ident.span(), "a kernel must be `pub`")
-                .help("write `pub unsafe fn base_<name><V: ...>(..)`"),
-        );
-    }
+/// What a kernel and a helper share: no `where` clause, a plain `fn`, and
+/// generic parameters that are vector parameters and `usize` constants. Returns
+/// the vector parameters and the `const` parameters' names (one with a wrong
+/// type is reported and still returned, so the instance list can be checked).
+fn check_generics(
+    src: &Source,
+    f: &syn::ItemFn,
+    api: &Api,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<VecParam>, Vec<syn::Ident>) {
     if let Some(w) = &f.sig.generics.where_clause {
         diags.push(
-            Diagnostic::at(src, w.span(), "`where` clauses are not supported on kernels")
+            Diagnostic::at(src, w.span(), format!("`where` clauses are not supported on {what}s"))
                 .help("bound each parameter inline: `<V: FloatVec>`"),
         );
     }
@@ -378,11 +367,10 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, V
         diags.push(Diagnostic::at(
             src,
             f.sig.span(),
-            "kernels are plain `unsafe fn`s: no `async`, `extern` or variadics",
+            format!("{what}s are plain `unsafe fn`s: no `async`, `extern` or variadics"),
         ));
     }
-    let mut params = vec![];
-    let mut consts = vec![];
+    let (mut params, mut consts) = (vec![], vec![]);
     for g in &f.sig.generics.params {
         match g {
             syn::GenericParam::Type(tp) => match vec_param(tp, api) {
@@ -391,22 +379,37 @@ fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, V
             },
             syn::GenericParam::Const(c) if is_usize(&c.ty) && c.default.is_none() => consts.push(c.ident.clone()),
             syn::GenericParam::Const(c) => {
-                let msg = "a kernel's `const` parameters are `usize`s without defaults";
-                let help = "write `const ROWS: usize` and give its value per instance in `#[kernel(..)]`";
+                let msg = format!("a {what}'s `const` parameters are `usize`s without defaults");
+                let help = if what == "kernel" {
+                    "write `const ROWS: usize` and give its value per instance in `#[kernel(..)]`"
+                } else {
+                    "write `const N: usize` and give its value at each call: `helper::<V, 4>(..)`"
+                };
                 diags.push(Diagnostic::at(src, c.span(), msg).help(help));
-                // Still a `const` parameter for checking the instance list.
                 consts.push(c.ident.clone());
             }
             other => diags.push(
                 Diagnostic::at(
                     src,
                     other.span(),
-                    "kernels take only vector type and `const` parameters",
+                    format!("{what}s take only vector type and `const` parameters"),
                 )
                 .help(bound_help()),
             ),
         }
     }
+    (params, consts)
+}
+
+fn analyze(src: &Source, f: &syn::ItemFn, api: &Api) -> Result<(Vec<VecParam>, Vec<Variant>), Vec<Diagnostic>> {
+    let mut diags = vec![];
+    if !matches!(f.vis, syn::Visibility::Public(_)) {
+        diags.push(
+            Diagnostic::at(src, f.sig.ident.span(), "a kernel must be `pub`")
+                .help("write `pub unsafe fn base_<name><V: ...>(..)`"),
+        );
+    }
+    let (params, consts) = check_generics(src, f, api, "kernel", &mut diags);
     let variants = variants(src, f, &consts, &mut diags);
     // Vector values live in registers inside one kernel; the dispatch table needs
     // signatures that are the same on every target.
