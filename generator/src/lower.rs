@@ -1888,7 +1888,6 @@ impl VisitMut for Fold<'_, '_> {
             {
                 *e = (*m.receiver).clone()
             }
-            Expr::If(_) => self.fold_constant_if(e),
             _ => {}
         }
     }
