@@ -240,15 +240,18 @@ macro_rules! int_family {
                 rows: usize,
                 cols: usize,
                 src: *const i8,
-                (p0, j0): (usize, usize),
+                _: (usize, usize),
                 dst: *mut i8,
                 strip_stride: usize,
                 sums: *mut i32,
             ) {
-                let (b, e) = (p.b, p.extra);
+                let b = p.b;
                 unsafe { (kern.own.pack_b)(rows, cols, src, b.rs, b.cs, dst, strip_stride, sums, true) };
+            }
+            unsafe fn b_terms(p: &Problem<Self>, cols: usize, (p0, j0): (usize, usize), sums: *mut i32) {
                 // Each column's term: `-(a_offset + shift) * colsum`, and,
                 // exact, its C offset on the first block of k.
+                let e = p.extra;
                 let a_off = e.a_offset.wrapping_add(e.shift);
                 for j in 0..cols {
                     let sum = unsafe { &mut *sums.add(j) };
