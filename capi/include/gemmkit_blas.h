@@ -2,14 +2,21 @@
  *
  * Fortran symbols follow the reference BLAS (column-major, arguments by
  * reference; gfortran's hidden string lengths may be passed or not). CBLAS
- * symbols follow the reference CBLAS. Invalid arguments are reported through
- * xerbla_ (Fortran numbering) or cblas_xerbla (layout/transpose, CBLAS numbering)
- * and nothing is written. Both are defined here and print a message; a program
- * that defines its own wins. */
+ * symbols follow the reference CBLAS; cblas_sbgemm has OpenBLAS's signature.
+ * Invalid arguments are reported through xerbla_ (Fortran numbering: TRANSA 1,
+ * TRANSB 2, M 3, N 4, K 5, LDA 8, LDB 10, LDC 13; for a row-major CBLAS call,
+ * the numbering of the column-major call with A/B and M/N swapped, as the
+ * reference CBLAS and OpenBLAS number them) or cblas_xerbla (layout 1,
+ * transposes 2 and 3, CBLAS numbering), and nothing is written. A pointer that
+ * is null or misaligned where the call would use it is reported too, by its
+ * Fortran position (A 7, B 9, C 12). Both reporters are defined here and print
+ * a message; a program that defines its own wins.
+ */
 #ifndef GEMMKIT_BLAS_H
 #define GEMMKIT_BLAS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +42,22 @@ void cblas_sgemm(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE tr
 void cblas_dgemm(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE transb, int m, int n,
                  int k, double alpha, const double *a, int lda, const double *b, int ldb, double beta,
                  double *c, int ldc);
+
+/* bf16 as its raw 16 bits (the upper half of an IEEE binary32), as OpenBLAS
+ * declares it. OpenBLAS's openblas_config.h (guard OPENBLAS_CONFIG_H) has the
+ * same typedef: skipped here if that came first; if it comes after, the
+ * repeated identical typedef is valid C11 and C++. */
+#if !defined(GEMMKIT_BFLOAT16_DEFINED) && !defined(OPENBLAS_CONFIG_H)
+#define GEMMKIT_BFLOAT16_DEFINED
+typedef uint16_t bfloat16;
+#endif
+
+/* C := alpha * op(A) * op(B) + beta * C with bf16 A and B and f32 alpha, beta
+ * and C; products and sums in f32. OpenBLAS's signature and checks, errors as
+ * for cblas_sgemm (Fortran name SBGEMM). */
+void cblas_sbgemm(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE transb, int m, int n,
+                  int k, float alpha, const bfloat16 *a, int lda, const bfloat16 *b, int ldb, float beta,
+                  float *c, int ldc);
 
 /* Threads: GEMM runs on rayon's global pool, at most this many threads (0: all).
  * GEMMKIT_NUM_THREADS sets the initial cap. */
