@@ -19,6 +19,8 @@ use half::bf16;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
+mod onednn;
+
 const ROW_MAJOR: c_int = 101;
 const COL_MAJOR: c_int = 102;
 const NO_TRANS: c_int = 111;
