@@ -303,3 +303,84 @@ pub unsafe extern "C" fn gemmkit_gemm_bf16bf16f32(
     })();
     status(checked)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Extents: empty matrices span nothing, whatever `ld`; a product past
+    /// `usize` or a byte count past `isize::MAX` is refused, not wrapped.
+    #[test]
+    fn span_refuses_what_does_not_fit() {
+        assert_eq!(span::<i32>(0, 5, usize::MAX), Some(0));
+        assert_eq!(span::<i32>(5, 0, usize::MAX), Some(0));
+        assert_eq!(span::<i32>(3, 4, 8), Some(2 * 8 + 4));
+        assert_eq!(span::<u8>(usize::MAX / 2, 2, 3), None);
+        assert_eq!(span::<u8>(2, 1, isize::MAX as usize), None);
+        assert_eq!(span::<i32>(2, 1, isize::MAX as usize / 4), None);
+        assert_eq!(span::<u8>(2, 1, isize::MAX as usize - 1), Some(isize::MAX as usize));
+    }
+
+    /// K == 0 follows BLAS, not oneDNN (which leaves C as it was):
+    /// C = beta * C + co, here exact (alpha 1, beta 1) with per-column offsets.
+    #[test]
+    fn k_zero_is_beta_c_plus_offset() {
+        let (a, b) = ([0u8; 1], [0i8; 1]);
+        let mut c = [10, 20, 30, 40, 50, 60];
+        let co = [1, 2, 3];
+        let st = unsafe {
+            gemmkit_gemm_u8s8s32(
+                b'N' as c_char,
+                b'N' as c_char,
+                b'r' as c_char,
+                2,
+                3,
+                0,
+                1.0,
+                a.as_ptr(),
+                1,
+                7,
+                b.as_ptr(),
+                3,
+                -3,
+                1.0,
+                c.as_mut_ptr(),
+                3,
+                co.as_ptr(),
+            )
+        };
+        assert_eq!(st, SUCCESS);
+        assert_eq!(c, [11, 22, 33, 41, 52, 63]);
+    }
+
+    /// A null `co` (which oneDNN reads, and crashes on) is an invalid argument,
+    /// and C is left as it was.
+    #[test]
+    fn null_offset_is_refused() {
+        let (a, b) = ([1i8; 4], [1i8; 4]);
+        let mut c = [5i32; 4];
+        let st = unsafe {
+            gemmkit_gemm_s8s8s32(
+                b'N' as c_char,
+                b'N' as c_char,
+                b'F' as c_char,
+                2,
+                2,
+                2,
+                1.0,
+                a.as_ptr(),
+                2,
+                0,
+                b.as_ptr(),
+                2,
+                0,
+                0.0,
+                c.as_mut_ptr(),
+                2,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(st, INVALID_ARGUMENTS);
+        assert_eq!(c, [5; 4]);
+    }
+}
