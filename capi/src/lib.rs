@@ -6,7 +6,13 @@
 //! `cblas_dgemm` follow the reference CBLAS: an invalid layout or transpose goes to
 //! `cblas_xerbla` with CBLAS numbering, and a row-major call is the column-major
 //! call with A/B and M/N swapped, so its other errors carry the Fortran numbering
-//! of that swapped call. Nothing is written when an argument is invalid.
+//! of that swapped call. OpenBLAS's `cblas_sbgemm` (bf16 A and B, f32 C) goes
+//! through the same checks. Beyond the reference, a null or misaligned A, B or C
+//! that the call would use is reported by its position (A 7, B 9, C 12) rather
+//! than crashing. Nothing is written when an argument is invalid.
+//!
+//! The oneDNN-style int8 and bf16 GEMMs, which return status codes instead, are
+//! in [`onednn`].
 //!
 //! `xerbla_` and `cblas_xerbla` are defined here (they print and return) and looked
 //! up at run time with `dlsym(RTLD_DEFAULT)`, so a host program's own definitions
@@ -19,7 +25,7 @@ use half::bf16;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
-mod onednn;
+pub mod onednn;
 
 const ROW_MAJOR: c_int = 101;
 const COL_MAJOR: c_int = 102;
