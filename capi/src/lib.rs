@@ -317,22 +317,10 @@ impl<T: Element> Colmajor<T, T> {
     /// # Safety
     /// The buffers hold what the checked dimensions say (the BLAS contract).
     unsafe fn run(self, alpha: T, beta: T) {
-        let Colmajor {
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            a,
-            lda,
-            b,
-            ldb,
-            c,
-            ldc,
-        } = self;
         // Element (i, p) of op(A): A is column-major with leading dimension lda.
-        let (rsa, csa) = if ta { (lda, 1) } else { (1, lda) };
-        let (rsb, csb) = if tb { (ldb, 1) } else { (1, ldb) };
+        let (rsa, csa) = if self.ta { (self.lda, 1) } else { (1, self.lda) };
+        let (rsb, csb) = if self.tb { (self.ldb, 1) } else { (1, self.ldb) };
+        let (m, n, k) = (self.m, self.n, self.k);
         // SAFETY: the caller's contract, and `check` refused unusable pointers.
         unsafe {
             gemmkit::gemm_raw(
@@ -342,16 +330,16 @@ impl<T: Element> Colmajor<T, T> {
                 n,
                 k,
                 alpha,
-                a,
+                self.a,
                 rsa,
                 csa,
-                b,
+                self.b,
                 rsb,
                 csb,
                 beta,
-                c,
+                self.c,
                 1,
-                ldc,
+                self.ldc,
             )
         };
     }
@@ -364,19 +352,7 @@ impl Colmajor<bf16, f32> {
     /// # Safety
     /// As [`Colmajor::run`].
     unsafe fn run_bf16(self, alpha: f32, beta: f32) {
-        let Colmajor {
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            a,
-            lda,
-            b,
-            ldb,
-            c,
-            ldc,
-        } = self;
+        let (m, n, k) = (self.m, self.n, self.k);
         // `check` computed these spans already; they fit.
         let view = |p, t: bool, rows, cols, ld| {
             let (nrow, ncol) = if t { (cols, rows) } else { (rows, cols) };
@@ -384,8 +360,12 @@ impl Colmajor<bf16, f32> {
             let stored = MatRef::col_major_ld(data, nrow, ncol, ld);
             if t { stored.t() } else { stored }
         };
-        let (a, b) = (view(a, ta, m, k, lda), view(b, tb, k, n, ldb));
-        let c = MatMut::col_major_ld(unsafe { slice_mut(c, span::<f32>(n, m, ldc).unwrap_or(0)) }, m, n, ldc);
+        let (a, b) = (
+            view(self.a, self.ta, m, k, self.lda),
+            view(self.b, self.tb, k, n, self.ldb),
+        );
+        let c = unsafe { slice_mut(self.c, span::<f32>(n, m, self.ldc).unwrap_or(0)) };
+        let c = MatMut::col_major_ld(c, m, n, self.ldc);
         // Unreachable after `check` (the views are in bounds and C does not
         // overlap itself); a C caller cannot receive the error, so say it.
         if let Err(e) = gemmkit::gemm_bf16_with(target(), &gemmkit::Parallelism::Rayon, alpha, a, b, beta, c) {

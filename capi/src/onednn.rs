@@ -26,7 +26,7 @@
 //! `beta * C + co`, and `beta == 0` never reads C.
 
 use crate::{slice, slice_mut, span, target, usable};
-use gemmkit::{COffset, GemmError, MatMut, MatRef, Parallelism, Target};
+use gemmkit::{COffset, GemmError, MatMut, MatRef, Parallelism};
 use half::bf16;
 use std::ffi::{c_char, c_int};
 
@@ -93,179 +93,91 @@ fn status(checked: Option<Result<(), GemmError>>) -> c_int {
     }
 }
 
-/// gemmkit's int8 GEMM on an explicit target (`gemm_u8s8s32_with` or
-/// `gemm_s8s8s32_with`), A of type `A`.
-type Int8Gemm<A> = for<'a, 'b, 'c, 'd> fn(
-    &Target,
-    &Parallelism,
-    f32,
-    MatRef<'a, A>,
-    A,
-    MatRef<'b, i8>,
-    i8,
-    f32,
-    MatMut<'c, i32>,
-    COffset<'d>,
-) -> Result<(), GemmError>;
-
-/// The int8 entry points' shared body: checks, views, then `gemm`.
-///
-/// # Safety
-/// oneDNN's contract: the pointers address the matrices and the offsets the
-/// arguments describe.
-#[allow(clippy::too_many_arguments)] // oneDNN's argument list
-unsafe fn int8<A: Copy>(
-    gemm: Int8Gemm<A>,
-    transa: c_char,
-    transb: c_char,
-    offsetc: c_char,
-    m: Dim,
-    n: Dim,
-    k: Dim,
-    alpha: f32,
-    a: *const A,
-    lda: Dim,
-    ao: A,
-    b: *const i8,
-    ldb: Dim,
-    bo: i8,
-    beta: f32,
-    c: *mut i32,
-    ldc: Dim,
-    co: *const i32,
-) -> c_int {
-    let checked = (|| {
-        let (ta, tb) = (trans(transa)?, trans(transb)?);
-        let (m, n, k) = (dim(m)?, dim(n)?, dim(k)?);
-        // oneDNN's 'C' is a column vector (one value per row of C), 'R' a row vector.
-        let kind = (offsetc as u8).to_ascii_uppercase();
-        let co_len = match kind {
-            b'F' => 1,
-            b'C' => m,
-            b'R' => n,
-            _ => return None,
-        };
-        let (a, b) = unsafe { (input(a, ta, m, k, lda)?, input(b, tb, k, n, ldb)?) };
-        let c = unsafe { output(c, m, n, ldc)? };
-        // Every kind reads co, so null is refused whatever the dimensions.
-        if co.is_null() || !usable(co, co_len) {
-            return None;
+/// The two int8 entry points, alike but for A's type and gemmkit's function
+/// (`gemm_u8s8s32_with` or `gemm_s8s8s32_with`): checks, views, then the GEMM.
+macro_rules! int8_gemm {
+    ($(#[$doc:meta])* $name:ident, $a:ty, $gemm:path) => {
+        $(#[$doc])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(
+            transa: c_char,
+            transb: c_char,
+            offsetc: c_char,
+            m: Dim,
+            n: Dim,
+            k: Dim,
+            alpha: f32,
+            a: *const $a,
+            lda: Dim,
+            ao: $a,
+            b: *const i8,
+            ldb: Dim,
+            bo: i8,
+            beta: f32,
+            c: *mut i32,
+            ldc: Dim,
+            co: *const i32,
+        ) -> c_int {
+            // oneDNN's contract: the pointers address the matrices and the
+            // offsets the arguments describe; the checks refuse the rest.
+            let checked = (|| {
+                let (ta, tb) = (trans(transa)?, trans(transb)?);
+                let (m, n, k) = (dim(m)?, dim(n)?, dim(k)?);
+                // oneDNN's 'C' is a column vector (one value per row of C), 'R' a row vector.
+                let kind = (offsetc as u8).to_ascii_uppercase();
+                let co_len = match kind {
+                    b'F' => 1,
+                    b'C' => m,
+                    b'R' => n,
+                    _ => return None,
+                };
+                let (a, b) = unsafe { (input(a, ta, m, k, lda)?, input(b, tb, k, n, ldb)?) };
+                let c = unsafe { output(c, m, n, ldc)? };
+                // Every kind reads co, so null is refused whatever the dimensions.
+                if co.is_null() || !usable(co, co_len) {
+                    return None;
+                }
+                let co = unsafe { slice(co, co_len) };
+                let c_offset = match kind {
+                    b'F' => COffset::Fixed(co[0]),
+                    b'C' => COffset::PerRow(co),
+                    _ => COffset::PerColumn(co),
+                };
+                Some($gemm(
+                    target(),
+                    &Parallelism::Rayon,
+                    alpha,
+                    a,
+                    ao,
+                    b,
+                    bo,
+                    beta,
+                    c,
+                    c_offset,
+                ))
+            })();
+            status(checked)
         }
-        let co = unsafe { slice(co, co_len) };
-        let c_offset = match kind {
-            b'F' => COffset::Fixed(co[0]),
-            b'C' => COffset::PerRow(co),
-            _ => COffset::PerColumn(co),
-        };
-        Some(gemm(
-            target(),
-            &Parallelism::Rayon,
-            alpha,
-            a,
-            ao,
-            b,
-            bo,
-            beta,
-            c,
-            c_offset,
-        ))
-    })();
-    status(checked)
+    };
 }
 
-/// `C := alpha * (op(A) - ao) * (op(B) - bo) + beta * C + co` for `u8` A, `i8`
-/// B and `i32` C, with oneDNN's `dnnl_gemm_u8s8s32` signature (see the module
-/// documentation). Exact where `alpha == 1` and `beta` is 0 or 1 (integer
-/// arithmetic, wrapping in `i32`); otherwise `alpha * s + beta * C + co` in
-/// `f32` from the exact sum `s`, rounded to nearest even and saturated.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn gemmkit_gemm_u8s8s32(
-    transa: c_char,
-    transb: c_char,
-    offsetc: c_char,
-    m: Dim,
-    n: Dim,
-    k: Dim,
-    alpha: f32,
-    a: *const u8,
-    lda: Dim,
-    ao: u8,
-    b: *const i8,
-    ldb: Dim,
-    bo: i8,
-    beta: f32,
-    c: *mut i32,
-    ldc: Dim,
-    co: *const i32,
-) -> c_int {
-    unsafe {
-        int8(
-            gemmkit::gemm_u8s8s32_with,
-            transa,
-            transb,
-            offsetc,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda,
-            ao,
-            b,
-            ldb,
-            bo,
-            beta,
-            c,
-            ldc,
-            co,
-        )
-    }
-}
+int8_gemm!(
+    /// `C := alpha * (op(A) - ao) * (op(B) - bo) + beta * C + co` for `u8` A,
+    /// `i8` B and `i32` C, with oneDNN's `dnnl_gemm_u8s8s32` signature (see the
+    /// module documentation). Exact where `alpha == 1` and `beta` is 0 or 1
+    /// (integer arithmetic, wrapping in `i32`); otherwise `alpha * s + beta * C +
+    /// co` in `f32` from the exact sum `s`, rounded to nearest even and saturated.
+    gemmkit_gemm_u8s8s32,
+    u8,
+    gemmkit::gemm_u8s8s32_with
+);
 
-/// [`gemmkit_gemm_u8s8s32`] with `i8` A and `ao` (oneDNN's `dnnl_gemm_s8s8s32`).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn gemmkit_gemm_s8s8s32(
-    transa: c_char,
-    transb: c_char,
-    offsetc: c_char,
-    m: Dim,
-    n: Dim,
-    k: Dim,
-    alpha: f32,
-    a: *const i8,
-    lda: Dim,
-    ao: i8,
-    b: *const i8,
-    ldb: Dim,
-    bo: i8,
-    beta: f32,
-    c: *mut i32,
-    ldc: Dim,
-    co: *const i32,
-) -> c_int {
-    unsafe {
-        int8(
-            gemmkit::gemm_s8s8s32_with,
-            transa,
-            transb,
-            offsetc,
-            m,
-            n,
-            k,
-            alpha,
-            a,
-            lda,
-            ao,
-            b,
-            ldb,
-            bo,
-            beta,
-            c,
-            ldc,
-            co,
-        )
-    }
-}
+int8_gemm!(
+    /// [`gemmkit_gemm_u8s8s32`] with `i8` A and `ao` (oneDNN's `dnnl_gemm_s8s8s32`).
+    gemmkit_gemm_s8s8s32,
+    i8,
+    gemmkit::gemm_s8s8s32_with
+);
 
 /// `C := alpha * op(A) * op(B) + beta * C` for bf16 A and B (their raw 16 bits,
 /// `uint16_t` in C) and f32 C, with oneDNN's `dnnl_gemm_bf16bf16f32` signature
