@@ -8,8 +8,8 @@
  * the numbering of the column-major call with A/B and M/N swapped, as the
  * reference CBLAS and OpenBLAS number them) or cblas_xerbla (layout 1,
  * transposes 2 and 3, CBLAS numbering), and nothing is written. A pointer that
- * is null or misaligned where the call would use it is reported too, by its
- * Fortran position (A 7, B 9, C 12). Both reporters are defined here and print
+ * is null or misaligned where the call would use it (M and N not 0, the operand
+ * not empty) is reported too, by its Fortran position (A 7, B 9, C 12). Both reporters are defined here and print
  * a message; a program that defines its own wins.
  *
  * gemmkit_gemm_u8s8s32 / _s8s8s32 / _bf16bf16f32 have oneDNN 2.6's arguments
