@@ -212,10 +212,11 @@ impl<I, O> Colmajor<I, O> {
     /// Checks a column-major call in the reference order and numbering
     /// (TRANSA 1, TRANSB 2, M 3, N 4, K 5, LDA 8, LDB 10, LDC 13); `Err` is the
     /// first bad argument's number. Beyond the reference, a pointer that cannot
-    /// address the elements the call reads or writes (null or misaligned, where
-    /// M and N are not 0 and the operand has elements; also with alpha 0, which
-    /// this check does not see) is reported by its position (A 7, B 9, C 12):
-    /// the reference would crash there, and nothing may crash on bad input.
+    /// address its operand (null or misaligned) is reported by its position
+    /// (A 7, B 9, C 12), since the reference would crash there and nothing may
+    /// crash on bad input. That applies where M and N are not 0 and the operand
+    /// has elements, even with alpha 0 (where the reference would not read A
+    /// and B, but this check does not see alpha).
     #[allow(clippy::too_many_arguments)] // the BLAS argument list
     fn check(
         ta: Option<bool>,
