@@ -57,8 +57,8 @@ typedef uint16_t bfloat16;
 #endif
 
 /* C := alpha * op(A) * op(B) + beta * C with bf16 A and B and f32 alpha, beta
- * and C; products and sums in f32. OpenBLAS's signature and checks, errors as
- * for cblas_sgemm (Fortran name SBGEMM). */
+ * and C; products and sums in f32. OpenBLAS's signature, cblas_sgemm's checks;
+ * every error goes to cblas_xerbla, numbered as these arguments (1 to 14). */
 void cblas_sbgemm(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE transb, int m, int n,
                   int k, float alpha, const bfloat16 *a, int lda, const bfloat16 *b, int ldb, float beta,
                   float *c, int ldc);

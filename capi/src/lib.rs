@@ -7,7 +7,8 @@
 //! `cblas_xerbla` with CBLAS numbering, and a row-major call is the column-major
 //! call with A/B and M/N swapped, so its other errors carry the Fortran numbering
 //! of that swapped call. OpenBLAS's `cblas_sbgemm` (bf16 A and B, f32 C) goes
-//! through the same checks. Beyond the reference, a null or misaligned A, B or C
+//! through the same checks and reports every error to `cblas_xerbla`, numbered
+//! as its own arguments. Beyond the reference, a null or misaligned A, B or C
 //! that the call would use is reported by its position (A 7, B 9, C 12) rather
 //! than crashing. Nothing is written when an argument is invalid.
 //!
@@ -272,12 +273,14 @@ impl<I, O> Colmajor<I, O> {
     /// The CBLAS entry's checks, as the reference CBLAS makes them: an invalid
     /// layout (1) or transpose (2, 3) goes to `cblas_xerbla` with CBLAS
     /// numbering; a row-major call is the column-major call with A/B and M/N
-    /// swapped (row-major C = A B is column-major C^T = B^T A^T), and its other
-    /// errors go to `xerbla_` with the Fortran numbering of that swapped call,
-    /// which is also OpenBLAS's numbering. `None` once reported.
+    /// swapped (row-major C = A B is column-major C^T = B^T A^T). With a
+    /// Fortran `name` its other errors go to `xerbla_` with the Fortran
+    /// numbering of that swapped call, which is also OpenBLAS's numbering;
+    /// without one, to `cblas_xerbla` too, numbered as the caller's arguments
+    /// ([`cblas_position`]). `None` once reported.
     #[allow(clippy::too_many_arguments)]
     fn cblas(
-        name: &[u8; 6],
+        name: Option<&[u8; 6]>,
         cname: &CStr,
         layout: c_int,
         transa: c_int,
@@ -311,8 +314,27 @@ impl<I, O> Colmajor<I, O> {
             (ta, tb, m, n, a, lda, b, ldb)
         };
         Self::check(Some(ta), Some(tb), m, n, k, a, lda, b, ldb, c, ldc)
-            .map_err(|info| report_fortran(name, info))
+            .map_err(|info| match name {
+                Some(name) => report_fortran(name, info),
+                None => report_cblas(cblas_position(info, layout == ROW_MAJOR), cname),
+            })
             .ok()
+    }
+}
+
+/// The CBLAS argument number (layout 1, transa 2, transb 3, m 4, n 5, k 6,
+/// alpha 7, a 8, lda 9, b 10, ldb 11, beta 12, c 13, ldc 14) of the argument a
+/// column-major check numbered `info` (M 3, N 4, K 5, A 7, LDA 8, B 9, LDB 10,
+/// C 12, LDC 13): one more, with A/B and M/N swapped back for row-major.
+fn cblas_position(info: c_int, row_major: bool) -> c_int {
+    match (info + 1, row_major) {
+        (4, true) => 5,
+        (5, true) => 4,
+        (8, true) => 10,
+        (10, true) => 8,
+        (9, true) => 11,
+        (11, true) => 9,
+        (position, _) => position,
     }
 }
 
@@ -430,7 +452,20 @@ macro_rules! blas_gemm {
             ldc: c_int,
         ) {
             let call = Colmajor::cblas(
-                $name, $cname, layout, transa, transb, m, n, k, a, lda, b, ldb, c, ldc,
+                Some($name),
+                $cname,
+                layout,
+                transa,
+                transb,
+                m,
+                n,
+                k,
+                a,
+                lda,
+                b,
+                ldb,
+                c,
+                ldc,
             );
             if let Some(call) = call {
                 unsafe { call.run(alpha, beta) };
@@ -444,8 +479,9 @@ blas_gemm!(dgemm_, cblas_dgemm, f64, b"DGEMM ", c"cblas_dgemm");
 
 /// OpenBLAS's `cblas_sbgemm`: bf16 A and B (`bfloat16`, the raw 16 bits; the
 /// same ABI as `half::bf16`), f32 alpha, beta and C, products and sums in f32.
-/// Arguments are checked, numbered and reported as for `cblas_sgemm`, under the
-/// Fortran name `SBGEMM`.
+/// Arguments are checked as for `cblas_sgemm`, and every error goes to
+/// `cblas_xerbla`, numbered as this function's arguments (there is no
+/// reference BLAS routine, hence no Fortran numbering, for it).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn cblas_sbgemm(
     layout: c_int,
@@ -464,7 +500,7 @@ pub unsafe extern "C" fn cblas_sbgemm(
     ldc: c_int,
 ) {
     let call = Colmajor::cblas(
-        b"SBGEMM",
+        None,
         c"cblas_sbgemm",
         layout,
         transa,

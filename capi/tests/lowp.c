@@ -462,9 +462,9 @@ static void bad_arguments_bf16(void) {
     }
 }
 
-/* cblas_sbgemm's errors: the layout and transposes through cblas_xerbla (CBLAS
- * numbering), the rest through xerbla_ as SBGEMM with the numbering OpenBLAS
- * uses (the Fortran call with A/B and M/N swapped for row-major). */
+/* cblas_sbgemm's errors: all through cblas_xerbla, numbered as its own
+ * arguments (layout 1, transa 2, transb 3, m 4, n 5, k 6, a 8, lda 9, b 10,
+ * ldb 11, c 13, ldc 14), whatever the layout; none through xerbla_. */
 static void bad_arguments_sbgemm(void) {
     static uint16_t a[64], b[64];
     struct {
@@ -475,23 +475,23 @@ static void bad_arguments_sbgemm(void) {
         {"layout 0", 0, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 8, 0, 1, -1},
         {"transa 0", CblasRowMajor, 0, CblasNoTrans, 3, 4, 5, 5, 4, 8, 0, 2, -1},
         {"transb 0", CblasRowMajor, CblasNoTrans, 0, 3, 4, 5, 5, 4, 8, 0, 3, -1},
-        {"row-major M = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, -1, 4, 5, 5, 4, 8, 0, -1, 4},
-        {"row-major N = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, -1, 5, 5, 4, 8, 0, -1, 3},
-        {"row-major K = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, -1, 5, 4, 8, 0, -1, 5},
-        {"row-major lda < K", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 4, 4, 8, 0, -1, 10},
-        {"row-major ldb < N", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 3, 8, 0, -1, 8},
-        {"row-major ldc < N", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 3, 0, -1, 13},
-        {"row-major transa, lda < M", CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, 5, 2, 4, 8, 0, -1, 10},
-        {"row-major A null", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 8, 1, -1, 9},
-        {"col-major M = -1", CblasColMajor, CblasNoTrans, CblasNoTrans, -1, 4, 5, 5, 5, 8, 0, -1, 3},
-        {"col-major lda < M", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 2, 5, 8, 0, -1, 8},
-        {"col-major ldb < K", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 4, 8, 0, -1, 10},
-        {"col-major ldc < M", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 5, 2, 0, -1, 13},
-        {"col-major A null", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 5, 8, 1, -1, 7},
+        {"row-major M = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, -1, 4, 5, 5, 4, 8, 0, 4, -1},
+        {"row-major N = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, -1, 5, 5, 4, 8, 0, 5, -1},
+        {"row-major K = -1", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, -1, 5, 4, 8, 0, 6, -1},
+        {"row-major lda < K", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 4, 4, 8, 0, 9, -1},
+        {"row-major ldb < N", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 3, 8, 0, 11, -1},
+        {"row-major ldc < N", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 3, 0, 14, -1},
+        {"row-major transa, lda < M", CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, 5, 2, 4, 8, 0, 9, -1},
+        {"row-major A null", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 8, 1, 8, -1},
+        {"col-major M = -1", CblasColMajor, CblasNoTrans, CblasNoTrans, -1, 4, 5, 5, 5, 8, 0, 4, -1},
+        {"col-major lda < M", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 2, 5, 8, 0, 9, -1},
+        {"col-major ldb < K", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 4, 8, 0, 11, -1},
+        {"col-major ldc < M", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 5, 2, 0, 14, -1},
+        {"col-major A null", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 3, 5, 8, 1, 8, -1},
         {"A null, M = 0 (nothing read)", CblasRowMajor, CblasNoTrans, CblasNoTrans, 0, 4, 5, 5, 4, 8, 1, -1, -1},
         {"B null, M = 0 (nothing read)", CblasRowMajor, CblasNoTrans, CblasNoTrans, 0, 4, 5, 5, 4, 8, 2, -1, -1},
         {"col-major B null, N = 0", CblasColMajor, CblasNoTrans, CblasNoTrans, 3, 0, 5, 3, 5, 8, 2, -1, -1},
-        {"row-major B null", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 8, 2, -1, 7},
+        {"row-major B null", CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 4, 5, 5, 4, 8, 2, 10, -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         guarded g = guard_new(sizeof(float), 4, 8);
