@@ -425,28 +425,54 @@ impl<'c, F: Family> Block<'c, F> {
         }
     }
 
-    /// Lane `l`'s part of the next block of B: its first line and its width in
-    /// lines (zero where the lane has none). Its `t`-th micro-kernel call
-    /// (counted panel by panel over its strips) fetches the `t`-th line of
-    /// every row of that part; calls past the part's width fetch their own
-    /// strip, which is there already.
-    fn next_lane(&self, l: usize) -> (*const F::B, usize) {
+    /// What lane `l`'s micro-kernel calls fetch of the next block of B (its
+    /// `t`-th call, counted panel by panel over its strips, fetches from
+    /// `first + t * step` bytes on, one line per step of k, `ld` elements
+    /// apart; calls past `calls` fetch their own strip, which is there
+    /// already). A B read in place: call `t` fetches the `t`-th line of every
+    /// row of the lane's part of the next block (each row of a wide B starts a
+    /// page, which the hardware prefetchers do not cross). A B packed ahead:
+    /// the lane's strips of the next block are contiguous, and each call
+    /// fetches the next lines of them, one per step of k.
+    fn next_lane(&self, l: usize) -> Fetch {
         let (p, nr) = (&self.ctx.p, self.ctx.shape.nr);
+        let none = Fetch {
+            first: p.b.ptr.cast(),
+            calls: 0,
+            step: 0,
+            ld: 0,
+        };
         let Some((next_pc, next_jc)) = self.next else {
-            return (p.b.ptr, 0);
+            return none;
         };
         let next_nc = self.ctx.plan.blocks.nc.min(p.n - next_jc);
         let next_strips = next_nc.div_ceil(nr);
         let next_lanes = self.ctx.plan.lanes.min(next_strips);
         if l >= next_lanes {
-            return (p.b.ptr, 0);
+            return none;
         }
         let cols = part(next_strips, next_lanes, l);
         let (j0, j1) = (cols.start * nr, (cols.end * nr).min(next_nc));
-        (
-            p.b.at(next_pc, next_jc + j0),
-            ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
-        )
+        match p.packed {
+            Some(b) => {
+                let kp = F::packed_depth(self.ctx.plan.blocks.kc.min(p.k - next_pc));
+                let first = b.data.wrapping_add(next_pc / b.kc * b.block + (next_jc + j0) * kp);
+                let bytes = cols.len() * kp * nr * size_of::<F::PackedB>();
+                let step = self.kc * LINE;
+                Fetch {
+                    first: first.cast(),
+                    calls: bytes.div_ceil(step),
+                    step,
+                    ld: LINE / size_of::<F::PackedB>(),
+                }
+            }
+            None => Fetch {
+                first: p.b.at(next_pc, next_jc + j0).cast(),
+                calls: ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
+                step: LINE,
+                ld: p.b.rs,
+            },
+        }
     }
 
     /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A, each tile
@@ -459,15 +485,14 @@ impl<'c, F: Family> Block<'c, F> {
         let (ir, h) = (pi * mr, mr.min(self.mc - pi * mr));
         let tile_buf = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
         let lane = part(self.strips, self.lanes, l);
-        let (next_first, next_lines) = self.next_lane(l);
+        let next = self.next_lane(l);
         let b_base = self.b_base();
         for sj in lane.clone() {
             let (jr, w) = (sj * nr, nr.min(self.nc - sj * nr));
             let bp = b_base.wrapping_add(sj * kp * nr);
             let t = pi * lane.len() + sj - lane.start;
-            let (far, far_ld) = if t < next_lines {
-                let line = next_first.wrapping_add(t * LINE / size_of::<F::B>());
-                (line.cast_mut().cast(), p.b.rs)
+            let (far, far_ld) = if t < next.calls {
+                (next.first.wrapping_add(t * next.step).cast_mut().cast(), next.ld)
             } else {
                 (bp, nr)
             };
@@ -493,6 +518,17 @@ impl<'c, F: Family> Block<'c, F> {
             });
         }
     }
+}
+
+/// What a lane's micro-kernel calls fetch of the next block (see
+/// [`Block::next_lane`]).
+struct Fetch {
+    first: *const u8,
+    calls: usize,
+    /// Bytes from one call's first line to the next call's.
+    step: usize,
+    /// Elements (of the micro-kernel's B) from one step of k's line to the next.
+    ld: usize,
 }
 
 /// One tile of loop 1, as [`Block::strips`] hands it to the family: `h` rows

@@ -383,8 +383,9 @@ pub(crate) fn rest<F: Family>(
             lanes,
             a_in_place,
             pack_b_in_first_tiles,
-            // Only a row-major B has rows to fetch a line of at a time.
-            fetch_next_b: q.b.cs == 1 && q.packed.is_none(),
+            // Only a row-major B has rows to fetch a line of at a time; a B
+            // packed ahead has its strips, contiguous.
+            fetch_next_b: q.b.cs == 1 || q.packed.is_some(),
             dot_edge,
             direct: q.c.cs == 1,
             edges: Edges {
