@@ -129,46 +129,68 @@ fn time<Y: Copy + Default>(
         .collect()
 }
 
-/// One table row: each library's GB/s of weights and GFLOP/s, and the ratio
-/// to oneDNN and the share of the read bandwidth.
-fn row(shape: (usize, usize, usize), w_bytes: usize, times: &[Option<f64>], onednn: Option<usize>, bw: f64) {
-    let (m, n, k) = shape;
-    let flops = 2.0 * (m * n * k) as f64;
-    let cells: Vec<String> = times
+/// One shape's timings (seconds per call, by library).
+struct Row {
+    shape: (usize, usize, usize),
+    w_bytes: usize,
+    times: Vec<Option<f64>>,
+}
+
+/// Prints a table: each library's GB/s of weights and GFLOP/s, its share of
+/// the read bandwidth, and gemmkit's speed over oneDNN's (column `onednn`).
+/// The bandwidth is the read loops' (`read_bandwidth`), or a library's own
+/// weight stream where one was faster, so that no share passes 100%.
+fn print_table(what: &str, threads: usize, names: &[String], loops: f64, rows: &[Row], onednn: usize) {
+    let fastest = rows
         .iter()
-        .map(|t| match t {
-            Some(t) => format!(
-                "{:.1} GB/s, {:.0} GFLOP/s ({:.0}%)",
-                w_bytes as f64 / t / 1e9,
-                flops / t / 1e9,
-                100.0 * w_bytes as f64 / t / bw
-            ),
-            None => "n/a".into(),
-        })
-        .collect();
-    let ratio = match (times[0], onednn.and_then(|i| times[i])) {
-        (Some(ours), Some(theirs)) => format!("{:.2}", theirs / ours),
-        _ => "n/a".into(),
-    };
-    println!("| {m} x {n} x {k} | {} | {ratio} |", cells.join(" | "));
-}
-
-/// Copies of the weights filling the rotation (at least two).
-fn copies(w_bytes: usize) -> usize {
-    ROTATION.div_ceil(w_bytes.max(1)).max(2)
-}
-
-fn header(what: &str, threads: usize, names: &[String], bw: f64) {
+        .flat_map(|r| r.times.iter().flatten().map(|t| r.w_bytes as f64 / t))
+        .fold(0.0, f64::max);
+    let bw = loops.max(fastest);
     println!(
-        "\n### {what}, {threads} thread{}, weights from memory (read bandwidth {:.1} GB/s measured in this run)\n",
+        "\n### {what}, {threads} thread{}, weights from memory (read bandwidth {:.1} GB/s{})\n",
         if threads == 1 { "" } else { "s" },
-        bw / 1e9
+        bw / 1e9,
+        if fastest > loops {
+            format!(
+                ": a library's weight stream, faster than the read loops' {:.1}",
+                loops / 1e9
+            )
+        } else {
+            ": the read loops, measured in this run".into()
+        }
     );
     println!(
         "Each cell: GB/s of weights, GFLOP/s, and the share of the read bandwidth. The last column is gemmkit's speed over oneDNN's.\n"
     );
     println!("| m x n x k | {} | gemmkit / onednn |", names.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(names.len()));
+    for r in rows {
+        let (m, n, k) = r.shape;
+        let flops = 2.0 * (m * n * k) as f64;
+        let cells: Vec<String> = r
+            .times
+            .iter()
+            .map(|t| match t {
+                Some(t) => format!(
+                    "{:.1} GB/s, {:.0} GFLOP/s ({:.0}%)",
+                    r.w_bytes as f64 / t / 1e9,
+                    flops / t / 1e9,
+                    100.0 * r.w_bytes as f64 / t / bw
+                ),
+                None => "n/a".into(),
+            })
+            .collect();
+        let ratio = match (r.times[0], r.times[onednn]) {
+            (Some(ours), Some(theirs)) => format!("{:.2}", theirs / ours),
+            _ => "n/a".into(),
+        };
+        println!("| {m} x {n} x {k} | {} | {ratio} |", cells.join(" | "));
+    }
+}
+
+/// Copies of the weights filling the rotation (at least two).
+fn copies(w_bytes: usize) -> usize {
+    ROTATION.div_ceil(w_bytes.max(1)).max(2)
 }
 
 fn fill(len: usize, seed: u64, f: impl Fn(u64) -> f32) -> Vec<f32> {
@@ -203,7 +225,7 @@ pub fn f32_table(
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn", "openblas"]
         .map(String::from)
         .to_vec();
-    header("f32 inference shapes", threads, &names, bw);
+    let mut rows = vec![];
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer f32", 0, 1, (m, n, k));
@@ -320,8 +342,13 @@ pub fn f32_table(
         ];
         check(&calls, m * n, 1e-3);
         let times = time(&calls, copies, m * n, samples);
-        row((m, n, k), w_bytes, &times, Some(2), bw);
+        rows.push(Row {
+            shape: (m, n, k),
+            w_bytes,
+            times,
+        });
     }
+    print_table("f32 inference shapes", threads, &names, bw, &rows, 2);
 }
 
 /// Every library's y on copy 0 against the first's (relative to its largest
@@ -350,7 +377,7 @@ fn check<Y: Copy + Default + Into<f64>>(calls: &[(String, Option<Call<'_, Y>>)],
 pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usize, dnnl: Option<&Dnnl>, bw: f64) {
     use half::bf16;
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
-    header("bf16 inference shapes (bf16 x bf16 -> f32)", threads, &names, bw);
+    let mut rows = vec![];
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer bf16", 0, 1, (m, n, k));
@@ -428,14 +455,26 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
         ];
         check(&calls, m * n, 1e-3);
         let times = time(&calls, copies, m * n, samples);
-        row((m, n, k), w_bytes, &times, Some(2), bw);
+        rows.push(Row {
+            shape: (m, n, k),
+            w_bytes,
+            times,
+        });
     }
+    print_table(
+        "bf16 inference shapes (bf16 x bf16 -> f32)",
+        threads,
+        &names,
+        bw,
+        &rows,
+        2,
+    );
 }
 
 /// The int8 table (u8 x, s8 weights, s32 y, zero offsets).
 pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usize, dnnl: Option<&Dnnl>, bw: f64) {
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
-    header("int8 inference shapes (u8 x s8 -> s32)", threads, &names, bw);
+    let mut rows = vec![];
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer int8", 0, 1, (m, n, k));
@@ -509,6 +548,11 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
         ];
         check(&calls, m * n, 0.0);
         let times = time(&calls, copies, m * n, samples);
-        row((m, n, k), w_bytes, &times, Some(2), bw);
+        rows.push(Row {
+            shape: (m, n, k),
+            w_bytes,
+            times,
+        });
     }
+    print_table("int8 inference shapes (u8 x s8 -> s32)", threads, &names, bw, &rows, 2);
 }
