@@ -237,15 +237,24 @@ pub struct Microkernel<Elem> {
 pub struct MicrokernelDotConsts {
     /// `COMP`.
     pub comp: usize,
+    /// `ROWS`.
+    pub rows: usize,
 }
 /// The instances of `base_microkernel_dot` on one target, as its `#[kernel(..)]`
 /// lists them.
 #[derive(Debug, Clone, Copy)]
 pub struct MicrokernelDot<A, B, Acc> {
-    /// `COMP = 0`.
+    /// `COMP = 0, ROWS = V::MR`.
     pub microkernel_dot: Instance<MicrokernelDotFn<A, B, Acc>, MicrokernelDotConsts>,
-    /// `COMP = 1`.
+    /// `COMP = 1, ROWS = V::MR`.
     pub microkernel_dot_comp: Instance<
+        MicrokernelDotFn<A, B, Acc>,
+        MicrokernelDotConsts,
+    >,
+    /// `COMP = 0, ROWS = 1`.
+    pub microkernel_dot_row: Instance<MicrokernelDotFn<A, B, Acc>, MicrokernelDotConsts>,
+    /// `COMP = 1, ROWS = 1`.
+    pub microkernel_dot_comp_row: Instance<
         MicrokernelDotFn<A, B, Acc>,
         MicrokernelDotConsts,
     >,
@@ -808,11 +817,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_bf16::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_bf16::pack_dot_lhs_u8i8,
@@ -822,11 +851,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_bf16::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_bf16::pack_dot_lhs_bf16,
@@ -1238,11 +1287,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_vnni::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_vnni::pack_dot_lhs_u8i8,
@@ -1252,11 +1321,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_vnni::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_vnni::pack_dot_lhs_bf16,
@@ -1659,11 +1748,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 6,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 6,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512::pack_dot_lhs_u8i8,
@@ -1673,11 +1782,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512::pack_dot_lhs_bf16,
@@ -2078,11 +2207,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 6,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx_vnni::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 6,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx_vnni::pack_dot_lhs_u8i8,
@@ -2092,11 +2241,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx_vnni::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx_vnni::pack_dot_lhs_bf16,
@@ -2496,11 +2665,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx2::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx2::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx2::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx2::pack_dot_lhs_u8i8,
@@ -2510,11 +2699,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx2::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx2::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx2::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx2::pack_dot_lhs_bf16,
@@ -2915,11 +3124,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_i8mm::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_i8mm::pack_dot_lhs_u8i8,
@@ -2929,11 +3158,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_i8mm::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_i8mm::pack_dot_lhs_bf16,
@@ -3331,11 +3580,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_dotprod::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_dotprod::pack_dot_lhs_u8i8,
@@ -3345,11 +3614,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_dotprod::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_dotprod::pack_dot_lhs_bf16,
@@ -3747,11 +4036,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon::pack_dot_lhs_u8i8,
@@ -3761,11 +4070,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon::pack_dot_lhs_bf16,
@@ -4169,11 +4498,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm_relaxed::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm_relaxed::pack_dot_lhs_u8i8,
@@ -4183,11 +4532,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm_relaxed::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm_relaxed::pack_dot_lhs_bf16,
@@ -4585,11 +4954,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm128::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm128::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm128::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm128::pack_dot_lhs_u8i8,
@@ -4599,11 +4988,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm128::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm128::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm128::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm128::pack_dot_lhs_bf16,
@@ -5000,11 +5409,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: fallback::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: fallback::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: fallback::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: fallback::pack_dot_lhs_u8i8,
@@ -5014,11 +5443,31 @@ pub static TARGETS: &[Target] = &[
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: fallback::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: fallback::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: fallback::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: fallback::pack_dot_lhs_bf16,

@@ -87,6 +87,10 @@ pub use super::avx512::microkernel_pack_b_packed_f64;
 pub use super::avx512::microkernel_dot_bf16;
 /// The same code as on `avx512`: this level adds nothing `microkernel_dot_comp_bf16` uses.
 pub use super::avx512::microkernel_dot_comp_bf16;
+/// The same code as on `avx512`: this level adds nothing `microkernel_dot_row_bf16` uses.
+pub use super::avx512::microkernel_dot_row_bf16;
+/// The same code as on `avx512`: this level adds nothing `microkernel_dot_comp_row_bf16` uses.
+pub use super::avx512::microkernel_dot_comp_row_bf16;
 /// The same code as on `avx512`: this level adds nothing `gemm_small_f32` uses.
 pub use super::avx512::gemm_small_f32;
 /// The same code as on `avx512`: this level adds nothing `gemm_small_f64` uses.
@@ -155,13 +159,16 @@ pub use super::avx512::pack_dot_rhs_bf16;
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -174,10 +181,10 @@ pub use super::avx512::pack_dot_rhs_bf16;
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
+/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = V::MR.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
@@ -607,13 +614,16 @@ pub unsafe fn microkernel_dot_u8i8(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -626,10 +636,10 @@ pub unsafe fn microkernel_dot_u8i8(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = V::MR.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
 pub unsafe fn microkernel_dot_comp_u8i8(
     kd: usize,
@@ -1148,6 +1158,180 @@ pub unsafe fn microkernel_dot_comp_u8i8(
             );
         } else {
             _mm512_storeu_epi32(cij, acc_11_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn microkernel_dot_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    let mut acc_0_1 = _mm512_setzero_si512();
+    for p in 0..kd {
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4) as *const i32).read_unaligned(),
+            );
+            acc_0_0 = _mm512_dpbusd_epi32(
+                acc_0_0,
+                ai,
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
+            );
+            acc_0_1 = _mm512_dpbusd_epi32(
+                acc_0_1,
+                ai,
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
+            );
+        }
+    }
+    if accumulate {
+        _mm512_storeu_epi32(c, _mm512_add_epi32(_mm512_loadu_epi32(c), acc_0_0));
+    } else {
+        _mm512_storeu_epi32(c, acc_0_0);
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_epi32(cij, _mm512_add_epi32(_mm512_loadu_epi32(cij), acc_0_1));
+        } else {
+            _mm512_storeu_epi32(cij, acc_0_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `avx512_vnni` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn microkernel_dot_comp_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    let mut acc_0_1 = _mm512_setzero_si512();
+    for p in 0..kd {
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 4) as *const i32).read_unaligned(),
+            );
+            acc_0_0 = _mm512_dpbusd_epi32(
+                acc_0_0,
+                ai,
+                _mm512_loadu_si512(b.add(p * 32 * 4) as *const __m512i),
+            );
+            acc_0_1 = _mm512_dpbusd_epi32(
+                acc_0_1,
+                ai,
+                _mm512_loadu_si512(b.add(p * 32 * 4).add(64) as *const __m512i),
+            );
+        }
+    }
+    {
+        let col = _mm512_loadu_epi32(col_comp);
+        acc_0_0 = _mm512_add_epi32(
+            _mm512_add_epi32(acc_0_0, col),
+            _mm512_set1_epi32(*row_comp),
+        );
+    }
+    {
+        let col = _mm512_loadu_epi32(col_comp.add(16));
+        acc_0_1 = _mm512_add_epi32(
+            _mm512_add_epi32(acc_0_1, col),
+            _mm512_set1_epi32(*row_comp),
+        );
+    }
+    if accumulate {
+        _mm512_storeu_epi32(c, _mm512_add_epi32(_mm512_loadu_epi32(c), acc_0_0));
+    } else {
+        _mm512_storeu_epi32(c, acc_0_0);
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_epi32(cij, _mm512_add_epi32(_mm512_loadu_epi32(cij), acc_0_1));
+        } else {
+            _mm512_storeu_epi32(cij, acc_0_1);
         }
     }
 }

@@ -4098,13 +4098,16 @@ pub unsafe fn microkernel_pack_b_packed_f64(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -4117,10 +4120,10 @@ pub unsafe fn microkernel_pack_b_packed_f64(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = V::MR.
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
     a: *const u8,
@@ -4377,13 +4380,16 @@ pub unsafe fn microkernel_dot_u8i8(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -4396,10 +4402,10 @@ pub unsafe fn microkernel_dot_u8i8(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0.
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = V::MR.
 pub unsafe fn microkernel_dot_bf16(
     kd: usize,
     a: *const u16,
@@ -4656,13 +4662,16 @@ pub unsafe fn microkernel_dot_bf16(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -4675,10 +4684,10 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = V::MR.
 pub unsafe fn microkernel_dot_comp_u8i8(
     kd: usize,
     a: *const u8,
@@ -4963,13 +4972,16 @@ pub unsafe fn microkernel_dot_comp_u8i8(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -4982,10 +4994,10 @@ pub unsafe fn microkernel_dot_comp_u8i8(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1.
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = V::MR.
 pub unsafe fn microkernel_dot_comp_bf16(
     kd: usize,
     a: *const u16,
@@ -5257,6 +5269,458 @@ pub unsafe fn microkernel_dot_comp_bf16(
             *cij += acc_3_3;
         } else {
             *cij = acc_3_3;
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = 1.
+pub unsafe fn microkernel_dot_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
+) {
+    let mut acc_0_0 = 0i32;
+    let mut acc_0_1 = 0i32;
+    let mut acc_0_2 = 0i32;
+    let mut acc_0_3 = 0i32;
+    for p in 0..kd {
+        {
+            let ai = (a.add(p * 4 * 4) as *const [u8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_2 = ops::dot_u8i8(
+                acc_0_2,
+                ai,
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_3 = ops::dot_u8i8(
+                acc_0_3,
+                ai,
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
+            );
+        }
+    }
+    if accumulate {
+        *c = (*c).wrapping_add(acc_0_0);
+    } else {
+        *c = acc_0_0;
+    }
+    {
+        let cij = c.add(1);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_1);
+        } else {
+            *cij = acc_0_1;
+        }
+    }
+    {
+        let cij = c.add(2);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_2);
+        } else {
+            *cij = acc_0_2;
+        }
+    }
+    {
+        let cij = c.add(3);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_3);
+        } else {
+            *cij = acc_0_3;
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = 1.
+pub unsafe fn microkernel_dot_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const f32,
+    _col_comp: *const f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    for p in 0..kd {
+        {
+            let ai = (a.add(p * 4 * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_2 = ops::dot_bf16(
+                acc_0_2,
+                ai,
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_3 = ops::dot_bf16(
+                acc_0_3,
+                ai,
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+    }
+    if accumulate {
+        *c += acc_0_0;
+    } else {
+        *c = acc_0_0;
+    }
+    {
+        let cij = c.add(1);
+        if accumulate {
+            *cij += acc_0_1;
+        } else {
+            *cij = acc_0_1;
+        }
+    }
+    {
+        let cij = c.add(2);
+        if accumulate {
+            *cij += acc_0_2;
+        } else {
+            *cij = acc_0_2;
+        }
+    }
+    {
+        let cij = c.add(3);
+        if accumulate {
+            *cij += acc_0_3;
+        } else {
+            *cij = acc_0_3;
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = 1.
+pub unsafe fn microkernel_dot_comp_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = 0i32;
+    let mut acc_0_1 = 0i32;
+    let mut acc_0_2 = 0i32;
+    let mut acc_0_3 = 0i32;
+    for p in 0..kd {
+        {
+            let ai = (a.add(p * 4 * 4) as *const [u8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                (b.add(p * 4 * 4) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                (b.add(p * 4 * 4).add(4) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_2 = ops::dot_u8i8(
+                acc_0_2,
+                ai,
+                (b.add(p * 4 * 4).add(8) as *const [i8; 4]).read_unaligned(),
+            );
+            acc_0_3 = ops::dot_u8i8(
+                acc_0_3,
+                ai,
+                (b.add(p * 4 * 4).add(12) as *const [i8; 4]).read_unaligned(),
+            );
+        }
+    }
+    {
+        let col = *col_comp;
+        acc_0_0 = acc_0_0.wrapping_add(col).wrapping_add(*row_comp);
+    }
+    {
+        let col = *col_comp.add(1);
+        acc_0_1 = acc_0_1.wrapping_add(col).wrapping_add(*row_comp);
+    }
+    {
+        let col = *col_comp.add(2);
+        acc_0_2 = acc_0_2.wrapping_add(col).wrapping_add(*row_comp);
+    }
+    {
+        let col = *col_comp.add(3);
+        acc_0_3 = acc_0_3.wrapping_add(col).wrapping_add(*row_comp);
+    }
+    if accumulate {
+        *c = (*c).wrapping_add(acc_0_0);
+    } else {
+        *c = acc_0_0;
+    }
+    {
+        let cij = c.add(1);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_1);
+        } else {
+            *cij = acc_0_1;
+        }
+    }
+    {
+        let cij = c.add(2);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_2);
+        } else {
+            *cij = acc_0_2;
+        }
+    }
+    {
+        let cij = c.add(3);
+        if accumulate {
+            *cij = (*cij).wrapping_add(acc_0_3);
+        } else {
+            *cij = acc_0_3;
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `fallback` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = 1.
+pub unsafe fn microkernel_dot_comp_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const f32,
+    col_comp: *const f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    for p in 0..kd {
+        {
+            let ai = (a.add(p * 4 * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                (b.add(p * 4 * 2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                (b.add(p * 4 * 2).add(2) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_2 = ops::dot_bf16(
+                acc_0_2,
+                ai,
+                (b.add(p * 4 * 2).add(4) as *const [u16; 2]).read_unaligned(),
+            );
+            acc_0_3 = ops::dot_bf16(
+                acc_0_3,
+                ai,
+                (b.add(p * 4 * 2).add(6) as *const [u16; 2]).read_unaligned(),
+            );
+        }
+    }
+    {
+        let col = *col_comp;
+        acc_0_0 = (acc_0_0 + col) + (*row_comp);
+    }
+    {
+        let col = *col_comp.add(1);
+        acc_0_1 = (acc_0_1 + col) + (*row_comp);
+    }
+    {
+        let col = *col_comp.add(2);
+        acc_0_2 = (acc_0_2 + col) + (*row_comp);
+    }
+    {
+        let col = *col_comp.add(3);
+        acc_0_3 = (acc_0_3 + col) + (*row_comp);
+    }
+    if accumulate {
+        *c += acc_0_0;
+    } else {
+        *c = acc_0_0;
+    }
+    {
+        let cij = c.add(1);
+        if accumulate {
+            *cij += acc_0_1;
+        } else {
+            *cij = acc_0_1;
+        }
+    }
+    {
+        let cij = c.add(2);
+        if accumulate {
+            *cij += acc_0_2;
+        } else {
+            *cij = acc_0_2;
+        }
+    }
+    {
+        let cij = c.add(3);
+        if accumulate {
+            *cij += acc_0_3;
+        } else {
+            *cij = acc_0_3;
         }
     }
 }

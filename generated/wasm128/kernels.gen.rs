@@ -3081,13 +3081,16 @@ pub unsafe fn microkernel_pack_b_packed_f64(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -3100,10 +3103,10 @@ pub unsafe fn microkernel_pack_b_packed_f64(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_u8i8(
     kd: usize,
@@ -3270,13 +3273,16 @@ pub unsafe fn microkernel_dot_u8i8(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -3289,10 +3295,10 @@ pub unsafe fn microkernel_dot_u8i8(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_bf16(
     kd: usize,
@@ -3459,13 +3465,16 @@ pub unsafe fn microkernel_dot_bf16(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -3478,10 +3487,10 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_comp_u8i8(
     kd: usize,
@@ -3686,13 +3695,16 @@ pub unsafe fn microkernel_dot_comp_u8i8(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -3705,10 +3717,10 @@ pub unsafe fn microkernel_dot_comp_u8i8(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1.
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = V::MR.
 #[target_feature(enable = "simd128")]
 pub unsafe fn microkernel_dot_comp_bf16(
     kd: usize,
@@ -3900,6 +3912,358 @@ pub unsafe fn microkernel_dot_comp_bf16(
             );
         } else {
             v128_store(cij as *mut v128, acc_3_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 0, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const i32,
+    _col_comp: *const i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+    }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const f32,
+    _col_comp: *const f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2) as *const u32);
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+    }
+    if accumulate {
+        v128_store(c as *mut v128, f32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = u8i8, COMP = 1, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_comp_row_u8i8(
+    kd: usize,
+    a: *const u8,
+    b: *const i8,
+    c: *mut i32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const i32,
+    col_comp: *const i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 4) as *const u32);
+            acc_0_0 = ops::dot_u8i8(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 4) as *const v128),
+            );
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 4).add(16) as *const v128),
+            );
+        }
+    }
+    {
+        let col = v128_load(col_comp as *const v128);
+        acc_0_0 = i32x4_add(
+            i32x4_add(acc_0_0, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+    }
+    {
+        let col = v128_load(col_comp.add(4) as *const v128);
+        acc_0_1 = i32x4_add(
+            i32x4_add(acc_0_1, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+    }
+    if accumulate {
+        v128_store(c as *mut v128, i32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                i32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `wasm128` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = 1.
+#[target_feature(enable = "simd128")]
+pub unsafe fn microkernel_dot_comp_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const f32,
+    col_comp: *const f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    for p in 0..kd {
+        {
+            let ai = v128_load32_splat(a.add(p * 4 * 2) as *const u32);
+            acc_0_0 = ops::dot_bf16(
+                acc_0_0,
+                ai,
+                v128_load(b.add(p * 8 * 2) as *const v128),
+            );
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                ai,
+                v128_load(b.add(p * 8 * 2).add(8) as *const v128),
+            );
+        }
+    }
+    {
+        let col = v128_load(col_comp as *const v128);
+        acc_0_0 = f32x4_add(
+            f32x4_add(acc_0_0, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+    }
+    {
+        let col = v128_load(col_comp.add(4) as *const v128);
+        acc_0_1 = f32x4_add(
+            f32x4_add(acc_0_1, col),
+            v128_load32_splat(row_comp as *const u32),
+        );
+    }
+    if accumulate {
+        v128_store(c as *mut v128, f32x4_add(v128_load(c as *const v128), acc_0_0));
+    } else {
+        v128_store(c as *mut v128, acc_0_0);
+    }
+    {
+        let cij = c.add(4);
+        if accumulate {
+            v128_store(
+                cij as *mut v128,
+                f32x4_add(v128_load(cij as *const v128), acc_0_1),
+            );
+        } else {
+            v128_store(cij as *mut v128, acc_0_1);
         }
     }
 }

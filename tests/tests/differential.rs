@@ -366,13 +366,14 @@ fn bf16(rng: &mut Rng) -> u16 {
 type DotInstance<V> =
     Instance<MicrokernelDotFn<<V as DotVec>::A, <V as DotVec>::B, <V as DotVec>::Acc>, MicrokernelDotConsts>;
 
-/// The micro-kernel instance `COMP` (`microkernel_dot`, `microkernel_dot_comp`)
-/// of the `u8i8` or `bf16` table against `base_microkernel_dot::<V, COMP>` on
-/// the reference: bit-identical over the tile, nothing written outside it (a
-/// padded `ldc`, and rows around the tile), the compensation vectors added by
-/// the `COMP = 1` instance and not read (null) by the other; its constants in
-/// the dispatch table must be `COMP`.
-fn check_microkernel_dot<V: DotVec, const COMP: usize>(
+/// The micro-kernel instance `COMP`, `ROWS` (`microkernel_dot`,
+/// `microkernel_dot_comp` and their one-row `_row` twins) of the `u8i8` or
+/// `bf16` table against `base_microkernel_dot::<V, COMP, ROWS>` on the
+/// reference: bit-identical over its rows of the tile, nothing written
+/// outside them (a padded `ldc`, and rows around them), the compensation
+/// vectors added by the `COMP = 1` instances and not read (null) by the
+/// others; its constants in the dispatch table must be `COMP` and `ROWS`.
+fn check_microkernel_dot<V: DotVec, const COMP: usize, const ROWS: usize>(
     target: &str,
     Instance { kernel: kern, consts }: DotInstance<V>,
     a_of: &dyn Fn(&mut Rng, usize) -> V::A,
@@ -382,7 +383,7 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
 ) {
     assert_eq!(
         consts,
-        MicrokernelDotConsts { comp: COMP },
+        MicrokernelDotConsts { comp: COMP, rows: ROWS },
         "{target}: the dispatch table's constants"
     );
     let (mr, nr, depth) = (V::MR, V::NR, V::DEPTH);
@@ -407,13 +408,15 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
                 f(unsafe { c.as_mut_ptr().add(off) });
                 c
             };
-            let reference: MicrokernelDotFn<V::A, V::B, V::Acc> = kernels::base_microkernel_dot::<V, COMP>;
+            let reference: MicrokernelDotFn<V::A, V::B, V::Acc> = kernels::base_microkernel_dot::<V, COMP, ROWS>;
             let want = run(&|c| unsafe { reference(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
             let got = run(&|c| unsafe { kern(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
             for (at, (g, w)) in got.iter().zip(&want).enumerate() {
                 let (i, j) = (at / ldc, at % ldc);
-                let ctx = format!("{target}: microkernel_dot comp={COMP} kd={kd} accumulate={accumulate} at ({i},{j})");
-                if i == 0 || i > mr || j >= nr {
+                let ctx = format!(
+                    "{target}: microkernel_dot comp={COMP} rows={ROWS} kd={kd} accumulate={accumulate} at ({i},{j})"
+                );
+                if i == 0 || i > ROWS || j >= nr {
                     assert_eq!(bits(*g), bits(c0[at]), "{ctx}: wrote outside the tile");
                 }
                 assert_eq!(bits(*g), bits(*w), "{ctx}: differs from the reference");
@@ -428,7 +431,10 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
 /// beside the extremes (255 x -128 and 255 x 127 in the same quad). Emulations
 /// that saturate in 16 bits, or a relaxed wasm dot fed an operand outside its
 /// 7-bit range, fail here.
-fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
+fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>, const MR: usize>(
+    target: &str,
+    kern: MicrokernelDotFn<u8, i8, i32>,
+) {
     let (mr, nr) = (V::MR, V::NR);
     let null = std::ptr::null();
     for a0 in (0..256).step_by(mr) {
@@ -451,7 +457,7 @@ fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str,
                     unsafe { f(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), nr, false, null, null) };
                     c
                 };
-                let want = run(kernels::base_microkernel_dot::<V, 0>);
+                let want = run(kernels::base_microkernel_dot::<V, 0, MR>);
                 let got = run(kern);
                 assert_eq!(got, want, "{target}: u8 {a0}.. x i8 {b0}.. (as u8), kd={kd}");
             }
@@ -991,18 +997,26 @@ macro_rules! target_tests {
                     let MicrokernelDot {
                         microkernel_dot,
                         microkernel_dot_comp,
+                        microkernel_dot_row,
+                        microkernel_dot_comp_row,
                     } = t.u8i8.microkernel_dot;
                     let (a, b) = (&u8_extreme, &i8_extreme);
                     let bits = |x: i32| x as u32;
-                    check_microkernel_dot::<U8I8, 0>(NAME, microkernel_dot, a, b, &c_value, &bits);
-                    check_microkernel_dot::<U8I8, 1>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
+                    const MR: usize = g::U8I8_MR;
+                    check_microkernel_dot::<U8I8, 0, MR>(NAME, microkernel_dot, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 1, MR>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 0, 1>(NAME, microkernel_dot_row, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 1, 1>(NAME, microkernel_dot_comp_row, a, b, &c_value, &bits);
                 }
             }
 
             #[test]
             fn microkernel_dot_u8i8_every_byte_pair() {
                 if let Some(t) = table(NAME) {
-                    check_dot_every_byte_pair::<U8I8>(NAME, t.u8i8.microkernel_dot.microkernel_dot.kernel);
+                    check_dot_every_byte_pair::<U8I8, { g::U8I8_MR }>(
+                        NAME,
+                        t.u8i8.microkernel_dot.microkernel_dot.kernel,
+                    );
                 }
             }
 
@@ -1012,12 +1026,17 @@ macro_rules! target_tests {
                     let MicrokernelDot {
                         microkernel_dot,
                         microkernel_dot_comp,
+                        microkernel_dot_row,
+                        microkernel_dot_comp_row,
                     } = t.bf16.microkernel_dot;
                     let x = |rng: &mut Rng, _: usize| bf16(rng);
                     let acc = |rng: &mut Rng| rng.unit() as f32 * 1e6;
                     let bits = f32::to_bits;
-                    check_microkernel_dot::<BF16, 0>(NAME, microkernel_dot, &x, &x, &acc, &bits);
-                    check_microkernel_dot::<BF16, 1>(NAME, microkernel_dot_comp, &x, &x, &acc, &bits);
+                    const MR: usize = g::BF16_MR;
+                    check_microkernel_dot::<BF16, 0, MR>(NAME, microkernel_dot, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 1, MR>(NAME, microkernel_dot_comp, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 0, 1>(NAME, microkernel_dot_row, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 1, 1>(NAME, microkernel_dot_comp_row, &x, &x, &acc, &bits);
                 }
             }
 

@@ -354,3 +354,36 @@ fn int8_packed_matches_the_unpacked_call() {
         }
     }
 }
+
+/// One row (a decode step) through the one-row dot micro-kernels, whole
+/// strips written in place and the ragged last one through the tile: int8
+/// exactly, bf16 on small integers (exact in f32), against plain sums.
+#[test]
+fn one_row_dot_products_match_plain_sums() {
+    use gemmkit::{COffset, gemm_u8s8s32_packed_with};
+    let (n, k) = (300, 700);
+    let mut rng = Rng::new(23);
+    let w: Vec<i8> = (0..n * k).map(|_| rng.next_u64() as i8).collect();
+    let x: Vec<u8> = (0..k).map(|_| rng.next_u64() as u8).collect();
+    let wb: Vec<bf16> = fill(&mut rng, n * k, bf16::from_f64);
+    let xb: Vec<bf16> = fill(&mut rng, k, bf16::from_f64);
+    for target in targets() {
+        let par = Parallelism::Sequential;
+        let packed = PackedB::new_on(target, MatRef::row_major(&w, n, k).t()).unwrap();
+        let mut y = vec![7i32; n];
+        let (xv, yv) = (MatRef::row_major(&x, 1, k), MatMut::row_major(&mut y, 1, n));
+        gemm_u8s8s32_packed_with(target, &par, 1.0, xv, 0, &packed, 0, 1.0, yv, COffset::Fixed(0)).unwrap();
+        for j in 0..n {
+            let want: i64 = 7 + (0..k).map(|p| i64::from(x[p]) * i64::from(w[j * k + p])).sum::<i64>();
+            assert_eq!(i64::from(y[j]), want, "{} int8 column {j}", target.name);
+        }
+        let packed = PackedB::new_on(target, MatRef::row_major(&wb, n, k).t()).unwrap();
+        let mut y = vec![f32::NAN; n];
+        let (xv, yv) = (MatRef::row_major(&xb, 1, k), MatMut::row_major(&mut y, 1, n));
+        gemm_bf16_packed_with(target, &par, 1.0, xv, &packed, 0.0, yv).unwrap();
+        for j in 0..n {
+            let want: f64 = (0..k).map(|p| xb[p].to_f64() * wb[j * k + p].to_f64()).sum();
+            assert_eq!(f64::from(y[j]), want, "{} bf16 column {j}", target.name);
+        }
+    }
+}
