@@ -84,6 +84,16 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// An instance of `base_gemv_dotprod`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
+pub type GemvDotprodFn<A, B, Acc> = unsafe fn(
+    kv: usize,
+    x: *const A,
+    w: *const B,
+    ldw: usize,
+    ones: *const A,
+    out: *mut Acc,
+    sums: *mut Acc,
+);
 /// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
 pub type MicrokernelFn<Elem> = unsafe fn(
     k: usize,
@@ -188,6 +198,28 @@ pub struct Instance<K, C> {
     pub kernel: K,
     /// Its `const` values on the target.
     pub consts: C,
+}
+/// The `const` parameters of one instance of `base_gemv_dotprod` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemvDotprodConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `SUMS`.
+    pub sums: usize,
+}
+/// The instances of `base_gemv_dotprod` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct GemvDotprod<A, B, Acc> {
+    /// `ROWS = 4, SUMS = 0`.
+    pub gemv_dotprod: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 1, SUMS = 0`.
+    pub gemv_dotprod_row: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 4, SUMS = 1`.
+    pub gemv_dotprod_sums: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 1, SUMS = 1`.
+    pub gemv_dotprod_sums_row: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
 }
 /// The `const` parameters of one instance of `base_microkernel` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -350,6 +382,18 @@ pub struct FloatKernels<Elem> {
 /// it only through a table whose target this CPU supports.
 #[derive(Debug, Clone, Copy)]
 pub struct DotKernels<A, B, Acc> {
+    /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+    /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+    /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+    /// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+    /// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+    /// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+    /// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+    /// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+    /// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+    /// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+    /// the last whole vector.
+    pub gemv_dotprod: GemvDotprod<A, B, Acc>,
     /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
     /// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
     /// bf16 (-> f32), see `DotVec`.
@@ -814,6 +858,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_bf16::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_u8i8,
@@ -848,6 +922,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx512_bf16::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_bf16,
@@ -1284,6 +1388,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_u8i8,
@@ -1318,6 +1452,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx512_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_bf16,
@@ -1745,6 +1909,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_u8i8,
@@ -1779,6 +1973,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx512::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_bf16,
@@ -2204,6 +2428,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx_vnni::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_u8i8,
@@ -2238,6 +2492,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx_vnni::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_bf16,
@@ -2662,6 +2946,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx2::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx2::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx2::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx2::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx2::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_u8i8,
@@ -2696,6 +3010,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: avx2::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx2::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx2::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx2::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx2::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_bf16,
@@ -3121,6 +3465,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_i8mm::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_u8i8,
@@ -3155,6 +3529,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: neon_i8mm::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_bf16,
@@ -3577,6 +3981,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_dotprod::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_u8i8,
@@ -3611,6 +4045,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: neon_dotprod::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_bf16,
@@ -4033,6 +4497,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_u8i8,
@@ -4067,6 +4561,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: neon::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_bf16,
@@ -4495,6 +5019,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm_relaxed::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_u8i8,
@@ -4529,6 +5083,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: wasm_relaxed::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_bf16,
@@ -4951,6 +5535,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm128::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm128::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm128::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_u8i8,
@@ -4985,6 +5599,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: wasm128::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm128::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm128::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_bf16,
@@ -5406,6 +6050,36 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: fallback::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: fallback::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: fallback::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: fallback::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: fallback::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_u8i8,
@@ -5440,6 +6114,36 @@ pub static TARGETS: &[Target] = &[
             pack_dot_rhs: fallback::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: fallback::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: fallback::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: fallback::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: fallback::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_bf16,

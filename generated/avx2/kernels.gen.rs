@@ -275,6 +275,500 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 0.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm256_setzero_si256();
+    let mut acc_1_0 = _mm256_setzero_si256();
+    let mut acc_2_0 = _mm256_setzero_si256();
+    let mut acc_3_0 = _mm256_setzero_si256();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(ldw + v * 32) as *const __m256i);
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 32) as *const __m256i);
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 32) as *const __m256i);
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+        }
+    }
+    _mm256_storeu_si256(out as *mut __m256i, acc_0_0);
+    _mm256_storeu_si256(out.add(8) as *mut __m256i, acc_1_0);
+    _mm256_storeu_si256(out.add(16) as *mut __m256i, acc_2_0);
+    _mm256_storeu_si256(out.add(24) as *mut __m256i, acc_3_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 0.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(ldw + v * 16) as *const __m256i);
+            acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 16) as *const __m256i);
+            acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 16) as *const __m256i);
+            acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(out.add(8), acc_1_0);
+    _mm256_storeu_ps(out.add(16), acc_2_0);
+    _mm256_storeu_ps(out.add(24), acc_3_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 0.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm256_setzero_si256();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+    }
+    _mm256_storeu_si256(out as *mut __m256i, acc_0_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 0.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm256_setzero_si256();
+    let mut acc_0_1 = _mm256_setzero_si256();
+    let mut acc_1_0 = _mm256_setzero_si256();
+    let mut acc_1_1 = _mm256_setzero_si256();
+    let mut acc_2_0 = _mm256_setzero_si256();
+    let mut acc_2_1 = _mm256_setzero_si256();
+    let mut acc_3_0 = _mm256_setzero_si256();
+    let mut acc_3_1 = _mm256_setzero_si256();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(ldw + v * 32) as *const __m256i);
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 32) as *const __m256i);
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 32) as *const __m256i);
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm256_storeu_si256(out as *mut __m256i, acc_0_0);
+    _mm256_storeu_si256(sums as *mut __m256i, acc_0_1);
+    _mm256_storeu_si256(out.add(8) as *mut __m256i, acc_1_0);
+    _mm256_storeu_si256(sums.add(8) as *mut __m256i, acc_1_1);
+    _mm256_storeu_si256(out.add(16) as *mut __m256i, acc_2_0);
+    _mm256_storeu_si256(sums.add(16) as *mut __m256i, acc_2_1);
+    _mm256_storeu_si256(out.add(24) as *mut __m256i, acc_3_0);
+    _mm256_storeu_si256(sums.add(24) as *mut __m256i, acc_3_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(ldw + v * 16) as *const __m256i);
+            acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(2 * ldw + v * 16) as *const __m256i);
+            acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm256_loadu_si256(w.add(3 * ldw + v * 16) as *const __m256i);
+            acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(sums, acc_0_1);
+    _mm256_storeu_ps(out.add(8), acc_1_0);
+    _mm256_storeu_ps(sums.add(8), acc_1_1);
+    _mm256_storeu_ps(out.add(16), acc_2_0);
+    _mm256_storeu_ps(sums.add(16), acc_2_1);
+    _mm256_storeu_ps(out.add(24), acc_3_0);
+    _mm256_storeu_ps(sums.add(24), acc_3_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm256_setzero_si256();
+    let mut acc_0_1 = _mm256_setzero_si256();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 32) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 32) as *const __m256i);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm256_storeu_si256(out as *mut __m256i, acc_0_0);
+    _mm256_storeu_si256(sums as *mut __m256i, acc_0_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx2` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm256_loadu_si256(x.add(v * 16) as *const __m256i);
+        {
+            let wv = _mm256_loadu_si256(w.add(v * 16) as *const __m256i);
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                _mm256_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm256_storeu_ps(out, acc_0_0);
+    _mm256_storeu_ps(sums, acc_0_1);
+}
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///

@@ -35,6 +35,14 @@ pub const F64_NR: usize = 32;
 pub use super::avx512::apply_packed_output_f32;
 /// The same code as on `avx512`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::avx512::apply_packed_output_f64;
+/// The same code as on `avx512`: this level adds nothing `gemv_dotprod_bf16` uses.
+pub use super::avx512::gemv_dotprod_bf16;
+/// The same code as on `avx512`: this level adds nothing `gemv_dotprod_row_bf16` uses.
+pub use super::avx512::gemv_dotprod_row_bf16;
+/// The same code as on `avx512`: this level adds nothing `gemv_dotprod_sums_bf16` uses.
+pub use super::avx512::gemv_dotprod_sums_bf16;
+/// The same code as on `avx512`: this level adds nothing `gemv_dotprod_sums_row_bf16` uses.
+pub use super::avx512::gemv_dotprod_sums_row_bf16;
 /// The same code as on `avx512`: this level adds nothing `microkernel_f32` uses.
 pub use super::avx512::microkernel_f32;
 /// The same code as on `avx512`: this level adds nothing `microkernel_f64` uses.
@@ -149,6 +157,253 @@ pub use super::avx512::pack_dot_lhs_bf16;
 pub use super::avx512::pack_dot_rhs_u8i8;
 /// The same code as on `avx512`: this level adds nothing `pack_dot_rhs_bf16` uses.
 pub use super::avx512::pack_dot_rhs_bf16;
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_vnni` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 0.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn gemv_dotprod_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    let mut acc_1_0 = _mm512_setzero_si512();
+    let mut acc_2_0 = _mm512_setzero_si512();
+    let mut acc_3_0 = _mm512_setzero_si512();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
+            acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
+            acc_1_0 = _mm512_dpbusd_epi32(acc_1_0, xv, wv);
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
+            acc_2_0 = _mm512_dpbusd_epi32(acc_2_0, xv, wv);
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
+            acc_3_0 = _mm512_dpbusd_epi32(acc_3_0, xv, wv);
+        }
+    }
+    _mm512_storeu_epi32(out, acc_0_0);
+    _mm512_storeu_epi32(out.add(16), acc_1_0);
+    _mm512_storeu_epi32(out.add(32), acc_2_0);
+    _mm512_storeu_epi32(out.add(48), acc_3_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_vnni` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 0.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn gemv_dotprod_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
+            acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
+        }
+    }
+    _mm512_storeu_epi32(out, acc_0_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_vnni` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    let mut acc_0_1 = _mm512_setzero_si512();
+    let mut acc_1_0 = _mm512_setzero_si512();
+    let mut acc_1_1 = _mm512_setzero_si512();
+    let mut acc_2_0 = _mm512_setzero_si512();
+    let mut acc_2_1 = _mm512_setzero_si512();
+    let mut acc_3_0 = _mm512_setzero_si512();
+    let mut acc_3_1 = _mm512_setzero_si512();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
+            acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
+            acc_0_1 = _mm512_dpbusd_epi32(
+                acc_0_1,
+                _mm512_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(ldw + v * 64) as *const __m512i);
+            acc_1_0 = _mm512_dpbusd_epi32(acc_1_0, xv, wv);
+            acc_1_1 = _mm512_dpbusd_epi32(
+                acc_1_1,
+                _mm512_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 64) as *const __m512i);
+            acc_2_0 = _mm512_dpbusd_epi32(acc_2_0, xv, wv);
+            acc_2_1 = _mm512_dpbusd_epi32(
+                acc_2_1,
+                _mm512_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 64) as *const __m512i);
+            acc_3_0 = _mm512_dpbusd_epi32(acc_3_0, xv, wv);
+            acc_3_1 = _mm512_dpbusd_epi32(
+                acc_3_1,
+                _mm512_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm512_storeu_epi32(out, acc_0_0);
+    _mm512_storeu_epi32(sums, acc_0_1);
+    _mm512_storeu_epi32(out.add(16), acc_1_0);
+    _mm512_storeu_epi32(sums.add(16), acc_1_1);
+    _mm512_storeu_epi32(out.add(32), acc_2_0);
+    _mm512_storeu_epi32(sums.add(32), acc_2_1);
+    _mm512_storeu_epi32(out.add(48), acc_3_0);
+    _mm512_storeu_epi32(sums.add(48), acc_3_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_vnni` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 1.
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+pub unsafe fn gemv_dotprod_sums_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = _mm512_setzero_si512();
+    let mut acc_0_1 = _mm512_setzero_si512();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 64) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 64) as *const __m512i);
+            acc_0_0 = _mm512_dpbusd_epi32(acc_0_0, xv, wv);
+            acc_0_1 = _mm512_dpbusd_epi32(
+                acc_0_1,
+                _mm512_set1_epi32((ones as *const i32).read_unaligned()),
+                wv,
+            );
+        }
+    }
+    _mm512_storeu_epi32(out, acc_0_0);
+    _mm512_storeu_epi32(sums, acc_0_1);
+}
 /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
 /// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
 /// bf16 (-> f32), see `DotVec`.

@@ -152,6 +152,492 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 0.
+pub unsafe fn gemv_dotprod_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = 0i32;
+    let mut acc_1_0 = 0i32;
+    let mut acc_2_0 = 0i32;
+    let mut acc_3_0 = 0i32;
+    for v in 0..kv {
+        let xv = (x.add(v * 4) as *const [u8; 4]).read_unaligned();
+        {
+            let wv = (w.add(v * 4) as *const [i8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+        {
+            let wv = (w.add(ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+        }
+        {
+            let wv = (w.add(2 * ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+        }
+        {
+            let wv = (w.add(3 * ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_1_0;
+    *out.add(2) = acc_2_0;
+    *out.add(3) = acc_3_0;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 0.
+pub unsafe fn gemv_dotprod_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    for v in 0..kv {
+        let xv = (x.add(v * 2) as *const [u16; 2]).read_unaligned();
+        {
+            let wv = (w.add(v * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+        }
+        {
+            let wv = (w.add(ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
+        }
+        {
+            let wv = (w.add(2 * ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
+        }
+        {
+            let wv = (w.add(3 * ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
+        }
+    }
+    *out = acc_0_0;
+    *out.add(1) = acc_1_0;
+    *out.add(2) = acc_2_0;
+    *out.add(3) = acc_3_0;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 0.
+pub unsafe fn gemv_dotprod_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = 0i32;
+    for v in 0..kv {
+        let xv = (x.add(v * 4) as *const [u8; 4]).read_unaligned();
+        {
+            let wv = (w.add(v * 4) as *const [i8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+    }
+    *out = acc_0_0;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 0.
+pub unsafe fn gemv_dotprod_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    for v in 0..kv {
+        let xv = (x.add(v * 2) as *const [u16; 2]).read_unaligned();
+        {
+            let wv = (w.add(v * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+        }
+    }
+    *out = acc_0_0;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 1.
+pub unsafe fn gemv_dotprod_sums_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = 0i32;
+    let mut acc_0_1 = 0i32;
+    let mut acc_1_0 = 0i32;
+    let mut acc_1_1 = 0i32;
+    let mut acc_2_0 = 0i32;
+    let mut acc_2_1 = 0i32;
+    let mut acc_3_0 = 0i32;
+    let mut acc_3_1 = 0i32;
+    for v in 0..kv {
+        let xv = (x.add(v * 4) as *const [u8; 4]).read_unaligned();
+        {
+            let wv = (w.add(v * 4) as *const [i8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                (ones as *const [u8; 4]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+            acc_1_1 = ops::dot_u8i8(
+                acc_1_1,
+                (ones as *const [u8; 4]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(2 * ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+            acc_2_1 = ops::dot_u8i8(
+                acc_2_1,
+                (ones as *const [u8; 4]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(3 * ldw + v * 4) as *const [i8; 4]).read_unaligned();
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+            acc_3_1 = ops::dot_u8i8(
+                acc_3_1,
+                (ones as *const [u8; 4]).read_unaligned(),
+                wv,
+            );
+        }
+    }
+    *out = acc_0_0;
+    *sums = acc_0_1;
+    *out.add(1) = acc_1_0;
+    *sums.add(1) = acc_1_1;
+    *out.add(2) = acc_2_0;
+    *sums.add(2) = acc_2_1;
+    *out.add(3) = acc_3_0;
+    *sums.add(3) = acc_3_1;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 1.
+pub unsafe fn gemv_dotprod_sums_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_2_0 = 0.0f32;
+    let mut acc_2_1 = 0.0f32;
+    let mut acc_3_0 = 0.0f32;
+    let mut acc_3_1 = 0.0f32;
+    for v in 0..kv {
+        let xv = (x.add(v * 2) as *const [u16; 2]).read_unaligned();
+        {
+            let wv = (w.add(v * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                (ones as *const [u16; 2]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_1_0 = ops::dot_bf16(acc_1_0, xv, wv);
+            acc_1_1 = ops::dot_bf16(
+                acc_1_1,
+                (ones as *const [u16; 2]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(2 * ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_2_0 = ops::dot_bf16(acc_2_0, xv, wv);
+            acc_2_1 = ops::dot_bf16(
+                acc_2_1,
+                (ones as *const [u16; 2]).read_unaligned(),
+                wv,
+            );
+        }
+        {
+            let wv = (w.add(3 * ldw + v * 2) as *const [u16; 2]).read_unaligned();
+            acc_3_0 = ops::dot_bf16(acc_3_0, xv, wv);
+            acc_3_1 = ops::dot_bf16(
+                acc_3_1,
+                (ones as *const [u16; 2]).read_unaligned(),
+                wv,
+            );
+        }
+    }
+    *out = acc_0_0;
+    *sums = acc_0_1;
+    *out.add(1) = acc_1_0;
+    *sums.add(1) = acc_1_1;
+    *out.add(2) = acc_2_0;
+    *sums.add(2) = acc_2_1;
+    *out.add(3) = acc_3_0;
+    *sums.add(3) = acc_3_1;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 1.
+pub unsafe fn gemv_dotprod_sums_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = 0i32;
+    let mut acc_0_1 = 0i32;
+    for v in 0..kv {
+        let xv = (x.add(v * 4) as *const [u8; 4]).read_unaligned();
+        {
+            let wv = (w.add(v * 4) as *const [i8; 4]).read_unaligned();
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(
+                acc_0_1,
+                (ones as *const [u8; 4]).read_unaligned(),
+                wv,
+            );
+        }
+    }
+    *out = acc_0_0;
+    *sums = acc_0_1;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `fallback` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 1.
+pub unsafe fn gemv_dotprod_sums_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    for v in 0..kv {
+        let xv = (x.add(v * 2) as *const [u16; 2]).read_unaligned();
+        {
+            let wv = (w.add(v * 2) as *const [u16; 2]).read_unaligned();
+            acc_0_0 = ops::dot_bf16(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_bf16(
+                acc_0_1,
+                (ones as *const [u16; 2]).read_unaligned(),
+                wv,
+            );
+        }
+    }
+    *out = acc_0_0;
+    *sums = acc_0_1;
+}
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.
 ///

@@ -31,6 +31,14 @@ pub const F64_LANES: usize = 2;
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
+/// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_bf16` uses.
+pub use super::wasm128::gemv_dotprod_bf16;
+/// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_row_bf16` uses.
+pub use super::wasm128::gemv_dotprod_row_bf16;
+/// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_sums_bf16` uses.
+pub use super::wasm128::gemv_dotprod_sums_bf16;
+/// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_sums_row_bf16` uses.
+pub use super::wasm128::gemv_dotprod_sums_row_bf16;
 /// The same code as `microkernel_f32`: on this target its constants come out the same.
 pub use self::microkernel_f32 as microkernel_two_f32;
 /// The same code as `microkernel_f64`: on this target its constants come out the same.
@@ -290,6 +298,233 @@ pub unsafe fn apply_packed_output_f64(
             }
         }
     }
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 0.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dotprod_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_1_0 = i32x4_splat(0);
+    let mut acc_2_0 = i32x4_splat(0);
+    let mut acc_3_0 = i32x4_splat(0);
+    for v in 0..kv {
+        let xv = v128_load(x.add(v * 16) as *const v128);
+        {
+            let wv = v128_load(w.add(v * 16) as *const v128);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+        {
+            let wv = v128_load(w.add(ldw + v * 16) as *const v128);
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+        }
+        {
+            let wv = v128_load(w.add(2 * ldw + v * 16) as *const v128);
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+        }
+        {
+            let wv = v128_load(w.add(3 * ldw + v * 16) as *const v128);
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(out.add(4) as *mut v128, acc_1_0);
+    v128_store(out.add(8) as *mut v128, acc_2_0);
+    v128_store(out.add(12) as *mut v128, acc_3_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 0.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dotprod_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    _ones: *const u8,
+    out: *mut i32,
+    _sums: *mut i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    for v in 0..kv {
+        let xv = v128_load(x.add(v * 16) as *const v128);
+        {
+            let wv = v128_load(w.add(v * 16) as *const v128);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 4, SUMS = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dotprod_sums_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    let mut acc_1_0 = i32x4_splat(0);
+    let mut acc_1_1 = i32x4_splat(0);
+    let mut acc_2_0 = i32x4_splat(0);
+    let mut acc_2_1 = i32x4_splat(0);
+    let mut acc_3_0 = i32x4_splat(0);
+    let mut acc_3_1 = i32x4_splat(0);
+    for v in 0..kv {
+        let xv = v128_load(x.add(v * 16) as *const v128);
+        {
+            let wv = v128_load(w.add(v * 16) as *const v128);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(acc_0_1, v128_load32_splat(ones as *const u32), wv);
+        }
+        {
+            let wv = v128_load(w.add(ldw + v * 16) as *const v128);
+            acc_1_0 = ops::dot_u8i8(acc_1_0, xv, wv);
+            acc_1_1 = ops::dot_u8i8(acc_1_1, v128_load32_splat(ones as *const u32), wv);
+        }
+        {
+            let wv = v128_load(w.add(2 * ldw + v * 16) as *const v128);
+            acc_2_0 = ops::dot_u8i8(acc_2_0, xv, wv);
+            acc_2_1 = ops::dot_u8i8(acc_2_1, v128_load32_splat(ones as *const u32), wv);
+        }
+        {
+            let wv = v128_load(w.add(3 * ldw + v * 16) as *const v128);
+            acc_3_0 = ops::dot_u8i8(acc_3_0, xv, wv);
+            acc_3_1 = ops::dot_u8i8(acc_3_1, v128_load32_splat(ones as *const u32), wv);
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(sums as *mut v128, acc_0_1);
+    v128_store(out.add(4) as *mut v128, acc_1_0);
+    v128_store(sums.add(4) as *mut v128, acc_1_1);
+    v128_store(out.add(8) as *mut v128, acc_2_0);
+    v128_store(sums.add(8) as *mut v128, acc_2_1);
+    v128_store(out.add(12) as *mut v128, acc_3_0);
+    v128_store(sums.add(12) as *mut v128, acc_3_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = u8i8, ROWS = 1, SUMS = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dotprod_sums_row_u8i8(
+    kv: usize,
+    x: *const u8,
+    w: *const i8,
+    _ldw: usize,
+    ones: *const u8,
+    out: *mut i32,
+    sums: *mut i32,
+) {
+    let mut acc_0_0 = i32x4_splat(0);
+    let mut acc_0_1 = i32x4_splat(0);
+    for v in 0..kv {
+        let xv = v128_load(x.add(v * 16) as *const v128);
+        {
+            let wv = v128_load(w.add(v * 16) as *const v128);
+            acc_0_0 = ops::dot_u8i8(acc_0_0, xv, wv);
+            acc_0_1 = ops::dot_u8i8(acc_0_1, v128_load32_splat(ones as *const u32), wv);
+        }
+    }
+    v128_store(out as *mut v128, acc_0_0);
+    v128_store(sums as *mut v128, acc_0_1);
 }
 /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
 /// tile, accumulated in registers.

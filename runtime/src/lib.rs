@@ -75,6 +75,7 @@ mod batch;
 mod blocking;
 mod dispatch;
 mod dot;
+mod dot_gemv;
 mod driver;
 mod edge;
 mod error;

@@ -3,6 +3,7 @@
 //! views, targets and threads as [`crate::gemm`].
 
 use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8, int_out};
+use crate::dot_gemv;
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::Family;
@@ -96,7 +97,11 @@ pub fn gemm_u8s8s32_with(
     let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), 0, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: `int_problem` checked every view and the offsets; the borrows
     // keep them alive and C unaliased for the call.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q)) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 
@@ -161,7 +166,11 @@ pub fn gemm_s8s8s32_with(
     // A is packed as `a + 128` (the u8 x s8 instruction's form).
     let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), 128, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: as in `gemm_u8s8s32_with`.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q) as u8) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 
@@ -203,7 +212,11 @@ pub fn gemm_bf16_with(
     crate::api::validate(&a, &b, &c)?;
     let p: Problem<Bf16> = problem(alpha, &a, &b, beta, &mut c, ());
     // SAFETY: as in `gemm_u8s8s32_with`.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::bf16(target, parallelism.workers(), &p) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 

@@ -7,9 +7,9 @@
 //! passes: it is still compiled here.
 
 use gemmkit::generated::{
-    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, Instance, Microkernel, MicrokernelConsts,
-    MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn, PackDotLhsFn, PackDotRhsFn, PackLhsFn,
-    PackRhsFn,
+    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, GemvDotprod, GemvDotprodConsts, GemvDotprodFn,
+    Instance, Microkernel, MicrokernelConsts, MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn,
+    PackDotLhsFn, PackDotRhsFn, PackLhsFn, PackRhsFn,
 };
 use gemmkit::{Target, TargetError};
 use kernels::{DotVec, FloatVec, Ref};
@@ -420,6 +420,64 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize, const ROWS: usize>(
                     assert_eq!(bits(*g), bits(c0[at]), "{ctx}: wrote outside the tile");
                 }
                 assert_eq!(bits(*g), bits(*w), "{ctx}: differs from the reference");
+            }
+        }
+    }
+}
+
+/// An instance of `base_gemv_dotprod` in the table of `V`'s instantiation.
+type GemvInstance<V> =
+    Instance<GemvDotprodFn<<V as DotVec>::A, <V as DotVec>::B, <V as DotVec>::Acc>, GemvDotprodConsts>;
+
+/// The GEMV instance `ROWS`, `SUMS` (`gemv_dotprod`, `_row`, `_sums`,
+/// `_sums_row`) of the `u8i8` or `bf16` table against `base_gemv_dotprod` on
+/// the reference: bit-identical lanes (dot products, and row sums of W with
+/// `SUMS`), nothing written past `ROWS * LANES` of either output, the sums not
+/// written without `SUMS`; its constants in the table must be `ROWS`, `SUMS`.
+fn check_gemv_dotprod<V: DotVec, const ROWS: usize, const SUMS: usize>(
+    target: &str,
+    Instance { kernel: kern, consts }: GemvInstance<V>,
+    a_of: &dyn Fn(&mut Rng, usize) -> V::A,
+    b_of: &dyn Fn(&mut Rng, usize) -> V::B,
+    one: V::A,
+    sentinel: V::Acc,
+    bits: &dyn Fn(V::Acc) -> u32,
+) {
+    assert_eq!(
+        consts,
+        GemvDotprodConsts { rows: ROWS, sums: SUMS },
+        "{target}: the dispatch table's constants"
+    );
+    let (lanes, step) = (V::LANES, V::LANES * V::DEPTH);
+    let mut rng = Rng::new(8 + ROWS as u64 + SUMS as u64);
+    for kv in [0, 1, 3, 17] {
+        let ldw = kv * step + 5;
+        let x: Vec<V::A> = (0..kv * step).map(|i| a_of(&mut rng, i)).collect();
+        let w: Vec<V::B> = (0..ROWS * ldw).map(|i| b_of(&mut rng, i)).collect();
+        let ones = vec![one; V::DEPTH];
+        let run = |f: GemvDotprodFn<V::A, V::B, V::Acc>| {
+            let (mut out, mut sums) = (vec![sentinel; (ROWS + 1) * lanes], vec![sentinel; (ROWS + 1) * lanes]);
+            unsafe {
+                f(
+                    kv,
+                    x.as_ptr(),
+                    w.as_ptr(),
+                    ldw,
+                    ones.as_ptr(),
+                    out.as_mut_ptr(),
+                    sums.as_mut_ptr(),
+                )
+            };
+            (out, sums)
+        };
+        let (want, got) = (run(kernels::base_gemv_dotprod::<V, ROWS, SUMS>), run(kern));
+        let ctx = format!("{target}: gemv_dotprod rows={ROWS} sums={SUMS} kv={kv}");
+        for (which, (g, w)) in [(&got.0, &want.0), (&got.1, &want.1)].into_iter().enumerate() {
+            for (at, (&gv, &wv)) in g.iter().zip(w).enumerate() {
+                assert_eq!(bits(gv), bits(wv), "{ctx}: output {which} lane {at}");
+                if at >= ROWS * lanes || (which == 1 && SUMS == 0) {
+                    assert_eq!(bits(gv), bits(sentinel), "{ctx}: output {which} written at {at}");
+                }
             }
         }
     }
@@ -1007,6 +1065,36 @@ macro_rules! target_tests {
                     check_microkernel_dot::<U8I8, 1, MR>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
                     check_microkernel_dot::<U8I8, 0, 1>(NAME, microkernel_dot_row, a, b, &c_value, &bits);
                     check_microkernel_dot::<U8I8, 1, 1>(NAME, microkernel_dot_comp_row, a, b, &c_value, &bits);
+                }
+            }
+
+            #[test]
+            fn gemv_dotprod() {
+                if let Some(t) = table(NAME) {
+                    let GemvDotprod {
+                        gemv_dotprod,
+                        gemv_dotprod_row,
+                        gemv_dotprod_sums,
+                        gemv_dotprod_sums_row,
+                    } = t.u8i8.gemv_dotprod;
+                    let (a, b, s) = (&u8_extreme, &i8_extreme, i32::MIN + 5);
+                    let bits = |x: i32| x as u32;
+                    check_gemv_dotprod::<U8I8, 4, 0>(NAME, gemv_dotprod, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 1, 0>(NAME, gemv_dotprod_row, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 4, 1>(NAME, gemv_dotprod_sums, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 1, 1>(NAME, gemv_dotprod_sums_row, a, b, 1, s, &bits);
+                    let GemvDotprod {
+                        gemv_dotprod,
+                        gemv_dotprod_row,
+                        gemv_dotprod_sums,
+                        gemv_dotprod_sums_row,
+                    } = t.bf16.gemv_dotprod;
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    let (one, s) = (0x3f80u16, f32::from_bits(0x7fc0_1234));
+                    check_gemv_dotprod::<BF16, 4, 0>(NAME, gemv_dotprod, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 1, 0>(NAME, gemv_dotprod_row, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 4, 1>(NAME, gemv_dotprod_sums, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 1, 1>(NAME, gemv_dotprod_sums_row, &x, &x, one, s, &f32::to_bits);
                 }
             }
 
