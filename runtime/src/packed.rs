@@ -612,6 +612,60 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
     }
 }
 
+impl<T: Element + Packable> PackedBRef<'_, T> {
+    /// Writes the `k x n` B it holds into `out` (any strides), as it was
+    /// given to the packer: for a caller that holds two packed operands and
+    /// multiplies them, one of them unpacked (the product reads one operand
+    /// unpacked). `f32` and `f64`.
+    ///
+    /// ```
+    /// use gemmkit::{MatMut, MatRef, PackedB};
+    /// let b = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let packed = PackedB::new(MatRef::row_major(&b, 3, 2))?;
+    /// let mut back = [0.0f32; 6];
+    /// packed.as_packed_ref().unpack(MatMut::col_major(&mut back, 3, 2))?;
+    /// assert_eq!(back, [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
+    pub fn unpack(&self, out: MatMut<'_, T>) -> Result<(), GemmError> {
+        for (dim, expected, found) in [("rows", self.k, out.rows), ("cols", self.n, out.cols)] {
+            if found != expected {
+                return Err(GemmError::DimensionMismatch {
+                    arg: "out",
+                    dim,
+                    expected,
+                    found,
+                    because: format!("the packed B ({} x {})", self.k, self.n),
+                });
+            }
+        }
+        out.check_output("out")?;
+        let Some(target) = crate::compiled().iter().find(|t| t.name == self.target) else {
+            return Err(GemmError::InvalidPackedBuffer {
+                reason: "packed for a target this build does not have",
+            });
+        };
+        // A float family packs each element as itself, one row of k at a time.
+        debug_assert!(<T::Family as Family>::DEPTH == 1 && size_of::<PackedOf<T>>() == size_of::<T>());
+        let nr = T::Family::shape(target).nr;
+        let data = self.data.cast::<T>();
+        let (out_ptr, rs, cs) = (out.data.as_mut_ptr(), out.rs, out.cs);
+        for p in 0..self.k {
+            let (bi, row) = (p / self.kc, p % self.kc);
+            // Strips of this block hold `rows` packed rows of `nr` elements.
+            let rows = self.kc.min(self.k - bi * self.kc);
+            let at = bi * self.block + row * nr;
+            for j in 0..self.n {
+                // SAFETY: element (p, j) lies in block `bi`, strip `j / nr`,
+                // within the data (`from_bytes` or `PackedB` made the
+                // layout); `out` was checked to hold (p, j).
+                unsafe { *out_ptr.add(p * rs + j * cs) = *data.add(at + (j / nr) * rows * nr + j % nr) };
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `C = alpha * A * B + beta * C` with B packed ahead (a `&`[`PackedB`], or
 /// a [`PackedBRef`] of one or of packed bytes), on the active target, which
 /// must be the one B was packed for. BLAS rules as for

@@ -391,6 +391,25 @@ macro_rules! bytes_case {
                         c
                     };
                     let want = run(owned.as_packed_ref());
+                    // Unpacked, it is B again, in any layout.
+                    for kind in 0..3 {
+                        let (rs, cs, len) = layout(k, n, kind);
+                        let mut back = vec![<$t>::NAN; len];
+                        owned
+                            .as_packed_ref()
+                            .unpack(MatMut::strided(&mut back, k, n, rs, cs))
+                            .unwrap();
+                        for p in 0..k {
+                            for j in 0..n {
+                                assert_eq!(
+                                    back[p * rs + j * cs],
+                                    b[p * rsb + j * csb],
+                                    "{} unpack ({p}, {j})",
+                                    target.name
+                                );
+                            }
+                        }
+                    }
                     let need = PackedB::<$t>::bytes_needed(target, k, n).unwrap();
                     for shift in [0, sz, 3 * sz, 64 - sz] {
                         let mut store = vec![0u8; need + 128];
