@@ -409,7 +409,8 @@ static void another_target(const char *self) {
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "compute") == 0) return child(argv[2]);
     const int shapes[][3] = {{1, 1, 1}, {1, 7, 5}, {6, 1, 9}, {3, 5, 1}, {17, 13, 33}, {33, 65, 7},
-                             {5, 40, 1500}, {70, 9, 1100}, {1, 1, 1100}, {96, 100, 130}};
+                             {5, 40, 1500}, {70, 9, 1100}, {1, 1, 1100}, {96, 100, 130}, {4, 3, 0}, {0, 3, 4},
+                             {3, 0, 4}};
     const int nshapes = sizeof shapes / sizeof shapes[0];
     CBLAS_LAYOUT layouts[2] = {CblasRowMajor, CblasColMajor};
     for (int l = 0; l < 2; l++)
