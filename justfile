@@ -81,6 +81,8 @@ blas-test: build-blas
     LD_LIBRARY_PATH={{release}} {{release}}/capi-smoke
     cc -std=c11 -O1 -Wall -Werror -I capi/include capi/tests/lowp.c -L {{release}} -lgemmkit_blas -lm -ldl -o {{release}}/capi-lowp
     LD_LIBRARY_PATH={{release}} {{release}}/capi-lowp
+    cc -std=c11 -O1 -Wall -Werror -I capi/include capi/tests/packed.c -L {{release}} -lgemmkit_blas -lm -o {{release}}/capi-packed
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-packed
     cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-fork
     LD_LIBRARY_PATH={{release}} {{release}}/capi-fork
     RAYON_NUM_THREADS=3 LD_PRELOAD="$(realpath {{release}})/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py

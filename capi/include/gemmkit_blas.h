@@ -12,6 +12,9 @@
  * not empty) is reported too, by its Fortran position (A 7, B 9, C 12). Both reporters are defined here and print
  * a message; a program that defines its own wins.
  *
+ * cblas_sgemm_pack_get_size / cblas_sgemm_pack / cblas_sgemm_compute are
+ * MKL's packed GEMM (see their comment below).
+ *
  * gemmkit_gemm_u8s8s32 / _s8s8s32 / _bf16bf16f32 have oneDNN 2.6's arguments
  * and row-major conventions (dnnl_gemm_*) and return its status: 0 on success,
  * 2 (dnnl_invalid_arguments) for an invalid argument, with nothing written.
@@ -96,6 +99,41 @@ int gemmkit_gemm_s8s8s32(char transa, char transb, char offsetc, int64_t M, int6
 int gemmkit_gemm_bf16bf16f32(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
                              const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta,
                              float *C, int64_t ldc);
+
+/* MKL's packed GEMM for f32, with MKL's signatures and enum values
+ * (mkl_cblas.h: CBLAS_STORAGE { CblasPacked = 151 }, CBLAS_IDENTIFIER
+ * { CblasAMatrix = 161, CblasBMatrix = 162 }), so code written for it runs
+ * unchanged:
+ *   size_t bytes = cblas_sgemm_pack_get_size(CblasBMatrix, m, n, k);
+ *   float *bp = malloc(bytes);
+ *   cblas_sgemm_pack(layout, CblasBMatrix, transb, m, n, k, alpha, b, ldb, bp);
+ *   cblas_sgemm_compute(layout, transa, CblasPacked, m, n, k, a, lda, bp, 0, beta, c, ldc);
+ * - pack stores alpha * op(src) for the GEMM m x n x k: op(A) is m x k
+ *   (identifier CblasAMatrix), op(B) k x n (CblasBMatrix). dest holds
+ *   cblas_sgemm_pack_get_size(identifier, m, n, k) bytes (0 for an invalid
+ *   identifier or a negative dimension), allocated by the caller, aligned for
+ *   float. The buffer holds no pointers: it may be copied (memcpy) and used
+ *   from the copy, which MKL forbids.
+ * - compute: C := op(A) * op(B) + beta * C (alpha is the packed operand's, the
+ *   product of both where both are packed). transa/transb are a
+ *   CBLAS_TRANSPOSE or CblasPacked; a packed operand's lda/ldb are ignored.
+ *   Either operand, or both, may be packed; with neither, alpha is 1.
+ * - A packed buffer must come from this library on the same CPU target (the
+ *   one computing) for the same operand, with the dimensions it has (A: m
+ *   and k; B: k and n; the other dimension may differ from the pack's).
+ *   Otherwise, and for every invalid argument, cblas_xerbla is called
+ *   (numbered as the arguments: pack layout 1, identifier 2, trans 3, m 4,
+ *   n 5, k 6, src 8, ld 9, dest 10; compute layout 1, transa 2, transb 3,
+ *   m 4, n 5, k 6, a 7, lda 8, b 9, ldb 10, c 12, ldc 13) and nothing is
+ *   written. A buffer does not depend on the layout it was packed with (MKL
+ *   requires the same layout for pack and compute; here either works). */
+typedef enum CBLAS_STORAGE { CblasPacked = 151 } CBLAS_STORAGE;
+typedef enum CBLAS_IDENTIFIER { CblasAMatrix = 161, CblasBMatrix = 162 } CBLAS_IDENTIFIER;
+size_t cblas_sgemm_pack_get_size(CBLAS_IDENTIFIER identifier, int m, int n, int k);
+void cblas_sgemm_pack(CBLAS_LAYOUT layout, CBLAS_IDENTIFIER identifier, CBLAS_TRANSPOSE trans, int m, int n,
+                      int k, float alpha, const float *src, int ld, float *dest);
+void cblas_sgemm_compute(CBLAS_LAYOUT layout, int transa, int transb, int m, int n, int k, const float *a,
+                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* Threads: GEMM runs on rayon's global pool, at most this many threads (0: all).
  * GEMMKIT_NUM_THREADS sets the initial cap. */

@@ -13,7 +13,8 @@
 //! than crashing. Nothing is written when an argument is invalid.
 //!
 //! The oneDNN-style int8 and bf16 GEMMs, which return status codes instead, are
-//! in [`onednn`].
+//! in [`onednn`]; MKL's packed f32 GEMM (`cblas_sgemm_pack_get_size`,
+//! `cblas_sgemm_pack`, `cblas_sgemm_compute`) is in [`mkl_packed`].
 //!
 //! `xerbla_` and `cblas_xerbla` are defined here (they print and return) and looked
 //! up at run time with `dlsym(RTLD_DEFAULT)`, so a host program's own definitions
@@ -26,6 +27,7 @@ use half::bf16;
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::OnceLock;
 
+pub mod mkl_packed;
 pub mod onednn;
 
 const ROW_MAJOR: c_int = 101;

@@ -84,6 +84,10 @@ pub enum GemmError {
         packed_for: &'static str,
         target: &'static str,
     },
+    /// Bytes given as a packed B ([`crate::PackedBRef::from_bytes`]) that
+    /// are not one [`crate::PackedB::pack_into`] wrote for this element type
+    /// (or a copy of one): `reason` says which check failed.
+    InvalidPackedBuffer { reason: &'static str },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
@@ -171,6 +175,9 @@ impl fmt::Display for GemmError {
                 f,
                 "b: packed for target {packed_for}, used on {target} (pack it again for {target})"
             ),
+            GemmError::InvalidPackedBuffer { reason } => {
+                write!(f, "b: not a packed B made by PackedB::pack_into: {reason}")
+            }
             GemmError::Target(e) => write!(f, "target: {e}"),
             GemmError::InBatch { index, error } => write!(f, "batch problem {index}: {error}"),
         }

@@ -132,6 +132,8 @@ pub use lowp::{
     gemm_u8s8s32, gemm_u8s8s32_packed, gemm_u8s8s32_packed_with, gemm_u8s8s32_with,
 };
 pub use mat::{MatMut, MatRef};
-pub use packed::{Packable, PackedB, gemm_bf16_packed, gemm_bf16_packed_with, gemm_packed, gemm_packed_with};
+pub use packed::{
+    Packable, PackedB, PackedBRef, gemm_bf16_packed, gemm_bf16_packed_with, gemm_packed, gemm_packed_with,
+};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
 pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};

@@ -3,8 +3,13 @@
 //! layouts of A, B and C, alpha/beta (a NaN C with beta 0); reused across
 //! calls and row counts; never reading B again after packing; bit-identical
 //! for any threads; and refused on another target or with mismatched shapes.
+//! Packed into caller memory ([`PackedB::pack_into`]) and read back from its
+//! bytes ([`gemmkit::PackedBRef`]): the same results as the owned packing,
+//! from a copy at another address too, and every damaged buffer refused.
 
-use gemmkit::{GemmError, MatMut, MatRef, PackedB, Parallelism, Target, gemm_bf16_packed_with, gemm_packed_with};
+use gemmkit::{
+    GemmError, MatMut, MatRef, PackedB, PackedBRef, Parallelism, Target, gemm_bf16_packed_with, gemm_packed_with,
+};
 use half::bf16;
 use std::sync::Arc;
 use workspace_tests::Rng;
@@ -388,4 +393,193 @@ fn one_row_dot_products_match_plain_sums() {
             assert_eq!(f64::from(y[j]), want, "{} bf16 column {j}", target.name);
         }
     }
+}
+
+/// Packed into caller memory at several alignments, and read back from the
+/// bytes and from copies of them at other addresses (modulo 64, so the data
+/// is not 64-byte aligned there): bit-identical to the owned packing, for f32
+/// and f64, B in one block of k or several, on every target.
+macro_rules! bytes_case {
+    ($name:ident, $t:ty) => {
+        #[test]
+        fn $name() {
+            let mut rng = Rng::new(23);
+            let sz = size_of::<$t>();
+            for target in targets() {
+                for &(m, n, k) in &[
+                    (1, 1, 1),
+                    (3, 0, 4),
+                    (2, 3, 0),
+                    (7, 33, 300),
+                    (9, 70, 2500),
+                    (2, 600, 40),
+                ] {
+                    let (rsb, csb, lb) = layout(k, n, (m + n) % 3);
+                    let b: Vec<$t> = fill(&mut rng, lb, |x| x as $t);
+                    let a: Vec<$t> = fill(&mut rng, m * k, |x| x as $t);
+                    let bv = MatRef::strided(&b, k, n, rsb, csb);
+                    let owned = PackedB::new_on(target, bv).unwrap();
+                    let run = |packed: PackedBRef<'_, $t>| {
+                        let mut c = vec![<$t>::NAN; m * n];
+                        let (av, cv) = (MatRef::row_major(&a, m, k), MatMut::row_major(&mut c, m, n));
+                        gemm_packed_with(target, &Parallelism::Rayon, 0.5, av, packed, 0.0, cv).unwrap();
+                        c
+                    };
+                    let want = run(owned.as_packed_ref());
+                    // Unpacked, it is B again, in any layout.
+                    for kind in 0..3 {
+                        let (rs, cs, len) = layout(k, n, kind);
+                        let mut back = vec![<$t>::NAN; len];
+                        owned
+                            .as_packed_ref()
+                            .unpack(MatMut::strided(&mut back, k, n, rs, cs))
+                            .unwrap();
+                        for p in 0..k {
+                            for j in 0..n {
+                                assert_eq!(
+                                    back[p * rs + j * cs],
+                                    b[p * rsb + j * csb],
+                                    "{} unpack ({p}, {j})",
+                                    target.name
+                                );
+                            }
+                        }
+                    }
+                    let need = PackedB::<$t>::bytes_needed(target, k, n).unwrap();
+                    for shift in [0, sz, 3 * sz, 64 - sz] {
+                        let mut store = vec![0u8; need + 128];
+                        let dest = &mut store[shift..shift + need];
+                        let packed = PackedB::pack_into(target, bv, dest).unwrap();
+                        assert_eq!(
+                            (packed.k(), packed.n(), packed.target(), packed.kc()),
+                            (k, n, target.name, owned.kc())
+                        );
+                        assert_eq!(
+                            run(packed).iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            "{} {m}x{n}x{k} packed at +{shift}",
+                            target.name
+                        );
+                        // A copy elsewhere: the bytes are all there is to it.
+                        let bytes = store[shift..shift + need].to_vec();
+                        drop(store);
+                        let mut other = vec![0u8; need + 128];
+                        for to in [sz, 2 * sz, 32] {
+                            other[to..to + need].copy_from_slice(&bytes);
+                            let copy = PackedBRef::<$t>::from_bytes(&other[to..to + need]).unwrap();
+                            assert_eq!(
+                                run(copy).iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                                "{} {m}x{n}x{k} copied to +{to}",
+                                target.name
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+bytes_case!(f32_packed_bytes_match_the_owned_packing, f32);
+bytes_case!(f64_packed_bytes_match_the_owned_packing, f64);
+
+/// Every way a buffer can be wrong is refused with a typed error, and
+/// nothing is written to C.
+#[test]
+fn packed_bytes_are_checked() {
+    let targets = targets();
+    let t0 = targets[0];
+    let (k, n) = (1100, 19);
+    let b = vec![1.0f32; k * n];
+    let bv = MatRef::row_major(&b, k, n);
+    let need = PackedB::<f32>::bytes_needed(t0, k, n).unwrap();
+    // Too short a destination: nothing packed.
+    let mut short = vec![7u8; need - 1];
+    assert_eq!(
+        PackedB::pack_into(t0, bv, &mut short).unwrap_err(),
+        GemmError::LengthMismatch {
+            arg: "dest",
+            expected: need,
+            found: need - 1
+        }
+    );
+    assert!(short.iter().all(|&x| x == 7), "nothing written on error");
+    let mut good = vec![0u8; need];
+    PackedB::pack_into(t0, bv, &mut good).unwrap();
+    let invalid = |bytes: &[u8]| match PackedBRef::<f32>::from_bytes(bytes) {
+        Err(GemmError::InvalidPackedBuffer { reason }) => reason,
+        other => panic!("accepted a bad buffer: {other:?}"),
+    };
+    let damaged = |at: usize, value: u8| {
+        let mut v = good.clone();
+        v[at] = value;
+        v
+    };
+    invalid(&good[..100]);
+    invalid(&damaged(0, b'G')); // magic
+    invalid(&damaged(8, 9)); // version
+    invalid(&damaged(16, b'?')); // target name
+    invalid(&damaged(48, 0)); // k: its blocks no longer match
+    invalid(&damaged(56, 200)); // n: the width no longer matches
+    invalid(&damaged(64 + 7, 1)); // kc past k
+    invalid(&good[..need - 200]); // truncated data
+    // Another element type.
+    assert!(matches!(
+        PackedBRef::<f64>::from_bytes(&good),
+        Err(GemmError::InvalidPackedBuffer { .. })
+    ));
+    // Copied to an address not aligned for f32.
+    let mut odd = vec![0u8; need + 1];
+    odd[1..].copy_from_slice(&good);
+    if !odd[1..].as_ptr().cast::<f32>().is_aligned() {
+        invalid(&odd[1..]);
+    }
+    // Another target, and shapes that do not match.
+    let packed = PackedBRef::<f32>::from_bytes(&good).unwrap();
+    let a = vec![1.0f32; 2 * k];
+    let mut c = vec![0.0f32; 2 * n];
+    for &other in &targets[1..] {
+        let err = gemm_packed_with(
+            other,
+            &Parallelism::Sequential,
+            1.0,
+            MatRef::row_major(&a, 2, k),
+            packed,
+            0.0,
+            MatMut::row_major(&mut c, 2, n),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            GemmError::PackedForAnotherTarget {
+                packed_for: t0.name,
+                target: other.name
+            }
+        );
+    }
+    let err = gemm_packed_with(
+        t0,
+        &Parallelism::Sequential,
+        1.0,
+        MatRef::row_major(&a[..2 * (k - 1)], 2, k - 1),
+        packed,
+        0.0,
+        MatMut::row_major(&mut c, 2, n),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GemmError::DimensionMismatch { arg: "b", .. }), "{err:?}");
+    assert!(c.iter().all(|&x| x == 0.0), "nothing written on error");
+    // And the good one computes: every element of C is k.
+    gemm_packed_with(
+        t0,
+        &Parallelism::Sequential,
+        1.0,
+        MatRef::row_major(&a, 2, k),
+        packed,
+        0.0,
+        MatMut::row_major(&mut c, 2, n),
+    )
+    .unwrap();
+    assert!(c.iter().all(|&x| x == k as f32));
 }
