@@ -9,7 +9,7 @@ use crate::error::GemmError;
 use crate::family::Family;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
-use crate::packed::PackedB;
+use crate::packed::PackedBRef;
 use crate::parallel::Parallelism;
 use crate::problem::{Operand, Problem};
 use half::bf16;
@@ -316,7 +316,8 @@ fn int_extra(
 }
 
 /// `C := alpha * (A - a_offset) * (B - b_offset) + beta * C + c_offset` for
-/// `u8` A, an `i8` B packed ahead ([`PackedB<i8>`](PackedB)) and `i32` C, as
+/// `u8` A, an `i8` B packed ahead ([`PackedB<i8>`](crate::PackedB), or its
+/// bytes, [`PackedBRef`]) and `i32` C, as
 /// [`gemm_u8s8s32`] (B's compensation comes from the column sums kept when
 /// it was packed, so any `a_offset` and `b_offset` may be used with it).
 ///
@@ -334,11 +335,11 @@ fn int_extra(
 /// # Ok::<(), gemmkit::GemmError>(())
 /// ```
 #[allow(clippy::too_many_arguments)] // oneDNN's argument list, typed
-pub fn gemm_u8s8s32_packed(
+pub fn gemm_u8s8s32_packed<'b>(
     alpha: f32,
     a: MatRef<'_, u8>,
     a_offset: u8,
-    b: &PackedB<i8>,
+    b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
     beta: f32,
     c: MatMut<'_, i32>,
@@ -351,13 +352,13 @@ pub fn gemm_u8s8s32_packed(
 
 /// [`gemm_u8s8s32_packed`] on an explicit target with explicit threading.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_u8s8s32_packed_with(
+pub fn gemm_u8s8s32_packed_with<'b>(
     target: &Target,
     parallelism: &Parallelism,
     alpha: f32,
     a: MatRef<'_, u8>,
     a_offset: u8,
-    b: &PackedB<i8>,
+    b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
     beta: f32,
     c: MatMut<'_, i32>,
@@ -381,11 +382,11 @@ pub fn gemm_u8s8s32_packed_with(
 
 /// [`gemm_s8s8s32`] with B packed ahead, as [`gemm_u8s8s32_packed`].
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_s8s8s32_packed(
+pub fn gemm_s8s8s32_packed<'b>(
     alpha: f32,
     a: MatRef<'_, i8>,
     a_offset: i8,
-    b: &PackedB<i8>,
+    b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
     beta: f32,
     c: MatMut<'_, i32>,
@@ -398,13 +399,13 @@ pub fn gemm_s8s8s32_packed(
 
 /// [`gemm_s8s8s32_packed`] on an explicit target with explicit threading.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_s8s8s32_packed_with(
+pub fn gemm_s8s8s32_packed_with<'b>(
     target: &Target,
     parallelism: &Parallelism,
     alpha: f32,
     a: MatRef<'_, i8>,
     a_offset: i8,
-    b: &PackedB<i8>,
+    b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
     beta: f32,
     c: MatMut<'_, i32>,
@@ -432,20 +433,21 @@ pub fn gemm_s8s8s32_packed_with(
 /// blocks of k, the exact sums are made first (the blocks add in `i32`), in
 /// a buffer of C's size, and then rounded once each.
 #[allow(clippy::too_many_arguments)]
-fn int_packed<F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8, C = i32>>(
+fn int_packed<'b, F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8, C = i32>>(
     target: &Target,
     parallelism: &Parallelism,
     alpha: f32,
     a: MatRef<'_, F::A>,
     a_offset: i32,
     shift: i32,
-    b: &PackedB<i8>,
+    b: impl Into<PackedBRef<'b, i8>>,
     b_offset: i8,
     beta: f32,
     c: MatMut<'_, i32>,
     c_offset: COffset<'_>,
 ) -> Result<(), GemmError> {
     target.check()?;
+    let b = b.into();
     let packed = b.for_call(target, (a.rows, a.cols), (c.rows, c.cols))?;
     a.check_bounds("a")?;
     c.check_output("c")?;

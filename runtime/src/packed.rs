@@ -295,17 +295,6 @@ impl<T: Packable> PackedB<T> {
     pub fn kc(&self) -> usize {
         self.kc
     }
-
-    /// Checks a call on `target` with an `m x k` A and a C of `c` (rows,
-    /// columns), and gives the loops' view of it (see [`PackedBRef::for_call`]).
-    pub(crate) fn for_call<P>(
-        &self,
-        target: &Target,
-        a: (usize, usize),
-        c: (usize, usize),
-    ) -> Result<PackedRef<P>, GemmError> {
-        self.as_packed_ref().for_call(target, a, c)
-    }
 }
 
 impl<'a, T: Packable> From<&'a PackedB<T>> for PackedBRef<'a, T> {
