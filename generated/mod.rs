@@ -84,6 +84,25 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// `base_gemv_axpy`, as a function pointer, with `V::Elem` as `Elem`.
+pub type GemvAxpyFn<Elem> = unsafe fn(
+    k: usize,
+    n: usize,
+    alpha: Elem,
+    x: *const Elem,
+    incx: usize,
+    w: *const Elem,
+    ldw: usize,
+    y: *mut Elem,
+);
+/// An instance of `base_gemv_dot`, as a function pointer, with `V::Elem` as `Elem`.
+pub type GemvDotFn<Elem> = unsafe fn(
+    k: usize,
+    w: *const Elem,
+    ldw: usize,
+    x: *const Elem,
+    out: *mut Elem,
+);
 /// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
 pub type MicrokernelFn<Elem> = unsafe fn(
     k: usize,
@@ -188,6 +207,22 @@ pub struct Instance<K, C> {
     pub kernel: K,
     /// Its `const` values on the target.
     pub consts: C,
+}
+/// The `const` parameters of one instance of `base_gemv_dot` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemvDotConsts {
+    /// `ROWS`.
+    pub rows: usize,
+}
+/// The instances of `base_gemv_dot` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct GemvDot<Elem> {
+    /// `ROWS = (V::MR * (V::NR / V::LANES) / 2).min(4)`.
+    pub gemv_dot: Instance<GemvDotFn<Elem>, GemvDotConsts>,
+    /// `ROWS = 1`.
+    pub gemv_dot_row: Instance<GemvDotFn<Elem>, GemvDotConsts>,
 }
 /// The `const` parameters of one instance of `base_microkernel` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -311,6 +346,16 @@ pub struct DotEdge<Elem> {
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
     pub apply_packed_output: ApplyPackedOutputFn<Elem>,
+    /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+    /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+    /// along `n` (a row-major weight, or a column-major one used transposed).
+    pub gemv_axpy: GemvAxpyFn<Elem>,
+    /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+    /// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+    /// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+    /// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+    /// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+    pub gemv_dot: GemvDot<Elem>,
     /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     /// tile, accumulated in registers.
     pub microkernel: Microkernel<Elem>,
@@ -438,6 +483,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f32,
+            gemv_axpy: avx512_bf16::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_bf16::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_bf16::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f32,
@@ -622,6 +678,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f64,
+            gemv_axpy: avx512_bf16::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_bf16::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_bf16::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f64,
@@ -868,6 +935,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f32,
+            gemv_axpy: avx512_vnni::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_vnni::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_vnni::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f32,
@@ -1052,6 +1130,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f64,
+            gemv_axpy: avx512_vnni::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_vnni::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_vnni::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f64,
@@ -1289,6 +1378,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f32,
+            gemv_axpy: avx512::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f32,
@@ -1473,6 +1573,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f64,
+            gemv_axpy: avx512::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f64,
@@ -1708,6 +1819,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f32,
+            gemv_axpy: avx_vnni::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx_vnni::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx_vnni::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f32,
@@ -1892,6 +2014,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f64,
+            gemv_axpy: avx_vnni::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx_vnni::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx_vnni::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f64,
@@ -2126,6 +2259,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f32,
+            gemv_axpy: avx2::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx2::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx2::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f32,
@@ -2310,6 +2454,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f64,
+            gemv_axpy: avx2::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx2::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx2::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f64,
@@ -2545,6 +2700,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f32,
+            gemv_axpy: neon_i8mm::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_i8mm::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_i8mm::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f32,
@@ -2729,6 +2895,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f64,
+            gemv_axpy: neon_i8mm::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_i8mm::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_i8mm::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f64,
@@ -2961,6 +3138,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f32,
+            gemv_axpy: neon_dotprod::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_dotprod::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_dotprod::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f32,
@@ -3145,6 +3333,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f64,
+            gemv_axpy: neon_dotprod::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_dotprod::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_dotprod::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f64,
@@ -3377,6 +3576,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f32,
+            gemv_axpy: neon::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f32,
@@ -3561,6 +3771,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f64,
+            gemv_axpy: neon::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f64,
@@ -3799,6 +4020,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f32,
+            gemv_axpy: wasm_relaxed::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm_relaxed::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm_relaxed::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f32,
@@ -3983,6 +4215,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f64,
+            gemv_axpy: wasm_relaxed::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm_relaxed::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm_relaxed::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f64,
@@ -4215,6 +4458,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f32,
+            gemv_axpy: wasm128::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm128::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm128::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f32,
@@ -4399,6 +4653,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f64,
+            gemv_axpy: wasm128::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm128::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm128::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f64,
@@ -4630,6 +4895,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f32,
+            gemv_axpy: fallback::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: fallback::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: fallback::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f32,
@@ -4814,6 +5090,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f64,
+            gemv_axpy: fallback::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: fallback::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: fallback::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f64,
