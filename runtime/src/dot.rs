@@ -176,6 +176,7 @@ macro_rules! int_family {
                     in_place: None,
                     small: None,
                     dot: None,
+                    gemv: None,
                 }
             }
             #[inline(always)]
@@ -321,6 +322,7 @@ impl Family for Bf16 {
             in_place: None,
             small: None,
             dot: None,
+            gemv: None,
         }
     }
     #[inline(always)]

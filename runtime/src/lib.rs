@@ -79,6 +79,7 @@ mod driver;
 mod edge;
 mod error;
 mod family;
+mod gemv;
 mod lowp;
 mod mat;
 #[cfg(feature = "ndarray")]
@@ -128,4 +129,4 @@ pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target
 pub use lowp::{COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_with, gemm_u8s8s32, gemm_u8s8s32_with};
 pub use mat::{MatMut, MatRef};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
-pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};
+pub use plan::{Blocked, Edges, Gemv, GemvForm, Path, Plan, Tile, plan, set_tuning, tuning};
