@@ -36,6 +36,21 @@ void cblas_dgemm(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE tr
                  int k, double alpha, const double *a, int lda, const double *b, int ldb, double beta,
                  double *c, int ldc);
 
+/* y = alpha * op(A) x + beta * y, A m x n; negative increments read the vector
+ * backwards, as in the reference BLAS. */
+void sgemv_(const char *trans, const int *m, const int *n, const float *alpha, const float *a,
+            const int *lda, const float *x, const int *incx, const float *beta, float *y,
+            const int *incy);
+void dgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a,
+            const int *lda, const double *x, const int *incx, const double *beta, double *y,
+            const int *incy);
+
+void cblas_sgemv(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE trans, int m, int n, float alpha,
+                 const float *a, int lda, const float *x, int incx, float beta, float *y, int incy);
+void cblas_dgemv(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE trans, int m, int n, double alpha,
+                 const double *a, int lda, const double *x, int incx, double beta, double *y,
+                 int incy);
+
 /* Threads: GEMM runs on rayon's global pool, at most this many threads (0: all).
  * GEMMKIT_NUM_THREADS sets the initial cap. */
 void gemmkit_set_num_threads(int threads);
