@@ -20,12 +20,13 @@ use crate::scratch::with_scratch;
 /// the lanes): four rows of 16.
 pub(crate) const MAX_SUMS: usize = 64;
 
-/// The most bytes of y an axpy-form item covers: they stay in L1 while the
-/// item's rows of W stream past them, four rows at a time.
-const Y_BYTES: usize = 8 << 10;
-/// The fewest bytes of each row of W an axpy-form item reads: several whole
-/// lines a row, so that the prefetchers see long streams.
-const MIN_ROW_BYTES: usize = 256;
+/// The most bytes of y an axpy-form item covers: they stay in L2 (each group
+/// of four rows of W loads and stores them once) while the rows stream past.
+const Y_BYTES: usize = 128 << 10;
+/// The fewest bytes of each row of W an axpy-form item reads: a page, as the
+/// hardware prefetchers stop at page boundaries and a shorter piece of each
+/// row would restart them row after row.
+const MIN_ROW_BYTES: usize = 4 << 10;
 /// Elements of W a dot-form item covers at least, so that an item is worth
 /// claiming.
 const DOT_ITEM: usize = 1 << 15;
@@ -56,9 +57,10 @@ pub(crate) fn plan<F: Family>(
     let size = size_of::<F::C>();
     // Whole lines of y per item (a multiple of every target's lanes), so that
     // no two workers write one line; about four items a worker where y is
-    // long enough.
+    // long enough, and on one thread the longest pieces of W's rows (whole
+    // rows, one stream where they are contiguous).
     let line = 64 / size;
-    let even = q.n.div_ceil(4 * threads);
+    let even = if threads == 1 { q.n } else { q.n.div_ceil(4 * threads) };
     let chunk = match form {
         GemvForm::Axpy => even.clamp(MIN_ROW_BYTES / size, Y_BYTES / size).next_multiple_of(line),
         GemvForm::Dot => (DOT_ITEM / q.k.max(1))
