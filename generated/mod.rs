@@ -441,6 +441,12 @@ pub struct Tuning {
     /// Small problems from this many multiply-adds split their rows between
     /// threads; below it a second thread costs more than it saves.
     pub small_split_volume: usize,
+    /// Products with one row (`m == 1`) of at most this many multiply-adds
+    /// whose B and C have unit column stride take the small path rather than
+    /// the GEMV path: its kernel keeps a short row of C in registers for the
+    /// whole of k and runs inline, where the GEMV path loads and stores y once
+    /// per four rows of B and is planned out of line.
+    pub gemv_small: usize,
     /// Blocked problems from this many multiply-adds share their blocks between
     /// threads.
     pub blocked_split_volume: usize,
@@ -902,6 +908,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -1354,6 +1361,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -1797,6 +1805,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -2238,6 +2247,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -2678,6 +2688,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -3119,6 +3130,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -3557,6 +3569,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -3995,6 +4008,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -4439,6 +4453,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -4877,6 +4892,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -5314,6 +5330,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,

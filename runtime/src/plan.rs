@@ -276,7 +276,7 @@ pub(crate) fn front<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F
     // A matrix-vector product takes the GEMV path, which streams the matrix
     // once and reads it in either storage order (the small kernel would read
     // a column-major one element at a time); threads where it is worth them.
-    if kern.gemv.is_some() && (p.m == 1 || p.n == 1) && gemv_orientation(p).is_some() {
+    if (p.m == 1 || p.n == 1) && gemv_route(tuning, kern, p).is_some() {
         return if p.n.saturating_mul(p.m).saturating_mul(p.k) < tuning.small_split_volume {
             Front::Gemv
         } else {
@@ -317,6 +317,22 @@ fn small_orientation<F: Family>(p: &Problem<F>) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// The GEMV path's orientation and form for `p`, where the plan takes it:
+/// a matrix-vector product the GEMV kernels read in place (see
+/// [`gemv_orientation`]), except one row by a B read by rows as given into a
+/// row of C with unit stride, up to [`Tuning::gemv_small`] multiply-adds, which
+/// the small path computes inline.
+#[inline(always)]
+fn gemv_route<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F>) -> Option<(bool, GemvForm)> {
+    let route = kern.gemv.and(gemv_orientation(p))?;
+    let small = kern.small.is_some()
+        && route == (false, GemvForm::Axpy)
+        && p.c.cs == 1
+        && p.n.saturating_mul(p.k) <= tuning.gemv_small
+        && is_small(tuning, p);
+    (!small).then_some(route)
 }
 
 /// Whether a problem (normalized) is a matrix-vector product the GEMV path
@@ -367,7 +383,7 @@ pub(crate) fn rest<F: Family>(
 ) -> Plan {
     let threads = threads.max(1);
     if let Some(set) = kern.gemv
-        && let Some((transposed, form)) = gemv_orientation(p)
+        && let Some((transposed, form)) = gemv_route(tuning, kern, p)
     {
         let q = oriented(p, transposed);
         return Plan {

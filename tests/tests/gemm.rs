@@ -287,10 +287,16 @@ fn gemv_cases<T: Num>(t: &Target) {
 
 #[test]
 fn gemv_shapes_strides_and_scalars() {
+    // Every product with one row on the GEMV path, small ones by a row-major
+    // W included (the small path is tested on its own). Other tests may run
+    // meanwhile: they take other paths, as correct.
+    let own = gemmkit::tuning(gemmkit::best());
+    gemmkit::set_tuning(Some(gemmkit::Tuning { gemv_small: 0, ..own })).expect("valid tuning");
     for t in targets() {
         gemv_cases::<f32>(t);
         gemv_cases::<f64>(t);
     }
+    gemmkit::set_tuning(None).expect("the targets' own");
 }
 
 /// A vector's length-1 dimension may have any stride: the plan is the same
