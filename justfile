@@ -72,7 +72,8 @@ ci:
 
 # The BLAS ABI: the header against the library's exported symbols, a C program
 # against the header, the fork tests (C, and Debian's numpy with multiprocessing:
-# apt python3-numpy), then the netlib reference BLAS level-3 testers for GEMM with
+# apt python3-numpy), then the netlib reference BLAS level-3 testers for GEMM and
+# level-2 testers for GEMV with
 # gemmkit preloaded (apt: libblas-test).
 # Test the BLAS ABI as CI does: header, C smoke, low-precision and fork tests, numpy, netlib.
 blas-test: build-blas

@@ -84,6 +84,25 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// `base_gemv_axpy`, as a function pointer, with `V::Elem` as `Elem`.
+pub type GemvAxpyFn<Elem> = unsafe fn(
+    k: usize,
+    n: usize,
+    alpha: Elem,
+    x: *const Elem,
+    incx: usize,
+    w: *const Elem,
+    ldw: usize,
+    y: *mut Elem,
+);
+/// An instance of `base_gemv_dot`, as a function pointer, with `V::Elem` as `Elem`.
+pub type GemvDotFn<Elem> = unsafe fn(
+    k: usize,
+    w: *const Elem,
+    ldw: usize,
+    x: *const Elem,
+    out: *mut Elem,
+);
 /// An instance of `base_gemv_dotprod`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
 pub type GemvDotprodFn<A, B, Acc> = unsafe fn(
     kv: usize,
@@ -198,6 +217,22 @@ pub struct Instance<K, C> {
     pub kernel: K,
     /// Its `const` values on the target.
     pub consts: C,
+}
+/// The `const` parameters of one instance of `base_gemv_dot` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemvDotConsts {
+    /// `ROWS`.
+    pub rows: usize,
+}
+/// The instances of `base_gemv_dot` on one target, as its `#[kernel(..)]`
+/// lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct GemvDot<Elem> {
+    /// `ROWS = (V::MR * (V::NR / V::LANES) / 2).min(4)`.
+    pub gemv_dot: Instance<GemvDotFn<Elem>, GemvDotConsts>,
+    /// `ROWS = 1`.
+    pub gemv_dot_row: Instance<GemvDotFn<Elem>, GemvDotConsts>,
 }
 /// The `const` parameters of one instance of `base_gemv_dotprod` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -352,6 +387,16 @@ pub struct DotEdge<Elem> {
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
     pub apply_packed_output: ApplyPackedOutputFn<Elem>,
+    /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+    /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+    /// along `n` (a row-major weight, or a column-major one used transposed).
+    pub gemv_axpy: GemvAxpyFn<Elem>,
+    /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+    /// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+    /// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+    /// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+    /// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+    pub gemv_dot: GemvDot<Elem>,
     /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     /// tile, accumulated in registers.
     pub microkernel: Microkernel<Elem>,
@@ -449,6 +494,12 @@ pub struct Tuning {
     /// Small problems from this many multiply-adds split their rows between
     /// threads; below it a second thread costs more than it saves.
     pub small_split_volume: usize,
+    /// Products with one row (`m == 1`) of at most this many multiply-adds
+    /// whose B and C have unit column stride take the small path rather than
+    /// the GEMV path: its kernel keeps a short row of C in registers for the
+    /// whole of k and runs inline, where the GEMV path loads and stores y once
+    /// per four rows of B and is planned out of line.
+    pub gemv_small: usize,
     /// Blocked problems from this many multiply-adds share their blocks between
     /// threads.
     pub blocked_split_volume: usize,
@@ -491,6 +542,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f32,
+            gemv_axpy: avx512_bf16::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_bf16::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_bf16::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f32,
@@ -675,6 +737,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f64,
+            gemv_axpy: avx512_bf16::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_bf16::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_bf16::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f64,
@@ -988,6 +1061,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -1021,6 +1095,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f32,
+            gemv_axpy: avx512_vnni::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_vnni::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_vnni::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f32,
@@ -1205,6 +1290,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f64,
+            gemv_axpy: avx512_vnni::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512_vnni::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512_vnni::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f64,
@@ -1518,6 +1614,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -1542,6 +1639,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f32,
+            gemv_axpy: avx512::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f32,
@@ -1726,6 +1834,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f64,
+            gemv_axpy: avx512::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx512::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx512::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f64,
@@ -2039,6 +2158,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -2061,6 +2181,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f32,
+            gemv_axpy: avx_vnni::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx_vnni::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx_vnni::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f32,
@@ -2245,6 +2376,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f64,
+            gemv_axpy: avx_vnni::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx_vnni::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx_vnni::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f64,
@@ -2558,6 +2700,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -2579,6 +2722,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f32,
+            gemv_axpy: avx2::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx2::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx2::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f32,
@@ -2763,6 +2917,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f64,
+            gemv_axpy: avx2::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: avx2::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: avx2::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f64,
@@ -3076,6 +3241,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -3098,6 +3264,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f32,
+            gemv_axpy: neon_i8mm::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_i8mm::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_i8mm::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f32,
@@ -3282,6 +3459,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f64,
+            gemv_axpy: neon_i8mm::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_i8mm::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_i8mm::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f64,
@@ -3595,6 +3783,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -3614,6 +3803,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f32,
+            gemv_axpy: neon_dotprod::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_dotprod::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_dotprod::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f32,
@@ -3798,6 +3998,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f64,
+            gemv_axpy: neon_dotprod::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon_dotprod::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon_dotprod::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f64,
@@ -4111,6 +4322,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -4130,6 +4342,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f32,
+            gemv_axpy: neon::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f32,
@@ -4314,6 +4537,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f64,
+            gemv_axpy: neon::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: neon::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: neon::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f64,
@@ -4627,6 +4861,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -4652,6 +4887,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f32,
+            gemv_axpy: wasm_relaxed::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm_relaxed::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm_relaxed::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f32,
@@ -4836,6 +5082,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f64,
+            gemv_axpy: wasm_relaxed::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm_relaxed::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm_relaxed::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f64,
@@ -5149,6 +5406,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -5168,6 +5426,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f32,
+            gemv_axpy: wasm128::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm128::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm128::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f32,
@@ -5352,6 +5621,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f64,
+            gemv_axpy: wasm128::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: wasm128::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: wasm128::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f64,
@@ -5665,6 +5945,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,
@@ -5683,6 +5964,17 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f32,
+            gemv_axpy: fallback::gemv_axpy_f32,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: fallback::gemv_dot_f32,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: fallback::gemv_dot_row_f32,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f32,
@@ -5867,6 +6159,17 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f64,
+            gemv_axpy: fallback::gemv_axpy_f64,
+            gemv_dot: GemvDot {
+                gemv_dot: Instance {
+                    kernel: fallback::gemv_dot_f64,
+                    consts: GemvDotConsts { rows: 4 },
+                },
+                gemv_dot_row: Instance {
+                    kernel: fallback::gemv_dot_row_f64,
+                    consts: GemvDotConsts { rows: 1 },
+                },
+            },
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f64,
@@ -6180,6 +6483,7 @@ pub static TARGETS: &[Target] = &[
         tuning: Tuning {
             small: 256,
             small_split_volume: 512000,
+            gemv_small: 16384,
             blocked_split_volume: 4096000,
             pack_chunk: 64,
             max_lanes: 16,

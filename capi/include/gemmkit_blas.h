@@ -134,6 +134,20 @@ void cblas_sgemm_pack(CBLAS_LAYOUT layout, CBLAS_IDENTIFIER identifier, CBLAS_TR
                       int k, float alpha, const float *src, int ld, float *dest);
 void cblas_sgemm_compute(CBLAS_LAYOUT layout, int transa, int transb, int m, int n, int k, const float *a,
                          int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* y = alpha * op(A) x + beta * y, A m x n; negative increments read the vector
+ * backwards, as in the reference BLAS. */
+void sgemv_(const char *trans, const int *m, const int *n, const float *alpha, const float *a,
+            const int *lda, const float *x, const int *incx, const float *beta, float *y,
+            const int *incy);
+void dgemv_(const char *trans, const int *m, const int *n, const double *alpha, const double *a,
+            const int *lda, const double *x, const int *incx, const double *beta, double *y,
+            const int *incy);
+
+void cblas_sgemv(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE trans, int m, int n, float alpha,
+                 const float *a, int lda, const float *x, int incx, float beta, float *y, int incy);
+void cblas_dgemv(CBLAS_LAYOUT layout, CBLAS_TRANSPOSE trans, int m, int n, double alpha,
+                 const double *a, int lda, const double *x, int incx, double beta, double *y,
+                 int incy);
 
 /* Threads: GEMM runs on rayon's global pool, at most this many threads (0: all).
  * GEMMKIT_NUM_THREADS sets the initial cap. */

@@ -1,4 +1,4 @@
-//! The BLAS and CBLAS ABI over gemmkit's GEMM.
+//! The BLAS and CBLAS ABI over gemmkit's GEMM and GEMV.
 //!
 //! `sgemm_`/`dgemm_` take the reference BLAS arguments (column-major, by
 //! reference) and check them in the reference order, numbering errors as it does
@@ -15,6 +15,10 @@
 //! The oneDNN-style int8 and bf16 GEMMs, which return status codes instead, are
 //! in [`onednn`]; MKL's packed f32 GEMM (`cblas_sgemm_pack_get_size`,
 //! `cblas_sgemm_pack`, `cblas_sgemm_compute`) is in [`mkl_packed`].
+//!
+//! `sgemv_`/`dgemv_` and `cblas_sgemv`/`cblas_dgemv` do the same for GEMV
+//! (TRANS 1, M 2, N 3, LDA 6, INCX 8, INCY 11), with negative increments, the
+//! reference's quick return, and y never read where beta is 0.
 //!
 //! `xerbla_` and `cblas_xerbla` are defined here (they print and return) and looked
 //! up at run time with `dlsym(RTLD_DEFAULT)`, so a host program's own definitions
@@ -521,3 +525,214 @@ pub unsafe extern "C" fn cblas_sbgemm(
         unsafe { call.run_bf16(alpha, beta) };
     }
 }
+
+// ---------------------------------------------------------------------------------
+// GEMV.
+
+/// CBLAS transpose values: no transpose, transpose, conjugate transpose.
+fn cblas_trans(t: c_int) -> Option<bool> {
+    match t {
+        NO_TRANS => Some(false),
+        TRANS | CONJ_TRANS => Some(true),
+        _ => None,
+    }
+}
+
+/// The number of the first failing check, taken in the order given (the
+/// reference's order for the routine); 0 when every check passes.
+fn first_bad(checks: &[(bool, c_int)]) -> c_int {
+    checks.iter().find(|&&(bad, _)| bad).map_or(0, |&(_, arg)| arg)
+}
+
+/// Checks GEMV's arguments in the reference order (TRANS 1, M 2, N 3, LDA 6,
+/// INCX 8, INCY 11); the first bad one's number. Beyond the reference, as for
+/// GEMM, a pointer that cannot address what the call would touch (null or
+/// misaligned A, x or y where m and n are not 0) is reported by its position
+/// (A 5, X 7, Y 10) rather than crashing.
+#[allow(clippy::too_many_arguments)] // the BLAS argument list
+fn check_gemv<T>(
+    trans: Option<bool>,
+    m: c_int,
+    n: c_int,
+    a: *const T,
+    lda: c_int,
+    x: *const T,
+    incx: c_int,
+    y: *const T,
+    incy: c_int,
+) -> c_int {
+    let reference = first_bad(&[
+        (trans.is_none(), 1),
+        (m < 0, 2),
+        (n < 0, 3),
+        (lda < m.max(1), 6),
+        (incx == 0, 8),
+        (incy == 0, 11),
+    ]);
+    if reference != 0 || m == 0 || n == 0 {
+        return reference;
+    }
+    let (m, n, lda) = (m as usize, n as usize, lda as usize);
+    let (lenx, leny) = if trans == Some(true) { (m, n) } else { (n, m) };
+    // A vector of `len` elements `inc` apart; one past `usize` is its increment's fault.
+    let vector = |len: usize, inc: c_int| span::<T>(len, 1, inc.unsigned_abs() as usize);
+    let (Some(len_a), Some(len_x), Some(len_y)) = (span::<T>(n, m, lda), vector(lenx, incx), vector(leny, incy)) else {
+        return if span::<T>(n, m, lda).is_none() {
+            6
+        } else if vector(lenx, incx).is_none() {
+            8
+        } else {
+            11
+        };
+    };
+    first_bad(&[(!usable(a, len_a), 5), (!usable(x, len_x), 7), (!usable(y, len_y), 10)])
+}
+
+/// A vector of `len` elements `inc` apart as BLAS gives it: from its last
+/// element backwards where `inc` is negative. Read forwards in place (the
+/// pointer and stride), or copied forwards into `copy` (only where `read`:
+/// an unread vector is not copied).
+///
+/// # Safety
+/// `v` holds the vector, as BLAS requires.
+unsafe fn forwards<T: Copy>(v: *const T, len: usize, inc: c_int, read: bool, copy: &mut Vec<T>) -> (*const T, usize) {
+    let step = inc.unsigned_abs() as usize;
+    if inc > 0 {
+        return (v, step);
+    }
+    if read {
+        copy.extend((0..len).map(|i| unsafe { *v.add((len - 1 - i) * step) }));
+    }
+    (copy.as_ptr(), 1)
+}
+
+/// A checked column-major `y = alpha * op(A) x + beta * y`, A `m x n`: the GEMM
+/// of `op(A)` by x as one column, which takes the GEMV path. The reference's
+/// quick return (nothing to do where `m` or `n` is 0, or alpha is 0 and beta
+/// 1); `beta == 0` never reads y and `alpha == 0` never reads A or x. A
+/// vector with a negative increment is copied forwards first, and y copied
+/// back.
+#[allow(clippy::too_many_arguments)]
+unsafe fn colmajor_gemv<T: Element + From<f32>>(
+    trans: bool,
+    m: c_int,
+    n: c_int,
+    alpha: T,
+    a: *const T,
+    lda: c_int,
+    x: *const T,
+    incx: c_int,
+    beta: T,
+    y: *mut T,
+    incy: c_int,
+) {
+    let (zero, one) = (T::from(0.0), T::from(1.0));
+    if m == 0 || n == 0 || (alpha == zero && beta == one) {
+        return;
+    }
+    let (m, n, lda) = (m as usize, n as usize, lda as usize);
+    let (lenx, leny) = if trans { (m, n) } else { (n, m) };
+    // Element (i, p) of op(A): A is column-major with leading dimension lda.
+    let (rsa, csa) = if trans { (lda, 1) } else { (1, lda) };
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    let (xp, incx_f) = unsafe { forwards(x, lenx, incx, alpha != zero, &mut xs) };
+    if incy < 0 && beta == zero {
+        ys.resize(leny, zero);
+    }
+    let (yp, incy_f) = unsafe { forwards(y.cast_const(), leny, incy, beta != zero, &mut ys) };
+    let yp = if incy < 0 { ys.as_mut_ptr() } else { yp.cast_mut() };
+    // SAFETY: the caller passed BLAS-conforming buffers for these dimensions.
+    unsafe {
+        gemmkit::gemm_raw(
+            target(),
+            &gemmkit::Parallelism::Rayon,
+            leny,
+            1,
+            lenx,
+            alpha,
+            a,
+            rsa,
+            csa,
+            xp,
+            incx_f,
+            1,
+            beta,
+            yp,
+            incy_f,
+            1,
+        )
+    };
+    if incy < 0 {
+        let step = incy.unsigned_abs() as usize;
+        for (i, v) in ys.iter().enumerate() {
+            unsafe { *y.add((leny - 1 - i) * step) = *v };
+        }
+    }
+}
+
+macro_rules! blas_gemv {
+    ($fortran:ident, $cblas:ident, $t:ty, $name:literal, $cname:literal) => {
+        /// The reference BLAS routine (column-major, arguments by reference).
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $fortran(
+            trans: *const c_char,
+            m: *const c_int,
+            n: *const c_int,
+            alpha: *const $t,
+            a: *const $t,
+            lda: *const c_int,
+            x: *const $t,
+            incx: *const c_int,
+            beta: *const $t,
+            y: *mut $t,
+            incy: *const c_int,
+        ) {
+            let t = unsafe { fortran_trans(*trans) };
+            let (m, n, lda, incx, incy) = unsafe { (*m, *n, *lda, *incx, *incy) };
+            let info = check_gemv(t, m, n, a, lda, x, incx, y.cast_const(), incy);
+            if info != 0 {
+                return report_fortran($name, info);
+            }
+            let t = t == Some(true);
+            unsafe { colmajor_gemv::<$t>(t, m, n, *alpha, a, lda, x, incx, *beta, y, incy) };
+        }
+
+        /// The reference CBLAS routine.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $cblas(
+            layout: c_int,
+            trans: c_int,
+            m: c_int,
+            n: c_int,
+            alpha: $t,
+            a: *const $t,
+            lda: c_int,
+            x: *const $t,
+            incx: c_int,
+            beta: $t,
+            y: *mut $t,
+            incy: c_int,
+        ) {
+            if layout != ROW_MAJOR && layout != COL_MAJOR {
+                return report_cblas(1, $cname);
+            }
+            let Some(t) = cblas_trans(trans) else {
+                return report_cblas(2, $cname);
+            };
+            // A row-major A is the column-major Aᵀ: the other transpose, M and N swapped.
+            let (t, m, n) = if layout == ROW_MAJOR {
+                (!t, n, m)
+            } else {
+                (t, m, n)
+            };
+            let info = check_gemv(Some(t), m, n, a, lda, x, incx, y.cast_const(), incy);
+            if info != 0 {
+                return report_fortran($name, info);
+            }
+            unsafe { colmajor_gemv::<$t>(t, m, n, alpha, a, lda, x, incx, beta, y, incy) };
+        }
+    };
+}
+
+blas_gemv!(sgemv_, cblas_sgemv, f32, b"SGEMV ", c"cblas_sgemv");
+blas_gemv!(dgemv_, cblas_dgemv, f64, b"DGEMV ", c"cblas_dgemv");

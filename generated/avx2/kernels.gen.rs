@@ -275,6 +275,510 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `avx2` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f32.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_axpy_f32(
+    k: usize,
+    n: usize,
+    alpha: f32,
+    x: *const f32,
+    incx: usize,
+    w: *const f32,
+    ldw: usize,
+    y: *mut f32,
+) {
+    let va = _mm256_set1_ps(alpha);
+    let whole = n - n % 8;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = _mm256_mul_ps(va, _mm256_broadcast_ss(&*x.add(p * incx)));
+        let x1 = _mm256_mul_ps(va, _mm256_broadcast_ss(&*x.add((p + 1) * incx)));
+        let x2 = _mm256_mul_ps(va, _mm256_broadcast_ss(&*x.add((p + 2) * incx)));
+        let x3 = _mm256_mul_ps(va, _mm256_broadcast_ss(&*x.add((p + 3) * incx)));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = _mm256_loadu_ps(y.add(j));
+            acc = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w0.add(j)), acc);
+            acc = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1.add(j)), acc);
+            acc = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w2.add(j)), acc);
+            acc = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3.add(j)), acc);
+            _mm256_storeu_ps(y.add(j), acc);
+            j += 8;
+        }
+        if rest > 0 {
+            let mut acc = _mm256_maskload_ps(y.add(whole), ops::mask_i32x8(rest));
+            acc = _mm256_fmadd_ps(
+                x0,
+                _mm256_maskload_ps(w0.add(whole), ops::mask_i32x8(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_ps(
+                x1,
+                _mm256_maskload_ps(w1.add(whole), ops::mask_i32x8(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_ps(
+                x2,
+                _mm256_maskload_ps(w2.add(whole), ops::mask_i32x8(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_ps(
+                x3,
+                _mm256_maskload_ps(w3.add(whole), ops::mask_i32x8(rest)),
+                acc,
+            );
+            _mm256_maskstore_ps(y.add(whole), ops::mask_i32x8(rest), acc);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = _mm256_mul_ps(va, _mm256_broadcast_ss(&*x.add(p * incx)));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            _mm256_storeu_ps(
+                y.add(j),
+                _mm256_fmadd_ps(
+                    x0,
+                    _mm256_loadu_ps(w0.add(j)),
+                    _mm256_loadu_ps(y.add(j)),
+                ),
+            );
+            j += 8;
+        }
+        if rest > 0 {
+            let acc = _mm256_fmadd_ps(
+                x0,
+                _mm256_maskload_ps(w0.add(whole), ops::mask_i32x8(rest)),
+                _mm256_maskload_ps(y.add(whole), ops::mask_i32x8(rest)),
+            );
+            _mm256_maskstore_ps(y.add(whole), ops::mask_i32x8(rest), acc);
+        }
+        p += 1;
+    }
+}
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `avx2` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f64.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_axpy_f64(
+    k: usize,
+    n: usize,
+    alpha: f64,
+    x: *const f64,
+    incx: usize,
+    w: *const f64,
+    ldw: usize,
+    y: *mut f64,
+) {
+    let va = _mm256_set1_pd(alpha);
+    let whole = n - n % 4;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = _mm256_mul_pd(va, _mm256_broadcast_sd(&*x.add(p * incx)));
+        let x1 = _mm256_mul_pd(va, _mm256_broadcast_sd(&*x.add((p + 1) * incx)));
+        let x2 = _mm256_mul_pd(va, _mm256_broadcast_sd(&*x.add((p + 2) * incx)));
+        let x3 = _mm256_mul_pd(va, _mm256_broadcast_sd(&*x.add((p + 3) * incx)));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = _mm256_loadu_pd(y.add(j));
+            acc = _mm256_fmadd_pd(x0, _mm256_loadu_pd(w0.add(j)), acc);
+            acc = _mm256_fmadd_pd(x1, _mm256_loadu_pd(w1.add(j)), acc);
+            acc = _mm256_fmadd_pd(x2, _mm256_loadu_pd(w2.add(j)), acc);
+            acc = _mm256_fmadd_pd(x3, _mm256_loadu_pd(w3.add(j)), acc);
+            _mm256_storeu_pd(y.add(j), acc);
+            j += 4;
+        }
+        if rest > 0 {
+            let mut acc = _mm256_maskload_pd(y.add(whole), ops::mask_i64x4(rest));
+            acc = _mm256_fmadd_pd(
+                x0,
+                _mm256_maskload_pd(w0.add(whole), ops::mask_i64x4(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_pd(
+                x1,
+                _mm256_maskload_pd(w1.add(whole), ops::mask_i64x4(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_pd(
+                x2,
+                _mm256_maskload_pd(w2.add(whole), ops::mask_i64x4(rest)),
+                acc,
+            );
+            acc = _mm256_fmadd_pd(
+                x3,
+                _mm256_maskload_pd(w3.add(whole), ops::mask_i64x4(rest)),
+                acc,
+            );
+            _mm256_maskstore_pd(y.add(whole), ops::mask_i64x4(rest), acc);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = _mm256_mul_pd(va, _mm256_broadcast_sd(&*x.add(p * incx)));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            _mm256_storeu_pd(
+                y.add(j),
+                _mm256_fmadd_pd(
+                    x0,
+                    _mm256_loadu_pd(w0.add(j)),
+                    _mm256_loadu_pd(y.add(j)),
+                ),
+            );
+            j += 4;
+        }
+        if rest > 0 {
+            let acc = _mm256_fmadd_pd(
+                x0,
+                _mm256_maskload_pd(w0.add(whole), ops::mask_i64x4(rest)),
+                _mm256_maskload_pd(y.add(whole), ops::mask_i64x4(rest)),
+            );
+            _mm256_maskstore_pd(y.add(whole), ops::mask_i64x4(rest), acc);
+        }
+        p += 1;
+    }
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `avx2` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dot_f32(
+    k: usize,
+    w: *const f32,
+    ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut acc_1_0 = _mm256_setzero_ps();
+    let mut acc_1_1 = _mm256_setzero_ps();
+    let mut acc_2_0 = _mm256_setzero_ps();
+    let mut acc_2_1 = _mm256_setzero_ps();
+    let mut acc_3_0 = _mm256_setzero_ps();
+    let mut acc_3_1 = _mm256_setzero_ps();
+    let mut p = 0;
+    while p < (k - k % 16) {
+        let x0 = _mm256_loadu_ps(x.add(p));
+        let x1 = _mm256_loadu_ps(x.add(p + 8));
+        {
+            let wr = w.add(p);
+            acc_0_0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr), x0, acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr.add(8)), x1, acc_0_1);
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_1_0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr), x0, acc_1_0);
+            acc_1_1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr.add(8)), x1, acc_1_1);
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_2_0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr), x0, acc_2_0);
+            acc_2_1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr.add(8)), x1, acc_2_1);
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_3_0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr), x0, acc_3_0);
+            acc_3_1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr.add(8)), x1, acc_3_1);
+        }
+        p += 16;
+    }
+    if k - p >= 8 {
+        let x0 = _mm256_loadu_ps(x.add(p));
+        acc_0_0 = _mm256_fmadd_ps(_mm256_loadu_ps(w.add(p)), x0, acc_0_0);
+        acc_1_0 = _mm256_fmadd_ps(_mm256_loadu_ps(w.add(ldw + p)), x0, acc_1_0);
+        acc_2_0 = _mm256_fmadd_ps(_mm256_loadu_ps(w.add(2 * ldw + p)), x0, acc_2_0);
+        acc_3_0 = _mm256_fmadd_ps(_mm256_loadu_ps(w.add(3 * ldw + p)), x0, acc_3_0);
+        p += 8;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = _mm256_maskload_ps(x.add(p), ops::mask_i32x8(rest));
+        {
+            let wr = _mm256_maskload_ps(w.add(p), ops::mask_i32x8(rest));
+            acc_0_1 = _mm256_fmadd_ps(wr, x1, acc_0_1);
+        }
+        {
+            let wr = _mm256_maskload_ps(w.add(ldw + p), ops::mask_i32x8(rest));
+            acc_1_1 = _mm256_fmadd_ps(wr, x1, acc_1_1);
+        }
+        {
+            let wr = _mm256_maskload_ps(w.add(2 * ldw + p), ops::mask_i32x8(rest));
+            acc_2_1 = _mm256_fmadd_ps(wr, x1, acc_2_1);
+        }
+        {
+            let wr = _mm256_maskload_ps(w.add(3 * ldw + p), ops::mask_i32x8(rest));
+            acc_3_1 = _mm256_fmadd_ps(wr, x1, acc_3_1);
+        }
+    }
+    _mm256_storeu_ps(out, _mm256_add_ps(acc_0_0, acc_0_1));
+    _mm256_storeu_ps(out.add(8), _mm256_add_ps(acc_1_0, acc_1_1));
+    _mm256_storeu_ps(out.add(16), _mm256_add_ps(acc_2_0, acc_2_1));
+    _mm256_storeu_ps(out.add(24), _mm256_add_ps(acc_3_0, acc_3_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `avx2` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dot_f64(
+    k: usize,
+    w: *const f64,
+    ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut acc_1_0 = _mm256_setzero_pd();
+    let mut acc_1_1 = _mm256_setzero_pd();
+    let mut acc_2_0 = _mm256_setzero_pd();
+    let mut acc_2_1 = _mm256_setzero_pd();
+    let mut acc_3_0 = _mm256_setzero_pd();
+    let mut acc_3_1 = _mm256_setzero_pd();
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = _mm256_loadu_pd(x.add(p));
+        let x1 = _mm256_loadu_pd(x.add(p + 4));
+        {
+            let wr = w.add(p);
+            acc_0_0 = _mm256_fmadd_pd(_mm256_loadu_pd(wr), x0, acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(_mm256_loadu_pd(wr.add(4)), x1, acc_0_1);
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_1_0 = _mm256_fmadd_pd(_mm256_loadu_pd(wr), x0, acc_1_0);
+            acc_1_1 = _mm256_fmadd_pd(_mm256_loadu_pd(wr.add(4)), x1, acc_1_1);
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_2_0 = _mm256_fmadd_pd(_mm256_loadu_pd(wr), x0, acc_2_0);
+            acc_2_1 = _mm256_fmadd_pd(_mm256_loadu_pd(wr.add(4)), x1, acc_2_1);
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_3_0 = _mm256_fmadd_pd(_mm256_loadu_pd(wr), x0, acc_3_0);
+            acc_3_1 = _mm256_fmadd_pd(_mm256_loadu_pd(wr.add(4)), x1, acc_3_1);
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = _mm256_loadu_pd(x.add(p));
+        acc_0_0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(p)), x0, acc_0_0);
+        acc_1_0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(ldw + p)), x0, acc_1_0);
+        acc_2_0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(2 * ldw + p)), x0, acc_2_0);
+        acc_3_0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(3 * ldw + p)), x0, acc_3_0);
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = _mm256_maskload_pd(x.add(p), ops::mask_i64x4(rest));
+        {
+            let wr = _mm256_maskload_pd(w.add(p), ops::mask_i64x4(rest));
+            acc_0_1 = _mm256_fmadd_pd(wr, x1, acc_0_1);
+        }
+        {
+            let wr = _mm256_maskload_pd(w.add(ldw + p), ops::mask_i64x4(rest));
+            acc_1_1 = _mm256_fmadd_pd(wr, x1, acc_1_1);
+        }
+        {
+            let wr = _mm256_maskload_pd(w.add(2 * ldw + p), ops::mask_i64x4(rest));
+            acc_2_1 = _mm256_fmadd_pd(wr, x1, acc_2_1);
+        }
+        {
+            let wr = _mm256_maskload_pd(w.add(3 * ldw + p), ops::mask_i64x4(rest));
+            acc_3_1 = _mm256_fmadd_pd(wr, x1, acc_3_1);
+        }
+    }
+    _mm256_storeu_pd(out, _mm256_add_pd(acc_0_0, acc_0_1));
+    _mm256_storeu_pd(out.add(4), _mm256_add_pd(acc_1_0, acc_1_1));
+    _mm256_storeu_pd(out.add(8), _mm256_add_pd(acc_2_0, acc_2_1));
+    _mm256_storeu_pd(out.add(12), _mm256_add_pd(acc_3_0, acc_3_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `avx2` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dot_row_f32(
+    k: usize,
+    w: *const f32,
+    _ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = _mm256_setzero_ps();
+    let mut acc_0_1 = _mm256_setzero_ps();
+    let mut p = 0;
+    while p < (k - k % 16) {
+        let x0 = _mm256_loadu_ps(x.add(p));
+        let x1 = _mm256_loadu_ps(x.add(p + 8));
+        {
+            let wr = w.add(p);
+            acc_0_0 = _mm256_fmadd_ps(_mm256_loadu_ps(wr), x0, acc_0_0);
+            acc_0_1 = _mm256_fmadd_ps(_mm256_loadu_ps(wr.add(8)), x1, acc_0_1);
+        }
+        p += 16;
+    }
+    if k - p >= 8 {
+        let x0 = _mm256_loadu_ps(x.add(p));
+        acc_0_0 = _mm256_fmadd_ps(_mm256_loadu_ps(w.add(p)), x0, acc_0_0);
+        p += 8;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = _mm256_maskload_ps(x.add(p), ops::mask_i32x8(rest));
+        {
+            let wr = _mm256_maskload_ps(w.add(p), ops::mask_i32x8(rest));
+            acc_0_1 = _mm256_fmadd_ps(wr, x1, acc_0_1);
+        }
+    }
+    _mm256_storeu_ps(out, _mm256_add_ps(acc_0_0, acc_0_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `avx2` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = 1.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_dot_row_f64(
+    k: usize,
+    w: *const f64,
+    _ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = _mm256_setzero_pd();
+    let mut acc_0_1 = _mm256_setzero_pd();
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = _mm256_loadu_pd(x.add(p));
+        let x1 = _mm256_loadu_pd(x.add(p + 4));
+        {
+            let wr = w.add(p);
+            acc_0_0 = _mm256_fmadd_pd(_mm256_loadu_pd(wr), x0, acc_0_0);
+            acc_0_1 = _mm256_fmadd_pd(_mm256_loadu_pd(wr.add(4)), x1, acc_0_1);
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = _mm256_loadu_pd(x.add(p));
+        acc_0_0 = _mm256_fmadd_pd(_mm256_loadu_pd(w.add(p)), x0, acc_0_0);
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = _mm256_maskload_pd(x.add(p), ops::mask_i64x4(rest));
+        {
+            let wr = _mm256_maskload_pd(w.add(p), ops::mask_i64x4(rest));
+            acc_0_1 = _mm256_fmadd_pd(wr, x1, acc_0_1);
+        }
+    }
+    _mm256_storeu_pd(out, _mm256_add_pd(acc_0_0, acc_0_1));
+}
 /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
 /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
 /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`

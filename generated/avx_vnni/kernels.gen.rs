@@ -35,6 +35,18 @@ pub const F64_NR: usize = 8;
 pub use super::avx2::apply_packed_output_f32;
 /// The same code as on `avx2`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::avx2::apply_packed_output_f64;
+/// The same code as on `avx2`: this level adds nothing `gemv_axpy_f32` uses.
+pub use super::avx2::gemv_axpy_f32;
+/// The same code as on `avx2`: this level adds nothing `gemv_axpy_f64` uses.
+pub use super::avx2::gemv_axpy_f64;
+/// The same code as on `avx2`: this level adds nothing `gemv_dot_f32` uses.
+pub use super::avx2::gemv_dot_f32;
+/// The same code as on `avx2`: this level adds nothing `gemv_dot_f64` uses.
+pub use super::avx2::gemv_dot_f64;
+/// The same code as on `avx2`: this level adds nothing `gemv_dot_row_f32` uses.
+pub use super::avx2::gemv_dot_row_f32;
+/// The same code as on `avx2`: this level adds nothing `gemv_dot_row_f64` uses.
+pub use super::avx2::gemv_dot_row_f64;
 /// The same code as on `avx2`: this level adds nothing `gemv_dotprod_bf16` uses.
 pub use super::avx2::gemv_dotprod_bf16;
 /// The same code as on `avx2`: this level adds nothing `gemv_dotprod_row_bf16` uses.

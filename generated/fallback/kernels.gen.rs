@@ -152,6 +152,418 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `fallback` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f32.
+pub unsafe fn gemv_axpy_f32(
+    k: usize,
+    n: usize,
+    alpha: f32,
+    x: *const f32,
+    incx: usize,
+    w: *const f32,
+    ldw: usize,
+    y: *mut f32,
+) {
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = alpha * (*x.add(p * incx));
+        let x1 = alpha * (*x.add((p + 1) * incx));
+        let x2 = alpha * (*x.add((p + 2) * incx));
+        let x3 = alpha * (*x.add((p + 3) * incx));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let mut j = 0;
+        while j < n {
+            let mut acc = *y.add(j);
+            acc += x0 * (*w0.add(j));
+            acc += x1 * (*w1.add(j));
+            acc += x2 * (*w2.add(j));
+            acc += x3 * (*w2.add(ldw).add(j));
+            *y.add(j) = acc;
+            j += 1;
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = alpha * (*x.add(p * incx));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < n {
+            *y.add(j) += x0 * (*w0.add(j));
+            j += 1;
+        }
+        p += 1;
+    }
+}
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `fallback` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f64.
+pub unsafe fn gemv_axpy_f64(
+    k: usize,
+    n: usize,
+    alpha: f64,
+    x: *const f64,
+    incx: usize,
+    w: *const f64,
+    ldw: usize,
+    y: *mut f64,
+) {
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = alpha * (*x.add(p * incx));
+        let x1 = alpha * (*x.add((p + 1) * incx));
+        let x2 = alpha * (*x.add((p + 2) * incx));
+        let x3 = alpha * (*x.add((p + 3) * incx));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let mut j = 0;
+        while j < n {
+            let mut acc = *y.add(j);
+            acc += x0 * (*w0.add(j));
+            acc += x1 * (*w1.add(j));
+            acc += x2 * (*w2.add(j));
+            acc += x3 * (*w2.add(ldw).add(j));
+            *y.add(j) = acc;
+            j += 1;
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = alpha * (*x.add(p * incx));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < n {
+            *y.add(j) += x0 * (*w0.add(j));
+            j += 1;
+        }
+        p += 1;
+    }
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `fallback` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+pub unsafe fn gemv_dot_f32(
+    k: usize,
+    w: *const f32,
+    ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut acc_0_2 = 0.0f32;
+    let mut acc_0_3 = 0.0f32;
+    let mut acc_1_0 = 0.0f32;
+    let mut acc_1_1 = 0.0f32;
+    let mut acc_1_2 = 0.0f32;
+    let mut acc_1_3 = 0.0f32;
+    let mut p = 0;
+    while p < (k - k % 2) {
+        let x0 = *x.add(p);
+        let x1 = *x.add(p + 1);
+        {
+            let wr = w.add(p);
+            acc_0_0 += (*wr) * x0;
+            acc_0_1 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_0_2 += (*wr) * x0;
+            acc_0_3 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_1_0 += (*wr) * x0;
+            acc_1_1 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_1_2 += (*wr) * x0;
+            acc_1_3 += (*wr.add(1)) * x1;
+        }
+        p += 2;
+    }
+    if k - p >= 1 {
+        let x0 = *x.add(p);
+        acc_0_0 += (*w.add(p)) * x0;
+        acc_0_2 += (*w.add(ldw + p)) * x0;
+        acc_1_0 += (*w.add(2 * ldw + p)) * x0;
+        acc_1_2 += (*w.add(3 * ldw + p)) * x0;
+        p += 1;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = if rest > 0 { *x.add(p) } else { 0.0f32 };
+        {
+            let wr = if rest > 0 { *w.add(p) } else { 0.0f32 };
+            acc_0_1 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(ldw + p) } else { 0.0f32 };
+            acc_0_3 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(2 * ldw + p) } else { 0.0f32 };
+            acc_1_1 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(3 * ldw + p) } else { 0.0f32 };
+            acc_1_3 += wr * x1;
+        }
+    }
+    *out = acc_0_0 + acc_0_1;
+    *out.add(1) = acc_0_2 + acc_0_3;
+    *out.add(2) = acc_1_0 + acc_1_1;
+    *out.add(3) = acc_1_2 + acc_1_3;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `fallback` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+pub unsafe fn gemv_dot_f64(
+    k: usize,
+    w: *const f64,
+    ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut acc_0_2 = 0.0f64;
+    let mut acc_0_3 = 0.0f64;
+    let mut acc_1_0 = 0.0f64;
+    let mut acc_1_1 = 0.0f64;
+    let mut acc_1_2 = 0.0f64;
+    let mut acc_1_3 = 0.0f64;
+    let mut p = 0;
+    while p < (k - k % 2) {
+        let x0 = *x.add(p);
+        let x1 = *x.add(p + 1);
+        {
+            let wr = w.add(p);
+            acc_0_0 += (*wr) * x0;
+            acc_0_1 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_0_2 += (*wr) * x0;
+            acc_0_3 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_1_0 += (*wr) * x0;
+            acc_1_1 += (*wr.add(1)) * x1;
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_1_2 += (*wr) * x0;
+            acc_1_3 += (*wr.add(1)) * x1;
+        }
+        p += 2;
+    }
+    if k - p >= 1 {
+        let x0 = *x.add(p);
+        acc_0_0 += (*w.add(p)) * x0;
+        acc_0_2 += (*w.add(ldw + p)) * x0;
+        acc_1_0 += (*w.add(2 * ldw + p)) * x0;
+        acc_1_2 += (*w.add(3 * ldw + p)) * x0;
+        p += 1;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = if rest > 0 { *x.add(p) } else { 0.0f64 };
+        {
+            let wr = if rest > 0 { *w.add(p) } else { 0.0f64 };
+            acc_0_1 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(ldw + p) } else { 0.0f64 };
+            acc_0_3 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(2 * ldw + p) } else { 0.0f64 };
+            acc_1_1 += wr * x1;
+        }
+        {
+            let wr = if rest > 0 { *w.add(3 * ldw + p) } else { 0.0f64 };
+            acc_1_3 += wr * x1;
+        }
+    }
+    *out = acc_0_0 + acc_0_1;
+    *out.add(1) = acc_0_2 + acc_0_3;
+    *out.add(2) = acc_1_0 + acc_1_1;
+    *out.add(3) = acc_1_2 + acc_1_3;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `fallback` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = 1.
+pub unsafe fn gemv_dot_row_f32(
+    k: usize,
+    w: *const f32,
+    _ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = 0.0f32;
+    let mut acc_0_1 = 0.0f32;
+    let mut p = 0;
+    while p < (k - k % 2) {
+        let x0 = *x.add(p);
+        let x1 = *x.add(p + 1);
+        {
+            let wr = w.add(p);
+            acc_0_0 += (*wr) * x0;
+            acc_0_1 += (*wr.add(1)) * x1;
+        }
+        p += 2;
+    }
+    if k - p >= 1 {
+        let x0 = *x.add(p);
+        acc_0_0 += (*w.add(p)) * x0;
+        p += 1;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = if rest > 0 { *x.add(p) } else { 0.0f32 };
+        {
+            let wr = if rest > 0 { *w.add(p) } else { 0.0f32 };
+            acc_0_1 += wr * x1;
+        }
+    }
+    *out = acc_0_0 + acc_0_1;
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `fallback` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = 1.
+pub unsafe fn gemv_dot_row_f64(
+    k: usize,
+    w: *const f64,
+    _ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = 0.0f64;
+    let mut acc_0_1 = 0.0f64;
+    let mut p = 0;
+    while p < (k - k % 2) {
+        let x0 = *x.add(p);
+        let x1 = *x.add(p + 1);
+        {
+            let wr = w.add(p);
+            acc_0_0 += (*wr) * x0;
+            acc_0_1 += (*wr.add(1)) * x1;
+        }
+        p += 2;
+    }
+    if k - p >= 1 {
+        let x0 = *x.add(p);
+        acc_0_0 += (*w.add(p)) * x0;
+        p += 1;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = if rest > 0 { *x.add(p) } else { 0.0f64 };
+        {
+            let wr = if rest > 0 { *w.add(p) } else { 0.0f64 };
+            acc_0_1 += wr * x1;
+        }
+    }
+    *out = acc_0_0 + acc_0_1;
+}
 /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
 /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
 /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`

@@ -219,6 +219,470 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `neon` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f32.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_axpy_f32(
+    k: usize,
+    n: usize,
+    alpha: f32,
+    x: *const f32,
+    incx: usize,
+    w: *const f32,
+    ldw: usize,
+    y: *mut f32,
+) {
+    let va = vdupq_n_f32(alpha);
+    let whole = n - n % 4;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = vmulq_f32(va, vld1q_dup_f32(x.add(p * incx)));
+        let x1 = vmulq_f32(va, vld1q_dup_f32(x.add((p + 1) * incx)));
+        let x2 = vmulq_f32(va, vld1q_dup_f32(x.add((p + 2) * incx)));
+        let x3 = vmulq_f32(va, vld1q_dup_f32(x.add((p + 3) * incx)));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = vld1q_f32(y.add(j));
+            acc = vfmaq_f32(acc, x0, vld1q_f32(w0.add(j)));
+            acc = vfmaq_f32(acc, x1, vld1q_f32(w1.add(j)));
+            acc = vfmaq_f32(acc, x2, vld1q_f32(w2.add(j)));
+            acc = vfmaq_f32(acc, x3, vld1q_f32(w3.add(j)));
+            vst1q_f32(y.add(j), acc);
+            j += 4;
+        }
+        if rest > 0 {
+            let mut acc = ops::load_partial_f32(y.add(whole), rest);
+            acc = vfmaq_f32(acc, x0, ops::load_partial_f32(w0.add(whole), rest));
+            acc = vfmaq_f32(acc, x1, ops::load_partial_f32(w1.add(whole), rest));
+            acc = vfmaq_f32(acc, x2, ops::load_partial_f32(w2.add(whole), rest));
+            acc = vfmaq_f32(acc, x3, ops::load_partial_f32(w3.add(whole), rest));
+            ops::store_partial_f32(y.add(whole), acc, rest);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = vmulq_f32(va, vld1q_dup_f32(x.add(p * incx)));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            vst1q_f32(
+                y.add(j),
+                vfmaq_f32(vld1q_f32(y.add(j)), x0, vld1q_f32(w0.add(j))),
+            );
+            j += 4;
+        }
+        if rest > 0 {
+            let acc = vfmaq_f32(
+                ops::load_partial_f32(y.add(whole), rest),
+                x0,
+                ops::load_partial_f32(w0.add(whole), rest),
+            );
+            ops::store_partial_f32(y.add(whole), acc, rest);
+        }
+        p += 1;
+    }
+}
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `neon` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f64.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_axpy_f64(
+    k: usize,
+    n: usize,
+    alpha: f64,
+    x: *const f64,
+    incx: usize,
+    w: *const f64,
+    ldw: usize,
+    y: *mut f64,
+) {
+    let va = vdupq_n_f64(alpha);
+    let whole = n - n % 2;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = vmulq_f64(va, vld1q_dup_f64(x.add(p * incx)));
+        let x1 = vmulq_f64(va, vld1q_dup_f64(x.add((p + 1) * incx)));
+        let x2 = vmulq_f64(va, vld1q_dup_f64(x.add((p + 2) * incx)));
+        let x3 = vmulq_f64(va, vld1q_dup_f64(x.add((p + 3) * incx)));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = vld1q_f64(y.add(j));
+            acc = vfmaq_f64(acc, x0, vld1q_f64(w0.add(j)));
+            acc = vfmaq_f64(acc, x1, vld1q_f64(w1.add(j)));
+            acc = vfmaq_f64(acc, x2, vld1q_f64(w2.add(j)));
+            acc = vfmaq_f64(acc, x3, vld1q_f64(w3.add(j)));
+            vst1q_f64(y.add(j), acc);
+            j += 2;
+        }
+        if rest > 0 {
+            let mut acc = ops::load_partial_f64(y.add(whole), rest);
+            acc = vfmaq_f64(acc, x0, ops::load_partial_f64(w0.add(whole), rest));
+            acc = vfmaq_f64(acc, x1, ops::load_partial_f64(w1.add(whole), rest));
+            acc = vfmaq_f64(acc, x2, ops::load_partial_f64(w2.add(whole), rest));
+            acc = vfmaq_f64(acc, x3, ops::load_partial_f64(w3.add(whole), rest));
+            ops::store_partial_f64(y.add(whole), acc, rest);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = vmulq_f64(va, vld1q_dup_f64(x.add(p * incx)));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            vst1q_f64(
+                y.add(j),
+                vfmaq_f64(vld1q_f64(y.add(j)), x0, vld1q_f64(w0.add(j))),
+            );
+            j += 2;
+        }
+        if rest > 0 {
+            let acc = vfmaq_f64(
+                ops::load_partial_f64(y.add(whole), rest),
+                x0,
+                ops::load_partial_f64(w0.add(whole), rest),
+            );
+            ops::store_partial_f64(y.add(whole), acc, rest);
+        }
+        p += 1;
+    }
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `neon` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_dot_f32(
+    k: usize,
+    w: *const f32,
+    ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut acc_0_2 = vdupq_n_f32(0.0);
+    let mut acc_1_0 = vdupq_n_f32(0.0);
+    let mut acc_1_1 = vdupq_n_f32(0.0);
+    let mut acc_1_2 = vdupq_n_f32(0.0);
+    let mut acc_2_0 = vdupq_n_f32(0.0);
+    let mut acc_2_1 = vdupq_n_f32(0.0);
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = vld1q_f32(x.add(p));
+        let x1 = vld1q_f32(x.add(p + 4));
+        {
+            let wr = w.add(p);
+            acc_0_0 = vfmaq_f32(acc_0_0, vld1q_f32(wr), x0);
+            acc_0_1 = vfmaq_f32(acc_0_1, vld1q_f32(wr.add(4)), x1);
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_0_2 = vfmaq_f32(acc_0_2, vld1q_f32(wr), x0);
+            acc_1_0 = vfmaq_f32(acc_1_0, vld1q_f32(wr.add(4)), x1);
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_1_1 = vfmaq_f32(acc_1_1, vld1q_f32(wr), x0);
+            acc_1_2 = vfmaq_f32(acc_1_2, vld1q_f32(wr.add(4)), x1);
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_2_0 = vfmaq_f32(acc_2_0, vld1q_f32(wr), x0);
+            acc_2_1 = vfmaq_f32(acc_2_1, vld1q_f32(wr.add(4)), x1);
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = vld1q_f32(x.add(p));
+        acc_0_0 = vfmaq_f32(acc_0_0, vld1q_f32(w.add(p)), x0);
+        acc_0_2 = vfmaq_f32(acc_0_2, vld1q_f32(w.add(ldw + p)), x0);
+        acc_1_1 = vfmaq_f32(acc_1_1, vld1q_f32(w.add(2 * ldw + p)), x0);
+        acc_2_0 = vfmaq_f32(acc_2_0, vld1q_f32(w.add(3 * ldw + p)), x0);
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f32(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f32(w.add(p), rest);
+            acc_0_1 = vfmaq_f32(acc_0_1, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(ldw + p), rest);
+            acc_1_0 = vfmaq_f32(acc_1_0, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(2 * ldw + p), rest);
+            acc_1_2 = vfmaq_f32(acc_1_2, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(3 * ldw + p), rest);
+            acc_2_1 = vfmaq_f32(acc_2_1, wr, x1);
+        }
+    }
+    vst1q_f32(out, vaddq_f32(acc_0_0, acc_0_1));
+    vst1q_f32(out.add(4), vaddq_f32(acc_0_2, acc_1_0));
+    vst1q_f32(out.add(8), vaddq_f32(acc_1_1, acc_1_2));
+    vst1q_f32(out.add(12), vaddq_f32(acc_2_0, acc_2_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `neon` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_dot_f64(
+    k: usize,
+    w: *const f64,
+    ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut acc_0_2 = vdupq_n_f64(0.0);
+    let mut acc_1_0 = vdupq_n_f64(0.0);
+    let mut acc_1_1 = vdupq_n_f64(0.0);
+    let mut acc_1_2 = vdupq_n_f64(0.0);
+    let mut acc_2_0 = vdupq_n_f64(0.0);
+    let mut acc_2_1 = vdupq_n_f64(0.0);
+    let mut p = 0;
+    while p < (k - k % 4) {
+        let x0 = vld1q_f64(x.add(p));
+        let x1 = vld1q_f64(x.add(p + 2));
+        {
+            let wr = w.add(p);
+            acc_0_0 = vfmaq_f64(acc_0_0, vld1q_f64(wr), x0);
+            acc_0_1 = vfmaq_f64(acc_0_1, vld1q_f64(wr.add(2)), x1);
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_0_2 = vfmaq_f64(acc_0_2, vld1q_f64(wr), x0);
+            acc_1_0 = vfmaq_f64(acc_1_0, vld1q_f64(wr.add(2)), x1);
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_1_1 = vfmaq_f64(acc_1_1, vld1q_f64(wr), x0);
+            acc_1_2 = vfmaq_f64(acc_1_2, vld1q_f64(wr.add(2)), x1);
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_2_0 = vfmaq_f64(acc_2_0, vld1q_f64(wr), x0);
+            acc_2_1 = vfmaq_f64(acc_2_1, vld1q_f64(wr.add(2)), x1);
+        }
+        p += 4;
+    }
+    if k - p >= 2 {
+        let x0 = vld1q_f64(x.add(p));
+        acc_0_0 = vfmaq_f64(acc_0_0, vld1q_f64(w.add(p)), x0);
+        acc_0_2 = vfmaq_f64(acc_0_2, vld1q_f64(w.add(ldw + p)), x0);
+        acc_1_1 = vfmaq_f64(acc_1_1, vld1q_f64(w.add(2 * ldw + p)), x0);
+        acc_2_0 = vfmaq_f64(acc_2_0, vld1q_f64(w.add(3 * ldw + p)), x0);
+        p += 2;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f64(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f64(w.add(p), rest);
+            acc_0_1 = vfmaq_f64(acc_0_1, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(ldw + p), rest);
+            acc_1_0 = vfmaq_f64(acc_1_0, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(2 * ldw + p), rest);
+            acc_1_2 = vfmaq_f64(acc_1_2, wr, x1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(3 * ldw + p), rest);
+            acc_2_1 = vfmaq_f64(acc_2_1, wr, x1);
+        }
+    }
+    vst1q_f64(out, vaddq_f64(acc_0_0, acc_0_1));
+    vst1q_f64(out.add(2), vaddq_f64(acc_0_2, acc_1_0));
+    vst1q_f64(out.add(4), vaddq_f64(acc_1_1, acc_1_2));
+    vst1q_f64(out.add(6), vaddq_f64(acc_2_0, acc_2_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `neon` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_dot_row_f32(
+    k: usize,
+    w: *const f32,
+    _ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = vdupq_n_f32(0.0);
+    let mut acc_0_1 = vdupq_n_f32(0.0);
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = vld1q_f32(x.add(p));
+        let x1 = vld1q_f32(x.add(p + 4));
+        {
+            let wr = w.add(p);
+            acc_0_0 = vfmaq_f32(acc_0_0, vld1q_f32(wr), x0);
+            acc_0_1 = vfmaq_f32(acc_0_1, vld1q_f32(wr.add(4)), x1);
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = vld1q_f32(x.add(p));
+        acc_0_0 = vfmaq_f32(acc_0_0, vld1q_f32(w.add(p)), x0);
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f32(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f32(w.add(p), rest);
+            acc_0_1 = vfmaq_f32(acc_0_1, wr, x1);
+        }
+    }
+    vst1q_f32(out, vaddq_f32(acc_0_0, acc_0_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `neon` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = 1.
+#[target_feature(enable = "neon")]
+pub unsafe fn gemv_dot_row_f64(
+    k: usize,
+    w: *const f64,
+    _ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = vdupq_n_f64(0.0);
+    let mut acc_0_1 = vdupq_n_f64(0.0);
+    let mut p = 0;
+    while p < (k - k % 4) {
+        let x0 = vld1q_f64(x.add(p));
+        let x1 = vld1q_f64(x.add(p + 2));
+        {
+            let wr = w.add(p);
+            acc_0_0 = vfmaq_f64(acc_0_0, vld1q_f64(wr), x0);
+            acc_0_1 = vfmaq_f64(acc_0_1, vld1q_f64(wr.add(2)), x1);
+        }
+        p += 4;
+    }
+    if k - p >= 2 {
+        let x0 = vld1q_f64(x.add(p));
+        acc_0_0 = vfmaq_f64(acc_0_0, vld1q_f64(w.add(p)), x0);
+        p += 2;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f64(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f64(w.add(p), rest);
+            acc_0_1 = vfmaq_f64(acc_0_1, wr, x1);
+        }
+    }
+    vst1q_f64(out, vaddq_f64(acc_0_0, acc_0_1));
+}
 /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
 /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
 /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`

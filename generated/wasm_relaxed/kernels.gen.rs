@@ -299,6 +299,574 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f32.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_axpy_f32(
+    k: usize,
+    n: usize,
+    alpha: f32,
+    x: *const f32,
+    incx: usize,
+    w: *const f32,
+    ldw: usize,
+    y: *mut f32,
+) {
+    let va = f32x4_splat(alpha);
+    let whole = n - n % 4;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = f32x4_mul(va, v128_load32_splat(x.add(p * incx) as *const u32));
+        let x1 = f32x4_mul(va, v128_load32_splat(x.add((p + 1) * incx) as *const u32));
+        let x2 = f32x4_mul(va, v128_load32_splat(x.add((p + 2) * incx) as *const u32));
+        let x3 = f32x4_mul(va, v128_load32_splat(x.add((p + 3) * incx) as *const u32));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = v128_load(y.add(j) as *const v128);
+            acc = f32x4_relaxed_madd(x0, v128_load(w0.add(j) as *const v128), acc);
+            acc = f32x4_relaxed_madd(x1, v128_load(w1.add(j) as *const v128), acc);
+            acc = f32x4_relaxed_madd(x2, v128_load(w2.add(j) as *const v128), acc);
+            acc = f32x4_relaxed_madd(x3, v128_load(w3.add(j) as *const v128), acc);
+            v128_store(y.add(j) as *mut v128, acc);
+            j += 4;
+        }
+        if rest > 0 {
+            let mut acc = ops::load_partial_f32(y.add(whole), rest);
+            acc = f32x4_relaxed_madd(
+                x0,
+                ops::load_partial_f32(w0.add(whole), rest),
+                acc,
+            );
+            acc = f32x4_relaxed_madd(
+                x1,
+                ops::load_partial_f32(w1.add(whole), rest),
+                acc,
+            );
+            acc = f32x4_relaxed_madd(
+                x2,
+                ops::load_partial_f32(w2.add(whole), rest),
+                acc,
+            );
+            acc = f32x4_relaxed_madd(
+                x3,
+                ops::load_partial_f32(w3.add(whole), rest),
+                acc,
+            );
+            ops::store_partial_f32(y.add(whole), acc, rest);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = f32x4_mul(va, v128_load32_splat(x.add(p * incx) as *const u32));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            v128_store(
+                y.add(j) as *mut v128,
+                f32x4_relaxed_madd(
+                    x0,
+                    v128_load(w0.add(j) as *const v128),
+                    v128_load(y.add(j) as *const v128),
+                ),
+            );
+            j += 4;
+        }
+        if rest > 0 {
+            let acc = f32x4_relaxed_madd(
+                x0,
+                ops::load_partial_f32(w0.add(whole), rest),
+                ops::load_partial_f32(y.add(whole), rest),
+            );
+            ops::store_partial_f32(y.add(whole), acc, rest);
+        }
+        p += 1;
+    }
+}
+/// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
+/// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
+/// along `n` (a row-major weight, or a column-major one used transposed).
+///
+/// Rows of W go in groups of four, so that each vector of y is loaded and
+/// stored once per four rows rather than once per row, then one at a time.
+/// Each group adds its rows to y in order, row `p` first, by fused
+/// multiply-adds: an element of y gets the same operations whatever range of
+/// columns a call covers, so the runtime may split the columns between threads
+/// without changing a bit of the result. The last `n % LANES` columns use
+/// partial loads and stores, which touch nothing past `y + n` or a row's `n`
+/// elements.
+///
+/// # Safety
+/// `x` readable at `p * incx` for `p < k`; `w` readable at `p * ldw + j` for
+/// `p < k`, `j < n`; `y` readable and writable for `n` elements, and
+/// overlapping neither.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_axpy` in `kernels/src/gemv.rs` with V = f64.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_axpy_f64(
+    k: usize,
+    n: usize,
+    alpha: f64,
+    x: *const f64,
+    incx: usize,
+    w: *const f64,
+    ldw: usize,
+    y: *mut f64,
+) {
+    let va = f64x2_splat(alpha);
+    let whole = n - n % 2;
+    let rest = n - whole;
+    let mut p = 0;
+    while p + 4 <= k {
+        let x0 = f64x2_mul(va, v128_load64_splat(x.add(p * incx) as *const u64));
+        let x1 = f64x2_mul(va, v128_load64_splat(x.add((p + 1) * incx) as *const u64));
+        let x2 = f64x2_mul(va, v128_load64_splat(x.add((p + 2) * incx) as *const u64));
+        let x3 = f64x2_mul(va, v128_load64_splat(x.add((p + 3) * incx) as *const u64));
+        let w0 = w.add(p * ldw);
+        let w1 = w0.add(ldw);
+        let w2 = w1.add(ldw);
+        let w3 = w2.add(ldw);
+        let mut j = 0;
+        while j < whole {
+            let mut acc = v128_load(y.add(j) as *const v128);
+            acc = f64x2_relaxed_madd(x0, v128_load(w0.add(j) as *const v128), acc);
+            acc = f64x2_relaxed_madd(x1, v128_load(w1.add(j) as *const v128), acc);
+            acc = f64x2_relaxed_madd(x2, v128_load(w2.add(j) as *const v128), acc);
+            acc = f64x2_relaxed_madd(x3, v128_load(w3.add(j) as *const v128), acc);
+            v128_store(y.add(j) as *mut v128, acc);
+            j += 2;
+        }
+        if rest > 0 {
+            let mut acc = ops::load_partial_f64(y.add(whole), rest);
+            acc = f64x2_relaxed_madd(
+                x0,
+                ops::load_partial_f64(w0.add(whole), rest),
+                acc,
+            );
+            acc = f64x2_relaxed_madd(
+                x1,
+                ops::load_partial_f64(w1.add(whole), rest),
+                acc,
+            );
+            acc = f64x2_relaxed_madd(
+                x2,
+                ops::load_partial_f64(w2.add(whole), rest),
+                acc,
+            );
+            acc = f64x2_relaxed_madd(
+                x3,
+                ops::load_partial_f64(w3.add(whole), rest),
+                acc,
+            );
+            ops::store_partial_f64(y.add(whole), acc, rest);
+        }
+        p += 4;
+    }
+    while p < k {
+        let x0 = f64x2_mul(va, v128_load64_splat(x.add(p * incx) as *const u64));
+        let w0 = w.add(p * ldw);
+        let mut j = 0;
+        while j < whole {
+            v128_store(
+                y.add(j) as *mut v128,
+                f64x2_relaxed_madd(
+                    x0,
+                    v128_load(w0.add(j) as *const v128),
+                    v128_load(y.add(j) as *const v128),
+                ),
+            );
+            j += 2;
+        }
+        if rest > 0 {
+            let acc = f64x2_relaxed_madd(
+                x0,
+                ops::load_partial_f64(w0.add(whole), rest),
+                ops::load_partial_f64(y.add(whole), rest),
+            );
+            ops::store_partial_f64(y.add(whole), acc, rest);
+        }
+        p += 1;
+    }
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dot_f32(
+    k: usize,
+    w: *const f32,
+    ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut acc_1_0 = f32x4_splat(0.0);
+    let mut acc_1_1 = f32x4_splat(0.0);
+    let mut acc_2_0 = f32x4_splat(0.0);
+    let mut acc_2_1 = f32x4_splat(0.0);
+    let mut acc_3_0 = f32x4_splat(0.0);
+    let mut acc_3_1 = f32x4_splat(0.0);
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = v128_load(x.add(p) as *const v128);
+        let x1 = v128_load(x.add(p + 4) as *const v128);
+        {
+            let wr = w.add(p);
+            acc_0_0 = f32x4_relaxed_madd(v128_load(wr as *const v128), x0, acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                v128_load(wr.add(4) as *const v128),
+                x1,
+                acc_0_1,
+            );
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_1_0 = f32x4_relaxed_madd(v128_load(wr as *const v128), x0, acc_1_0);
+            acc_1_1 = f32x4_relaxed_madd(
+                v128_load(wr.add(4) as *const v128),
+                x1,
+                acc_1_1,
+            );
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_2_0 = f32x4_relaxed_madd(v128_load(wr as *const v128), x0, acc_2_0);
+            acc_2_1 = f32x4_relaxed_madd(
+                v128_load(wr.add(4) as *const v128),
+                x1,
+                acc_2_1,
+            );
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_3_0 = f32x4_relaxed_madd(v128_load(wr as *const v128), x0, acc_3_0);
+            acc_3_1 = f32x4_relaxed_madd(
+                v128_load(wr.add(4) as *const v128),
+                x1,
+                acc_3_1,
+            );
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = v128_load(x.add(p) as *const v128);
+        acc_0_0 = f32x4_relaxed_madd(v128_load(w.add(p) as *const v128), x0, acc_0_0);
+        acc_1_0 = f32x4_relaxed_madd(
+            v128_load(w.add(ldw + p) as *const v128),
+            x0,
+            acc_1_0,
+        );
+        acc_2_0 = f32x4_relaxed_madd(
+            v128_load(w.add(2 * ldw + p) as *const v128),
+            x0,
+            acc_2_0,
+        );
+        acc_3_0 = f32x4_relaxed_madd(
+            v128_load(w.add(3 * ldw + p) as *const v128),
+            x0,
+            acc_3_0,
+        );
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f32(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f32(w.add(p), rest);
+            acc_0_1 = f32x4_relaxed_madd(wr, x1, acc_0_1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(ldw + p), rest);
+            acc_1_1 = f32x4_relaxed_madd(wr, x1, acc_1_1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(2 * ldw + p), rest);
+            acc_2_1 = f32x4_relaxed_madd(wr, x1, acc_2_1);
+        }
+        {
+            let wr = ops::load_partial_f32(w.add(3 * ldw + p), rest);
+            acc_3_1 = f32x4_relaxed_madd(wr, x1, acc_3_1);
+        }
+    }
+    v128_store(out as *mut v128, f32x4_add(acc_0_0, acc_0_1));
+    v128_store(out.add(4) as *mut v128, f32x4_add(acc_1_0, acc_1_1));
+    v128_store(out.add(8) as *mut v128, f32x4_add(acc_2_0, acc_2_1));
+    v128_store(out.add(12) as *mut v128, f32x4_add(acc_3_0, acc_3_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = (V::MR * (V::NR / V::LANES) / 2) . min (4).
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dot_f64(
+    k: usize,
+    w: *const f64,
+    ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut acc_1_0 = f64x2_splat(0.0);
+    let mut acc_1_1 = f64x2_splat(0.0);
+    let mut acc_2_0 = f64x2_splat(0.0);
+    let mut acc_2_1 = f64x2_splat(0.0);
+    let mut acc_3_0 = f64x2_splat(0.0);
+    let mut acc_3_1 = f64x2_splat(0.0);
+    let mut p = 0;
+    while p < (k - k % 4) {
+        let x0 = v128_load(x.add(p) as *const v128);
+        let x1 = v128_load(x.add(p + 2) as *const v128);
+        {
+            let wr = w.add(p);
+            acc_0_0 = f64x2_relaxed_madd(v128_load(wr as *const v128), x0, acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                v128_load(wr.add(2) as *const v128),
+                x1,
+                acc_0_1,
+            );
+        }
+        {
+            let wr = w.add(ldw + p);
+            acc_1_0 = f64x2_relaxed_madd(v128_load(wr as *const v128), x0, acc_1_0);
+            acc_1_1 = f64x2_relaxed_madd(
+                v128_load(wr.add(2) as *const v128),
+                x1,
+                acc_1_1,
+            );
+        }
+        {
+            let wr = w.add(2 * ldw + p);
+            acc_2_0 = f64x2_relaxed_madd(v128_load(wr as *const v128), x0, acc_2_0);
+            acc_2_1 = f64x2_relaxed_madd(
+                v128_load(wr.add(2) as *const v128),
+                x1,
+                acc_2_1,
+            );
+        }
+        {
+            let wr = w.add(3 * ldw + p);
+            acc_3_0 = f64x2_relaxed_madd(v128_load(wr as *const v128), x0, acc_3_0);
+            acc_3_1 = f64x2_relaxed_madd(
+                v128_load(wr.add(2) as *const v128),
+                x1,
+                acc_3_1,
+            );
+        }
+        p += 4;
+    }
+    if k - p >= 2 {
+        let x0 = v128_load(x.add(p) as *const v128);
+        acc_0_0 = f64x2_relaxed_madd(v128_load(w.add(p) as *const v128), x0, acc_0_0);
+        acc_1_0 = f64x2_relaxed_madd(
+            v128_load(w.add(ldw + p) as *const v128),
+            x0,
+            acc_1_0,
+        );
+        acc_2_0 = f64x2_relaxed_madd(
+            v128_load(w.add(2 * ldw + p) as *const v128),
+            x0,
+            acc_2_0,
+        );
+        acc_3_0 = f64x2_relaxed_madd(
+            v128_load(w.add(3 * ldw + p) as *const v128),
+            x0,
+            acc_3_0,
+        );
+        p += 2;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f64(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f64(w.add(p), rest);
+            acc_0_1 = f64x2_relaxed_madd(wr, x1, acc_0_1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(ldw + p), rest);
+            acc_1_1 = f64x2_relaxed_madd(wr, x1, acc_1_1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(2 * ldw + p), rest);
+            acc_2_1 = f64x2_relaxed_madd(wr, x1, acc_2_1);
+        }
+        {
+            let wr = ops::load_partial_f64(w.add(3 * ldw + p), rest);
+            acc_3_1 = f64x2_relaxed_madd(wr, x1, acc_3_1);
+        }
+    }
+    v128_store(out as *mut v128, f64x2_add(acc_0_0, acc_0_1));
+    v128_store(out.add(2) as *mut v128, f64x2_add(acc_1_0, acc_1_1));
+    v128_store(out.add(4) as *mut v128, f64x2_add(acc_2_0, acc_2_1));
+    v128_store(out.add(6) as *mut v128, f64x2_add(acc_3_0, acc_3_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f32, ROWS = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dot_row_f32(
+    k: usize,
+    w: *const f32,
+    _ldw: usize,
+    x: *const f32,
+    out: *mut f32,
+) {
+    let mut acc_0_0 = f32x4_splat(0.0);
+    let mut acc_0_1 = f32x4_splat(0.0);
+    let mut p = 0;
+    while p < (k - k % 8) {
+        let x0 = v128_load(x.add(p) as *const v128);
+        let x1 = v128_load(x.add(p + 4) as *const v128);
+        {
+            let wr = w.add(p);
+            acc_0_0 = f32x4_relaxed_madd(v128_load(wr as *const v128), x0, acc_0_0);
+            acc_0_1 = f32x4_relaxed_madd(
+                v128_load(wr.add(4) as *const v128),
+                x1,
+                acc_0_1,
+            );
+        }
+        p += 8;
+    }
+    if k - p >= 4 {
+        let x0 = v128_load(x.add(p) as *const v128);
+        acc_0_0 = f32x4_relaxed_madd(v128_load(w.add(p) as *const v128), x0, acc_0_0);
+        p += 4;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f32(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f32(w.add(p), rest);
+            acc_0_1 = f32x4_relaxed_madd(wr, x1, acc_0_1);
+        }
+    }
+    v128_store(out as *mut v128, f32x4_add(acc_0_0, acc_0_1));
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over `p` with `p % LANES ==
+/// l` of `w[r * ldw + p] * x[p]` (the "dot form" of `y = W x`, W stored `n x k`
+/// with unit stride along `k`, as PyTorch's `Linear` stores its weight). The
+/// runtime adds the lanes, lane 0 first, and applies alpha and beta.
+///
+/// Two accumulators a row, for the even and odd vectors of k (added at the
+/// end), so that a step has `2 * ROWS` independent multiply-adds; each step
+/// loads two vectors of x once for all rows. Two instances: `gemv_dot`, four
+/// rows (fewer where the register tile has fewer than eight slots), and
+/// `gemv_dot_row`, one, for the rows left over. The last `k % LANES`
+/// elements use partial loads, which read nothing past a row's `k` elements.
+///
+/// # Safety
+/// `w` readable at `r * ldw + p` and `x` at `p` for `r < ROWS`, `p < k`; `out`
+/// writable for `ROWS * LANES` elements.
+///
+/// Generated for `wasm_relaxed` from `base_gemv_dot` in `kernels/src/gemv.rs` with V = f64, ROWS = 1.
+#[target_feature(enable = "simd128,relaxed-simd")]
+pub unsafe fn gemv_dot_row_f64(
+    k: usize,
+    w: *const f64,
+    _ldw: usize,
+    x: *const f64,
+    out: *mut f64,
+) {
+    let mut acc_0_0 = f64x2_splat(0.0);
+    let mut acc_0_1 = f64x2_splat(0.0);
+    let mut p = 0;
+    while p < (k - k % 4) {
+        let x0 = v128_load(x.add(p) as *const v128);
+        let x1 = v128_load(x.add(p + 2) as *const v128);
+        {
+            let wr = w.add(p);
+            acc_0_0 = f64x2_relaxed_madd(v128_load(wr as *const v128), x0, acc_0_0);
+            acc_0_1 = f64x2_relaxed_madd(
+                v128_load(wr.add(2) as *const v128),
+                x1,
+                acc_0_1,
+            );
+        }
+        p += 4;
+    }
+    if k - p >= 2 {
+        let x0 = v128_load(x.add(p) as *const v128);
+        acc_0_0 = f64x2_relaxed_madd(v128_load(w.add(p) as *const v128), x0, acc_0_0);
+        p += 2;
+    }
+    if p < k {
+        let rest = k - p;
+        let x1 = ops::load_partial_f64(x.add(p), rest);
+        {
+            let wr = ops::load_partial_f64(w.add(p), rest);
+            acc_0_1 = f64x2_relaxed_madd(wr, x1, acc_0_1);
+        }
+    }
+    v128_store(out as *mut v128, f64x2_add(acc_0_0, acc_0_1));
+}
 /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
 /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
 /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`

@@ -31,6 +31,7 @@ use syn::visit_mut::{self, VisitMut};
 pub const TUNING_FIELDS: &[&str] = &[
     "small",
     "small_split_volume",
+    "gemv_small",
     "blocked_split_volume",
     "pack_chunk",
     "max_lanes",

@@ -114,6 +114,7 @@ static COMMON: Target = Target {
         // does") and stand for every target until it is measured.
         ("tuning.small", "256"),
         ("tuning.small_split_volume", "512000"),    // 80^3
+        ("tuning.gemv_small", "16384"),             // 128^2
         ("tuning.blocked_split_volume", "4096000"), // 160^3
         ("tuning.pack_chunk", "64"),
         ("tuning.max_lanes", "16"),

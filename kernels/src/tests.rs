@@ -548,3 +548,57 @@ fn tile_slots_count_row_by_row() {
         }
     }
 }
+
+#[test]
+fn gemv_axpy_adds_alpha_x_w_to_y_for_every_tail() {
+    let mut rng = Rng(0x9e37_79b9);
+    for (k, n) in [(0, 5), (1, 1), (3, 4), (4, 7), (9, 8), (13, 11)] {
+        for incx in [1, 3] {
+            let ldw = n + 2;
+            let x64 = rng.vec(k * incx);
+            let w64 = rng.vec(k * ldw);
+            let y64 = rng.vec(n + 3);
+            let (x, w): (Vec<f32>, Vec<f32>) = (
+                x64.iter().map(|&v| v as f32).collect(),
+                w64.iter().map(|&v| v as f32).collect(),
+            );
+            let mut y: Vec<f32> = y64.iter().map(|&v| v as f32).collect();
+            unsafe { base_gemv_axpy::<F32>(k, n, 2.0, x.as_ptr(), incx, w.as_ptr(), ldw, y.as_mut_ptr()) };
+            for j in 0..n + 3 {
+                let want = if j < n {
+                    y64[j] + 2.0 * (0..k).map(|p| x64[p * incx] * w64[p * ldw + j]).sum::<f64>()
+                } else {
+                    y64[j]
+                };
+                assert_eq!(y[j] as f64, want, "k={k} n={n} incx={incx} j={j}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gemv_dot_leaves_each_rows_sums_lane_by_lane() {
+    let mut rng = Rng(0x51ed_270b);
+    for k in [0, 1, 3, 4, 5, 8, 9, 13, 17] {
+        let ldw = k + 1;
+        let w = rng.vec(4 * ldw);
+        let x = rng.vec(k);
+        // F64: two lanes, a 3 x 2 tile, so three rows for `gemv_dot`.
+        for rows in [1, 3] {
+            let mut out = vec![7.0f64; 4 * 2 + 1];
+            unsafe {
+                match rows {
+                    1 => base_gemv_dot::<F64, 1>(k, w.as_ptr(), ldw, x.as_ptr(), out.as_mut_ptr()),
+                    _ => base_gemv_dot::<F64, 3>(k, w.as_ptr(), ldw, x.as_ptr(), out.as_mut_ptr()),
+                }
+            }
+            for r in 0..rows {
+                for l in 0..2 {
+                    let want: f64 = (l..k).step_by(2).map(|p| w[r * ldw + p] * x[p]).sum();
+                    assert_eq!(out[r * 2 + l], want, "k={k} rows={rows} row {r} lane {l}");
+                }
+            }
+            assert!(out[rows * 2..].iter().all(|&v| v == 7.0), "k={k}: wrote past the sums");
+        }
+    }
+}

@@ -187,6 +187,7 @@ macro_rules! int_family {
                     in_place: None,
                     small: None,
                     dot: None,
+                    gemv: None,
                 }
             }
             #[inline(always)]
@@ -335,6 +336,7 @@ impl Family for Bf16 {
             in_place: None,
             small: None,
             dot: None,
+            gemv: None,
         }
     }
     #[inline(always)]

@@ -38,6 +38,7 @@
 
 use crate::edge::dot_edge;
 use crate::family::{Family, Kernels};
+use crate::gemv::gemv;
 use crate::generated::{Shape, Target};
 use crate::output::scale;
 use crate::parallel::{par_phases, part};
@@ -61,6 +62,7 @@ pub(crate) unsafe fn drive<'a, F: Family>(
     workers: impl FnOnce() -> (usize, Option<&'a rayon::ThreadPool>),
 ) {
     let (tuning, kern) = (tuning(target), F::kernels(target));
+    let p = &p.normalized();
     match front(&tuning, &kern, p) {
         Front::Empty => {}
         Front::Scale => unsafe { scale(p) },
@@ -77,6 +79,8 @@ pub(crate) unsafe fn drive<'a, F: Family>(
                 unsafe { small(&set, &q) }
             }
         }
+        // (Not worth a thread: no need to ask for them.)
+        Front::Gemv => unsafe { drive_rest(target, p, 1, None) },
         Front::Rest => {
             let (threads, pool) = workers();
             unsafe { drive_rest(target, p, threads, pool) }
@@ -120,6 +124,11 @@ unsafe fn execute<F: Family>(
             }
         }
         Path::Blocked(b) => unsafe { blocked(target, *kern, &b, q, pool) },
+        Path::Gemv(g) => {
+            if let Some(set) = &kern.gemv {
+                unsafe { gemv(set, &g, q, pool) }
+            }
+        }
     }
 }
 

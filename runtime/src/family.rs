@@ -194,6 +194,21 @@ pub struct Kernels<F: Family> {
     pub small: Option<SmallSet<F>>,
     /// The dot-product edge's instances, if the family has them.
     pub dot: Option<DotSet<F>>,
+    /// The GEMV kernels, if the family has a GEMV path.
+    pub gemv: Option<GemvSet<F>>,
+}
+
+/// The GEMV kernels (see `crate::gemv`): the axpy form for a matrix with unit
+/// stride along the outputs, and the dot form, four rows at a time (`rows` of
+/// them, from the dispatch table) and one.
+#[derive(Clone, Copy)]
+pub struct GemvSet<F: Family> {
+    pub axpy: GemvAxpyFn<F>,
+    pub dot: GemvDotFn<F>,
+    pub dot_row: GemvDotFn<F>,
+    pub rows: usize,
+    /// The lanes of a vector, each leaving its own sum.
+    pub lanes: usize,
 }
 
 /// The small kernel's instances with the rows each computes (its `ROWS`),
@@ -338,6 +353,24 @@ pub type SmallFn<F> = unsafe fn(
 pub type DotFn<F> =
     unsafe fn(usize, *const <F as Family>::A, usize, *const <F as Family>::B, usize, *mut <F as Family>::C);
 
+/// `gemv_axpy(k, n, alpha, x, incx, w, ldw, y)`: `y += alpha * x W`, W with
+/// unit stride along `n`.
+pub type GemvAxpyFn<F> = unsafe fn(
+    usize,
+    usize,
+    <F as Family>::Scalar,
+    *const <F as Family>::A,
+    usize,
+    *const <F as Family>::B,
+    usize,
+    *mut <F as Family>::C,
+);
+
+/// `gemv_dot(k, w, ldw, x, out)`: rows of W by x, both contiguous along `k`,
+/// lane by lane into `out`.
+pub type GemvDotFn<F> =
+    unsafe fn(usize, *const <F as Family>::B, usize, *const <F as Family>::A, *mut <F as Family>::C);
+
 /// A float family's own kernels: its packers, the micro-kernel instances on a
 /// packed panel of A (strides fixed, arguments ignored) and the output step.
 #[derive(Clone, Copy)]
@@ -354,8 +387,8 @@ pub struct PackedKernels<E: Element> {
 /// which instance of each kernel plays which part, written once for `f32` and
 /// `f64` (the runtime names no generated function).
 #[inline(always)]
-fn float_kernels<E: Element>(k: &generated::FloatKernels<E>) -> Kernels<E> {
-    let (m, s, d) = (&k.microkernel, &k.gemm_small, &k.dot_edge);
+fn float_kernels<E: Element>(k: &generated::FloatKernels<E>, shape: Shape) -> Kernels<E> {
+    let (m, s, d, g) = (&k.microkernel, &k.gemm_small, &k.dot_edge, &k.gemv_dot);
     Kernels {
         own: PackedKernels {
             pack_lhs: k.pack_lhs,
@@ -392,6 +425,13 @@ fn float_kernels<E: Element>(k: &generated::FloatKernels<E>) -> Kernels<E> {
             cols: [d.dot_edge_1, d.dot_edge_2, d.dot_edge_3, d.dot_edge_4].map(|i| i.kernel),
             rows: d.dot_edge_1.consts.rows,
             apply: k.apply_packed_output,
+        }),
+        gemv: Some(GemvSet {
+            axpy: k.gemv_axpy,
+            dot: g.gemv_dot.kernel,
+            dot_row: g.gemv_dot_row.kernel,
+            rows: g.gemv_dot.consts.rows,
+            lanes: shape.lanes,
         }),
     }
 }
@@ -505,7 +545,7 @@ macro_rules! float_family {
             }
             #[inline(always)]
             fn kernels(t: &Target) -> Kernels<Self> {
-                float_kernels(&t.$t)
+                float_kernels(&t.$t, t.shapes.$t)
             }
             #[inline(always)]
             fn shape(t: &Target) -> Shape {
@@ -570,6 +610,12 @@ mod tests {
         }
         let dot = k.dot.expect("the float families have a dot edge");
         assert!(dot.rows >= 1 && dot.rows * 4 * s.lanes <= s.mr * s.nr, "{}", t.name);
+        let gemv = k.gemv.expect("the float families have a GEMV path");
+        assert!(
+            (1..=4).contains(&gemv.rows) && gemv.rows * s.lanes <= crate::gemv::MAX_SUMS,
+            "{}",
+            t.name
+        );
     }
 
     #[test]

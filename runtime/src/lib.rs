@@ -80,6 +80,7 @@ mod driver;
 mod edge;
 mod error;
 mod family;
+mod gemv;
 mod lowp;
 mod mat;
 #[cfg(feature = "ndarray")]
@@ -136,4 +137,4 @@ pub use packed::{
     Packable, PackedB, PackedBRef, gemm_bf16_packed, gemm_bf16_packed_with, gemm_packed, gemm_packed_with,
 };
 pub use parallel::{Parallelism, num_threads, set_num_threads};
-pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};
+pub use plan::{Blocked, Edges, Gemv, GemvForm, Path, Plan, Tile, plan, set_tuning, tuning};

@@ -129,6 +129,36 @@ pub enum Path {
     },
     /// The five loops around the micro-kernel.
     Blocked(Blocked),
+    /// A matrix-vector product (`m == 1`, `n == 1` as its transpose): the
+    /// matrix streamed once, unpacked (the `gemv_*` kernels).
+    Gemv(Gemv),
+}
+
+/// The decisions of the GEMV path, for `y = alpha * x W + beta * y` with x the
+/// one row of A (`1 x k`), W = B (`k x n`) and y the one row of C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gemv {
+    /// How W is read.
+    pub form: GemvForm,
+    /// Workers sharing the items (1: the calling thread alone).
+    pub threads: usize,
+    /// Elements of y per work item.
+    pub chunk: usize,
+    /// Parts of k summed separately, then added in order (1: k is not split).
+    /// Chosen from the shape alone, so results are bit-identical for any
+    /// thread count.
+    pub k_parts: usize,
+}
+
+/// The two ways the GEMV kernels read W.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemvForm {
+    /// W has unit stride along `n`: rows of W scaled by elements of x and
+    /// added into y (`gemv_axpy`).
+    Axpy,
+    /// W has unit stride along `k`: each element of y is a dot product of a
+    /// column of W with x (`gemv_dot`), as for PyTorch's `Linear` weight.
+    Dot,
 }
 
 /// The decisions of the blocked path.
@@ -198,7 +228,7 @@ pub fn plan<T: crate::Element>(
 ) -> Result<Plan, GemmError> {
     crate::api::validate(&a, &b, c)?;
     // C's address is only compared and offset here, never written through.
-    let p = crate::api::problem(T::ONE, &a, &b, T::ZERO, c.data.as_ptr().cast_mut(), c.rs, c.cs);
+    let p = crate::api::problem(T::ONE, &a, &b, T::ZERO, c.data.as_ptr().cast_mut(), c.rs, c.cs).normalized();
     let tuning = tuning(target);
     let as_given = |path| Plan {
         transposed: false,
@@ -212,7 +242,7 @@ pub fn plan<T: crate::Element>(
         Front::Empty => as_given(Path::Empty),
         Front::Scale => as_given(Path::Scale),
         // `rest` plans a small problem as `front` does, with the thread count.
-        Front::Small { .. } | Front::Rest => rest(target, &tuning, &kern, &p, parallelism.workers().0),
+        Front::Small { .. } | Front::Gemv | Front::Rest => rest(target, &tuning, &kern, &p, parallelism.workers().0),
     })
 }
 
@@ -226,6 +256,9 @@ pub(crate) enum Front {
     Small {
         transposed: bool,
     },
+    /// A matrix-vector product too small to share between threads: the GEMV
+    /// path on this thread, planned out of line (see [`rest`]).
+    Gemv,
     /// Anything else: see [`rest`].
     Rest,
 }
@@ -239,6 +272,16 @@ pub(crate) fn front<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F
     }
     if p.alpha == F::ZERO || p.k == 0 {
         return Front::Scale;
+    }
+    // A matrix-vector product takes the GEMV path, which streams the matrix
+    // once and reads it in either storage order (the small kernel would read
+    // a column-major one element at a time); threads where it is worth them.
+    if (p.m == 1 || p.n == 1) && gemv_route(tuning, kern, p).is_some() {
+        return if p.n.saturating_mul(p.m).saturating_mul(p.k) < tuning.small_split_volume {
+            Front::Gemv
+        } else {
+            Front::Rest
+        };
     }
     // Small problems big enough to split between threads are planned by `rest`,
     // out of line, with the thread count.
@@ -277,6 +320,62 @@ fn small_orientation<F: Family>(p: &Problem<F>) -> Option<bool> {
     }
 }
 
+/// The GEMV path's orientation and form for `p`, where the plan takes it:
+/// a matrix-vector product the GEMV kernels read in place (see
+/// [`gemv_orientation`]), except one row by a B read by rows as given into a
+/// row of C with unit stride, up to [`Tuning::gemv_small`] multiply-adds, which
+/// the small path computes inline.
+#[inline(always)]
+fn gemv_route<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F>) -> Option<(bool, GemvForm)> {
+    // (A B packed ahead has no B to read in place: the loops take its strips.)
+    if p.packed.is_some() {
+        return None;
+    }
+    let route = kern.gemv.and(gemv_orientation(p))?;
+    let small = kern.small.is_some()
+        && route == (false, GemvForm::Axpy)
+        && p.c.cs == 1
+        && p.n.saturating_mul(p.k) <= tuning.gemv_small
+        && is_small(tuning, p);
+    (!small).then_some(route)
+}
+
+/// Whether a problem (normalized) is a matrix-vector product the GEMV path
+/// reads in place, and how: as given (`m == 1`) or as `Cᵀ = Bᵀ Aᵀ` (`n == 1`),
+/// with the form W's unit stride allows (the dot form where it has both, a
+/// column of W being contiguous then). `None` where W has no unit stride (the
+/// blocked path packs it) or the family cannot transpose.
+#[inline(always)]
+fn gemv_orientation<F: Family>(p: &Problem<F>) -> Option<(bool, GemvForm)> {
+    let form = |q: &Problem<F>| {
+        if q.b.rs == 1 {
+            Some(GemvForm::Dot)
+        } else if q.b.cs == 1 {
+            Some(GemvForm::Axpy)
+        } else {
+            None
+        }
+    };
+    let swapped = || F::transposed(p);
+    if p.m == 1 {
+        // A dot product (`n == 1` too) with a strided B and a contiguous A
+        // reads A as the contiguous W: the axpy form would take one element of
+        // y per row.
+        if p.b.rs != 1
+            && p.n == 1
+            && p.a.cs == 1
+            && let Some(q) = swapped()
+        {
+            return form(&q).map(|f| (true, f));
+        }
+        return form(p).map(|f| (false, f));
+    }
+    if p.n == 1 {
+        return form(&swapped()?).map(|f| (true, f));
+    }
+    None
+}
+
 /// The plan of a problem [`front`] left to the rest (`Front::Rest`), on up to
 /// `threads` workers. Out of line: only products big enough to be worth
 /// blocking or threading get here.
@@ -288,6 +387,18 @@ pub(crate) fn rest<F: Family>(
     threads: usize,
 ) -> Plan {
     let threads = threads.max(1);
+    if let Some(set) = kern.gemv
+        && let Some((transposed, form)) = gemv_route(tuning, kern, p)
+    {
+        let q = oriented(p, transposed);
+        return Plan {
+            transposed,
+            m: q.m,
+            n: q.n,
+            k: q.k,
+            path: Path::Gemv(crate::gemv::plan::<F>(tuning, &set, &q, form, threads)),
+        };
+    }
     if let Some(small) = kern.small
         && p.packed.is_none()
         && is_small(tuning, p)

@@ -23,6 +23,21 @@ impl<P> Operand<P> {
     }
 }
 
+impl<P> Operand<P> {
+    /// The same operand of `rows x cols` with the stride of a length-1
+    /// dimension set to 1: it never moves to a second element, so any value
+    /// is as good, and the plan's tests for a unit stride then see through it
+    /// (a `1 x k` row given with a column-major stride is a row all the same).
+    #[inline(always)]
+    pub(crate) fn normalized(self, rows: usize, cols: usize) -> Self {
+        Operand {
+            rs: if rows == 1 { 1 } else { self.rs },
+            cs: if cols == 1 { 1 } else { self.cs },
+            ptr: self.ptr,
+        }
+    }
+}
+
 impl<T> Operand<*const T> {
     /// The address of element `(i, j)`. Formed with wrapping arithmetic and not
     /// dereferenced: only the kernels read through it.
@@ -77,6 +92,20 @@ pub(crate) struct PackedRef<P> {
 }
 
 impl<F: Family> Problem<F> {
+    /// The same problem with the stride of every length-1 dimension set to 1
+    /// (see [`Operand::normalized`]), so that no stride choice for a vector
+    /// takes a slower path than another.
+    #[inline(always)]
+    pub(crate) fn normalized(&self) -> Self {
+        let (m, n, k) = (self.m, self.n, self.k);
+        Problem {
+            a: self.a.normalized(m, k),
+            b: self.b.normalized(k, n),
+            c: self.c.normalized(m, n),
+            ..*self
+        }
+    }
+
     /// Multiply-adds, in floating point so that no product overflows.
     #[inline(always)]
     pub(crate) fn volume(&self) -> f64 {

@@ -7,9 +7,9 @@
 //! passes: it is still compiled here.
 
 use gemmkit::generated::{
-    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, GemvDotprod, GemvDotprodConsts, GemvDotprodFn,
-    Instance, Microkernel, MicrokernelConsts, MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn,
-    PackDotLhsFn, PackDotRhsFn, PackLhsFn, PackRhsFn,
+    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, GemvAxpyFn, GemvDot, GemvDotConsts, GemvDotFn,
+    GemvDotprod, GemvDotprodConsts, GemvDotprodFn, Instance, Microkernel, MicrokernelConsts, MicrokernelDot,
+    MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn, PackDotLhsFn, PackDotRhsFn, PackLhsFn, PackRhsFn,
 };
 use gemmkit::{Target, TargetError};
 use kernels::{DotVec, FloatVec, Ref};
@@ -908,6 +908,112 @@ fn check_int8_gemm(target: &str, t: &DotKernels<u8, i8, i32>, (mr, nr): (usize, 
         }
     }
 }
+/// `gemv_axpy` against `base_gemv_axpy::<V>` on the reference over every tail
+/// of `n` and a strided x: each element of y within a K-scaled tolerance of the
+/// reference and of the f64 product, nothing written past `n`.
+fn check_gemv_axpy<V: FloatVec>(target: &str, kern: GemvAxpyFn<V::Elem>)
+where
+    V::Elem: Float,
+{
+    let l = V::LANES;
+    let mut rng = Rng::new(21);
+    for k in [0, 1, 3, 4, 5, 9] {
+        for n in [1, l.saturating_sub(1).max(1), l, l + 1, 3 * l + 2, 37] {
+            for incx in [1, 2] {
+                let ldw = n + 3;
+                let x: Vec<V::Elem> = random(&mut rng, k * incx);
+                let w: Vec<V::Elem> = random(&mut rng, k * ldw);
+                let y0: Vec<V::Elem> = random(&mut rng, n + l);
+                let alpha = V::Elem::of(0.7);
+                let run = |f: &dyn Fn(*mut V::Elem)| {
+                    let mut y = y0.clone();
+                    f(y.as_mut_ptr());
+                    y
+                };
+                let (xp, wp) = (x.as_ptr(), w.as_ptr());
+                let want = run(&|y| unsafe { kernels::base_gemv_axpy::<V>(k, n, alpha, xp, incx, wp, ldw, y) });
+                let got = run(&|y| unsafe { kern(k, n, alpha, xp, incx, wp, ldw, y) });
+                let ctx = format!("{target}: gemv_axpy k={k} n={n} incx={incx}");
+                assert!(got[n..] == y0[n..], "{ctx}: wrote past y");
+                for j in 0..n {
+                    let terms = (0..k).map(|p| 0.7 * x[p * incx].f() * w[p * ldw + j].f());
+                    let (exact, mag) = terms.fold((y0[j].f(), y0[j].f().abs()), |(s, m), t| (s + t, m + t.abs()));
+                    let tol = (k as f64 + 4.0) * V::Elem::EPS * mag;
+                    let (g, r) = (got[j].f(), want[j].f());
+                    assert!(
+                        (g - r).abs() <= tol && (g - exact).abs() <= tol,
+                        "{ctx} ({j}): {g} vs reference {r}, exact {exact}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The dot-form instance for `ROWS` rows against `base_gemv_dot::<V, ROWS>`
+/// on the reference, as `check_dot_edge` checks the edge's: every lane within a
+/// K-scaled tolerance, the lanes adding up to the f64 dot product, nothing
+/// written past the sums; its constants must be `ROWS`.
+fn check_gemv_dot<V: FloatVec, const ROWS: usize>(
+    target: &str,
+    Instance { kernel: kern, consts }: Instance<GemvDotFn<V::Elem>, GemvDotConsts>,
+) where
+    V::Elem: Float,
+{
+    assert_eq!(
+        consts,
+        GemvDotConsts { rows: ROWS },
+        "{target}: the dispatch table's constants"
+    );
+    let l = V::LANES;
+    let mut rng = Rng::new(23);
+    for k in [0, 1, l - 1, l, l + 1, 2 * l, 2 * l + 1, 3 * l + 2, 257] {
+        let ldw = k + 3;
+        let w: Vec<V::Elem> = random(&mut rng, ROWS * ldw);
+        let x: Vec<V::Elem> = random(&mut rng, k);
+        let len = ROWS * l;
+        let run = |f: &dyn Fn(*mut V::Elem)| {
+            let mut out = vec![V::Elem::of(SENTINEL); len + 2 * l];
+            f(out.as_mut_ptr());
+            out
+        };
+        let want = run(&|o| unsafe { kernels::base_gemv_dot::<V, ROWS>(k, w.as_ptr(), ldw, x.as_ptr(), o) });
+        let got = run(&|o| unsafe { kern(k, w.as_ptr(), ldw, x.as_ptr(), o) });
+        let ctx = format!("{target}: gemv_dot {ROWS} rows k={k}");
+        assert!(
+            got[len..].iter().all(|v| v.f() == SENTINEL),
+            "{ctx}: wrote past the sums"
+        );
+        for r in 0..ROWS {
+            let terms = (0..k).map(|p| w[r * ldw + p].f() * x[p].f());
+            let (dot, mag) = terms.fold((0.0, 0.0), |(s, m), t| (s + t, m + f64::abs(t)));
+            let tol = (k as f64 + 4.0) * V::Elem::EPS * mag;
+            let lanes = &got[r * l..][..l];
+            for (i, (g, w)) in lanes.iter().zip(&want[r * l..]).enumerate() {
+                assert!(
+                    (g.f() - w.f()).abs() <= tol,
+                    "{ctx} row {r} lane {i}: {g:?} vs reference {w:?}"
+                );
+            }
+            let sum: f64 = lanes.iter().map(|v| v.f()).sum();
+            assert!(
+                (sum - dot).abs() <= tol,
+                "{ctx} row {r}: lanes add to {sum}, the dot product is {dot}"
+            );
+        }
+    }
+}
+
+/// Every instance listed in `base_gemv_dot`'s `#[kernel(..)]`, of the table
+/// `$g` (a `GemvDot`), as `check_microkernels!` does.
+macro_rules! check_gemv_dots {
+    ($name:expr, $V:ty, $g:expr, $slots:expr) => {{
+        let GemvDot { gemv_dot, gemv_dot_row } = $g;
+        check_gemv_dot::<$V, { upto($slots / 2, 4) }>($name, gemv_dot);
+        check_gemv_dot::<$V, 1>($name, gemv_dot_row);
+    }};
+}
+
 /// Every instance listed in `base_microkernel`'s `#[kernel(..)]`, of the table
 /// `$m` (a `Microkernel`) of the float type whose reference vector is `$V`, on
 /// a target with tiles of `$mr` rows and `$vecs` vectors: each against
@@ -1046,6 +1152,16 @@ macro_rules! target_tests {
                         t.f64.dot_edge,
                         g::F64_MR * (g::F64_NR / g::F64_LANES) / 4
                     );
+                }
+            }
+
+            #[test]
+            fn gemv() {
+                if let Some(t) = table(NAME) {
+                    check_gemv_axpy::<F32>(NAME, t.f32.gemv_axpy);
+                    check_gemv_axpy::<F64>(NAME, t.f64.gemv_axpy);
+                    check_gemv_dots!(NAME, F32, t.f32.gemv_dot, g::F32_MR * (g::F32_NR / g::F32_LANES));
+                    check_gemv_dots!(NAME, F64, t.f64.gemv_dot, g::F64_MR * (g::F64_NR / g::F64_LANES));
                 }
             }
 

@@ -224,6 +224,126 @@ fn small_path_split_between_threads() {
     }
 }
 
+/// Matrix-vector products (the GEMV path): `m == 1`, and `n == 1` as its
+/// transpose, with n and k of 0, 1, odd, 2^n and 2^n +- 1, and lengths that
+/// split k; W (B, or A for `n == 1`) row-major, column-major and with no unit
+/// stride; the vectors contiguous, strided and (their length-1 dimension)
+/// with any stride; alpha and beta in every BLAS case, NaN in y with beta 0.
+fn gemv_cases<T: Num>(t: &Target) {
+    let mut rng = Rng::new(17);
+    let lengths = [0, 1, 2, 7, 15, 16, 17, 63, 64, 65, 200];
+    let layouts = [
+        Layout::RowMajor { pad: 0 },
+        Layout::ColMajor { pad: 3 },
+        Layout::General,
+    ];
+    let scalars = [(1.0, 0.0), (0.7, 0.0), (-1.0, 1.0), (0.7, -0.3), (0.0, 2.0)];
+    let mut case = 0usize;
+    let mut run = |rng: &mut Rng, (m, n, k): (usize, usize, usize), lw: Layout, lv: Layout, lc: Layout| {
+        case += 1;
+        let (alpha, beta) = scalars[case % scalars.len()];
+        // The matrix is A where n == 1 (and m > 1), B otherwise.
+        let (la, lb) = if n == 1 && m > 1 { (lw, lv) } else { (lv, lw) };
+        let a = Stored::<T>::new(rng, m, k, la);
+        let b = Stored::<T>::new(rng, k, n, lb);
+        let mut c = Stored::<T>::new(rng, m, n, lc);
+        if beta == 0.0 {
+            c.data.iter_mut().for_each(|x| *x = T::of(f64::NAN));
+        }
+        let what = format!("gemv {m}x{n}x{k} W {lw:?} vector {lv:?} C {lc:?}");
+        check(t, alpha, &a, &b, beta, &c, &what);
+    };
+    for &n in &lengths {
+        for &k in &lengths {
+            for &lw in &layouts {
+                for &lv in &layouts {
+                    run(&mut rng, (1, n, k), lw, lv, layouts[(n + k) % 3]);
+                    run(&mut rng, (n, 1, k), lw, lv, layouts[(n + 2 * k) % 3]);
+                }
+            }
+        }
+    }
+    // Long enough to thread, and (n at most 256, k long) to split k.
+    for shape in [
+        (1, 1000, 700),
+        (700, 1, 1000),
+        (1, 100, 9000),
+        (1, 3, 20000),
+        (5000, 1, 4500),
+        (1, 1, 10000),
+    ] {
+        for &lw in &layouts[..2] {
+            run(
+                &mut rng,
+                shape,
+                lw,
+                Layout::RowMajor { pad: 0 },
+                Layout::RowMajor { pad: 0 },
+            );
+            run(&mut rng, shape, lw, Layout::General, Layout::ColMajor { pad: 1 });
+        }
+    }
+}
+
+#[test]
+fn gemv_shapes_strides_and_scalars() {
+    // Every product with one row on the GEMV path, small ones by a row-major
+    // W included (the small path is tested on its own). Other tests may run
+    // meanwhile: they take other paths, as correct.
+    let own = gemmkit::tuning(gemmkit::best());
+    gemmkit::set_tuning(Some(gemmkit::Tuning { gemv_small: 0, ..own })).expect("valid tuning");
+    for t in targets() {
+        gemv_cases::<f32>(t);
+        gemv_cases::<f64>(t);
+    }
+    gemmkit::set_tuning(None).expect("the targets' own");
+}
+
+/// A vector's length-1 dimension may have any stride: the plan is the same
+/// (the GEMV path, one form) whichever the caller gives, so no choice is
+/// slower than another.
+#[test]
+fn gemv_plan_ignores_the_stride_of_a_length_1_dimension() {
+    use gemmkit::{GemvForm, Parallelism, Path};
+    let t = gemmkit::best();
+    let (n, k) = (300, 500);
+    let w = vec![0.0f32; n * k];
+    let x = vec![0.0f32; 4 * k * n];
+    let mut y = vec![0.0f32; 4 * k * n];
+    let plan = |a: MatRef<'_, f32>, b: MatRef<'_, f32>, c: &MatMut<'_, f32>| {
+        gemmkit::plan(t, &Parallelism::Sequential, a, b, c).expect("plan")
+    };
+    for (wv, form) in [
+        (MatRef::row_major(&w, k, n), GemvForm::Axpy),
+        (MatRef::row_major(&w, n, k).t(), GemvForm::Dot),
+    ] {
+        // x as 1 x k and y as 1 x n with row strides that are meaningless.
+        let mut plans = Vec::new();
+        for (rsx, rsy) in [(k, n), (1, 1), (7, 1), (1, 3 * n)] {
+            let xv = MatRef::strided(&x, 1, k, rsx, 1);
+            plans.push(plan(xv, wv, &MatMut::strided(&mut y, 1, n, rsy, 1)));
+        }
+        assert!(
+            matches!(plans[0].path, Path::Gemv(g) if g.form == form),
+            "{:?}",
+            plans[0]
+        );
+        assert!(plans.iter().all(|p| *p == plans[0]), "{plans:?}");
+        // The same product as `Cᵀ = Wᵀ xᵀ`: x as a k x 1 column, y as n x 1.
+        let mut plans = Vec::new();
+        for (csx, csy) in [(1, 1), (k, n), (9, 2)] {
+            let xv = MatRef::strided(&x, k, 1, 1, csx);
+            plans.push(plan(wv.t(), xv, &MatMut::strided(&mut y, n, 1, 1, csy)));
+        }
+        assert!(
+            matches!(plans[0].path, Path::Gemv(g) if g.form == form),
+            "{:?}",
+            plans[0]
+        );
+        assert!(plans.iter().all(|p| *p == plans[0]), "{plans:?}");
+    }
+}
+
 /// B's last few columns by dot products (`dot_edge`): every column count up to
 /// half a vector after zero, one and two whole strips; row counts that are one
 /// block, end in a block moved up over rows already stored, or in a whole one;

@@ -79,6 +79,46 @@ fn results_are_bit_identical_for_any_thread_count() {
     }
 }
 
+/// GEMV shapes (`m == 1`, and `n == 1` as its transpose) with W read in both
+/// forms, long enough to share between threads, some (n at most 256, k long)
+/// with k split into parts: bit-identical for any thread count.
+#[test]
+fn gemv_results_are_bit_identical_for_any_thread_count() {
+    let gemv = |par: &Parallelism, (m, n, k): (usize, usize, usize), w_t: bool| {
+        let mut rng = Rng::new((m * 31 + n * 7 + k) as u64);
+        let a = random(&mut rng, m * k);
+        let b = random(&mut rng, k * n);
+        let mut c = random(&mut rng, m * n);
+        // W stored the other way round: A column-major, or B column-major.
+        let (av, bv) = match (w_t, m == 1) {
+            (false, _) => (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n)),
+            (true, true) => (MatRef::row_major(&a, m, k), MatRef::row_major(&b, n, k).t()),
+            (true, false) => (MatRef::row_major(&a, k, m).t(), MatRef::row_major(&b, k, n)),
+        };
+        gemm_with(gemmkit::best(), par, 0.7, av, bv, 0.5, MatMut::row_major(&mut c, m, n)).expect("gemm");
+        c
+    };
+    for shape in [
+        (1, 4099, 700),
+        (1, 200, 9001),
+        (1, 5, 30000),
+        (3001, 1, 1000),
+        (250, 1, 12000),
+    ] {
+        for w_t in [false, true] {
+            let one = gemv(&Parallelism::Sequential, shape, w_t);
+            for par in [pool(2), pool(3), pool(4), pool(20), Parallelism::Rayon] {
+                let got = gemv(&par, shape, w_t);
+                let same = one.iter().zip(&got).all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same,
+                    "{shape:?} (W transposed: {w_t}) with {par:?}: results differ from one thread"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn safe_inside_rayon_tasks_without_deadlock() {
     // Every worker of a 2-thread pool runs a multi-threaded GEMM at once, so no
