@@ -84,6 +84,16 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// `base_epilogue`, as a function pointer.
+pub type EpilogueFn = unsafe fn(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+);
 /// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
 pub type MicrokernelFn<Elem> = unsafe fn(
     k: usize,
@@ -311,6 +321,11 @@ pub struct DotEdge<Elem> {
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
     pub apply_packed_output: ApplyPackedOutputFn<Elem>,
+    /// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
+    /// column stride; reads and writes nothing outside the block.
+    ///
+    /// Only for `f32`; `None` in the other tables.
+    pub epilogue: Option<EpilogueFn>,
     /// `C = alpha * A * B + beta * C` for `ROWS` x `VECS` vectors of one `MR` x `NR`
     /// tile, accumulated in registers.
     pub microkernel: Microkernel<Elem>,
@@ -438,6 +453,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f32,
+            epilogue: Some(avx512_bf16::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f32,
@@ -622,6 +638,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_bf16::microkernel_f64,
@@ -868,6 +885,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f32,
+            epilogue: Some(avx512_vnni::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f32,
@@ -1052,6 +1070,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512_vnni::microkernel_f64,
@@ -1289,6 +1308,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f32,
+            epilogue: Some(avx512::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f32,
@@ -1473,6 +1493,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx512::microkernel_f64,
@@ -1708,6 +1729,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f32,
+            epilogue: Some(avx_vnni::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f32,
@@ -1892,6 +1914,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx_vnni::microkernel_f64,
@@ -2126,6 +2149,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f32,
+            epilogue: Some(avx2::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f32,
@@ -2310,6 +2334,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: avx2::microkernel_f64,
@@ -2545,6 +2570,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f32,
+            epilogue: Some(neon_i8mm::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f32,
@@ -2729,6 +2755,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_i8mm::microkernel_f64,
@@ -2961,6 +2988,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f32,
+            epilogue: Some(neon_dotprod::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f32,
@@ -3145,6 +3173,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon_dotprod::microkernel_f64,
@@ -3377,6 +3406,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f32,
+            epilogue: Some(neon::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f32,
@@ -3561,6 +3591,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: neon::microkernel_f64,
@@ -3799,6 +3830,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f32,
+            epilogue: Some(wasm_relaxed::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f32,
@@ -3983,6 +4015,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm_relaxed::microkernel_f64,
@@ -4215,6 +4248,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f32,
+            epilogue: Some(wasm128::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f32,
@@ -4399,6 +4433,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: wasm128::microkernel_f64,
@@ -4630,6 +4665,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f32,
+            epilogue: Some(fallback::epilogue_f32),
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f32,
@@ -4814,6 +4850,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f64,
+            epilogue: None,
             microkernel: Microkernel {
                 microkernel: Instance {
                     kernel: fallback::microkernel_f64,
