@@ -79,6 +79,7 @@ mod driver;
 mod edge;
 mod error;
 mod family;
+mod fused;
 mod lowp;
 mod mat;
 #[cfg(feature = "ndarray")]
@@ -125,6 +126,10 @@ pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use error::GemmError;
 pub use family::Element;
+pub use fused::{
+    Activation, Bias, Epilogue, gemm_bf16_fused, gemm_bf16_fused_with, gemm_bf16_packed_fused,
+    gemm_bf16_packed_fused_with, gemm_fused, gemm_fused_with, gemm_packed_fused, gemm_packed_fused_with,
+};
 pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target, Tuning};
 pub use lowp::{
     COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_packed, gemm_s8s8s32_packed_with, gemm_s8s8s32_with,

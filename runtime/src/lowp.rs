@@ -208,7 +208,7 @@ pub fn gemm_bf16_with(
 }
 
 /// The problem on these checked views.
-fn problem<F: Family>(
+pub(crate) fn problem<F: Family>(
     alpha: F::Scalar,
     a: &MatRef<'_, F::A>,
     b: &MatRef<'_, F::B>,
@@ -239,6 +239,7 @@ fn problem<F: Family>(
         },
         extra,
         packed: None,
+        epi: None,
     }
 }
 
@@ -463,6 +464,7 @@ fn int_packed<F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8, C 
             },
             extra,
             packed: Some(packed),
+            epi: None,
         };
         // SAFETY: A, C and the offsets checked, B's strips and sums cover
         // its blocks (`for_call`); the borrows keep them alive and C
