@@ -38,6 +38,11 @@
 //! sizes the machine reports ([`Blocking`], [`set_blocking`]). A process that
 //! forks after a threaded call computes correctly in the child.
 //!
+//! A bias and an activation can follow the product, fused ([`Epilogue`],
+//! [`Bias`], [`Activation`]: ReLU, SiLU, GELU in its tanh and erf forms):
+//! [`gemm_fused`], [`gemm_packed_fused`], [`gemm_bf16_fused`] and
+//! [`gemm_bf16_packed_fused`], for `f32` C.
+//!
 //! Every call first makes a [`Plan`] (the orientation, the path, the blocks,
 //! the threads, the edge instances); [`plan`] returns it for printing, and its
 //! thresholds ([`Tuning`]) are each target's data, read with [`tuning`] and
