@@ -34,7 +34,7 @@ snapshots:
 # The runtime's tests (all but the host-only text checks: snapshots, diagnostics,
 # freshness; and the fork test, which qemu-user cannot run) and doctests, as CI
 # runs them on the cross targets.
-cross_tests := "-p gemmkit -p workspace-tests --lib --test differential --test dispatch --test gemm --test lowp --test plan --test threads --test disasm"
+cross_tests := "-p gemmkit -p workspace-tests --lib --test differential --test dispatch --test fused --test gemm --test lowp --test plan --test threads --test disasm"
 
 # aarch64 under qemu-user: -cpu max (dotprod + i8mm), neoverse-n1 (dotprod), cortex-a53 (neither).
 test-neon:

@@ -84,6 +84,16 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// `base_epilogue`, as a function pointer.
+pub type EpilogueFn = unsafe fn(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+);
 /// `base_gemv_axpy`, as a function pointer, with `V::Elem` as `Elem`.
 pub type GemvAxpyFn<Elem> = unsafe fn(
     k: usize,
@@ -387,6 +397,11 @@ pub struct DotEdge<Elem> {
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
     pub apply_packed_output: ApplyPackedOutputFn<Elem>,
+    /// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
+    /// column stride; reads and writes nothing outside the block.
+    ///
+    /// Only for `f32`; `None` in the other tables.
+    pub epilogue: Option<EpilogueFn>,
     /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
     /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
     /// along `n` (a row-major weight, or a column-major one used transposed).
@@ -542,6 +557,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f32,
+            epilogue: Some(avx512_bf16::epilogue_f32),
             gemv_axpy: avx512_bf16::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -737,6 +753,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_bf16::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: avx512_bf16::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -1095,6 +1112,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f32,
+            epilogue: Some(avx512_vnni::epilogue_f32),
             gemv_axpy: avx512_vnni::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -1290,6 +1308,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512_vnni::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: avx512_vnni::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -1639,6 +1658,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f32,
+            epilogue: Some(avx512::epilogue_f32),
             gemv_axpy: avx512::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -1834,6 +1854,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx512::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: avx512::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -2181,6 +2202,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f32,
+            epilogue: Some(avx_vnni::epilogue_f32),
             gemv_axpy: avx_vnni::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -2376,6 +2398,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx_vnni::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: avx_vnni::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -2722,6 +2745,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f32,
+            epilogue: Some(avx2::epilogue_f32),
             gemv_axpy: avx2::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -2917,6 +2941,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: avx2::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: avx2::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -3264,6 +3289,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f32,
+            epilogue: Some(neon_i8mm::epilogue_f32),
             gemv_axpy: neon_i8mm::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -3459,6 +3485,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_i8mm::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: neon_i8mm::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -3803,6 +3830,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f32,
+            epilogue: Some(neon_dotprod::epilogue_f32),
             gemv_axpy: neon_dotprod::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -3998,6 +4026,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon_dotprod::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: neon_dotprod::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -4342,6 +4371,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f32,
+            epilogue: Some(neon::epilogue_f32),
             gemv_axpy: neon::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -4537,6 +4567,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: neon::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: neon::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -4887,6 +4918,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f32,
+            epilogue: Some(wasm_relaxed::epilogue_f32),
             gemv_axpy: wasm_relaxed::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -5082,6 +5114,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm_relaxed::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: wasm_relaxed::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -5426,6 +5459,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f32,
+            epilogue: Some(wasm128::epilogue_f32),
             gemv_axpy: wasm128::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -5621,6 +5655,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: wasm128::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: wasm128::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -5964,6 +5999,7 @@ pub static TARGETS: &[Target] = &[
         },
         f32: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f32,
+            epilogue: Some(fallback::epilogue_f32),
             gemv_axpy: fallback::gemv_axpy_f32,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {
@@ -6159,6 +6195,7 @@ pub static TARGETS: &[Target] = &[
         },
         f64: FloatKernels {
             apply_packed_output: fallback::apply_packed_output_f64,
+            epilogue: None,
             gemv_axpy: fallback::gemv_axpy_f64,
             gemv_dot: GemvDot {
                 gemv_dot: Instance {

@@ -275,6 +275,535 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
+/// column stride; reads and writes nothing outside the block.
+///
+/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
+/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
+/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+///
+/// # Safety
+/// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
+/// readable for the values `bias_kind` reads.
+///
+/// Generated for `avx2` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn epilogue_f32(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+) {
+    let full = n - n % 8;
+    let tail = n - full;
+    for i in 0..m {
+        let row = c.add(i * ldc);
+        let row_bias = if bias_kind == 2 {
+            _mm256_broadcast_ss(&*bias.add(i))
+        } else {
+            _mm256_setzero_ps()
+        };
+        let mut j = 0;
+        while j < full {
+            let b = if bias_kind == 1 { _mm256_loadu_ps(bias.add(j)) } else { row_bias };
+            let x = _mm256_add_ps(_mm256_loadu_ps(row.add(j)), b);
+            _mm256_storeu_ps(
+                row.add(j),
+                {
+                    if act == 1 {
+                        _mm256_max_ps(_mm256_setzero_ps(), x)
+                    } else if act == 2 {
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let neg_abs = _mm256_xor_ps(
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
+                                    _mm256_set1_ps(-0.0),
+                                );
+                                let e = {
+                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                    let shifted = _mm256_fmadd_ps(
+                                        yc,
+                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                        _mm256_set1_ps(12_582_912.0),
+                                    );
+                                    let nf = _mm256_add_ps(
+                                        shifted,
+                                        _mm256_set1_ps(-12_582_912.0),
+                                    );
+                                    let r_hi = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(-0.693_359_4),
+                                        yc,
+                                    );
+                                    let r = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(2.121_944_4e-4),
+                                        r_hi,
+                                    );
+                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                    let p = _mm256_fmadd_ps(
+                                        q,
+                                        _mm256_mul_ps(r, r),
+                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(
+                                        _mm256_mul_ps(
+                                            p,
+                                            _mm256_castsi256_ps(
+                                                _mm256_slli_epi32::<
+                                                    23,
+                                                >(
+                                                    _mm256_castps_si256(
+                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                        _mm256_setzero_ps(),
+                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                    )
+                                };
+                                let s = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                );
+                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), x)
+                            },
+                        )
+                    } else if act == 3 {
+                        let poly = _mm256_fmadd_ps(
+                            _mm256_mul_ps(x, x),
+                            _mm256_set1_ps(0.044715),
+                            _mm256_set1_ps(1.0),
+                        );
+                        let two_u = _mm256_mul_ps(
+                            _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
+                            poly,
+                        );
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let neg_abs = _mm256_xor_ps(
+                                    _mm256_max_ps(
+                                        two_u,
+                                        _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
+                                    ),
+                                    _mm256_set1_ps(-0.0),
+                                );
+                                let e = {
+                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                    let shifted = _mm256_fmadd_ps(
+                                        yc,
+                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                        _mm256_set1_ps(12_582_912.0),
+                                    );
+                                    let nf = _mm256_add_ps(
+                                        shifted,
+                                        _mm256_set1_ps(-12_582_912.0),
+                                    );
+                                    let r_hi = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(-0.693_359_4),
+                                        yc,
+                                    );
+                                    let r = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(2.121_944_4e-4),
+                                        r_hi,
+                                    );
+                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                    let p = _mm256_fmadd_ps(
+                                        q,
+                                        _mm256_mul_ps(r, r),
+                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(
+                                        _mm256_mul_ps(
+                                            p,
+                                            _mm256_castsi256_ps(
+                                                _mm256_slli_epi32::<
+                                                    23,
+                                                >(
+                                                    _mm256_castps_si256(
+                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                        _mm256_setzero_ps(),
+                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                    )
+                                };
+                                let s = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                );
+                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
+                            },
+                        )
+                    } else if act == 4 {
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let z = _mm256_mul_ps(
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
+                                    _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_fmadd_ps(z, _mm256_set1_ps(0.5), _mm256_set1_ps(1.0)),
+                                );
+                                let mut p = _mm256_set1_ps(0.170_872_76);
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.822_152_26));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.488_515_9));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.135_204));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.278_868_08));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.186_288_06));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.096_784_18));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.374_091_95));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.000_023_7));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.265_512_2));
+                                let arg = _mm256_fmadd_ps(
+                                    z,
+                                    _mm256_xor_ps(z, _mm256_set1_ps(-0.0)),
+                                    p,
+                                );
+                                let h = _mm256_mul_ps(
+                                    _mm256_mul_ps(t, _mm256_set1_ps(0.5)),
+                                    {
+                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), arg);
+                                        let shifted = _mm256_fmadd_ps(
+                                            yc,
+                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm256_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm256_add_ps(
+                                            shifted,
+                                            _mm256_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                        let p = _mm256_fmadd_ps(
+                                            q,
+                                            _mm256_mul_ps(r, r),
+                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                        );
+                                        _mm256_blendv_ps(
+                                            _mm256_mul_ps(
+                                                p,
+                                                _mm256_castsi256_ps(
+                                                    _mm256_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm256_castps_si256(
+                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm256_setzero_ps(),
+                                            _mm256_add_ps(arg, _mm256_set1_ps(87.0)),
+                                        )
+                                    },
+                                );
+                                _mm256_blendv_ps(
+                                    _mm256_add_ps(
+                                        _mm256_xor_ps(h, _mm256_set1_ps(-0.0)),
+                                        _mm256_set1_ps(1.0),
+                                    ),
+                                    h,
+                                    x,
+                                )
+                            },
+                        )
+                    } else {
+                        x
+                    }
+                },
+            );
+            j += 8;
+        }
+        if tail > 0 {
+            let b = if bias_kind == 1 {
+                _mm256_maskload_ps(bias.add(full), ops::mask_i32x8(tail))
+            } else {
+                row_bias
+            };
+            let x = _mm256_add_ps(
+                _mm256_maskload_ps(row.add(full), ops::mask_i32x8(tail)),
+                b,
+            );
+            _mm256_maskstore_ps(
+                row.add(full),
+                ops::mask_i32x8(tail),
+                {
+                    if act == 1 {
+                        _mm256_max_ps(_mm256_setzero_ps(), x)
+                    } else if act == 2 {
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let neg_abs = _mm256_xor_ps(
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
+                                    _mm256_set1_ps(-0.0),
+                                );
+                                let e = {
+                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                    let shifted = _mm256_fmadd_ps(
+                                        yc,
+                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                        _mm256_set1_ps(12_582_912.0),
+                                    );
+                                    let nf = _mm256_add_ps(
+                                        shifted,
+                                        _mm256_set1_ps(-12_582_912.0),
+                                    );
+                                    let r_hi = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(-0.693_359_4),
+                                        yc,
+                                    );
+                                    let r = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(2.121_944_4e-4),
+                                        r_hi,
+                                    );
+                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                    let p = _mm256_fmadd_ps(
+                                        q,
+                                        _mm256_mul_ps(r, r),
+                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(
+                                        _mm256_mul_ps(
+                                            p,
+                                            _mm256_castsi256_ps(
+                                                _mm256_slli_epi32::<
+                                                    23,
+                                                >(
+                                                    _mm256_castps_si256(
+                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                        _mm256_setzero_ps(),
+                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                    )
+                                };
+                                let s = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                );
+                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), x)
+                            },
+                        )
+                    } else if act == 3 {
+                        let poly = _mm256_fmadd_ps(
+                            _mm256_mul_ps(x, x),
+                            _mm256_set1_ps(0.044715),
+                            _mm256_set1_ps(1.0),
+                        );
+                        let two_u = _mm256_mul_ps(
+                            _mm256_mul_ps(x, _mm256_set1_ps(1.595_769)),
+                            poly,
+                        );
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let neg_abs = _mm256_xor_ps(
+                                    _mm256_max_ps(
+                                        two_u,
+                                        _mm256_xor_ps(two_u, _mm256_set1_ps(-0.0)),
+                                    ),
+                                    _mm256_set1_ps(-0.0),
+                                );
+                                let e = {
+                                    let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), neg_abs);
+                                    let shifted = _mm256_fmadd_ps(
+                                        yc,
+                                        _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                        _mm256_set1_ps(12_582_912.0),
+                                    );
+                                    let nf = _mm256_add_ps(
+                                        shifted,
+                                        _mm256_set1_ps(-12_582_912.0),
+                                    );
+                                    let r_hi = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(-0.693_359_4),
+                                        yc,
+                                    );
+                                    let r = _mm256_fmadd_ps(
+                                        nf,
+                                        _mm256_set1_ps(2.121_944_4e-4),
+                                        r_hi,
+                                    );
+                                    let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                    q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                    let p = _mm256_fmadd_ps(
+                                        q,
+                                        _mm256_mul_ps(r, r),
+                                        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                    );
+                                    _mm256_blendv_ps(
+                                        _mm256_mul_ps(
+                                            p,
+                                            _mm256_castsi256_ps(
+                                                _mm256_slli_epi32::<
+                                                    23,
+                                                >(
+                                                    _mm256_castps_si256(
+                                                        _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                        _mm256_setzero_ps(),
+                                        _mm256_add_ps(neg_abs, _mm256_set1_ps(87.0)),
+                                    )
+                                };
+                                let s = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_add_ps(e, _mm256_set1_ps(1.0)),
+                                );
+                                _mm256_blendv_ps(s, _mm256_mul_ps(e, s), two_u)
+                            },
+                        )
+                    } else if act == 4 {
+                        _mm256_mul_ps(
+                            x,
+                            {
+                                let z = _mm256_mul_ps(
+                                    _mm256_max_ps(x, _mm256_xor_ps(x, _mm256_set1_ps(-0.0))),
+                                    _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = _mm256_div_ps(
+                                    _mm256_set1_ps(1.0),
+                                    _mm256_fmadd_ps(z, _mm256_set1_ps(0.5), _mm256_set1_ps(1.0)),
+                                );
+                                let mut p = _mm256_set1_ps(0.170_872_76);
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.822_152_26));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.488_515_9));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.135_204));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.278_868_08));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.186_288_06));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.096_784_18));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.374_091_95));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.000_023_7));
+                                p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.265_512_2));
+                                let arg = _mm256_fmadd_ps(
+                                    z,
+                                    _mm256_xor_ps(z, _mm256_set1_ps(-0.0)),
+                                    p,
+                                );
+                                let h = _mm256_mul_ps(
+                                    _mm256_mul_ps(t, _mm256_set1_ps(0.5)),
+                                    {
+                                        let yc = _mm256_max_ps(_mm256_set1_ps(-87.0), arg);
+                                        let shifted = _mm256_fmadd_ps(
+                                            yc,
+                                            _mm256_set1_ps(core::f32::consts::LOG2_E),
+                                            _mm256_set1_ps(12_582_912.0),
+                                        );
+                                        let nf = _mm256_add_ps(
+                                            shifted,
+                                            _mm256_set1_ps(-12_582_912.0),
+                                        );
+                                        let r_hi = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(-0.693_359_4),
+                                            yc,
+                                        );
+                                        let r = _mm256_fmadd_ps(
+                                            nf,
+                                            _mm256_set1_ps(2.121_944_4e-4),
+                                            r_hi,
+                                        );
+                                        let mut q = _mm256_set1_ps(1.987_569_1e-4);
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.398_199_9e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.333_452e-3));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.166_579_6e-2));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.166_666_66));
+                                        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(0.5));
+                                        let p = _mm256_fmadd_ps(
+                                            q,
+                                            _mm256_mul_ps(r, r),
+                                            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+                                        );
+                                        _mm256_blendv_ps(
+                                            _mm256_mul_ps(
+                                                p,
+                                                _mm256_castsi256_ps(
+                                                    _mm256_slli_epi32::<
+                                                        23,
+                                                    >(
+                                                        _mm256_castps_si256(
+                                                            _mm256_add_ps(nf, _mm256_set1_ps(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                            _mm256_setzero_ps(),
+                                            _mm256_add_ps(arg, _mm256_set1_ps(87.0)),
+                                        )
+                                    },
+                                );
+                                _mm256_blendv_ps(
+                                    _mm256_add_ps(
+                                        _mm256_xor_ps(h, _mm256_set1_ps(-0.0)),
+                                        _mm256_set1_ps(1.0),
+                                    ),
+                                    h,
+                                    x,
+                                )
+                            },
+                        )
+                    } else {
+                        x
+                    }
+                },
+            );
+        }
+    }
+}
 /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
 /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
 /// along `n` (a row-major weight, or a column-major one used transposed).

@@ -35,6 +35,8 @@ pub const F64_NR: usize = 32;
 pub use super::avx512_vnni::apply_packed_output_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::avx512_vnni::apply_packed_output_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `epilogue_f32` uses.
+pub use super::avx512_vnni::epilogue_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemv_axpy_f32` uses.
 pub use super::avx512_vnni::gemv_axpy_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemv_axpy_f64` uses.

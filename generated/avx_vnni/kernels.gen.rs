@@ -35,6 +35,8 @@ pub const F64_NR: usize = 8;
 pub use super::avx2::apply_packed_output_f32;
 /// The same code as on `avx2`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::avx2::apply_packed_output_f64;
+/// The same code as on `avx2`: this level adds nothing `epilogue_f32` uses.
+pub use super::avx2::epilogue_f32;
 /// The same code as on `avx2`: this level adds nothing `gemv_axpy_f32` uses.
 pub use super::avx2::gemv_axpy_f32;
 /// The same code as on `avx2`: this level adds nothing `gemv_axpy_f64` uses.

@@ -152,6 +152,134 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
+/// column stride; reads and writes nothing outside the block.
+///
+/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
+/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
+/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+///
+/// # Safety
+/// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
+/// readable for the values `bias_kind` reads.
+///
+/// Generated for `fallback` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
+pub unsafe fn epilogue_f32(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+) {
+    for i in 0..m {
+        let row = c.add(i * ldc);
+        let row_bias = if bias_kind == 2 { *bias.add(i) } else { 0.0f32 };
+        let mut j = 0;
+        while j < n {
+            let b = if bias_kind == 1 { *bias.add(j) } else { row_bias };
+            let x = (*row.add(j)) + b;
+            *row.add(j) = {
+                if act == 1 {
+                    ops::max_f32(0.0f32, x)
+                } else if act == 2 {
+                    x
+                        * {
+                            let neg_abs = -ops::max_f32(x, -x);
+                            let e = {
+                                let yc = ops::max_f32(-87.0, neg_abs);
+                                let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
+                                    + (-12_582_912.0);
+                                let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
+                                let mut q = 1.987_569_1e-4;
+                                q = q * r + 1.398_199_9e-3;
+                                q = q * r + 8.333_452e-3;
+                                q = q * r + 4.166_579_6e-2;
+                                q = q * r + 0.166_666_66;
+                                q = q * r + 0.5;
+                                ops::select_neg_f32(
+                                    neg_abs + 87.0,
+                                    0.0f32,
+                                    (q * (r * r) + (r + 1.0))
+                                        * f32::from_bits((((nf as i32) + 127) as u32) << 23),
+                                )
+                            };
+                            let s = 1.0 / (e + 1.0);
+                            ops::select_neg_f32(x, e * s, s)
+                        }
+                } else if act == 3 {
+                    let two_u = (x * 1.595_769) * ((x * x) * 0.044715 + 1.0);
+                    x
+                        * {
+                            let neg_abs = -ops::max_f32(two_u, -two_u);
+                            let e = {
+                                let yc = ops::max_f32(-87.0, neg_abs);
+                                let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
+                                    + (-12_582_912.0);
+                                let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
+                                let mut q = 1.987_569_1e-4;
+                                q = q * r + 1.398_199_9e-3;
+                                q = q * r + 8.333_452e-3;
+                                q = q * r + 4.166_579_6e-2;
+                                q = q * r + 0.166_666_66;
+                                q = q * r + 0.5;
+                                ops::select_neg_f32(
+                                    neg_abs + 87.0,
+                                    0.0f32,
+                                    (q * (r * r) + (r + 1.0))
+                                        * f32::from_bits((((nf as i32) + 127) as u32) << 23),
+                                )
+                            };
+                            let s = 1.0 / (e + 1.0);
+                            ops::select_neg_f32(two_u, e * s, s)
+                        }
+                } else if act == 4 {
+                    x
+                        * {
+                            let z = ops::max_f32(x, -x)
+                                * core::f32::consts::FRAC_1_SQRT_2;
+                            let t = 1.0 / (z * 0.5 + 1.0);
+                            let mut p = 0.170_872_76;
+                            p = p * t + (-0.822_152_26);
+                            p = p * t + 1.488_515_9;
+                            p = p * t + (-1.135_204);
+                            p = p * t + 0.278_868_08;
+                            p = p * t + (-0.186_288_06);
+                            p = p * t + 0.096_784_18;
+                            p = p * t + 0.374_091_95;
+                            p = p * t + 1.000_023_7;
+                            p = p * t + (-1.265_512_2);
+                            let arg = z * (-z) + p;
+                            let h = (t * 0.5)
+                                * {
+                                    let yc = ops::max_f32(-87.0, arg);
+                                    let nf = (yc * core::f32::consts::LOG2_E + 12_582_912.0)
+                                        + (-12_582_912.0);
+                                    let r = nf * 2.121_944_4e-4 + (nf * (-0.693_359_4) + yc);
+                                    let mut q = 1.987_569_1e-4;
+                                    q = q * r + 1.398_199_9e-3;
+                                    q = q * r + 8.333_452e-3;
+                                    q = q * r + 4.166_579_6e-2;
+                                    q = q * r + 0.166_666_66;
+                                    q = q * r + 0.5;
+                                    ops::select_neg_f32(
+                                        arg + 87.0,
+                                        0.0f32,
+                                        (q * (r * r) + (r + 1.0))
+                                            * f32::from_bits((((nf as i32) + 127) as u32) << 23),
+                                    )
+                                };
+                            ops::select_neg_f32(x, h, (-h) + 1.0)
+                        }
+                } else {
+                    x
+                }
+            };
+            j += 1;
+        }
+    }
+}
 /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
 /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
 /// along `n` (a row-major weight, or a column-major one used transposed).
@@ -15037,5 +15165,14 @@ mod ops {
             sum = sum.wrapping_add(i32::from(a[q]) * i32::from(b[q]));
         }
         sum
+    }
+    /// `a > b ? a : b`, as x86's `maxps` (`f32::max` would drop a NaN in `b`).
+    #[inline(always)]
+    pub fn max_f32(a: f32, b: f32) -> f32 {
+        if a > b { a } else { b }
+    }
+    #[inline(always)]
+    pub fn select_neg_f32(m: f32, a: f32, b: f32) -> f32 {
+        if m.is_sign_negative() { a } else { b }
     }
 }

@@ -219,6 +219,494 @@ pub unsafe fn apply_packed_output_f64(
         }
     }
 }
+/// `C = act(C + bias)` for an `m x n` block of C, row stride `ldc`, unit
+/// column stride; reads and writes nothing outside the block.
+///
+/// `bias_kind`: 0 none, 1 one per column (`bias[j]`, `n` values), 2 one per
+/// row (`bias[i]`, `m` values). `act`: 0 none, 1 ReLU (`max(0, x)`, NaN stays
+/// NaN), 2 SiLU, 3 GELU (tanh form), 4 GELU (erf form); any other is none.
+///
+/// # Safety
+/// `c` readable and writable at every `(i, j)` with `i < m`, `j < n`; `bias`
+/// readable for the values `bias_kind` reads.
+///
+/// Generated for `neon` from `base_epilogue` in `kernels/src/epilogue.rs` with V = f32.
+#[target_feature(enable = "neon")]
+pub unsafe fn epilogue_f32(
+    m: usize,
+    n: usize,
+    c: *mut f32,
+    ldc: usize,
+    bias: *const f32,
+    bias_kind: usize,
+    act: usize,
+) {
+    let full = n - n % 4;
+    let tail = n - full;
+    for i in 0..m {
+        let row = c.add(i * ldc);
+        let row_bias = if bias_kind == 2 {
+            vld1q_dup_f32(bias.add(i))
+        } else {
+            vdupq_n_f32(0.0)
+        };
+        let mut j = 0;
+        while j < full {
+            let b = if bias_kind == 1 { vld1q_f32(bias.add(j)) } else { row_bias };
+            let x = vaddq_f32(vld1q_f32(row.add(j)), b);
+            vst1q_f32(
+                row.add(j),
+                {
+                    if act == 1 {
+                        vmaxq_f32(vdupq_n_f32(0.0), x)
+                    } else if act == 2 {
+                        vmulq_f32(
+                            x,
+                            {
+                                let neg_abs = vnegq_f32(vmaxq_f32(x, vnegq_f32(x)));
+                                let e = {
+                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                    let shifted = vfmaq_f32(
+                                        vdupq_n_f32(12_582_912.0),
+                                        yc,
+                                        vdupq_n_f32(core::f32::consts::LOG2_E),
+                                    );
+                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                    let p = vfmaq_f32(
+                                        vaddq_f32(r, vdupq_n_f32(1.0)),
+                                        q,
+                                        vmulq_f32(r, r),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<
+                                                31,
+                                            >(
+                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                            ),
+                                        ),
+                                        vdupq_n_f32(0.0),
+                                        vmulq_f32(
+                                            p,
+                                            vreinterpretq_f32_u32(
+                                                vshlq_n_u32::<
+                                                    23,
+                                                >(
+                                                    vreinterpretq_u32_f32(
+                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                    )
+                                };
+                                let s = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vaddq_f32(e, vdupq_n_f32(1.0)),
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
+                                    ),
+                                    vmulq_f32(e, s),
+                                    s,
+                                )
+                            },
+                        )
+                    } else if act == 3 {
+                        let poly = vfmaq_f32(
+                            vdupq_n_f32(1.0),
+                            vmulq_f32(x, x),
+                            vdupq_n_f32(0.044715),
+                        );
+                        let two_u = vmulq_f32(
+                            vmulq_f32(x, vdupq_n_f32(1.595_769)),
+                            poly,
+                        );
+                        vmulq_f32(
+                            x,
+                            {
+                                let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
+                                let e = {
+                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                    let shifted = vfmaq_f32(
+                                        vdupq_n_f32(12_582_912.0),
+                                        yc,
+                                        vdupq_n_f32(core::f32::consts::LOG2_E),
+                                    );
+                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                    let p = vfmaq_f32(
+                                        vaddq_f32(r, vdupq_n_f32(1.0)),
+                                        q,
+                                        vmulq_f32(r, r),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<
+                                                31,
+                                            >(
+                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                            ),
+                                        ),
+                                        vdupq_n_f32(0.0),
+                                        vmulq_f32(
+                                            p,
+                                            vreinterpretq_f32_u32(
+                                                vshlq_n_u32::<
+                                                    23,
+                                                >(
+                                                    vreinterpretq_u32_f32(
+                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                    )
+                                };
+                                let s = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vaddq_f32(e, vdupq_n_f32(1.0)),
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
+                                    ),
+                                    vmulq_f32(e, s),
+                                    s,
+                                )
+                            },
+                        )
+                    } else if act == 4 {
+                        vmulq_f32(
+                            x,
+                            {
+                                let z = vmulq_f32(
+                                    vmaxq_f32(x, vnegq_f32(x)),
+                                    vdupq_n_f32(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vfmaq_f32(vdupq_n_f32(1.0), z, vdupq_n_f32(0.5)),
+                                );
+                                let mut p = vdupq_n_f32(0.170_872_76);
+                                p = vfmaq_f32(vdupq_n_f32(-0.822_152_26), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.488_515_9), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.135_204), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.278_868_08), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-0.186_288_06), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.096_784_18), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.374_091_95), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.000_023_7), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.265_512_2), p, t);
+                                let arg = vfmaq_f32(p, z, vnegq_f32(z));
+                                let h = vmulq_f32(
+                                    vmulq_f32(t, vdupq_n_f32(0.5)),
+                                    {
+                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), arg);
+                                        let shifted = vfmaq_f32(
+                                            vdupq_n_f32(12_582_912.0),
+                                            yc,
+                                            vdupq_n_f32(core::f32::consts::LOG2_E),
+                                        );
+                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                        let p = vfmaq_f32(
+                                            vaddq_f32(r, vdupq_n_f32(1.0)),
+                                            q,
+                                            vmulq_f32(r, r),
+                                        );
+                                        vbslq_f32(
+                                            vreinterpretq_u32_s32(
+                                                vshrq_n_s32::<
+                                                    31,
+                                                >(vreinterpretq_s32_f32(vaddq_f32(arg, vdupq_n_f32(87.0)))),
+                                            ),
+                                            vdupq_n_f32(0.0),
+                                            vmulq_f32(
+                                                p,
+                                                vreinterpretq_f32_u32(
+                                                    vshlq_n_u32::<
+                                                        23,
+                                                    >(
+                                                        vreinterpretq_u32_f32(
+                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                        )
+                                    },
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
+                                    ),
+                                    h,
+                                    vaddq_f32(vnegq_f32(h), vdupq_n_f32(1.0)),
+                                )
+                            },
+                        )
+                    } else {
+                        x
+                    }
+                },
+            );
+            j += 4;
+        }
+        if tail > 0 {
+            let b = if bias_kind == 1 {
+                ops::load_partial_f32(bias.add(full), tail)
+            } else {
+                row_bias
+            };
+            let x = vaddq_f32(ops::load_partial_f32(row.add(full), tail), b);
+            ops::store_partial_f32(
+                row.add(full),
+                {
+                    if act == 1 {
+                        vmaxq_f32(vdupq_n_f32(0.0), x)
+                    } else if act == 2 {
+                        vmulq_f32(
+                            x,
+                            {
+                                let neg_abs = vnegq_f32(vmaxq_f32(x, vnegq_f32(x)));
+                                let e = {
+                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                    let shifted = vfmaq_f32(
+                                        vdupq_n_f32(12_582_912.0),
+                                        yc,
+                                        vdupq_n_f32(core::f32::consts::LOG2_E),
+                                    );
+                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                    let p = vfmaq_f32(
+                                        vaddq_f32(r, vdupq_n_f32(1.0)),
+                                        q,
+                                        vmulq_f32(r, r),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<
+                                                31,
+                                            >(
+                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                            ),
+                                        ),
+                                        vdupq_n_f32(0.0),
+                                        vmulq_f32(
+                                            p,
+                                            vreinterpretq_f32_u32(
+                                                vshlq_n_u32::<
+                                                    23,
+                                                >(
+                                                    vreinterpretq_u32_f32(
+                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                    )
+                                };
+                                let s = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vaddq_f32(e, vdupq_n_f32(1.0)),
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
+                                    ),
+                                    vmulq_f32(e, s),
+                                    s,
+                                )
+                            },
+                        )
+                    } else if act == 3 {
+                        let poly = vfmaq_f32(
+                            vdupq_n_f32(1.0),
+                            vmulq_f32(x, x),
+                            vdupq_n_f32(0.044715),
+                        );
+                        let two_u = vmulq_f32(
+                            vmulq_f32(x, vdupq_n_f32(1.595_769)),
+                            poly,
+                        );
+                        vmulq_f32(
+                            x,
+                            {
+                                let neg_abs = vnegq_f32(vmaxq_f32(two_u, vnegq_f32(two_u)));
+                                let e = {
+                                    let yc = vmaxq_f32(vdupq_n_f32(-87.0), neg_abs);
+                                    let shifted = vfmaq_f32(
+                                        vdupq_n_f32(12_582_912.0),
+                                        yc,
+                                        vdupq_n_f32(core::f32::consts::LOG2_E),
+                                    );
+                                    let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                    let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                    let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                    let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                    q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                    q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                    let p = vfmaq_f32(
+                                        vaddq_f32(r, vdupq_n_f32(1.0)),
+                                        q,
+                                        vmulq_f32(r, r),
+                                    );
+                                    vbslq_f32(
+                                        vreinterpretq_u32_s32(
+                                            vshrq_n_s32::<
+                                                31,
+                                            >(
+                                                vreinterpretq_s32_f32(vaddq_f32(neg_abs, vdupq_n_f32(87.0))),
+                                            ),
+                                        ),
+                                        vdupq_n_f32(0.0),
+                                        vmulq_f32(
+                                            p,
+                                            vreinterpretq_f32_u32(
+                                                vshlq_n_u32::<
+                                                    23,
+                                                >(
+                                                    vreinterpretq_u32_f32(
+                                                        vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                    ),
+                                                ),
+                                            ),
+                                        ),
+                                    )
+                                };
+                                let s = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vaddq_f32(e, vdupq_n_f32(1.0)),
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(two_u)),
+                                    ),
+                                    vmulq_f32(e, s),
+                                    s,
+                                )
+                            },
+                        )
+                    } else if act == 4 {
+                        vmulq_f32(
+                            x,
+                            {
+                                let z = vmulq_f32(
+                                    vmaxq_f32(x, vnegq_f32(x)),
+                                    vdupq_n_f32(core::f32::consts::FRAC_1_SQRT_2),
+                                );
+                                let t = vdivq_f32(
+                                    vdupq_n_f32(1.0),
+                                    vfmaq_f32(vdupq_n_f32(1.0), z, vdupq_n_f32(0.5)),
+                                );
+                                let mut p = vdupq_n_f32(0.170_872_76);
+                                p = vfmaq_f32(vdupq_n_f32(-0.822_152_26), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.488_515_9), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.135_204), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.278_868_08), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-0.186_288_06), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.096_784_18), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(0.374_091_95), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(1.000_023_7), p, t);
+                                p = vfmaq_f32(vdupq_n_f32(-1.265_512_2), p, t);
+                                let arg = vfmaq_f32(p, z, vnegq_f32(z));
+                                let h = vmulq_f32(
+                                    vmulq_f32(t, vdupq_n_f32(0.5)),
+                                    {
+                                        let yc = vmaxq_f32(vdupq_n_f32(-87.0), arg);
+                                        let shifted = vfmaq_f32(
+                                            vdupq_n_f32(12_582_912.0),
+                                            yc,
+                                            vdupq_n_f32(core::f32::consts::LOG2_E),
+                                        );
+                                        let nf = vaddq_f32(shifted, vdupq_n_f32(-12_582_912.0));
+                                        let r_hi = vfmaq_f32(yc, nf, vdupq_n_f32(-0.693_359_4));
+                                        let r = vfmaq_f32(r_hi, nf, vdupq_n_f32(2.121_944_4e-4));
+                                        let mut q = vdupq_n_f32(1.987_569_1e-4);
+                                        q = vfmaq_f32(vdupq_n_f32(1.398_199_9e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(8.333_452e-3), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(4.166_579_6e-2), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.166_666_66), q, r);
+                                        q = vfmaq_f32(vdupq_n_f32(0.5), q, r);
+                                        let p = vfmaq_f32(
+                                            vaddq_f32(r, vdupq_n_f32(1.0)),
+                                            q,
+                                            vmulq_f32(r, r),
+                                        );
+                                        vbslq_f32(
+                                            vreinterpretq_u32_s32(
+                                                vshrq_n_s32::<
+                                                    31,
+                                                >(vreinterpretq_s32_f32(vaddq_f32(arg, vdupq_n_f32(87.0)))),
+                                            ),
+                                            vdupq_n_f32(0.0),
+                                            vmulq_f32(
+                                                p,
+                                                vreinterpretq_f32_u32(
+                                                    vshlq_n_u32::<
+                                                        23,
+                                                    >(
+                                                        vreinterpretq_u32_f32(
+                                                            vaddq_f32(nf, vdupq_n_f32(12583039.0)),
+                                                        ),
+                                                    ),
+                                                ),
+                                            ),
+                                        )
+                                    },
+                                );
+                                vbslq_f32(
+                                    vreinterpretq_u32_s32(
+                                        vshrq_n_s32::<31>(vreinterpretq_s32_f32(x)),
+                                    ),
+                                    h,
+                                    vaddq_f32(vnegq_f32(h), vdupq_n_f32(1.0)),
+                                )
+                            },
+                        )
+                    } else {
+                        x
+                    }
+                },
+                tail,
+            );
+        }
+    }
+}
 /// `y[j] += alpha * sum_p x[p * incx] * w[p * ldw + j]` for `j < n`, `p < k`:
 /// the "axpy form" of `y += alpha * x W`, W stored `k x n` with unit stride
 /// along `n` (a row-major weight, or a column-major one used transposed).

@@ -35,6 +35,8 @@ pub const F64_NR: usize = 6;
 pub use super::neon::apply_packed_output_f32;
 /// The same code as on `neon`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::neon::apply_packed_output_f64;
+/// The same code as on `neon`: this level adds nothing `epilogue_f32` uses.
+pub use super::neon::epilogue_f32;
 /// The same code as on `neon`: this level adds nothing `gemv_axpy_f32` uses.
 pub use super::neon::gemv_axpy_f32;
 /// The same code as on `neon`: this level adds nothing `gemv_axpy_f64` uses.

@@ -35,6 +35,8 @@ pub const F64_NR: usize = 6;
 pub use super::neon_dotprod::apply_packed_output_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::neon_dotprod::apply_packed_output_f64;
+/// The same code as on `neon_dotprod`: this level adds nothing `epilogue_f32` uses.
+pub use super::neon_dotprod::epilogue_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `gemv_axpy_f32` uses.
 pub use super::neon_dotprod::gemv_axpy_f32;
 /// The same code as on `neon_dotprod`: this level adds nothing `gemv_axpy_f64` uses.

@@ -149,6 +149,11 @@ pub static FALLBACK: Target = Target {
         ("f32.mul", "$0 * $1"),
         // Unfused: without FMA hardware `mul_add` is a slow libm call.
         ("f32.mul_add", "$0 * $1 + $2"),
+        ("f32.neg", "-$0"),
+        ("f32.div", "$0 / $1"),
+        ("f32.max", "ops::max_f32($0, $1)"),
+        ("f32.select_neg", "ops::select_neg_f32($0, $1, $2)"),
+        ("f32.exp2i", "f32::from_bits(((($0 as i32) + 127) as u32) << 23)"),
         ("f64.vec", "f64"),
         ("f64.LANES", "1"),
         ("f64.MR", "4"),
@@ -163,6 +168,11 @@ pub static FALLBACK: Target = Target {
         ("f64.add", "$0 + $1"),
         ("f64.mul", "$0 * $1"),
         ("f64.mul_add", "$0 * $1 + $2"),
+        ("f64.neg", "-$0"),
+        ("f64.div", "$0 / $1"),
+        ("f64.max", "ops::max_f64($0, $1)"),
+        ("f64.select_neg", "ops::select_neg_f64($0, $1, $2)"),
+        ("f64.exp2i", "f64::from_bits(((($0 as i64) + 1023) as u64) << 52)"),
         ("u8i8.vec", "i32"),
         ("u8i8.AVec", "[u8; 4]"),
         ("u8i8.BVec", "[i8; 4]"),
@@ -199,6 +209,32 @@ pub static FALLBACK: Target = Target {
         ("f64.prefetch_far", "{ let _ = $0; }"),
     ],
     helpers: &[
+        (
+            "max_f32",
+            "/// `a > b ? a : b`, as x86's `maxps` (`f32::max` would drop a NaN in `b`).
+            pub fn max_f32(a: f32, b: f32) -> f32 {
+                if a > b { a } else { b }
+            }",
+        ),
+        (
+            "max_f64",
+            "/// `a > b ? a : b`, as x86's `maxpd` (`f64::max` would drop a NaN in `b`).
+            pub fn max_f64(a: f64, b: f64) -> f64 {
+                if a > b { a } else { b }
+            }",
+        ),
+        (
+            "select_neg_f32",
+            "pub fn select_neg_f32(m: f32, a: f32, b: f32) -> f32 {
+                if m.is_sign_negative() { a } else { b }
+            }",
+        ),
+        (
+            "select_neg_f64",
+            "pub fn select_neg_f64(m: f64, a: f64, b: f64) -> f64 {
+                if m.is_sign_negative() { a } else { b }
+            }",
+        ),
         (
             "dot_bf16",
             "/// bf16 pair dot product, odd product first (VDPBF16PS order); bf16
@@ -249,6 +285,14 @@ pub static AVX2: Target = Target {
         ("f32.add", "_mm256_add_ps($0, $1)"),
         ("f32.mul", "_mm256_mul_ps($0, $1)"),
         ("f32.mul_add", "_mm256_fmadd_ps($0, $1, $2)"),
+        ("f32.neg", "_mm256_xor_ps($0, _mm256_set1_ps(-0.0))"),
+        ("f32.div", "_mm256_div_ps($0, $1)"),
+        ("f32.max", "_mm256_max_ps($0, $1)"),
+        ("f32.select_neg", "_mm256_blendv_ps($2, $1, $0)"),
+        (
+            "f32.exp2i",
+            "_mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_castps_si256(_mm256_add_ps($0, _mm256_set1_ps(12583039.0)))))",
+        ),
         ("f64.vec", "__m256d"),
         ("f64.LANES", "4"),
         ("f64.MR", "6"),
@@ -263,6 +307,14 @@ pub static AVX2: Target = Target {
         ("f64.add", "_mm256_add_pd($0, $1)"),
         ("f64.mul", "_mm256_mul_pd($0, $1)"),
         ("f64.mul_add", "_mm256_fmadd_pd($0, $1, $2)"),
+        ("f64.neg", "_mm256_xor_pd($0, _mm256_set1_pd(-0.0))"),
+        ("f64.div", "_mm256_div_pd($0, $1)"),
+        ("f64.max", "_mm256_max_pd($0, $1)"),
+        ("f64.select_neg", "_mm256_blendv_pd($2, $1, $0)"),
+        (
+            "f64.exp2i",
+            "_mm256_castsi256_pd(_mm256_slli_epi64::<52>(_mm256_castpd_si256(_mm256_add_pd($0, _mm256_set1_pd(6755399441056767.0)))))",
+        ),
         ("u8i8.vec", "__m256i"),
         ("u8i8.AVec", "__m256i"),
         ("u8i8.BVec", "__m256i"),
@@ -398,6 +450,17 @@ pub static AVX512: Target = Target {
         ("f32.add", "_mm512_add_ps($0, $1)"),
         ("f32.mul", "_mm512_mul_ps($0, $1)"),
         ("f32.mul_add", "_mm512_fmadd_ps($0, $1, $2)"),
+        ("f32.neg", "_mm512_xor_ps($0, _mm512_set1_ps(-0.0))"),
+        ("f32.div", "_mm512_div_ps($0, $1)"),
+        ("f32.max", "_mm512_max_ps($0, $1)"),
+        (
+            "f32.select_neg",
+            "_mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512($0)), $2, $1)",
+        ),
+        (
+            "f32.exp2i",
+            "_mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_castps_si512(_mm512_add_ps($0, _mm512_set1_ps(12583039.0)))))",
+        ),
         ("f64.vec", "__m512d"),
         ("f64.LANES", "8"),
         // 6 x 4 as for f32 (measured against 12 x 2 and 8 x 3, see
@@ -420,6 +483,17 @@ pub static AVX512: Target = Target {
         ("f64.add", "_mm512_add_pd($0, $1)"),
         ("f64.mul", "_mm512_mul_pd($0, $1)"),
         ("f64.mul_add", "_mm512_fmadd_pd($0, $1, $2)"),
+        ("f64.neg", "_mm512_xor_pd($0, _mm512_set1_pd(-0.0))"),
+        ("f64.div", "_mm512_div_pd($0, $1)"),
+        ("f64.max", "_mm512_max_pd($0, $1)"),
+        (
+            "f64.select_neg",
+            "_mm512_mask_blend_pd(_mm512_movepi64_mask(_mm512_castpd_si512($0)), $2, $1)",
+        ),
+        (
+            "f64.exp2i",
+            "_mm512_castsi512_pd(_mm512_slli_epi64::<52>(_mm512_castpd_si512(_mm512_add_pd($0, _mm512_set1_pd(6755399441056767.0)))))",
+        ),
         ("u8i8.vec", "__m512i"),
         ("u8i8.AVec", "__m512i"),
         ("u8i8.BVec", "__m512i"),
@@ -578,6 +652,17 @@ pub static NEON: Target = Target {
         ("f32.add", "vaddq_f32($0, $1)"),
         ("f32.mul", "vmulq_f32($0, $1)"),
         ("f32.mul_add", "vfmaq_f32($2, $0, $1)"),
+        ("f32.neg", "vnegq_f32($0)"),
+        ("f32.div", "vdivq_f32($0, $1)"),
+        ("f32.max", "vmaxq_f32($0, $1)"),
+        (
+            "f32.select_neg",
+            "vbslq_f32(vreinterpretq_u32_s32(vshrq_n_s32::<31>(vreinterpretq_s32_f32($0))), $1, $2)",
+        ),
+        (
+            "f32.exp2i",
+            "vreinterpretq_f32_u32(vshlq_n_u32::<23>(vreinterpretq_u32_f32(vaddq_f32($0, vdupq_n_f32(12583039.0)))))",
+        ),
         ("f64.vec", "float64x2_t"),
         ("f64.LANES", "2"),
         ("f64.MR", "8"),
@@ -592,6 +677,17 @@ pub static NEON: Target = Target {
         ("f64.add", "vaddq_f64($0, $1)"),
         ("f64.mul", "vmulq_f64($0, $1)"),
         ("f64.mul_add", "vfmaq_f64($2, $0, $1)"),
+        ("f64.neg", "vnegq_f64($0)"),
+        ("f64.div", "vdivq_f64($0, $1)"),
+        ("f64.max", "vmaxq_f64($0, $1)"),
+        (
+            "f64.select_neg",
+            "vbslq_f64(vreinterpretq_u64_s64(vshrq_n_s64::<63>(vreinterpretq_s64_f64($0))), $1, $2)",
+        ),
+        (
+            "f64.exp2i",
+            "vreinterpretq_f64_u64(vshlq_n_u64::<52>(vreinterpretq_u64_f64(vaddq_f64($0, vdupq_n_f64(6755399441056767.0)))))",
+        ),
         ("u8i8.vec", "int32x4_t"),
         ("u8i8.AVec", "uint8x16_t"),
         ("u8i8.BVec", "int8x16_t"),
@@ -793,6 +889,11 @@ pub static WASM128: Target = Target {
         ("f32.add", "f32x4_add($0, $1)"),
         ("f32.mul", "f32x4_mul($0, $1)"),
         ("f32.mul_add", "f32x4_add(f32x4_mul($0, $1), $2)"),
+        ("f32.neg", "f32x4_neg($0)"),
+        ("f32.div", "f32x4_div($0, $1)"),
+        ("f32.max", "f32x4_max($0, $1)"),
+        ("f32.select_neg", "v128_bitselect($1, $2, i32x4_shr($0, 31))"),
+        ("f32.exp2i", "i32x4_shl(f32x4_add($0, f32x4_splat(12583039.0)), 23)"),
         ("f64.vec", "v128"),
         ("f64.LANES", "2"),
         ("f64.MR", "4"),
@@ -807,6 +908,14 @@ pub static WASM128: Target = Target {
         ("f64.add", "f64x2_add($0, $1)"),
         ("f64.mul", "f64x2_mul($0, $1)"),
         ("f64.mul_add", "f64x2_add(f64x2_mul($0, $1), $2)"),
+        ("f64.neg", "f64x2_neg($0)"),
+        ("f64.div", "f64x2_div($0, $1)"),
+        ("f64.max", "f64x2_max($0, $1)"),
+        ("f64.select_neg", "v128_bitselect($1, $2, i64x2_shr($0, 63))"),
+        (
+            "f64.exp2i",
+            "i64x2_shl(f64x2_add($0, f64x2_splat(6755399441056767.0)), 52)",
+        ),
         ("u8i8.vec", "v128"),
         ("u8i8.AVec", "v128"),
         ("u8i8.BVec", "v128"),

@@ -18,6 +18,7 @@
 #![allow(clippy::float_cmp, clippy::too_many_arguments)]
 
 pub mod apply;
+pub mod epilogue;
 pub mod gemv;
 pub mod gemv_dot;
 pub mod microkernel;
@@ -26,6 +27,7 @@ pub mod reference;
 pub mod vec;
 
 pub use apply::base_apply_packed_output;
+pub use epilogue::base_epilogue;
 pub use gemv::{base_gemv_axpy, base_gemv_dot};
 pub use gemv_dot::base_gemv_dotprod;
 pub use microkernel::{base_dot_edge, base_gemm_small, base_microkernel, base_microkernel_dot};

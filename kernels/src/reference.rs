@@ -117,6 +117,34 @@ macro_rules! float_ref {
             fn mul_add(a: Self, b: Self, c: Self) -> Self {
                 Ref(core::array::from_fn(|l| a.0[l].mul_add(b.0[l], c.0[l])))
             }
+            fn neg(a: Self) -> Self {
+                Ref(core::array::from_fn(|l| -a.0[l]))
+            }
+            fn div(a: Self, b: Self) -> Self {
+                Ref(core::array::from_fn(|l| a.0[l] / b.0[l]))
+            }
+            fn max(a: Self, b: Self) -> Self {
+                Ref(core::array::from_fn(|l| {
+                    if a.0[l] > b.0[l] { a.0[l] } else { b.0[l] }
+                }))
+            }
+            fn select_neg(m: Self, a: Self, b: Self) -> Self {
+                Ref(core::array::from_fn(|l| {
+                    if m.0[l].is_sign_negative() { a.0[l] } else { b.0[l] }
+                }))
+            }
+            fn exp2i(n: Self) -> Self {
+                Ref(core::array::from_fn(|l| {
+                    let n = n.0[l];
+                    // Unspecified lanes (NaN from a NaN input, say) are NaN here.
+                    let range = (<$t>::MIN_EXP - 1) as $t..=(<$t>::MAX_EXP - 1) as $t;
+                    if n == n.round() && range.contains(&n) {
+                        <$t>::powi(2.0, n as i32)
+                    } else {
+                        <$t>::NAN
+                    }
+                }))
+            }
         }
     };
 }

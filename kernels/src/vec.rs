@@ -93,6 +93,25 @@ pub trait FloatVec: Copy {
     /// Lane-wise `a * b + c`, fused where the target has FMA (one rounding), as
     /// `mul` then `add` where it has not.
     fn mul_add(a: Self, b: Self, c: Self) -> Self;
+    /// Lane-wise `-a` (the sign bit flipped; NaN stays NaN).
+    fn neg(a: Self) -> Self;
+    /// Lane-wise `a / b`, correctly rounded (a division instruction, not a
+    /// reciprocal estimate).
+    fn div(a: Self, b: Self) -> Self;
+    /// Lane-wise maximum: `a` where `a > b`, else `b`, so a NaN in `b` gives
+    /// NaN on every target; a NaN in `a` gives `b` on x86 and the fallback and
+    /// NaN elsewhere, and which zero `max(0, -0)` is differs too. Kernels
+    /// that must propagate NaN put the value that may be NaN in `b`.
+    fn max(a: Self, b: Self) -> Self;
+    /// Lane-wise `a` where the sign bit of `m` is set (`m` negative, `-0` and
+    /// negative NaNs included), else `b`: one blend on the sign bit.
+    fn select_neg(m: Self, a: Self, b: Self) -> Self;
+    /// Lane-wise `2^n` for lanes holding an integer `n` in `-126 ..= 127`
+    /// (`f32`) or `-1022 ..= 1023` (`f64`), exact; other lanes are unspecified.
+    /// Built from the bits: `n` plus `1.5 * 2^23 + 127` (`2^52`, `1023` for
+    /// `f64`) holds the biased exponent in its low mantissa bits, which a shift
+    /// moves into the exponent field. The building block of `exp`.
+    fn exp2i(n: Self) -> Self;
 }
 
 /// Accumulator vectors for widening dot products, the core of int8 and bf16 GEMM.

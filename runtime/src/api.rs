@@ -139,6 +139,7 @@ pub unsafe fn gemm_raw<T: Element>(
         },
         extra: (),
         packed: None,
+        epi: None,
     };
     // SAFETY: the caller's contract.
     unsafe { run(target, parallelism, p) }
@@ -265,6 +266,7 @@ pub(crate) fn problem<T: Element>(
         },
         extra: (),
         packed: None,
+        epi: None,
     }
 }
 

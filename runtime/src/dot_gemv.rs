@@ -226,5 +226,10 @@ pub(crate) unsafe fn bf16(target: &Target, workers: (usize, Option<&rayon::Threa
                 each,
             )
         };
+        // The fused epilogue, on these columns of C once they are written.
+        if let Some(e) = &p.epi {
+            // SAFETY: columns `j0..j1` of C's row, as just written.
+            unsafe { e.apply(1, j1 - j0, p.c.at(0, j0), p.c.rs, p.c.cs, 0, j0) };
+        }
     });
 }

@@ -126,7 +126,12 @@ unsafe fn execute<F: Family>(
         Path::Blocked(b) => unsafe { blocked(target, *kern, &b, q, pool) },
         Path::Gemv(g) => {
             if let Some(set) = &kern.gemv {
-                unsafe { gemv(set, &g, q, pool) }
+                unsafe { gemv(set, &g, q, pool) };
+                // The epilogue once y is whole (its parts of k added): one
+                // pass over a row of C, which the GEMV has just written.
+                if let Some(e) = &q.epi {
+                    unsafe { e.apply(q.m, q.n, q.c.ptr, q.c.rs, q.c.cs, 0, 0) };
+                }
             }
         }
     }
@@ -486,7 +491,8 @@ impl<'c, F: Family> Block<'c, F> {
 
     /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A, each tile
     /// handed to `tile` (the family's, see [`Family::panel`]) with where it is
-    /// and what its micro-kernel call fetches for the next block.
+    /// and what its micro-kernel call fetches for the next block; on the last
+    /// block of k, the problem's epilogue follows each tile (in L1 then).
     #[inline(always)]
     pub(crate) unsafe fn strips(&self, l: usize, pi: usize, worker: usize, mut tile: impl FnMut(&Strip<F>)) {
         let (ctx, p, plan, kp) = (self.ctx, &self.ctx.p, &self.ctx.plan, self.kp);
@@ -496,6 +502,8 @@ impl<'c, F: Family> Block<'c, F> {
         let lane = part(self.strips, self.lanes, l);
         let next = self.next_lane(l);
         let b_base = self.b_base();
+        // The epilogue goes with the last block of k, once per tile.
+        let epi = p.epi.filter(|_| self.pc + self.kc == p.k);
         for sj in lane.clone() {
             let (jr, w) = (sj * nr, nr.min(self.nc - sj * nr));
             let bp = b_base.wrapping_add(sj * kp * nr);
@@ -513,6 +521,7 @@ impl<'c, F: Family> Block<'c, F> {
                 (false, true) => (false, plan.edges.bottom),
                 (false, false) => (false, plan.edges.corner),
             };
+            let c = p.c.at(self.ic + ir, self.jc + jr);
             tile(&Strip {
                 jr,
                 h,
@@ -520,11 +529,15 @@ impl<'c, F: Family> Block<'c, F> {
                 bp,
                 far,
                 far_ld,
-                c: p.c.at(self.ic + ir, self.jc + jr),
+                c,
                 whole,
                 kind,
                 tile: tile_buf,
             });
+            if let Some(e) = &epi {
+                // SAFETY: the tile is in C, which this worker alone writes.
+                unsafe { e.apply(h, w, c, p.c.rs, p.c.cs, self.ic + ir, self.jc + jr) };
+            }
         }
     }
 }

@@ -76,6 +76,10 @@ pub(crate) unsafe fn dot_edge<F: Family>(ctx: &Ctx<F>, set: &DotSet<F>, w: usize
                     p.c.cs,
                 )
             };
+            if let Some(e) = &p.epi {
+                // SAFETY: the block just stored (k is whole here).
+                unsafe { e.apply(rows - skip, cols, cij, p.c.rs, p.c.cs, g * rows, j0 + c0) };
+            }
             c0 += cols;
         }
     };

@@ -38,6 +38,11 @@
 //! sizes the machine reports ([`Blocking`], [`set_blocking`]). A process that
 //! forks after a threaded call computes correctly in the child.
 //!
+//! A bias and an activation can follow the product, fused ([`Epilogue`],
+//! [`Bias`], [`Activation`]: ReLU, SiLU, GELU in its tanh and erf forms):
+//! [`gemm_fused`], [`gemm_packed_fused`], [`gemm_bf16_fused`] and
+//! [`gemm_bf16_packed_fused`], for `f32` C.
+//!
 //! Every call first makes a [`Plan`] (the orientation, the path, the blocks,
 //! the threads, the edge instances); [`plan`] returns it for printing, and its
 //! thresholds ([`Tuning`]) are each target's data, read with [`tuning`] and
@@ -80,6 +85,7 @@ mod driver;
 mod edge;
 mod error;
 mod family;
+mod fused;
 mod gemv;
 mod lowp;
 mod mat;
@@ -127,6 +133,10 @@ pub use blocking::{Blocking, CacheSizes, set_blocking};
 pub use dispatch::{TargetError, active, available, best, compiled, set_active, target};
 pub use error::GemmError;
 pub use family::Element;
+pub use fused::{
+    Activation, Bias, Epilogue, gemm_bf16_fused, gemm_bf16_fused_with, gemm_bf16_packed_fused,
+    gemm_bf16_packed_fused_with, gemm_fused, gemm_fused_with, gemm_packed_fused, gemm_packed_fused_with,
+};
 pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target, Tuning};
 pub use lowp::{
     COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_packed, gemm_s8s8s32_packed_with, gemm_s8s8s32_with,

@@ -212,16 +212,25 @@ pub fn gemm_bf16_with(
     crate::api::validate(&a, &b, &c)?;
     let p: Problem<Bf16> = problem(alpha, &a, &b, beta, &mut c, ());
     // SAFETY: as in `gemm_u8s8s32_with`.
-    if dot_gemv::applies(&p) {
-        unsafe { dot_gemv::bf16(target, parallelism.workers(), &p) };
-    } else {
-        unsafe { drive(target, &p, || parallelism.workers()) };
-    }
+    unsafe { run_bf16(target, parallelism, &p) };
     Ok(())
 }
 
+/// Runs a bf16 problem: one row of A against B's columns contiguous along k
+/// through the GEMV (`dot_gemv`), anything else through the loops.
+///
+/// # Safety
+/// As `drive`.
+pub(crate) unsafe fn run_bf16(target: &Target, parallelism: &Parallelism, p: &Problem<Bf16>) {
+    if dot_gemv::applies(p) {
+        unsafe { dot_gemv::bf16(target, parallelism.workers(), p) };
+    } else {
+        unsafe { drive(target, p, || parallelism.workers()) };
+    }
+}
+
 /// The problem on these checked views.
-fn problem<F: Family>(
+pub(crate) fn problem<F: Family>(
     alpha: F::Scalar,
     a: &MatRef<'_, F::A>,
     b: &MatRef<'_, F::B>,
@@ -252,6 +261,7 @@ fn problem<F: Family>(
         },
         extra,
         packed: None,
+        epi: None,
     }
 }
 
@@ -478,6 +488,7 @@ fn int_packed<'b, F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8
             },
             extra,
             packed: Some(packed),
+            epi: None,
         };
         // SAFETY: A, C and the offsets checked, B's strips and sums cover
         // its blocks (`for_call`); the borrows keep them alive and C

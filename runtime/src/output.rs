@@ -53,8 +53,12 @@ unsafe fn apply_strided<F: Family>(
 }
 
 /// `C = beta * C` (k == 0 or alpha == 0), as the family does it
-/// ([`Family::scale_c`]).
+/// ([`Family::scale_c`]), then the epilogue: `C = act(beta * C + bias)`.
 #[inline(always)]
 pub(crate) unsafe fn scale<F: Family>(p: &Problem<F>) {
-    unsafe { F::scale_c(p) }
+    unsafe { F::scale_c(p) };
+    if let Some(e) = &p.epi {
+        // SAFETY: the whole of C, as `scale_c` wrote it.
+        unsafe { e.apply(p.m, p.n, p.c.ptr, p.c.rs, p.c.cs, 0, 0) };
+    }
 }

@@ -418,6 +418,7 @@ unsafe fn pack_blocks<T: Packable>(
         },
         extra: T::no_extra(),
         packed: None,
+        epi: None,
     };
     let kern = T::Family::kernels(target);
     for bi in 0..k.div_ceil(l.kc) {
@@ -741,8 +742,25 @@ fn packed_call<F: Family<Extra = ()>, T: Packable>(
     a: MatRef<'_, F::A>,
     b: PackedBRef<'_, T>,
     beta: F::Scalar,
-    c: MatMut<'_, F::C>,
+    mut c: MatMut<'_, F::C>,
 ) -> Result<(), GemmError> {
+    let p = packed_problem::<F, T>(target, alpha, &a, &b, beta, &mut c)?;
+    // SAFETY: A and C checked, B's strips cover its blocks (`for_call`); the
+    // borrows keep A and the packed B from aliasing C until the call returns.
+    unsafe { drive(target, &p, || parallelism.workers()) };
+    Ok(())
+}
+
+/// The problem of a call with a packed B, every argument checked (the
+/// pointers stay valid while the borrows do).
+pub(crate) fn packed_problem<F: Family<Extra = ()>, T: Packable>(
+    target: &Target,
+    alpha: F::Scalar,
+    a: &MatRef<'_, F::A>,
+    b: &PackedBRef<'_, T>,
+    beta: F::Scalar,
+    c: &mut MatMut<'_, F::C>,
+) -> Result<Problem<F>, GemmError> {
     target.check()?;
     let packed = b.for_call(target, (a.rows, a.cols), (c.rows, c.cols))?;
     a.check_bounds("a")?;
@@ -771,9 +789,7 @@ fn packed_call<F: Family<Extra = ()>, T: Packable>(
         },
         extra: (),
         packed: Some(packed),
+        epi: None,
     };
-    // SAFETY: A and C checked, B's strips cover its blocks (`for_call`); the
-    // borrows keep A and the packed B from aliasing C until the call returns.
-    unsafe { drive(target, &p, || parallelism.workers()) };
-    Ok(())
+    Ok(p)
 }

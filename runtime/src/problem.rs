@@ -1,6 +1,7 @@
 //! One GEMM call as raw pointers and element strides, and its transpose.
 
 use crate::family::{Element, Family};
+use crate::fused::Epi;
 
 /// A matrix operand: element `(i, j)` is at `ptr + i * rs + j * cs` (strides in
 /// elements).
@@ -72,6 +73,9 @@ pub struct Problem<F: Family> {
     /// B packed ahead of the call ([`crate::PackedB`]): the loops read its
     /// strips and pack no B (`b` is then not read).
     pub(crate) packed: Option<PackedRef<F::PackedB>>,
+    /// The fused epilogue, applied to each element of C once, after its last
+    /// block of k (`None`: C is the product).
+    pub(crate) epi: Option<Epi<F::C>>,
 }
 
 /// A pre-packed B as the loops read it: `k` in blocks of `kc` (the last one
@@ -131,6 +135,7 @@ impl<T: Element> Problem<T> {
             extra: self.extra,
             // (The plan never transposes a product with a packed B.)
             packed: None,
+            epi: self.epi.map(Epi::transposed),
         }
     }
 }

@@ -31,10 +31,12 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
     let blocks = if rsa == 1 { set.cols } else { set.rows };
     let [(tall, f_tall), (mid, f_mid), (low, f_low), (_, f_row)] = blocks;
     debug_assert!(low >= 1, "every instance has rows");
-    // One block: rows `start .. start + rows` of A and C, stored from `i` on. (A
-    // macro: as a closure it was not inlined, and its captures went through memory.)
+    let epi = p.epi;
+    // One block: rows `start .. start + rows` of A and C, stored from `i` on,
+    // then the epilogue on the rows stored. (A macro: as a closure it was not
+    // inlined, and its captures went through memory.)
     macro_rules! block {
-        ($f:expr, $start:expr, $i:expr) => {{
+        ($f:expr, $rows:expr, $start:expr, $i:expr) => {{
             let (f, start, i): (SmallFn<F>, usize, usize) = ($f, $start, $i);
             // SAFETY: every block's rows are rows of A and C (`start + rows <= m`).
             unsafe {
@@ -52,6 +54,10 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
                     c.add(start * rsc),
                     rsc,
                 )
+            };
+            if let Some(e) = &epi {
+                // SAFETY: the rows just stored, in C (unit column stride).
+                unsafe { e.apply(start + $rows - i, n, c.add(i * rsc), rsc, 1, i, 0) };
             }
         }};
     }
@@ -61,7 +67,7 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
     loop {
         let left = m - i;
         if left > tall {
-            block!(f_tall, i, i);
+            block!(f_tall, tall, i, i);
             i += tall;
             continue;
         }
@@ -77,7 +83,7 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
             (tall, f_tall)
         };
         if rows <= m {
-            block!(f, m - rows, i);
+            block!(f, rows, m - rows, i);
             return;
         }
         let (rows, f) = if left >= mid {
@@ -87,7 +93,7 @@ pub(crate) unsafe fn small<F: Family>(set: &SmallSet<F>, p: &Problem<F>) {
         } else {
             (1, f_row)
         };
-        block!(f, i, i);
+        block!(f, rows, i, i);
         i += rows;
     }
 }
@@ -123,6 +129,7 @@ pub(crate) unsafe fn small_par<F: Family>(
                 ptr: p.c.at(i, 0),
                 ..p.c
             },
+            epi: p.epi.map(|e| e.rows_from(i)),
             ..*p
         };
         // SAFETY: rows `i .. i + tall.min(m - i)` of A and C are in the problem.

@@ -76,3 +76,45 @@ impl Float for f64 {
         self
     }
 }
+
+/// The fused epilogues' activations (`base_epilogue`'s codes: 0 none, 1 ReLU,
+/// 2 SiLU, 3 GELU tanh, 4 GELU erf) in `f64`, the reference the `f32`
+/// kernels are measured against.
+pub fn activation_f64(act: usize, x: f64) -> f64 {
+    match act {
+        0 => x,
+        1 => {
+            if x.is_nan() {
+                x
+            } else {
+                x.max(0.0)
+            }
+        }
+        2 => x / (1.0 + (-x).exp()),
+        // 0.5 x (1 + tanh(u)) as x / (1 + exp(-2u)): the same function, without
+        // the cancellation of 1 + tanh(u) for negative u (which would make the
+        // reference itself wrong in the tail).
+        3 => x / (1.0 + (-2.0 * (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).exp()),
+        4 => 0.5 * x * libm::erfc(-x / std::f64::consts::SQRT_2),
+        _ => unreachable!("activation {act}"),
+    }
+}
+
+/// How far an `f32` activation of `x` may be from [`activation_f64`]: `rel`
+/// relative, scaled by one plus the function's condition number at `x` (how
+/// many relative roundings one rounding of the input becomes: about `|x|` for
+/// SiLU and `x^2` for the GELUs in their negative tails), plus `|x| * 2e-38`
+/// for results the kernels flush to 0 (where their `exp` would be below
+/// `exp(-87)`).
+pub fn activation_tolerance(act: usize, x: f64, want: f64, rel: f64) -> f64 {
+    let cond = match act {
+        2 if x < 0.0 => -x,
+        3 if x < 0.0 => {
+            let two_u = 2.0 * (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+            -3.0 * two_u
+        }
+        4 if x < 0.0 => x * x,
+        _ => 0.0,
+    };
+    rel * (1.0 + cond) * want.abs() + 2e-38 * x.abs().max(1.0)
+}

@@ -7,13 +7,13 @@
 //! passes: it is still compiled here.
 
 use gemmkit::generated::{
-    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, GemvAxpyFn, GemvDot, GemvDotConsts, GemvDotFn,
-    GemvDotprod, GemvDotprodConsts, GemvDotprodFn, Instance, Microkernel, MicrokernelConsts, MicrokernelDot,
+    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, EpilogueFn, GemvAxpyFn, GemvDot, GemvDotConsts,
+    GemvDotFn, GemvDotprod, GemvDotprodConsts, GemvDotprodFn, Instance, Microkernel, MicrokernelConsts, MicrokernelDot,
     MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn, PackDotLhsFn, PackDotRhsFn, PackLhsFn, PackRhsFn,
 };
 use gemmkit::{Target, TargetError};
 use kernels::{DotVec, FloatVec, Ref};
-use workspace_tests::{Float, Rng, not_executed};
+use workspace_tests::{Float, Rng, activation_f64, activation_tolerance, not_executed};
 
 const SENTINEL: f64 = 12345.0;
 /// Scalar-with-NaN alpha/beta pairs: copy, scale, accumulate, general, and beta = 0
@@ -118,6 +118,111 @@ where
                 );
             }
         }
+    }
+}
+
+/// The relative accuracy of the `f32` activations (times one plus the
+/// condition number, see `activation_tolerance`), on every target.
+const ACTIVATION_REL: f64 = 2e-6;
+
+/// `base_epilogue` on blocks of every width around the lanes, each bias kind
+/// and activation: against the reference kernel (same lanes; a few roundings
+/// apart where the target has no FMA), against `f64` within
+/// [`ACTIVATION_REL`], NaN kept, and nothing written outside the block.
+fn check_epilogue<V: FloatVec<Elem = f32>>(target: &str, kern: EpilogueFn) {
+    let l = V::LANES;
+    let mut rng = Rng::new(12);
+    for m in [1, 3] {
+        for n in [1, l.saturating_sub(1).max(1), l, l + 1, 2 * l + 3, 37] {
+            let ldc = n + 5;
+            for kind in 0..3 {
+                for act in 0..5 {
+                    // Values across the activations' interesting range, a NaN and
+                    // an infinity.
+                    let mut c0: Vec<f32> = (0..m * ldc).map(|_| (12.0 * rng.unit()) as f32).collect();
+                    c0[0] = f32::NAN;
+                    if m * ldc > 2 {
+                        c0[2] = f32::INFINITY;
+                    }
+                    let bias: Vec<f32> = (0..n.max(m)).map(|_| rng.unit() as f32).collect();
+                    let run = |f: &dyn Fn(*mut f32)| {
+                        let mut c = c0.clone();
+                        f(c.as_mut_ptr());
+                        c
+                    };
+                    let b = bias.as_ptr();
+                    let want = run(&|c| unsafe { kernels::base_epilogue::<V>(m, n, c, ldc, b, kind, act) });
+                    let got = run(&|c| unsafe { kern(m, n, c, ldc, b, kind, act) });
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let at = i * ldc + j;
+                            let (g, w, old) = (got[at], want[at], c0[at]);
+                            let ctx = format!("{target}: epilogue m={m} n={n} bias={kind} act={act} ({i},{j})");
+                            if j >= n {
+                                assert!(same(g, old), "{ctx}: wrote outside the block");
+                                continue;
+                            }
+                            let x = f64::from(old)
+                                + match kind {
+                                    1 => f64::from(bias[j]),
+                                    2 => f64::from(bias[i]),
+                                    _ => 0.0,
+                                };
+                            // The input as the kernel sees it, rounded to f32.
+                            let x = f64::from(x as f32);
+                            let exact = activation_f64(act, x);
+                            if exact.is_nan() {
+                                assert!(g.is_nan() && w.is_nan(), "{ctx}: {g} / {w} for NaN");
+                                continue;
+                            }
+                            if exact.is_infinite() {
+                                assert!(g == exact as f32, "{ctx}: {g} for {exact}");
+                                continue;
+                            }
+                            let tol = activation_tolerance(act, x, exact, ACTIVATION_REL);
+                            assert!((f64::from(g) - exact).abs() <= tol, "{ctx}: {g} vs {exact} (x = {x})");
+                            assert!(
+                                (f64::from(g) - f64::from(w)).abs() <= 2.0 * tol,
+                                "{ctx}: {g} vs reference {w}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The activations over a dense sweep of inputs, one lane-wide block at a time:
+/// the largest error against `f64` in units of the tolerance stays at most 1
+/// (printed, for the accuracy stated in `gemmkit::Epilogue`'s docs).
+fn check_activation_accuracy(target: &str, kern: EpilogueFn) {
+    let xs: Vec<f32> = (-400_000..=400_000)
+        .map(|i| i as f32 * 5e-5)
+        .chain([0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0, 1e30, -1e30])
+        .collect();
+    for act in 1..5 {
+        let mut c = xs.clone();
+        unsafe { kern(1, c.len(), c.as_mut_ptr(), 0, std::ptr::null(), 0, act) };
+        let (mut worst, mut at, mut rel) = (0.0f64, 0.0f64, 0.0f64);
+        for (&x, &g) in xs.iter().zip(&c) {
+            let exact = activation_f64(act, f64::from(x));
+            let err = (f64::from(g) - exact).abs();
+            let units = err / activation_tolerance(act, f64::from(x), exact, ACTIVATION_REL);
+            if units > worst {
+                (worst, at) = (units, f64::from(x));
+            }
+            if (-1.0..=10.0).contains(&x) && exact.abs() > 1e-30 {
+                rel = rel.max(err / exact.abs());
+            }
+        }
+        eprintln!(
+            "{target}: activation {act}: worst {worst:.3} of the tolerance (x = {at}), max relative error {rel:.2e} on [-1, 10]"
+        );
+        assert!(
+            worst <= 1.0,
+            "{target}: activation {act}: {worst} tolerances at x = {at}"
+        );
     }
 }
 
@@ -1102,6 +1207,19 @@ macro_rules! target_tests {
                 assert_eq!(
                     (t.shapes.bf16.lanes, t.shapes.bf16.mr, t.shapes.bf16.nr),
                     (g::BF16_LANES, g::BF16_MR, g::BF16_NR)
+                );
+            }
+
+            #[test]
+            fn epilogue() {
+                if let Some(t) = table(NAME) {
+                    let kern = t.f32.epilogue.expect("every f32 table has the epilogue");
+                    check_epilogue::<F32>(NAME, kern);
+                    check_activation_accuracy(NAME, kern);
+                }
+                assert!(
+                    gemmkit::compiled().iter().all(|t| t.f64.epilogue.is_none()),
+                    "the epilogue is f32 only"
                 );
             }
 

@@ -50,13 +50,16 @@ mod corpus_fold;
 #[path = "../fixtures/corpus/helper.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_helper;
+#[path = "../fixtures/corpus/math.rs"]
+#[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
+mod corpus_math;
 #[path = "../fixtures/corpus/stream.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_stream;
 #[path = "../fixtures/corpus/tile.rs"]
 #[allow(dead_code, unsafe_op_in_unsafe_fn, clippy::too_many_arguments)]
 mod corpus_tile;
-const COMPILED: &[&str] = &["dot", "fold", "helper", "stream", "tile"];
+const COMPILED: &[&str] = &["dot", "fold", "helper", "math", "stream", "tile"];
 
 /// `(file stem, text)` of every corpus file, sorted.
 fn corpus_files() -> Vec<(String, String)> {
