@@ -36,6 +36,11 @@ pub const TUNING_FIELDS: &[&str] = &[
     "max_lanes",
 ];
 
+/// `Tuning::MAX_LANES`: the most lanes a block can have, the size of the
+/// runtime scheduler's fixed arrays. Every target's `tuning.max_lanes` is at
+/// most this.
+pub const MAX_LANES: usize = 16;
+
 /// The types the dispatch table defines whatever the kernels are; a kernel
 /// whose types would take one of these names is an error.
 const FIXED_TYPES: &[&str] = &["Shape", "Shapes", "Target", "Tuning", "Instance"];
@@ -425,6 +430,12 @@ fn tuning_values(target: &Target) -> Result<Vec<(&'static str, usize)>, Error> {
             let value = text
                 .parse::<usize>()
                 .map_err(|_| Error::Target(format!("`{}`: `{key}` = `{text}` is not a usize literal", target.name)))?;
+            if field == "max_lanes" && !(1..=MAX_LANES).contains(&value) {
+                return Err(Error::Target(format!(
+                    "`{}`: `{key}` = {value} is not between 1 and {MAX_LANES} (`Tuning::MAX_LANES`)",
+                    target.name
+                )));
+            }
             Ok((field, value))
         })
         .collect()
@@ -709,6 +720,7 @@ pub fn dispatch_file(
         target_fields => target_fields,
         elems => elems,
         shape_fields => shape_fields,
+        max_lanes => MAX_LANES,
     };
     let text = env
         .get_template("dispatch")

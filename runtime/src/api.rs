@@ -1,5 +1,6 @@
 //! The safe API: checked views in, typed errors out.
 
+use crate::dispatch::Check;
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::Element;

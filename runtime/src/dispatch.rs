@@ -59,20 +59,20 @@ impl fmt::Display for TargetError {
 
 impl std::error::Error for TargetError {}
 
-impl Target {
-    /// Whether this CPU can run the target's code.
-    pub fn is_supported(&self) -> bool {
-        (self.detect)()
-    }
-
+/// `target.check()` (a trait because `Target` is the generated crate's type).
+pub(crate) trait Check {
     /// `Ok` where this CPU can run the target's code, else why not: what the
     /// safe API checks before it runs a target a caller chose (any of
     /// [`compiled`] can be passed). One load of a mask detected once: this
     /// runs on every call, tiny ones included.
+    fn check(&self) -> Result<(), TargetError>;
+}
+
+impl Check for Target {
     #[inline(always)]
-    pub(crate) fn check(&self) -> Result<(), TargetError> {
+    fn check(&self) -> Result<(), TargetError> {
         // Every `Target` is an element of `TARGETS` (they cannot be built or
-        // copied outside this crate), so its index names its bit.
+        // copied outside the generated crate), so its index names its bit.
         let index = (self as *const Target as usize).wrapping_sub(TARGETS.as_ptr() as usize) / size_of::<Target>();
         let mut mask = SUPPORTED.load(Ordering::Relaxed);
         if mask == 0 {
@@ -81,22 +81,22 @@ impl Target {
         if index < TARGETS.len() && mask & (1 << index) != 0 {
             Ok(())
         } else {
-            self.unsupported()
+            unsupported(self)
         }
     }
+}
 
-    #[cold]
-    #[inline(never)]
-    fn unsupported(&self) -> Result<(), TargetError> {
-        if self.is_supported() {
-            return Ok(());
-        }
-        Err(TargetError::Unsupported {
-            name: self.name.into(),
-            features: self.features,
-            available: names(available()),
-        })
+#[cold]
+#[inline(never)]
+fn unsupported(target: &Target) -> Result<(), TargetError> {
+    if target.is_supported() {
+        return Ok(());
     }
+    Err(TargetError::Unsupported {
+        name: target.name.into(),
+        features: target.features,
+        available: names(available()),
+    })
 }
 
 /// Bit `i` set where this CPU runs `TARGETS[i]`; the top bit marks the mask as

@@ -4,8 +4,9 @@
 //! expanded by `cargo run -p generator` into plain-intrinsics Rust for every
 //! target (AVX2, AVX-VNNI, AVX-512 and its VNNI and BF16 levels, NEON and its
 //! dotprod/i8mm levels, WASM SIMD128 and relaxed-simd, and a scalar fallback).
-//! This crate includes that generated code, picks the best target the CPU
-//! supports once per process, and builds GEMM on it.
+//! This crate depends on that generated code (the `gemmkit-generated` crate,
+//! re-exported as [`generated`]), picks the best target the CPU supports once
+//! per process, and builds GEMM on it.
 //!
 //! # GEMM
 //!
@@ -48,13 +49,19 @@
 //! # Debug builds
 //!
 //! Built with Cargo's default `dev` profile, this crate is not optimised and
-//! GEMM runs two orders of magnitude slower than in release. Optimise it in
-//! your debug builds with, in your `Cargo.toml`:
+//! GEMM runs two orders of magnitude slower than in release. Optimise it and
+//! its kernels (the `gemmkit-generated` crate it depends on) in your debug
+//! builds with, in your `Cargo.toml`:
 //!
 //! ```toml
 //! [profile.dev.package.gemmkit]
 //! opt-level = 3
+//! [profile.dev.package.gemmkit-generated]
+//! opt-level = 3
 //! ```
+//!
+//! (`[profile.dev.package."*"]` with `opt-level = 3` optimises every
+//! dependency instead.)
 //!
 //! # Targets
 //!
@@ -92,7 +99,9 @@ mod small;
 
 /// The generated kernels: one module per compiled-in target and the dispatch
 /// tables ([`Target`], its typed kernel tables [`FloatKernels`] and
-/// [`DotKernels`]), written by `cargo run -p generator` from `kernels/src`.
+/// [`DotKernels`]), written by `cargo run -p generator` from `kernels/src`:
+/// the `gemmkit-generated` crate, released with this one (which pins its
+/// exact version) and documented here.
 ///
 /// A documented unsafe API for callers that want one kernel rather than a
 /// GEMM (the differential and disassembly tests call them so). Every kernel
@@ -109,14 +118,9 @@ mod small;
 /// unsafe { (t.f32.apply_packed_output)(2, 2, 2.0, src.as_ptr(), 2, 0.0, dst.as_mut_ptr(), 2) };
 /// assert_eq!(dst, [2.0, 4.0, 6.0, 8.0]);
 /// ```
-#[path = "../../generated/mod.rs"]
-// Formatted by the generator (prettyplease), not rustfmt. A kernel body is one
-// unsafe region, as in the kernels crate; its signature is the kernel's as
-// written (BLAS-style argument lists); the dispatch table's fields are
-// function-pointer types.
-#[rustfmt::skip]
-#[allow(unsafe_op_in_unsafe_fn, clippy::too_many_arguments, clippy::type_complexity)]
-pub mod generated;
+pub mod generated {
+    pub use gemmkit_generated::*;
+}
 
 pub use api::{gemm, gemm_on, gemm_raw, gemm_with, matmul};
 pub use batch::{BatchLayout, gemm_batch, gemm_batch_strided};

@@ -2,6 +2,7 @@
 //! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`), on the same checked
 //! views, targets and threads as [`crate::gemm`].
 
+use crate::dispatch::Check;
 use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8};
 use crate::driver::drive;
 use crate::error::GemmError;

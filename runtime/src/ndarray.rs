@@ -27,6 +27,7 @@
 //! [`MatRef`]: crate::MatRef
 
 use crate::api::check_dims;
+use crate::dispatch::Check;
 use crate::error::GemmError;
 use crate::family::Element;
 use crate::generated::Target;

@@ -13,37 +13,17 @@ use crate::generated::{Shape, Target, Tuning};
 use crate::problem::Problem;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-impl Tuning {
-    /// The most lanes a block can have (the scheduler's fixed arrays).
-    pub const MAX_LANES: usize = 16;
-
-    /// The target's own thresholds, from its description in the generator.
-    ///
-    /// ```
-    /// let target = gemmkit::best();
-    /// let mut t = gemmkit::tuning(target);
-    /// t.small = 64; // pack everything with a dimension over 64
-    /// gemmkit::set_tuning(Some(t))?;
-    /// assert_eq!(gemmkit::tuning(target).small, 64);
-    /// gemmkit::set_tuning(None)?; // back to the target's own
-    /// assert_eq!(gemmkit::tuning(target), gemmkit::Tuning::of(target));
-    /// # Ok::<(), gemmkit::GemmError>(())
-    /// ```
-    #[inline(always)]
-    pub fn of(target: &Target) -> Tuning {
-        target.tuning
+/// `Ok` where the override `t` is usable: `pack_chunk` at least 1, `max_lanes`
+/// between 1 and [`Tuning::MAX_LANES`].
+fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
+    let bad = |field| Err(GemmError::InvalidTuning { field });
+    if t.pack_chunk == 0 {
+        return bad("pack_chunk");
     }
-
-    fn check(&self) -> Result<(), GemmError> {
-        let bad = |field| Err(GemmError::InvalidTuning { field });
-        if self.pack_chunk == 0 {
-            return bad("pack_chunk");
-        }
-        if !(1..=Tuning::MAX_LANES).contains(&self.max_lanes) {
-            return bad("max_lanes");
-        }
-        Ok(())
+    if !(1..=Tuning::MAX_LANES).contains(&t.max_lanes) {
+        return bad("max_lanes");
     }
+    Ok(())
 }
 
 /// The override [`set_tuning`] installed, or null. Each installed value is
@@ -67,10 +47,21 @@ pub fn tuning(target: &Target) -> Tuning {
 /// between 1 and [`Tuning::MAX_LANES`]. Results stay bit-identical for any
 /// thread count whatever the tuning; they may change with `small` (the small
 /// path sums in another order).
+///
+/// ```
+/// let target = gemmkit::best();
+/// let mut t = gemmkit::tuning(target);
+/// t.small = 64; // pack everything with a dimension over 64
+/// gemmkit::set_tuning(Some(t))?;
+/// assert_eq!(gemmkit::tuning(target).small, 64);
+/// gemmkit::set_tuning(None)?; // back to the target's own
+/// assert_eq!(gemmkit::tuning(target), gemmkit::Tuning::of(target));
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn set_tuning(tuning: Option<Tuning>) -> Result<(), GemmError> {
     let new = match tuning {
         Some(t) => {
-            t.check()?;
+            check_tuning(&t)?;
             Box::into_raw(Box::new(t))
         }
         None => std::ptr::null_mut(),
