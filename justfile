@@ -22,6 +22,11 @@ check:
     cargo run -q -p generator -- --check
     cargo test --workspace
 
+# What `cargo publish` would upload, each crate built from its packaged files
+# alone (the runtime against the packaged generated crate).
+package:
+    cargo publish --dry-run --allow-dirty -p gemmkit-generated -p gemmkit -p gemmkit-blas
+
 # The test suite on this machine.
 test:
     cargo test --workspace
