@@ -25,7 +25,7 @@ check:
 # What `cargo publish` would upload, each crate built from its packaged files
 # alone (the runtime against the packaged generated crate).
 package:
-    cargo publish --dry-run --allow-dirty -p gemmkit-generated -p gemmkit -p gemmkit-blas
+    cargo publish --dry-run --allow-dirty --workspace
 
 # The test suite on this machine.
 test:
