@@ -19,6 +19,19 @@ use half::bf16;
 /// `'F'` is [`COffset::Fixed`], their `'C'` (a column vector, one value per
 /// row of C) is [`COffset::PerRow`], their `'R'` (a row vector, one value per
 /// column of C) is [`COffset::PerColumn`].
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, gemm_s8s8s32};
+/// let (a, b) = ([1i8, 2, 3, 4], [1i8, 0, 0, 1]); // B = I
+/// let mut c = [0i32; 4];
+/// let rows = [100, 200]; // one offset per row of C
+/// gemm_s8s8s32(
+///     1.0, MatRef::row_major(&a, 2, 2), 0, MatRef::row_major(&b, 2, 2), 0,
+///     0.0, MatMut::row_major(&mut c, 2, 2), COffset::PerRow(&rows),
+/// )?;
+/// assert_eq!(c, [101, 102, 203, 204]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum COffset<'a> {
     /// One value for every element.
@@ -79,6 +92,21 @@ pub fn gemm_u8s8s32(
 
 /// [`gemm_u8s8s32`] on an explicit target with explicit threading. Results
 /// are bit-identical whatever the parallelism.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism};
+/// let (a, b) = ([200u8, 100], [-3i8, 5]); // 1 x 2 and 2 x 1
+/// for target in gemmkit::available() {
+///     let mut c = [0i32];
+///     gemmkit::gemm_u8s8s32_with(
+///         target, &Parallelism::Sequential,
+///         1.0, MatRef::row_major(&a, 1, 2), 0, MatRef::row_major(&b, 2, 1), 0,
+///         0.0, MatMut::row_major(&mut c, 1, 1), COffset::Fixed(0),
+///     )?;
+///     assert_eq!(c, [-100], "on {}", target.name); // exact on every target
+/// }
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_u8s8s32_with(
     target: &Target,
@@ -144,6 +172,19 @@ pub fn gemm_s8s8s32(
 }
 
 /// [`gemm_s8s8s32`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism};
+/// let (a, b) = ([-128i8, 127], [-128i8, -128]); // 1 x 2 and 2 x 1
+/// let mut c = [0i32];
+/// gemmkit::gemm_s8s8s32_with(
+///     gemmkit::best(), &Parallelism::Sequential,
+///     1.0, MatRef::row_major(&a, 1, 2), 0, MatRef::row_major(&b, 2, 1), 0,
+///     0.0, MatMut::row_major(&mut c, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(c, [128]); // 16384 - 16256, exact
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_with(
     target: &Target,
@@ -190,6 +231,21 @@ pub fn gemm_bf16(
 }
 
 /// [`gemm_bf16`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism};
+/// use half::bf16;
+/// let a: Vec<bf16> = [1.0f32, 2.0, 3.0, 4.0].map(bf16::from_f32).to_vec(); // 2 x 2
+/// let b: Vec<bf16> = [0.5f32, 0.0, 0.0, 0.5].map(bf16::from_f32).to_vec(); // I / 2
+/// let mut c = [0.0f32; 4];
+/// gemmkit::gemm_bf16_with(
+///     gemmkit::best(), &Parallelism::Sequential,
+///     1.0, MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 2),
+///     0.0, MatMut::row_major(&mut c, 2, 2),
+/// )?;
+/// assert_eq!(c, [0.5, 1.0, 1.5, 2.0]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_bf16_with(
     target: &Target,
     parallelism: &Parallelism,
