@@ -92,6 +92,14 @@ pub mod wasm128;
 #[path = "fallback/kernels.gen.rs"]
 pub mod fallback;
 /// Micro-kernel tile shape of one element type on one target.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let s: gemmkit::Shape = t.shapes.bf16;
+///     println!("{}: bf16 tiles {s:?}", t.name);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     /// `V::LANES` of the kernels' vector trait.
@@ -102,14 +110,31 @@ pub struct Shape {
     pub nr: usize,
 }
 /// Tile shapes per element type.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let fallback = gemmkit::generated::TARGETS.last().unwrap();
+/// println!("{:#?}", fallback.shapes);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shapes {
+    /// The tiles of the `bf16` kernels.
     pub bf16: Shape,
+    /// The tiles of the `f32` kernels.
     pub f32: Shape,
+    /// The tiles of the `f64` kernels.
     pub f64: Shape,
+    /// The tiles of the `u8i8` kernels.
     pub u8i8: Shape,
 }
 /// `base_apply_packed_output`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::ApplyPackedOutputFn<f32> = t.f32.apply_packed_output;
+/// # let _ = f;
+/// ```
 pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     m: usize,
     n: usize,
@@ -121,6 +146,13 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     ldc: usize,
 );
 /// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::MicrokernelFn<f32> = t.f32.microkernel.microkernel.kernel;
+/// # let _ = f;
+/// ```
 pub type MicrokernelFn<Elem> = unsafe fn(
     k: usize,
     alpha: Elem,
@@ -135,6 +167,13 @@ pub type MicrokernelFn<Elem> = unsafe fn(
     ldc: usize,
 );
 /// An instance of `base_microkernel_dot`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::MicrokernelDotFn<u8, i8, i32> = t.u8i8.microkernel_dot.microkernel_dot.kernel;
+/// # let _ = f;
+/// ```
 pub type MicrokernelDotFn<A, B, Acc> = unsafe fn(
     kd: usize,
     a: *const A,
@@ -146,6 +185,13 @@ pub type MicrokernelDotFn<A, B, Acc> = unsafe fn(
     col_comp: *const Acc,
 );
 /// An instance of `base_gemm_small`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::GemmSmallFn<f32> = t.f32.gemm_small.gemm_small.kernel;
+/// # let _ = f;
+/// ```
 pub type GemmSmallFn<Elem> = unsafe fn(
     skip: usize,
     n: usize,
@@ -161,6 +207,13 @@ pub type GemmSmallFn<Elem> = unsafe fn(
     rs_c: usize,
 );
 /// An instance of `base_dot_edge`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::DotEdgeFn<f32> = t.f32.dot_edge.dot_edge_1.kernel;
+/// # let _ = f;
+/// ```
 pub type DotEdgeFn<Elem> = unsafe fn(
     k: usize,
     a: *const Elem,
@@ -170,6 +223,13 @@ pub type DotEdgeFn<Elem> = unsafe fn(
     out: *mut Elem,
 );
 /// `base_pack_rhs`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackRhsFn<f32> = t.f32.pack_rhs;
+/// # let _ = f;
+/// ```
 pub type PackRhsFn<Elem> = unsafe fn(
     k: usize,
     n: usize,
@@ -180,6 +240,13 @@ pub type PackRhsFn<Elem> = unsafe fn(
     strip_stride: usize,
 );
 /// `base_pack_lhs`, as a function pointer, with `V::Elem` as `Elem`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackLhsFn<f32> = t.f32.pack_lhs;
+/// # let _ = f;
+/// ```
 pub type PackLhsFn<Elem> = unsafe fn(
     m: usize,
     k: usize,
@@ -190,6 +257,13 @@ pub type PackLhsFn<Elem> = unsafe fn(
     panel_stride: usize,
 );
 /// `base_pack_dot_lhs`, as a function pointer, with `V::A` as `A`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackDotLhsFn<u8> = t.u8i8.pack_dot_lhs;
+/// # let _ = f;
+/// ```
 pub type PackDotLhsFn<A> = unsafe fn(
     m: usize,
     k: usize,
@@ -203,6 +277,13 @@ pub type PackDotLhsFn<A> = unsafe fn(
     want_sums: bool,
 );
 /// `base_pack_dot_rhs`, as a function pointer, with `V::B` as `B`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::PackDotRhsFn<i8> = t.u8i8.pack_dot_rhs;
+/// # let _ = f;
+/// ```
 pub type PackDotRhsFn<B> = unsafe fn(
     k: usize,
     n: usize,
@@ -218,6 +299,13 @@ pub type PackDotRhsFn<B> = unsafe fn(
 /// function and the values of its `const` parameters there, so the runtime
 /// reads what an instance covers (the rows of a `gemm_small` block) instead of
 /// repeating its formula.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let instance = t.f32.microkernel.microkernel;
+/// println!("{:?}", instance.consts);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Instance<K, C> {
     /// The function, compiled with the target's features.
@@ -227,6 +315,14 @@ pub struct Instance<K, C> {
 }
 /// The `const` parameters of one instance of `base_microkernel` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let consts: gemmkit::generated::MicrokernelConsts = t.f32.microkernel.microkernel.consts;
+///     println!("{}: {consts:?}", t.name);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MicrokernelConsts {
     /// `ROWS`.
@@ -240,6 +336,12 @@ pub struct MicrokernelConsts {
 }
 /// The instances of `base_microkernel` on one target, as its `#[kernel(..)]`
 /// lists them.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// println!("{:#?}", t.f32.microkernel);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Microkernel<Elem> {
     /// `ROWS = V::MR, VECS = V::NR / V::LANES, PACKED = 0, PACK_B = 0`.
@@ -269,6 +371,14 @@ pub struct Microkernel<Elem> {
 }
 /// The `const` parameters of one instance of `base_microkernel_dot` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let consts: gemmkit::generated::MicrokernelDotConsts = t.u8i8.microkernel_dot.microkernel_dot.consts;
+///     println!("{}: {consts:?}", t.name);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MicrokernelDotConsts {
     /// `COMP`.
@@ -276,6 +386,12 @@ pub struct MicrokernelDotConsts {
 }
 /// The instances of `base_microkernel_dot` on one target, as its `#[kernel(..)]`
 /// lists them.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// println!("{:#?}", t.u8i8.microkernel_dot);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct MicrokernelDot<A, B, Acc> {
     /// `COMP = 0`.
@@ -288,6 +404,14 @@ pub struct MicrokernelDot<A, B, Acc> {
 }
 /// The `const` parameters of one instance of `base_gemm_small` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let consts: gemmkit::generated::GemmSmallConsts = t.f32.gemm_small.gemm_small.consts;
+///     println!("{}: {consts:?}", t.name);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GemmSmallConsts {
     /// `ROWS`.
@@ -297,6 +421,12 @@ pub struct GemmSmallConsts {
 }
 /// The instances of `base_gemm_small` on one target, as its `#[kernel(..)]`
 /// lists them.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// println!("{:#?}", t.f32.gemm_small);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct GemmSmall<Elem> {
     /// `ROWS = V::MR * (V::NR / V::LANES) / 2, COL_A = 0`.
@@ -316,6 +446,14 @@ pub struct GemmSmall<Elem> {
 }
 /// The `const` parameters of one instance of `base_dot_edge` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let consts: gemmkit::generated::DotEdgeConsts = t.f32.dot_edge.dot_edge_1.consts;
+///     println!("{}: {consts:?}", t.name);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DotEdgeConsts {
     /// `ROWS`.
@@ -325,6 +463,12 @@ pub struct DotEdgeConsts {
 }
 /// The instances of `base_dot_edge` on one target, as its `#[kernel(..)]`
 /// lists them.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// println!("{:#?}", t.f32.dot_edge);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct DotEdge<Elem> {
     /// `ROWS = V::MR * (V::NR / V::LANES) / 4, COLS = 1`.
@@ -343,6 +487,13 @@ pub struct DotEdge<Elem> {
 ///
 /// Every function is an `unsafe fn` compiled with its target's features: call
 /// it only through a table whose target this CPU supports.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let table: &gemmkit::generated::FloatKernels<f32> = &t.f32;
+/// println!("{table:#?}");
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FloatKernels<Elem> {
     /// `C = alpha * P + beta * C` for an `m` x `n` tile.
@@ -375,6 +526,13 @@ pub struct FloatKernels<Elem> {
 ///
 /// Every function is an `unsafe fn` compiled with its target's features: call
 /// it only through a table whose target this CPU supports.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let table: &gemmkit::generated::DotKernels<u8, i8, i32> = &t.u8i8;
+/// println!("{table:#?}");
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct DotKernels<A, B, Acc> {
     /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
@@ -499,6 +657,12 @@ impl Tuning {
     }
 }
 /// The targets compiled into this build, best first; `fallback` is last.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let names: Vec<&str> = gemmkit::generated::TARGETS.iter().map(|t| t.name).collect();
+/// assert_eq!(names.last(), Some(&"fallback"));
+/// ```
 pub static TARGETS: &[Target] = &[
     #[cfg(target_arch = "x86_64")]
     Target {
@@ -5127,6 +5291,15 @@ pub static TARGETS: &[Target] = &[
 ];
 /// Every target the generator knows, with the architecture it is built for
 /// (`any` for the portable fallback), whether or not it is in this build.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// use gemmkit::generated::{ALL_TARGETS, TARGETS};
+/// for (name, arch) in ALL_TARGETS {
+///     let here = TARGETS.iter().any(|t| t.name == *name);
+///     println!("{name} ({arch}): {}", if here { "compiled in" } else { "not in this build" });
+/// }
+/// ```
 pub const ALL_TARGETS: &[(&str, &str)] = &[
     ("avx512_bf16", "x86_64"),
     ("avx512_vnni", "x86_64"),

@@ -82,6 +82,20 @@ impl Entry<'_> {
         self.param.elems.len() < self.param.spec.elems.len()
     }
 
+    /// For the docs' examples: the first element type the kernel is
+    /// instantiated for, and the expression, on a `Target` `t`, of its table
+    /// entry (`t.f32.microkernel`) and of one function (`..microkernel.kernel`).
+    fn example(&self) -> (&'static str, String, String) {
+        let elem = self.param.elems.first().copied().unwrap_or("f32");
+        let unwrap = if self.partial() { ".unwrap()" } else { "" };
+        let entry = format!("t.{elem}.{}{unwrap}", self.kernel.name);
+        let function = match self.kernel.variants.first() {
+            Some(v) if self.set.is_some() => format!("{entry}.{}.kernel", v.name),
+            _ => entry.clone(),
+        };
+        (elem, entry, function)
+    }
+
     /// The generated function of each instance.
     fn functions(&self) -> Result<Functions, Error> {
         let elems = &self.param.elems;
@@ -545,16 +559,28 @@ pub fn dispatch_file(
     let aliases: Vec<Value> = entries
         .iter()
         .map(|e| {
-            obj([
+            let (elem, entry, function) = e.example();
+            let args = e
+                .generics
+                .iter()
+                .map(|g| scalar_type(&e.param.spec, elem, g, targets))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(obj([
+                (
+                    "example_type",
+                    Value::from(format!("{}{}", e.alias, generic_args(&args))),
+                ),
+                ("example_fn", Value::from(function)),
+                ("example_entry", Value::from(entry)),
                 ("name", Value::from(e.alias.clone())),
                 ("generics", Value::from(generic_args(&e.generics))),
                 ("params", Value::from(e.generics.clone())),
                 ("fn_type", Value::from(e.fn_type.clone())),
                 ("kernel", Value::from(e.kernel.name.clone())),
                 ("instances", Value::from(e.set.is_some())),
-            ])
+            ]))
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let sets: Vec<Value> = entries
         .iter()
         .filter_map(|e| {
@@ -571,6 +597,8 @@ pub fn dispatch_file(
                 })
                 .collect();
             Some(obj([
+                ("example_entry", Value::from(e.example().1)),
+                ("first", Value::from(e.kernel.variants.first().map(|v| v.name.clone()))),
                 ("name", Value::from(set.clone())),
                 ("kernel", Value::from(e.kernel.name.clone())),
                 ("generics", Value::from(generic_args(&e.generics))),
@@ -611,6 +639,7 @@ pub fn dispatch_file(
             })
             .collect();
         let mut elems = vec![];
+        let mut example = None;
         for elem in t.spec.elems {
             let args = t
                 .generics
@@ -627,13 +656,17 @@ pub fn dispatch_file(
                 ("elem", Value::from(*elem)),
                 ("binding", Value::from(binding.join(", "))),
             ]));
+            let ty = format!("{}{}", t.name, generic_args(&args));
+            example.get_or_insert_with(|| (*elem, ty.clone()));
             target_fields.push(obj([
                 ("elem", Value::from(*elem)),
                 ("trait", Value::from(t.spec.name)),
-                ("ty", Value::from(format!("{}{}", t.name, generic_args(&args)))),
+                ("ty", Value::from(ty)),
             ]));
         }
         table_vals.push(obj([
+            ("example_elem", Value::from(example.as_ref().map(|e| e.0))),
+            ("example_type", Value::from(example.map(|e| e.1))),
             ("name", Value::from(t.name.clone())),
             ("trait", Value::from(t.spec.name)),
             ("generics", Value::from(generic_args(&t.generics))),
