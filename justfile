@@ -79,11 +79,15 @@ ci:
 # against the header, the fork tests (C, and Debian's numpy with multiprocessing:
 # apt python3-numpy), then the netlib reference BLAS level-3 testers for GEMM with
 # gemmkit preloaded (apt: libblas-test).
-# Test the BLAS ABI as CI does: header, C smoke and fork tests, numpy, netlib.
+# Test the BLAS ABI as CI does: header, C smoke, low-precision and fork tests, numpy, netlib.
 blas-test: build-blas
     scripts/check-blas-header.sh {{release}}/libgemmkit_blas.so
     cc -O1 -Wall -Werror -I capi/include capi/tests/smoke.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-smoke
     LD_LIBRARY_PATH={{release}} {{release}}/capi-smoke
+    cc -std=c11 -O1 -Wall -Werror -I capi/include capi/tests/lowp.c -L {{release}} -lgemmkit_blas -lm -ldl -o {{release}}/capi-lowp
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-lowp
+    cc -std=c11 -O1 -Wall -Werror -I capi/include capi/tests/packed.c -L {{release}} -lgemmkit_blas -lm -o {{release}}/capi-packed
+    LD_LIBRARY_PATH={{release}} {{release}}/capi-packed
     cc -O1 -Wall -Werror -I capi/include capi/tests/fork.c -L {{release}} -lgemmkit_blas -o {{release}}/capi-fork
     LD_LIBRARY_PATH={{release}} {{release}}/capi-fork
     RAYON_NUM_THREADS=3 LD_PRELOAD="$(realpath {{release}})/libgemmkit_blas.so" /usr/bin/python3 capi/tests/fork_multiprocessing.py

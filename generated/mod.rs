@@ -145,6 +145,23 @@ pub type ApplyPackedOutputFn<Elem> = unsafe fn(
     c: *mut Elem,
     ldc: usize,
 );
+/// An instance of `base_gemv_dotprod`, as a function pointer, with `V::A` as `A`, `V::B` as `B`, `V::Acc` as `Acc`.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// let f: gemmkit::generated::GemvDotprodFn<u8, i8, i32> = t.u8i8.gemv_dotprod.gemv_dotprod.kernel;
+/// # let _ = f;
+/// ```
+pub type GemvDotprodFn<A, B, Acc> = unsafe fn(
+    kv: usize,
+    x: *const A,
+    w: *const B,
+    ldw: usize,
+    ones: *const A,
+    out: *mut Acc,
+    sums: *mut Acc,
+);
 /// An instance of `base_microkernel`, as a function pointer, with `V::Elem` as `Elem`.
 ///
 /// ```
@@ -303,7 +320,7 @@ pub type PackDotRhsFn<B> = unsafe fn(
 /// ```
 /// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
 /// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
-/// let instance = t.f32.microkernel.microkernel;
+/// let instance = t.u8i8.gemv_dotprod.gemv_dotprod;
 /// println!("{:?}", instance.consts);
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -312,6 +329,42 @@ pub struct Instance<K, C> {
     pub kernel: K,
     /// Its `const` values on the target.
     pub consts: C,
+}
+/// The `const` parameters of one instance of `base_gemv_dotprod` on one
+/// target, evaluated from its `#[kernel(..)]` entry.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// for t in gemmkit::generated::TARGETS {
+///     let consts: gemmkit::generated::GemvDotprodConsts = t.u8i8.gemv_dotprod.gemv_dotprod.consts;
+///     println!("{}: {consts:?}", t.name);
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GemvDotprodConsts {
+    /// `ROWS`.
+    pub rows: usize,
+    /// `SUMS`.
+    pub sums: usize,
+}
+/// The instances of `base_gemv_dotprod` on one target, as its `#[kernel(..)]`
+/// lists them.
+///
+/// ```
+/// # mod gemmkit { pub use gemmkit_generated::{self as generated, *}; }
+/// let t = gemmkit::generated::TARGETS.last().unwrap(); // fallback
+/// println!("{:#?}", t.u8i8.gemv_dotprod);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct GemvDotprod<A, B, Acc> {
+    /// `ROWS = 4, SUMS = 0`.
+    pub gemv_dotprod: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 1, SUMS = 0`.
+    pub gemv_dotprod_row: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 4, SUMS = 1`.
+    pub gemv_dotprod_sums: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
+    /// `ROWS = 1, SUMS = 1`.
+    pub gemv_dotprod_sums_row: Instance<GemvDotprodFn<A, B, Acc>, GemvDotprodConsts>,
 }
 /// The `const` parameters of one instance of `base_microkernel` on one
 /// target, evaluated from its `#[kernel(..)]` entry.
@@ -383,6 +436,8 @@ pub struct Microkernel<Elem> {
 pub struct MicrokernelDotConsts {
     /// `COMP`.
     pub comp: usize,
+    /// `ROWS`.
+    pub rows: usize,
 }
 /// The instances of `base_microkernel_dot` on one target, as its `#[kernel(..)]`
 /// lists them.
@@ -394,10 +449,17 @@ pub struct MicrokernelDotConsts {
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct MicrokernelDot<A, B, Acc> {
-    /// `COMP = 0`.
+    /// `COMP = 0, ROWS = V::MR`.
     pub microkernel_dot: Instance<MicrokernelDotFn<A, B, Acc>, MicrokernelDotConsts>,
-    /// `COMP = 1`.
+    /// `COMP = 1, ROWS = V::MR`.
     pub microkernel_dot_comp: Instance<
+        MicrokernelDotFn<A, B, Acc>,
+        MicrokernelDotConsts,
+    >,
+    /// `COMP = 0, ROWS = 1`.
+    pub microkernel_dot_row: Instance<MicrokernelDotFn<A, B, Acc>, MicrokernelDotConsts>,
+    /// `COMP = 1, ROWS = 1`.
+    pub microkernel_dot_comp_row: Instance<
         MicrokernelDotFn<A, B, Acc>,
         MicrokernelDotConsts,
     >,
@@ -535,6 +597,18 @@ pub struct FloatKernels<Elem> {
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct DotKernels<A, B, Acc> {
+    /// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+    /// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+    /// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+    /// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+    /// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+    /// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+    /// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+    /// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+    /// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+    /// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+    /// the last whole vector.
+    pub gemv_dotprod: GemvDotprod<A, B, Acc>,
     /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
     /// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
     /// bf16 (-> f32), see `DotVec`.
@@ -1061,28 +1135,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_bf16::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_bf16::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_bf16::pack_dot_lhs_u8i8,
             pack_dot_rhs: avx512_bf16::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_bf16::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_bf16::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_bf16::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_bf16::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_bf16::pack_dot_lhs_bf16,
@@ -1491,28 +1665,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 12,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_vnni::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 12,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_vnni::pack_dot_lhs_u8i8,
             pack_dot_rhs: avx512_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512_vnni::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512_vnni::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512_vnni::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512_vnni::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512_vnni::pack_dot_lhs_bf16,
@@ -1912,28 +2186,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx512::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 6,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 6,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512::pack_dot_lhs_u8i8,
             pack_dot_rhs: avx512::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx512::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx512::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx512::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx512::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx512::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx512::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx512::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx512::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx512::pack_dot_lhs_bf16,
@@ -2331,28 +2705,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx_vnni::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx_vnni::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 6,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx_vnni::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 6,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx_vnni::pack_dot_lhs_u8i8,
             pack_dot_rhs: avx_vnni::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx_vnni::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx_vnni::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx_vnni::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx_vnni::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx_vnni::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx_vnni::pack_dot_lhs_bf16,
@@ -2749,28 +3223,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: avx2::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx2::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx2::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx2::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx2::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx2::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx2::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx2::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx2::pack_dot_lhs_u8i8,
             pack_dot_rhs: avx2::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: avx2::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: avx2::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: avx2::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: avx2::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: avx2::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: avx2::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: avx2::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: avx2::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: avx2::pack_dot_lhs_bf16,
@@ -3168,28 +3742,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_i8mm::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_i8mm::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_i8mm::pack_dot_lhs_u8i8,
             pack_dot_rhs: neon_i8mm::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_i8mm::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_i8mm::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_i8mm::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_i8mm::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_i8mm::pack_dot_lhs_bf16,
@@ -3584,28 +4258,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon_dotprod::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 8,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_dotprod::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 8,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_dotprod::pack_dot_lhs_u8i8,
             pack_dot_rhs: neon_dotprod::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon_dotprod::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon_dotprod::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon_dotprod::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon_dotprod::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon_dotprod::pack_dot_lhs_bf16,
@@ -4000,28 +4774,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: neon::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon::pack_dot_lhs_u8i8,
             pack_dot_rhs: neon::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: neon::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: neon::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: neon::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: neon::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: neon::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: neon::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: neon::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: neon::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: neon::pack_dot_lhs_bf16,
@@ -4422,28 +5296,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm_relaxed::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm_relaxed::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm_relaxed::pack_dot_lhs_u8i8,
             pack_dot_rhs: wasm_relaxed::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm_relaxed::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm_relaxed::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm_relaxed::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm_relaxed::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm_relaxed::pack_dot_lhs_bf16,
@@ -4838,28 +5812,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: wasm128::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm128::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm128::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm128::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm128::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm128::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm128::pack_dot_lhs_u8i8,
             pack_dot_rhs: wasm128::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: wasm128::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: wasm128::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: wasm128::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: wasm128::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: wasm128::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: wasm128::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: wasm128::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: wasm128::pack_dot_lhs_bf16,
@@ -5253,28 +6327,128 @@ pub static TARGETS: &[Target] = &[
             pack_lhs: fallback::pack_lhs_f64,
         },
         u8i8: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: fallback::gemv_dotprod_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: fallback::gemv_dotprod_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: fallback::gemv_dotprod_sums_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: fallback::gemv_dotprod_sums_row_u8i8,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_u8i8,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: fallback::microkernel_dot_comp_u8i8,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: fallback::microkernel_dot_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: fallback::microkernel_dot_comp_row_u8i8,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: fallback::pack_dot_lhs_u8i8,
             pack_dot_rhs: fallback::pack_dot_rhs_u8i8,
         },
         bf16: DotKernels {
+            gemv_dotprod: GemvDotprod {
+                gemv_dotprod: Instance {
+                    kernel: fallback::gemv_dotprod_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_row: Instance {
+                    kernel: fallback::gemv_dotprod_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 0,
+                    },
+                },
+                gemv_dotprod_sums: Instance {
+                    kernel: fallback::gemv_dotprod_sums_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 4,
+                        sums: 1,
+                    },
+                },
+                gemv_dotprod_sums_row: Instance {
+                    kernel: fallback::gemv_dotprod_sums_row_bf16,
+                    consts: GemvDotprodConsts {
+                        rows: 1,
+                        sums: 1,
+                    },
+                },
+            },
             microkernel_dot: MicrokernelDot {
                 microkernel_dot: Instance {
                     kernel: fallback::microkernel_dot_bf16,
-                    consts: MicrokernelDotConsts { comp: 0 },
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 4,
+                    },
                 },
                 microkernel_dot_comp: Instance {
                     kernel: fallback::microkernel_dot_comp_bf16,
-                    consts: MicrokernelDotConsts { comp: 1 },
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 4,
+                    },
+                },
+                microkernel_dot_row: Instance {
+                    kernel: fallback::microkernel_dot_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 0,
+                        rows: 1,
+                    },
+                },
+                microkernel_dot_comp_row: Instance {
+                    kernel: fallback::microkernel_dot_comp_row_bf16,
+                    consts: MicrokernelDotConsts {
+                        comp: 1,
+                        rows: 1,
+                    },
                 },
             },
             pack_dot_lhs: fallback::pack_dot_lhs_bf16,

@@ -58,6 +58,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 mod dnnl;
+mod infer;
 mod lowp;
 mod peak;
 
@@ -104,6 +105,8 @@ struct Args {
     /// A is stored as its transpose (`k x m`, row-major) and every library is
     /// told so: gemmkit packs such an A, where it reads a row-major one in place.
     a_transposed: bool,
+    /// The inference tables (`infer.rs`) instead of the square ones.
+    infer: bool,
 }
 
 /// GEMM throughput of gemmkit next to its peers (OpenBLAS, BLIS, oneDNN, faer,
@@ -136,6 +139,11 @@ struct Cli {
     /// Store A as its transpose, and tell every library so.
     #[arg(long)]
     a_transposed: bool,
+    /// The inference shapes (m = 1 decode, prefill) with the weights from memory,
+    /// in GB/s of weights next to the measured read bandwidth, for the --dtype
+    /// families (f32, bf16, int8); --shapes replaces the shapes.
+    #[arg(long)]
+    infer: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -151,7 +159,11 @@ fn parse_args() -> Result<Args, String> {
         peers: PEERS.iter().map(|s| s.to_string()).collect(),
         threads: cli.threads,
         a_transposed: cli.a_transposed,
+        infer: cli.infer,
     };
+    if a.infer {
+        a.shapes = infer::SHAPES.to_vec();
+    }
     for d in &cli.dtype {
         match d.trim() {
             "f32" => a.f32 = true,
@@ -237,6 +249,8 @@ struct Cblas {
     name: &'static str,
     sgemm: CblasGemm<f32>,
     dgemm: CblasGemm<f64>,
+    /// `cblas_sgemv`, for the inference tables.
+    sgemv: Option<infer::CblasGemv>,
     set_threads: Option<unsafe extern "C" fn(c_int)>,
 }
 
@@ -260,6 +274,7 @@ fn load_cblas(name: &'static str, paths: &[&CStr], set_threads: &CStr) -> Option
             name,
             sgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f32>>(s) },
             dgemm: unsafe { std::mem::transmute::<*mut c_void, CblasGemm<f64>>(d) },
+            sgemv: sym(c"cblas_sgemv").map(|p| unsafe { std::mem::transmute::<*mut c_void, infer::CblasGemv>(p) }),
             set_threads,
         });
     }
@@ -1071,6 +1086,26 @@ fn main() {
         }
     }
     let dnnl = dnnl.as_ref().and_then(|d| d.as_ref().ok());
+    if args.infer {
+        let bw = infer::read_bandwidth(args.threads);
+        let openblas = libs.iter().find(|l| l.name == "openblas").and_then(|l| {
+            l.set_threads.inspect(|set| unsafe { set(args.threads as c_int) });
+            Some(infer::OpenBlas {
+                sgemv: l.sgemv?,
+                sgemm: l.sgemm,
+            })
+        });
+        if args.f32 {
+            infer::f32_table(&args.shapes, args.threads, args.samples, dnnl, openblas.as_ref(), bw);
+        }
+        if args.bf16 {
+            infer::bf16_table(&args.shapes, args.threads, args.samples, dnnl, bw);
+        }
+        if args.int8 {
+            infer::int8_table(&args.shapes, args.threads, args.samples, dnnl, bw);
+        }
+        return;
+    }
     let one_core = peak.map(|(flops, _)| flops);
     if args.f32 {
         table::<f32>(&args, &libs, dnnl, one_core);

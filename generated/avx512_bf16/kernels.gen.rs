@@ -35,6 +35,14 @@ pub const F64_NR: usize = 32;
 pub use super::avx512_vnni::apply_packed_output_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `apply_packed_output_f64` uses.
 pub use super::avx512_vnni::apply_packed_output_f64;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemv_dotprod_u8i8` uses.
+pub use super::avx512_vnni::gemv_dotprod_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemv_dotprod_row_u8i8` uses.
+pub use super::avx512_vnni::gemv_dotprod_row_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemv_dotprod_sums_u8i8` uses.
+pub use super::avx512_vnni::gemv_dotprod_sums_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `gemv_dotprod_sums_row_u8i8` uses.
+pub use super::avx512_vnni::gemv_dotprod_sums_row_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_f32` uses.
 pub use super::avx512_vnni::microkernel_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_f64` uses.
@@ -87,6 +95,10 @@ pub use super::avx512_vnni::microkernel_pack_b_packed_f64;
 pub use super::avx512_vnni::microkernel_dot_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_comp_u8i8` uses.
 pub use super::avx512_vnni::microkernel_dot_comp_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_row_u8i8` uses.
+pub use super::avx512_vnni::microkernel_dot_row_u8i8;
+/// The same code as on `avx512_vnni`: this level adds nothing `microkernel_dot_comp_row_u8i8` uses.
+pub use super::avx512_vnni::microkernel_dot_comp_row_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f32` uses.
 pub use super::avx512_vnni::gemm_small_f32;
 /// The same code as on `avx512_vnni`: this level adds nothing `gemm_small_f64` uses.
@@ -145,6 +157,316 @@ pub use super::avx512_vnni::pack_dot_lhs_u8i8;
 pub use super::avx512_vnni::pack_dot_rhs_u8i8;
 /// The same code as on `avx512_vnni`: this level adds nothing `pack_dot_rhs_bf16` uses.
 pub use super::avx512_vnni::pack_dot_rhs_bf16;
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_bf16` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 0.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn gemv_dotprod_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
+            acc_1_0 = _mm512_dpbf16_ps(
+                acc_1_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
+            acc_2_0 = _mm512_dpbf16_ps(
+                acc_2_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
+            acc_3_0 = _mm512_dpbf16_ps(
+                acc_3_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(out.add(16), acc_1_0);
+    _mm512_storeu_ps(out.add(32), acc_2_0);
+    _mm512_storeu_ps(out.add(48), acc_3_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_bf16` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 0.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn gemv_dotprod_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    _ones: *const u16,
+    out: *mut f32,
+    _sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_bf16` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 4, SUMS = 1.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn gemv_dotprod_sums_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    let mut acc_1_0 = _mm512_setzero_ps();
+    let mut acc_1_1 = _mm512_setzero_ps();
+    let mut acc_2_0 = _mm512_setzero_ps();
+    let mut acc_2_1 = _mm512_setzero_ps();
+    let mut acc_3_0 = _mm512_setzero_ps();
+    let mut acc_3_1 = _mm512_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+            acc_0_1 = _mm512_dpbf16_ps(
+                acc_0_1,
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_set1_epi32((ones as *const i32).read_unaligned())),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(ldw + v * 32) as *const __m512i);
+            acc_1_0 = _mm512_dpbf16_ps(
+                acc_1_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+            acc_1_1 = _mm512_dpbf16_ps(
+                acc_1_1,
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_set1_epi32((ones as *const i32).read_unaligned())),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(2 * ldw + v * 32) as *const __m512i);
+            acc_2_0 = _mm512_dpbf16_ps(
+                acc_2_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+            acc_2_1 = _mm512_dpbf16_ps(
+                acc_2_1,
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_set1_epi32((ones as *const i32).read_unaligned())),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+        {
+            let wv = _mm512_loadu_si512(w.add(3 * ldw + v * 32) as *const __m512i);
+            acc_3_0 = _mm512_dpbf16_ps(
+                acc_3_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+            acc_3_1 = _mm512_dpbf16_ps(
+                acc_3_1,
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_set1_epi32((ones as *const i32).read_unaligned())),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(sums, acc_0_1);
+    _mm512_storeu_ps(out.add(16), acc_1_0);
+    _mm512_storeu_ps(sums.add(16), acc_1_1);
+    _mm512_storeu_ps(out.add(32), acc_2_0);
+    _mm512_storeu_ps(sums.add(32), acc_2_1);
+    _mm512_storeu_ps(out.add(48), acc_3_0);
+    _mm512_storeu_ps(sums.add(48), acc_3_1);
+}
+/// Dot products of `ROWS` rows of W with x, both contiguous along `k`, kept
+/// lane by lane: `out[r * LANES + l]` is the sum over the vectors `v < kv` of
+/// lane `l` of `dot(x[v], w_r[v])`, where a vector is `LANES * DEPTH`
+/// elements and lane `l` holds its elements `l * DEPTH ..`: the "dot form" of
+/// `y = W x` with W stored `n x k` (PyTorch's `Linear`), x as the
+/// instruction's A operand (`u8`, or `bf16`) and W as its B (`i8`, or
+/// `bf16`). With `SUMS = 1` the kernel also leaves each row's element sums of
+/// W in `sums[r * LANES + l]` (the same lanes, as dot products with `ones`,
+/// `DEPTH` ones of A's type), which int8 needs for its offsets. The runtime
+/// adds the lanes, lane 0 first, and the `k % (LANES * DEPTH)` elements past
+/// the last whole vector.
+///
+/// One accumulator a row (each step is one dot product a row for one load of
+/// W, far more than memory delivers): four instances, `gemv_dotprod` (four
+/// rows) and `gemv_dotprod_row` (one, for the rows left over), and their `_sums`
+/// twins.
+///
+/// # Safety
+/// `x` readable for `kv * LANES * DEPTH` elements, `w` at `r * ldw + e` for
+/// `r < ROWS`, `e < kv * LANES * DEPTH`; `out` (and with `SUMS`, `sums`)
+/// writable for `ROWS * LANES` elements; with `SUMS`, `ones` readable for
+/// `DEPTH` elements.
+///
+/// Generated for `avx512_bf16` from `base_gemv_dotprod` in `kernels/src/gemv_dot.rs` with V = bf16, ROWS = 1, SUMS = 1.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn gemv_dotprod_sums_row_bf16(
+    kv: usize,
+    x: *const u16,
+    w: *const u16,
+    _ldw: usize,
+    ones: *const u16,
+    out: *mut f32,
+    sums: *mut f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    for v in 0..kv {
+        let xv = _mm512_loadu_si512(x.add(v * 32) as *const __m512i);
+        {
+            let wv = _mm512_loadu_si512(w.add(v * 32) as *const __m512i);
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(xv),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+            acc_0_1 = _mm512_dpbf16_ps(
+                acc_0_1,
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_set1_epi32((ones as *const i32).read_unaligned())),
+                core::mem::transmute::<__m512i, __m512bh>(wv),
+            );
+        }
+    }
+    _mm512_storeu_ps(out, acc_0_0);
+    _mm512_storeu_ps(sums, acc_0_1);
+}
 /// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
 /// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
 /// bf16 (-> f32), see `DotVec`.
@@ -155,13 +477,16 @@ pub use super::avx512_vnni::pack_dot_rhs_bf16;
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -174,10 +499,10 @@ pub use super::avx512_vnni::pack_dot_rhs_bf16;
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0.
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = V::MR.
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
 )]
@@ -669,13 +994,16 @@ pub unsafe fn microkernel_dot_bf16(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -688,10 +1016,10 @@ pub unsafe fn microkernel_dot_bf16(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
 ///
-/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1.
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = V::MR.
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
 )]
@@ -1266,6 +1594,190 @@ pub unsafe fn microkernel_dot_comp_bf16(
             _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_11_1));
         } else {
             _mm512_storeu_ps(cij, acc_11_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 0, ROWS = 1.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn microkernel_dot_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    _row_comp: *const f32,
+    _col_comp: *const f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    for p in 0..kd {
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2) as *const i32).read_unaligned(),
+            );
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_0_1 = _mm512_dpbf16_ps(
+                acc_0_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+    }
+    if accumulate {
+        _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc_0_0));
+    } else {
+        _mm512_storeu_ps(c, acc_0_0);
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_0_1);
+        }
+    }
+}
+/// `C = A * B + col_comp + row_comp` (or `C += ..` when `accumulate`) for one
+/// `MR` x `NR` tile of widening dot products: int8 (u8 x i8 -> i32, exact) or
+/// bf16 (-> f32), see `DotVec`.
+///
+/// The depth is `kd` groups of `DEPTH` (4 bytes, or 2 bf16). A is packed as `kd`
+/// groups of `MR` rows of `DEPTH` elements (`a[(p * MR + i) * DEPTH + q]`, see
+/// `base_pack_dot_lhs`), B as `kd` groups of `NR` columns of `DEPTH` elements
+/// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
+/// row stride `ldc`; without `accumulate` it is written without being read.
+///
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// vectors in its epilogue: element `(i, j)` of the tile is
+/// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
+/// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
+/// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
+/// value, null included, will do): its epilogue is a store, or a load, add and
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
+///
+/// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
+/// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
+/// `flip` 0x80 for s8 A, `base_pack_dot_rhs`) is this kernel with
+/// `row_comp[i] = -b_off * rowsum(A)[i] + kb * a_off * b_off (+ c_off once)`
+/// and `col_comp[j] = -(a_off + shift) * colsum(B)[j]`, `shift` 128 for s8 A
+/// (its packed bytes are `A + 128`) and 0 for u8 A, all wrapping `i32`; a block
+/// with no such terms (no offsets, u8 A, after the first) takes `COMP = 0`.
+/// `tests/tests/differential.rs` builds a GEMM this way on every target.
+///
+/// # Safety
+/// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+///
+/// Generated for `avx512_bf16` from `base_microkernel_dot` in `kernels/src/microkernel.rs` with V = bf16, COMP = 1, ROWS = 1.
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx512bf16,avx2,fma"
+)]
+pub unsafe fn microkernel_dot_comp_row_bf16(
+    kd: usize,
+    a: *const u16,
+    b: *const u16,
+    c: *mut f32,
+    _ldc: usize,
+    accumulate: bool,
+    row_comp: *const f32,
+    col_comp: *const f32,
+) {
+    let mut acc_0_0 = _mm512_setzero_ps();
+    let mut acc_0_1 = _mm512_setzero_ps();
+    for p in 0..kd {
+        {
+            let ai = _mm512_set1_epi32(
+                (a.add(p * 12 * 2) as *const i32).read_unaligned(),
+            );
+            acc_0_0 = _mm512_dpbf16_ps(
+                acc_0_0,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2) as *const __m512i)),
+            );
+            acc_0_1 = _mm512_dpbf16_ps(
+                acc_0_1,
+                core::mem::transmute::<__m512i, __m512bh>(ai),
+                core::mem::transmute::<
+                    __m512i,
+                    __m512bh,
+                >(_mm512_loadu_si512(b.add(p * 32 * 2).add(32) as *const __m512i)),
+            );
+        }
+    }
+    {
+        let col = _mm512_loadu_ps(col_comp);
+        acc_0_0 = _mm512_add_ps(_mm512_add_ps(acc_0_0, col), _mm512_set1_ps(*row_comp));
+    }
+    {
+        let col = _mm512_loadu_ps(col_comp.add(16));
+        acc_0_1 = _mm512_add_ps(_mm512_add_ps(acc_0_1, col), _mm512_set1_ps(*row_comp));
+    }
+    if accumulate {
+        _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), acc_0_0));
+    } else {
+        _mm512_storeu_ps(c, acc_0_0);
+    }
+    {
+        let cij = c.add(16);
+        if accumulate {
+            _mm512_storeu_ps(cij, _mm512_add_ps(_mm512_loadu_ps(cij), acc_0_1));
+        } else {
+            _mm512_storeu_ps(cij, acc_0_1);
         }
     }
 }

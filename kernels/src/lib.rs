@@ -18,12 +18,14 @@
 #![allow(clippy::float_cmp, clippy::too_many_arguments)]
 
 pub mod apply;
+pub mod gemv_dot;
 pub mod microkernel;
 pub mod pack;
 pub mod reference;
 pub mod vec;
 
 pub use apply::base_apply_packed_output;
+pub use gemv_dot::base_gemv_dotprod;
 pub use microkernel::{base_dot_edge, base_gemm_small, base_microkernel, base_microkernel_dot};
 pub use pack::{base_pack_dot_lhs, base_pack_dot_rhs, base_pack_lhs, base_pack_rhs};
 pub use reference::{Ref, Tile, bf16_to_f32};

@@ -219,13 +219,16 @@ unsafe fn store_tile<V: FloatVec>(
 /// (`b[(p * NR + j) * DEPTH + q]`, see `base_pack_dot_rhs`). C is row-major with
 /// row stride `ldc`; without `accumulate` it is written without being read.
 ///
-/// Two instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
+/// Four instances. `microkernel_dot_comp` (`COMP = 1`) adds compensation
 /// vectors in its epilogue: element `(i, j)` of the tile is
 /// `acc + col_comp[j] + row_comp[i]`, then `+ C` with `accumulate` (in that
 /// order, which fixes the f32 rounding of `bf16`; `i32` wraps).
 /// `microkernel_dot` (`COMP = 0`) adds none and reads neither pointer (any
 /// value, null included, will do): its epilogue is a store, or a load, add and
-/// store. The `k` loop is the same in both.
+/// store. The `k` loop is the same in both. Their `_row` twins (`ROWS = 1`)
+/// compute and write the tile's first row only, from the same packed panel:
+/// a one-row product (`m = 1`, a GEMV on a packed B) then streams B with one
+/// dot product per vector of B, not `MR`.
 ///
 /// For int8 with oneDNN's offsets, `C = (A - a_off) (B - b_off) + c_off` over
 /// a block of `kb` steps of K packed with its sums (`base_pack_dot_lhs` with
@@ -238,10 +241,15 @@ unsafe fn store_tile<V: FloatVec>(
 ///
 /// # Safety
 /// `a` readable for `kd * MR * DEPTH`, `b` for `kd * NR * DEPTH` elements; `c`
-/// readable and writable for the whole `MR` x `NR` tile; with `COMP = 1`
-/// `row_comp` readable for `MR` and `col_comp` for `NR` elements.
-#[kernel(microkernel_dot(COMP = 0), microkernel_dot_comp(COMP = 1))]
-pub unsafe fn base_microkernel_dot<V: DotVec, const COMP: usize>(
+/// readable and writable for `ROWS` rows of the `MR` x `NR` tile; with
+/// `COMP = 1` `row_comp` readable for `ROWS` and `col_comp` for `NR` elements.
+#[kernel(
+    microkernel_dot(COMP = 0, ROWS = V::MR),
+    microkernel_dot_comp(COMP = 1, ROWS = V::MR),
+    microkernel_dot_row(COMP = 0, ROWS = 1),
+    microkernel_dot_comp_row(COMP = 1, ROWS = 1)
+)]
+pub unsafe fn base_microkernel_dot<V: DotVec, const COMP: usize, const ROWS: usize>(
     kd: usize,
     a: *const V::A,
     b: *const V::B,
@@ -256,7 +264,7 @@ pub unsafe fn base_microkernel_dot<V: DotVec, const COMP: usize>(
         let ap = a.add(p * V::MR * V::DEPTH);
         let bp = b.add(p * V::NR * V::DEPTH);
         #[unroll]
-        for i in 0..V::MR {
+        for i in 0..ROWS {
             let ai = V::broadcast_a(ap.add(i * V::DEPTH));
             #[unroll]
             for j in 0..V::NR / V::LANES {
@@ -271,13 +279,13 @@ pub unsafe fn base_microkernel_dot<V: DotVec, const COMP: usize>(
         for j in 0..V::NR / V::LANES {
             let col = V::load(col_comp.add(j * V::LANES));
             #[unroll]
-            for i in 0..V::MR {
+            for i in 0..ROWS {
                 acc[(i, j)] = V::add(V::add(acc[(i, j)], col), V::broadcast(row_comp.add(i)));
             }
         }
     }
     #[unroll]
-    for i in 0..V::MR {
+    for i in 0..ROWS {
         #[unroll]
         for j in 0..V::NR / V::LANES {
             let cij = c.add(i * ldc + j * V::LANES);

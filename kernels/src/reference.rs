@@ -160,6 +160,9 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<i32, L, M
     unsafe fn broadcast_a(p: *const u8) -> Self::AVec {
         [unsafe { p.cast::<[u8; 4]>().read_unaligned() }; L]
     }
+    unsafe fn load_a(p: *const u8) -> Self::AVec {
+        core::array::from_fn(|l| unsafe { p.add(4 * l).cast::<[u8; 4]>().read_unaligned() })
+    }
     unsafe fn load_b(p: *const i8) -> Self::BVec {
         core::array::from_fn(|l| unsafe { p.add(4 * l).cast::<[i8; 4]>().read_unaligned() })
     }
@@ -210,6 +213,9 @@ impl<const L: usize, const MR: usize, const NRV: usize> DotVec for Ref<f32, L, M
     }
     unsafe fn broadcast_a(p: *const u16) -> Self::AVec {
         [unsafe { p.cast::<[u16; 2]>().read_unaligned() }; L]
+    }
+    unsafe fn load_a(p: *const u16) -> Self::AVec {
+        core::array::from_fn(|l| unsafe { p.add(2 * l).cast::<[u16; 2]>().read_unaligned() })
     }
     unsafe fn load_b(p: *const u16) -> Self::BVec {
         core::array::from_fn(|l| unsafe { p.add(2 * l).cast::<[u16; 2]>().read_unaligned() })

@@ -261,9 +261,27 @@ fn microkernel_dot_u8i8_is_exact_at_the_extremes() {
         let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         unsafe {
             if comp {
-                base_microkernel_dot::<I32, 1>(kq, ap, bp, cp, ldc, accumulate, row_comp.as_ptr(), col_comp.as_ptr())
+                base_microkernel_dot::<I32, 1, { I32::MR }>(
+                    kq,
+                    ap,
+                    bp,
+                    cp,
+                    ldc,
+                    accumulate,
+                    row_comp.as_ptr(),
+                    col_comp.as_ptr(),
+                )
             } else {
-                base_microkernel_dot::<I32, 0>(kq, ap, bp, cp, ldc, accumulate, std::ptr::null(), std::ptr::null())
+                base_microkernel_dot::<I32, 0, { I32::MR }>(
+                    kq,
+                    ap,
+                    bp,
+                    cp,
+                    ldc,
+                    accumulate,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                )
             }
         };
         for i in 0..mr {
@@ -305,7 +323,16 @@ fn microkernel_dot_bf16_matches_f32_products() {
         let mut c = c0.clone();
         let null = std::ptr::null();
         unsafe {
-            base_microkernel_dot::<Bf16, 0>(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), ldc, accumulate, null, null)
+            base_microkernel_dot::<Bf16, 0, { <Bf16 as DotVec>::MR }>(
+                kd,
+                a.as_ptr(),
+                b.as_ptr(),
+                c.as_mut_ptr(),
+                ldc,
+                accumulate,
+                null,
+                null,
+            )
         };
         for i in 0..mr {
             for j in 0..nr {

@@ -173,6 +173,12 @@ pub trait DotVec: Copy {
     /// # Safety
     /// `p` must be valid for reading `DEPTH * LANES` elements.
     unsafe fn load_b(p: *const Self::B) -> Self::BVec;
+    /// Loads `DEPTH * LANES` elements of A from `p` (no alignment required),
+    /// lane `l` taking elements `l * DEPTH ..` (as [`DotVec::load_b`] does B).
+    ///
+    /// # Safety
+    /// `p` must be valid for reading `DEPTH * LANES` elements.
+    unsafe fn load_a(p: *const Self::A) -> Self::AVec;
     /// `acc[l]` plus the `DEPTH` products of lane `l`, with the semantics above.
     fn dot(acc: Self, a: Self::AVec, b: Self::BVec) -> Self;
 }

@@ -170,6 +170,7 @@ pub unsafe fn gemm_raw<T: Element>(
             cs: csc,
         },
         extra: (),
+        packed: None,
     };
     // SAFETY: the caller's contract.
     unsafe { run(target, parallelism, p) }
@@ -295,6 +296,7 @@ pub(crate) fn problem<T: Element>(
             cs: csc,
         },
         extra: (),
+        packed: None,
     }
 }
 

@@ -86,8 +86,10 @@ pub(crate) fn int_out(exact: bool, alpha: f32, s: i32, beta: f32, c: Option<i32>
 /// the f32 family's `apply_packed_output`; int8 has none, its output rounds).
 #[derive(Clone, Copy)]
 pub struct DotOwn<F: Family, Acc> {
-    pub micro: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
-    pub comp: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
+    /// The whole tile and its first row only (`_row`), without and with
+    /// compensation.
+    pub micro: [MicrokernelDotFn<F::PackedA, F::PackedB, Acc>; 2],
+    pub comp: [MicrokernelDotFn<F::PackedA, F::PackedB, Acc>; 2],
     pub pack_a: PackDotLhsFn<F::PackedA>,
     pub pack_b: PackDotRhsFn<F::PackedB>,
     pub apply: Option<ApplyFn<F>>,
@@ -98,8 +100,14 @@ macro_rules! dot_own {
     ($k:expr, $apply:expr) => {{
         let k = &$k;
         DotOwn {
-            micro: k.microkernel_dot.microkernel_dot.kernel,
-            comp: k.microkernel_dot.microkernel_dot_comp.kernel,
+            micro: [
+                k.microkernel_dot.microkernel_dot.kernel,
+                k.microkernel_dot.microkernel_dot_row.kernel,
+            ],
+            comp: [
+                k.microkernel_dot.microkernel_dot_comp.kernel,
+                k.microkernel_dot.microkernel_dot_comp_row.kernel,
+            ],
             pack_a: k.pack_dot_lhs,
             pack_b: k.pack_dot_rhs,
             apply: $apply,
@@ -108,16 +116,18 @@ macro_rules! dot_own {
 }
 
 /// A dot-product family's loop 2 body: panel `pi` of A (packed) by every
-/// strip of lane `l`. Where `direct` says so for a whole tile with C's unit
-/// column stride, `micro` writes C itself (`accumulate`: adding to it);
-/// otherwise it writes the worker's tile, which `out(strip, tile, (i, j))`
-/// stores (`(i, j)` the tile's first element in C). `micro` gets the panel's
-/// row terms and the strip's column terms (the sums buffers, see the module).
+/// strip of lane `l`, by `micro[0]`, or `micro[1]` (its one-row instance)
+/// where the panel has one row. Where `direct` says so for a whole tile (or a
+/// whole-width row) with C's unit column stride, the kernel writes C itself
+/// (`accumulate`: adding to it); otherwise it writes the worker's tile, which
+/// `out(strip, tile, (i, j))` stores (`(i, j)` the tile's first element in
+/// C). It gets the panel's row terms and the strip's column terms (the sums
+/// buffers, see the module).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn dot_panel<F: Family, Acc: Copy>(
     b: &Block<'_, F>,
-    micro: MicrokernelDotFn<F::PackedA, F::PackedB, Acc>,
+    micro: [MicrokernelDotFn<F::PackedA, F::PackedB, Acc>; 2],
     direct: Option<bool>,
     l: usize,
     pi: usize,
@@ -133,8 +143,9 @@ unsafe fn dot_panel<F: Family, Acc: Copy>(
         b.strips(l, pi, worker, |s: &Strip<F>| {
             let col_comp = ctx.bufs.b_sums.add(s.jr).cast_const().cast::<Acc>();
             let bp = s.bp.cast_const();
+            let (micro, row) = if s.h == 1 { (micro[1], true) } else { (micro[0], false) };
             match direct {
-                Some(accumulate) if s.whole && cs == 1 => {
+                Some(accumulate) if (s.whole || row && s.w == nr) && cs == 1 => {
                     micro(kd, ap, bp, s.c.cast(), rs, accumulate, row_comp, col_comp)
                 }
                 _ => {
@@ -240,15 +251,18 @@ macro_rules! int_family {
                 rows: usize,
                 cols: usize,
                 src: *const i8,
-                (p0, j0): (usize, usize),
+                _: (usize, usize),
                 dst: *mut i8,
                 strip_stride: usize,
                 sums: *mut i32,
             ) {
-                let (b, e) = (p.b, p.extra);
+                let b = p.b;
                 unsafe { (kern.own.pack_b)(rows, cols, src, b.rs, b.cs, dst, strip_stride, sums, true) };
+            }
+            unsafe fn b_terms(p: &Problem<Self>, cols: usize, (p0, j0): (usize, usize), sums: *mut i32) {
                 // Each column's term: `-(a_offset + shift) * colsum`, and,
                 // exact, its C offset on the first block of k.
+                let e = p.extra;
                 let a_off = e.a_offset.wrapping_add(e.shift);
                 for j in 0..cols {
                     let sum = unsafe { &mut *sums.add(j) };

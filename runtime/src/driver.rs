@@ -146,7 +146,11 @@ unsafe fn blocked<F: Family>(
     let region = |elems: usize, size: usize| (elems * size).div_ceil(64) * 64;
     let kp = F::packed_depth(blk.kc);
     let a_bytes = region(a_rows * kp, size_of::<F::PackedA>());
-    let b_bytes = region(kp * blk.nc, size_of::<F::PackedB>());
+    let b_bytes = if p.packed.is_some() {
+        0
+    } else {
+        region(kp * blk.nc, size_of::<F::PackedB>())
+    };
     let tiles_bytes = region(threads * tile_len, size_of::<F::C>());
     let bt_bytes = region(bt_len, size_of::<F::B>());
     let sums = |len: usize| if F::SUMS { region(len, size_of::<i32>()) } else { 0 };
@@ -303,6 +307,7 @@ impl<'c, F: Family> Block<'c, F> {
         } else {
             None
         };
+        let kp = F::packed_depth(kc);
         Block {
             ctx,
             ic,
@@ -310,7 +315,7 @@ impl<'c, F: Family> Block<'c, F> {
             jc,
             mc,
             kc,
-            kp: F::packed_depth(kc),
+            kp,
             nc,
             beta: if pc == 0 { p.beta } else { F::ONE },
             panels,
@@ -328,6 +333,20 @@ impl<'c, F: Family> Block<'c, F> {
     /// the packed depth).
     pub(crate) fn a_slot(&self, pi: usize) -> usize {
         (pi - self.a_first) * self.kp * self.ctx.shape.mr
+    }
+
+    /// The block's first packed strip: in the call's buffer, or in a B
+    /// packed ahead of the call (whose strips the block only reads).
+    fn b_base(&self) -> *mut F::PackedB {
+        match self.ctx.p.packed {
+            // Block `pc / kc` of the packed B, from its strip holding column
+            // `jc` (blocks of k start `block` apart, strips `kp * NR`).
+            Some(b) => b
+                .data
+                .wrapping_add(self.pc / b.kc * b.block + self.jc * self.kp)
+                .cast_mut(),
+            None => self.ctx.bufs.b,
+        }
     }
 
     /// Chunk `c` of the depth: its first column of A (row of B) and length.
@@ -356,7 +375,13 @@ impl<'c, F: Family> Block<'c, F> {
     }
 
     fn pack_items(&self, l: usize) -> usize {
-        let b = if self.b_strips(l).is_empty() { 0 } else { self.chunks };
+        // (A B packed ahead is packed; only its sums' terms are left, where
+        // the family has sums.)
+        let b = if self.b_strips(l).is_empty() || (self.ctx.p.packed.is_some() && !F::SUMS) {
+            0
+        } else {
+            self.chunks
+        };
         self.a_items(l) + b
     }
 
@@ -380,36 +405,74 @@ impl<'c, F: Family> Block<'c, F> {
             let (p0, rows) = self.chunk(j - self.a_items(l));
             let lane = self.b_strips(l);
             let (jr, end) = (lane.start * nr, (lane.end * nr).min(self.nc));
-            let dst = unsafe { ctx.bufs.b.add(lane.start * kp * nr + p0 * nr) };
-            let src = p.b.at(self.pc + p0, self.jc + jr);
             let sums = unsafe { ctx.bufs.b_sums.add(jr) };
             let origin = (self.pc + p0, self.jc + jr);
-            unsafe { F::pack_b(&ctx.kern, p, rows, end - jr, src, origin, dst, kp * nr, sums) };
+            match p.packed {
+                // Packed ahead: only its column sums, for this call's terms.
+                Some(b) => unsafe {
+                    let from = b.sums.add(self.pc / b.kc * b.width + self.jc + jr);
+                    std::ptr::copy_nonoverlapping(from, sums, end - jr)
+                },
+                None => {
+                    let dst = unsafe { ctx.bufs.b.add(lane.start * kp * nr + p0 * nr) };
+                    let src = p.b.at(self.pc + p0, self.jc + jr);
+                    unsafe { F::pack_b(&ctx.kern, p, rows, end - jr, src, origin, dst, kp * nr, sums) };
+                }
+            }
+            if F::SUMS {
+                unsafe { F::b_terms(p, end - jr, origin, sums) };
+            }
         }
     }
 
-    /// Lane `l`'s part of the next block of B: its first line and its width in
-    /// lines (zero where the lane has none). Its `t`-th micro-kernel call
-    /// (counted panel by panel over its strips) fetches the `t`-th line of
-    /// every row of that part; calls past the part's width fetch their own
-    /// strip, which is there already.
-    fn next_lane(&self, l: usize) -> (*const F::B, usize) {
+    /// What lane `l`'s micro-kernel calls fetch of the next block of B (its
+    /// `t`-th call, counted panel by panel over its strips, fetches from
+    /// `first + t * step` bytes on, one line per step of k, `ld` elements
+    /// apart; calls past `calls` fetch their own strip, which is there
+    /// already). A B read in place: call `t` fetches the `t`-th line of every
+    /// row of the lane's part of the next block (each row of a wide B starts a
+    /// page, which the hardware prefetchers do not cross). A B packed ahead:
+    /// the lane's strips of the next block are contiguous, and each call
+    /// fetches the next lines of them, one per step of k.
+    fn next_lane(&self, l: usize) -> Fetch {
         let (p, nr) = (&self.ctx.p, self.ctx.shape.nr);
+        let none = Fetch {
+            first: p.b.ptr.cast(),
+            calls: 0,
+            step: 0,
+            ld: 0,
+        };
         let Some((next_pc, next_jc)) = self.next else {
-            return (p.b.ptr, 0);
+            return none;
         };
         let next_nc = self.ctx.plan.blocks.nc.min(p.n - next_jc);
         let next_strips = next_nc.div_ceil(nr);
         let next_lanes = self.ctx.plan.lanes.min(next_strips);
         if l >= next_lanes {
-            return (p.b.ptr, 0);
+            return none;
         }
         let cols = part(next_strips, next_lanes, l);
         let (j0, j1) = (cols.start * nr, (cols.end * nr).min(next_nc));
-        (
-            p.b.at(next_pc, next_jc + j0),
-            ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
-        )
+        match p.packed {
+            Some(b) => {
+                let kp = F::packed_depth(self.ctx.plan.blocks.kc.min(p.k - next_pc));
+                let first = b.data.wrapping_add(next_pc / b.kc * b.block + (next_jc + j0) * kp);
+                let bytes = cols.len() * kp * nr * size_of::<F::PackedB>();
+                let step = self.kc * LINE;
+                Fetch {
+                    first: first.cast(),
+                    calls: bytes.div_ceil(step),
+                    step,
+                    ld: LINE / size_of::<F::PackedB>(),
+                }
+            }
+            None => Fetch {
+                first: p.b.at(next_pc, next_jc + j0).cast(),
+                calls: ((j1 - j0) * size_of::<F::B>()).div_ceil(LINE),
+                step: LINE,
+                ld: p.b.rs,
+            },
+        }
     }
 
     /// Loop 1 (jr): the strips of lane `l` against panel `pi` of A, each tile
@@ -422,14 +485,14 @@ impl<'c, F: Family> Block<'c, F> {
         let (ir, h) = (pi * mr, mr.min(self.mc - pi * mr));
         let tile_buf = unsafe { ctx.bufs.tiles.add(worker * ctx.bufs.tile_len) };
         let lane = part(self.strips, self.lanes, l);
-        let (next_first, next_lines) = self.next_lane(l);
+        let next = self.next_lane(l);
+        let b_base = self.b_base();
         for sj in lane.clone() {
             let (jr, w) = (sj * nr, nr.min(self.nc - sj * nr));
-            let bp = unsafe { ctx.bufs.b.add(sj * kp * nr) };
+            let bp = b_base.wrapping_add(sj * kp * nr);
             let t = pi * lane.len() + sj - lane.start;
-            let (far, far_ld) = if t < next_lines {
-                let line = next_first.wrapping_add(t * LINE / size_of::<F::B>());
-                (line.cast_mut().cast(), p.b.rs)
+            let (far, far_ld) = if t < next.calls {
+                (next.first.wrapping_add(t * next.step).cast_mut().cast(), next.ld)
             } else {
                 (bp, nr)
             };
@@ -455,6 +518,17 @@ impl<'c, F: Family> Block<'c, F> {
             });
         }
     }
+}
+
+/// What a lane's micro-kernel calls fetch of the next block (see
+/// [`Block::next_lane`]).
+struct Fetch {
+    first: *const u8,
+    calls: usize,
+    /// Bytes from one call's first line to the next call's.
+    step: usize,
+    /// Elements (of the micro-kernel's B) from one step of k's line to the next.
+    ld: usize,
 }
 
 /// One tile of loop 1, as [`Block::strips`] hands it to the family: `h` rows

@@ -88,6 +88,16 @@ pub enum GemmError {
     },
     /// A scalar (`alpha` or `beta` of an int8 GEMM) that is NaN or infinite.
     NonFiniteScalar { arg: &'static str },
+    /// A [`crate::PackedB`] used on a target other than the one it was
+    /// packed for (its layout is that target's).
+    PackedForAnotherTarget {
+        packed_for: &'static str,
+        target: &'static str,
+    },
+    /// Bytes given as a packed B ([`crate::PackedBRef::from_bytes`]) that
+    /// are not one [`crate::PackedB::pack_into`] wrote for this element type
+    /// (or a copy of one): `reason` says which check failed.
+    InvalidPackedBuffer { reason: &'static str },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
@@ -171,6 +181,13 @@ impl fmt::Display for GemmError {
                 write!(f, "{arg}: {found} matrices in the batch but c has {expected}")
             }
             GemmError::NonFiniteScalar { arg } => write!(f, "{arg}: must be finite"),
+            GemmError::PackedForAnotherTarget { packed_for, target } => write!(
+                f,
+                "b: packed for target {packed_for}, used on {target} (pack it again for {target})"
+            ),
+            GemmError::InvalidPackedBuffer { reason } => {
+                write!(f, "b: not a packed B made by PackedB::pack_into: {reason}")
+            }
             GemmError::Target(e) => write!(f, "target: {e}"),
             GemmError::InBatch { index, error } => write!(f, "batch problem {index}: {error}"),
         }

@@ -140,8 +140,10 @@ pub trait Family: Copy + Send + Sync + 'static {
     );
     /// Packs `rows x cols` of B, from `origin` of the problem's B, into strips
     /// of the tile's columns, `strip_stride` elements apart, and (where
-    /// [`Family::SUMS`]) what the family's tiles need of each column into
-    /// `sums`.
+    /// [`Family::SUMS`]) each column's sum into `sums`, which
+    /// [`Family::b_terms`] turns into what the family's tiles need. (Only
+    /// the strides of the problem's B are read: a B packed ahead of any call
+    /// is packed by this too.)
     ///
     /// # Safety
     /// As [`Family::pack_a`], for B.
@@ -157,6 +159,14 @@ pub trait Family: Copy + Send + Sync + 'static {
         strip_stride: usize,
         sums: *mut i32,
     );
+    /// What the family's tiles need of each of `cols` columns of B (int8:
+    /// their compensation and C offset), made in place from the column sums
+    /// [`Family::pack_b`] left in `sums`; `origin` is the block's first
+    /// (row, column) of B. Nothing for a family without sums.
+    ///
+    /// # Safety
+    /// `sums` readable and writable for `cols` values where the family has sums.
+    unsafe fn b_terms(_p: &Problem<Self>, _cols: usize, _origin: (usize, usize), _sums: *mut i32) {}
     /// Loop 2's body: panel `pi` of A against lane `l`'s strips of B (loop 1,
     /// [`Block::strips`]), each tile computed and written to C as the
     /// family's kernels do it.

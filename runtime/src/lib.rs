@@ -187,6 +187,7 @@ mod batch;
 mod blocking;
 mod dispatch;
 mod dot;
+mod dot_gemv;
 mod driver;
 mod edge;
 mod error;
@@ -196,6 +197,7 @@ mod mat;
 #[cfg(feature = "ndarray")]
 pub mod ndarray;
 mod output;
+mod packed;
 mod parallel;
 mod plan;
 mod problem;
@@ -234,7 +236,13 @@ pub use dispatch::{TargetError, active, available, best, compiled, set_active, t
 pub use error::GemmError;
 pub use family::Element;
 pub use generated::{ALL_TARGETS, DotKernels, FloatKernels, Shape, Shapes, Target, Tuning};
-pub use lowp::{COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_with, gemm_u8s8s32, gemm_u8s8s32_with};
+pub use lowp::{
+    COffset, gemm_bf16, gemm_bf16_with, gemm_s8s8s32, gemm_s8s8s32_packed, gemm_s8s8s32_packed_with, gemm_s8s8s32_with,
+    gemm_u8s8s32, gemm_u8s8s32_packed, gemm_u8s8s32_packed_with, gemm_u8s8s32_with,
+};
 pub use mat::{MatMut, MatRef};
+pub use packed::{
+    Packable, PackedB, PackedBRef, gemm_bf16_packed, gemm_bf16_packed_with, gemm_packed, gemm_packed_with,
+};
 pub use parallel::{Parallelism, num_threads, set_num_threads};
 pub use plan::{Blocked, Edges, Path, Plan, Tile, plan, set_tuning, tuning};

@@ -3,12 +3,14 @@
 //! views, targets and threads as [`crate::gemm`].
 
 use crate::dispatch::Check;
-use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8};
+use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8, int_out};
+use crate::dot_gemv;
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::Family;
 use crate::generated::Target;
 use crate::mat::{MatMut, MatRef};
+use crate::packed::PackedB;
 use crate::parallel::Parallelism;
 use crate::problem::{Operand, Problem};
 use half::bf16;
@@ -124,7 +126,11 @@ pub fn gemm_u8s8s32_with(
     let p = int_problem::<U8S8>(alpha, &a, a_offset.into(), 0, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: `int_problem` checked every view and the offsets; the borrows
     // keep them alive and C unaliased for the call.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q)) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 
@@ -202,7 +208,11 @@ pub fn gemm_s8s8s32_with(
     // A is packed as `a + 128` (the u8 x s8 instruction's form).
     let p = int_problem::<S8S8>(alpha, &a, a_offset.into(), 128, &b, b_offset, beta, &mut c, c_offset)?;
     // SAFETY: as in `gemm_u8s8s32_with`.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::int8(target, parallelism.workers(), &p, |q| *p.a.at(0, q) as u8) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 
@@ -259,7 +269,11 @@ pub fn gemm_bf16_with(
     crate::api::validate(&a, &b, &c)?;
     let p: Problem<Bf16> = problem(alpha, &a, &b, beta, &mut c, ());
     // SAFETY: as in `gemm_u8s8s32_with`.
-    unsafe { drive(target, &p, || parallelism.workers()) };
+    if dot_gemv::applies(&p) {
+        unsafe { dot_gemv::bf16(target, parallelism.workers(), &p) };
+    } else {
+        unsafe { drive(target, &p, || parallelism.workers()) };
+    }
     Ok(())
 }
 
@@ -294,6 +308,7 @@ fn problem<F: Family>(
             cs: c.cs,
         },
         extra,
+        packed: None,
     }
 }
 
@@ -311,6 +326,21 @@ fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
     c_offset: COffset<'_>,
 ) -> Result<Problem<F>, GemmError> {
     crate::api::validate(a, b, c)?;
+    let extra = int_extra(alpha, a_offset, shift, b_offset, beta, c, c_offset)?;
+    Ok(problem(alpha, a, b, beta, c, extra))
+}
+
+/// Checks an int8 call's scalars and C offset (for a C of `c`'s shape), and
+/// makes its per-call data.
+fn int_extra(
+    alpha: f32,
+    a_offset: i32,
+    shift: i32,
+    b_offset: i8,
+    beta: f32,
+    c: &MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<IntExtra, GemmError> {
     for (arg, v) in [("alpha", alpha), ("beta", beta)] {
         if !v.is_finite() {
             return Err(GemmError::NonFiniteScalar { arg });
@@ -333,12 +363,199 @@ fn int_problem<F: Family<Scalar = f32, Extra = IntExtra, B = i8, C = i32>>(
             });
         }
     };
-    let extra = IntExtra {
+    Ok(IntExtra {
         a_offset,
         b_offset: b_offset.into(),
         shift,
         c_offset,
         exact: alpha == 1.0 && (beta == 0.0 || beta == 1.0),
+    })
+}
+
+/// `C := alpha * (A - a_offset) * (B - b_offset) + beta * C + c_offset` for
+/// `u8` A, an `i8` B packed ahead ([`PackedB<i8>`](PackedB)) and `i32` C, as
+/// [`gemm_u8s8s32`] (B's compensation comes from the column sums kept when
+/// it was packed, so any `a_offset` and `b_offset` may be used with it).
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, PackedB, gemm_u8s8s32_packed};
+/// let w = [1i8, -1, 2, 0]; // 2 x 2 weights
+/// let packed = PackedB::new(MatRef::row_major(&w, 2, 2))?;
+/// let x = [1u8, 2, 3, 4];
+/// let mut y = [0i32; 4];
+/// gemm_u8s8s32_packed(
+///     1.0, MatRef::row_major(&x, 2, 2), 0, &packed, 0,
+///     0.0, MatMut::row_major(&mut y, 2, 2), COffset::Fixed(10),
+/// )?;
+/// assert_eq!(y, [15, 9, 21, 7]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
+#[allow(clippy::too_many_arguments)] // oneDNN's argument list, typed
+pub fn gemm_u8s8s32_packed(
+    alpha: f32,
+    a: MatRef<'_, u8>,
+    a_offset: u8,
+    b: &PackedB<i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    let par = Parallelism::Rayon;
+    gemm_u8s8s32_packed_with(target, &par, alpha, a, a_offset, b, b_offset, beta, c, c_offset)
+}
+
+/// [`gemm_u8s8s32_packed`] on an explicit target with explicit threading.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_u8s8s32_packed_with(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, u8>,
+    a_offset: u8,
+    b: &PackedB<i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let a_offset = a_offset.into();
+    int_packed::<U8S8>(
+        target,
+        parallelism,
+        alpha,
+        a,
+        a_offset,
+        0,
+        b,
+        b_offset,
+        beta,
+        c,
+        c_offset,
+    )
+}
+
+/// [`gemm_s8s8s32`] with B packed ahead, as [`gemm_u8s8s32_packed`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_s8s8s32_packed(
+    alpha: f32,
+    a: MatRef<'_, i8>,
+    a_offset: i8,
+    b: &PackedB<i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let target = crate::active()?;
+    let par = Parallelism::Rayon;
+    gemm_s8s8s32_packed_with(target, &par, alpha, a, a_offset, b, b_offset, beta, c, c_offset)
+}
+
+/// [`gemm_s8s8s32_packed`] on an explicit target with explicit threading.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_s8s8s32_packed_with(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, i8>,
+    a_offset: i8,
+    b: &PackedB<i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    let a_offset = a_offset.into();
+    // A is packed as `a + 128`, as in `gemm_s8s8s32_with`.
+    int_packed::<S8S8>(
+        target,
+        parallelism,
+        alpha,
+        a,
+        a_offset,
+        128,
+        b,
+        b_offset,
+        beta,
+        c,
+        c_offset,
+    )
+}
+
+/// One int8 call with a packed B, checked. A rounded result (general alpha
+/// or beta) must see each element's whole sum: where B was packed in several
+/// blocks of k, the exact sums are made first (the blocks add in `i32`), in
+/// a buffer of C's size, and then rounded once each.
+#[allow(clippy::too_many_arguments)]
+fn int_packed<F: Family<Scalar = f32, Extra = IntExtra, B = i8, PackedB = i8, C = i32>>(
+    target: &Target,
+    parallelism: &Parallelism,
+    alpha: f32,
+    a: MatRef<'_, F::A>,
+    a_offset: i32,
+    shift: i32,
+    b: &PackedB<i8>,
+    b_offset: i8,
+    beta: f32,
+    c: MatMut<'_, i32>,
+    c_offset: COffset<'_>,
+) -> Result<(), GemmError> {
+    target.check()?;
+    let packed = b.for_call(target, (a.rows, a.cols), (c.rows, c.cols))?;
+    a.check_bounds("a")?;
+    c.check_output("c")?;
+    let extra = int_extra(alpha, a_offset, shift, b_offset, beta, &c, c_offset)?;
+    let (m, n) = (c.rows, c.cols);
+    let run = |alpha: f32, beta: f32, c: (*mut i32, usize, usize), extra: IntExtra| {
+        let p: Problem<F> = Problem {
+            m,
+            n,
+            k: b.k(),
+            alpha,
+            a: Operand {
+                ptr: a.data.as_ptr(),
+                rs: a.rs,
+                cs: a.cs,
+            },
+            // Not read: the loops take B's strips from `packed`.
+            b: Operand {
+                ptr: std::ptr::null(),
+                rs: 0,
+                cs: 0,
+            },
+            beta,
+            c: Operand {
+                ptr: c.0,
+                rs: c.1,
+                cs: c.2,
+            },
+            extra,
+            packed: Some(packed),
+        };
+        // SAFETY: A, C and the offsets checked, B's strips and sums cover
+        // its blocks (`for_call`); the borrows keep them alive and C
+        // unaliased for the call.
+        unsafe { drive(target, &p, || parallelism.workers()) };
     };
-    Ok(problem(alpha, a, b, beta, c, extra))
+    if extra.exact || b.k() <= b.kc() {
+        run(alpha, beta, (c.data.as_mut_ptr(), c.rs, c.cs), extra);
+    } else {
+        let mut sums = vec![0i32; m * n];
+        let exact = IntExtra {
+            c_offset: COff::Fixed(0),
+            exact: true,
+            ..extra
+        };
+        run(1.0, 0.0, (sums.as_mut_ptr(), n, 1), exact);
+        for i in 0..m {
+            for j in 0..n {
+                let dst = &mut c.data[i * c.rs + j * c.cs];
+                let old = (beta != 0.0).then_some(*dst);
+                *dst = int_out(false, alpha, sums[i * n + j], beta, old, extra.c_offset(i, j));
+            }
+        }
+    }
+    Ok(())
 }

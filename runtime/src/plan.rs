@@ -316,6 +316,7 @@ pub(crate) fn front<F: Family>(tuning: &Tuning, kern: &Kernels<F>, p: &Problem<F
     // Small problems big enough to split between threads are planned by `rest`,
     // out of line, with the thread count.
     if kern.small.is_some()
+        && p.packed.is_none()
         && is_small(tuning, p)
         && p.m.saturating_mul(p.n).saturating_mul(p.k) < tuning.small_split_volume
     {
@@ -361,6 +362,7 @@ pub(crate) fn rest<F: Family>(
 ) -> Plan {
     let threads = threads.max(1);
     if let Some(small) = kern.small
+        && p.packed.is_none()
         && is_small(tuning, p)
         && let Some(transposed) = small_orientation(p)
     {
@@ -381,7 +383,8 @@ pub(crate) fn rest<F: Family>(
     }
     // The micro-kernel writes rows of C with unit column stride; a column-major
     // C is the transposed product, where the family has one.
-    let transposed = p.c.cs != 1 && p.c.rs == 1 && F::transposed(p).is_some();
+    // (Not with a packed B, whose strips are B's.)
+    let transposed = p.c.cs != 1 && p.c.rs == 1 && p.packed.is_none() && F::transposed(p).is_some();
     let q = oriented(p, transposed);
     let threads = if q.volume() >= tuning.blocked_split_volume as f64 {
         threads
@@ -399,8 +402,9 @@ pub(crate) fn rest<F: Family>(
     // (16 on AVX-512 f32 for the one column of 257); dot products compute only
     // the columns there are, at the price of another pass over A ("dot_edge").
     let w = q.n % shape.nr;
+    // (A packed B has every column in its strips, and no B to read in place.)
     let dot_edge = match kern.dot {
-        Some(dot) if a_in_place && q.m >= dot.rows && w > 0 && 2 * w <= shape.lanes => w,
+        Some(dot) if a_in_place && q.packed.is_none() && q.m >= dot.rows && w > 0 && 2 * w <= shape.lanes => w,
         _ => 0,
     };
     let n = q.n - dot_edge;
@@ -412,7 +416,10 @@ pub(crate) fn rest<F: Family>(
     let model = Blocking::for_shape(shape, size_of::<F::PackedB>(), n);
     // A family that may not split k has it in one block; its blocks of A and
     // B keep the model's sizes in elements, in fewer rows and columns.
-    let (kc, mc, nc) = if F::split_k(&q) {
+    // A packed B fixed the blocks of k when it was packed.
+    let (kc, mc, nc) = if let Some(packed) = q.packed {
+        (packed.kc, model.mc, model.nc * lanes)
+    } else if F::split_k(&q) {
         (balanced(q.k, model.kc, 1), model.mc, model.nc * lanes)
     } else {
         // (A whole number of tiles, as `balanced` takes them.)
@@ -433,7 +440,7 @@ pub(crate) fn rest<F: Family>(
     let fusable =
         F::packed_set(kern).is_some_and(|m| m.pack_b.is_some()) && kern.in_place.is_none_or(|m| m.pack_b.is_some());
     let pack_b_in_first_tiles =
-        fusable && q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
+        fusable && q.packed.is_none() && q.b.cs == 1 && q.c.cs == 1 && b_bytes <= (CacheSizes::detect().l2 / 2) as f64;
     let (h, w) = (q.m % shape.mr, n % shape.nr);
     // The in-place and packed sets cover the same vectors and rows.
     // (A family without edge instances computes whole tiles.)
@@ -449,8 +456,9 @@ pub(crate) fn rest<F: Family>(
             lanes,
             a_in_place,
             pack_b_in_first_tiles,
-            // Only a row-major B has rows to fetch a line of at a time.
-            fetch_next_b: q.b.cs == 1,
+            // Only a row-major B has rows to fetch a line of at a time; a B
+            // packed ahead has its strips, contiguous.
+            fetch_next_b: q.b.cs == 1 || q.packed.is_some(),
             dot_edge,
             direct: q.c.cs == 1,
             edges: Edges {

@@ -54,6 +54,26 @@ pub struct Problem<F: Family> {
     pub(crate) c: Operand<*mut F::C>,
     /// What the family adds to a call ([`Family::Extra`]).
     pub(crate) extra: F::Extra,
+    /// B packed ahead of the call ([`crate::PackedB`]): the loops read its
+    /// strips and pack no B (`b` is then not read).
+    pub(crate) packed: Option<PackedRef<F::PackedB>>,
+}
+
+/// A pre-packed B as the loops read it: `k` in blocks of `kc` (the last one
+/// shallower), each block every strip of the tile's `NR` columns, padded to
+/// the family's depth groups, strip after strip (the layout of one packed B
+/// block, for all of B's columns).
+#[derive(Clone, Copy)]
+pub(crate) struct PackedRef<P> {
+    pub(crate) data: *const P,
+    /// The depth of each block of k but the last.
+    pub(crate) kc: usize,
+    /// Elements from one block of k to the next (`packed_depth(kc) * width`).
+    pub(crate) block: usize,
+    /// Where the family has sums ([`Family::SUMS`]): each block's column
+    /// sums, `width` apart (one per column of every strip); else null.
+    pub(crate) sums: *const i32,
+    pub(crate) width: usize,
 }
 
 impl<F: Family> Problem<F> {
@@ -80,6 +100,8 @@ impl<T: Element> Problem<T> {
             beta: self.beta,
             c: self.c.t(),
             extra: self.extra,
+            // (The plan never transposes a product with a packed B.)
+            packed: None,
         }
     }
 }

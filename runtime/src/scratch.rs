@@ -3,9 +3,10 @@
 
 use std::cell::RefCell;
 
+/// A cache line's worth of bytes, aligned as one (the unit of the buffers).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-struct Line([u8; 64]);
+pub(crate) struct Line(pub(crate) [u8; 64]);
 
 thread_local! {
     static SCRATCH: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };

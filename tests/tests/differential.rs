@@ -7,9 +7,9 @@
 //! passes: it is still compiled here.
 
 use gemmkit::generated::{
-    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, Instance, Microkernel, MicrokernelConsts,
-    MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn, PackDotLhsFn, PackDotRhsFn, PackLhsFn,
-    PackRhsFn,
+    ApplyPackedOutputFn, DotEdge, DotEdgeConsts, DotEdgeFn, DotKernels, GemvDotprod, GemvDotprodConsts, GemvDotprodFn,
+    Instance, Microkernel, MicrokernelConsts, MicrokernelDot, MicrokernelDotConsts, MicrokernelDotFn, MicrokernelFn,
+    PackDotLhsFn, PackDotRhsFn, PackLhsFn, PackRhsFn,
 };
 use gemmkit::{Target, TargetError};
 use kernels::{DotVec, FloatVec, Ref};
@@ -366,13 +366,14 @@ fn bf16(rng: &mut Rng) -> u16 {
 type DotInstance<V> =
     Instance<MicrokernelDotFn<<V as DotVec>::A, <V as DotVec>::B, <V as DotVec>::Acc>, MicrokernelDotConsts>;
 
-/// The micro-kernel instance `COMP` (`microkernel_dot`, `microkernel_dot_comp`)
-/// of the `u8i8` or `bf16` table against `base_microkernel_dot::<V, COMP>` on
-/// the reference: bit-identical over the tile, nothing written outside it (a
-/// padded `ldc`, and rows around the tile), the compensation vectors added by
-/// the `COMP = 1` instance and not read (null) by the other; its constants in
-/// the dispatch table must be `COMP`.
-fn check_microkernel_dot<V: DotVec, const COMP: usize>(
+/// The micro-kernel instance `COMP`, `ROWS` (`microkernel_dot`,
+/// `microkernel_dot_comp` and their one-row `_row` twins) of the `u8i8` or
+/// `bf16` table against `base_microkernel_dot::<V, COMP, ROWS>` on the
+/// reference: bit-identical over its rows of the tile, nothing written
+/// outside them (a padded `ldc`, and rows around them), the compensation
+/// vectors added by the `COMP = 1` instances and not read (null) by the
+/// others; its constants in the dispatch table must be `COMP` and `ROWS`.
+fn check_microkernel_dot<V: DotVec, const COMP: usize, const ROWS: usize>(
     target: &str,
     Instance { kernel: kern, consts }: DotInstance<V>,
     a_of: &dyn Fn(&mut Rng, usize) -> V::A,
@@ -382,7 +383,7 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
 ) {
     assert_eq!(
         consts,
-        MicrokernelDotConsts { comp: COMP },
+        MicrokernelDotConsts { comp: COMP, rows: ROWS },
         "{target}: the dispatch table's constants"
     );
     let (mr, nr, depth) = (V::MR, V::NR, V::DEPTH);
@@ -407,16 +408,76 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
                 f(unsafe { c.as_mut_ptr().add(off) });
                 c
             };
-            let reference: MicrokernelDotFn<V::A, V::B, V::Acc> = kernels::base_microkernel_dot::<V, COMP>;
+            let reference: MicrokernelDotFn<V::A, V::B, V::Acc> = kernels::base_microkernel_dot::<V, COMP, ROWS>;
             let want = run(&|c| unsafe { reference(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
             let got = run(&|c| unsafe { kern(kd, a.as_ptr(), b.as_ptr(), c, ldc, accumulate, rc, cc) });
             for (at, (g, w)) in got.iter().zip(&want).enumerate() {
                 let (i, j) = (at / ldc, at % ldc);
-                let ctx = format!("{target}: microkernel_dot comp={COMP} kd={kd} accumulate={accumulate} at ({i},{j})");
-                if i == 0 || i > mr || j >= nr {
+                let ctx = format!(
+                    "{target}: microkernel_dot comp={COMP} rows={ROWS} kd={kd} accumulate={accumulate} at ({i},{j})"
+                );
+                if i == 0 || i > ROWS || j >= nr {
                     assert_eq!(bits(*g), bits(c0[at]), "{ctx}: wrote outside the tile");
                 }
                 assert_eq!(bits(*g), bits(*w), "{ctx}: differs from the reference");
+            }
+        }
+    }
+}
+
+/// An instance of `base_gemv_dotprod` in the table of `V`'s instantiation.
+type GemvInstance<V> =
+    Instance<GemvDotprodFn<<V as DotVec>::A, <V as DotVec>::B, <V as DotVec>::Acc>, GemvDotprodConsts>;
+
+/// The GEMV instance `ROWS`, `SUMS` (`gemv_dotprod`, `_row`, `_sums`,
+/// `_sums_row`) of the `u8i8` or `bf16` table against `base_gemv_dotprod` on
+/// the reference: bit-identical lanes (dot products, and row sums of W with
+/// `SUMS`), nothing written past `ROWS * LANES` of either output, the sums not
+/// written without `SUMS`; its constants in the table must be `ROWS`, `SUMS`.
+fn check_gemv_dotprod<V: DotVec, const ROWS: usize, const SUMS: usize>(
+    target: &str,
+    Instance { kernel: kern, consts }: GemvInstance<V>,
+    a_of: &dyn Fn(&mut Rng, usize) -> V::A,
+    b_of: &dyn Fn(&mut Rng, usize) -> V::B,
+    one: V::A,
+    sentinel: V::Acc,
+    bits: &dyn Fn(V::Acc) -> u32,
+) {
+    assert_eq!(
+        consts,
+        GemvDotprodConsts { rows: ROWS, sums: SUMS },
+        "{target}: the dispatch table's constants"
+    );
+    let (lanes, step) = (V::LANES, V::LANES * V::DEPTH);
+    let mut rng = Rng::new(8 + ROWS as u64 + SUMS as u64);
+    for kv in [0, 1, 3, 17] {
+        let ldw = kv * step + 5;
+        let x: Vec<V::A> = (0..kv * step).map(|i| a_of(&mut rng, i)).collect();
+        let w: Vec<V::B> = (0..ROWS * ldw).map(|i| b_of(&mut rng, i)).collect();
+        let ones = vec![one; V::DEPTH];
+        let run = |f: GemvDotprodFn<V::A, V::B, V::Acc>| {
+            let (mut out, mut sums) = (vec![sentinel; (ROWS + 1) * lanes], vec![sentinel; (ROWS + 1) * lanes]);
+            unsafe {
+                f(
+                    kv,
+                    x.as_ptr(),
+                    w.as_ptr(),
+                    ldw,
+                    ones.as_ptr(),
+                    out.as_mut_ptr(),
+                    sums.as_mut_ptr(),
+                )
+            };
+            (out, sums)
+        };
+        let (want, got) = (run(kernels::base_gemv_dotprod::<V, ROWS, SUMS>), run(kern));
+        let ctx = format!("{target}: gemv_dotprod rows={ROWS} sums={SUMS} kv={kv}");
+        for (which, (g, w)) in [(&got.0, &want.0), (&got.1, &want.1)].into_iter().enumerate() {
+            for (at, (&gv, &wv)) in g.iter().zip(w).enumerate() {
+                assert_eq!(bits(gv), bits(wv), "{ctx}: output {which} lane {at}");
+                if at >= ROWS * lanes || (which == 1 && SUMS == 0) {
+                    assert_eq!(bits(gv), bits(sentinel), "{ctx}: output {which} written at {at}");
+                }
             }
         }
     }
@@ -428,7 +489,10 @@ fn check_microkernel_dot<V: DotVec, const COMP: usize>(
 /// beside the extremes (255 x -128 and 255 x 127 in the same quad). Emulations
 /// that saturate in 16 bits, or a relaxed wasm dot fed an operand outside its
 /// 7-bit range, fail here.
-fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str, kern: MicrokernelDotFn<u8, i8, i32>) {
+fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>, const MR: usize>(
+    target: &str,
+    kern: MicrokernelDotFn<u8, i8, i32>,
+) {
     let (mr, nr) = (V::MR, V::NR);
     let null = std::ptr::null();
     for a0 in (0..256).step_by(mr) {
@@ -451,7 +515,7 @@ fn check_dot_every_byte_pair<V: DotVec<A = u8, B = i8, Acc = i32>>(target: &str,
                     unsafe { f(kd, a.as_ptr(), b.as_ptr(), c.as_mut_ptr(), nr, false, null, null) };
                     c
                 };
-                let want = run(kernels::base_microkernel_dot::<V, 0>);
+                let want = run(kernels::base_microkernel_dot::<V, 0, MR>);
                 let got = run(kern);
                 assert_eq!(got, want, "{target}: u8 {a0}.. x i8 {b0}.. (as u8), kd={kd}");
             }
@@ -991,18 +1055,56 @@ macro_rules! target_tests {
                     let MicrokernelDot {
                         microkernel_dot,
                         microkernel_dot_comp,
+                        microkernel_dot_row,
+                        microkernel_dot_comp_row,
                     } = t.u8i8.microkernel_dot;
                     let (a, b) = (&u8_extreme, &i8_extreme);
                     let bits = |x: i32| x as u32;
-                    check_microkernel_dot::<U8I8, 0>(NAME, microkernel_dot, a, b, &c_value, &bits);
-                    check_microkernel_dot::<U8I8, 1>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
+                    const MR: usize = g::U8I8_MR;
+                    check_microkernel_dot::<U8I8, 0, MR>(NAME, microkernel_dot, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 1, MR>(NAME, microkernel_dot_comp, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 0, 1>(NAME, microkernel_dot_row, a, b, &c_value, &bits);
+                    check_microkernel_dot::<U8I8, 1, 1>(NAME, microkernel_dot_comp_row, a, b, &c_value, &bits);
+                }
+            }
+
+            #[test]
+            fn gemv_dotprod() {
+                if let Some(t) = table(NAME) {
+                    let GemvDotprod {
+                        gemv_dotprod,
+                        gemv_dotprod_row,
+                        gemv_dotprod_sums,
+                        gemv_dotprod_sums_row,
+                    } = t.u8i8.gemv_dotprod;
+                    let (a, b, s) = (&u8_extreme, &i8_extreme, i32::MIN + 5);
+                    let bits = |x: i32| x as u32;
+                    check_gemv_dotprod::<U8I8, 4, 0>(NAME, gemv_dotprod, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 1, 0>(NAME, gemv_dotprod_row, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 4, 1>(NAME, gemv_dotprod_sums, a, b, 1, s, &bits);
+                    check_gemv_dotprod::<U8I8, 1, 1>(NAME, gemv_dotprod_sums_row, a, b, 1, s, &bits);
+                    let GemvDotprod {
+                        gemv_dotprod,
+                        gemv_dotprod_row,
+                        gemv_dotprod_sums,
+                        gemv_dotprod_sums_row,
+                    } = t.bf16.gemv_dotprod;
+                    let x = |rng: &mut Rng, _: usize| bf16(rng);
+                    let (one, s) = (0x3f80u16, f32::from_bits(0x7fc0_1234));
+                    check_gemv_dotprod::<BF16, 4, 0>(NAME, gemv_dotprod, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 1, 0>(NAME, gemv_dotprod_row, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 4, 1>(NAME, gemv_dotprod_sums, &x, &x, one, s, &f32::to_bits);
+                    check_gemv_dotprod::<BF16, 1, 1>(NAME, gemv_dotprod_sums_row, &x, &x, one, s, &f32::to_bits);
                 }
             }
 
             #[test]
             fn microkernel_dot_u8i8_every_byte_pair() {
                 if let Some(t) = table(NAME) {
-                    check_dot_every_byte_pair::<U8I8>(NAME, t.u8i8.microkernel_dot.microkernel_dot.kernel);
+                    check_dot_every_byte_pair::<U8I8, { g::U8I8_MR }>(
+                        NAME,
+                        t.u8i8.microkernel_dot.microkernel_dot.kernel,
+                    );
                 }
             }
 
@@ -1012,12 +1114,17 @@ macro_rules! target_tests {
                     let MicrokernelDot {
                         microkernel_dot,
                         microkernel_dot_comp,
+                        microkernel_dot_row,
+                        microkernel_dot_comp_row,
                     } = t.bf16.microkernel_dot;
                     let x = |rng: &mut Rng, _: usize| bf16(rng);
                     let acc = |rng: &mut Rng| rng.unit() as f32 * 1e6;
                     let bits = f32::to_bits;
-                    check_microkernel_dot::<BF16, 0>(NAME, microkernel_dot, &x, &x, &acc, &bits);
-                    check_microkernel_dot::<BF16, 1>(NAME, microkernel_dot_comp, &x, &x, &acc, &bits);
+                    const MR: usize = g::BF16_MR;
+                    check_microkernel_dot::<BF16, 0, MR>(NAME, microkernel_dot, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 1, MR>(NAME, microkernel_dot_comp, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 0, 1>(NAME, microkernel_dot_row, &x, &x, &acc, &bits);
+                    check_microkernel_dot::<BF16, 1, 1>(NAME, microkernel_dot_comp_row, &x, &x, &acc, &bits);
                 }
             }
 

@@ -490,3 +490,52 @@ fn int8_and_bf16_across_small_blocks() {
     }
     gemmkit::set_blocking(None).expect("back to the model");
 }
+
+/// One row of A with B's columns contiguous along k (weights stored `n x k`,
+/// PyTorch's layout): the GEMV path, which reads B in place. Column counts
+/// around its blocks of four, depths around its vectors (and under one),
+/// every offset kind and scalar mode, both A types, and threads.
+#[test]
+fn one_row_with_weights_in_place() {
+    let mut rng = Rng::new(41);
+    for t in targets() {
+        for &(n, k) in &[(1, 1), (3, 63), (4, 64), (9, 65), (70, 300), (301, 1000)] {
+            for (i, scalars) in [(1.0f32, 0.0f32), (1.0, 1.0), (0.5, -2.0)].into_iter().enumerate() {
+                for (signed, offsets, co) in [
+                    (false, (0, 0i8), CoKind::Fixed),
+                    (true, (0, 0), CoKind::Cols),
+                    (false, (200, -7), CoKind::Rows),
+                    (true, (-128, 127), CoKind::Fixed),
+                ] {
+                    let threads = 1 + 2 * (i % 2);
+                    let layouts = (i % 2 * 2, 1, (i + 1) % 2);
+                    int_case(
+                        t,
+                        threads,
+                        signed,
+                        (1, n, k),
+                        layouts,
+                        scalars,
+                        offsets,
+                        co,
+                        &mut rng,
+                        false,
+                    );
+                }
+                bf16_case(t, 1 + 2 * (i % 2), (1, n, k), (0, 1, 0), scalars, &mut rng);
+            }
+            int_case(
+                t,
+                1,
+                true,
+                (1, n, k),
+                (0, 1, 0),
+                (1.0, 0.0),
+                (-128, -128),
+                CoKind::Fixed,
+                &mut rng,
+                true,
+            );
+        }
+    }
+}
