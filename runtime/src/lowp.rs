@@ -407,6 +407,21 @@ pub fn gemm_u8s8s32_packed(
 }
 
 /// [`gemm_u8s8s32_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism, PackedB};
+/// let target = gemmkit::best();
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 4, 1))?;
+/// let x = [130u8, 126, 128, 129]; // zero point 128
+/// let mut y = [0i32];
+/// gemmkit::gemm_u8s8s32_packed_with(
+///     target, &Parallelism::Sequential, 1.0, MatRef::row_major(&x, 1, 4), 128, &packed, 0,
+///     0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(y, [15]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_u8s8s32_packed_with(
     target: &Target,
@@ -437,6 +452,17 @@ pub fn gemm_u8s8s32_packed_with(
 }
 
 /// [`gemm_s8s8s32`] with B packed ahead, as [`gemm_u8s8s32_packed`].
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, PackedB};
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new(MatRef::row_major(&w, 4, 1))?;
+/// let x = [2i8, -2, 0, 1];
+/// let mut y = [0i32];
+/// gemmkit::gemm_s8s8s32_packed(1.0, MatRef::row_major(&x, 1, 4), 0, &packed, 0, 0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(1))?;
+/// assert_eq!(y, [16]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_packed(
     alpha: f32,
@@ -454,6 +480,21 @@ pub fn gemm_s8s8s32_packed(
 }
 
 /// [`gemm_s8s8s32_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism, PackedB};
+/// let target = gemmkit::best();
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 4, 1))?;
+/// let x = [-2i8, 2, 0, -1];
+/// let mut y = [0i32];
+/// gemmkit::gemm_s8s8s32_packed_with(
+///     target, &Parallelism::Sequential, 1.0, MatRef::row_major(&x, 1, 4), 0, &packed, 0,
+///     0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(y, [-15]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_packed_with(
     target: &Target,
