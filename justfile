@@ -22,6 +22,11 @@ check:
     cargo run -q -p generator -- --check
     cargo test --workspace
 
+# What `cargo publish` would upload, each crate built from its packaged files
+# alone (the runtime against the packaged generated crate).
+package:
+    cargo publish --dry-run --allow-dirty --workspace
+
 # The test suite on this machine.
 test:
     cargo test --workspace
@@ -41,7 +46,7 @@ test-neon:
     for cpu in max neoverse-n1 cortex-a53; do \
       export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="{{qemu}} -cpu $cpu"; \
       cargo test --target aarch64-unknown-linux-gnu {{cross_tests}} && \
-      cargo test --target aarch64-unknown-linux-gnu -p gemmkit --doc || exit 1; \
+      cargo test --target aarch64-unknown-linux-gnu -p gemmkit -p gemmkit-generated --doc || exit 1; \
     done
 
 # wasm32-wasip1 under wasmtime (PyPI, in .venv), built twice: SIMD128 alone and
@@ -50,7 +55,7 @@ test-wasm: setup-wasm
     for f in +simd128 +simd128,+relaxed-simd; do \
       export RUSTFLAGS="-C target-feature=$f" RUSTDOCFLAGS="-C target-feature=$f"; \
       cargo test --target wasm32-wasip1 {{cross_tests}} && \
-      cargo test --target wasm32-wasip1 -p gemmkit --doc || exit 1; \
+      cargo test --target wasm32-wasip1 -p gemmkit -p gemmkit-generated --doc || exit 1; \
     done
 
 # The wasmtime runner's venv.

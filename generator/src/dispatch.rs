@@ -37,6 +37,11 @@ pub const TUNING_FIELDS: &[&str] = &[
     "max_lanes",
 ];
 
+/// `Tuning::MAX_LANES`: the most lanes a block can have, the size of the
+/// runtime scheduler's fixed arrays. Every target's `tuning.max_lanes` is at
+/// most this.
+pub const MAX_LANES: usize = 16;
+
 /// The types the dispatch table defines whatever the kernels are; a kernel
 /// whose types would take one of these names is an error.
 const FIXED_TYPES: &[&str] = &["Shape", "Shapes", "Target", "Tuning", "Instance"];
@@ -76,6 +81,20 @@ impl Entry<'_> {
 
     fn partial(&self) -> bool {
         self.param.elems.len() < self.param.spec.elems.len()
+    }
+
+    /// For the docs' examples: the first element type the kernel is
+    /// instantiated for, and the expression, on a `Target` `t`, of its table
+    /// entry (`t.f32.microkernel`) and of one function (`..microkernel.kernel`).
+    fn example(&self) -> (&'static str, String, String) {
+        let elem = self.param.elems.first().copied().unwrap_or("f32");
+        let unwrap = if self.partial() { ".unwrap()" } else { "" };
+        let entry = format!("t.{elem}.{}{unwrap}", self.kernel.name);
+        let function = match self.kernel.variants.first() {
+            Some(v) if self.set.is_some() => format!("{entry}.{}.kernel", v.name),
+            _ => entry.clone(),
+        };
+        (elem, entry, function)
     }
 
     /// The generated function of each instance.
@@ -426,6 +445,12 @@ fn tuning_values(target: &Target) -> Result<Vec<(&'static str, usize)>, Error> {
             let value = text
                 .parse::<usize>()
                 .map_err(|_| Error::Target(format!("`{}`: `{key}` = `{text}` is not a usize literal", target.name)))?;
+            if field == "max_lanes" && !(1..=MAX_LANES).contains(&value) {
+                return Err(Error::Target(format!(
+                    "`{}`: `{key}` = {value} is not between 1 and {MAX_LANES} (`Tuning::MAX_LANES`)",
+                    target.name
+                )));
+            }
             Ok((field, value))
         })
         .collect()
@@ -535,16 +560,28 @@ pub fn dispatch_file(
     let aliases: Vec<Value> = entries
         .iter()
         .map(|e| {
-            obj([
+            let (elem, entry, function) = e.example();
+            let args = e
+                .generics
+                .iter()
+                .map(|g| scalar_type(&e.param.spec, elem, g, targets))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(obj([
+                (
+                    "example_type",
+                    Value::from(format!("{}{}", e.alias, generic_args(&args))),
+                ),
+                ("example_fn", Value::from(function)),
+                ("example_entry", Value::from(entry)),
                 ("name", Value::from(e.alias.clone())),
                 ("generics", Value::from(generic_args(&e.generics))),
                 ("params", Value::from(e.generics.clone())),
                 ("fn_type", Value::from(e.fn_type.clone())),
                 ("kernel", Value::from(e.kernel.name.clone())),
                 ("instances", Value::from(e.set.is_some())),
-            ])
+            ]))
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     let sets: Vec<Value> = entries
         .iter()
         .filter_map(|e| {
@@ -561,6 +598,8 @@ pub fn dispatch_file(
                 })
                 .collect();
             Some(obj([
+                ("example_entry", Value::from(e.example().1)),
+                ("first", Value::from(e.kernel.variants.first().map(|v| v.name.clone()))),
                 ("name", Value::from(set.clone())),
                 ("kernel", Value::from(e.kernel.name.clone())),
                 ("generics", Value::from(generic_args(&e.generics))),
@@ -601,6 +640,7 @@ pub fn dispatch_file(
             })
             .collect();
         let mut elems = vec![];
+        let mut example = None;
         for elem in t.spec.elems {
             let args = t
                 .generics
@@ -617,13 +657,17 @@ pub fn dispatch_file(
                 ("elem", Value::from(*elem)),
                 ("binding", Value::from(binding.join(", "))),
             ]));
+            let ty = format!("{}{}", t.name, generic_args(&args));
+            example.get_or_insert_with(|| (*elem, ty.clone()));
             target_fields.push(obj([
                 ("elem", Value::from(*elem)),
                 ("trait", Value::from(t.spec.name)),
-                ("ty", Value::from(format!("{}{}", t.name, generic_args(&args)))),
+                ("ty", Value::from(ty)),
             ]));
         }
         table_vals.push(obj([
+            ("example_elem", Value::from(example.as_ref().map(|e| e.0))),
+            ("example_type", Value::from(example.map(|e| e.1))),
             ("name", Value::from(t.name.clone())),
             ("trait", Value::from(t.spec.name)),
             ("generics", Value::from(generic_args(&t.generics))),
@@ -710,6 +754,7 @@ pub fn dispatch_file(
         target_fields => target_fields,
         elems => elems,
         shape_fields => shape_fields,
+        max_lanes => MAX_LANES,
     };
     let text = env
         .get_template("dispatch")

@@ -19,6 +19,39 @@ pub fn target_path(t: &Target) -> String {
 
 pub const DISPATCH_PATH: &str = "generated/mod.rs";
 
+/// The manifest that makes `generated/` a crate (`gemmkit-generated`, with
+/// `mod.rs` as its root), and the README it is published with.
+pub const MANIFEST_PATH: &str = "generated/Cargo.toml";
+pub const README_PATH: &str = "generated/README.md";
+
+/// The `@generated` header in the comment syntax of `path`'s kind of file:
+/// [`HEADER`] for Rust, `#` for TOML, an HTML comment (not rendered) for
+/// Markdown; `None` for a kind the generator never writes.
+pub fn header_for(path: &str) -> Option<String> {
+    let text = HEADER.strip_prefix("// ").unwrap_or(HEADER);
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("rs") => Some(HEADER.to_string()),
+        Some("toml") => Some(format!("# {text}")),
+        Some("md") => Some(format!("<!-- {text} -->")),
+        _ => None,
+    }
+}
+
+/// The files that make `generated/` a crate, by path: its manifest and README,
+/// with their headers. (Its root, `mod.rs`, is the dispatch table.)
+pub fn crate_files() -> Vec<(String, String)> {
+    [
+        (MANIFEST_PATH, include_str!("../templates/crate.Cargo.toml")),
+        (README_PATH, include_str!("../templates/crate.README.md")),
+    ]
+    .into_iter()
+    .map(|(path, text)| {
+        let header = header_for(path).unwrap_or_default();
+        (path.to_string(), format!("{header}\n{text}"))
+    })
+    .collect()
+}
+
 /// Lowers every instance of every kernel for `target`.
 pub fn lower_all<'k>(kernels: &'k [Kernel], target: &Target, api: &Api) -> Result<Vec<(Instance<'k>, Lowered)>, Error> {
     let mut out = vec![];

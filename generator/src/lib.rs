@@ -198,6 +198,7 @@ impl Workspace {
             emit::DISPATCH_PATH.to_string(),
             dispatch::dispatch_file(targets::TARGETS, &parsed.kernels, &lowered, &parsed.api)?,
         );
+        files.extend(emit::crate_files());
         Ok(Generated { files })
     }
 
@@ -323,18 +324,23 @@ impl Workspace {
         Ok(report)
     }
 
-    /// Files under `generated/` that carry the `@generated` header.
+    /// Files under `generated/` that start with the `@generated` header of
+    /// their kind ([`emit::header_for`]).
     fn owned_files(&self) -> Result<Vec<String>, Error> {
         let mut paths = vec![];
         let dir = self.root.join("generated");
         if dir.is_dir() {
-            collect_rs(&dir, &mut paths)?;
+            collect_files(&dir, &mut paths)?;
         }
         let mut out = vec![];
         for p in paths {
+            let path = rel(&self.root, &p);
+            let Some(header) = emit::header_for(&path) else {
+                continue;
+            };
             let text = fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
-            if text.starts_with(emit::HEADER) {
-                out.push(rel(&self.root, &p));
+            if text.starts_with(&header) {
+                out.push(path);
             }
         }
         out.sort();
@@ -354,6 +360,19 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
         if path.is_dir() {
             collect_rs(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The files under `dir` of the kinds the generator writes (Rust, TOML, Markdown).
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
+    for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let path = entry.map_err(|e| io_err(dir, e))?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "toml" || e == "md") {
             out.push(path);
         }
     }

@@ -1,5 +1,6 @@
 //! The safe API: checked views in, typed errors out.
 
+use crate::dispatch::Check;
 use crate::driver::drive;
 use crate::error::GemmError;
 use crate::family::Element;
@@ -36,6 +37,18 @@ pub fn gemm<T: Element>(
 }
 
 /// [`gemm`] on an explicit target (from [`crate::target`] or [`crate::available`]).
+/// A target this CPU cannot run is a [`GemmError::Target`].
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, gemm_on};
+/// let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 0.0, 0.0, 1.0]); // B = I
+/// for target in gemmkit::available() {
+///     let mut c = [0.0f32; 4];
+///     gemm_on(target, 1.0, MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 2), 0.0, MatMut::row_major(&mut c, 2, 2))?;
+///     assert_eq!(c, a, "on {}", target.name);
+/// }
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[inline]
 pub fn gemm_on<T: Element>(
     target: &Target,
@@ -54,6 +67,25 @@ pub fn gemm_on<T: Element>(
 /// computed by one thread with the same sequence of operations (K is never
 /// split). Safe to call from inside a rayon task (the calling thread works too
 /// and nothing waits on a busy pool) and from many threads at once.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, gemm_with};
+/// let (m, n, k) = (64, 48, 32);
+/// let (a, b) = (vec![1.0f64; m * k], vec![0.5f64; k * n]);
+/// let (mut one, mut pooled) = (vec![0.0f64; m * n], vec![0.0f64; m * n]);
+/// let (av, bv) = (MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n));
+/// let target = gemmkit::best();
+/// gemm_with(target, &Parallelism::Sequential, 1.0, av, bv, 0.0, MatMut::row_major(&mut one, m, n))?;
+/// // Two threads where threads can be started (not on wasm32-wasip1).
+/// let par = match rayon::ThreadPoolBuilder::new().num_threads(2).build() {
+///     Ok(pool) => Parallelism::Pool(std::sync::Arc::new(pool)),
+///     Err(_) => Parallelism::Sequential,
+/// };
+/// gemm_with(target, &par, 1.0, av, bv, 0.0, MatMut::row_major(&mut pooled, m, n))?;
+/// assert_eq!(one, pooled); // bit-identical for any thread count
+/// assert_eq!(one[0], 16.0);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 // Inlined into the caller, with the checks, the plan's front and the small path
 // (`drive`): the views arrive in registers, and the strides a caller's
 // constructors fix (the unit column stride of `row_major`) fold the
@@ -271,7 +303,17 @@ pub(crate) fn problem<T: Element>(
 }
 
 /// `C = A * B` for contiguous row-major slices: A is `m x k`, B is `k x n`, C is
-/// `m x n` (overwritten).
+/// `m x n` (overwritten). A slice of the wrong length is an error naming it.
+///
+/// ```
+/// let (a, b) = ([1.0f32, 2.0, 3.0], [4.0f32, 5.0, 6.0]); // 1 x 3 and 3 x 1
+/// let mut c = [0.0f32; 1];
+/// gemmkit::matmul(1, 1, 3, &a, &b, &mut c)?;
+/// assert_eq!(c, [32.0]);
+/// let err = gemmkit::matmul(1, 1, 3, &a, &b[..2], &mut c).unwrap_err();
+/// assert!(err.to_string().contains("b"));
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn matmul<T: Element>(m: usize, n: usize, k: usize, a: &[T], b: &[T], c: &mut [T]) -> Result<(), GemmError> {
     for (arg, len, (rows, cols)) in [("a", a.len(), (m, k)), ("b", b.len(), (k, n)), ("c", c.len(), (m, n))] {
         // (Built only on failure: an error built eagerly is dropped on every call.)

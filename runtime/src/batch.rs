@@ -15,6 +15,19 @@ use crate::problem::{Operand, Problem, SharedProblem};
 /// thread each; otherwise the problems run in turn, each split across the
 /// threads. Results are bit-identical either way. Every problem is checked before
 /// any is computed: on error nothing is written, and the error names the index.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, gemm_batch};
+/// let (a0, a1) = ([1.0f32, 2.0], [1.0f32, 2.0, 3.0, 4.0]); // 1 x 2 and 2 x 2
+/// let eye = [1.0f32, 0.0, 0.0, 1.0];
+/// let (mut c0, mut c1) = ([0.0f32; 2], [0.0f32; 4]);
+/// let a = [MatRef::row_major(&a0, 1, 2), MatRef::row_major(&a1, 2, 2)];
+/// let b = [MatRef::row_major(&eye, 2, 2); 2];
+/// let mut c = [MatMut::row_major(&mut c0, 1, 2), MatMut::row_major(&mut c1, 2, 2)];
+/// gemm_batch(&Parallelism::Rayon, 1.0, &a, &b, 0.0, &mut c)?;
+/// assert_eq!((c0, c1), (a0, a1));
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_batch<T: Element>(
     parallelism: &Parallelism,
     alpha: T,
@@ -83,13 +96,29 @@ pub(crate) unsafe fn run_batch<T: Element>(
 
 /// The layout of a strided batch: `count` matrices of `rows x cols` with the
 /// given row and column strides, matrix `i` starting at element `i * batch_stride`.
+///
+/// ```
+/// use gemmkit::BatchLayout;
+/// // Three 4 x 2 row-major matrices, one after another...
+/// assert_eq!(BatchLayout::row_major(3, 4, 2).batch_stride, 8);
+/// // ...or each transposed in place, or one matrix reused by every problem.
+/// let t = BatchLayout { count: 3, rows: 2, cols: 4, row_stride: 1, col_stride: 2, batch_stride: 8 };
+/// let shared = BatchLayout { batch_stride: 0, ..BatchLayout::row_major(3, 4, 2) };
+/// # let _ = (t, shared);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLayout {
+    /// Matrices in the batch.
     pub count: usize,
+    /// Rows of each.
     pub rows: usize,
+    /// Columns of each.
     pub cols: usize,
+    /// Elements between rows.
     pub row_stride: usize,
+    /// Elements between columns.
     pub col_stride: usize,
+    /// Elements between one matrix's start and the next's (0: one matrix for all).
     pub batch_stride: usize,
 }
 
@@ -97,6 +126,11 @@ impl BatchLayout {
     /// `count` contiguous row-major `rows x cols` matrices, one after another.
     /// (A `rows x cols` past `usize` gives a batch stride of `usize::MAX`,
     /// which [`gemm_batch_strided`] refuses for a batch of more than one.)
+    ///
+    /// ```
+    /// let l = gemmkit::BatchLayout::row_major(5, 3, 4);
+    /// assert_eq!((l.row_stride, l.col_stride, l.batch_stride), (4, 1, 12));
+    /// ```
     pub fn row_major(count: usize, rows: usize, cols: usize) -> Self {
         BatchLayout {
             count,
@@ -126,6 +160,23 @@ impl BatchLayout {
 /// where each operand is one slice holding equally shaped matrices at a fixed
 /// stride. The output matrices must not overlap each other
 /// (`batch_stride >= extent`), inputs may (a stride of 0 reuses one matrix).
+///
+/// ```
+/// use gemmkit::{BatchLayout, Parallelism, gemm_batch_strided};
+/// // Four 2 x 3 times 3 x 2 products; every problem shares one B.
+/// let a: Vec<f32> = (0..4 * 6).map(|v| v as f32).collect();
+/// let b = [1.0f32, 0.0, 0.0, 1.0, 0.0, 0.0]; // 3 x 2: the first two columns of A
+/// let mut c = vec![0.0f32; 4 * 4];
+/// let b_layout = BatchLayout { batch_stride: 0, ..BatchLayout::row_major(4, 3, 2) };
+/// gemm_batch_strided(
+///     &Parallelism::Rayon,
+///     1.0, &a, BatchLayout::row_major(4, 2, 3),
+///     &b, b_layout,
+///     0.0, &mut c, BatchLayout::row_major(4, 2, 2),
+/// )?;
+/// assert_eq!(&c[4..8], &[6.0, 7.0, 9.0, 10.0]); // problem 1: A[1] = [[6, 7, 8], [9, 10, 11]]
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_batch_strided<T: Element>(
     parallelism: &Parallelism,

@@ -18,6 +18,13 @@ use crate::generated::Shape;
 use std::sync::{OnceLock, RwLock};
 
 /// Block sizes of the three outer loops, in elements.
+///
+/// ```
+/// use gemmkit::{Blocking, CacheSizes};
+/// // What the model picks for f32 on the best target, with this machine's caches.
+/// let b = Blocking::model(CacheSizes::detect(), gemmkit::best().shapes.f32, 4);
+/// assert!(b.kc >= 8 && b.mc >= 1 && b.nc >= 1);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Blocking {
     /// Depth of one packed block (the `pc` loop step); sizes the A micro-panel in L1.
@@ -29,10 +36,20 @@ pub struct Blocking {
 }
 
 /// Data cache sizes in bytes, per core for L1 and L2.
+///
+/// ```
+/// use gemmkit::CacheSizes;
+/// let here = CacheSizes::detect();
+/// let small_core = CacheSizes { l1d: 32 << 10, l2: 512 << 10, l3: 4 << 20 };
+/// println!("{here:?}; what-if: {:?}", gemmkit::Blocking::model(small_core, gemmkit::best().shapes.f64, 8));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSizes {
+    /// L1 data cache, per core.
     pub l1d: usize,
+    /// L2, per core.
     pub l2: usize,
+    /// L3 (last level), shared.
     pub l3: usize,
 }
 
@@ -40,6 +57,10 @@ impl CacheSizes {
     /// Used where the machine does not report its caches: typical sizes for the
     /// architecture (x86-64 server cores; AArch64 cores of the Neoverse class;
     /// conservative elsewhere, WebAssembly included).
+    ///
+    /// ```
+    /// assert!(gemmkit::CacheSizes::DEFAULT.l2 >= 256 << 10);
+    /// ```
     pub const DEFAULT: CacheSizes = if cfg!(target_arch = "x86_64") {
         CacheSizes {
             l1d: 32 << 10,
@@ -62,6 +83,11 @@ impl CacheSizes {
 
     /// The caches of this machine (Linux sysfs), read once; [`Self::DEFAULT`] for
     /// any level the system does not report.
+    ///
+    /// ```
+    /// let c = gemmkit::CacheSizes::detect();
+    /// assert!(c.l1d > 0 && c.l2 > 0 && c.l3 > 0);
+    /// ```
     pub fn detect() -> CacheSizes {
         static CACHES: OnceLock<CacheSizes> = OnceLock::new();
         *CACHES.get_or_init(|| {
@@ -103,12 +129,26 @@ fn parse_size(s: &str) -> Option<usize> {
 impl Blocking {
     /// The analytical model for a micro-kernel of shape `shape` on elements of
     /// `elem` bytes.
+    ///
+    /// ```
+    /// use gemmkit::{Blocking, CacheSizes};
+    /// let shape = gemmkit::best().shapes.f32;
+    /// let b = Blocking::model(CacheSizes::DEFAULT, shape, 4);
+    /// assert_eq!((b.mc % shape.mr, b.nc % shape.nr), (0, 0));
+    /// ```
     pub fn model(caches: CacheSizes, shape: Shape, elem: usize) -> Blocking {
         Blocking::model_for_width(caches, shape, elem, usize::MAX)
     }
 
     /// [`Blocking::model`] for a B of `n` columns: B's block is no wider than
     /// B, so a narrow B fits the L2 at a greater depth (fewer passes over C).
+    ///
+    /// ```
+    /// use gemmkit::{Blocking, CacheSizes};
+    /// let shape = gemmkit::best().shapes.f32;
+    /// let narrow = Blocking::model_for_width(CacheSizes::DEFAULT, shape, 4, shape.nr);
+    /// assert!(narrow.kc >= Blocking::model(CacheSizes::DEFAULT, shape, 4).kc);
+    /// ```
     pub fn model_for_width(caches: CacheSizes, shape: Shape, elem: usize, n: usize) -> Blocking {
         let (mr, nr) = (shape.mr.max(1), shape.nr.max(1));
         // A micro-panel (MR x KC) in half of L1 ...
@@ -164,6 +204,12 @@ impl Blocking {
     /// past any cache, and small enough that a block rounded up to the tile, or
     /// one per thread, cannot overflow. (Blocks never exceed the problem's
     /// dimensions either, so a large one allocates no more than the operands.)
+    ///
+    /// ```
+    /// use gemmkit::{Blocking, GemmError};
+    /// let huge = Blocking { kc: Blocking::MAX + 1, mc: 64, nc: 64 };
+    /// assert!(matches!(gemmkit::set_blocking(Some(huge)), Err(GemmError::BlockingTooLarge { .. })));
+    /// ```
     pub const MAX: usize = 1 << 20;
 }
 
@@ -172,6 +218,16 @@ impl Blocking {
 /// each dimension is split into equal blocks, which may exceed the size by up
 /// to a sixteenth rather than leave a sliver (k = 2049 with KC = 1024 is two
 /// blocks of 1025).
+///
+/// ```
+/// use gemmkit::{Blocking, MatMut, MatRef};
+/// gemmkit::set_blocking(Some(Blocking { kc: 64, mc: 48, nc: 128 }))?;
+/// let (a, b, mut c) = (vec![1.0f32; 200 * 300], vec![1.0f32; 300 * 100], vec![0.0f32; 200 * 100]);
+/// gemmkit::gemm(1.0, MatRef::row_major(&a, 200, 300), MatRef::row_major(&b, 300, 100), 0.0, MatMut::row_major(&mut c, 200, 100))?;
+/// assert!(c.iter().all(|&x| x == 300.0));
+/// gemmkit::set_blocking(None)?; // back to the model
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn set_blocking(blocking: Option<Blocking>) -> Result<(), GemmError> {
     if let Some(b) = blocking {
         for (field, v) in [("kc", b.kc), ("mc", b.mc), ("nc", b.nc)] {

@@ -4,6 +4,16 @@ use crate::dispatch::TargetError;
 use std::fmt;
 
 /// Why a GEMM call was rejected. Nothing is read or written when it is.
+///
+/// ```
+/// use gemmkit::{GemmError, MatMut, MatRef, gemm};
+/// let (a, b) = ([1.0f32; 6], [1.0f32; 6]); // 2 x 3 and 2 x 3: k disagrees
+/// let mut c = [0.0f32; 4];
+/// let err = gemm(1.0, MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 2, 3), 0.0, MatMut::row_major(&mut c, 2, 2))
+///     .unwrap_err();
+/// assert!(matches!(err, GemmError::DimensionMismatch { arg: "b", .. }));
+/// println!("{err}"); // names `b`, its rows, and that a has 3 columns
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GemmError {

@@ -14,7 +14,20 @@ use crate::problem::Problem;
 use std::ops::{Add, Mul};
 
 /// The element types of the floating-point GEMM: `f32` and `f64`, each a
-/// family whose inputs, output and scalars are that one type.
+/// family whose inputs, output and scalars are that one type. Sealed: write
+/// code generic over it, not new implementations.
+///
+/// ```
+/// use gemmkit::{Element, GemmError};
+/// fn square<T: Element>(x: &[T], n: usize) -> Result<Vec<T>, GemmError> {
+///     let mut out = x.to_vec(); // any n x n values; overwritten
+///     gemmkit::matmul(n, n, n, x, x, &mut out)?;
+///     Ok(out)
+/// }
+/// assert_eq!(square(&[0.0f32, 1.0, 1.0, 0.0], 2)?, [1.0, 0.0, 0.0, 1.0]);
+/// assert_eq!(square(&[2.0f64], 1)?, [4.0]);
+/// # Ok::<(), GemmError>(())
+/// ```
 pub trait Element:
     Family<
         A = Self,

@@ -7,6 +7,7 @@
 //! thread count, so fused results are bit-identical for any parallelism.
 
 use crate::api::checked;
+use crate::dispatch::Check;
 use crate::dot::Bf16;
 use crate::driver::drive;
 use crate::error::GemmError;

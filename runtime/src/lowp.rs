@@ -2,6 +2,7 @@
 //! oneDNN/MKL's offsets) and bf16 (`bf16 x bf16` to `f32`), on the same checked
 //! views, targets and threads as [`crate::gemm`].
 
+use crate::dispatch::Check;
 use crate::dot::{Bf16, COff, IntExtra, S8S8, U8S8, int_out};
 use crate::dot_gemv;
 use crate::driver::drive;
@@ -20,6 +21,19 @@ use half::bf16;
 /// `'F'` is [`COffset::Fixed`], their `'C'` (a column vector, one value per
 /// row of C) is [`COffset::PerRow`], their `'R'` (a row vector, one value per
 /// column of C) is [`COffset::PerColumn`].
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, gemm_s8s8s32};
+/// let (a, b) = ([1i8, 2, 3, 4], [1i8, 0, 0, 1]); // B = I
+/// let mut c = [0i32; 4];
+/// let rows = [100, 200]; // one offset per row of C
+/// gemm_s8s8s32(
+///     1.0, MatRef::row_major(&a, 2, 2), 0, MatRef::row_major(&b, 2, 2), 0,
+///     0.0, MatMut::row_major(&mut c, 2, 2), COffset::PerRow(&rows),
+/// )?;
+/// assert_eq!(c, [101, 102, 203, 204]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum COffset<'a> {
     /// One value for every element.
@@ -80,6 +94,21 @@ pub fn gemm_u8s8s32(
 
 /// [`gemm_u8s8s32`] on an explicit target with explicit threading. Results
 /// are bit-identical whatever the parallelism.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism};
+/// let (a, b) = ([200u8, 100], [-3i8, 5]); // 1 x 2 and 2 x 1
+/// for target in gemmkit::available() {
+///     let mut c = [0i32];
+///     gemmkit::gemm_u8s8s32_with(
+///         target, &Parallelism::Sequential,
+///         1.0, MatRef::row_major(&a, 1, 2), 0, MatRef::row_major(&b, 2, 1), 0,
+///         0.0, MatMut::row_major(&mut c, 1, 1), COffset::Fixed(0),
+///     )?;
+///     assert_eq!(c, [-100], "on {}", target.name); // exact on every target
+/// }
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_u8s8s32_with(
     target: &Target,
@@ -149,6 +178,19 @@ pub fn gemm_s8s8s32(
 }
 
 /// [`gemm_s8s8s32`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism};
+/// let (a, b) = ([-128i8, 127], [-128i8, -128]); // 1 x 2 and 2 x 1
+/// let mut c = [0i32];
+/// gemmkit::gemm_s8s8s32_with(
+///     gemmkit::best(), &Parallelism::Sequential,
+///     1.0, MatRef::row_major(&a, 1, 2), 0, MatRef::row_major(&b, 2, 1), 0,
+///     0.0, MatMut::row_major(&mut c, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(c, [128]); // 16384 - 16256, exact
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_with(
     target: &Target,
@@ -199,6 +241,21 @@ pub fn gemm_bf16(
 }
 
 /// [`gemm_bf16`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism};
+/// use half::bf16;
+/// let a: Vec<bf16> = [1.0f32, 2.0, 3.0, 4.0].map(bf16::from_f32).to_vec(); // 2 x 2
+/// let b: Vec<bf16> = [0.5f32, 0.0, 0.0, 0.5].map(bf16::from_f32).to_vec(); // I / 2
+/// let mut c = [0.0f32; 4];
+/// gemmkit::gemm_bf16_with(
+///     gemmkit::best(), &Parallelism::Sequential,
+///     1.0, MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 2),
+///     0.0, MatMut::row_major(&mut c, 2, 2),
+/// )?;
+/// assert_eq!(c, [0.5, 1.0, 1.5, 2.0]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_bf16_with(
     target: &Target,
     parallelism: &Parallelism,
@@ -361,6 +418,21 @@ pub fn gemm_u8s8s32_packed<'b>(
 }
 
 /// [`gemm_u8s8s32_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism, PackedB};
+/// let target = gemmkit::best();
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 4, 1))?;
+/// let x = [130u8, 126, 128, 129]; // zero point 128
+/// let mut y = [0i32];
+/// gemmkit::gemm_u8s8s32_packed_with(
+///     target, &Parallelism::Sequential, 1.0, MatRef::row_major(&x, 1, 4), 128, &packed, 0,
+///     0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(y, [15]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_u8s8s32_packed_with<'b>(
     target: &Target,
@@ -391,6 +463,17 @@ pub fn gemm_u8s8s32_packed_with<'b>(
 }
 
 /// [`gemm_s8s8s32`] with B packed ahead, as [`gemm_u8s8s32_packed`].
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, PackedB};
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new(MatRef::row_major(&w, 4, 1))?;
+/// let x = [2i8, -2, 0, 1];
+/// let mut y = [0i32];
+/// gemmkit::gemm_s8s8s32_packed(1.0, MatRef::row_major(&x, 1, 4), 0, &packed, 0, 0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(1))?;
+/// assert_eq!(y, [16]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_packed<'b>(
     alpha: f32,
@@ -408,6 +491,21 @@ pub fn gemm_s8s8s32_packed<'b>(
 }
 
 /// [`gemm_s8s8s32_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{COffset, MatMut, MatRef, Parallelism, PackedB};
+/// let target = gemmkit::best();
+/// let w = [3i8, -2, 1, 5]; // 4 x 1 weights
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 4, 1))?;
+/// let x = [-2i8, 2, 0, -1];
+/// let mut y = [0i32];
+/// gemmkit::gemm_s8s8s32_packed_with(
+///     target, &Parallelism::Sequential, 1.0, MatRef::row_major(&x, 1, 4), 0, &packed, 0,
+///     0.0, MatMut::row_major(&mut y, 1, 1), COffset::Fixed(0),
+/// )?;
+/// assert_eq!(y, [-15]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_s8s8s32_packed_with<'b>(
     target: &Target,

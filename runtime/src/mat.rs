@@ -46,6 +46,20 @@ pub struct MatRef<'a, T> {
 /// depend on the order of the writes): an operation refuses such a view with
 /// [`GemmError::OverlappingOutput`]. Any other strides are allowed, interleaved
 /// ones included (2 x 3 with strides (3, 2) touches offsets 0, 2, 4, 3, 5, 7).
+///
+/// ```
+/// use gemmkit::{GemmError, MatMut, MatRef, gemm};
+/// let (a, b) = ([1.0f64, 2.0], [3.0f64, 4.0]);
+/// let mut out = [0.0f64; 4];
+/// // C = a bᵀ, written column-major.
+/// gemm(1.0, MatRef::col_major(&a, 2, 1), MatRef::row_major(&b, 1, 2), 0.0, MatMut::col_major(&mut out, 2, 2))?;
+/// assert_eq!(out, [3.0, 6.0, 4.0, 8.0]);
+/// // A stride of 0 would write one element twice: refused.
+/// let mut one = [0.0f64; 2];
+/// let err = gemm(1.0, MatRef::col_major(&a, 2, 1), MatRef::row_major(&b, 1, 2), 0.0, MatMut::strided(&mut one, 2, 2, 1, 0));
+/// assert!(matches!(err, Err(GemmError::OverlappingOutput { .. })));
+/// # Ok::<(), GemmError>(())
+/// ```
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
     pub(crate) data: &'a mut [T],
@@ -56,9 +70,21 @@ pub struct MatMut<'a, T> {
 }
 
 macro_rules! view_common {
-    ($name:ident, $slice:ty) => {
+    // `$mut`: what a slice binding needs for the view (`mut ` for `MatMut`),
+    // so that each type's examples show that type.
+    ($name:ident, $slice:ty, $mut:literal) => {
         impl<'a, T> $name<'a, T> {
             /// A view with explicit strides (in elements).
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\n// 2 x 3, column-major: column j starts at x[2 * j].\nlet m = gemmkit::",
+                stringify!($name),
+                "::strided(&",
+                $mut,
+                "x, 2, 3, 1, 2);\nassert_eq!((m.rows(), m.cols(), m.strides()), (2, 3, (1, 2)));\n```",
+            )]
             pub fn strided(data: $slice, rows: usize, cols: usize, row_stride: usize, col_stride: usize) -> Self {
                 $name {
                     data,
@@ -71,36 +97,116 @@ macro_rules! view_common {
             /// A row-major view with leading dimension `ld`: row `i` starts at
             /// `data[i * ld]`. Usually `ld >= cols`; a smaller `ld` makes rows
             /// overlap, which an input may do and an output may not (see the type).
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\n// The first two columns of a 2 x 3 row-major matrix.\nlet m = gemmkit::",
+                stringify!($name),
+                "::row_major_ld(&",
+                $mut,
+                "x, 2, 2, 3);\nassert_eq!((m.rows(), m.cols(), m.strides()), (2, 2, (3, 1)));\nassert_eq!(m.get(1, 1), Some(&5.0));\n```",
+            )]
             pub fn row_major_ld(data: $slice, rows: usize, cols: usize, ld: usize) -> Self {
                 Self::strided(data, rows, cols, ld, 1)
             }
             /// A contiguous row-major view.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nlet m = gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3);\nassert_eq!((m.strides(), m.get(1, 0)), ((3, 1), Some(&4.0)));\n```",
+            )]
             pub fn row_major(data: $slice, rows: usize, cols: usize) -> Self {
                 Self::strided(data, rows, cols, cols, 1)
             }
             /// A column-major view with leading dimension `ld`: column `j` starts
             /// at `data[j * ld]`. Usually `ld >= rows`; a smaller `ld` makes
             /// columns overlap, which an input may do and an output may not.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\n// The first two rows of a 3 x 2 column-major matrix.\nlet m = gemmkit::",
+                stringify!($name),
+                "::col_major_ld(&",
+                $mut,
+                "x, 2, 2, 3);\nassert_eq!((m.rows(), m.cols(), m.strides()), (2, 2, (1, 3)));\nassert_eq!(m.get(1, 1), Some(&5.0));\n```",
+            )]
             pub fn col_major_ld(data: $slice, rows: usize, cols: usize, ld: usize) -> Self {
                 Self::strided(data, rows, cols, 1, ld)
             }
             /// A contiguous column-major view.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nlet m = gemmkit::",
+                stringify!($name),
+                "::col_major(&",
+                $mut,
+                "x, 2, 3);\nassert_eq!((m.strides(), m.get(1, 0)), ((1, 2), Some(&2.0)));\n```",
+            )]
             pub fn col_major(data: $slice, rows: usize, cols: usize) -> Self {
                 Self::strided(data, rows, cols, 1, rows)
             }
             /// Rows.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nassert_eq!(gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3).rows(), 2);\n```",
+            )]
             pub fn rows(&self) -> usize {
                 self.rows
             }
             /// Columns.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nassert_eq!(gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3).cols(), 3);\n```",
+            )]
             pub fn cols(&self) -> usize {
                 self.cols
             }
             /// `(row stride, column stride)` in elements.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nassert_eq!(gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3).strides(), (3, 1));\n```",
+            )]
             pub fn strides(&self) -> (usize, usize) {
                 (self.rs, self.cs)
             }
             /// The transpose, as a view of the same data.
+            ///
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nlet m = gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3).t(); // 3 x 2, column-major\nassert_eq!((m.rows(), m.cols(), m.strides()), (3, 2, (1, 3)));\nassert_eq!(m.get(2, 0), Some(&3.0));\n```",
+            )]
             pub fn t(self) -> Self {
                 $name {
                     data: self.data,
@@ -113,13 +219,15 @@ macro_rules! view_common {
             /// Element `(i, j)`, or `None` where `(i, j)` is outside the view
             /// or its offset outside the slice.
             ///
-            /// ```
-            /// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-            /// let m = gemmkit::MatRef::row_major(&x, 2, 3);
-            /// assert_eq!(m.get(1, 0), Some(&4.0));
-            /// assert_eq!(m.t().get(0, 1), Some(&4.0));
-            /// assert_eq!(m.get(2, 0), None);
-            /// ```
+            #[doc = concat!(
+                "```\nlet ",
+                $mut,
+                "x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];\nlet m = gemmkit::",
+                stringify!($name),
+                "::row_major(&",
+                $mut,
+                "x, 2, 3);\nassert_eq!(m.get(1, 0), Some(&4.0));\nassert_eq!(m.get(2, 0), None);\nassert_eq!(m.t().get(0, 1), Some(&4.0));\n```",
+            )]
             pub fn get(&self, i: usize, j: usize) -> Option<&T> {
                 self.data.get(self.offset(i, j)?)
             }
@@ -200,8 +308,8 @@ macro_rules! view_common {
     };
 }
 
-view_common!(MatRef, &'a [T]);
-view_common!(MatMut, &'a mut [T]);
+view_common!(MatRef, &'a [T], "");
+view_common!(MatMut, &'a mut [T], "mut ");
 
 impl<'a, T> MatRef<'a, T> {
     /// The `rows x cols` sub-matrix starting at element `(i, j)`, a view of the
@@ -257,6 +365,14 @@ impl<'a, T> MatMut<'a, T> {
 
     /// Element `(i, j)` for writing, or `None` where `(i, j)` is outside the
     /// view or its offset outside the slice.
+    ///
+    /// ```
+    /// let mut x = [0.0f32; 6];
+    /// let mut c = gemmkit::MatMut::row_major(&mut x, 2, 3);
+    /// *c.get_mut(1, 2).unwrap() = 7.0;
+    /// assert!(c.get_mut(2, 0).is_none());
+    /// assert_eq!(x[5], 7.0);
+    /// ```
     pub fn get_mut(&mut self, i: usize, j: usize) -> Option<&mut T> {
         let at = self.offset(i, j)?;
         self.data.get_mut(at)
@@ -283,6 +399,15 @@ impl<'a, T> MatMut<'a, T> {
 
     /// The `rows x cols` sub-matrix starting at element `(i, j)`, consuming
     /// this view.
+    ///
+    /// ```
+    /// let mut x = [0.0f32; 6];
+    /// let c = gemmkit::MatMut::row_major(&mut x, 2, 3);
+    /// let mut last_column = c.into_submatrix(0, 2, 2, 1)?;
+    /// *last_column.get_mut(1, 0).unwrap() = 1.0;
+    /// assert_eq!(x, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn into_submatrix(self, i: usize, j: usize, rows: usize, cols: usize) -> Result<MatMut<'a, T>, GemmError> {
         let start = self.sub_start(i, j, rows, cols)?;
         let (rs, cs) = (self.rs, self.cs);
@@ -297,6 +422,12 @@ impl<'a, T> MatMut<'a, T> {
     }
 
     /// A read-only view of the same elements.
+    ///
+    /// ```
+    /// let mut x = [1.0f32, 2.0, 3.0, 4.0];
+    /// let c = gemmkit::MatMut::row_major(&mut x, 2, 2);
+    /// assert_eq!(c.as_ref().t().get(0, 1), Some(&3.0));
+    /// ```
     pub fn as_ref(&self) -> MatRef<'_, T> {
         MatRef {
             data: self.data,

@@ -27,6 +27,7 @@
 //! [`MatRef`]: crate::MatRef
 
 use crate::api::check_dims;
+use crate::dispatch::Check;
 use crate::error::GemmError;
 use crate::family::Element;
 use crate::generated::Target;
@@ -35,6 +36,17 @@ use ::ndarray::{Array2, ArrayBase, ArrayView2, ArrayViewMut2, Data, Ix2};
 
 /// `C = alpha * A * B + beta * C` on ndarray views, on the active target
 /// (see [`crate::gemm`] for the semantics: `beta == 0` never reads C).
+///
+/// ```
+/// use ndarray::{Array2, array, s};
+/// let a = array![[1.0f64, 2.0], [3.0, 4.0]];
+/// let b = array![[1.0f64, 0.0], [0.0, 1.0]];
+/// let mut c = Array2::<f64>::zeros((2, 2));
+/// // B transposed, and A read bottom row first (a negative stride: copied).
+/// gemmkit::ndarray::gemm(1.0, a.slice(s![..;-1, ..]), b.t(), 0.0, c.view_mut())?;
+/// assert_eq!(c, array![[3.0, 4.0], [1.0, 2.0]]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm<T: Element>(
     alpha: T,
     a: ArrayView2<'_, T>,
@@ -47,6 +59,16 @@ pub fn gemm<T: Element>(
 
 /// [`gemm`] on an explicit target with explicit threading (see
 /// [`crate::gemm_with`]).
+///
+/// ```
+/// use ndarray::Array2;
+/// let a = Array2::from_shape_fn((3, 4), |(i, j)| (i + j) as f32);
+/// let b = Array2::<f32>::eye(4);
+/// let mut c = Array2::<f32>::zeros((4, 3)).reversed_axes(); // 3 x 4, column-major
+/// gemmkit::ndarray::gemm_with(gemmkit::best(), &gemmkit::Parallelism::Sequential, 1.0, a.view(), b.view(), 0.0, c.view_mut())?;
+/// assert_eq!(c, a);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_with<T: Element>(
     target: &Target,
     parallelism: &Parallelism,

@@ -5,6 +5,7 @@
 //! [`PackedBRef`] reads back, checked, from its bytes alone.
 
 use crate::blocking::Blocking;
+use crate::dispatch::Check;
 use crate::dot::Bf16;
 use crate::driver::drive;
 use crate::error::GemmError;
@@ -64,6 +65,16 @@ mod sealed {
 /// [`gemm_packed`]), `bf16` (for [`gemm_bf16_packed`]) and `i8` (for
 /// [`crate::gemm_u8s8s32_packed`] and [`crate::gemm_s8s8s32_packed`], which
 /// share its packing). Sealed: the crate's own types implement it.
+///
+/// ```
+/// use gemmkit::{MatRef, Packable, PackedB};
+/// fn pack_weights<T: Packable>(w: &[T], k: usize, n: usize) -> Result<PackedB<T>, gemmkit::GemmError> {
+///     PackedB::new(MatRef::row_major(w, k, n))
+/// }
+/// assert_eq!(pack_weights(&[1i8, 2, 3, 4], 2, 2)?.n(), 2);
+/// assert_eq!(pack_weights(&[1.0f64; 6], 3, 2)?.k(), 3);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub trait Packable: sealed::Sealed + Copy + Send + Sync + 'static {}
 
 impl Packable for f32 {}
@@ -124,11 +135,28 @@ impl<T: Packable> std::fmt::Debug for PackedB<T> {
 
 impl<T: Packable> PackedB<T> {
     /// Packs `b` for the active target (see [`crate::active`]).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// assert_eq!((packed.k(), packed.n()), (2, 3));
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn new(b: MatRef<'_, T>) -> Result<Self, GemmError> {
         Self::new_on(crate::active()?, b)
     }
 
     /// Packs `b` (any strides) for `target`.
+    ///
+    /// ```
+    /// use gemmkit::{MatRef, PackedB};
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let target = gemmkit::target("fallback")?;
+    /// // B given transposed (3 x 2, row-major) and packed as the 2 x 3 it views.
+    /// let packed = PackedB::new_on(target, MatRef::row_major(&w, 3, 2).t())?;
+    /// assert_eq!((packed.k(), packed.n(), packed.target()), (2, 3, "fallback"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new_on(target: &Target, b: MatRef<'_, T>) -> Result<Self, GemmError> {
         target.check()?;
         b.check_bounds("b")?;
@@ -167,6 +195,12 @@ impl<T: Packable> PackedB<T> {
     /// The bytes [`PackedB::pack_into`] needs for a `k x n` B packed for
     /// `target`: a header, room to align the packed data to 64 bytes
     /// wherever the buffer starts, and the data.
+    ///
+    /// ```
+    /// let bytes = gemmkit::PackedB::<f32>::bytes_needed(gemmkit::best(), 512, 256)?;
+    /// assert!(bytes >= 512 * 256 * 4);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn bytes_needed(target: &Target, k: usize, n: usize) -> Result<usize, GemmError> {
         Layout::choose::<T>(target, k, n)?
             .bytes::<T>()
@@ -261,6 +295,14 @@ impl<T: Packable> PackedB<T> {
 
     /// A borrowed view of it, as [`PackedBRef`] gives one of packed bytes
     /// (what [`gemm_packed`] and the others take; `&PackedB` converts too).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// let r = packed.as_packed_ref();
+    /// assert_eq!((r.k(), r.n(), r.target()), (packed.k(), packed.n(), packed.target()));
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn as_packed_ref(&self) -> PackedBRef<'_, T> {
         PackedBRef {
             target: self.target,
@@ -276,22 +318,50 @@ impl<T: Packable> PackedB<T> {
     }
 
     /// The rows of B (the depth `k` of a product).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// assert_eq!(packed.k(), 2);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn k(&self) -> usize {
         self.k
     }
 
     /// The columns of B (and of C).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// assert_eq!(packed.n(), 3);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn n(&self) -> usize {
         self.n
     }
 
     /// The name of the target it was packed for.
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// assert_eq!(packed.target(), gemmkit::active()?.name);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn target(&self) -> &'static str {
         self.target
     }
 
     /// The depth of the blocks of k it was packed in (the last may be
     /// shallower): every call with it uses these blocks.
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let packed = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// assert!(packed.kc() >= 1);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn kc(&self) -> usize {
         self.kc
     }
@@ -450,6 +520,18 @@ unsafe fn pack_blocks<T: Packable>(
 /// [`PackedB::pack_into`] wrote ([`PackedBRef::from_bytes`]), in memory the
 /// caller owns. [`gemm_packed`] and the others take either, and refuse it on
 /// another target than the one it was packed for.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, PackedB, PackedBRef, gemm_packed};
+/// let w = [1.0f32, 2.0, 3.0, 4.0]; // 2 x 2
+/// let owned = PackedB::new(MatRef::row_major(&w, 2, 2))?;
+/// let packed: PackedBRef<'_, f32> = owned.as_packed_ref(); // Copy: share it freely
+/// let x = [1.0f32, 1.0];
+/// let mut y = [0.0f32; 2];
+/// gemm_packed(1.0, MatRef::row_major(&x, 1, 2), packed, 0.0, MatMut::row_major(&mut y, 1, 2))?;
+/// assert_eq!(y, [4.0, 6.0]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct PackedBRef<'a, T: Packable> {
     target: &'static str,
@@ -486,6 +568,17 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
     /// match its dimensions and data within `bytes`
     /// ([`GemmError::InvalidPackedBuffer`] otherwise). The target is checked
     /// by each call that uses it.
+    ///
+    /// ```
+    /// use gemmkit::{MatRef, PackedB, PackedBRef};
+    /// let w = [1.0f64, 2.0, 3.0, 4.0];
+    /// let mut buf = vec![0u8; PackedB::<f64>::bytes_needed(gemmkit::best(), 2, 2)?];
+    /// PackedB::pack_into(gemmkit::best(), MatRef::row_major(&w, 2, 2), &mut buf)?;
+    /// let packed = PackedBRef::<f64>::from_bytes(&buf)?;
+    /// assert_eq!((packed.k(), packed.n()), (2, 2));
+    /// assert!(PackedBRef::<f64>::from_bytes(&buf[..16]).is_err()); // checked, never trusted
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self, GemmError> {
         let bad = |reason| Err(GemmError::InvalidPackedBuffer { reason });
         if bytes.len() < HEADER {
@@ -555,21 +648,53 @@ impl<'a, T: Packable> PackedBRef<'a, T> {
     }
 
     /// The rows of B (the depth `k` of a product).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let owned = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// let packed = owned.as_packed_ref();
+    /// assert_eq!(packed.k(), 2);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn k(&self) -> usize {
         self.k
     }
 
     /// The columns of B (and of C).
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let owned = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// let packed = owned.as_packed_ref();
+    /// assert_eq!(packed.n(), 3);
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn n(&self) -> usize {
         self.n
     }
 
     /// The name of the target it was packed for.
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let owned = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// let packed = owned.as_packed_ref();
+    /// assert_eq!(packed.target(), owned.target());
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn target(&self) -> &'static str {
         self.target
     }
 
     /// The depth of the blocks of k it was packed in.
+    ///
+    /// ```
+    /// let w = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]; // 2 x 3
+    /// let owned = gemmkit::PackedB::new(gemmkit::MatRef::row_major(&w, 2, 3))?;
+    /// let packed = owned.as_packed_ref();
+    /// assert_eq!(packed.kc(), owned.kc());
+    /// # Ok::<(), gemmkit::GemmError>(())
+    /// ```
     pub fn kc(&self) -> usize {
         self.kc
     }
@@ -683,6 +808,18 @@ pub fn gemm_packed<'b, T: Element + Packable>(
 }
 
 /// [`gemm_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, PackedB, gemm_packed_with};
+/// let target = gemmkit::best();
+/// let w = [1.0f64, 0.0, 0.0, 1.0]; // I
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 2, 2))?;
+/// let x = [3.0f64, 4.0];
+/// let mut y = [0.0f64; 2];
+/// gemm_packed_with(target, &Parallelism::Sequential, 2.0, MatRef::row_major(&x, 1, 2), &packed, 0.0, MatMut::row_major(&mut y, 1, 2))?;
+/// assert_eq!(y, [6.0, 8.0]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_packed_with<'b, T: Element + Packable>(
     target: &Target,
     parallelism: &Parallelism,
@@ -720,6 +857,19 @@ pub fn gemm_bf16_packed<'b>(
 }
 
 /// [`gemm_bf16_packed`] on an explicit target with explicit threading.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, PackedB, gemm_bf16_packed_with};
+/// use half::bf16;
+/// let target = gemmkit::best();
+/// let w = [2.0f32, -1.0].map(bf16::from_f32); // 2 x 1
+/// let packed = PackedB::new_on(target, MatRef::row_major(&w, 2, 1))?;
+/// let x = [1.5f32, 0.5].map(bf16::from_f32); // 1 x 2
+/// let mut y = [0.0f32];
+/// gemm_bf16_packed_with(target, &Parallelism::Sequential, 1.0, MatRef::row_major(&x, 1, 2), &packed, 0.0, MatMut::row_major(&mut y, 1, 1))?;
+/// assert_eq!(y, [2.5]);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn gemm_bf16_packed_with<'b>(
     target: &Target,
     parallelism: &Parallelism,

@@ -13,37 +13,17 @@ use crate::generated::{Shape, Target, Tuning};
 use crate::problem::Problem;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-impl Tuning {
-    /// The most lanes a block can have (the scheduler's fixed arrays).
-    pub const MAX_LANES: usize = 16;
-
-    /// The target's own thresholds, from its description in the generator.
-    ///
-    /// ```
-    /// let target = gemmkit::best();
-    /// let mut t = gemmkit::tuning(target);
-    /// t.small = 64; // pack everything with a dimension over 64
-    /// gemmkit::set_tuning(Some(t))?;
-    /// assert_eq!(gemmkit::tuning(target).small, 64);
-    /// gemmkit::set_tuning(None)?; // back to the target's own
-    /// assert_eq!(gemmkit::tuning(target), gemmkit::Tuning::of(target));
-    /// # Ok::<(), gemmkit::GemmError>(())
-    /// ```
-    #[inline(always)]
-    pub fn of(target: &Target) -> Tuning {
-        target.tuning
+/// `Ok` where the override `t` is usable: `pack_chunk` at least 1, `max_lanes`
+/// between 1 and [`Tuning::MAX_LANES`].
+fn check_tuning(t: &Tuning) -> Result<(), GemmError> {
+    let bad = |field| Err(GemmError::InvalidTuning { field });
+    if t.pack_chunk == 0 {
+        return bad("pack_chunk");
     }
-
-    fn check(&self) -> Result<(), GemmError> {
-        let bad = |field| Err(GemmError::InvalidTuning { field });
-        if self.pack_chunk == 0 {
-            return bad("pack_chunk");
-        }
-        if !(1..=Tuning::MAX_LANES).contains(&self.max_lanes) {
-            return bad("max_lanes");
-        }
-        Ok(())
+    if !(1..=Tuning::MAX_LANES).contains(&t.max_lanes) {
+        return bad("max_lanes");
     }
+    Ok(())
 }
 
 /// The override [`set_tuning`] installed, or null. Each installed value is
@@ -53,6 +33,11 @@ static OVERRIDE: AtomicPtr<Tuning> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The thresholds the calls on `target` use: the override if one is set, else
 /// the target's own.
+///
+/// ```
+/// let t = gemmkit::tuning(gemmkit::best()); // the target's own, unless `set_tuning` overrode it
+/// println!("small path up to {}, pack chunk {}", t.small, t.pack_chunk);
+/// ```
 #[inline(always)]
 pub fn tuning(target: &Target) -> Tuning {
     // SAFETY: a non-null pointer is a leaked, never-freed `Tuning`.
@@ -67,10 +52,21 @@ pub fn tuning(target: &Target) -> Tuning {
 /// between 1 and [`Tuning::MAX_LANES`]. Results stay bit-identical for any
 /// thread count whatever the tuning; they may change with `small` (the small
 /// path sums in another order).
+///
+/// ```
+/// let target = gemmkit::best();
+/// let mut t = gemmkit::tuning(target);
+/// t.small = 64; // pack everything with a dimension over 64
+/// gemmkit::set_tuning(Some(t))?;
+/// assert_eq!(gemmkit::tuning(target).small, 64);
+/// gemmkit::set_tuning(None)?; // back to the target's own
+/// assert_eq!(gemmkit::tuning(target), gemmkit::Tuning::of(target));
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn set_tuning(tuning: Option<Tuning>) -> Result<(), GemmError> {
     let new = match tuning {
         Some(t) => {
-            t.check()?;
+            check_tuning(&t)?;
             Box::into_raw(Box::new(t))
         }
         None => std::ptr::null_mut(),
@@ -110,6 +106,17 @@ pub struct Plan {
 }
 
 /// The ways a product is computed.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path};
+/// let (a, b, mut c) = ([1.0f64; 4], [1.0f64; 4], [0.0f64; 4]);
+/// let (av, bv) = (MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 2));
+/// let small = gemmkit::plan(gemmkit::best(), &Parallelism::Sequential, av, bv, &MatMut::row_major(&mut c, 2, 2))?;
+/// assert!(matches!(small.path, Path::Small { threads: 1, .. }));
+/// let empty = gemmkit::plan(gemmkit::best(), &Parallelism::Sequential, av.submatrix(0, 0, 0, 2)?, bv, &MatMut::row_major(&mut c, 0, 2))?;
+/// assert_eq!(empty.path, Path::Empty);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Path {
     /// `m` or `n` is zero: nothing to compute.
@@ -162,6 +169,22 @@ pub enum GemvForm {
 }
 
 /// The decisions of the blocked path.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path};
+/// let (a, b, mut c) = (vec![0.0f32; 500 * 400], vec![0.0f32; 400 * 300], vec![0.0f32; 500 * 300]);
+/// let plan = gemmkit::plan(
+///     gemmkit::best(),
+///     &Parallelism::Sequential,
+///     MatRef::row_major(&a, 500, 400),
+///     MatRef::row_major(&b, 400, 300),
+///     &MatMut::row_major(&mut c, 500, 300),
+/// )?;
+/// let Path::Blocked(blocked) = plan.path else { panic!("{plan:#?}") };
+/// assert_eq!(blocked.threads, 1); // Sequential
+/// assert!(blocked.blocks.kc >= 1 && blocked.lanes >= 1);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blocked {
     /// Workers sharing each block (1: the calling thread alone).
@@ -193,14 +216,48 @@ pub struct Blocked {
 /// The micro-kernel instance for the tiles at the edges of C: the last strip
 /// of B (`right`, `n % NR` columns), the last panel of A (`bottom`, `m % MR`
 /// rows) and their corner. Each computes only the vectors and rows there are.
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path};
+/// let (a, b, mut c) = (vec![0.0f32; 500 * 400], vec![0.0f32; 400 * 300], vec![0.0f32; 500 * 300]);
+/// let plan = gemmkit::plan(
+///     gemmkit::best(),
+///     &Parallelism::Sequential,
+///     MatRef::row_major(&a, 500, 400),
+///     MatRef::row_major(&b, 400, 300),
+///     &MatMut::row_major(&mut c, 500, 300),
+/// )?;
+/// let Path::Blocked(blocked) = plan.path else { panic!("{plan:#?}") };
+/// println!("edge tiles: {:?}", blocked.edges);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edges {
+    /// The tiles of the last strip of B (`n % NR` columns).
     pub right: Tile,
+    /// The tiles of the last panel of A (`m % MR` rows).
     pub bottom: Tile,
+    /// The tile in both.
     pub corner: Tile,
 }
 
 /// A micro-kernel instance of the tile set (see `base_microkernel`).
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path, Tile};
+/// // m and n multiples of every target's tile (lcm 192): no edges, every tile whole.
+/// let (a, b, mut c) = (vec![0.0f32; 384 * 256], vec![0.0f32; 256 * 384], vec![0.0f32; 384 * 384]);
+/// let plan = gemmkit::plan(
+///     gemmkit::best(),
+///     &Parallelism::Sequential,
+///     MatRef::row_major(&a, 384, 256),
+///     MatRef::row_major(&b, 256, 384),
+///     &MatMut::row_major(&mut c, 384, 384),
+/// )?;
+/// let Path::Blocked(blocked) = plan.path else { panic!("{plan:#?}") };
+/// assert_eq!(blocked.edges.corner, Tile::Full);
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tile {
     /// The whole tile.
@@ -219,6 +276,22 @@ pub enum Tile {
 /// parallelism, checked as [`crate::gemm_with`] checks them. (The plan does not
 /// depend on alpha and beta, except that a zero alpha only scales C: it is
 /// planned with alpha 1.)
+///
+/// ```
+/// use gemmkit::{MatMut, MatRef, Parallelism, Path};
+/// let (a, b, mut c) = (vec![0.0f32; 500 * 400], vec![0.0f32; 400 * 300], vec![0.0f32; 500 * 300]);
+/// let plan = gemmkit::plan(
+///     gemmkit::best(),
+///     &Parallelism::Sequential,
+///     MatRef::row_major(&a, 500, 400),
+///     MatRef::row_major(&b, 400, 300),
+///     &MatMut::row_major(&mut c, 500, 300),
+/// )?;
+/// println!("{plan:#?}"); // the path, the blocks, the threads, the edge tiles
+/// assert!(matches!(plan.path, Path::Blocked(_)));
+/// assert_eq!((plan.m, plan.n, plan.k), if plan.transposed { (300, 500, 400) } else { (500, 300, 400) });
+/// # Ok::<(), gemmkit::GemmError>(())
+/// ```
 pub fn plan<T: crate::Element>(
     target: &Target,
     parallelism: &crate::Parallelism,

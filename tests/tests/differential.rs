@@ -1404,4 +1404,4 @@ macro_rules! target_tests {
     };
 }
 
-gemmkit::for_each_target!(target_tests);
+gemmkit::generated::for_each_target!(target_tests);

@@ -27,7 +27,9 @@ fn every_generated_file_is_marked_and_deterministic() {
     let once = ws.generate().expect("generates");
     assert_eq!(once, ws.generate().expect("generates"), "two runs differ");
     for (path, text) in &once.files {
-        assert!(text.starts_with("// @generated"), "{path} lacks the @generated header");
+        let header = generator::emit::header_for(path)
+            .unwrap_or_else(|| panic!("{path}: not a kind of file the generator writes"));
+        assert!(text.starts_with(&header), "{path} lacks the @generated header");
         assert!(
             !text.contains("/work/") && !text.contains("/home/"),
             "{path} contains an absolute path"

@@ -68,6 +68,11 @@ pub(crate) static MAX_THREADS: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// The most threads a [`Parallelism::Rayon`] call uses: [`set_num_threads`], else
 /// `GEMMKIT_NUM_THREADS`, else the size of the current rayon pool.
+///
+/// ```
+/// let n = gemmkit::num_threads();
+/// assert!(n >= 1 && n <= rayon::current_num_threads());
+/// ```
 pub fn num_threads() -> usize {
     let pool = pool::current_num_threads();
     let mut cap = MAX_THREADS.load(Ordering::Relaxed);
@@ -83,6 +88,12 @@ pub fn num_threads() -> usize {
 
 /// Caps the threads of every later [`Parallelism::Rayon`] call (the C ABI's
 /// calls included); 0 removes the cap. Overrides `GEMMKIT_NUM_THREADS`.
+///
+/// ```
+/// gemmkit::set_num_threads(1); // every later `Parallelism::Rayon` call on one thread
+/// assert_eq!(gemmkit::num_threads(), 1);
+/// gemmkit::set_num_threads(0); // the pool's size again
+/// ```
 pub fn set_num_threads(threads: usize) {
     MAX_THREADS.store(threads, Ordering::Relaxed);
 }
