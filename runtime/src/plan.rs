@@ -495,7 +495,15 @@ pub(crate) fn rest<F: Family>(
     // The micro-kernel writes rows of C with unit column stride; a column-major
     // C is the transposed product, where the family has one.
     // (Not with a packed B, whose strips are B's.)
-    let transposed = p.c.cs != 1 && p.c.rs == 1 && p.packed.is_none() && F::transposed(p).is_some();
+    // A skinny product (a few rows of A) with B's columns contiguous (weights
+    // stored `n x k`, as PyTorch's `Linear` stores them) is computed as
+    // `Cᵀ = Bᵀ Aᵀ` too: B's transpose, by far the larger operand, is then a
+    // row-major A read in place, and only the few rows of A are packed, where
+    // as given the loops would pack all of B, a gather along its columns, on
+    // every call (BENCHMARKS.md, "skinny: B read in place as A"). C is then
+    // written through the edge tiles, which a skinny C makes cheap.
+    let skinny = p.m <= SKINNY_ROWS && p.n >= 4 * p.m && p.b.rs == 1 && p.b.cs != 1;
+    let transposed = ((p.c.cs != 1 && p.c.rs == 1) || skinny) && p.packed.is_none() && F::transposed(p).is_some();
     let q = oriented(p, transposed);
     let threads = if q.volume() >= tuning.blocked_split_volume as f64 {
         threads
@@ -587,6 +595,11 @@ pub(crate) fn rest<F: Family>(
         }),
     }
 }
+
+/// The most rows of A for which a B with contiguous columns is read in place
+/// as the A of the transposed product (see `rest`): the inference shapes'
+/// prefill, up to 128 tokens.
+const SKINNY_ROWS: usize = 128;
 
 /// The instance for an `h x w` edge tile (0 meaning none: the whole tile):
 /// a strip of one, two or three vectors computes only those vectors, a panel

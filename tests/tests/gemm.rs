@@ -387,6 +387,33 @@ fn dot_edge_cases<T: Num>(t: &Target, s: gemmkit::Shape) {
     }
 }
 
+/// Skinny products (a few rows of A) with B's columns contiguous, which the
+/// plan computes as `Cᵀ = Bᵀ Aᵀ` with B read in place: rows around the tile
+/// heights and the skinny limit, every layout of A and C, all scalars.
+#[test]
+fn skinny_products_with_b_stored_by_columns() {
+    let mut rng = Rng::new(29);
+    let layouts = [
+        Layout::RowMajor { pad: 1 },
+        Layout::ColMajor { pad: 2 },
+        Layout::General,
+    ];
+    let scalars = [(1.0, 0.0), (0.7, -0.3), (-1.0, 1.0)];
+    for t in targets() {
+        for (case, &m) in [2usize, 5, 13, 64, 127, 128].iter().enumerate() {
+            let (n, k) = (4 * m + 300 + case, 260 + 7 * case);
+            let (alpha, beta) = scalars[case % scalars.len()];
+            let a = Stored::<f32>::new(&mut rng, m, k, layouts[case % 3]);
+            let b = Stored::<f32>::new(&mut rng, k, n, Layout::ColMajor { pad: case % 2 });
+            let mut c = Stored::<f32>::new(&mut rng, m, n, layouts[(case + 1) % 3]);
+            if beta == 0.0 {
+                c.data.iter_mut().for_each(|x| *x = f32::NAN);
+            }
+            check(t, alpha, &a, &b, beta, &c, &format!("skinny {m}x{n}x{k}"));
+        }
+    }
+}
+
 #[test]
 fn dot_edge_columns() {
     for t in targets() {

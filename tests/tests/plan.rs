@@ -74,6 +74,39 @@ fn plans_name_each_path_and_orientation() {
     assert!(!blocked(&plan_for(&seq, (m, n, k), true, false)).a_in_place);
 }
 
+/// A skinny product with B stored by columns (weights `n x k`) is planned as
+/// `Cᵀ = Bᵀ Aᵀ`, B's transpose read in place as A; more rows than the skinny
+/// limit, or a B stored by rows, are planned as given.
+#[test]
+fn skinny_products_read_b_stored_by_columns_in_place() {
+    let seq = Parallelism::Sequential;
+    let plan = |m: usize, b_cols: bool| {
+        let (n, k) = (600, 300);
+        let (a, b) = (vec![0.0f32; m * k], vec![0.0f32; k * n]);
+        let mut c = vec![0.0f32; m * n];
+        let b = if b_cols {
+            MatRef::col_major(&b, k, n)
+        } else {
+            MatRef::row_major(&b, k, n)
+        };
+        gemmkit::plan(
+            gemmkit::best(),
+            &seq,
+            MatRef::row_major(&a, m, k),
+            b,
+            &MatMut::row_major(&mut c, m, n),
+        )
+        .expect("plan")
+    };
+    let p = plan(64, true);
+    assert!(
+        p.transposed && (p.m, p.n) == (600, 64) && blocked(&p).a_in_place,
+        "{p:?}"
+    );
+    assert!(!plan(64, false).transposed);
+    assert!(!plan(150, true).transposed);
+}
+
 #[test]
 fn plans_choose_threads_edges_and_the_dot_edge() {
     let _one = TUNING.lock().unwrap_or_else(|e| e.into_inner());
