@@ -137,7 +137,17 @@ impl Dnnl {
         let sgemm = unsafe { std::mem::transmute::<*mut c_void, Sgemm>(sgemm) };
         let u8s8s32 = sym(c"dnnl_gemm_u8s8s32").map(|p| unsafe { std::mem::transmute::<_, GemmI8<u8>>(p) });
         let s8s8s32 = sym(c"dnnl_gemm_s8s8s32").map(|p| unsafe { std::mem::transmute::<_, GemmI8<i8>>(p) });
-        let bf16bf16f32 = sym(c"dnnl_gemm_bf16bf16f32").map(|p| unsafe { std::mem::transmute::<_, GemmBf16>(p) });
+        // oneDNN 2.6 exports its bf16 GEMM everywhere but implements it only
+        // where the CPU has AVX-512 (status 3, `dnnl_unimplemented`, on AVX2):
+        // a 1 x 1 x 1 call tells, and one that fails counts as absent.
+        let bf16bf16f32 = sym(c"dnnl_gemm_bf16bf16f32")
+            .map(|p| unsafe { std::mem::transmute::<_, GemmBf16>(p) })
+            .filter(|g| {
+                let (one, no) = (0x3f80u16, b'N' as c_char);
+                let mut c = 0.0f32;
+                // SAFETY: 1 x 1 operands, valid for the call.
+                unsafe { g(no, no, 1, 1, 1, 1.0, &one, 1, &one, 1, 0.0, &mut c, 1) == 0 && c == 1.0 }
+            });
         let (mut version, mut omp_runtime) = ("unknown version".to_string(), false);
         if let Some(v) = sym(c"dnnl_version") {
             let v = unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *const Version>(v)() };
@@ -234,8 +244,12 @@ mod tests {
         let (lda, ldb, ldc) = (m + 3, n + 5, n + 2);
         let mut seed = 0x2545_F491_4F6C_DD1D;
         let mut r = || xorshift(&mut seed);
-        let a: Vec<i64> = (0..k * lda).map(|_| (r() % 256) as i64).collect();
-        let b: Vec<i64> = (0..k * ldb).map(|_| (r() % 256) as i64 - 128).collect();
+        // oneDNN 2.6's int8 GEMMs on a CPU without VNNI sum each pair of
+        // products in 16 bits with saturation (`vpmaddubsw`); these values
+        // keep every pair (A as u8, or as s8 shifted by 128, times B) below
+        // 2^15, so that its results are exact on every CPU.
+        let a: Vec<i64> = (0..k * lda).map(|_| (r() % 128) as i64 + 64).collect();
+        let b: Vec<i64> = (0..k * ldb).map(|_| (r() % 128) as i64 - 64).collect();
         // A is stored transposed: element (i, p) of op(A) at a[p * lda + i].
         let want = |sa: i64, i: usize, j: usize| (0..k).map(|p| (a[p * lda + i] - sa) * b[p * ldb + j]).sum::<i64>();
         let (tn, tt, f) = (b'N' as c_char, b'T' as c_char, b'F' as c_char);

@@ -338,12 +338,22 @@ struct ShapeRun {
     check: Vec<String>,
 }
 
-/// The family's peak loops that this CPU has, and their instructions.
+/// The family's peak loops that this CPU has, and their instructions. Where
+/// it lacks the family's vector dot product (the first), the f32 FMA loop
+/// stands in: the emulation's share of the f32 rate (an op is a multiply or an
+/// add in both), which is what an exact emulation is measured by.
 fn bars<A, B, C>(fam: &Family<A, B, C>) -> Vec<(peak::Loop, &'static str)> {
-    fam.peaks
+    let mut bars: Vec<_> = fam
+        .peaks
         .iter()
         .filter_map(|&l| Some((l, peak::instruction(l)?)))
-        .collect()
+        .collect();
+    if peak::instruction(fam.peaks[0]).is_none()
+        && let Some(fma) = peak::instruction(peak::Loop::Fma)
+    {
+        bars.insert(0, (peak::Loop::Fma, fma));
+    }
+    bars
 }
 
 fn run_shape<A: Value, B: Value, C: Value>(
@@ -450,8 +460,13 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
     } else {
         format!("{t} cores")
     };
+    let emulated = peak::instruction(fam.peaks[0]).is_none();
     let bar = match &bars(fam)[..] {
         [] => "no peak: its instructions are not available on this CPU".to_string(),
+        [(_, fma)] if emulated => format!(
+            "no {} dot-product instruction on this CPU: share of the f32 {fma} loop on {cores}",
+            fam.family
+        ),
         [(_, one)] => format!("share of the {one} loop on {cores}"),
         [(_, first), (_, second)] => format!("shares of the {first} loop and of the {second} loop on {cores}"),
         _ => unreachable!("two bars at most"),
@@ -464,6 +479,13 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
     println!("| m x n x k | {} | gemmkit / best peer |", names.join(" | "));
     println!("|---|{}---:|", "---:|".repeat(names.len()));
     let (mut mismatches, mut checked, mut past_a_peak) = (vec![], false, false);
+    let mut series: Vec<crate::plot::Series> = names
+        .iter()
+        .map(|name| crate::plot::Series {
+            name: name.to_string(),
+            values: vec![],
+        })
+        .collect();
     for (i, &(m, n, k)) in args.lowp_shapes.iter().enumerate() {
         crate::progress(fam.family, i, args.lowp_shapes.len(), (m, n, k));
         let gops = |secs: f64| 2.0 * m as f64 * n as f64 * k as f64 / secs / 1e9;
@@ -503,6 +525,9 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
                 (None, Ok(_)) => "n/a".into(),
             })
             .collect();
+        for (s, times) in series.iter_mut().zip(&run.libs) {
+            s.values.push(times.as_deref().map(|t| gops(median(t))));
+        }
         let best = run.libs[1..]
             .iter()
             .flatten()
@@ -512,6 +537,22 @@ pub fn table<A: Value, B: Value, C: Value>(args: &Args, fam: &Family<A, B, C>) {
             _ => "n/a".into(),
         };
         println!("| {m} x {n} x {k} | {} | {ratio} |", cells.join(" | "));
+    }
+    if let Some(dir) = &args.plot {
+        // bf16-1t, and int8-u8-1t / int8-s8-1t for the two int8 tables.
+        let a = fam.types.split(' ').next().unwrap_or(fam.family);
+        let name = if a == fam.family {
+            a.to_string()
+        } else {
+            format!("{}-{a}", fam.family)
+        };
+        crate::plot::Chart {
+            title: format!("{} GEMM ({}), {threads}", fam.family, fam.types),
+            shapes: args.lowp_shapes.iter().map(|&s| crate::shape_label(s)).collect(),
+            unit: "GOP/s",
+            series,
+        }
+        .write(dir, &format!("{name}-{t}t"));
     }
     if past_a_peak {
         println!(

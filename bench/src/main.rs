@@ -61,6 +61,7 @@ mod dnnl;
 mod infer;
 mod lowp;
 mod peak;
+mod plot;
 
 const PEERS: &[&str] = &["openblas", "blis", "onednn", "faer", "gemm", "matrixmultiply"];
 
@@ -107,6 +108,8 @@ struct Args {
     a_transposed: bool,
     /// The inference tables (`infer.rs`) instead of the square ones.
     infer: bool,
+    /// Where each table is also written as an SVG chart (`plot.rs`).
+    plot: Option<std::path::PathBuf>,
 }
 
 /// GEMM throughput of gemmkit next to its peers (OpenBLAS, BLIS, oneDNN, faer,
@@ -144,6 +147,10 @@ struct Cli {
     /// families (f32, bf16, int8); --shapes replaces the shapes.
     #[arg(long)]
     infer: bool,
+    /// Also write each GEMM table as an SVG chart (rate against shape, a line per
+    /// library) into this folder: f32-1t.svg, f64-2t.svg, int8-u8-1t.svg, bf16-1t.svg, ...
+    #[arg(long, value_name = "DIR")]
+    plot: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -160,6 +167,7 @@ fn parse_args() -> Result<Args, String> {
         threads: cli.threads,
         a_transposed: cli.a_transposed,
         infer: cli.infer,
+        plot: cli.plot,
     };
     if a.infer {
         a.shapes = infer::SHAPES.to_vec();
@@ -198,6 +206,15 @@ fn parse_args() -> Result<Args, String> {
         return Err("--threads must be at least 1".into());
     }
     Ok(a)
+}
+
+/// `256` for a cube, else `64x4096x4096`.
+fn shape_label((m, n, k): (usize, usize, usize)) -> String {
+    if m == n && n == k {
+        m.to_string()
+    } else {
+        format!("{m}x{n}x{k}")
+    }
 }
 
 /// Says on stderr which cell a long run is at (stdout stays the report).
@@ -832,6 +849,13 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], dnnl: Option<&dnnl::Dnnl>, peak: 
     );
     println!("|---|---:|{}---|---:|---:|", "---:|".repeat(peers.len()));
     let (mut mismatches, mut checked) = (vec![], false);
+    let mut series: Vec<plot::Series> = std::iter::once("gemmkit")
+        .chain(peers.iter().copied())
+        .map(|name| plot::Series {
+            name: name.to_string(),
+            values: vec![],
+        })
+        .collect();
     for (i, &shape) in args.shapes.iter().enumerate() {
         progress(T::NAME, i, args.shapes.len(), shape);
         let (m, n, k) = shape;
@@ -852,6 +876,9 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], dnnl: Option<&dnnl::Dnnl>, peak: 
                 None => format!("{g:.1}"),
             }
         };
+        for (s, r) in series.iter_mut().zip(&res) {
+            s.values.push(r.at.as_deref().map(|at| gflops(median(at))));
+        }
         let ours = res[0].at.as_deref().unwrap_or(&[]);
         // The best peer by median; the ratio to it is paired round by round.
         let best = res[1..]
@@ -880,6 +907,21 @@ fn table<T: Elem>(args: &Args, libs: &[Cblas], dnnl: Option<&dnnl::Dnnl>, peak: 
             cell(0),
             cells.join(" | "),
         );
+    }
+    if let Some(dir) = &args.plot {
+        let layout = if args.a_transposed { "-at" } else { "" };
+        plot::Chart {
+            title: format!(
+                "{} GEMM, {t} thread{}{}",
+                T::NAME,
+                if t == 1 { "" } else { "s" },
+                if args.a_transposed { ", A transposed" } else { "" }
+            ),
+            shapes: args.shapes.iter().map(|&s| shape_label(s)).collect(),
+            unit: "GFLOP/s",
+            series,
+        }
+        .write(dir, &format!("{}-{t}t{layout}", T::NAME));
     }
     // Every library's C was compared with gemmkit's once per shape (`check_results`).
     if mismatches.is_empty() && checked {
