@@ -139,6 +139,10 @@ struct Cli {
     /// gemmkit's cache blocking, KC,MC,NC (instead of the model's).
     #[arg(long, value_delimiter = ',', num_args = 1)]
     blocking: Option<Vec<usize>>,
+    /// gemmkit's small-path threshold (`Tuning::small`: problems with every
+    /// dimension up to it skip packing) instead of the target's.
+    #[arg(long, value_name = "N")]
+    small: Option<usize>,
     /// Store A as its transpose, and tell every library so.
     #[arg(long)]
     a_transposed: bool,
@@ -195,6 +199,14 @@ fn parse_args() -> Result<Args, String> {
             return Err("--blocking takes KC,MC,NC".into());
         };
         gemmkit::set_blocking(Some(gemmkit::Blocking { kc, mc, nc })).map_err(|e| format!("--blocking: {e}"))?;
+    }
+    if let Some(small) = cli.small {
+        let target = gemmkit::active().map_err(|e| e.to_string())?;
+        let tuning = gemmkit::Tuning {
+            small,
+            ..gemmkit::tuning(target)
+        };
+        gemmkit::set_tuning(Some(tuning)).map_err(|e| format!("--small: {e}"))?;
     }
     if let Some(p) = a.peers.iter().find(|p| !PEERS.contains(&p.as_str())) {
         return Err(format!("--peers: unknown peer `{p}`; peers: {}", PEERS.join(", ")));
@@ -943,12 +955,15 @@ fn peer_kernel_choice() -> Vec<(&'static str, &'static str)> {
             "avx512f" => is_x86_feature_detected!("avx512f"),
             _ => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
         };
+        // BLIS 0.9 reads BLIS_ARCH_TYPE as a number (`atoi`, its `arch_t`:
+        // 0 skx, 3 haswell, ...), so a name is 0, skx: "haswell" ran AVX-512
+        // kernels and died of SIGILL on a Zen 2. Its ids are stable within 0.9.
         if f("avx512bf16") {
-            vec![("OPENBLAS_CORETYPE", "Cooperlake"), ("BLIS_ARCH_TYPE", "skx")]
+            vec![("OPENBLAS_CORETYPE", "Cooperlake"), ("BLIS_ARCH_TYPE", "0")]
         } else if f("avx512f") {
-            vec![("OPENBLAS_CORETYPE", "SkylakeX"), ("BLIS_ARCH_TYPE", "skx")]
+            vec![("OPENBLAS_CORETYPE", "SkylakeX"), ("BLIS_ARCH_TYPE", "0")]
         } else if f("avx2") {
-            vec![("OPENBLAS_CORETYPE", "Haswell"), ("BLIS_ARCH_TYPE", "haswell")]
+            vec![("OPENBLAS_CORETYPE", "Haswell"), ("BLIS_ARCH_TYPE", "3")]
         } else {
             vec![]
         }
@@ -974,7 +989,12 @@ fn main() {
         if std::env::var_os(var).is_none() {
             // SAFETY: single-threaded so far; the libraries read it when loaded.
             unsafe { std::env::set_var(var, choice) };
-            eprintln!("note: {var}={choice} (set it yourself to override)");
+            let name = match (var, choice) {
+                ("BLIS_ARCH_TYPE", "0") => " (skx)",
+                ("BLIS_ARCH_TYPE", "3") => " (haswell)",
+                _ => "",
+            };
+            eprintln!("note: {var}={choice}{name} (set it yourself to override)");
         }
     }
     // The rayon-based libraries' pool: `--threads` threads, this one the first, so

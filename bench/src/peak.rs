@@ -50,20 +50,24 @@ type Body = fn(usize) -> f64;
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// 16 chains of `$op(acc, x, y)`; returns the ops done and every chain's sum,
-    /// so the optimiser cannot delete any chain.
+    /// `CHAINS` chains of `$op(acc, x, y)`; returns the ops done and every
+    /// chain's sum, so the optimiser cannot delete any chain. Enough chains to
+    /// cover the latency at full rate (5 cycles at 2 a cycle is 10), few enough
+    /// that they and `x` and `y` stay in registers: 16 of 32 zmm, 12 of 16 ymm
+    /// (16 ymm chains spill, and measured half the rate on a Zen 2).
     macro_rules! chains {
         ($name:ident, $feat:literal, $acc:ty, $in:ty, $zero:expr, $x:expr, $y:expr, $op:expr, $add:ident, $ops:expr) => {
             #[target_feature(enable = $feat)]
             pub unsafe fn $name(iters: usize) -> (f64, $acc) {
+                const CHAINS: usize = if size_of::<$acc>() == 64 { 16 } else { 12 };
                 let (x, y): ($in, $in) = ($x, $y);
-                let mut acc: [$acc; 16] = [$zero; 16];
+                let mut acc: [$acc; CHAINS] = [$zero; CHAINS];
                 for _ in 0..iters {
                     for a in acc.iter_mut() {
                         *a = $op(*a, x, y);
                     }
                 }
-                let ops = iters as f64 * 16.0 * $ops as f64;
+                let ops = iters as f64 * CHAINS as f64 * $ops as f64;
                 let sum = acc.iter().fold($zero, |s, a| $add(s, *a));
                 (ops, sum)
             }

@@ -25,12 +25,16 @@ pub const F32_LANES: usize = 16;
 pub const F32_MR: usize = 6;
 /// `V::NR` for `f32` kernels on this target.
 pub const F32_NR: usize = 64;
+/// `V::REGS` for `f32` kernels on this target.
+pub const F32_REGS: usize = 32;
 /// `V::LANES` for `f64` kernels on this target.
 pub const F64_LANES: usize = 8;
 /// `V::MR` for `f64` kernels on this target.
 pub const F64_MR: usize = 6;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 32;
+/// `V::REGS` for `f64` kernels on this target.
+pub const F64_REGS: usize = 32;
 /// `C = alpha * P + beta * C` for an `m` x `n` tile.
 ///
 /// P is a packed tile with row stride `ldp`; C has row stride `ldc` and unit column

@@ -25,12 +25,16 @@ pub const F32_LANES: usize = 4;
 pub const F32_MR: usize = 8;
 /// `V::NR` for `f32` kernels on this target.
 pub const F32_NR: usize = 12;
+/// `V::REGS` for `f32` kernels on this target.
+pub const F32_REGS: usize = 32;
 /// `V::LANES` for `f64` kernels on this target.
 pub const F64_LANES: usize = 2;
 /// `V::MR` for `f64` kernels on this target.
 pub const F64_MR: usize = 8;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 6;
+/// `V::REGS` for `f64` kernels on this target.
+pub const F64_REGS: usize = 32;
 /// The same code as on `neon`: this level adds nothing `apply_packed_output_f32` uses.
 pub use super::neon::apply_packed_output_f32;
 /// The same code as on `neon`: this level adds nothing `apply_packed_output_f64` uses.

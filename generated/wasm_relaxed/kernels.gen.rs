@@ -25,12 +25,16 @@ pub const F32_LANES: usize = 4;
 pub const F32_MR: usize = 4;
 /// `V::NR` for `f32` kernels on this target.
 pub const F32_NR: usize = 8;
+/// `V::REGS` for `f32` kernels on this target.
+pub const F32_REGS: usize = 16;
 /// `V::LANES` for `f64` kernels on this target.
 pub const F64_LANES: usize = 2;
 /// `V::MR` for `f64` kernels on this target.
 pub const F64_MR: usize = 4;
 /// `V::NR` for `f64` kernels on this target.
 pub const F64_NR: usize = 4;
+/// `V::REGS` for `f64` kernels on this target.
+pub const F64_REGS: usize = 16;
 /// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_bf16` uses.
 pub use super::wasm128::gemv_dotprod_bf16;
 /// The same code as on `wasm128`: this level adds nothing `gemv_dotprod_row_bf16` uses.

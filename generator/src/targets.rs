@@ -96,6 +96,10 @@ static COMMON: Target = Target {
         ("f32.ONE", "1.0f32"),
         ("f64.ZERO", "0.0f64"),
         ("f64.ONE", "1.0f64"),
+        // 16 vector registers (x86-64 before AVX-512; what wasm engines map
+        // SIMD128 onto there); AVX-512 and AArch64 have 32.
+        ("f32.REGS", "16"),
+        ("f64.REGS", "16"),
         ("u8i8.Acc", "i32"),
         ("u8i8.A", "u8"),
         ("u8i8.B", "i8"),
@@ -272,6 +276,11 @@ pub static AVX2: Target = Target {
     entries: &[
         ("f32.vec", "__m256"),
         ("f32.LANES", "8"),
+        // With 16 registers the small path's kernel keeps two vectors of
+        // columns (six broadcasts of A per twelve multiply-adds) and runs below
+        // the packed micro-kernel from 48 up (BENCHMARKS.md, "small: the small
+        // path up to 256"), where AVX-512's four-vector blocks keep it ahead to 256.
+        ("tuning.small", "48"),
         // 6 x 2 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm.
         ("f32.MR", "6"),
         ("f32.NR", "16"),
@@ -428,6 +437,8 @@ pub static AVX512: Target = Target {
     entries: &[
         ("f32.vec", "__m512"),
         ("f32.LANES", "16"),
+        ("f32.REGS", "32"),
+        ("f64.REGS", "32"),
         // 6 x 4 accumulators + 4 B vectors + 1 broadcast = 29 of 32 zmm. Per step
         // of k: 6 broadcasts and 4 loads for 24 FMAs (12 x 2 needs 12 and 2), and
         // 6 row addresses where A is read in place. Chosen by measurement
@@ -639,6 +650,8 @@ pub static NEON: Target = Target {
     entries: &[
         ("f32.vec", "float32x4_t"),
         ("f32.LANES", "4"),
+        ("f32.REGS", "32"),
+        ("f64.REGS", "32"),
         // 8 x 3 accumulators + 3 B vectors + 1 broadcast = 28 of 32 v-registers.
         ("f32.MR", "8"),
         ("f32.NR", "12"),

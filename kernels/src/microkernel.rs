@@ -358,11 +358,14 @@ pub unsafe fn base_gemm_small<V: FloatVec, const ROWS: usize, const COL_A: usize
     let rs_a = if COL_A == 1 { 1 } else { rs_a };
     let mut j = 0;
     while j < n {
-        if ROWS / 2 * 2 == ROWS && n - j >= 4 * V::LANES {
+        if ROWS / 2 * 2 == ROWS && ROWS / 2 * 4 + 5 <= V::REGS && n - j >= 4 * V::LANES {
             // Four whole vectors of columns: the block's rows in two halves of
             // `ROWS / 2`, so that a step of k broadcasts one element of A per four
             // multiply-adds instead of two (on AVX-512 6 broadcasts and 5 row
-            // addresses per 24, not 12 and 11).
+            // addresses per 24, not 12 and 11). Only where the half's
+            // accumulators, four vectors of B and a broadcast fit the registers:
+            // with AVX2's 16 (17 needed) it spilled and ran at half the speed
+            // of the two-vector blocks below.
             #[unroll]
             for h in 0..2 {
                 let mut acc = V::zero_tile();

@@ -71,6 +71,7 @@ macro_rules! float_ref {
             const LANES: usize = L;
             const MR: usize = MR;
             const NR: usize = NRV * L;
+            const REGS: usize = 32;
             const ZERO: $t = 0.0;
             const ONE: $t = 1.0;
 

@@ -40,6 +40,10 @@ pub trait FloatVec: Copy {
     const MR: usize;
     /// Columns of the micro-kernel tile, a multiple of `LANES`.
     const NR: usize;
+    /// Vector registers the target has (16 ymm with AVX2, 32 zmm with
+    /// AVX-512): a kernel shapes a loop so that its accumulators and operands
+    /// fit, where a shape that spills would be slower than a narrower one.
+    const REGS: usize;
     /// The scalar zero of `Elem`.
     const ZERO: Self::Elem;
     /// The scalar one of `Elem`.

@@ -139,19 +139,21 @@ fn tuning_moves_the_thresholds_and_is_validated() {
     let own = Tuning::of(target);
     assert_eq!(gemmkit::tuning(target), own);
     let seq = Parallelism::Sequential;
+    // A cube at the target's threshold is small; at half the threshold it is not.
+    let s = own.small;
     assert!(matches!(
-        plan_for(&seq, (100, 100, 100), false, false).path,
+        plan_for(&seq, (s, s, s), false, false).path,
         Path::Small { .. }
     ));
-    gemmkit::set_tuning(Some(Tuning { small: 64, ..own })).expect("valid tuning");
-    assert_eq!(gemmkit::tuning(target).small, 64);
-    let p = plan_for(&seq, (100, 100, 100), false, false);
+    gemmkit::set_tuning(Some(Tuning { small: s / 2, ..own })).expect("valid tuning");
+    assert_eq!(gemmkit::tuning(target).small, s / 2);
+    let p = plan_for(&seq, (s, s, s), false, false);
     assert!(matches!(p.path, Path::Blocked(_)), "{p:?}");
     // Computed correctly under the override too.
-    let (a, b) = (vec![1.0f32; 100 * 100], vec![2.0f32; 100 * 100]);
-    let mut c = vec![0.0f32; 100 * 100];
-    gemmkit::matmul(100, 100, 100, &a, &b, &mut c).expect("gemm");
-    assert!(c.iter().all(|&x| x == 200.0));
+    let (a, b) = (vec![1.0f32; s * s], vec![2.0f32; s * s]);
+    let mut c = vec![0.0f32; s * s];
+    gemmkit::matmul(s, s, s, &a, &b, &mut c).expect("gemm");
+    assert!(c.iter().all(|&x| x == 2.0 * s as f32));
     for (field, bad) in [
         ("pack_chunk", Tuning { pack_chunk: 0, ..own }),
         ("max_lanes", Tuning { max_lanes: 0, ..own }),
@@ -166,7 +168,7 @@ fn tuning_moves_the_thresholds_and_is_validated() {
         let msg = gemmkit::set_tuning(Some(bad)).expect_err("invalid tuning").to_string();
         assert!(msg.starts_with(&format!("tuning: {field}")), "{msg}");
     }
-    assert_eq!(gemmkit::tuning(target).small, 64, "a refused tuning changed nothing");
+    assert_eq!(gemmkit::tuning(target).small, s / 2, "a refused tuning changed nothing");
     gemmkit::set_tuning(None).expect("back to the target's");
     assert_eq!(gemmkit::tuning(target), own);
 }
