@@ -128,7 +128,7 @@ fn onednn<'a, A, B, C>(
     let gemm = match d {
         None => Err("n/a (oneDNN not found)"),
         Some(d) if threads > 1 && !d.can_set_threads() => Err("n/a (its thread count cannot be set)"),
-        Some(d) => f(d).ok_or("n/a (not in this oneDNN)"),
+        Some(d) => f(d).ok_or("n/a (none in this oneDNN on this CPU)"),
     };
     Lib {
         name: "onednn",
@@ -432,7 +432,7 @@ fn run_shape<A: Value, B: Value, C: Value>(
     let mut peaks = vec![vec![]; bars.len()];
     let times = interleave(&mut runners, args.samples, || {
         for ((which, _), p) in bars.iter().zip(&mut peaks) {
-            p.push(peak::measure(*which, threads, 1).map_or(f64::NAN, |(ops, _)| ops));
+            p.push(peak::measure_round(*which, threads, crate::PEAK_ROUNDS).unwrap_or(f64::NAN));
         }
     });
     let libs = (0..fam.libs.len())

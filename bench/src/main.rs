@@ -430,7 +430,7 @@ struct Runner<'a> {
 }
 
 /// Rounds of the FMA loop behind the peak quoted in the header (the best of them).
-const PEAK_ROUNDS: usize = 9;
+pub(crate) const PEAK_ROUNDS: usize = 9;
 
 /// One shape's timings: every library's, and the FMA peak of each round.
 struct ShapeRun {
@@ -764,8 +764,8 @@ fn run_shape<T: Elem>(
     let mut peak = Some(vec![]);
     let times = interleave(&mut runners, args.samples, || {
         if let Some(p) = &mut peak {
-            match peak::measure(peak::Loop::Fma, args.threads, 1) {
-                Some((flops, _)) => p.push(flops),
+            match peak::measure_round(peak::Loop::Fma, args.threads, PEAK_ROUNDS) {
+                Some(flops) => p.push(flops),
                 None => peak = None,
             }
         }

@@ -23,7 +23,7 @@
 //! Ops count a multiply-add of one element pair as 2, as GEMM's `2 m n k` does.
 
 /// Which register-only loop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loop {
     Fma,
     Int8,
@@ -321,6 +321,29 @@ pub fn instruction(which: Loop) -> Option<&'static str> {
 /// rounds, and the instruction timed; `None` where this CPU lacks it.
 pub fn measure(which: Loop, threads: usize, rounds: usize) -> Option<(f64, &'static str)> {
     measure_iters(which, threads, rounds, which.iters())
+}
+
+/// The rate of `which` on `threads` cores for one round of a table, to divide
+/// that round's timings by: one short measurement now (so that a slow spell of
+/// a shared machine cancels out of the share), but never less than the
+/// careful one (best of `careful_rounds`) that the first such call made. A
+/// short measurement right after another library's call can find the other
+/// cores still busy with its spinning workers (OpenMP's, OpenBLAS's), and
+/// measured 0.6x the two-core rate on a Zen 2: shares over 100%.
+pub fn measure_round(which: Loop, threads: usize, careful_rounds: usize) -> Option<f64> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    /// Per loop and thread count, the careful rate (`None`: no such loop here).
+    type Careful = HashMap<(Loop, usize), Option<f64>>;
+    static CAREFUL: Mutex<Option<Careful>> = Mutex::new(None);
+    let careful = *CAREFUL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .entry((which, threads))
+        .or_insert_with(|| measure(which, threads, careful_rounds).map(|(ops, _)| ops));
+    let now = measure(which, threads, 1)?.0;
+    Some(careful.map_or(now, |c| now.max(c)))
 }
 
 /// [`measure`] with `iters` trips of the loop a round.

@@ -1,12 +1,19 @@
-//! Prints gemmkit's plan for a row-major f32 product on this machine:
-//! `cargo run --release -p gemmkit --example plan -- M N K [THREADS]`.
+//! Prints gemmkit's plan for an f32 product on this machine, A and C
+//! row-major, B row-major (`k x n`) or, with a last argument `t`, stored as
+//! PyTorch stores weights (`n x k`, B's transpose row-major):
+//! `cargo run --release -p gemmkit --example plan -- M N K [THREADS] [t]`.
 
 use gemmkit::{MatMut, MatRef, Parallelism};
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("M N K [THREADS]: numbers"))
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let weights = args.last().is_some_and(|a| a == "t");
+    if weights {
+        args.pop();
+    }
+    let args: Vec<usize> = args
+        .iter()
+        .map(|a| a.parse().expect("M N K [THREADS] [t]: numbers"))
         .collect();
     let (m, n, k) = match args[..] {
         [m, n, k, ..] => (m, n, k),
@@ -27,9 +34,14 @@ fn main() {
         gemmkit::best(),
         &par,
         MatRef::row_major(&a, m, k),
-        MatRef::row_major(&b, k, n),
+        if weights {
+            MatRef::col_major(&b, k, n)
+        } else {
+            MatRef::row_major(&b, k, n)
+        },
         &MatMut::row_major(&mut c, m, n),
     )
     .expect("a valid product");
-    println!("{m} x {n} x {k}, {threads} thread(s):\n{plan:#?}");
+    let layout = if weights { ", B stored n x k" } else { "" };
+    println!("{m} x {n} x {k}{layout}, {threads} thread(s):\n{plan:#?}");
 }
