@@ -225,7 +225,7 @@ pub fn f32_table(
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn", "openblas"]
         .map(String::from)
         .to_vec();
-    let mut rows = vec![];
+    let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer f32", 0, 1, (m, n, k));
@@ -340,7 +340,7 @@ pub fn f32_table(
                 }),
             ),
         ];
-        check(&calls, m * n, 1e-3);
+        warnings.extend(check(&calls, (m, n, k), 1e-3));
         let times = time(&calls, copies, m * n, samples);
         rows.push(Row {
             shape: (m, n, k),
@@ -349,35 +349,48 @@ pub fn f32_table(
         });
     }
     print_table("f32 inference shapes", threads, &names, bw, &rows, 2);
+    if !warnings.is_empty() {
+        println!();
+    }
+    warnings.iter().for_each(|w| println!("{w}"));
 }
 
 /// Every library's y on copy 0 against the first's (relative to its largest
-/// element), said on stdout where they differ.
-fn check<Y: Copy + Default + Into<f64>>(calls: &[(String, Option<Call<'_, Y>>)], len: usize, tol: f64) {
+/// element): a line for each that differs, printed under the table.
+fn check<Y: Copy + Default + Into<f64>>(
+    calls: &[(String, Option<Call<'_, Y>>)],
+    (m, n, k): (usize, usize, usize),
+    tol: f64,
+) -> Vec<String> {
+    let len = m * n;
+    let mut out = vec![];
     let run = |c: &Call<'_, Y>| {
         let mut y = vec![Y::default(); len];
         c(0, &mut y);
         y.into_iter().map(Into::into).collect::<Vec<f64>>()
     };
     let Some(first) = calls[0].1.as_ref().map(run) else {
-        return;
+        return out;
     };
     let scale = first.iter().fold(1.0f64, |a, &b| a.max(b.abs()));
     for (name, call) in &calls[1..] {
         if let Some(y) = call.as_ref().map(run) {
             let worst = first.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
             if worst > tol * scale {
-                println!("- warning: {name}'s y differs from gemmkit's by {worst:.3e} (scale {scale:.3e})");
+                out.push(format!(
+                    "- warning: {m} x {n} x {k}: {name}'s y differs from gemmkit's by {worst:.3e} (scale {scale:.3e})"
+                ));
             }
         }
     }
+    out
 }
 
 /// The bf16 table (bf16 weights and x, f32 y).
 pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usize, dnnl: Option<&Dnnl>, bw: f64) {
     use half::bf16;
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
-    let mut rows = vec![];
+    let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer bf16", 0, 1, (m, n, k));
@@ -453,7 +466,7 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                 }),
             ),
         ];
-        check(&calls, m * n, 1e-3);
+        warnings.extend(check(&calls, (m, n, k), 1e-3));
         let times = time(&calls, copies, m * n, samples);
         rows.push(Row {
             shape: (m, n, k),
@@ -469,12 +482,16 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
         &rows,
         2,
     );
+    if !warnings.is_empty() {
+        println!();
+    }
+    warnings.iter().for_each(|w| println!("{w}"));
 }
 
 /// The int8 table (u8 x, s8 weights, s32 y, zero offsets).
 pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usize, dnnl: Option<&Dnnl>, bw: f64) {
     let names: Vec<String> = ["gemmkit", "gemmkit packed", "onednn"].map(String::from).to_vec();
-    let mut rows = vec![];
+    let (mut rows, mut warnings) = (vec![], vec![]);
     let target = gemmkit::active().expect("HWY_TARGET");
     for &(m, n, k) in shapes {
         crate::progress("infer int8", 0, 1, (m, n, k));
@@ -546,7 +563,7 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
                 }),
             ),
         ];
-        check(&calls, m * n, 0.0);
+        warnings.extend(check(&calls, (m, n, k), 0.0));
         let times = time(&calls, copies, m * n, samples);
         rows.push(Row {
             shape: (m, n, k),
@@ -555,4 +572,8 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
         });
     }
     print_table("int8 inference shapes (u8 x s8 -> s32)", threads, &names, bw, &rows, 2);
+    if !warnings.is_empty() {
+        println!();
+    }
+    warnings.iter().for_each(|w| println!("{w}"));
 }
