@@ -44,8 +44,8 @@ fn axis(max: f64) -> (f64, f64) {
 impl Chart {
     /// The chart as an SVG document.
     pub fn svg(&self) -> String {
-        let (w, h) = (760.0, 420.0);
-        let (left, right, top, bottom) = (64.0, 170.0, 40.0, 70.0);
+        let (w, h) = (760.0, 450.0);
+        let (left, right, top, bottom) = (64.0, 170.0, 40.0, 100.0);
         let (pw, ph) = (w - left - right, h - top - bottom);
         let max = self
             .series
