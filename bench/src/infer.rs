@@ -105,6 +105,7 @@ fn time<Y: Copy + Default>(
     copies: usize,
     len: usize,
     samples: usize,
+    threads: usize,
 ) -> Vec<Option<f64>> {
     let mut y = vec![Y::default(); len];
     let mut per: Vec<Vec<f64>> = vec![vec![]; calls.len()];
@@ -112,6 +113,13 @@ fn time<Y: Copy + Default>(
     for _ in 0..samples {
         for (l, (_, call)) in calls.iter().enumerate() {
             let Some(call) = call else { continue };
+            // On several threads, the previous library's workers spin for a
+            // while after its last call (OpenBLAS's for about 0.1 s), on the
+            // cores this one is about to use: wait that out. Without it the
+            // same cell of a two-core VM moved 2-4x from run to run.
+            if threads > 1 {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
             let (t, mut reps) = (Instant::now(), 0);
             while reps < 2 || t.elapsed().as_secs_f64() < 0.02 {
                 call(next % copies, &mut y);
@@ -341,7 +349,7 @@ pub fn f32_table(
             ),
         ];
         warnings.extend(check(&calls, (m, n, k), 1e-3));
-        let times = time(&calls, copies, m * n, samples);
+        let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
             w_bytes,
@@ -467,7 +475,7 @@ pub fn bf16_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
             ),
         ];
         warnings.extend(check(&calls, (m, n, k), 1e-3));
-        let times = time(&calls, copies, m * n, samples);
+        let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
             w_bytes,
@@ -564,7 +572,7 @@ pub fn int8_table(shapes: &[(usize, usize, usize)], threads: usize, samples: usi
             ),
         ];
         warnings.extend(check(&calls, (m, n, k), 0.0));
-        let times = time(&calls, copies, m * n, samples);
+        let times = time(&calls, copies, m * n, samples, threads);
         rows.push(Row {
             shape: (m, n, k),
             w_bytes,

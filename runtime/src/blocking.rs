@@ -199,6 +199,12 @@ const MIN_KC: usize = 256;
 
 static OVERRIDE: RwLock<Option<Blocking>> = RwLock::new(None);
 
+/// Whether [`set_blocking`] has set the blocking: the plan then keeps it as
+/// given, even where it would choose otherwise.
+pub(crate) fn overridden() -> bool {
+    OVERRIDE.read().is_ok_and(|o| o.is_some())
+}
+
 impl Blocking {
     /// The largest block size [`set_blocking`] accepts, for each field: far
     /// past any cache, and small enough that a block rounded up to the tile, or
