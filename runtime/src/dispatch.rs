@@ -20,6 +20,7 @@ pub const ENV_VAR: &str = "HWY_TARGET";
 pub enum TargetError {
     /// No target has this name.
     Unknown {
+        /// The name asked for.
         name: String,
         /// The targets compiled into this build.
         valid: Vec<&'static str>,
@@ -27,14 +28,20 @@ pub enum TargetError {
     /// The target exists but is not compiled into this build (another
     /// architecture, or a WASM feature the build did not enable).
     NotCompiled {
+        /// The name asked for.
         name: String,
+        /// The architecture the target is for.
         arch: &'static str,
+        /// The targets compiled into this build.
         valid: Vec<&'static str>,
     },
     /// Compiled in, but this CPU lacks a feature it needs.
     Unsupported {
+        /// The name asked for.
         name: String,
+        /// The CPU features the target needs.
         features: &'static [&'static str],
+        /// The targets this CPU can run.
         available: Vec<&'static str>,
     },
 }

@@ -23,58 +23,97 @@ pub enum GemmError {
         arg: &'static str,
         /// Which of its dimensions (`"rows"` or `"cols"`).
         dim: &'static str,
+        /// The size the other operands call for.
         expected: usize,
+        /// The size this argument has.
         found: usize,
         /// What the expected value comes from, e.g. `"a has 4 columns (k)"`.
         because: String,
     },
     /// A view reaches past the end of its slice.
     OutOfBounds {
+        /// The argument (`"a"`, `"b"`, `"c"`, ...).
         arg: &'static str,
+        /// The view's rows.
         rows: usize,
+        /// The view's columns.
         cols: usize,
+        /// The view's row and column strides, in elements.
         strides: (usize, usize),
+        /// The elements the view reaches: its last element's offset plus one.
         needed: usize,
+        /// The elements the slice has.
         len: usize,
     },
     /// A view's last element offset does not fit in `usize`.
     StrideOverflow {
+        /// The argument.
         arg: &'static str,
+        /// The view's rows.
         rows: usize,
+        /// The view's columns.
         cols: usize,
+        /// The view's row and column strides, in elements.
         strides: (usize, usize),
     },
     /// An output view whose strides make two elements share memory.
-    OverlappingOutput { arg: &'static str, strides: (usize, usize) },
+    OverlappingOutput {
+        /// The argument (C).
+        arg: &'static str,
+        /// Its row and column strides, in elements.
+        strides: (usize, usize),
+    },
     /// A slice length does not match the shape passed with it.
     LengthMismatch {
+        /// The argument.
         arg: &'static str,
+        /// The length its shape calls for.
         expected: usize,
+        /// The slice's length.
         found: usize,
     },
     /// A blocking override with a zero block size.
-    InvalidBlocking { field: &'static str },
+    InvalidBlocking {
+        /// The field (`"kc"`, `"mc"` or `"nc"`).
+        field: &'static str,
+    },
     /// A tuning override with a field out of range (see [`crate::set_tuning`]).
-    InvalidTuning { field: &'static str },
+    InvalidTuning {
+        /// The field of [`crate::Tuning`].
+        field: &'static str,
+    },
     /// A blocking override with a block size over [`crate::Blocking::MAX`].
-    BlockingTooLarge { field: &'static str, value: usize },
+    BlockingTooLarge {
+        /// The field (`"kc"`, `"mc"` or `"nc"`).
+        field: &'static str,
+        /// The size asked for.
+        value: usize,
+    },
     /// A shape whose element count does not fit in `usize`.
     ShapeOverflow {
+        /// The argument.
         arg: &'static str,
+        /// Its rows.
         rows: usize,
+        /// Its columns.
         cols: usize,
     },
     /// A strided batch whose last matrix starts past `usize`.
     BatchOverflow {
+        /// The argument.
         arg: &'static str,
+        /// The matrices in the batch.
         count: usize,
+        /// Elements from one matrix to the next.
         batch_stride: usize,
     },
     /// A batch operand with a different number of matrices than C.
     CountMismatch {
+        /// The argument.
         arg: &'static str,
         /// The number of matrices of C.
         expected: usize,
+        /// The number of matrices this argument has.
         found: usize,
     },
     /// A sub-matrix that reaches past its view (see [`crate::MatRef::submatrix`]).
@@ -87,21 +126,34 @@ pub enum GemmError {
         view: (usize, usize),
     },
     /// A scalar (`alpha` or `beta` of an int8 GEMM) that is NaN or infinite.
-    NonFiniteScalar { arg: &'static str },
+    NonFiniteScalar {
+        /// `"alpha"` or `"beta"`.
+        arg: &'static str,
+    },
     /// A [`crate::PackedB`] used on a target other than the one it was
     /// packed for (its layout is that target's).
     PackedForAnotherTarget {
+        /// The target the B was packed for.
         packed_for: &'static str,
+        /// The target of the call.
         target: &'static str,
     },
     /// Bytes given as a packed B ([`crate::PackedBRef::from_bytes`]) that
     /// are not one [`crate::PackedB::pack_into`] wrote for this element type
     /// (or a copy of one): `reason` says which check failed.
-    InvalidPackedBuffer { reason: &'static str },
+    InvalidPackedBuffer {
+        /// The check that failed.
+        reason: &'static str,
+    },
     /// The target chosen by `HWY_TARGET` cannot be used.
     Target(TargetError),
     /// One problem of a batch is invalid (nothing in the batch was computed).
-    InBatch { index: usize, error: Box<GemmError> },
+    InBatch {
+        /// The problem's position in the batch.
+        index: usize,
+        /// What is wrong with it.
+        error: Box<GemmError>,
+    },
 }
 
 impl fmt::Display for GemmError {
